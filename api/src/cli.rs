@@ -1,0 +1,278 @@
+//! The `ringback` command line: `serve`, `call`, `keys create`, `demo`. Logs go to stderr; results
+//! go to stdout as JSON so scripts can use them.
+
+use crate::clock::SystemClock;
+use crate::config::Config;
+use crate::demo::{self, DemoOptions};
+use crate::keys;
+use crate::server::Server;
+use crate::store::Store;
+use clap::{Parser, Subcommand};
+use serde_json::Value;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+/// Ringback: a self-hosted SIP/RTP voice-agent media server.
+#[derive(Debug, Parser)]
+#[command(name = "ringback", version, about)]
+pub struct Cli {
+    /// More log output (-v debug, -vv trace); RUST_LOG overrides.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server: SIP, media, the agent and the HTTP API.
+    Serve {
+        /// The TOML configuration file.
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// Place a call through a running server's HTTP API.
+    Call {
+        /// Number to call, E.164 (e.g. +15551234567).
+        #[arg(long)]
+        to: String,
+        /// What the agent should do on the call.
+        #[arg(long)]
+        prompt: String,
+        /// Where the server should POST the completion callback.
+        #[arg(long)]
+        callback_url: Option<String>,
+        /// Wait until the call is finalized and print the final call object.
+        #[arg(long)]
+        wait: bool,
+        /// Server base URL.
+        #[arg(long, env = "RINGBACK_URL", default_value = "http://127.0.0.1:8080")]
+        url: String,
+        /// API key (from `ringback keys create`).
+        #[arg(long, env = "RINGBACK_API_KEY", hide_env_values = true)]
+        api_key: String,
+    },
+    /// Manage API keys (operator commands, writing to the local database directly).
+    Keys {
+        /// What to do with keys.
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+    /// Run one demo call end to end on loopback (kamailio trunk, baresip phone, on-box speech).
+    Demo {
+        /// Where the demo keeps its database and recordings.
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+    },
+}
+
+/// `ringback keys ...`
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Create a key and print it (it is shown only this once).
+    Create {
+        /// The TOML configuration file (for the database location).
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// A label for the key.
+        #[arg(long)]
+        name: Option<String>,
+    },
+}
+
+/// Sets up logging to stderr.
+pub fn init_logging(verbose: u8) {
+    let default = match verbose {
+        0 => "info",
+        1 => "debug",
+        _ => "trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+/// Runs a parsed command line.
+pub async fn run(cli: Cli) -> ExitCode {
+    let result = match cli.command {
+        Command::Serve { config } => serve(config).await,
+        Command::Call {
+            to,
+            prompt,
+            callback_url,
+            wait,
+            url,
+            api_key,
+        } => call(&url, &api_key, &to, &prompt, callback_url, wait).await,
+        Command::Keys {
+            command: KeysCommand::Create { config, name },
+        } => create_key(config, name).await,
+        Command::Demo { data_dir } => run_demo(data_dir).await,
+    };
+    match result {
+        Ok(code) => code,
+        Err(message) => {
+            eprintln!("ringback: {message}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+#[allow(clippy::print_stdout)] // stdout is this command's output
+fn print_line(value: &Value) {
+    println!("{value}");
+}
+
+async fn serve(config: Option<PathBuf>) -> Result<ExitCode, String> {
+    let config = Config::load(config.as_deref()).map_err(|e| e.to_string())?;
+    let server = Server::start(config).await.map_err(|e| e.to_string())?;
+    wait_for_signal().await;
+    tracing::info!("shutting down");
+    server.shutdown().await;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn wait_for_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(_) => {
+                let _ = ctrl_c.await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}
+
+async fn call(
+    url: &str,
+    api_key: &str,
+    to: &str,
+    prompt: &str,
+    callback_url: Option<String>,
+    wait: bool,
+) -> Result<ExitCode, String> {
+    let client = reqwest::Client::new();
+    let base = url.trim_end_matches('/');
+    let mut body = serde_json::json!({ "to": to, "prompt": prompt });
+    if let Some(cb) = callback_url {
+        body["callback_url"] = Value::String(cb);
+    }
+    let response = client
+        .post(format!("{base}/v1/calls"))
+        .bearer_auth(api_key)
+        .json(&body)
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
+    let status = response.status();
+    let created: Value = response
+        .json()
+        .await
+        .map_err(|e| format!("unreadable answer: {e}"))?;
+    if !status.is_success() {
+        print_line(&created);
+        return Ok(ExitCode::from(1));
+    }
+    if !wait {
+        print_line(&created);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let id = created
+        .get("call_id")
+        .and_then(Value::as_str)
+        .ok_or("answer without call_id")?
+        .to_owned();
+    loop {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let call: Value = client
+            .get(format!("{base}/v1/calls/{id}"))
+            .bearer_auth(api_key)
+            .send()
+            .await
+            .map_err(|e| e.to_string())?
+            .json()
+            .await
+            .map_err(|e| e.to_string())?;
+        if call.get("lifecycle").and_then(Value::as_str) == Some("finalized") {
+            print_line(&call);
+            let completed = call.get("outcome").and_then(Value::as_str) == Some("completed");
+            return Ok(if completed {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            });
+        }
+    }
+}
+
+async fn create_key(config: Option<PathBuf>, name: Option<String>) -> Result<ExitCode, String> {
+    let config = Config::load(config.as_deref()).map_err(|e| e.to_string())?;
+    let store = Store::open(&config.storage.database_url())
+        .await
+        .map_err(|e| e.to_string())?;
+    let key = keys::create(&store, &SystemClock, name)
+        .await
+        .map_err(|e| e.to_string())?;
+    eprintln!(
+        "Created API key {} ({}). It is shown only once:",
+        key.row.id, key.row.prefix
+    );
+    #[allow(clippy::print_stdout)] // the key is this command's output
+    {
+        println!("{}", key.secret);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn run_demo(data_dir: Option<PathBuf>) -> Result<ExitCode, String> {
+    let data_dir = data_dir.unwrap_or_else(|| {
+        let home = std::env::var_os("HOME")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from("."));
+        home.join(".cache").join("ringback").join("demo")
+    });
+    let run = demo::run(DemoOptions::standard(data_dir))
+        .await
+        .map_err(|e| e.to_string())?;
+    let outcome = run
+        .call
+        .get("outcome")
+        .and_then(Value::as_str)
+        .unwrap_or("unknown")
+        .to_owned();
+    eprintln!(
+        "demo: outcome {outcome}; callback signature valid: {}",
+        run.callback.signature_valid
+    );
+    if let Some(turns) = run.call.get("transcript").and_then(Value::as_array) {
+        for turn in turns {
+            let role = turn.get("role").and_then(Value::as_str).unwrap_or("?");
+            let text = turn.get("text").and_then(Value::as_str).unwrap_or("");
+            eprintln!("demo:   {role}: {text}");
+        }
+    }
+    if let Some(path) = &run.recording_file {
+        eprintln!("demo: recording {}", path.display());
+    }
+    print_line(&run.call);
+    Ok(if outcome == "completed" {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}

@@ -1,0 +1,53 @@
+//! API keys: 32 random bytes shown once as `rb_live_<base62>`, stored as their SHA-256. Keys are
+//! high-entropy, so a fast hash is the right tool (as for GitHub and Stripe tokens); a slow password
+//! hash would only cost CPU on every request.
+
+use crate::clock::Clock;
+use crate::store::{ApiKeyRow, Store, StoreError};
+use rand::Rng;
+use sha2::{Digest, Sha256};
+
+/// Prefix of every key, so leaked keys are easy to spot and scan for.
+pub const KEY_PREFIX: &str = "rb_live_";
+
+/// A freshly created key: the secret (shown once) and its stored row.
+#[derive(Debug)]
+pub struct NewKey {
+    /// The key to hand to the user; not stored anywhere.
+    pub secret: String,
+    /// What the database holds.
+    pub row: ApiKeyRow,
+}
+
+/// The stored form of a key.
+pub fn hash_key(secret: &str) -> String {
+    hex::encode(Sha256::digest(secret.as_bytes()))
+}
+
+/// Creates and stores a new key.
+pub async fn create(store: &Store, clock: &dyn Clock, name: Option<String>) -> Result<NewKey, StoreError> {
+    const BASE62: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+    let mut rng = rand::rng();
+    let body: String = (0..40)
+        .map(|_| BASE62[rng.random_range(0..BASE62.len())] as char)
+        .collect();
+    let secret = format!("{KEY_PREFIX}{body}");
+    let row = ApiKeyRow {
+        id: format!("key_{}", uuid::Uuid::now_v7().simple()),
+        prefix: secret[..KEY_PREFIX.len() + 6].to_owned(),
+        hash: hash_key(&secret),
+        name,
+        created_at: clock.now_rfc3339(),
+        revoked_at: None,
+    };
+    store.insert_key(&row).await?;
+    Ok(NewKey { secret, row })
+}
+
+/// The key row for a presented secret, if it is valid and not revoked.
+pub async fn authenticate(store: &Store, presented: &str) -> Result<Option<ApiKeyRow>, StoreError> {
+    if !presented.starts_with(KEY_PREFIX) || presented.len() > 128 {
+        return Ok(None);
+    }
+    store.active_key(&hash_key(presented)).await
+}

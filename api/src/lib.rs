@@ -1,0 +1,15 @@
+//! Ringback's HTTP API, store, webhooks, configuration and the `ringback` command line.
+
+#![deny(missing_docs)]
+
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod demo;
+pub mod http;
+pub mod keys;
+pub mod model;
+pub mod server;
+pub mod service;
+pub mod store;
+pub mod webhook;

@@ -1,0 +1,195 @@
+//! `ringback serve`: opens the store, loads the speech providers, starts the SIP driver and the HTTP
+//! API, and shuts them down in order (calls hang up, trunks unregister, callbacks finish).
+
+use crate::clock::{Clock, SystemClock};
+use crate::config::Config;
+use crate::http;
+use crate::service::CallService;
+use crate::store::{Store, StoreError};
+use crate::webhook::{SigningKey, Webhooks};
+use agent_runtime::call::Speech;
+use agent_runtime::speech::{SpeechError, SpeechToText, TextToSpeech};
+use sip_stack::EndpointConfig;
+use sip_stack::driver::SipHandle;
+use sip_stack::timer::TimerConfig;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ServerError {
+    /// The database.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A speech model could not be loaded.
+    #[error("speech providers: {0}")]
+    Speech(#[from] SpeechError),
+    /// A socket could not be bound.
+    #[error("cannot bind {what} on {addr}: {source}")]
+    Bind {
+        /// SIP or HTTP.
+        what: &'static str,
+        /// The address.
+        addr: SocketAddr,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The configured webhook secret is malformed.
+    #[error("webhooks.secret must look like whsec_<base64 of at least 16 bytes>")]
+    WebhookSecret,
+    /// The data directory could not be created.
+    #[error("cannot create {}: {source}", path.display())]
+    DataDir {
+        /// The directory.
+        path: std::path::PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// A blocking task died.
+    #[error("start-up task failed: {0}")]
+    Join(#[from] tokio::task::JoinError),
+}
+
+/// A running server.
+#[derive(Debug)]
+pub struct Server {
+    /// Where the HTTP API listens.
+    pub http_addr: SocketAddr,
+    /// Where SIP listens.
+    pub sip_addr: SocketAddr,
+    /// The call service.
+    pub service: CallService,
+    /// The SIP driver.
+    pub sip: SipHandle,
+    shutdown: CancellationToken,
+    http_task: JoinHandle<()>,
+    sip_task: JoinHandle<()>,
+}
+
+/// Loads the configured speech providers (blocking: model loading takes about a second).
+pub async fn load_speech(config: &Config) -> Result<Speech, ServerError> {
+    let (tts, stt) = (config.providers.tts(), config.providers.stt());
+    let speech = tokio::task::spawn_blocking(move || -> Result<Speech, SpeechError> {
+        Ok(Speech {
+            tts: TextToSpeech::from_config(&tts)?,
+            stt: SpeechToText::from_config(&stt)?,
+        })
+    })
+    .await??;
+    Ok(speech)
+}
+
+impl Server {
+    /// Starts everything with the given configuration.
+    pub async fn start(config: Config) -> Result<Self, ServerError> {
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let store = Store::open(&config.storage.database_url()).await?;
+        let recordings = config.storage.recordings_dir();
+        std::fs::create_dir_all(&recordings).map_err(|source| ServerError::DataDir {
+            path: recordings,
+            source,
+        })?;
+        let failed = store.fail_interrupted_calls(&clock.now_rfc3339()).await?;
+        if failed > 0 {
+            tracing::warn!(
+                failed,
+                "calls interrupted by the last shutdown were finalized as failed"
+            );
+        }
+        let secret = match &config.webhooks.secret {
+            Some(secret) => secret.clone(),
+            None => {
+                store
+                    .setting_or_insert("webhook_secret", &SigningKey::generate())
+                    .await?
+            }
+        };
+        let key = SigningKey::parse(&secret).ok_or(ServerError::WebhookSecret)?;
+        let speech = load_speech(&config).await?;
+
+        let sip_socket = tokio::net::UdpSocket::bind(config.sip.listen)
+            .await
+            .map_err(|source| ServerError::Bind {
+                what: "SIP",
+                addr: config.sip.listen,
+                source,
+            })?;
+        let sip_addr = sip_socket.local_addr().map_err(|source| ServerError::Bind {
+            what: "SIP",
+            addr: config.sip.listen,
+            source,
+        })?;
+        let mut endpoint = EndpointConfig::new(sip_addr);
+        endpoint.public_addr = config.sip.public_addr;
+        endpoint.timers = TimerConfig {
+            t1: Duration::from_millis(config.sip.t1_ms),
+            ..TimerConfig::default()
+        };
+        let (sip, sip_task) = sip_stack::driver::spawn(sip_socket, endpoint, config.sip_trunks());
+
+        let shutdown = CancellationToken::new();
+        let webhooks = Webhooks::new(
+            store.clone(),
+            clock.clone(),
+            key,
+            config.webhooks.max_attempts,
+            Duration::from_secs(config.webhooks.timeout_secs),
+        );
+        let listener = tokio::net::TcpListener::bind(config.server.listen)
+            .await
+            .map_err(|source| ServerError::Bind {
+                what: "HTTP",
+                addr: config.server.listen,
+                source,
+            })?;
+        let http_addr = listener.local_addr().map_err(|source| ServerError::Bind {
+            what: "HTTP",
+            addr: config.server.listen,
+            source,
+        })?;
+        let mut config = config;
+        if config.server.public_url.is_none() {
+            config.server.public_url = Some(format!("http://{http_addr}"));
+        }
+        let service = CallService::new(
+            &config,
+            store,
+            clock,
+            sip.clone(),
+            speech,
+            webhooks,
+            shutdown.child_token(),
+        );
+        let app = http::app(service.clone());
+        let http_shutdown = shutdown.clone();
+        let http_task = tokio::spawn(async move {
+            let serve = axum::serve(listener, app).with_graceful_shutdown(http_shutdown.cancelled_owned());
+            if let Err(err) = serve.await {
+                tracing::error!(%err, "HTTP server failed");
+            }
+        });
+        tracing::info!(%http_addr, %sip_addr, "ringback serving");
+        Ok(Self {
+            http_addr,
+            sip_addr,
+            service,
+            sip,
+            shutdown,
+            http_task,
+            sip_task,
+        })
+    }
+
+    /// Stops: no new requests, running calls hang up, trunks unregister, callbacks finish (bounded).
+    pub async fn shutdown(self) {
+        self.shutdown.cancel();
+        self.service.shutdown(Duration::from_secs(30)).await;
+        self.sip.shutdown().await;
+        let _ = tokio::time::timeout(Duration::from_secs(5), self.sip_task).await;
+        let _ = self.http_task.await;
+    }
+}

@@ -1,0 +1,273 @@
+//! The trunk: a kamailio registrar and proxy on its own UDP port.
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use tokio::net::UdpSocket;
+use tokio::time::Instant;
+
+use crate::process::{self, Supervised};
+use crate::{Result, TestbedError, template};
+
+const CFG_TEMPLATE: &str = include_str!("../kamailio.cfg.in");
+
+/// How often the start-up probe sends OPTIONS.
+const PROBE_INTERVAL: Duration = Duration::from_millis(25);
+
+/// How many ports to try when the port is picked for us and kamailio cannot bind it.
+const PORT_ATTEMPTS: u32 = 3;
+
+/// How long kamailio may take to stop on SIGTERM before it is killed.
+const STOP_GRACE: Duration = Duration::from_secs(3);
+
+/// How to start a [`Kamailio`].
+#[derive(Debug, Clone)]
+pub struct KamailioOptions {
+    /// UDP port on 127.0.0.1; `None` picks a free one.
+    pub port: Option<u16>,
+    /// How long to wait for kamailio to answer OPTIONS before giving up.
+    pub ready_timeout: Duration,
+}
+
+impl Default for KamailioOptions {
+    fn default() -> Self {
+        Self {
+            port: None,
+            ready_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// A running kamailio acting as the SIP trunk, listening on UDP `127.0.0.1:<port>` only.
+///
+/// Users `agent`/`agentpw`, `alice`/`alicepw` and `bob`/`bobpw` in realm `trunk.test`; REGISTER is
+/// challenged with 401, INVITE with 407, and both are logged as `AUTH-CHALLENGE <method> from <user>` and
+/// `AUTH-OK <method> from <user>` (see [`count`](Self::count)). `+1555...` numbers ring the registered
+/// `alice`, except `+15550000486` (486), `+15550000603` (603), `+15550000480` (480), `+15550000404`
+/// (404) and `+15550000408` (rings, never answers); unregistered users and other numbers get 404.
+///
+/// Dropping it stops kamailio (SIGTERM to its process group, SIGKILL after 3 s) and removes its run dir.
+#[derive(Debug)]
+pub struct Kamailio {
+    addr: SocketAddr,
+    // Field order matters: the process stops before its run dir is removed.
+    process: Supervised,
+    run_dir: tempfile::TempDir,
+}
+
+impl Kamailio {
+    /// Renders the config into a fresh run dir, starts `kamailio -DD -E` in its own process group and
+    /// waits until it answers an OPTIONS request with 200.
+    pub async fn start(options: KamailioOptions) -> Result<Self> {
+        let mut attempt = 1;
+        loop {
+            let port = match options.port {
+                Some(port) => port,
+                None => process::free_udp_port()?,
+            };
+            match Self::start_on(port, options.ready_timeout).await {
+                // Another process may have taken the port between our probe and kamailio's bind.
+                Err(err @ TestbedError::ExitedEarly { .. })
+                    if options.port.is_none() && attempt < PORT_ATTEMPTS =>
+                {
+                    tracing::warn!(port, %err, "kamailio failed to start; trying another port");
+                    attempt += 1;
+                }
+                result => return result,
+            }
+        }
+    }
+
+    async fn start_on(port: u16, ready_timeout: Duration) -> Result<Self> {
+        let started = Instant::now();
+        let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+        let run_dir = tempfile::Builder::new()
+            .prefix("ringback-kamailio-")
+            .tempdir()
+            .map_err(|source| TestbedError::CreateDir {
+                path: std::env::temp_dir(),
+                source,
+            })?;
+        let run_path = config_path(run_dir.path())?;
+        let cfg = template::render(
+            "kamailio.cfg.in",
+            CFG_TEMPLATE,
+            &[("port", &port.to_string()), ("run_dir", run_path)],
+        )?;
+        let cfg_path = run_dir.path().join("kamailio.cfg");
+        std::fs::write(&cfg_path, cfg).map_err(|source| TestbedError::WriteFile {
+            path: cfg_path.clone(),
+            source,
+        })?;
+
+        let mut command = Command::new("kamailio");
+        command
+            .args(["-DD", "-E", "-f"])
+            .arg(&cfg_path)
+            .arg("-Y")
+            .arg(run_dir.path())
+            .args(["-m", "64", "-M", "8"]);
+        let mut process = Supervised::spawn(
+            "kamailio",
+            command,
+            &run_dir.path().join("kamailio.log"),
+            STOP_GRACE,
+        )?;
+
+        let probe = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0))
+            .await
+            .map_err(|source| TestbedError::Probe { addr, source })?;
+        let mut seq = 0u32;
+        loop {
+            if let Some(status) = process.exit_status() {
+                return Err(process.exited_early(status));
+            }
+            if started.elapsed() >= ready_timeout {
+                return Err(process.not_ready(started.elapsed()));
+            }
+            seq += 1;
+            if options_round(&probe, addr, seq, PROBE_INTERVAL).await? == Some(200) {
+                break;
+            }
+        }
+        tracing::info!(%addr, elapsed = ?started.elapsed(), "kamailio ready");
+        Ok(Self {
+            addr,
+            process,
+            run_dir,
+        })
+    }
+
+    /// The UDP address kamailio listens on (`127.0.0.1:<port>`): the registrar, proxy and outbound proxy.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The per-instance run dir (rendered config, log, ctl socket `kamailio_ctl`).
+    pub fn run_dir(&self) -> &Path {
+        self.run_dir.path()
+    }
+
+    /// Everything kamailio has logged so far (its stderr).
+    pub fn log(&self) -> String {
+        self.process.log()
+    }
+
+    /// How many times `pattern` occurs in the log, e.g. `count("AUTH-OK REGISTER from alice")`.
+    pub fn count(&self, pattern: &str) -> usize {
+        self.log().matches(pattern).count()
+    }
+
+    /// Sends one OPTIONS request to kamailio and returns the status code of its answer.
+    pub async fn ping(&self, timeout: Duration) -> Result<u16> {
+        let addr = self.addr;
+        let socket = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0))
+            .await
+            .map_err(|source| TestbedError::Probe { addr, source })?;
+        options_round(&socket, addr, 1, timeout)
+            .await?
+            .ok_or_else(|| TestbedError::Probe {
+                addr,
+                source: std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    format!("no answer in {timeout:?}"),
+                ),
+            })
+    }
+}
+
+/// The run dir as it goes into the config: absolute, UTF-8, no whitespace.
+fn config_path(path: &Path) -> Result<&str> {
+    match path.to_str() {
+        Some(s) if path.is_absolute() && !s.chars().any(char::is_whitespace) => Ok(s),
+        _ => Err(TestbedError::UnusablePath(PathBuf::from(path))),
+    }
+}
+
+/// Sends an OPTIONS to `target` and waits up to `wait` for a response; its status code, if any.
+async fn options_round(
+    socket: &UdpSocket,
+    target: SocketAddr,
+    seq: u32,
+    wait: Duration,
+) -> Result<Option<u16>> {
+    let probe_err = |source| TestbedError::Probe { addr: target, source };
+    let local = socket.local_addr().map_err(probe_err)?;
+    let request = options_request(target, local, seq);
+    socket
+        .send_to(request.as_bytes(), target)
+        .await
+        .map_err(probe_err)?;
+    let mut buf = [0u8; 4096];
+    let deadline = Instant::now() + wait;
+    loop {
+        match tokio::time::timeout_at(deadline, socket.recv_from(&mut buf)).await {
+            Err(_elapsed) => return Ok(None),
+            // kamailio not listening yet: ICMP port unreachable surfaces as ConnectionRefused.
+            Ok(Err(err)) if err.kind() == std::io::ErrorKind::ConnectionRefused => {
+                tokio::time::sleep_until(deadline).await;
+                return Ok(None);
+            }
+            Ok(Err(err)) => return Err(probe_err(err)),
+            Ok(Ok((len, from))) if from == target => {
+                if let Some(status) = status_code(&buf[..len]) {
+                    return Ok(Some(status));
+                }
+            }
+            Ok(Ok(_)) => {}
+        }
+    }
+}
+
+fn options_request(target: SocketAddr, local: SocketAddr, seq: u32) -> String {
+    format!(
+        "OPTIONS sip:{target} SIP/2.0\r\n\
+         Via: SIP/2.0/UDP {local};branch=z9hG4bK-ringback-probe-{seq};rport\r\n\
+         Max-Forwards: 70\r\n\
+         From: <sip:probe@{local}>;tag=probe{seq}\r\n\
+         To: <sip:{target}>\r\n\
+         Call-ID: ringback-probe-{seq}-{port}@127.0.0.1\r\n\
+         CSeq: {seq} OPTIONS\r\n\
+         Content-Length: 0\r\n\r\n",
+        port = local.port(),
+    )
+}
+
+/// The status code of a SIP response (`SIP/2.0 200 OK`), or `None` for anything else.
+fn status_code(message: &[u8]) -> Option<u16> {
+    let line = message.split(|&b| b == b'\r' || b == b'\n').next()?;
+    let line = std::str::from_utf8(line).ok()?;
+    let mut parts = line.split(' ');
+    if parts.next()? != "SIP/2.0" {
+        return None;
+    }
+    parts.next()?.parse().ok()
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_status_lines() {
+        assert_eq!(status_code(b"SIP/2.0 200 OK\r\nVia: x\r\n\r\n"), Some(200));
+        assert_eq!(status_code(b"SIP/2.0 486 Busy Here\r\n"), Some(486));
+        assert_eq!(status_code(b"OPTIONS sip:x SIP/2.0\r\n"), None);
+        assert_eq!(status_code(b""), None);
+    }
+
+    #[test]
+    fn template_renders_without_leftovers() {
+        let cfg = template::render(
+            "kamailio.cfg.in",
+            CFG_TEMPLATE,
+            &[("port", "5099"), ("run_dir", "/tmp/x")],
+        )
+        .unwrap();
+        assert!(cfg.contains("listen=udp:127.0.0.1:5099\n"));
+        assert!(cfg.contains("unix:/tmp/x/kamailio_ctl"));
+    }
+}

@@ -1,0 +1,152 @@
+//! What a [`MediaSession`](crate::MediaSession) tells its owner: events and statistics.
+
+use std::net::SocketAddr;
+
+use crate::endpointing::{EndpointEvent, Utterance};
+use crate::pacer::{PlaybackFinished, UtteranceId};
+use crate::recorder::RecordingInfo;
+
+/// Something the owner of a session should know about, drained with
+/// [`MediaSession::poll_event`](crate::MediaSession::poll_event).
+///
+/// Times are milliseconds of media time since the session started, the timeline of the
+/// recording.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum MediaEvent {
+    /// The first valid RTP packet came from this address; replies now go there (symmetric RTP,
+    /// which is what gets media through the far end's NAT).
+    RemoteLatched(SocketAddr),
+    /// The remote party started talking at `at_ms` (reported about 60 ms later). Use it for
+    /// barge-in.
+    SpeechStarted {
+        /// Start of the speech.
+        at_ms: u64,
+    },
+    /// The speech announced by the last `SpeechStarted` was too short to be an utterance, or
+    /// listening was turned off during it. No `Utterance` follows for it.
+    SpeechDiscarded {
+        /// Start of the speech.
+        start_ms: u64,
+        /// End of the speech.
+        end_ms: u64,
+    },
+    /// The remote party finished an utterance (after the end-of-turn silence).
+    Utterance {
+        /// Start of the speech.
+        start_ms: u64,
+        /// End of the speech.
+        end_ms: u64,
+        /// Media time of `samples_16k[0]` (the start minus the pre-roll).
+        audio_start_ms: u64,
+        /// The utterance at 16 kHz, pre-roll and post-roll included, for speech-to-text.
+        samples_16k: Vec<i16>,
+    },
+    /// An utterance queued with `play` left the send queue.
+    PlaybackFinished {
+        /// Which utterance.
+        id: UtteranceId,
+        /// How much of it was sent, in ms.
+        played_ms: u64,
+        /// Whether `flush` cut it short.
+        interrupted: bool,
+    },
+    /// A DTMF digit arrived as an RFC 4733 telephone-event.
+    Dtmf {
+        /// The digit: `0`-`9`, `*`, `#`, `A`-`D`.
+        digit: char,
+        /// When it started (arrival of its end minus its duration).
+        at_ms: u64,
+        /// How long it was held.
+        duration_ms: u64,
+    },
+}
+
+impl From<EndpointEvent> for MediaEvent {
+    fn from(event: EndpointEvent) -> Self {
+        match event {
+            EndpointEvent::SpeechStarted { at_ms } => MediaEvent::SpeechStarted { at_ms },
+            EndpointEvent::SpeechDiscarded { start_ms, end_ms } => {
+                MediaEvent::SpeechDiscarded { start_ms, end_ms }
+            }
+            EndpointEvent::Utterance(Utterance {
+                start_ms,
+                end_ms,
+                audio_start_ms,
+                samples_16k,
+            }) => MediaEvent::Utterance {
+                start_ms,
+                end_ms,
+                audio_start_ms,
+                samples_16k,
+            },
+        }
+    }
+}
+
+impl From<PlaybackFinished> for MediaEvent {
+    fn from(f: PlaybackFinished) -> Self {
+        MediaEvent::PlaybackFinished {
+            id: f.id,
+            played_ms: f.played_ms,
+            interrupted: f.interrupted,
+        }
+    }
+}
+
+/// Counters of one session. Packet counts are RTP packets; `packets_lost` follows RFC 3550
+/// (expected from the sequence numbers minus received), so it is never negative here.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct MediaStats {
+    /// Valid audio packets received from the remote (late and duplicate ones included).
+    pub packets_received: u64,
+    /// Packets handed out by `poll_transmit`.
+    pub packets_sent: u64,
+    /// Audio packets that never arrived.
+    pub packets_lost: u64,
+    /// Audio packets that arrived after their playout time and were dropped.
+    pub late: u64,
+    /// Audio packets received twice.
+    pub duplicates: u64,
+    /// Datagrams that were not valid RTP.
+    pub malformed: u64,
+    /// Datagrams from an address other than the latched remote.
+    pub foreign: u64,
+    /// RTP packets with a payload type that was not negotiated.
+    pub unknown_payload_type: u64,
+    /// RTCP packets received on the RTP port (rtcp-mux), ignored for now.
+    pub rtcp_ignored: u64,
+    /// 20 ms frames played as silence because their packet was missing.
+    pub frames_concealed: u64,
+    /// Times the remote audio SSRC changed.
+    pub ssrc_changes: u64,
+    /// DTMF digits received.
+    pub dtmf_digits: u64,
+    /// Outgoing packets dropped before being sent (the driver fell behind).
+    pub tx_dropped: u64,
+    /// RFC 3550 interarrival jitter of the remote audio, in ms.
+    pub jitter_ms: f64,
+}
+
+impl MediaStats {
+    /// Lost packets as a percentage of those expected.
+    pub fn loss_pct(&self) -> f64 {
+        let expected = self.packets_lost + self.packets_received.saturating_sub(self.duplicates);
+        if expected == 0 {
+            0.0
+        } else {
+            100.0 * self.packets_lost as f64 / expected as f64
+        }
+    }
+}
+
+/// What a finished session leaves behind.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SessionSummary {
+    /// Final counters.
+    pub stats: MediaStats,
+    /// The recording, when one was configured.
+    pub recording: Option<RecordingInfo>,
+    /// Media time the session ran, in ms.
+    pub duration_ms: u64,
+}

@@ -1,0 +1,55 @@
+//! Sans-IO media for Ringback: everything between a call's RTP socket and its conversation
+//! engine.
+//!
+//! The core, [`MediaSession`], is a deterministic state machine. It never reads a clock or
+//! touches a socket: the caller hands it datagrams and the current time, and drains the
+//! datagrams to send, the events, and the next deadline (see the [`session`] module for the
+//! call order). That makes every loss pattern, reordering and timer reproducible in a plain
+//! test with virtual time. The [`driver`] module (feature `driver`) is the thin tokio task that
+//! owns the socket and the sleep.
+//!
+//! The pieces, each usable alone:
+//! - [`g711`] and [`codec`]: G.711 mu-law/A-law and the [`Codec`] enum.
+//! - [`rtp`]: identifiers, parsing, and an allocation-free [`Packetizer`].
+//! - [`jitter`]: a fixed-delay jitter buffer.
+//! - [`pacer`]: the send queue of agent utterances, with flush for barge-in.
+//! - [`recorder`]: the stereo call recording (remote left, agent right).
+//! - [`endpointing`]: energy-based speech detection and utterance segmentation, handing
+//!   utterances over at 16 kHz.
+//! - [`dtmf`]: RFC 4733 telephone-events, receive side.
+//!
+//! Media time runs on one 20 ms grid ([`frame`]); all `*_ms` values in events are
+//! milliseconds since the session started, the timeline of the recording.
+//!
+//! On the per-packet path nothing allocates and nothing locks: buffers are sized when a session
+//! is created, and allocation happens once per utterance (queued, or detected) at most.
+
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+pub mod codec;
+pub mod dtmf;
+pub mod endpointing;
+pub mod event;
+pub mod frame;
+pub mod g711;
+pub mod jitter;
+pub mod pacer;
+pub mod recorder;
+pub mod resample;
+pub mod rtp;
+pub mod session;
+mod transmit;
+
+#[cfg(feature = "driver")]
+pub mod driver;
+
+pub use codec::Codec;
+pub use event::{MediaEvent, MediaStats, SessionSummary};
+pub use pacer::UtteranceId;
+pub use recorder::RecordingInfo;
+pub use rtp::{Packetizer, PayloadType, RtpTimestamp, SeqNo, Ssrc};
+pub use session::{MediaSession, SessionConfig, SessionError};
+
+#[cfg(feature = "driver")]
+pub use driver::{DriverError, MediaHandle, RunningSession};

@@ -1,0 +1,220 @@
+//! Messages we send, as small typed structs rendered to wire text. We build them ourselves rather than
+//! through `rsip` so the header order, the Content-Length and the exact bytes on the wire are ours.
+
+use crate::message::IncomingRequest;
+use rsip::prelude::*;
+use std::fmt::Write as _;
+
+/// A request we send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutgoingRequest {
+    /// Method.
+    pub method: rsip::Method,
+    /// Request-URI.
+    pub uri: String,
+    /// Value of our single Via header (carries the branch).
+    pub via: String,
+    /// Route set, in order.
+    pub route: Vec<String>,
+    /// From header value (with our tag).
+    pub from: String,
+    /// To header value.
+    pub to: String,
+    /// Call-ID.
+    pub call_id: String,
+    /// CSeq number (the method is `method`).
+    pub cseq: u32,
+    /// Further headers such as Contact, Expires, Authorization.
+    pub extra: Vec<(&'static str, String)>,
+    /// Content type and body.
+    pub body: Option<(&'static str, Vec<u8>)>,
+}
+
+impl OutgoingRequest {
+    /// Renders the request.
+    pub fn to_bytes(&self, user_agent: &str) -> Vec<u8> {
+        let mut head = format!(
+            "{} {} SIP/2.0\r\nVia: {}\r\nMax-Forwards: 70\r\n",
+            self.method, self.uri, self.via
+        );
+        for r in &self.route {
+            let _ = write!(head, "Route: {r}\r\n");
+        }
+        let _ = write!(
+            head,
+            "From: {}\r\nTo: {}\r\nCall-ID: {}\r\nCSeq: {} {}\r\n",
+            self.from, self.to, self.call_id, self.cseq, self.method
+        );
+        for (name, value) in &self.extra {
+            let _ = write!(head, "{name}: {value}\r\n");
+        }
+        if !user_agent.is_empty() {
+            let _ = write!(head, "User-Agent: {user_agent}\r\n");
+        }
+        let body: &[u8] = match &self.body {
+            Some((content_type, body)) => {
+                let _ = write!(head, "Content-Type: {content_type}\r\n");
+                body
+            }
+            None => &[],
+        };
+        let _ = write!(head, "Content-Length: {}\r\n\r\n", body.len());
+        let mut bytes = head.into_bytes();
+        bytes.extend_from_slice(body);
+        bytes
+    }
+
+    /// The branch parameter of our Via.
+    pub fn branch(&self) -> &str {
+        self.via
+            .split(';')
+            .find_map(|p| p.trim().strip_prefix("branch="))
+            .unwrap_or_default()
+    }
+
+    /// Sets or replaces an extra header.
+    pub fn set_extra(&mut self, name: &'static str, value: String) {
+        match self.extra.iter_mut().find(|(n, _)| n.eq_ignore_ascii_case(name)) {
+            Some(slot) => slot.1 = value,
+            None => self.extra.push((name, value)),
+        }
+    }
+
+    /// The ACK for a non-2xx final response: same branch, Request-URI, Route and CSeq number, with the
+    /// To header of the response (RFC 3261 17.1.1.3).
+    pub fn ack_for_failure(&self, response_to: &str) -> OutgoingRequest {
+        OutgoingRequest {
+            method: rsip::Method::Ack,
+            to: response_to.to_owned(),
+            extra: Vec::new(),
+            body: None,
+            ..self.clone()
+        }
+    }
+
+    /// The CANCEL of this INVITE: same branch, Request-URI, To, Route and CSeq number (RFC 3261 9.1).
+    pub fn cancel(&self) -> OutgoingRequest {
+        OutgoingRequest {
+            method: rsip::Method::Cancel,
+            extra: Vec::new(),
+            body: None,
+            ..self.clone()
+        }
+    }
+}
+
+/// Builds a response to `request`: Vias, From, To, Call-ID and CSeq copied, a To tag added if the
+/// request had none and `to_tag` is given.
+pub fn response_to(
+    request: &IncomingRequest,
+    status: u16,
+    reason: &str,
+    to_tag: Option<&str>,
+    extra: &[(&str, String)],
+    user_agent: &str,
+) -> Vec<u8> {
+    let mut out = format!("SIP/2.0 {status} {reason}\r\n");
+    for header in request.msg.headers.iter() {
+        match header {
+            rsip::Header::Via(v) => {
+                let _ = write!(out, "Via: {}\r\n", v.value());
+            }
+            rsip::Header::From(v) => {
+                let _ = write!(out, "From: {}\r\n", v.value());
+            }
+            rsip::Header::CallId(v) => {
+                let _ = write!(out, "Call-ID: {}\r\n", v.value());
+            }
+            rsip::Header::CSeq(v) => {
+                let _ = write!(out, "CSeq: {}\r\n", v.value());
+            }
+            rsip::Header::To(v) => {
+                let value = v.value();
+                match (request.common.to_tag.as_deref(), to_tag) {
+                    (None, Some(tag)) => {
+                        let _ = write!(out, "To: {value};tag={tag}\r\n");
+                    }
+                    _ => {
+                        let _ = write!(out, "To: {value}\r\n");
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    for (name, value) in extra {
+        let _ = write!(out, "{name}: {value}\r\n");
+    }
+    if !user_agent.is_empty() {
+        let _ = write!(out, "Server: {user_agent}\r\n");
+    }
+    out.push_str("Content-Length: 0\r\n\r\n");
+    out.into_bytes()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::message::{Incoming, Limits, parse};
+
+    fn invite() -> OutgoingRequest {
+        OutgoingRequest {
+            method: rsip::Method::Invite,
+            uri: "sip:+15551234567@127.0.0.1:5060".into(),
+            via: "SIP/2.0/UDP 127.0.0.1:5080;branch=z9hG4bKb1;rport".into(),
+            route: vec![],
+            from: "<sip:agent@trunk.test>;tag=f1".into(),
+            to: "<sip:+15551234567@trunk.test>".into(),
+            call_id: "c1".into(),
+            cseq: 1,
+            extra: vec![("Contact", "<sip:agent@127.0.0.1:5080>".into())],
+            body: Some(("application/sdp", b"v=0\r\n".to_vec())),
+        }
+    }
+
+    #[test]
+    fn requests_parse_back_with_their_fields() {
+        let bytes = invite().to_bytes("ringback");
+        let Ok(Incoming::Request(req)) = parse(&bytes, &Limits::default()) else {
+            panic!("parses")
+        };
+        assert_eq!(req.msg.method, rsip::Method::Invite);
+        assert_eq!(req.common.branch, "z9hG4bKb1");
+        assert_eq!(req.common.cseq, 1);
+        assert_eq!(req.msg.body, b"v=0\r\n");
+        assert_eq!(invite().branch(), "z9hG4bKb1");
+    }
+
+    #[test]
+    fn ack_and_cancel_keep_the_transaction_identity() {
+        let ack = invite().ack_for_failure("<sip:+15551234567@trunk.test>;tag=t9");
+        assert_eq!(
+            (ack.method, ack.cseq, ack.branch()),
+            (rsip::Method::Ack, 1, "z9hG4bKb1")
+        );
+        assert!(ack.body.is_none() && ack.to.ends_with("tag=t9"));
+        let cancel = invite().cancel();
+        assert_eq!(
+            (cancel.method, cancel.branch(), cancel.to.as_str()),
+            (rsip::Method::Cancel, "z9hG4bKb1", "<sip:+15551234567@trunk.test>")
+        );
+    }
+
+    #[test]
+    fn responses_copy_the_dialog_headers_and_add_a_tag() {
+        let mut bye = invite();
+        bye.method = rsip::Method::Bye;
+        bye.body = None;
+        let Ok(Incoming::Request(req)) = parse(&bye.to_bytes(""), &Limits::default()) else {
+            panic!("parses")
+        };
+        let bytes = response_to(&req, 200, "OK", Some("mytag"), &[], "ringback");
+        let Ok(Incoming::Response(resp)) = parse(&bytes, &Limits::default()) else {
+            panic!("parses")
+        };
+        assert_eq!(resp.status, 200);
+        assert_eq!(resp.common.branch, "z9hG4bKb1");
+        assert_eq!(resp.common.to_tag.as_deref(), Some("mytag"));
+        assert_eq!(resp.common.cseq_method, rsip::Method::Bye);
+    }
+}

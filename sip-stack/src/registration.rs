@@ -1,0 +1,318 @@
+//! The registration client (RFC 3261 10.2): REGISTER with digest auth on 401/407, refresh at 85% of
+//! the granted expiry, back off after failures, and unregister on shutdown. Pure state: the endpoint
+//! starts the transactions this module asks for.
+
+use crate::digest::{self, Challenge, Credentials, RequestParts};
+use crate::message::{IncomingResponse, header_values};
+use crate::outgoing::OutgoingRequest;
+use crate::trunk::{TrunkConfig, TrunkId};
+use std::time::{Duration, Instant};
+
+/// Where a registration stands, as reported to the application.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RegistrationStatus {
+    /// Not registered yet (or not configured to register).
+    Pending,
+    /// Registered; the binding lasts this many seconds from `since`.
+    Registered {
+        /// Expiry granted by the registrar, in seconds.
+        expires: u32,
+    },
+    /// The last attempt failed; another follows after a back-off.
+    Failed {
+        /// SIP status, or `None` when nothing answered.
+        status: Option<u16>,
+        /// Reason phrase or a description of the failure.
+        reason: String,
+    },
+    /// Unregistered on shutdown.
+    Unregistered,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum State {
+    Idle {
+        at: Instant,
+    },
+    Sending {
+        branch: String,
+        authorized: bool,
+        unregister: bool,
+    },
+    Registered {
+        refresh_at: Instant,
+    },
+    Failed {
+        retry_at: Instant,
+    },
+    Stopped,
+}
+
+/// Which header carried the challenge, so the answer goes into the matching one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ChallengeKind {
+    Www,
+    Proxy,
+}
+
+/// What the registration wants next.
+#[derive(Debug)]
+pub enum RegistrationAction {
+    /// Send this REGISTER in a new client transaction.
+    Send(OutgoingRequest),
+    /// Report a new status.
+    Status(RegistrationStatus),
+}
+
+/// One trunk's registration.
+#[derive(Debug)]
+pub struct Registration {
+    trunk: TrunkId,
+    config: TrunkConfig,
+    call_id: String,
+    from_tag: String,
+    cseq: u32,
+    state: State,
+    challenge: Option<(Challenge, ChallengeKind)>,
+    nonce_count: u32,
+    failures: u32,
+}
+
+/// Longest back-off between failed attempts.
+const MAX_BACKOFF: Duration = Duration::from_secs(300);
+
+impl Registration {
+    /// A registration that sends its first REGISTER at `now`.
+    pub fn new(now: Instant, trunk: TrunkId, config: TrunkConfig, call_id: String, from_tag: String) -> Self {
+        Self {
+            trunk,
+            config,
+            call_id,
+            from_tag,
+            cseq: 0,
+            state: State::Idle { at: now },
+            challenge: None,
+            nonce_count: 0,
+            failures: 0,
+        }
+    }
+
+    /// The trunk this registration belongs to.
+    pub fn trunk(&self) -> TrunkId {
+        self.trunk
+    }
+
+    /// The branch of the REGISTER in flight, if any.
+    pub fn pending_branch(&self) -> Option<&str> {
+        match &self.state {
+            State::Sending { branch, .. } => Some(branch),
+            _ => None,
+        }
+    }
+
+    /// When the registration next wants to act.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        match self.state {
+            State::Idle { at } | State::Registered { refresh_at: at } | State::Failed { retry_at: at } => {
+                Some(at)
+            }
+            State::Sending { .. } | State::Stopped => None,
+        }
+    }
+
+    /// Sends a REGISTER if one is due.
+    pub fn handle_timeout(&mut self, now: Instant, ctx: &RegisterContext<'_>) -> Option<RegistrationAction> {
+        let due = self.poll_timeout().is_some_and(|at| at <= now);
+        due.then(|| RegistrationAction::Send(self.build(ctx, false)))
+    }
+
+    /// Sends the unregistration (Expires: 0) if registered.
+    pub fn unregister(&mut self, ctx: &RegisterContext<'_>) -> Option<RegistrationAction> {
+        match self.state {
+            State::Registered { .. } => Some(RegistrationAction::Send(self.build(ctx, true))),
+            _ => {
+                self.state = State::Stopped;
+                None
+            }
+        }
+    }
+
+    fn build(&mut self, ctx: &RegisterContext<'_>, unregister: bool) -> OutgoingRequest {
+        self.cseq += 1;
+        let domain = self.config.domain();
+        let user = self.config.local_user().to_owned();
+        let uri = format!("sip:{domain}");
+        let aor = format!("<sip:{user}@{domain}>");
+        let expires = if unregister {
+            0
+        } else {
+            self.config.register_expires
+        };
+        let mut request = OutgoingRequest {
+            method: rsip::Method::Register,
+            uri: uri.clone(),
+            via: ctx.via(),
+            route: Vec::new(),
+            from: format!("{aor};tag={}", self.from_tag),
+            to: aor,
+            call_id: self.call_id.clone(),
+            cseq: self.cseq,
+            extra: vec![
+                ("Contact", format!("<sip:{user}@{}>", ctx.contact_host)),
+                ("Expires", expires.to_string()),
+            ],
+            body: None,
+        };
+        let authorized = self.authorize(&mut request, ctx.cnonce);
+        self.state = State::Sending {
+            branch: request.branch().to_owned(),
+            authorized,
+            unregister,
+        };
+        request
+    }
+
+    /// Adds credentials for the last challenge, if we hold one. Returns whether it did.
+    fn authorize(&mut self, request: &mut OutgoingRequest, cnonce: &str) -> bool {
+        let (Some((challenge, kind)), Some(creds)) = (&self.challenge, &self.config.credentials) else {
+            return false;
+        };
+        self.nonce_count += 1;
+        let value = digest::authorization(
+            challenge,
+            Credentials {
+                username: creds.auth_user(),
+                password: &creds.password,
+            },
+            RequestParts {
+                method: "REGISTER",
+                uri: &request.uri,
+            },
+            self.nonce_count,
+            cnonce,
+        );
+        let name = match kind {
+            ChallengeKind::Www => "Authorization",
+            ChallengeKind::Proxy => "Proxy-Authorization",
+        };
+        request.set_extra(name, value);
+        true
+    }
+
+    /// Feeds the response to our REGISTER.
+    pub fn handle_response(
+        &mut self,
+        now: Instant,
+        response: &IncomingResponse,
+        ctx: &RegisterContext<'_>,
+    ) -> Vec<RegistrationAction> {
+        let State::Sending {
+            authorized,
+            unregister,
+            ..
+        } = self.state.clone()
+        else {
+            return Vec::new();
+        };
+        match response.status {
+            100..=199 => Vec::new(),
+            200..=299 if unregister => {
+                self.state = State::Stopped;
+                vec![RegistrationAction::Status(RegistrationStatus::Unregistered)]
+            }
+            200..=299 => {
+                self.failures = 0;
+                let expires = granted_expiry(response, self.config.register_expires);
+                // Refresh at 85% of the grant, so a slow registrar never sees the binding lapse.
+                let refresh = Duration::from_millis(u64::from(expires) * 850);
+                self.state = State::Registered {
+                    refresh_at: now + refresh,
+                };
+                vec![RegistrationAction::Status(RegistrationStatus::Registered {
+                    expires,
+                })]
+            }
+            401 | 407 => {
+                let (header, kind) = if response.status == 401 {
+                    ("www-authenticate", ChallengeKind::Www)
+                } else {
+                    ("proxy-authenticate", ChallengeKind::Proxy)
+                };
+                let challenge = header_values(&response.msg.headers, header)
+                    .iter()
+                    .find_map(|v| Challenge::parse(v).ok());
+                match challenge {
+                    // Retry with credentials, unless these same credentials were just refused for a
+                    // fresh nonce: then the password is wrong, and retrying would only lock us out.
+                    Some(ch) if self.config.credentials.is_some() && (!authorized || ch.stale) => {
+                        if self
+                            .challenge
+                            .as_ref()
+                            .is_none_or(|(old, _)| old.nonce != ch.nonce)
+                        {
+                            self.nonce_count = 0;
+                        }
+                        self.challenge = Some((ch, kind));
+                        vec![RegistrationAction::Send(self.build(ctx, unregister))]
+                    }
+                    _ => self.fail(now, Some(response.status), response.reason.clone()),
+                }
+            }
+            status => self.fail(now, Some(status), response.reason.clone()),
+        }
+    }
+
+    /// The REGISTER got no final response in time.
+    pub fn handle_transaction_timeout(&mut self, now: Instant) -> Vec<RegistrationAction> {
+        self.fail(now, None, "no response from registrar".to_owned())
+    }
+
+    fn fail(&mut self, now: Instant, status: Option<u16>, reason: String) -> Vec<RegistrationAction> {
+        self.failures += 1;
+        let backoff = Duration::from_secs(15u64 << self.failures.min(5)).min(MAX_BACKOFF);
+        self.state = State::Failed {
+            retry_at: now + backoff,
+        };
+        vec![RegistrationAction::Status(RegistrationStatus::Failed {
+            status,
+            reason,
+        })]
+    }
+}
+
+/// What a registration needs from the endpoint to build a request.
+#[derive(Debug)]
+pub struct RegisterContext<'a> {
+    /// Our `host:port` for Via and Contact.
+    pub contact_host: &'a str,
+    /// A fresh branch for the next request.
+    pub branch: &'a str,
+    /// A fresh client nonce.
+    pub cnonce: &'a str,
+}
+
+impl RegisterContext<'_> {
+    fn via(&self) -> String {
+        format!("SIP/2.0/UDP {};branch={};rport", self.contact_host, self.branch)
+    }
+}
+
+/// The expiry the registrar granted: the `expires` parameter of our Contact, else the Expires header,
+/// else what we asked for.
+fn granted_expiry(response: &IncomingResponse, requested: u32) -> u32 {
+    let from_contact = header_values(&response.msg.headers, "contact")
+        .iter()
+        .find_map(|v| {
+            v.split(';').find_map(|p| {
+                p.trim()
+                    .strip_prefix("expires=")
+                    .and_then(|e| e.trim().parse().ok())
+            })
+        });
+    let from_header = || {
+        header_values(&response.msg.headers, "expires")
+            .first()
+            .and_then(|e| e.trim().parse().ok())
+    };
+    from_contact.or_else(from_header).unwrap_or(requested).max(1)
+}
