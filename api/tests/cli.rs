@@ -1,0 +1,131 @@
+//! The `ringback` binary as an operator and a script use it: `keys create` writes a key to the local
+//! database, `serve` reads a TOML file with `RINGBACK_*` overrides, `call` is a client of the HTTP API
+//! that finds the server and key in `RINGBACK_URL` / `RINGBACK_API_KEY`.
+
+use serde_json::Value;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_ringback");
+
+/// Kills the server when the test ends, however it ends.
+struct Serve(Child);
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_tcp_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+fn dead_udp_port() -> u16 {
+    std::net::UdpSocket::bind("127.0.0.1:0")
+        .and_then(|s| s.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+#[test]
+fn keys_serve_and_call_work_together_from_the_command_line() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = dir.path().join("ringback.toml");
+    // The file names a port that the environment overrides: proof that RINGBACK_* wins.
+    std::fs::write(
+        &config,
+        format!(
+            "[server]\nlisten = \"127.0.0.1:1\"\n[sip]\nlisten = \"127.0.0.1:0\"\nt1_ms = 20\n\
+             [storage]\ndata_dir = \"{}\"\n[[trunks]]\nname = \"nowhere\"\nproxy = \"127.0.0.1:{}\"\n",
+            dir.path().join("data").display(),
+            dead_udp_port()
+        ),
+    )
+    .expect("write config");
+
+    let created = Command::new(BIN)
+        .args(["keys", "create", "--config"])
+        .arg(&config)
+        .output()
+        .expect("runs");
+    assert!(
+        created.status.success(),
+        "{}",
+        String::from_utf8_lossy(&created.stderr)
+    );
+    let key = String::from_utf8(created.stdout)
+        .expect("utf-8")
+        .trim()
+        .to_owned();
+    assert!(key.starts_with("rb_live_") && key.len() > 30, "{key}");
+
+    let port = free_tcp_port();
+    let server = Command::new(BIN)
+        .args(["serve", "--config"])
+        .arg(&config)
+        .env("RINGBACK_SERVER__LISTEN", format!("127.0.0.1:{port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("serve starts");
+    let _server = Serve(server);
+    let url = format!("http://127.0.0.1:{port}");
+    let started = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "server never listened on the overridden port"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+
+    // A bad key is refused by the server; the CLI exits non-zero and prints the error.
+    let refused = Command::new(BIN)
+        .args([
+            "call",
+            "--to",
+            "+15551234567",
+            "--prompt",
+            "Ask if they can come on Tuesday.",
+        ])
+        .env("RINGBACK_URL", &url)
+        .env("RINGBACK_API_KEY", "rb_live_not_a_key")
+        .output()
+        .expect("runs");
+    assert_eq!(refused.status.code(), Some(1));
+    let error: Value = serde_json::from_slice(&refused.stdout).expect("JSON error");
+    assert_eq!(error["error"]["code"], "unauthorized");
+
+    // With the key, the call is placed and --wait prints the finalized call: the trunk does not answer,
+    // so it fails with that cause and the CLI exits 1.
+    let call = Command::new(BIN)
+        .args([
+            "call",
+            "--to",
+            "+15551234567",
+            "--prompt",
+            "Ask if they can come on Tuesday.",
+            "--wait",
+        ])
+        .env("RINGBACK_URL", &url)
+        .env("RINGBACK_API_KEY", &key)
+        .output()
+        .expect("runs");
+    assert_eq!(
+        call.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&call.stderr)
+    );
+    let last = String::from_utf8(call.stdout).expect("utf-8");
+    let finalized: Value = serde_json::from_str(last.lines().last().unwrap_or_default()).expect("JSON call");
+    assert_eq!(finalized["lifecycle"], "finalized");
+    assert_eq!(finalized["outcome"], "failed");
+    assert_eq!(finalized["trunk"], "nowhere");
+    assert_eq!(finalized["sip"]["reason"], "no response from the trunk");
+}

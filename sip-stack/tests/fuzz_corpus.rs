@@ -1,0 +1,42 @@
+//! Replays the saved fuzz corpus (`fuzz/corpus/{sip_message,sdp}`) through the parsers: the CI smoke
+//! run of the fuzz targets. Every input must be handled without a panic.
+
+use std::path::Path;
+
+fn corpus(target: &str) -> Vec<(String, Vec<u8>)> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../fuzz/corpus")
+        .join(target);
+    let mut inputs: Vec<(String, Vec<u8>)> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("corpus {} unreadable: {e}", dir.display()))
+        .filter_map(|entry| entry.ok())
+        .map(|entry| {
+            (
+                entry.file_name().to_string_lossy().into_owned(),
+                std::fs::read(entry.path()).unwrap_or_default(),
+            )
+        })
+        .collect();
+    inputs.sort();
+    assert!(!inputs.is_empty(), "empty corpus {}", dir.display());
+    inputs
+}
+
+#[test]
+fn sip_message_corpus() {
+    let mut parsed = 0;
+    for (_, bytes) in corpus("sip_message") {
+        parsed +=
+            usize::from(sip_stack::message::parse(&bytes, &sip_stack::message::Limits::default()).is_ok());
+    }
+    assert!(parsed >= 2, "the valid seeds still parse");
+}
+
+#[test]
+fn sdp_corpus() {
+    let mut parsed = 0;
+    for (_, bytes) in corpus("sdp") {
+        parsed += usize::from(sip_stack::sdp::parse_audio(&bytes).is_ok());
+    }
+    assert!(parsed >= 1, "the valid seed still parses");
+}
