@@ -75,6 +75,7 @@ fn keys_serve_and_call_work_together_from_the_command_line() {
         .expect("serve starts");
     let _server = Serve(server);
     let url = format!("http://127.0.0.1:{port}");
+    #[allow(clippy::disallowed_methods)] // a test's own deadline, not protocol time
     let started = Instant::now();
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
         assert!(
