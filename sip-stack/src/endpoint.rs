@@ -4,7 +4,8 @@
 //! then drain `poll_transmit` and `poll_event`, then sleep until `poll_timeout`.
 
 use crate::call::{CallAction, CallContext, CallEvent, CallHandle, InviteParams, OutboundCall};
-use crate::message::{self, Incoming, IncomingRequest, IncomingResponse, Limits};
+use crate::message::verdict;
+use crate::message::{self, IncomingRequest, IncomingResponse, Limits, Message, Method, ParseError, Request};
 use crate::outgoing::response_to;
 use crate::registration::{RegisterContext, Registration, RegistrationAction, RegistrationStatus};
 use crate::timer::TimerConfig;
@@ -233,17 +234,75 @@ impl Endpoint {
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return;
         }
-        match message::parse(bytes, &self.config.limits) {
-            Ok(Incoming::Response(response)) => self.on_response(now, response),
-            Ok(Incoming::Request(request)) => self.on_request(now, from, request),
+        let framed = match message::frame(bytes, &self.config.limits) {
+            Ok(framed) => framed,
             Err(err) => {
-                tracing::debug!(%from, %err, "dropping malformed SIP datagram");
+                tracing::debug!(%from, %err, "dropping unreadable SIP datagram");
                 self.events.push_back(Event::Malformed { from });
+                return;
             }
+        };
+        let message::Framed { message, error } = framed;
+        if let Some(err) = error {
+            if let Message::Request(request) = &message {
+                self.refuse_malformed(from, request, &err);
+            }
+            tracing::debug!(%from, %err, "malformed SIP message");
+            self.events.push_back(Event::Malformed { from });
+            return;
+        }
+        match message {
+            Message::Request(msg) => match message::common_fields(&msg.headers) {
+                Ok(common) => self.on_request(now, from, IncomingRequest { msg, common }),
+                Err(err) => {
+                    self.refuse_malformed(from, &msg, &err);
+                    self.events.push_back(Event::Malformed { from });
+                }
+            },
+            Message::Response(msg) => match message::common_fields(&msg.headers) {
+                Ok(common) => {
+                    let (status, reason) = (msg.status, msg.reason.clone());
+                    let response = IncomingResponse {
+                        msg,
+                        common,
+                        status,
+                        reason,
+                    };
+                    self.on_response(now, response);
+                }
+                Err(_) => self.events.push_back(Event::Malformed { from }),
+            },
         }
     }
 
+    /// Answers a malformed request (never an ACK) with 400 or 505 at its source address: its Via
+    /// cannot be trusted, but the header fields a response copies are known.
+    fn refuse_malformed(&mut self, from: SocketAddr, request: &Request, err: &ParseError) {
+        if request.method == Method::Ack {
+            return;
+        }
+        let status = err.response_status();
+        let reason = verdict::reason_phrase(status);
+        let tag = self.token(10);
+        let payload = response_to(request, status, reason, Some(&tag), &[], &self.config.user_agent);
+        self.transmits.push_back(Transmit {
+            destination: from,
+            payload,
+        });
+    }
+
     fn on_response(&mut self, now: Instant, response: IncomingResponse) {
+        // A response with more than one Via was not meant for us (RFC 3261 8.1.3.3).
+        let vias: usize = response
+            .msg
+            .headers
+            .values("via")
+            .map(|v| message::grammar::split_commas(v).len())
+            .sum();
+        if vias != 1 {
+            tracing::debug!(vias, "dropping a response with more than one Via");
+            return;
+        }
         let key = (
             response.common.branch.clone(),
             response.common.cseq_method.to_string(),
@@ -262,7 +321,7 @@ impl Endpoint {
             return;
         }
         // A 2xx retransmission after the INVITE transaction ended belongs to the dialog, which ACKs it.
-        if response.common.cseq_method == rsip::Method::Invite && (200..300).contains(&response.status) {
+        if response.common.cseq_method == Method::Invite && (200..300).contains(&response.status) {
             let call = self
                 .calls
                 .values()
@@ -320,44 +379,75 @@ impl Endpoint {
         }
         let destination = response_destination(&request, from);
         let ua = self.config.user_agent.clone();
-        let method = request.msg.method;
+        if request.msg.method != Method::Ack
+            && let Some(refusal) = verdict::check_request(&request.msg)
+        {
+            let tag = self.token(10);
+            let payload = response_to(
+                &request.msg,
+                refusal.status,
+                refusal.reason,
+                Some(&tag),
+                &refusal.headers,
+                &ua,
+            );
+            self.remember_answer(now, key, destination, payload);
+            return;
+        }
+        let method = request.msg.method.clone();
         let dialog_call = self
             .calls
             .values()
             .find(|c| c.matches_dialog(&request))
             .map(|c| c.handle());
         let payload = match (method, dialog_call) {
-            (rsip::Method::Ack, _) => return,
-            (rsip::Method::Bye, Some(handle)) => {
+            (Method::Ack, _) => return,
+            (Method::Bye, Some(handle)) => {
                 let actions = self
                     .calls
                     .get_mut(&handle)
                     .map(|c| c.handle_bye())
                     .unwrap_or_default();
                 self.apply_call_actions(now, handle, actions);
-                response_to(&request, 200, "OK", None, &[], &ua)
+                response_to(&request.msg, 200, "OK", None, &[], &ua)
             }
-            (rsip::Method::Options, _) => {
+            (Method::Options, _) => {
                 let allow = ("Allow", "INVITE, ACK, CANCEL, BYE, OPTIONS".to_owned());
                 let tag = self.token(10);
-                response_to(&request, 200, "OK", Some(&tag), &[allow], &ua)
+                response_to(&request.msg, 200, "OK", Some(&tag), &[allow], &ua)
             }
             // Session refresh and hold are not negotiated yet: refuse politely, keeping the call.
-            (rsip::Method::Invite, Some(_)) => {
-                response_to(&request, 488, "Not Acceptable Here", None, &[], &ua)
+            (Method::Invite, Some(_)) => {
+                response_to(&request.msg, 488, "Not Acceptable Here", None, &[], &ua)
             }
-            (rsip::Method::Invite, None) => {
+            (Method::Invite, None) => {
                 let tag = self.token(10);
-                response_to(&request, 480, "Temporarily Unavailable", Some(&tag), &[], &ua)
+                response_to(&request.msg, 480, "Temporarily Unavailable", Some(&tag), &[], &ua)
             }
-            (rsip::Method::Bye | rsip::Method::Cancel, None) => {
-                response_to(&request, 481, "Call/Transaction Does Not Exist", None, &[], &ua)
-            }
+            (Method::Bye | Method::Cancel, None) => response_to(
+                &request.msg,
+                481,
+                "Call/Transaction Does Not Exist",
+                None,
+                &[],
+                &ua,
+            ),
             _ => {
                 let allow = ("Allow", "INVITE, ACK, CANCEL, BYE, OPTIONS".to_owned());
-                response_to(&request, 405, "Method Not Allowed", None, &[allow], &ua)
+                response_to(&request.msg, 405, "Method Not Allowed", None, &[allow], &ua)
             }
         };
+        self.remember_answer(now, key, destination, payload);
+    }
+
+    /// Sends a final answer and keeps it to repeat for retransmissions of the request.
+    fn remember_answer(
+        &mut self,
+        now: Instant,
+        key: (String, String),
+        destination: SocketAddr,
+        payload: Vec<u8>,
+    ) {
         self.transmits.push_back(Transmit {
             destination,
             payload: payload.clone(),
@@ -386,7 +476,7 @@ impl Endpoint {
                 continue;
             };
             let owner = *owner;
-            let method = txn.request().method;
+            let method = txn.request().method.clone();
             self.scratch.clear();
             let output = txn.handle_timeout(now, &mut self.scratch);
             self.transmits.extend(self.scratch.drain(..));
@@ -411,7 +501,7 @@ impl Endpoint {
         self.answered.retain(|_, a| a.expires > now);
     }
 
-    fn on_transaction_timeout(&mut self, now: Instant, owner: Owner, method: &rsip::Method) {
+    fn on_transaction_timeout(&mut self, now: Instant, owner: Owner, method: &Method) {
         match owner {
             Owner::Registration(trunk) => {
                 let Some(reg) = self.registrations.iter_mut().find(|r| r.trunk() == trunk) else {
@@ -435,7 +525,7 @@ impl Endpoint {
             match action {
                 RegistrationAction::Send(request) => {
                     let proxy = self.trunks[trunk.0].proxy;
-                    self.start_transaction(now, request, proxy, Owner::Registration(trunk));
+                    self.start_transaction(now, *request, proxy, Owner::Registration(trunk));
                 }
                 RegistrationAction::Status(status) => {
                     tracing::info!(%trunk, ?status, "registration");
@@ -526,23 +616,17 @@ impl Endpoint {
     }
 }
 
-/// Where a response to `request` goes: the top Via's sent-by, or with `rport` the source address
-/// (RFC 3581); with `received` the source IP.
+/// Where a response to `request` goes (RFC 3261 18.2.2, RFC 3581): with `rport` the source address;
+/// otherwise the source IP (what `received` would say) at the sent-by port, 5060 by default.
 fn response_destination(request: &IncomingRequest, from: SocketAddr) -> SocketAddr {
-    use rsip::prelude::*;
-    let Ok(via) = request.msg.via_header().and_then(|v| v.typed()) else {
-        return from;
-    };
-    let rport = via
-        .params
-        .iter()
-        .any(|p| matches!(p, rsip::Param::Other(name, _) if name.value().eq_ignore_ascii_case("rport")));
-    if rport {
-        return from;
+    let top = request
+        .msg
+        .headers
+        .get("via")
+        .and_then(|v| message::grammar::split_commas(v).into_iter().next())
+        .and_then(|v| message::grammar::via(v).ok());
+    match top {
+        Some(via) if via.param("rport").is_none() => SocketAddr::new(from.ip(), via.port.unwrap_or(5060)),
+        _ => from,
     }
-    let host = via.sent_by().host_with_port.to_string();
-    host.parse::<SocketAddr>()
-        .or_else(|_| format!("{host}:5060").parse::<SocketAddr>())
-        .map(|a| SocketAddr::new(from.ip(), a.port()))
-        .unwrap_or(from)
 }

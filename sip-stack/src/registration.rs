@@ -3,6 +3,7 @@
 //! starts the transactions this module asks for.
 
 use crate::digest::{self, Challenge, Credentials, RequestParts};
+use crate::message::Method;
 use crate::message::{IncomingResponse, header_values};
 use crate::outgoing::OutgoingRequest;
 use crate::trunk::{TrunkConfig, TrunkId};
@@ -59,7 +60,7 @@ enum ChallengeKind {
 #[derive(Debug)]
 pub enum RegistrationAction {
     /// Send this REGISTER in a new client transaction.
-    Send(OutgoingRequest),
+    Send(Box<OutgoingRequest>),
     /// Report a new status.
     Status(RegistrationStatus),
 }
@@ -123,13 +124,13 @@ impl Registration {
     /// Sends a REGISTER if one is due.
     pub fn handle_timeout(&mut self, now: Instant, ctx: &RegisterContext<'_>) -> Option<RegistrationAction> {
         let due = self.poll_timeout().is_some_and(|at| at <= now);
-        due.then(|| RegistrationAction::Send(self.build(ctx, false)))
+        due.then(|| RegistrationAction::Send(Box::new(self.build(ctx, false))))
     }
 
     /// Sends the unregistration (Expires: 0) if registered.
     pub fn unregister(&mut self, ctx: &RegisterContext<'_>) -> Option<RegistrationAction> {
         match self.state {
-            State::Registered { .. } => Some(RegistrationAction::Send(self.build(ctx, true))),
+            State::Registered { .. } => Some(RegistrationAction::Send(Box::new(self.build(ctx, true)))),
             _ => {
                 self.state = State::Stopped;
                 None
@@ -149,7 +150,7 @@ impl Registration {
             self.config.register_expires
         };
         let mut request = OutgoingRequest {
-            method: rsip::Method::Register,
+            method: Method::Register,
             uri: uri.clone(),
             via: ctx.via(),
             route: Vec::new(),
@@ -253,7 +254,7 @@ impl Registration {
                             self.nonce_count = 0;
                         }
                         self.challenge = Some((ch, kind));
-                        vec![RegistrationAction::Send(self.build(ctx, unregister))]
+                        vec![RegistrationAction::Send(Box::new(self.build(ctx, unregister)))]
                     }
                     _ => self.fail(now, Some(response.status), response.reason.clone()),
                 }
