@@ -17,6 +17,7 @@ pub mod message;
 pub mod outgoing;
 pub mod registration;
 pub mod sdp;
+pub mod server;
 pub mod timer;
 pub mod transaction;
 pub mod trunk;

@@ -197,7 +197,7 @@ impl ClientTransaction {
                     self.state = ClientState::Terminated;
                     return Some(ClientOutput::Timeout);
                 }
-                Timer::D | Timer::K | Timer::J => {
+                Timer::D | Timer::K | Timer::J | Timer::G | Timer::H | Timer::I | Timer::L => {
                     self.timers.clear_all();
                     self.state = ClientState::Terminated;
                 }

@@ -8,6 +8,7 @@ use crate::message::verdict;
 use crate::message::{self, IncomingRequest, IncomingResponse, Limits, Message, Method, ParseError, Request};
 use crate::outgoing::response_to;
 use crate::registration::{RegisterContext, Registration, RegistrationAction, RegistrationStatus};
+use crate::server::{ServerOutput, ServerState, ServerTransaction};
 use crate::timer::TimerConfig;
 use crate::transaction::{ClientOutput, ClientState, ClientTransaction, Transmit};
 use crate::trunk::{TrunkConfig, TrunkId};
@@ -16,6 +17,8 @@ use rand::{Rng, SeedableRng};
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
+
+mod uas;
 
 /// Errors from commands given to the endpoint.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -91,12 +94,14 @@ enum Owner {
     Call(CallHandle),
 }
 
-/// A final response kept to answer retransmitted requests (the non-INVITE server transaction).
+/// A server transaction with what the endpoint needs to match ACKs and CANCELs to it.
 #[derive(Debug)]
-struct ServerAnswer {
-    destination: SocketAddr,
-    payload: Vec<u8>,
-    expires: Instant,
+struct ServerEntry {
+    txn: ServerTransaction,
+    call_id: String,
+    cseq: u32,
+    /// The INVITE itself, kept while it may still be answered (a CANCEL needs it for the 487).
+    invite: Option<Request>,
 }
 
 /// The user agent core.
@@ -108,7 +113,7 @@ pub struct Endpoint {
     registrations: Vec<Registration>,
     calls: HashMap<CallHandle, OutboundCall>,
     transactions: HashMap<(String, String), (ClientTransaction, Owner)>,
-    answered: HashMap<(String, String), ServerAnswer>,
+    servers: HashMap<(String, String), ServerEntry>,
     next_call: u64,
     rng: StdRng,
     transmits: VecDeque<Transmit>,
@@ -131,7 +136,7 @@ impl Endpoint {
             registrations: Vec::new(),
             calls: HashMap::new(),
             transactions: HashMap::new(),
-            answered: HashMap::new(),
+            servers: HashMap::new(),
             next_call: 1,
             rng,
             transmits: VecDeque::new(),
@@ -366,103 +371,6 @@ impl Endpoint {
         self.apply_call_actions(now, handle, actions);
     }
 
-    fn on_request(&mut self, now: Instant, from: SocketAddr, request: IncomingRequest) {
-        self.answered.retain(|_, a| a.expires > now);
-        let key = (request.common.branch.clone(), request.msg.method.to_string());
-        if let Some(answer) = self.answered.get(&key) {
-            // A retransmitted request: repeat the final answer (RFC 3261 17.2.2).
-            self.transmits.push_back(Transmit {
-                destination: answer.destination,
-                payload: answer.payload.clone(),
-            });
-            return;
-        }
-        let destination = response_destination(&request, from);
-        let ua = self.config.user_agent.clone();
-        if request.msg.method != Method::Ack
-            && let Some(refusal) = verdict::check_request(&request.msg)
-        {
-            let tag = self.token(10);
-            let payload = response_to(
-                &request.msg,
-                refusal.status,
-                refusal.reason,
-                Some(&tag),
-                &refusal.headers,
-                &ua,
-            );
-            self.remember_answer(now, key, destination, payload);
-            return;
-        }
-        let method = request.msg.method.clone();
-        let dialog_call = self
-            .calls
-            .values()
-            .find(|c| c.matches_dialog(&request))
-            .map(|c| c.handle());
-        let payload = match (method, dialog_call) {
-            (Method::Ack, _) => return,
-            (Method::Bye, Some(handle)) => {
-                let actions = self
-                    .calls
-                    .get_mut(&handle)
-                    .map(|c| c.handle_bye())
-                    .unwrap_or_default();
-                self.apply_call_actions(now, handle, actions);
-                response_to(&request.msg, 200, "OK", None, &[], &ua)
-            }
-            (Method::Options, _) => {
-                let allow = ("Allow", "INVITE, ACK, CANCEL, BYE, OPTIONS".to_owned());
-                let tag = self.token(10);
-                response_to(&request.msg, 200, "OK", Some(&tag), &[allow], &ua)
-            }
-            // Session refresh and hold are not negotiated yet: refuse politely, keeping the call.
-            (Method::Invite, Some(_)) => {
-                response_to(&request.msg, 488, "Not Acceptable Here", None, &[], &ua)
-            }
-            (Method::Invite, None) => {
-                let tag = self.token(10);
-                response_to(&request.msg, 480, "Temporarily Unavailable", Some(&tag), &[], &ua)
-            }
-            (Method::Bye | Method::Cancel, None) => response_to(
-                &request.msg,
-                481,
-                "Call/Transaction Does Not Exist",
-                None,
-                &[],
-                &ua,
-            ),
-            _ => {
-                let allow = ("Allow", "INVITE, ACK, CANCEL, BYE, OPTIONS".to_owned());
-                response_to(&request.msg, 405, "Method Not Allowed", None, &[allow], &ua)
-            }
-        };
-        self.remember_answer(now, key, destination, payload);
-    }
-
-    /// Sends a final answer and keeps it to repeat for retransmissions of the request.
-    fn remember_answer(
-        &mut self,
-        now: Instant,
-        key: (String, String),
-        destination: SocketAddr,
-        payload: Vec<u8>,
-    ) {
-        self.transmits.push_back(Transmit {
-            destination,
-            payload: payload.clone(),
-        });
-        let expires = now + self.config.timers.timeout();
-        self.answered.insert(
-            key,
-            ServerAnswer {
-                destination,
-                payload,
-                expires,
-            },
-        );
-    }
-
     /// Fires every timer due at `now`.
     pub fn handle_timeout(&mut self, now: Instant) {
         let due: Vec<(String, String)> = self
@@ -498,7 +406,21 @@ impl Endpoint {
                 self.apply_registration_actions(now, trunk, vec![action]);
             }
         }
-        self.answered.retain(|_, a| a.expires > now);
+        self.scratch.clear();
+        for entry in self.servers.values_mut() {
+            if entry.txn.poll_timeout().is_some_and(|at| at <= now) {
+                // An unacknowledged final response is given up on; the dialog layer hears of a lost
+                // 2xx ACK through its own timer.
+                if let Some(ServerOutput::AckTimeout { status }) =
+                    entry.txn.handle_timeout(now, &mut self.scratch)
+                {
+                    tracing::debug!(status, call_id = %entry.call_id, "no ACK for our final response");
+                }
+            }
+        }
+        self.transmits.extend(self.scratch.drain(..));
+        self.servers
+            .retain(|_, e| e.txn.state() != ServerState::Terminated);
     }
 
     fn on_transaction_timeout(&mut self, now: Instant, owner: Owner, method: &Method) {
@@ -606,27 +528,12 @@ impl Endpoint {
     pub fn poll_timeout(&self) -> Option<Instant> {
         let txns = self.transactions.values().filter_map(|(t, _)| t.poll_timeout());
         let regs = self.registrations.iter().filter_map(Registration::poll_timeout);
-        let answers = self.answered.values().map(|a| a.expires);
+        let answers = self.servers.values().filter_map(|e| e.txn.poll_timeout());
         txns.chain(regs).chain(answers).min()
     }
 
     /// Time until the next deadline, for drivers that sleep on durations.
     pub fn time_until_timeout(&self, now: Instant) -> Option<Duration> {
         self.poll_timeout().map(|at| at.saturating_duration_since(now))
-    }
-}
-
-/// Where a response to `request` goes (RFC 3261 18.2.2, RFC 3581): with `rport` the source address;
-/// otherwise the source IP (what `received` would say) at the sent-by port, 5060 by default.
-fn response_destination(request: &IncomingRequest, from: SocketAddr) -> SocketAddr {
-    let top = request
-        .msg
-        .headers
-        .get("via")
-        .and_then(|v| message::grammar::split_commas(v).into_iter().next())
-        .and_then(|v| message::grammar::via(v).ok());
-    match top {
-        Some(via) if via.param("rport").is_none() => SocketAddr::new(from.ip(), via.port.unwrap_or(5060)),
-        _ => from,
     }
 }
