@@ -61,6 +61,9 @@ pub enum CallEvent {
         status: u16,
         /// Reason phrase.
         reason: String,
+        /// The SDP answer of an early dialog (usually on 183 Session Progress): early media to play
+        /// or listen to before the answer (ringback tones, announcements, IVR prompts).
+        sdp: Option<Vec<u8>>,
     },
     /// The call was answered; the SDP answer is attached.
     Answered {
@@ -265,9 +268,15 @@ impl OutboundCall {
                 if status == 100 {
                     return Vec::new();
                 }
+                let sdp = (!response.msg.body.is_empty()
+                    && header_values(&response.msg.headers, "content-type")
+                        .first()
+                        .is_some_and(|t| t.to_ascii_lowercase().starts_with("application/sdp")))
+                .then(|| response.msg.body.clone());
                 vec![CallAction::Event(CallEvent::Progress {
                     status,
                     reason: response.reason.clone(),
+                    sdp,
                 })]
             }
             (State::Inviting { .. } | State::Canceling { .. }, 200..=299) => {

@@ -82,6 +82,9 @@ pub struct Registration {
 /// Longest back-off between failed attempts.
 const MAX_BACKOFF: Duration = Duration::from_secs(300);
 
+/// The longest registration interval we agree to ask for after a 423.
+const MAX_EXPIRES: u32 = 86_400;
+
 impl Registration {
     /// A registration that sends its first REGISTER at `now`.
     pub fn new(now: Instant, trunk: TrunkId, config: TrunkConfig, call_id: String, from_tag: String) -> Self {
@@ -259,7 +262,31 @@ impl Registration {
                     _ => self.fail(now, Some(response.status), response.reason.clone()),
                 }
             }
-            status => self.fail(now, Some(status), response.reason.clone()),
+            // Interval Too Brief: ask again for at least what the registrar wants (RFC 3261 10.3).
+            423 if !unregister => {
+                let min = header_values(&response.msg.headers, "min-expires")
+                    .first()
+                    .and_then(|v| v.trim().parse::<u32>().ok())
+                    .filter(|m| *m > self.config.register_expires && *m <= MAX_EXPIRES);
+                match min {
+                    Some(min) => {
+                        self.config.register_expires = min;
+                        vec![RegistrationAction::Send(Box::new(self.build(ctx, false)))]
+                    }
+                    None => self.fail(now, Some(423), response.reason.clone()),
+                }
+            }
+            status => {
+                let actions = self.fail(now, Some(status), response.reason.clone());
+                // A registrar that says when to come back (503 with Retry-After) is believed.
+                let retry_after = header_values(&response.msg.headers, "retry-after")
+                    .first()
+                    .and_then(|v| v.split([';', ' ', '(']).next()?.trim().parse::<u64>().ok());
+                if let (Some(secs), State::Failed { retry_at }) = (retry_after, &mut self.state) {
+                    *retry_at = now + Duration::from_secs(secs.clamp(1, MAX_BACKOFF.as_secs()));
+                }
+                actions
+            }
         }
     }
 

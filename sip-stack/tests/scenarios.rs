@@ -510,3 +510,36 @@ To: <sip:agent@127.0.0.1>\r\nCall-ID: bad-1\r\nMax-Forwards: 70\r\n";
     ep.handle_datagram(t0, scanner, options.as_bytes());
     assert!(sent_text(&mut ep)[0].1.starts_with("SIP/2.0 200 "));
 }
+
+#[test]
+fn early_media_sdp_of_a_183_is_reported_to_the_application() {
+    let t0 = Instant::now();
+    let mut ep = endpoint(t0, false);
+    ep.invite(
+        t0,
+        InviteParams {
+            trunk: TrunkId(0),
+            to_user: "+15551234567".into(),
+            sdp_offer: b"v=0\r\n".to_vec(),
+        },
+    )
+    .unwrap();
+    let invite = sent_requests(&mut ep).remove(0);
+    let sdp =
+        "v=0\r\no=- 1 1 IN IP4 10.0.0.5\r\ns=-\r\nc=IN IP4 10.0.0.5\r\nt=0 0\r\nm=audio 30000 RTP/AVP 8\r\n";
+    let extra = "Content-Type: application/sdp\r\n";
+    feed(
+        &mut ep,
+        t0,
+        &reply(&invite, 183, "Session Progress", Some("e1"), extra, sdp),
+    );
+    feed(&mut ep, t0, &reply(&invite, 180, "Ringing", Some("e1"), "", ""));
+    let got = events(&mut ep);
+    assert!(
+        matches!(&got[..], [
+            Event::Call { event: CallEvent::Progress { status: 183, sdp: Some(body), .. }, .. },
+            Event::Call { event: CallEvent::Progress { status: 180, sdp: None, .. }, .. },
+        ] if body == sdp.as_bytes()),
+        "{got:?}"
+    );
+}
