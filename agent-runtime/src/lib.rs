@@ -6,6 +6,7 @@
 
 pub mod call;
 pub mod conversation;
+pub mod extract;
 pub mod outcome;
 pub mod phone;
 pub mod speech;
