@@ -4,7 +4,8 @@
 use super::latency::{Probe, TurnLatency};
 use super::speaker::{Part, Playbacks, Voice};
 use super::{CallUpdate, DtmfRecord, Speech, driver_gone};
-use crate::conversation::{Action, Conversation, EndReason, Input, SayId};
+use crate::conversation::{Action, Conversation, EndReason, Input, SayId, ThinkRequest, Thought, ThoughtId};
+use crate::llm::{Delta, LlmClient, SentenceSplitter};
 use crate::outcome::LocalEnd;
 use crate::speech::{Audio, SampleRate};
 use media_core::driver::{MediaHandle, RunningSession};
@@ -35,6 +36,56 @@ pub struct Ended {
     pub end_reason: Option<EndReason>,
 }
 
+/// What a model turn running in the background reports.
+enum ThinkEvent {
+    FirstToken { ms: u64 },
+    Thought { id: ThoughtId, thought: Thought },
+}
+
+/// Streams one model turn, cut into sentences as they complete.
+async fn think(
+    client: LlmClient,
+    id: ThoughtId,
+    request: ThinkRequest,
+    tx: mpsc::UnboundedSender<ThinkEvent>,
+) {
+    let started = Instant::now();
+    let send = |thought| {
+        let _ = tx.send(ThinkEvent::Thought { id, thought });
+    };
+    let mut stream = match client.stream(&request.messages, &request.tools).await {
+        Ok(s) => s,
+        Err(err) => return send(Thought::Failed(err.to_string())),
+    };
+    let mut splitter = SentenceSplitter::default();
+    let mut first = true;
+    while let Some(item) = stream.deltas.recv().await {
+        if first && matches!(item, Ok(Delta::Text(_) | Delta::ToolCall(_))) {
+            first = false;
+            let ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+            let _ = tx.send(ThinkEvent::FirstToken { ms });
+        }
+        match item {
+            Ok(Delta::Text(text)) => splitter
+                .push(&text)
+                .into_iter()
+                .for_each(|s| send(Thought::Sentence(s))),
+            Ok(Delta::ToolCall(call)) => send(Thought::Tool(call)),
+            Ok(Delta::Done) => break,
+            Err(err) => {
+                if let Some(rest) = splitter.finish() {
+                    send(Thought::Sentence(rest));
+                }
+                return send(Thought::Failed(err.to_string()));
+            }
+        }
+    }
+    if let Some(rest) = splitter.finish() {
+        send(Thought::Sentence(rest));
+    }
+    send(Thought::Done);
+}
+
 struct Transcribed {
     text: Result<String, String>,
     start_ms: u64,
@@ -55,6 +106,9 @@ pub struct Converse<'a> {
     parts: mpsc::UnboundedReceiver<Part>,
     playbacks: Playbacks,
     transcriptions: JoinSet<Transcribed>,
+    thinking: Option<JoinHandle<()>>,
+    thoughts_tx: mpsc::UnboundedSender<ThinkEvent>,
+    thoughts: mpsc::UnboundedReceiver<ThinkEvent>,
     started: Instant,
     local_end: Option<LocalEnd>,
     dtmf: Vec<DtmfRecord>,
@@ -79,6 +133,7 @@ impl<'a> Converse<'a> {
         prerendered: JoinHandle<Vec<(String, Audio)>>,
     ) -> Self {
         let (voice, parts) = Voice::start(speech.tts.clone(), Some(prerendered));
+        let (thoughts_tx, thoughts) = mpsc::unbounded_channel();
         Self {
             sip,
             speech,
@@ -92,6 +147,9 @@ impl<'a> Converse<'a> {
             parts,
             playbacks: Playbacks::default(),
             transcriptions: JoinSet::new(),
+            thinking: None,
+            thoughts_tx,
+            thoughts,
             started: Instant::now(),
             local_end: None,
             dtmf: Vec::new(),
@@ -127,6 +185,16 @@ impl<'a> Converse<'a> {
                 },
                 Some(event) = self.media_events.recv() => self.on_media(event, &mut conversation),
                 Some(part) = self.parts.recv() => self.on_part(part, &mut conversation).await,
+                Some(event) = self.thoughts.recv() => match event {
+                    ThinkEvent::FirstToken { ms, .. } => {
+                        if let Some(probe) = self.probe.as_mut() {
+                            probe.llm_first_token_ms = ms;
+                        }
+                    }
+                    ThinkEvent::Thought { id, thought } => {
+                        conversation.handle(Input::Thought { id, thought, now_ms: self.now_ms() });
+                    }
+                },
                 Some(done) = self.transcriptions.join_next() => match done {
                     Ok(t) => self.on_transcript(t, &mut conversation),
                     Err(err) => tracing::error!(%err, "transcription task failed"),
@@ -144,6 +212,9 @@ impl<'a> Converse<'a> {
             }
         };
         self.transcriptions.abort_all();
+        if let Some(task) = self.thinking.take() {
+            task.abort();
+        }
         let _ = self.media.stop().await;
         let media = match (&mut self.media_task).await {
             Ok(Ok(summary)) => Some(summary),
@@ -180,7 +251,30 @@ impl<'a> Converse<'a> {
                     self.playbacks.start(id, &text);
                     self.voice.say(id, text);
                 }
+                Action::Think { id, request } => {
+                    if let Some(task) = self.thinking.take() {
+                        task.abort();
+                    }
+                    match self.speech.llm.clone() {
+                        Some(client) => {
+                            self.thinking =
+                                Some(tokio::spawn(think(client, id, request, self.thoughts_tx.clone())));
+                        }
+                        None => {
+                            let thought = Thought::Failed("no language model is configured".to_owned());
+                            conversation.handle(Input::Thought {
+                                id,
+                                thought,
+                                now_ms: self.now_ms(),
+                            });
+                        }
+                    }
+                }
                 Action::StopSpeaking => {
+                    // The rest of a model turn would only be dropped: stop writing it.
+                    if let Some(task) = self.thinking.take() {
+                        task.abort();
+                    }
                     self.voice.cut();
                     let _ = self.media.flush().await;
                     let now_ms = self.now_ms();

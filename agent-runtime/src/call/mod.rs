@@ -36,6 +36,8 @@ pub struct Speech {
     pub tts: TextToSpeech,
     /// Speech to text.
     pub stt: SpeechToText,
+    /// The language model, if one is configured; without one the deterministic engine runs the call.
+    pub llm: Option<crate::llm::LlmClient>,
 }
 
 /// Settings of the call runner.
@@ -256,6 +258,7 @@ pub async fn run_call(
     let running = media_core::driver::spawn(socket, session, cancel.child_token());
     let mut conversation_config = ConversationConfig::new(today());
     conversation_config.can_transfer = false;
+    conversation_config.llm = speech.llm.is_some();
     let mut workflow = request.workflow.clone();
     let limit = u32::try_from(config.max_duration.as_secs()).unwrap_or(u32::MAX);
     workflow.max_duration_secs = workflow.max_duration_secs.min(limit);

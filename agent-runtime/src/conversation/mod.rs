@@ -9,9 +9,11 @@
 
 mod answers;
 mod intents;
+mod llm_mode;
 
 pub use answers::spoken_email;
 pub use intents::{Intent, intent, is_menu, menu_choice};
+pub use llm_mode::{ThinkRequest, Thought};
 
 use crate::transcript::{Role, Turn};
 use crate::workflow::{FieldKind, Step, Workflow};
@@ -22,6 +24,10 @@ use time::Date;
 /// Identifies one thing the agent says, so playback reports can be matched to it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct SayId(pub u64);
+
+/// Identifies one turn of the language model, so a stale stream (after barge-in) is ignored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ThoughtId(pub u64);
 
 /// What the conversation is told.
 #[derive(Debug, Clone, PartialEq)]
@@ -82,6 +88,15 @@ pub enum Input {
         /// Now.
         now_ms: u64,
     },
+    /// A piece of the language model's turn.
+    Thought {
+        /// Which turn.
+        id: ThoughtId,
+        /// What it produced.
+        thought: Thought,
+        /// Now.
+        now_ms: u64,
+    },
     /// Time passed.
     Tick {
         /// Now.
@@ -124,7 +139,7 @@ impl EndReason {
 }
 
 /// What the conversation wants done.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Action {
     /// Synthesize and play this text after whatever is queued.
     Say {
@@ -142,6 +157,13 @@ pub enum Action {
     },
     /// Hand the call to a human (the bridge number).
     Transfer,
+    /// Ask the language model for its turn; its output comes back as [`Input::Thought`].
+    Think {
+        /// The turn.
+        id: ThoughtId,
+        /// What to send.
+        request: ThinkRequest,
+    },
     /// End the call.
     Hangup {
         /// Why.
@@ -156,6 +178,8 @@ pub struct ConversationConfig {
     pub today: Date,
     /// Whether a human can be bridged in (the call has a bridge number).
     pub can_transfer: bool,
+    /// Whether a language model answers the caller (with this engine as the fallback).
+    pub llm: bool,
     /// Silence after a question before asking again.
     pub no_input_ms: u64,
     /// How many silences in a row end the call.
@@ -176,6 +200,7 @@ impl ConversationConfig {
         Self {
             today,
             can_transfer: false,
+            llm: false,
             no_input_ms: 8_000,
             max_no_inputs: 2,
             max_clarifications: 2,
@@ -210,6 +235,13 @@ enum State {
         since_ms: u64,
         hearing: bool,
     },
+    /// The language model is writing its turn.
+    Thinking {
+        id: ThoughtId,
+        spoke: bool,
+        then: After,
+        since_ms: u64,
+    },
     /// A machine answered: waiting for its beep.
     AwaitingBeep {
         since_ms: u64,
@@ -239,6 +271,10 @@ pub struct Conversation {
     reached_machine: bool,
     transferred: bool,
     ending: bool,
+    next_thought: u64,
+    /// The model failed once: the rest of the call is deterministic.
+    llm_failed: bool,
+    last_caller_text: String,
     actions: VecDeque<Action>,
 }
 
@@ -262,6 +298,9 @@ impl Conversation {
             reached_machine: false,
             transferred: false,
             ending: false,
+            next_thought: 1,
+            llm_failed: false,
+            last_caller_text: String::new(),
             actions: VecDeque::new(),
         }
     }
@@ -308,6 +347,7 @@ impl Conversation {
                     self.leave_voicemail(now_ms);
                 }
             }
+            Input::Thought { id, thought, now_ms } => self.on_thought(id, thought, now_ms),
             Input::Tick { now_ms } => self.on_tick(now_ms),
         }
     }
@@ -354,6 +394,11 @@ impl Conversation {
         if !self.playing.is_empty() {
             return;
         }
+        self.after_speaking(now_ms);
+    }
+
+    /// Everything queued has played: do what was to follow.
+    fn after_speaking(&mut self, now_ms: u64) {
         if let State::Speaking { then } = self.state {
             match then {
                 After::Listen => {
@@ -391,6 +436,22 @@ impl Conversation {
                         hearing: true,
                     },
                     other => State::Speaking { then: other },
+                };
+            }
+            State::Thinking {
+                spoke: true,
+                then: After::Listen,
+                ..
+            } if self
+                .playing
+                .front()
+                .is_some_and(|(_, interruptible)| *interruptible) =>
+            {
+                // Barge-in while the model still writes: stop, and ignore the rest of its turn.
+                self.actions.push_back(Action::StopSpeaking);
+                self.state = State::Listening {
+                    since_ms: now_ms,
+                    hearing: true,
                 };
             }
             State::Listening { .. } => {
@@ -452,14 +513,178 @@ impl Conversation {
                     return;
                 }
                 self.no_inputs = 0;
+                self.last_caller_text.clone_from(&text);
                 if let Some(intent) = intent(&text) {
                     self.on_intent(intent, now_ms);
                     return;
                 }
-                self.answer(&text, None, now_ms);
+                if self.config.llm && !self.llm_failed {
+                    self.think(now_ms);
+                } else {
+                    self.answer(&text, None, now_ms);
+                }
             }
             _ => {}
         }
+    }
+
+    /// Asks the model for its turn.
+    fn think(&mut self, now_ms: u64) {
+        let id = ThoughtId(self.next_thought);
+        self.next_thought += 1;
+        let request = llm_mode::request(
+            &self.workflow,
+            &self.fields,
+            &self.transcript(),
+            self.config.can_transfer && self.workflow.transfer_on_request,
+        );
+        self.state = State::Thinking {
+            id,
+            spoke: false,
+            then: After::Listen,
+            since_ms: now_ms,
+        };
+        self.actions.push_back(Action::Think { id, request });
+    }
+
+    fn on_thought(&mut self, id: ThoughtId, thought: Thought, now_ms: u64) {
+        let State::Thinking {
+            id: current,
+            spoke,
+            then,
+            since_ms,
+        } = self.state
+        else {
+            return;
+        };
+        if current != id {
+            return;
+        }
+        match thought {
+            Thought::Sentence(text) => {
+                self.say(now_ms, text, true);
+                self.state = State::Thinking {
+                    id,
+                    spoke: true,
+                    then,
+                    since_ms,
+                };
+            }
+            Thought::Tool(call) => {
+                let then = self.on_tool(&call, then);
+                self.state = State::Thinking {
+                    id,
+                    spoke,
+                    then,
+                    since_ms,
+                };
+            }
+            Thought::Done => self.thought_done(spoke, then, now_ms),
+            Thought::Failed(reason) => {
+                tracing::warn!(%reason, "the language model failed; continuing without it");
+                self.llm_failed = true;
+                if spoke {
+                    self.thought_done(true, then, now_ms);
+                } else {
+                    let text = self.last_caller_text.clone();
+                    self.answer(&text, None, now_ms);
+                }
+            }
+        }
+    }
+
+    /// Carries out one tool call; returns what follows the model's words.
+    fn on_tool(&mut self, call: &crate::llm::ToolCall, then: After) -> After {
+        let args = call.args();
+        match call.function.name.as_str() {
+            "collect_field" => {
+                let name = args.get("name").and_then(Value::as_str).unwrap_or_default();
+                let value = args.get("value").map(|v| match v {
+                    Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                });
+                let step = self.workflow.steps.iter().position(|s| s.field.name == name);
+                if let (Some(i), Some(value)) = (step, value) {
+                    let kind = self.workflow.steps[i].field.kind.clone();
+                    let typed = answers::from_speech(&kind, &value, self.config.today)
+                        .unwrap_or(Value::String(value));
+                    self.fields.insert(name.to_owned(), typed);
+                    // Keep the deterministic pointer on the first unanswered question, for a fallback.
+                    self.step = self.next_unanswered();
+                } else {
+                    tracing::warn!(name, "the model collected an unknown field");
+                }
+                then
+            }
+            "end_call" => After::Hangup(EndReason::Completed),
+            "transfer" if self.config.can_transfer && self.workflow.transfer_on_request => After::Transfer,
+            "send_dtmf" => {
+                let digits: String = args
+                    .get("digits")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .chars()
+                    .filter(|c| c.is_ascii_digit() || matches!(c, '*' | '#'))
+                    .take(20)
+                    .collect();
+                if !digits.is_empty() {
+                    self.actions.push_back(Action::SendDtmf { digits });
+                }
+                then
+            }
+            other => {
+                tracing::warn!(tool = other, "the model called a tool it was not offered");
+                then
+            }
+        }
+    }
+
+    fn thought_done(&mut self, spoke: bool, then: After, now_ms: u64) {
+        match (spoke, then) {
+            (false, After::Hangup(reason)) => self.close(now_ms, None, reason),
+            (false, After::Transfer) => {
+                self.say(
+                    now_ms,
+                    "I will connect you with a person now. Please hold.".to_owned(),
+                    false,
+                );
+                self.state = State::Speaking {
+                    then: After::Transfer,
+                };
+            }
+            // Only fields were collected: continue with the script.
+            (false, After::Listen) => match self.next_unanswered() {
+                Some(i) => {
+                    self.step = Some(i);
+                    let q = self.workflow.steps[i].question.clone();
+                    self.ask(now_ms, format!("Thank you. {q}"));
+                }
+                None => self.close(now_ms, Some("Thank you.".to_owned()), EndReason::Completed),
+            },
+            (true, then) => {
+                if matches!(then, After::Hangup(_) | After::Transfer) {
+                    self.ending = true;
+                }
+                if self.playing.is_empty() {
+                    self.state = State::Speaking { then };
+                    self.after_speaking(now_ms);
+                } else {
+                    self.state = State::Speaking { then };
+                }
+            }
+        }
+    }
+
+    /// The first applicable step whose field is not collected yet.
+    fn next_unanswered(&self) -> Option<usize> {
+        (0..self.workflow.steps.len()).find(|&i| {
+            let step = &self.workflow.steps[i];
+            !self.fields.contains_key(&step.field.name)
+                && step
+                    .when
+                    .as_ref()
+                    .is_none_or(|c| self.fields.get(&c.field) == Some(&c.equals))
+        })
     }
 
     fn on_intent(&mut self, intent: Intent, now_ms: u64) {

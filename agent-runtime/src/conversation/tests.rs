@@ -411,3 +411,201 @@ fn the_maximum_duration_ends_the_call_politely() {
     );
     assert_eq!(c.transcript().len(), 1, "unheard turns are dropped");
 }
+
+fn llm_engine(prompt: &str) -> Conversation {
+    let mut config = ConversationConfig::new(date!(2026 - 11 - 22));
+    config.llm = true;
+    Conversation::new(compile(prompt).expect("compiles"), config)
+}
+
+fn tool(name: &str, args: serde_json::Value) -> Thought {
+    Thought::Tool(crate::llm::ToolCall {
+        id: format!("call_{name}"),
+        kind: "function".into(),
+        function: crate::llm::FunctionCall {
+            name: name.into(),
+            arguments: args.to_string(),
+        },
+    })
+}
+
+#[test]
+fn the_model_speaks_sentence_by_sentence_collects_and_ends() {
+    let mut c = llm_engine(APPOINTMENT);
+    let mut now = 0;
+    c.handle(Input::Answered { now_ms: now });
+    let a = drain(&mut c);
+    let said = play_all(&mut c, &a, &mut now);
+    assert_eq!(
+        said[0], "Hello, this is an AI assistant calling on behalf of Bright Dental.",
+        "the disclosure never depends on the model"
+    );
+    let actions = caller(&mut c, "Yes, that works.", &mut now);
+    let [Action::Think { id, request }] = actions.as_slice() else {
+        panic!("{actions:?}")
+    };
+    let system = request.messages[0].content.clone().unwrap_or_default();
+    assert!(
+        system.contains("field `confirmed` (yes or no)")
+            && system.contains("field `email` (an email address)"),
+        "{system}"
+    );
+    assert_eq!(
+        request.messages.last().and_then(|m| m.content.clone()).as_deref(),
+        Some("Yes, that works.")
+    );
+    assert!(request.tools.iter().any(|t| t.name == "collect_field"));
+
+    // The first sentence is spoken before the model has finished.
+    c.handle(Input::Thought {
+        id: *id,
+        thought: Thought::Sentence("Wonderful.".into()),
+        now_ms: now,
+    });
+    let first = drain(&mut c);
+    assert!(matches!(first.as_slice(), [Action::Say { text, .. }] if text == "Wonderful."));
+    c.handle(Input::Thought {
+        id: *id,
+        thought: tool("collect_field", json!({"name": "confirmed", "value": "yes"})),
+        now_ms: now,
+    });
+    c.handle(Input::Thought {
+        id: *id,
+        thought: Thought::Sentence("What email should we use?".into()),
+        now_ms: now,
+    });
+    c.handle(Input::Thought {
+        id: *id,
+        thought: Thought::Done,
+        now_ms: now,
+    });
+    let mut all = first;
+    all.extend(drain(&mut c));
+    play_all(&mut c, &all, &mut now);
+    assert_eq!(
+        c.fields().get("confirmed"),
+        Some(&json!(true)),
+        "typed by the extractor"
+    );
+
+    let actions = caller(&mut c, "jane at example dot com", &mut now);
+    let [Action::Think { id, .. }] = actions.as_slice() else {
+        panic!("{actions:?}")
+    };
+    c.handle(Input::Thought {
+        id: *id,
+        thought: tool(
+            "collect_field",
+            json!({"name": "email", "value": "jane at example dot com"}),
+        ),
+        now_ms: now,
+    });
+    c.handle(Input::Thought {
+        id: *id,
+        thought: Thought::Sentence("Thanks, goodbye!".into()),
+        now_ms: now,
+    });
+    c.handle(Input::Thought {
+        id: *id,
+        thought: tool("end_call", json!({})),
+        now_ms: now,
+    });
+    c.handle(Input::Thought {
+        id: *id,
+        thought: Thought::Done,
+        now_ms: now,
+    });
+    let a = drain(&mut c);
+    play_all(&mut c, &a, &mut now);
+    assert_eq!(
+        drain(&mut c),
+        vec![Action::Hangup {
+            reason: EndReason::Completed
+        }]
+    );
+    assert_eq!(c.fields().get("email"), Some(&json!("jane@example.com")));
+}
+
+#[test]
+fn when_the_model_fails_the_script_carries_on() {
+    let mut c = llm_engine(APPOINTMENT);
+    let mut now = 0;
+    c.handle(Input::Answered { now_ms: now });
+    let a = drain(&mut c);
+    play_all(&mut c, &a, &mut now);
+    let actions = caller(&mut c, "Yes I can come.", &mut now);
+    let [Action::Think { id, .. }] = actions.as_slice() else {
+        panic!("{actions:?}")
+    };
+    c.handle(Input::Thought {
+        id: *id,
+        thought: Thought::Failed("timeout".into()),
+        now_ms: now,
+    });
+    let a = drain(&mut c);
+    let said = play_all(&mut c, &a, &mut now);
+    assert_eq!(
+        said,
+        vec!["Great, thank you. What is the best email address to reach you?".to_owned()]
+    );
+    // From now on the deterministic engine answers without asking the model.
+    let actions = caller(&mut c, "jane at example dot com", &mut now);
+    assert!(matches!(actions.as_slice(), [Action::Say { .. }]), "{actions:?}");
+}
+
+#[test]
+fn barge_in_during_a_model_turn_drops_the_rest_of_it() {
+    let mut c = llm_engine(APPOINTMENT);
+    let mut now = 0;
+    c.handle(Input::Answered { now_ms: now });
+    let a = drain(&mut c);
+    play_all(&mut c, &a, &mut now);
+    let actions = caller(&mut c, "Hmm, I am not sure yet.", &mut now);
+    let [Action::Think { id, .. }] = actions.as_slice() else {
+        panic!("{actions:?}")
+    };
+    let id = *id;
+    c.handle(Input::Thought {
+        id,
+        thought: Thought::Sentence("It is about your appointment.".into()),
+        now_ms: now,
+    });
+    assert_eq!(drain(&mut c).len(), 1);
+    c.handle(Input::CallerSpeaking { now_ms: now + 300 });
+    assert_eq!(drain(&mut c), vec![Action::StopSpeaking]);
+    c.handle(Input::Thought {
+        id,
+        thought: Thought::Sentence("Would you like to keep it?".into()),
+        now_ms: now + 400,
+    });
+    assert!(drain(&mut c).is_empty(), "the stale turn is ignored");
+}
+
+#[test]
+fn only_fields_and_no_words_continue_with_the_script() {
+    let mut c = llm_engine(APPOINTMENT);
+    let mut now = 0;
+    c.handle(Input::Answered { now_ms: now });
+    let a = drain(&mut c);
+    play_all(&mut c, &a, &mut now);
+    let actions = caller(&mut c, "Yes.", &mut now);
+    let [Action::Think { id, .. }] = actions.as_slice() else {
+        panic!("{actions:?}")
+    };
+    c.handle(Input::Thought {
+        id: *id,
+        thought: tool("collect_field", json!({"name": "confirmed", "value": "true"})),
+        now_ms: now,
+    });
+    c.handle(Input::Thought {
+        id: *id,
+        thought: Thought::Done,
+        now_ms: now,
+    });
+    let a = drain(&mut c);
+    let said = play_all(&mut c, &a, &mut now);
+    assert_eq!(
+        said,
+        vec!["Thank you. What is the best email address to reach you?".to_owned()]
+    );
+}
