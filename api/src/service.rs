@@ -321,6 +321,8 @@ async fn apply_updates(inner: Arc<Inner>, id: String, mut updates: mpsc::Unbound
                 let text = serde_json::to_string(&transcript).unwrap_or_else(|_| "[]".to_owned());
                 inner.store.set_transcript(&id, &text).await
             }
+            // Keys are kept on the final report.
+            _ => Ok(()),
         };
         if let Err(err) = result {
             tracing::error!(call_id = %id, %err, "cannot store call progress");
