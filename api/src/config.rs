@@ -334,6 +334,7 @@ impl Config {
                     register: t.register.unwrap_or(credentials.is_some()),
                     credentials,
                     register_expires: t.register_expires,
+                    ..sip_stack::TrunkConfig::new(&t.name, t.proxy)
                 }
             })
             .collect()

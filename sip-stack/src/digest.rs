@@ -210,9 +210,133 @@ pub fn authorization(
     out
 }
 
+/// The value of a challenge we send (`Proxy-Authenticate` / `WWW-Authenticate`), with qop=auth.
+pub fn challenge_header(realm: &str, nonce: &str, algorithm: Algorithm, stale: bool) -> String {
+    let mut out = format!(
+        "Digest realm=\"{realm}\", nonce=\"{nonce}\", algorithm={}, qop=\"auth\"",
+        algorithm.name()
+    );
+    if stale {
+        out.push_str(", stale=true");
+    }
+    out
+}
+
+/// Credentials a client sent (`Authorization` / `Proxy-Authorization`), for a server to check.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Authorization {
+    /// User name.
+    pub username: String,
+    /// Realm the client answered for.
+    pub realm: String,
+    /// The nonce it answered.
+    pub nonce: String,
+    /// The digest URI.
+    pub uri: String,
+    /// The client's response hash (lower-case hex).
+    pub response: String,
+    /// Hash function.
+    pub algorithm: Algorithm,
+    /// `qop=auth` with its nonce count and client nonce, when used.
+    pub qop: Option<(String, String)>,
+}
+
+impl std::fmt::Debug for Authorization {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Authorization")
+            .field("username", &self.username)
+            .field("realm", &self.realm)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Authorization {
+    /// Parses the header value.
+    pub fn parse(value: &str) -> Result<Self, DigestError> {
+        let value = value.trim();
+        let rest = value
+            .get(..6)
+            .filter(|scheme| scheme.eq_ignore_ascii_case("digest"))
+            .map(|_| &value[6..])
+            .ok_or(DigestError::NotDigest)?;
+        let params = parse_params(rest);
+        let get = |name: &'static str| {
+            params
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case(name))
+                .map(|(_, v)| v.clone())
+                .ok_or(DigestError::Missing(name))
+        };
+        let algorithm = match get("algorithm").ok() {
+            None => Algorithm::Md5,
+            Some(a) if a.eq_ignore_ascii_case("md5") => Algorithm::Md5,
+            Some(a) if a.eq_ignore_ascii_case("sha-256") => Algorithm::Sha256,
+            Some(other) => return Err(DigestError::UnsupportedAlgorithm(other)),
+        };
+        let qop = match get("qop").ok() {
+            None => None,
+            Some(q) if q.eq_ignore_ascii_case("auth") => Some((get("nc")?, get("cnonce")?)),
+            Some(other) => return Err(DigestError::UnsupportedQop(other)),
+        };
+        Ok(Self {
+            username: get("username")?,
+            realm: get("realm")?,
+            nonce: get("nonce")?,
+            uri: get("uri")?,
+            response: get("response")?.to_ascii_lowercase(),
+            algorithm,
+            qop,
+        })
+    }
+
+    /// Whether the response proves knowledge of `password` for a request with `method`. The
+    /// comparison takes the same time wherever the first difference is.
+    pub fn verify(&self, method: &str, password: &str) -> bool {
+        let alg = self.algorithm;
+        let ha1 = alg.hex(&format!("{}:{}:{password}", self.username, self.realm));
+        let ha2 = alg.hex(&format!("{method}:{}", self.uri));
+        let expected = match &self.qop {
+            Some((nc, cnonce)) => alg.hex(&format!("{ha1}:{}:{nc}:{cnonce}:auth:{ha2}", self.nonce)),
+            None => alg.hex(&format!("{ha1}:{}:{ha2}", self.nonce)),
+        };
+        expected.len() == self.response.len()
+            && expected
+                .bytes()
+                .zip(self.response.bytes())
+                .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+                == 0
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn our_challenges_verify_what_our_client_computes() {
+        for algorithm in [Algorithm::Md5, Algorithm::Sha256] {
+            let header = challenge_header("ringback", "n0nce", algorithm, false);
+            let challenge = Challenge::parse(&header).expect("our challenge parses");
+            assert!(challenge.qop_auth && !challenge.stale);
+            let creds = Credentials {
+                username: "carrier",
+                password: "s3cret",
+            };
+            let parts = RequestParts {
+                method: "INVITE",
+                uri: "sip:+15550001@ringback",
+            };
+            let answer = authorization(&challenge, creds, parts, 1, "cn");
+            let auth = Authorization::parse(&answer).expect("parses");
+            assert_eq!(auth.username, "carrier");
+            assert!(auth.verify("INVITE", "s3cret"));
+            assert!(!auth.verify("INVITE", "wrong"));
+            assert!(!auth.verify("BYE", "s3cret"), "the method is covered");
+        }
+        assert!(challenge_header("r", "n", Algorithm::Md5, true).ends_with("stale=true"));
+        assert!(Authorization::parse("Digest username=\"x\"").is_err());
+        assert!(Authorization::parse("Basic eA==").is_err());
+    }
 
     #[test]
     fn rfc2617_example_with_qop() {

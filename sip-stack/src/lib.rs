@@ -1,5 +1,7 @@
-//! Sans-IO SIP for Ringback: message parsing with limits (our own RFC 4475-conformant parser), client transactions with RFC 3261 timers,
-//! the registration client with digest auth, outbound calls and their dialogs, and SDP offer/answer.
+//! Sans-IO SIP for Ringback: message parsing with limits (our own RFC 4475-conformant parser), client
+//! and server transactions with RFC 3261 timers over UDP, TCP and TLS, the registration client with
+//! digest auth, calls in both directions with their dialogs (re-INVITE, UPDATE, session timers, REFER),
+//! trunk keep-alives, SDP offer/answer, and a guard against scanners and floods.
 //!
 //! The core ([`Endpoint`]) never reads a clock or touches a socket: it takes `now` and datagrams in
 //! and gives datagrams, events and its next deadline back. The optional [`driver`] is a small tokio
@@ -13,17 +15,24 @@ pub mod digest;
 #[cfg(feature = "driver")]
 pub mod driver;
 pub mod endpoint;
+pub mod guard;
 pub mod message;
 pub mod outgoing;
+pub mod redact;
 pub mod registration;
 pub mod sdp;
 pub mod server;
 pub mod timer;
 pub mod transaction;
+pub mod transport;
 pub mod trunk;
 
-pub use call::{CallEvent, CallHandle, EndCause, HangupBy, InviteParams};
-pub use endpoint::{Endpoint, EndpointConfig, EndpointError, Event};
+pub use call::timer::SessionTimerConfig;
+pub use call::{CallDirection, CallEvent, CallHandle, EndCause, HangupBy, InviteParams};
+pub use endpoint::{Endpoint, EndpointConfig, EndpointError, Event, IncomingCall};
+pub use guard::GuardConfig;
+pub use redact::Redacted;
 pub use registration::RegistrationStatus;
 pub use transaction::Transmit;
-pub use trunk::{TrunkConfig, TrunkCredentials, TrunkId};
+pub use transport::{Peer, Transport};
+pub use trunk::{InboundConfig, TrunkConfig, TrunkCredentials, TrunkId};

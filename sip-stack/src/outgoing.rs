@@ -2,7 +2,76 @@
 //! Content-Length and the exact bytes on the wire are ours.
 
 use crate::message::{Method, Request, grammar};
+use crate::transport::Transport;
 use std::fmt::Write as _;
+
+/// How we name ourselves on one transport: the sent-by of our Via and the host of our Contact.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Local {
+    /// The transport.
+    pub transport: Transport,
+    /// `host:port` we are reached at on it (a configured public address when behind NAT).
+    pub host: String,
+}
+
+impl Local {
+    /// Our Via header value with `branch` and `rport` (RFC 3581).
+    pub fn via(&self, branch: &str) -> String {
+        format!(
+            "SIP/2.0/{} {};branch={branch};rport",
+            self.transport.via_name(),
+            self.host
+        )
+    }
+
+    /// Our Contact header value for `user`.
+    pub fn contact(&self, user: &str) -> String {
+        format!("<sip:{user}@{}{}>", self.host, self.transport.uri_param())
+    }
+}
+
+/// A response the transaction user wants sent: the endpoint copies the request's Via, From, To,
+/// Call-ID and CSeq into it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reply {
+    /// Status code.
+    pub status: u16,
+    /// Reason phrase.
+    pub reason: String,
+    /// Tag to add to To when the request had none (our dialog tag, or a fresh one).
+    pub to_tag: Option<String>,
+    /// Further headers (Contact, Allow, Session-Expires, ...).
+    pub headers: Vec<(&'static str, String)>,
+    /// An SDP body.
+    pub sdp: Option<Vec<u8>>,
+}
+
+impl Reply {
+    /// A response with no extra headers and no body.
+    pub fn new(status: u16, reason: &str) -> Self {
+        Self {
+            status,
+            reason: reason.to_owned(),
+            to_tag: None,
+            headers: Vec::new(),
+            sdp: None,
+        }
+    }
+
+    /// Renders the reply as the answer to `request`.
+    pub fn render(&self, request: &Request, user_agent: &str) -> Vec<u8> {
+        let headers: Vec<(&str, String)> = self.headers.iter().map(|(n, v)| (*n, v.clone())).collect();
+        response_with_body(
+            request,
+            self.status,
+            &self.reason,
+            self.to_tag.as_deref(),
+            &headers,
+            user_agent,
+            self.sdp.as_deref().map(|b| ("application/sdp", b)),
+        )
+    }
+}
 
 /// A request we send.
 #[derive(Debug, Clone, PartialEq, Eq)]

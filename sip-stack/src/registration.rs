@@ -5,7 +5,8 @@
 use crate::digest::{self, Challenge, Credentials, RequestParts};
 use crate::message::Method;
 use crate::message::{IncomingResponse, header_values};
-use crate::outgoing::OutgoingRequest;
+use crate::outgoing::{Local, OutgoingRequest};
+use crate::transport::Transport;
 use crate::trunk::{TrunkConfig, TrunkId};
 use std::time::{Duration, Instant};
 
@@ -106,6 +107,22 @@ impl Registration {
         self.trunk
     }
 
+    /// The transport to the registrar.
+    pub fn transport(&self) -> Transport {
+        self.config.transport
+    }
+
+    /// Registers at once (the trunk came back after an outage), unless a REGISTER is in flight or we
+    /// have stopped.
+    pub fn retry_now(&mut self, now: Instant) {
+        if matches!(
+            self.state,
+            State::Registered { .. } | State::Failed { .. } | State::Idle { .. }
+        ) {
+            self.state = State::Idle { at: now };
+        }
+    }
+
     /// The branch of the REGISTER in flight, if any.
     pub fn pending_branch(&self) -> Option<&str> {
         match &self.state {
@@ -155,14 +172,14 @@ impl Registration {
         let mut request = OutgoingRequest {
             method: Method::Register,
             uri: uri.clone(),
-            via: ctx.via(),
+            via: ctx.local.via(ctx.branch),
             route: Vec::new(),
             from: format!("{aor};tag={}", self.from_tag),
             to: aor,
             call_id: self.call_id.clone(),
             cseq: self.cseq,
             extra: vec![
-                ("Contact", format!("<sip:{user}@{}>", ctx.contact_host)),
+                ("Contact", ctx.local.contact(&user)),
                 ("Expires", expires.to_string()),
             ],
             body: None,
@@ -311,18 +328,12 @@ impl Registration {
 /// What a registration needs from the endpoint to build a request.
 #[derive(Debug)]
 pub struct RegisterContext<'a> {
-    /// Our `host:port` for Via and Contact.
-    pub contact_host: &'a str,
+    /// How we name ourselves on the registrar's transport.
+    pub local: &'a Local,
     /// A fresh branch for the next request.
     pub branch: &'a str,
     /// A fresh client nonce.
     pub cnonce: &'a str,
-}
-
-impl RegisterContext<'_> {
-    fn via(&self) -> String {
-        format!("SIP/2.0/UDP {};branch={};rport", self.contact_host, self.branch)
-    }
 }
 
 /// The expiry the registrar granted: the `expires` parameter of our Contact, else the Expires header,

@@ -69,6 +69,56 @@ pub enum Direction {
     Inactive,
 }
 
+impl Direction {
+    /// The attribute as written in SDP (`sendrecv`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Direction::SendRecv => "sendrecv",
+            Direction::SendOnly => "sendonly",
+            Direction::RecvOnly => "recvonly",
+            Direction::Inactive => "inactive",
+        }
+    }
+
+    /// Whether the side that declared this direction sends media.
+    pub fn sends(self) -> bool {
+        matches!(self, Direction::SendRecv | Direction::SendOnly)
+    }
+
+    /// Whether the side that declared this direction receives media.
+    pub fn receives(self) -> bool {
+        matches!(self, Direction::SendRecv | Direction::RecvOnly)
+    }
+
+    fn from_flags(sends: bool, receives: bool) -> Self {
+        match (sends, receives) {
+            (true, true) => Direction::SendRecv,
+            (true, false) => Direction::SendOnly,
+            (false, true) => Direction::RecvOnly,
+            (false, false) => Direction::Inactive,
+        }
+    }
+
+    /// The direction an answerer declares for an offer with direction `self` when it wants `wanted`
+    /// (RFC 3264 6.1): it may only send what the offerer receives and receive what it sends.
+    pub fn answer(self, wanted: Direction) -> Direction {
+        Direction::from_flags(
+            wanted.sends() && self.receives(),
+            wanted.receives() && self.sends(),
+        )
+    }
+}
+
+/// The `o=` line: who made the description, and its version, which grows with every change (RFC 4566
+/// 5.2, RFC 3264 8).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Origin {
+    /// Session id.
+    pub session_id: u64,
+    /// Session version.
+    pub version: u64,
+}
+
 /// The audio stream of a session description.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AudioDescription {
@@ -82,6 +132,8 @@ pub struct AudioDescription {
     pub ptime: Option<u32>,
     /// Direction.
     pub direction: Direction,
+    /// The `o=` line, when it could be read.
+    pub origin: Option<Origin>,
 }
 
 /// What we offer.
@@ -100,23 +152,29 @@ pub struct Offer {
 }
 
 impl Offer {
-    /// Renders the offer as SDP text.
+    /// Renders the offer as SDP text (version equal to the session id, `sendrecv`).
     pub fn to_sdp(&self) -> String {
+        self.render(self.session_id, &self.formats, Direction::SendRecv)
+    }
+
+    /// Renders this description with the given version, formats and direction: the form used for
+    /// re-offers (hold, resume, a new codec list) and for answers.
+    pub fn render(&self, version: u64, formats: &[Format], direction: Direction) -> String {
         let ip = match self.address {
             IpAddr::V4(_) => "IP4",
             IpAddr::V6(_) => "IP6",
         };
         let mut sdp = format!(
-            "v=0\r\no=ringback {id} {id} IN {ip} {addr}\r\ns=ringback\r\nc=IN {ip} {addr}\r\nt=0 0\r\nm=audio {port} RTP/AVP",
+            "v=0\r\no=ringback {id} {version} IN {ip} {addr}\r\ns=ringback\r\nc=IN {ip} {addr}\r\nt=0 0\r\nm=audio {port} RTP/AVP",
             id = self.session_id,
             addr = self.address,
             port = self.port,
         );
-        for f in &self.formats {
+        for f in formats {
             let _ = write!(sdp, " {}", f.payload_type);
         }
         sdp.push_str("\r\n");
-        for f in &self.formats {
+        for f in formats {
             let _ = write!(
                 sdp,
                 "a=rtpmap:{} {}/{}\r\n",
@@ -126,9 +184,69 @@ impl Offer {
                 let _ = write!(sdp, "a=fmtp:{} 0-16\r\n", f.payload_type);
             }
         }
-        let _ = write!(sdp, "a=ptime:{}\r\na=sendrecv\r\n", self.ptime);
+        let _ = write!(sdp, "a=ptime:{}\r\na={}\r\n", self.ptime, direction.as_str());
         sdp
     }
+
+    /// Reads one of our own descriptions back (the offer the application gave for a call), so that
+    /// later offers and answers can be derived from it.
+    pub fn from_sdp(body: &[u8]) -> Result<Self, SdpError> {
+        let audio = parse_audio(body)?;
+        Ok(Self {
+            session_id: audio.origin.as_ref().map_or(1, |o| o.session_id),
+            address: audio.address,
+            port: audio.port,
+            formats: audio.formats,
+            ptime: audio.ptime.unwrap_or(20),
+        })
+    }
+}
+
+/// Answers `remote` (an offer) from our capabilities `local` (RFC 3264 6.1): the first codec of the
+/// offer that we support, keeping `prefer` (the codec in use) when the offer still has it, plus
+/// telephone-event at the offer's payload type. Payload type numbers are the offer's. `wanted` is the
+/// direction we want (`SendOnly` to hold); the answer's direction also respects the offer's.
+pub fn answer(
+    local: &Offer,
+    version: u64,
+    remote: &AudioDescription,
+    prefer: Option<&Format>,
+    wanted: Direction,
+) -> Result<(String, Negotiated), SdpError> {
+    if remote.port == 0 {
+        return Err(SdpError::Rejected);
+    }
+    let supported = |f: &Format| {
+        local
+            .formats
+            .iter()
+            .any(|o| o.encoding.eq_ignore_ascii_case(&f.encoding) && o.clock_rate == f.clock_rate)
+    };
+    let same =
+        |a: &Format, b: &Format| a.encoding.eq_ignore_ascii_case(&b.encoding) && a.clock_rate == b.clock_rate;
+    let audio = |f: &&Format| !f.is_telephone_event() && supported(f);
+    let codec = prefer
+        .and_then(|p| remote.formats.iter().filter(audio).find(|f| same(f, p)))
+        .or_else(|| remote.formats.iter().find(audio))
+        .cloned()
+        .ok_or(SdpError::NoCommonCodec)?;
+    let telephone_event = remote
+        .formats
+        .iter()
+        .find(|f| f.is_telephone_event() && f.clock_rate == codec.clock_rate && supported(f))
+        .cloned();
+    let mut formats = vec![codec.clone()];
+    formats.extend(telephone_event.clone());
+    let direction = remote.direction.answer(wanted);
+    let sdp = local.render(version, &formats, direction);
+    let negotiated = Negotiated {
+        remote: SocketAddr::new(remote.address, remote.port),
+        codec,
+        telephone_event: telephone_event.map(|f| f.payload_type),
+        ptime: remote.ptime.unwrap_or(local.ptime),
+        direction: remote.direction,
+    };
+    Ok((sdp, negotiated))
 }
 
 /// The outcome of negotiation: what to send and where.
@@ -154,12 +272,21 @@ pub fn parse_audio(body: &[u8]) -> Result<AudioDescription, SdpError> {
     let mut rtpmaps: Vec<(u8, String, u32)> = Vec::new();
     let mut ptime = None;
     let mut direction = Direction::SendRecv;
+    let mut origin = None;
     let mut in_other_media = false;
     for line in text.lines().map(str::trim_end) {
         let Some((kind, value)) = line.split_once('=') else {
             continue;
         };
         match kind {
+            "o" => {
+                let mut parts = value.split_ascii_whitespace().skip(1);
+                let id = parts.next().and_then(|p| p.parse().ok());
+                let version = parts.next().and_then(|p| p.parse().ok());
+                if let (Some(session_id), Some(version)) = (id, version) {
+                    origin = Some(Origin { session_id, version });
+                }
+            }
             "m" => {
                 let mut parts = value.split_ascii_whitespace();
                 let media = parts.next().ok_or(SdpError::Malformed("m="))?;
@@ -234,6 +361,7 @@ pub fn parse_audio(body: &[u8]) -> Result<AudioDescription, SdpError> {
         formats,
         ptime,
         direction,
+        origin,
     })
 }
 

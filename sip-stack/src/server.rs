@@ -5,7 +5,7 @@
 
 use crate::timer::{Timer, TimerConfig, Timers};
 use crate::transaction::Transmit;
-use std::net::SocketAddr;
+use crate::transport::Peer;
 use std::time::Instant;
 
 /// State of a server transaction.
@@ -41,7 +41,7 @@ pub enum ServerOutput {
 pub struct ServerTransaction {
     invite: bool,
     reliable: bool,
-    destination: SocketAddr,
+    destination: Peer,
     state: ServerState,
     last_response: Option<(u16, Vec<u8>)>,
     timers: Timers,
@@ -51,18 +51,18 @@ pub struct ServerTransaction {
 
 impl ServerTransaction {
     /// A transaction for a request just received. An INVITE transaction answers `100 Trying` at once
-    /// (`trying`), so the client stops retransmitting while the user decides (17.2.1).
+    /// (`trying`), so the client stops retransmitting while the user decides (17.2.1). Over TCP and
+    /// TLS (`destination` is then the connection) nothing is retransmitted.
     pub fn new(
         invite: bool,
-        reliable: bool,
-        destination: SocketAddr,
+        destination: Peer,
         config: TimerConfig,
         trying: Option<Vec<u8>>,
         out: &mut Vec<Transmit>,
     ) -> Self {
         let mut txn = Self {
             invite,
-            reliable,
+            reliable: destination.transport.is_reliable(),
             destination,
             state: ServerState::Trying,
             last_response: None,
@@ -90,15 +90,20 @@ impl ServerTransaction {
     }
 
     /// Where responses go.
-    pub fn destination(&self) -> SocketAddr {
+    pub fn destination(&self) -> Peer {
         self.destination
     }
 
+    fn transmit(&self, payload: Vec<u8>) -> Transmit {
+        Transmit {
+            transport: self.destination.transport,
+            destination: self.destination.addr,
+            payload,
+        }
+    }
+
     fn send(&mut self, status: u16, payload: Vec<u8>, out: &mut Vec<Transmit>) {
-        out.push(Transmit {
-            destination: self.destination,
-            payload: payload.clone(),
-        });
+        out.push(self.transmit(payload.clone()));
         self.last_response = Some((status, payload));
     }
 
@@ -141,10 +146,7 @@ impl ServerTransaction {
         if let (ServerState::Proceeding | ServerState::Completed, Some((_, payload))) =
             (self.state, &self.last_response)
         {
-            out.push(Transmit {
-                destination: self.destination,
-                payload: payload.clone(),
-            });
+            out.push(self.transmit(payload.clone()));
         }
     }
 
@@ -174,10 +176,7 @@ impl ServerTransaction {
             match timer {
                 Timer::G => {
                     if let Some((_, payload)) = &self.last_response {
-                        out.push(Transmit {
-                            destination: self.destination,
-                            payload: payload.clone(),
-                        });
+                        out.push(self.transmit(payload.clone()));
                     }
                     self.interval = (self.interval * 2).min(self.config.t2);
                     self.timers.set(Timer::G, now + self.interval);
@@ -208,8 +207,8 @@ mod tests {
     use super::*;
     use std::time::Duration;
 
-    fn dest() -> SocketAddr {
-        "127.0.0.1:5060".parse().expect("addr")
+    fn dest() -> Peer {
+        Peer::udp("127.0.0.1:5060".parse().expect("addr"))
     }
 
     /// Drives `txn` through virtual time until `until`, returning the offsets (ms) of every
@@ -236,7 +235,6 @@ mod tests {
         let mut out = Vec::new();
         let mut txn = ServerTransaction::new(
             true,
-            false,
             dest(),
             TimerConfig::default(),
             Some(b"100".to_vec()),
@@ -261,7 +259,7 @@ mod tests {
     fn the_ack_stops_retransmission_and_timer_i_absorbs_the_rest() {
         let t0 = Instant::now();
         let mut out = Vec::new();
-        let mut txn = ServerTransaction::new(true, false, dest(), TimerConfig::default(), None, &mut out);
+        let mut txn = ServerTransaction::new(true, dest(), TimerConfig::default(), None, &mut out);
         assert!(out.is_empty());
         txn.respond(t0, 480, b"480".to_vec(), &mut out);
         out.clear();
@@ -283,7 +281,6 @@ mod tests {
         let mut out = Vec::new();
         let mut txn = ServerTransaction::new(
             true,
-            false,
             dest(),
             TimerConfig::default(),
             Some(b"100".to_vec()),
@@ -315,7 +312,7 @@ mod tests {
     fn non_invite_answers_retransmissions_until_timer_j() {
         let t0 = Instant::now();
         let mut out = Vec::new();
-        let mut txn = ServerTransaction::new(false, false, dest(), TimerConfig::default(), None, &mut out);
+        let mut txn = ServerTransaction::new(false, dest(), TimerConfig::default(), None, &mut out);
         assert_eq!(txn.state(), ServerState::Trying);
         txn.handle_retransmission(&mut out);
         assert!(out.is_empty(), "nothing to repeat yet");
@@ -336,7 +333,11 @@ mod tests {
     fn over_reliable_transports_nothing_is_retransmitted() {
         let t0 = Instant::now();
         let mut out = Vec::new();
-        let mut txn = ServerTransaction::new(true, true, dest(), TimerConfig::default(), None, &mut out);
+        let tcp = Peer {
+            transport: crate::transport::Transport::Tcp,
+            addr: dest().addr,
+        };
+        let mut txn = ServerTransaction::new(true, tcp, TimerConfig::default(), None, &mut out);
         txn.respond(t0, 486, b"486".to_vec(), &mut out);
         let (sent, output) = drive(&mut txn, t0, Duration::from_secs(64));
         assert!(sent.is_empty());

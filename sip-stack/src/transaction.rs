@@ -1,17 +1,20 @@
-//! Client transactions (RFC 3261 17.1) over UDP: retransmission of the request, absorption of response
-//! retransmissions, and the timeout. The transaction user (registration, call) sees each distinct
-//! response once, or a timeout.
+//! Client transactions (RFC 3261 17.1): retransmission of the request over UDP, absorption of response
+//! retransmissions, and the timeout. Over TCP and TLS nothing is retransmitted and Timers D and K are
+//! zero. The transaction user (registration, call) sees each distinct response once, or a timeout.
 
 use crate::message::IncomingResponse;
 use crate::message::Method;
 use crate::outgoing::OutgoingRequest;
 use crate::timer::{Timer, TimerConfig, Timers};
+use crate::transport::{Peer, Transport};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-/// A datagram to send.
+/// A message to send.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Transmit {
+    /// The transport (for TCP and TLS, the connection to `destination`).
+    pub transport: Transport,
     /// Destination.
     pub destination: SocketAddr,
     /// The message bytes.
@@ -45,7 +48,7 @@ pub enum ClientOutput {
 pub struct ClientTransaction {
     request: OutgoingRequest,
     wire: Vec<u8>,
-    destination: SocketAddr,
+    destination: Peer,
     state: ClientState,
     timers: Timers,
     interval: Duration,
@@ -59,7 +62,7 @@ impl ClientTransaction {
     pub fn start(
         now: Instant,
         request: OutgoingRequest,
-        destination: SocketAddr,
+        destination: Peer,
         config: TimerConfig,
         user_agent: &str,
         out: &mut Vec<Transmit>,
@@ -72,10 +75,13 @@ impl ClientTransaction {
         } else {
             (Timer::E, Timer::F)
         };
-        timers.set(retransmit, now + config.t1);
+        if !destination.transport.is_reliable() {
+            timers.set(retransmit, now + config.t1);
+        }
         timers.set(timeout, now + config.timeout());
         out.push(Transmit {
-            destination,
+            transport: destination.transport,
+            destination: destination.addr,
             payload: wire.clone(),
         });
         Self {
@@ -94,6 +100,11 @@ impl ClientTransaction {
     /// The branch that keys this transaction.
     pub fn branch(&self) -> &str {
         self.request.branch()
+    }
+
+    /// Where the request goes.
+    pub fn destination(&self) -> Peer {
+        self.destination
     }
 
     /// The request this transaction carries.
@@ -123,10 +134,7 @@ impl ClientTransaction {
             ClientState::Completed => {
                 // A retransmitted final response: re-send the ACK (INVITE) and swallow it.
                 if let Some(ack) = &self.ack {
-                    out.push(Transmit {
-                        destination: self.destination,
-                        payload: ack.clone(),
-                    });
+                    out.push(self.transmit(ack.clone()));
                 }
                 None
             }
@@ -151,19 +159,26 @@ impl ClientTransaction {
                         .request
                         .ack_for_failure(to.as_deref().unwrap_or(&self.request.to));
                     let ack = ack.to_bytes(&self.user_agent);
-                    out.push(Transmit {
-                        destination: self.destination,
-                        payload: ack.clone(),
-                    });
+                    out.push(self.transmit(ack.clone()));
                     self.ack = Some(ack);
                     self.state = ClientState::Completed;
-                    self.timers.set(Timer::D, now + Duration::from_secs(32));
+                    let linger = if self.destination.transport.is_reliable() {
+                        Duration::ZERO
+                    } else {
+                        Duration::from_secs(32)
+                    };
+                    self.timers.set(Timer::D, now + linger);
                 } else if self.is_invite() {
                     // 2xx: the dialog layer sends the ACK (17.1.1.2); the transaction ends here.
                     self.state = ClientState::Terminated;
                 } else {
                     self.state = ClientState::Completed;
-                    self.timers.set(Timer::K, now + self.config.t4);
+                    let linger = if self.destination.transport.is_reliable() {
+                        Duration::ZERO
+                    } else {
+                        self.config.t4
+                    };
+                    self.timers.set(Timer::K, now + linger);
                 }
                 Some(ClientOutput::Response(Box::new(response)))
             }
@@ -175,18 +190,12 @@ impl ClientTransaction {
         while let Some(timer) = self.timers.pop_expired(now) {
             match timer {
                 Timer::A => {
-                    out.push(Transmit {
-                        destination: self.destination,
-                        payload: self.wire.clone(),
-                    });
+                    out.push(self.transmit(self.wire.clone()));
                     self.interval *= 2;
                     self.timers.set(Timer::A, now + self.interval);
                 }
                 Timer::E => {
-                    out.push(Transmit {
-                        destination: self.destination,
-                        payload: self.wire.clone(),
-                    });
+                    out.push(self.transmit(self.wire.clone()));
                     if self.state == ClientState::Trying {
                         self.interval = (self.interval * 2).min(self.config.t2);
                     }
@@ -209,6 +218,25 @@ impl ClientTransaction {
     /// The next deadline, if any timer runs.
     pub fn poll_timeout(&self) -> Option<Instant> {
         self.timers.next()
+    }
+
+    fn transmit(&self, payload: Vec<u8>) -> Transmit {
+        Transmit {
+            transport: self.destination.transport,
+            destination: self.destination.addr,
+            payload,
+        }
+    }
+}
+
+/// Where a [`Transmit`] goes, as a [`Peer`].
+impl Transmit {
+    /// The destination with its transport.
+    pub fn peer(&self) -> Peer {
+        Peer {
+            transport: self.transport,
+            addr: self.destination,
+        }
     }
 }
 
@@ -247,7 +275,7 @@ To: <sip:agent@trunk.test>;tag=t\r\nCall-ID: c\r\nCSeq: 1 {method}\r\nContent-Le
     fn schedule(method: Method, until: Duration) -> (Vec<u128>, bool) {
         #[allow(clippy::disallowed_methods)] // any origin will do for virtual time
         let t0 = Instant::now();
-        let dest = "127.0.0.1:5060".parse().expect("addr");
+        let dest = Peer::udp("127.0.0.1:5060".parse::<SocketAddr>().expect("addr"));
         let mut out = Vec::new();
         let mut tx =
             ClientTransaction::start(t0, request(method), dest, TimerConfig::default(), "", &mut out);
@@ -287,7 +315,7 @@ To: <sip:agent@trunk.test>;tag=t\r\nCall-ID: c\r\nCSeq: 1 {method}\r\nContent-Le
     #[allow(clippy::disallowed_methods)] // any origin will do for virtual time
     fn invite_failure_is_acked_and_retransmissions_absorbed() {
         let t0 = Instant::now();
-        let dest = "127.0.0.1:5060".parse().expect("addr");
+        let dest = Peer::udp("127.0.0.1:5060".parse::<SocketAddr>().expect("addr"));
         let mut out = Vec::new();
         let mut tx = ClientTransaction::start(
             t0,
@@ -330,7 +358,7 @@ To: <sip:agent@trunk.test>;tag=t\r\nCall-ID: c\r\nCSeq: 1 {method}\r\nContent-Le
     #[allow(clippy::disallowed_methods)] // any origin will do for virtual time
     fn non_invite_final_stops_retransmission() {
         let t0 = Instant::now();
-        let dest = "127.0.0.1:5060".parse().expect("addr");
+        let dest = Peer::udp("127.0.0.1:5060".parse::<SocketAddr>().expect("addr"));
         let mut out = Vec::new();
         let mut tx = ClientTransaction::start(
             t0,

@@ -23,6 +23,7 @@ fn trunk(proxy: &str, user: &str) -> TrunkConfig {
         }),
         register: true,
         register_expires: 60,
+        ..TrunkConfig::new("test", proxy.parse().unwrap())
     }
 }
 

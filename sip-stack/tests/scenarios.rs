@@ -27,6 +27,7 @@ fn trunk(register: bool) -> TrunkConfig {
         }),
         register,
         register_expires: 60,
+        ..TrunkConfig::new("test", TRUNK.parse().unwrap())
     }
 }
 

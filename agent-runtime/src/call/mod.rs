@@ -344,6 +344,8 @@ async fn until_answered(
                 Some(CallEvent::Answered { .. }) if local_end.is_some() => {}
                 Some(CallEvent::Answered { sdp }) => return Ok(sdp),
                 Some(CallEvent::Ended(cause)) => return Err(cause),
+                // In-dialog events (media changes, transfers) only follow the answer.
+                Some(_) => {}
                 None => return Err(driver_gone(false)),
             },
             () = cancel.cancelled(), if local_end.is_none() => {

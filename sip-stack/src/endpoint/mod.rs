@@ -1,24 +1,45 @@
-//! The sans-IO user agent: owns the registrations, the calls and their client transactions, answers
-//! in-dialog and stray requests, and turns everything into datagrams to send, events to report and one
-//! next deadline. Call order, as in quinn: feed `handle_datagram` / `handle_timeout` and the commands,
-//! then drain `poll_transmit` and `poll_event`, then sleep until `poll_timeout`.
+//! The sans-IO user agent: owns the registrations, the calls in both directions and their transactions,
+//! the trunks' keep-alives and the guard against abuse, and turns everything into messages to send,
+//! events to report and one next deadline. Call order, as in quinn: feed `handle_message` /
+//! `handle_timeout` and the commands, then drain `poll_transmit` and `poll_event`, then sleep until
+//! `poll_timeout`.
+//!
+//! The parts: this file (commands, responses, timers), [`uas`](self) for requests (server transactions,
+//! in-dialog requests, ACK and CANCEL), `inbound` for the admission of new calls from trunks, and
+//! `keepalive` for the OPTIONS pings that watch each trunk.
 
-use crate::call::{CallAction, CallContext, CallEvent, CallHandle, InviteParams, OutboundCall};
+use crate::call::timer::SessionTimerConfig;
+use crate::call::{Call, CallAction, CallContext, CallEvent, CallHandle, CallIds, InviteParams};
+use crate::guard::{Guard, GuardConfig};
 use crate::message::verdict;
 use crate::message::{self, IncomingRequest, IncomingResponse, Limits, Message, Method, ParseError, Request};
-use crate::outgoing::response_to;
+use crate::outgoing::{Local, OutgoingRequest, response_to};
+use crate::redact::Redacted;
 use crate::registration::{RegisterContext, Registration, RegistrationAction, RegistrationStatus};
+use crate::sdp::Offer;
 use crate::server::{ServerOutput, ServerState, ServerTransaction};
 use crate::timer::TimerConfig;
 use crate::transaction::{ClientOutput, ClientState, ClientTransaction, Transmit};
+use crate::transport::{Peer, Transport};
 use crate::trunk::{TrunkConfig, TrunkId};
+use keepalive::Keepalive;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use std::collections::{HashMap, VecDeque};
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
+mod inbound;
+mod keepalive;
 mod uas;
+
+pub use inbound::IncomingCall;
+
+/// What we allow, for `Allow` headers of 405, OPTIONS answers, INVITEs and their 2xx.
+pub(crate) const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, UPDATE, REFER, NOTIFY, INFO";
+
+/// A server transaction key: the top Via's branch (or its RFC 2543 substitute) and the method.
+pub(crate) type ServerKey = (String, String);
 
 /// Errors from commands given to the endpoint.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -27,9 +48,19 @@ pub enum EndpointError {
     /// No trunk with this id.
     #[error("unknown {0}")]
     UnknownTrunk(TrunkId),
-    /// No call with this handle.
+    /// No call with this handle (it may have ended).
     #[error("unknown {0}")]
     UnknownCall(CallHandle),
+    /// The configured cap on simultaneous calls is reached.
+    #[error("too many calls (at most {0})")]
+    TooManyCalls(usize),
+    /// The call is not in a state that allows this (not answered yet, already ending, another
+    /// re-offer or transfer in progress, or not an inbound call waiting for an answer).
+    #[error("{0} cannot do this now")]
+    WrongState(CallHandle),
+    /// A transfer target is not a SIP URI or a phone number.
+    #[error("bad transfer target")]
+    BadTarget,
 }
 
 /// Endpoint settings.
@@ -37,14 +68,25 @@ pub enum EndpointError {
 pub struct EndpointConfig {
     /// The address our UDP socket is bound to.
     pub local_addr: SocketAddr,
-    /// Address to advertise in Via and Contact when behind NAT; `local_addr` otherwise.
+    /// Address to advertise in Via and Contact when behind NAT; `local_addr` otherwise. For TCP and
+    /// TLS its IP is used with the listener's port.
     pub public_addr: Option<SocketAddr>,
+    /// The TCP listener's address, if we listen on TCP.
+    pub tcp_addr: Option<SocketAddr>,
+    /// The TLS listener's address, if we listen on TLS.
+    pub tls_addr: Option<SocketAddr>,
     /// User-Agent / Server header value.
     pub user_agent: String,
     /// RFC 3261 timer values.
     pub timers: TimerConfig,
+    /// RFC 4028 session timers.
+    pub session_timers: SessionTimerConfig,
     /// Message limits.
     pub limits: Limits,
+    /// Most calls (both directions) at once; further INVITEs get 503 and [`Endpoint::invite`] fails.
+    pub max_calls: usize,
+    /// Rate limits and bans for sources that are not trunks.
+    pub guard: GuardConfig,
     /// Seed for tags, branches and Call-IDs; `None` seeds from the OS. Tests fix it.
     pub seed: Option<u64>,
 }
@@ -55,16 +97,50 @@ impl EndpointConfig {
         Self {
             local_addr,
             public_addr: None,
+            tcp_addr: None,
+            tls_addr: None,
             user_agent: concat!("Ringback/", env!("CARGO_PKG_VERSION")).to_owned(),
             timers: TimerConfig::default(),
+            session_timers: SessionTimerConfig::default(),
             limits: Limits::default(),
+            max_calls: 1000,
+            guard: GuardConfig::default(),
             seed: None,
         }
+    }
+
+    /// How we name ourselves on `transport`.
+    fn local(&self, transport: Transport) -> Local {
+        let listener = match transport {
+            Transport::Udp => Some(self.local_addr),
+            Transport::Tcp => self.tcp_addr,
+            Transport::Tls => self.tls_addr,
+        };
+        let bound = listener.unwrap_or(self.local_addr);
+        let addr = match (self.public_addr, transport) {
+            (Some(public), Transport::Udp) => public,
+            (Some(public), _) => SocketAddr::new(public.ip(), bound.port()),
+            (None, _) => bound,
+        };
+        Local {
+            transport,
+            host: addr.to_string(),
+        }
+    }
+}
+
+/// Our name on `transport`, from the per-transport table.
+fn local_of(locals: &[Local; 3], transport: Transport) -> &Local {
+    match transport {
+        Transport::Udp => &locals[0],
+        Transport::Tcp => &locals[1],
+        Transport::Tls => &locals[2],
     }
 }
 
 /// What the endpoint reports.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Event {
     /// A trunk's registration changed.
     Registration {
@@ -73,6 +149,15 @@ pub enum Event {
         /// Its new status.
         status: RegistrationStatus,
     },
+    /// A trunk's keep-alive found it reachable (`up`) or not.
+    TrunkHealth {
+        /// The trunk.
+        trunk: TrunkId,
+        /// Whether it answered.
+        up: bool,
+    },
+    /// A trunk delivers a call: answer it with [`Endpoint::accept`] or [`Endpoint::reject`].
+    Incoming(IncomingCall),
     /// Something happened to a call.
     Call {
         /// The call.
@@ -80,10 +165,17 @@ pub enum Event {
         /// What happened.
         event: CallEvent,
     },
-    /// A datagram was dropped as malformed (counted, never fatal).
+    /// A message was dropped as malformed (counted, never fatal).
     Malformed {
         /// Who sent it.
         from: SocketAddr,
+    },
+    /// A source was banned for a while; its messages are dropped unanswered until then.
+    Banned {
+        /// The source.
+        ip: IpAddr,
+        /// Why.
+        reason: &'static str,
     },
 }
 
@@ -92,6 +184,7 @@ pub enum Event {
 enum Owner {
     Registration(TrunkId),
     Call(CallHandle),
+    Keepalive(TrunkId),
 }
 
 /// A server transaction with what the endpoint needs to match ACKs and CANCELs to it.
@@ -100,20 +193,30 @@ struct ServerEntry {
     txn: ServerTransaction,
     call_id: String,
     cseq: u32,
-    /// The INVITE itself, kept while it may still be answered (a CANCEL needs it for the 487).
-    invite: Option<Request>,
+    /// The request, kept while it may still be answered (a CANCEL needs the INVITE for the 487; an
+    /// inbound INVITE waits for the application).
+    request: Option<Request>,
+    /// The call this INVITE created or belongs to, told when our 2xx is never acknowledged.
+    call: Option<CallHandle>,
 }
 
 /// The user agent core.
 #[derive(Debug)]
 pub struct Endpoint {
     config: EndpointConfig,
-    contact_host: String,
+    locals: [Local; 3],
     trunks: Vec<TrunkConfig>,
     registrations: Vec<Registration>,
-    calls: HashMap<CallHandle, OutboundCall>,
+    keepalives: Vec<Keepalive>,
+    calls: HashMap<CallHandle, Call>,
+    /// Call-ID to call, for matching in-dialog requests and late 2xx responses.
+    by_call_id: HashMap<String, CallHandle>,
+    /// Legs that end together (a call and its hand-off to a human).
+    links: HashMap<CallHandle, CallHandle>,
     transactions: HashMap<(String, String), (ClientTransaction, Owner)>,
-    servers: HashMap<(String, String), ServerEntry>,
+    servers: HashMap<ServerKey, ServerEntry>,
+    guard: Guard,
+    nonces: inbound::Nonces,
     next_call: u64,
     rng: StdRng,
     transmits: VecDeque<Transmit>,
@@ -122,21 +225,32 @@ pub struct Endpoint {
 }
 
 impl Endpoint {
-    /// An endpoint with the given trunks; those configured to register start doing so at `now`.
+    /// An endpoint with the given trunks; those configured to register start doing so at `now`, and
+    /// those with a keep-alive interval send their first OPTIONS at `now`.
     pub fn new(now: Instant, config: EndpointConfig, trunks: Vec<TrunkConfig>) -> Self {
         let rng = match config.seed {
             Some(seed) => StdRng::seed_from_u64(seed),
             None => StdRng::from_os_rng(),
         };
-        let contact_host = config.public_addr.unwrap_or(config.local_addr).to_string();
+        let locals = [
+            config.local(Transport::Udp),
+            config.local(Transport::Tcp),
+            config.local(Transport::Tls),
+        ];
+        let guard = Guard::new(config.guard.clone());
         let mut endpoint = Self {
             config,
-            contact_host,
+            locals,
             trunks: Vec::new(),
             registrations: Vec::new(),
+            keepalives: Vec::new(),
             calls: HashMap::new(),
+            by_call_id: HashMap::new(),
+            links: HashMap::new(),
             transactions: HashMap::new(),
             servers: HashMap::new(),
+            guard,
+            nonces: inbound::Nonces::default(),
             next_call: 1,
             rng,
             transmits: VecDeque::new(),
@@ -150,6 +264,11 @@ impl Endpoint {
                 endpoint
                     .registrations
                     .push(Registration::new(now, TrunkId(i), trunk.clone(), call_id, tag));
+            }
+            if let Some(interval) = trunk.keepalive {
+                endpoint
+                    .keepalives
+                    .push(Keepalive::new(now, TrunkId(i), interval));
             }
             endpoint.trunks.push(trunk);
         }
@@ -167,9 +286,33 @@ impl Endpoint {
         format!("z9hG4bK{}", self.token(16))
     }
 
+    fn local(&self, transport: Transport) -> &Local {
+        local_of(&self.locals, transport)
+    }
+
+    fn trunk_peer(&self, trunk: &TrunkConfig) -> Peer {
+        Peer {
+            transport: trunk.transport,
+            addr: trunk.proxy,
+        }
+    }
+
     /// The configured trunks.
     pub fn trunks(&self) -> &[TrunkConfig] {
         &self.trunks
+    }
+
+    /// How many calls are in progress (both directions).
+    pub fn call_count(&self) -> usize {
+        self.calls.len()
+    }
+
+    fn new_ids(&mut self) -> CallIds {
+        CallIds {
+            call_id: format!("{}@ringback", self.token(20)),
+            local_tag: self.token(10),
+            token: self.token(12),
+        }
     }
 
     /// Places a call; progress arrives as [`Event::Call`].
@@ -179,36 +322,123 @@ impl Endpoint {
             .get(params.trunk.0)
             .cloned()
             .ok_or(EndpointError::UnknownTrunk(params.trunk))?;
+        if self.calls.len() >= self.config.max_calls {
+            return Err(EndpointError::TooManyCalls(self.config.max_calls));
+        }
         let handle = CallHandle(self.next_call);
         self.next_call += 1;
-        let call_id = format!("{}@ringback", self.token(20));
-        let tag = self.token(10);
-        let (branch, cnonce) = (self.branch(), self.token(12));
+        let ids = self.new_ids();
+        let next_hop = self.trunk_peer(&trunk);
+        tracing::info!(call = %handle, trunk = %trunk.name, to = %Redacted(&params.to_user), "placing call");
         let ctx = CallContext {
-            contact_host: &self.contact_host,
-            branch: &branch,
-            cnonce: &cnonce,
+            now,
+            local: self.local(trunk.transport),
+            timers: self.config.session_timers,
         };
-        let (call, invite) = OutboundCall::start(handle, trunk.clone(), params, call_id, tag, &ctx);
+        let (call, invite) = Call::outbound(handle, params.trunk, trunk, params, ids, next_hop, &ctx);
+        self.by_call_id.insert(call.call_id().to_owned(), handle);
         self.calls.insert(handle, call);
-        self.start_transaction(now, invite, trunk.proxy, Owner::Call(handle));
+        self.start_transaction(now, invite, next_hop, Owner::Call(handle));
         Ok(handle)
     }
 
-    /// Hangs up: CANCEL before answer, BYE after.
-    pub fn hangup(&mut self, now: Instant, handle: CallHandle) -> Result<(), EndpointError> {
-        let (branch, cnonce) = (self.branch(), self.token(12));
+    /// Runs `f` on a call with a context, then carries out what it asked for.
+    fn with_call(
+        &mut self,
+        now: Instant,
+        handle: CallHandle,
+        f: impl FnOnce(&mut Call, &CallContext<'_>) -> Vec<CallAction>,
+    ) -> Result<(), EndpointError> {
         let call = self
             .calls
             .get_mut(&handle)
             .ok_or(EndpointError::UnknownCall(handle))?;
+        let local = local_of(&self.locals, call.next_hop().transport);
         let ctx = CallContext {
-            contact_host: &self.contact_host,
-            branch: &branch,
-            cnonce: &cnonce,
+            now,
+            local,
+            timers: self.config.session_timers,
         };
-        let actions = call.hangup(&ctx);
+        let actions = f(call, &ctx);
         self.apply_call_actions(now, handle, actions);
+        Ok(())
+    }
+
+    /// Hangs up: CANCEL before answer, a refusal (480) of an inbound call not yet accepted, BYE after.
+    pub fn hangup(&mut self, now: Instant, handle: CallHandle) -> Result<(), EndpointError> {
+        self.with_call(now, handle, |call, ctx| call.hangup(ctx))
+    }
+
+    /// Puts an answered call on hold (re-INVITE with `sendonly`), or resumes it (`sendrecv`). The
+    /// outcome arrives as [`CallEvent::MediaChanged`] or [`CallEvent::MediaRefused`].
+    pub fn hold(&mut self, now: Instant, handle: CallHandle, hold: bool) -> Result<(), EndpointError> {
+        self.check_can_reoffer(handle)?;
+        self.with_call(now, handle, |call, ctx| call.hold(hold, ctx))
+    }
+
+    /// Offers new media on an answered call (a new RTP port, or another codec list), by re-INVITE.
+    /// The version of the description is ours to keep: `offer` only says what to offer.
+    pub fn reoffer(&mut self, now: Instant, handle: CallHandle, offer: Offer) -> Result<(), EndpointError> {
+        self.check_can_reoffer(handle)?;
+        self.with_call(now, handle, |call, ctx| call.reoffer(offer, ctx))
+    }
+
+    fn check_can_reoffer(&self, handle: CallHandle) -> Result<(), EndpointError> {
+        let call = self
+            .calls
+            .get(&handle)
+            .ok_or(EndpointError::UnknownCall(handle))?;
+        if call.can_reoffer() {
+            Ok(())
+        } else {
+            Err(EndpointError::WrongState(handle))
+        }
+    }
+
+    /// Blind transfer: asks the far end of an answered call to call `target` instead (REFER). `target`
+    /// is a SIP URI, or a phone number dialled through the call's trunk. Progress arrives as
+    /// [`CallEvent::Transfer`]; on success our leg ends with a BYE.
+    pub fn transfer(&mut self, now: Instant, handle: CallHandle, target: &str) -> Result<(), EndpointError> {
+        let call = self
+            .calls
+            .get(&handle)
+            .ok_or(EndpointError::UnknownCall(handle))?;
+        let target = self.transfer_uri(call.trunk(), target)?;
+        if !call.is_established() {
+            return Err(EndpointError::WrongState(handle));
+        }
+        self.with_call(now, handle, |call, ctx| call.transfer(&target, ctx))
+    }
+
+    fn transfer_uri(&self, trunk: TrunkId, target: &str) -> Result<String, EndpointError> {
+        let target = target.trim();
+        let lower = target.to_ascii_lowercase();
+        if lower.starts_with("sip:") || lower.starts_with("sips:") || lower.starts_with("tel:") {
+            message::grammar::check_uri(target).map_err(|_| EndpointError::BadTarget)?;
+            return Ok(target.to_owned());
+        }
+        let digits = target.strip_prefix('+').unwrap_or(target);
+        if digits.is_empty() || digits.len() > 20 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(EndpointError::BadTarget);
+        }
+        let domain = self
+            .trunks
+            .get(trunk.0)
+            .map(TrunkConfig::domain)
+            .ok_or(EndpointError::UnknownTrunk(trunk))?;
+        Ok(format!("sip:{target}@{domain}"))
+    }
+
+    /// Ties two calls together: when either ends, the other is hung up. For a hand-off to a human,
+    /// where the application bridges the media of both legs.
+    pub fn link(&mut self, a: CallHandle, b: CallHandle) -> Result<(), EndpointError> {
+        for handle in [a, b] {
+            if !self.calls.contains_key(&handle) {
+                return Err(EndpointError::UnknownCall(handle));
+            }
+        }
+        self.links.insert(a, b);
+        self.links.insert(b, a);
         Ok(())
     }
 
@@ -216,8 +446,9 @@ impl Endpoint {
     pub fn unregister_all(&mut self, now: Instant) {
         for i in 0..self.registrations.len() {
             let (branch, cnonce) = (self.branch(), self.token(12));
+            let transport = self.registrations[i].transport();
             let ctx = RegisterContext {
-                contact_host: &self.contact_host,
+                local: local_of(&self.locals, transport),
                 branch: &branch,
                 cnonce: &cnonce,
             };
@@ -226,6 +457,7 @@ impl Endpoint {
                 self.apply_registration_actions(now, trunk, vec![action]);
             }
         }
+        self.keepalives.clear();
     }
 
     /// Whether any call or REGISTER is still in progress (for a graceful shutdown).
@@ -233,17 +465,28 @@ impl Endpoint {
         !self.calls.is_empty() || self.registrations.iter().any(|r| r.pending_branch().is_some())
     }
 
-    /// Feeds one received datagram.
+    /// Feeds one received UDP datagram.
     pub fn handle_datagram(&mut self, now: Instant, from: SocketAddr, bytes: &[u8]) {
+        self.handle_message(now, Peer::udp(from), bytes);
+    }
+
+    /// Feeds one received message: a UDP datagram, or one message framed from a stream (see
+    /// [`StreamFramer`](crate::transport::StreamFramer)).
+    pub fn handle_message(&mut self, now: Instant, from: Peer, bytes: &[u8]) {
         // Keep-alive CRLFs (RFC 5626) carry nothing.
         if bytes.iter().all(u8::is_ascii_whitespace) {
+            return;
+        }
+        let trusted = self.is_trunk_source(from.addr.ip());
+        if !trusted && !self.guard.admit(now, from.addr.ip()) {
+            self.report_bans();
             return;
         }
         let framed = match message::frame(bytes, &self.config.limits) {
             Ok(framed) => framed,
             Err(err) => {
-                tracing::debug!(%from, %err, "dropping unreadable SIP datagram");
-                self.events.push_back(Event::Malformed { from });
+                tracing::debug!(from = %from, %err, "dropping unreadable SIP message");
+                self.malformed(now, from, trusted);
                 return;
             }
         };
@@ -252,16 +495,23 @@ impl Endpoint {
             if let Message::Request(request) = &message {
                 self.refuse_malformed(from, request, &err);
             }
-            tracing::debug!(%from, %err, "malformed SIP message");
-            self.events.push_back(Event::Malformed { from });
+            tracing::debug!(from = %from, %err, "malformed SIP message");
+            self.malformed(now, from, trusted);
             return;
         }
         match message {
             Message::Request(msg) => match message::common_fields(&msg.headers) {
-                Ok(common) => self.on_request(now, from, IncomingRequest { msg, common }),
+                Ok(common) => {
+                    let request = IncomingRequest { msg, common };
+                    if !trusted && self.guard.inspect(now, from.addr.ip(), &request) {
+                        self.report_bans();
+                        return;
+                    }
+                    self.on_request(now, from, request);
+                }
                 Err(err) => {
                     self.refuse_malformed(from, &msg, &err);
-                    self.events.push_back(Event::Malformed { from });
+                    self.malformed(now, from, trusted);
                 }
             },
             Message::Response(msg) => match message::common_fields(&msg.headers) {
@@ -275,14 +525,52 @@ impl Endpoint {
                     };
                     self.on_response(now, response);
                 }
-                Err(_) => self.events.push_back(Event::Malformed { from }),
+                Err(_) => self.malformed(now, from, trusted),
             },
+        }
+    }
+
+    fn malformed(&mut self, now: Instant, from: Peer, trusted: bool) {
+        self.events.push_back(Event::Malformed { from: from.addr });
+        if !trusted {
+            self.guard.strike(now, from.addr.ip(), "malformed messages");
+            self.report_bans();
+        }
+    }
+
+    fn report_bans(&mut self) {
+        while let Some((ip, reason)) = self.guard.poll_ban() {
+            tracing::warn!(%ip, reason, "source banned");
+            self.events.push_back(Event::Banned { ip, reason });
+        }
+    }
+
+    /// Whether `ip` is one of our trunks (its proxy, or a configured source network). Trunks are
+    /// never rate limited.
+    fn is_trunk_source(&self, ip: IpAddr) -> bool {
+        self.trunks.iter().any(|t| t.is_source(ip))
+    }
+
+    /// A stream connection failed or closed: requests in flight towards it fail now rather than at
+    /// their timeout (RFC 3261 8.1.3.1 treats a transport error like a 503).
+    pub fn handle_transport_error(&mut self, now: Instant, peer: Peer) {
+        let failed: Vec<(String, String)> = self
+            .transactions
+            .iter()
+            .filter(|(_, (t, _))| t.destination() == peer && t.state() != ClientState::Terminated)
+            .map(|(k, _)| k.clone())
+            .collect();
+        for key in failed {
+            if let Some((txn, owner)) = self.transactions.remove(&key) {
+                tracing::debug!(%peer, method = %txn.request().method, "transport error");
+                self.on_transaction_timeout(now, owner, &txn.request().method.clone());
+            }
         }
     }
 
     /// Answers a malformed request (never an ACK) with 400 or 505 at its source address: its Via
     /// cannot be trusted, but the header fields a response copies are known.
-    fn refuse_malformed(&mut self, from: SocketAddr, request: &Request, err: &ParseError) {
+    fn refuse_malformed(&mut self, from: Peer, request: &Request, err: &ParseError) {
         if request.method == Method::Ack {
             return;
         }
@@ -291,7 +579,8 @@ impl Endpoint {
         let tag = self.token(10);
         let payload = response_to(request, status, reason, Some(&tag), &[], &self.config.user_agent);
         self.transmits.push_back(Transmit {
-            destination: from,
+            transport: from.transport,
+            destination: from.addr,
             payload,
         });
     }
@@ -326,15 +615,11 @@ impl Endpoint {
             return;
         }
         // A 2xx retransmission after the INVITE transaction ended belongs to the dialog, which ACKs it.
-        if response.common.cseq_method == Method::Invite && (200..300).contains(&response.status) {
-            let call = self
-                .calls
-                .values()
-                .find(|c| c.call_id() == response.common.call_id)
-                .map(|c| c.handle());
-            if let Some(handle) = call {
-                self.deliver_to_call(now, handle, &response);
-            }
+        if response.common.cseq_method == Method::Invite
+            && (200..300).contains(&response.status)
+            && let Some(handle) = self.by_call_id.get(&response.common.call_id).copied()
+        {
+            let _ = self.with_call(now, handle, |call, _| call.handle_late_2xx(&response));
         }
     }
 
@@ -342,33 +627,27 @@ impl Endpoint {
         match owner {
             Owner::Registration(trunk) => {
                 let (branch, cnonce) = (self.branch(), self.token(12));
+                let Some(i) = self.registrations.iter().position(|r| r.trunk() == trunk) else {
+                    return;
+                };
+                let transport = self.registrations[i].transport();
                 let ctx = RegisterContext {
-                    contact_host: &self.contact_host,
+                    local: local_of(&self.locals, transport),
                     branch: &branch,
                     cnonce: &cnonce,
                 };
-                let Some(reg) = self.registrations.iter_mut().find(|r| r.trunk() == trunk) else {
-                    return;
-                };
-                let actions = reg.handle_response(now, response, &ctx);
+                let actions = self.registrations[i].handle_response(now, response, &ctx);
                 self.apply_registration_actions(now, trunk, actions);
             }
-            Owner::Call(handle) => self.deliver_to_call(now, handle, response),
+            Owner::Call(handle) => {
+                let _ = self.with_call(now, handle, |call, ctx| call.handle_response(response, ctx));
+            }
+            Owner::Keepalive(trunk) => {
+                if response.status >= 200 {
+                    self.keepalive_answered(now, trunk);
+                }
+            }
         }
-    }
-
-    fn deliver_to_call(&mut self, now: Instant, handle: CallHandle, response: &IncomingResponse) {
-        let (branch, cnonce) = (self.branch(), self.token(12));
-        let Some(call) = self.calls.get_mut(&handle) else {
-            return;
-        };
-        let ctx = CallContext {
-            contact_host: &self.contact_host,
-            branch: &branch,
-            cnonce: &cnonce,
-        };
-        let actions = call.handle_response(response, &ctx);
-        self.apply_call_actions(now, handle, actions);
     }
 
     /// Fires every timer due at `now`.
@@ -396,8 +675,9 @@ impl Endpoint {
             .retain(|_, (t, _)| t.state() != ClientState::Terminated);
         for i in 0..self.registrations.len() {
             let (branch, cnonce) = (self.branch(), self.token(12));
+            let transport = self.registrations[i].transport();
             let ctx = RegisterContext {
-                contact_host: &self.contact_host,
+                local: local_of(&self.locals, transport),
                 branch: &branch,
                 cnonce: &cnonce,
             };
@@ -406,21 +686,39 @@ impl Endpoint {
                 self.apply_registration_actions(now, trunk, vec![action]);
             }
         }
+        self.send_keepalives(now);
+        let due_calls: Vec<CallHandle> = self
+            .calls
+            .values()
+            .filter(|c| c.poll_timeout().is_some_and(|at| at <= now))
+            .map(Call::handle)
+            .collect();
+        for handle in due_calls {
+            let _ = self.with_call(now, handle, |call, ctx| call.handle_timeout(ctx));
+        }
         self.scratch.clear();
+        let mut unacknowledged = Vec::new();
         for entry in self.servers.values_mut() {
-            if entry.txn.poll_timeout().is_some_and(|at| at <= now) {
-                // An unacknowledged final response is given up on; the dialog layer hears of a lost
-                // 2xx ACK through its own timer.
-                if let Some(ServerOutput::AckTimeout { status }) =
+            if entry.txn.poll_timeout().is_some_and(|at| at <= now)
+                && let Some(ServerOutput::AckTimeout { status }) =
                     entry.txn.handle_timeout(now, &mut self.scratch)
+            {
+                tracing::debug!(status, call_id = %entry.call_id, "no ACK for our final response");
+                if (200..300).contains(&status)
+                    && let Some(call) = entry.call
                 {
-                    tracing::debug!(status, call_id = %entry.call_id, "no ACK for our final response");
+                    unacknowledged.push(call);
                 }
             }
         }
         self.transmits.extend(self.scratch.drain(..));
         self.servers
             .retain(|_, e| e.txn.state() != ServerState::Terminated);
+        for handle in unacknowledged {
+            let _ = self.with_call(now, handle, |call, ctx| call.handle_ack_timeout(ctx));
+        }
+        self.guard.expire(now);
+        self.nonces.expire(now);
     }
 
     fn on_transaction_timeout(&mut self, now: Instant, owner: Owner, method: &Method) {
@@ -433,12 +731,11 @@ impl Endpoint {
                 self.apply_registration_actions(now, trunk, actions);
             }
             Owner::Call(handle) => {
-                let Some(call) = self.calls.get_mut(&handle) else {
-                    return;
-                };
-                let actions = call.handle_transaction_timeout(method);
-                self.apply_call_actions(now, handle, actions);
+                let _ = self.with_call(now, handle, |call, ctx| {
+                    call.handle_transaction_timeout(method, ctx)
+                });
             }
+            Owner::Keepalive(trunk) => self.keepalive_failed(now, trunk),
         }
     }
 
@@ -446,8 +743,8 @@ impl Endpoint {
         for action in actions {
             match action {
                 RegistrationAction::Send(request) => {
-                    let proxy = self.trunks[trunk.0].proxy;
-                    self.start_transaction(now, *request, proxy, Owner::Registration(trunk));
+                    let peer = self.trunk_peer(&self.trunks[trunk.0]);
+                    self.start_transaction(now, *request, peer, Owner::Registration(trunk));
                 }
                 RegistrationAction::Status(status) => {
                     tracing::info!(%trunk, ?status, "registration");
@@ -458,48 +755,50 @@ impl Endpoint {
     }
 
     fn apply_call_actions(&mut self, now: Instant, handle: CallHandle, actions: Vec<CallAction>) {
-        let Some(proxy) = self.calls.get(&handle).map(|_| self.call_proxy(handle)) else {
+        let Some(peer) = self.calls.get(&handle).map(Call::next_hop) else {
             return;
         };
+        let mut ended = false;
         for action in actions {
             match action {
-                CallAction::Send(request) => self.start_transaction(now, request, proxy, Owner::Call(handle)),
+                CallAction::Send(request) => self.start_transaction(now, request, peer, Owner::Call(handle)),
                 CallAction::SendStateless(request) => {
                     let payload = request.to_bytes(&self.config.user_agent);
                     self.transmits.push_back(Transmit {
-                        destination: proxy,
+                        transport: peer.transport,
+                        destination: peer.addr,
                         payload,
                     });
+                }
+                CallAction::Respond(key, reply) => {
+                    let Some(request) = self.servers.get(&key).and_then(|e| e.request.clone()) else {
+                        continue;
+                    };
+                    let payload = reply.render(&request, &self.config.user_agent);
+                    self.respond(now, &key, reply.status, payload);
                 }
                 CallAction::Event(event) => {
                     if let CallEvent::Ended(cause) = &event {
                         tracing::info!(call = %handle, status = ?cause.status, reason = %cause.reason, by = cause.by.as_str(), "call ended");
+                        ended = true;
                     }
                     self.events.push_back(Event::Call { call: handle, event });
                 }
             }
         }
-        if self.calls.get(&handle).is_some_and(OutboundCall::is_ended) {
-            self.calls.remove(&handle);
+        if ended || self.calls.get(&handle).is_some_and(Call::is_ended) {
+            if let Some(call) = self.calls.remove(&handle) {
+                self.by_call_id.remove(call.call_id());
+            }
+            if let Some(other) = self.links.remove(&handle) {
+                self.links.remove(&other);
+                tracing::info!(call = %handle, linked = %other, "linked call ended: hanging up the other leg");
+                let _ = self.hangup(now, other);
+            }
         }
     }
 
-    /// Every request of a call goes to its trunk's proxy: the trunk is our outbound proxy, and a
-    /// record-routing trunk would be reached through the route set anyway.
-    fn call_proxy(&self, handle: CallHandle) -> SocketAddr {
-        self.calls
-            .get(&handle)
-            .and_then(|c| self.trunks.get(c.trunk().0))
-            .map_or(self.config.local_addr, |t| t.proxy)
-    }
-
-    fn start_transaction(
-        &mut self,
-        now: Instant,
-        request: crate::outgoing::OutgoingRequest,
-        to: SocketAddr,
-        owner: Owner,
-    ) {
+    fn start_transaction(&mut self, now: Instant, request: OutgoingRequest, to: Peer, owner: Owner) {
         self.scratch.clear();
         let txn = ClientTransaction::start(
             now,
@@ -514,7 +813,7 @@ impl Endpoint {
         self.transactions.insert(key, (txn, owner));
     }
 
-    /// The next datagram to send.
+    /// The next message to send.
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
         self.transmits.pop_front()
     }
@@ -529,7 +828,9 @@ impl Endpoint {
         let txns = self.transactions.values().filter_map(|(t, _)| t.poll_timeout());
         let regs = self.registrations.iter().filter_map(Registration::poll_timeout);
         let answers = self.servers.values().filter_map(|e| e.txn.poll_timeout());
-        txns.chain(regs).chain(answers).min()
+        let calls = self.calls.values().filter_map(Call::poll_timeout);
+        let pings = self.keepalives.iter().filter_map(Keepalive::poll_timeout);
+        txns.chain(regs).chain(answers).chain(calls).chain(pings).min()
     }
 
     /// Time until the next deadline, for drivers that sleep on durations.

@@ -1,23 +1,20 @@
 //! The endpoint as a server: requests are matched to server transactions (retransmissions answered by
 //! the transaction), ACKs and CANCELs to the INVITE they belong to (RFC 3261 17.2.3, 9.2), and new
-//! requests are checked (RFC 3261 8.2) and handed to the dialog they belong to, or answered here.
+//! requests are checked (RFC 3261 8.2) and handed to the dialog they belong to, to the admission of
+//! inbound calls, or answered here.
 
-use super::{Endpoint, ServerEntry};
+use super::{ALLOW, Endpoint, ServerEntry, ServerKey};
 use crate::message::{IncomingRequest, Method, verdict};
-use crate::outgoing::response_to;
+use crate::outgoing::{Reply, response_to};
 use crate::server::{ServerState, ServerTransaction};
+use crate::transport::Peer;
 use std::net::SocketAddr;
 use std::time::Instant;
 
-/// What we allow, for `Allow` headers of 405 and OPTIONS answers.
-pub(super) const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS";
-
-/// A transaction key: the top Via's branch (or its RFC 2543 substitute) and the method.
-pub(super) type ServerKey = (String, String);
-
 impl Endpoint {
-    pub(super) fn on_request(&mut self, now: Instant, from: SocketAddr, request: IncomingRequest) {
+    pub(super) fn on_request(&mut self, now: Instant, from: Peer, mut request: IncomingRequest) {
         let method = request.msg.method.clone();
+        stamp_received(&mut request, from.addr);
         if method == Method::Ack {
             self.on_ack(now, &request);
             return;
@@ -36,7 +33,6 @@ impl Endpoint {
         self.scratch.clear();
         let txn = ServerTransaction::new(
             method == Method::Invite,
-            false,
             destination,
             self.config.timers,
             trying,
@@ -49,84 +45,72 @@ impl Endpoint {
                 txn,
                 call_id: request.common.call_id.clone(),
                 cseq: request.common.cseq,
-                invite: (method == Method::Invite).then(|| request.msg.clone()),
+                request: Some(request.msg.clone()),
+                call: None,
             },
         );
         if let Some(refusal) = verdict::check_request(&request.msg) {
-            let tag = self.token(10);
-            let ua = self.config.user_agent.clone();
-            let payload = response_to(
-                &request.msg,
-                refusal.status,
-                refusal.reason,
-                Some(&tag),
-                &refusal.headers,
-                &ua,
-            );
-            self.respond(now, &key, refusal.status, payload);
+            let mut reply = Reply::new(refusal.status, refusal.reason);
+            reply.to_tag = Some(self.token(10));
+            reply.headers = refusal.headers;
+            self.reply(now, &key, &reply);
             return;
         }
         if method == Method::Cancel {
             self.on_cancel(now, &key, &request);
             return;
         }
-        let ua = self.config.user_agent.clone();
-        let dialog_call = self
-            .calls
-            .values()
-            .find(|c| c.matches_dialog(&request))
-            .map(|c| c.handle());
-        let (status, payload) = match (&method, dialog_call) {
-            (Method::Bye, Some(handle)) => {
-                let actions = self
-                    .calls
-                    .get_mut(&handle)
-                    .map(|c| c.handle_bye())
-                    .unwrap_or_default();
-                self.apply_call_actions(now, handle, actions);
-                (200, response_to(&request.msg, 200, "OK", None, &[], &ua))
+        if request.common.to_tag.is_some() {
+            self.on_in_dialog(now, key, &request);
+            return;
+        }
+        match method {
+            Method::Invite => self.on_new_invite(now, from, key, &request),
+            Method::Options => {
+                let mut reply = Reply::new(200, "OK");
+                reply.to_tag = Some(self.token(10));
+                reply.headers.push(("Allow", ALLOW.to_owned()));
+                reply.headers.push(("Accept", "application/sdp".to_owned()));
+                self.reply(now, &key, &reply);
             }
-            (Method::Options, _) => {
-                let allow = ("Allow", ALLOW.to_owned());
-                let tag = self.token(10);
-                (
-                    200,
-                    response_to(&request.msg, 200, "OK", Some(&tag), &[allow], &ua),
-                )
+            Method::Bye | Method::Notify | Method::Update | Method::Refer | Method::Info => {
+                self.reply(now, &key, &Reply::new(481, "Call/Transaction Does Not Exist"));
             }
-            // Session refresh and hold are not negotiated yet: refuse politely, keeping the call.
-            (Method::Invite, Some(_)) => (
-                488,
-                response_to(&request.msg, 488, "Not Acceptable Here", None, &[], &ua),
-            ),
-            (Method::Invite, None) => {
-                let tag = self.token(10);
-                (
-                    480,
-                    response_to(&request.msg, 480, "Temporarily Unavailable", Some(&tag), &[], &ua),
-                )
-            }
-            (Method::Bye, None) => (
-                481,
-                response_to(
-                    &request.msg,
-                    481,
-                    "Call/Transaction Does Not Exist",
-                    None,
-                    &[],
-                    &ua,
-                ),
-            ),
             _ => {
-                let allow = ("Allow", ALLOW.to_owned());
-                let tag = self.token(10);
-                (
-                    405,
-                    response_to(&request.msg, 405, "Method Not Allowed", Some(&tag), &[allow], &ua),
-                )
+                let mut reply = Reply::new(405, "Method Not Allowed");
+                reply.to_tag = Some(self.token(10));
+                reply.headers.push(("Allow", ALLOW.to_owned()));
+                self.reply(now, &key, &reply);
             }
+        }
+    }
+
+    /// A request with a To tag: it belongs to one of our dialogs, or gets 481.
+    fn on_in_dialog(&mut self, now: Instant, key: ServerKey, request: &IncomingRequest) {
+        let handle = self
+            .by_call_id
+            .get(&request.common.call_id)
+            .copied()
+            .filter(|h| self.calls.get(h).is_some_and(|c| c.matches_dialog(request)));
+        let Some(handle) = handle else {
+            self.reply(now, &key, &Reply::new(481, "Call/Transaction Does Not Exist"));
+            return;
         };
-        self.respond(now, &key, status, payload);
+        if request.msg.method == Method::Invite
+            && let Some(entry) = self.servers.get_mut(&key)
+        {
+            entry.call = Some(handle);
+        }
+        let _ = self.with_call(now, handle, |call, ctx| call.handle_request(key, request, ctx));
+    }
+
+    /// Renders `reply` as the answer to the request of `key` and sends it through the transaction.
+    pub(super) fn reply(&mut self, now: Instant, key: &ServerKey, reply: &Reply) {
+        let Some(request) = self.servers.get(key).and_then(|e| e.request.clone()) else {
+            return;
+        };
+        let payload = reply.render(&request, &self.config.user_agent);
+        self.respond(now, key, reply.status, payload);
     }
 
     /// Sends a response through the server transaction `key`.
@@ -137,30 +121,13 @@ impl Endpoint {
         self.scratch.clear();
         entry.txn.respond(now, status, payload, &mut self.scratch);
         if entry.txn.is_answered() {
-            entry.invite = None;
+            entry.request = None;
         }
         self.transmits.extend(self.scratch.drain(..));
     }
 
-    /// Ends an INVITE we have not answered yet with 487 Request Terminated (RFC 3261 9.2).
-    fn cancel_pending_invite(&mut self, now: Instant, invite_key: &ServerKey) {
-        let Some(invite) = self.servers.get(invite_key).and_then(|e| e.invite.clone()) else {
-            return;
-        };
-        let tag = self.token(10);
-        let payload = response_to(
-            &invite,
-            487,
-            "Request Terminated",
-            Some(&tag),
-            &[],
-            &self.config.user_agent,
-        );
-        self.respond(now, invite_key, 487, payload);
-    }
-
     /// An ACK: for a non-2xx final it has the INVITE's branch (17.2.3); for a 2xx it is a new
-    /// transaction of the dialog, matched by Call-ID and CSeq number.
+    /// transaction of the dialog, matched by Call-ID and CSeq number, and the dialog hears of it.
     fn on_ack(&mut self, now: Instant, request: &IncomingRequest) {
         let invite_key = (request.common.branch.clone(), Method::Invite.to_string());
         if let Some(entry) = self.servers.get_mut(&invite_key)
@@ -176,40 +143,101 @@ impl Endpoint {
         }) {
             entry.txn.handle_ack(now);
         }
+        let handle = self
+            .by_call_id
+            .get(&request.common.call_id)
+            .copied()
+            .filter(|h| self.calls.get(h).is_some_and(|c| c.matches_dialog(request)));
+        if let Some(handle) = handle {
+            let _ = self.with_call(now, handle, |call, ctx| call.handle_ack(request, ctx));
+        }
     }
 
     /// CANCEL (RFC 3261 9.2): matched to the INVITE server transaction with the same branch. 481 if
     /// there is none; 200 otherwise, and an INVITE still pending is ended with 487.
     fn on_cancel(&mut self, now: Instant, key: &ServerKey, request: &IncomingRequest) {
-        let ua = self.config.user_agent.clone();
         let invite_key = (request.common.branch.clone(), Method::Invite.to_string());
         let pending = match self.servers.get(&invite_key) {
             None => {
-                let payload = response_to(
-                    &request.msg,
-                    481,
-                    "Call/Transaction Does Not Exist",
-                    None,
-                    &[],
-                    &ua,
-                );
-                self.respond(now, key, 481, payload);
+                self.reply(now, key, &Reply::new(481, "Call/Transaction Does Not Exist"));
                 return;
             }
             Some(entry) => !entry.txn.is_answered(),
         };
-        let tag = self.token(10);
-        let payload = response_to(&request.msg, 200, "OK", Some(&tag), &[], &ua);
-        self.respond(now, key, 200, payload);
+        let mut ok = Reply::new(200, "OK");
+        ok.to_tag = Some(self.token(10));
+        self.reply(now, key, &ok);
         if pending {
-            self.cancel_pending_invite(now, &invite_key);
+            let call = self.servers.get(&invite_key).and_then(|e| e.call);
+            let mut terminated = Reply::new(487, "Request Terminated");
+            terminated.to_tag = Some(self.token(10));
+            self.reply(now, &invite_key, &terminated);
+            if let Some(handle) = call {
+                let _ = self.with_call(now, handle, |call, _| call.handle_cancel());
+            }
         }
     }
 }
 
-/// Where a response to `request` goes (RFC 3261 18.2.2, RFC 3581): with `rport` the source address;
-/// otherwise the source IP (what `received` would say) at the sent-by port, 5060 by default.
-pub(super) fn response_destination(request: &IncomingRequest, from: SocketAddr) -> SocketAddr {
+/// Writes `received` (when the source IP differs from the sent-by host) and the `rport` value into the
+/// top Via (RFC 3261 18.2.1, RFC 3581 4), so our responses tell a NATed client where we saw it.
+fn stamp_received(request: &mut IncomingRequest, from: SocketAddr) {
+    let Some(header) = request
+        .msg
+        .headers
+        .0
+        .iter_mut()
+        .find(|h| h.name.eq_ignore_ascii_case("via"))
+    else {
+        return;
+    };
+    let parts = crate::message::grammar::split_commas(&header.value);
+    let Some(top) = parts.first() else {
+        return;
+    };
+    let Ok(via) = crate::message::grammar::via(top) else {
+        return;
+    };
+    let ip = from.ip().to_string();
+    let host = via.host.trim_start_matches('[').trim_end_matches(']');
+    let needs_received = host != ip;
+    let rport = via.param("rport");
+    if !needs_received && rport.is_none_or(|v| !v.is_empty()) {
+        return;
+    }
+    let mut stamped = String::with_capacity(top.len() + 40);
+    // Rebuild the top via-parm: everything up to the parameters, then the parameters with rport
+    // filled in and received added.
+    let params_start = top.find(';').unwrap_or(top.len());
+    stamped.push_str(&top[..params_start]);
+    for (name, value) in &via.params {
+        if name.eq_ignore_ascii_case("rport") {
+            stamped.push_str(&format!(";rport={}", from.port()));
+        } else if name.eq_ignore_ascii_case("received") {
+            continue;
+        } else if value.is_empty() {
+            stamped.push_str(&format!(";{name}"));
+        } else {
+            stamped.push_str(&format!(";{name}={value}"));
+        }
+    }
+    if needs_received || rport.is_some() {
+        stamped.push_str(&format!(";received={ip}"));
+    }
+    let rest: Vec<&str> = parts[1..].to_vec();
+    header.value = std::iter::once(stamped.as_str())
+        .chain(rest)
+        .collect::<Vec<_>>()
+        .join(", ");
+}
+
+/// Where a response to `request` goes (RFC 3261 18.2.2, RFC 3581): over a stream, back on the
+/// connection; with `rport` the source address; otherwise the source IP (what `received` says) at the
+/// sent-by port, 5060 by default.
+pub(super) fn response_destination(request: &IncomingRequest, from: Peer) -> Peer {
+    if from.transport.is_reliable() {
+        return from;
+    }
     let top = request
         .msg
         .headers
@@ -217,7 +245,64 @@ pub(super) fn response_destination(request: &IncomingRequest, from: SocketAddr) 
         .and_then(|v| crate::message::grammar::split_commas(v).into_iter().next())
         .and_then(|v| crate::message::grammar::via(v).ok());
     match top {
-        Some(via) if via.param("rport").is_none() => SocketAddr::new(from.ip(), via.port.unwrap_or(5060)),
+        Some(via) if via.param("rport").is_none() => {
+            Peer::udp(SocketAddr::new(from.addr.ip(), via.port.unwrap_or(5060)))
+        }
         _ => from,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::message::{Incoming, Limits, parse};
+
+    fn request(via: &str) -> IncomingRequest {
+        let text = format!(
+            "OPTIONS sip:a@b SIP/2.0\r\nVia: {via}\r\nVia: SIP/2.0/UDP proxy;branch=z9hG4bKp\r\nFrom: <sip:x@y>;tag=1\r\n\
+To: <sip:a@b>\r\nCall-ID: c\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n"
+        );
+        match parse(text.as_bytes(), &Limits::default()) {
+            Ok(Incoming::Request(r)) => r,
+            other => panic!("fixture: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn rport_and_received_are_written_into_the_top_via() {
+        let from: SocketAddr = "203.0.113.7:40123".parse().expect("addr");
+        let mut r = request("SIP/2.0/UDP 10.0.0.2:5060;branch=z9hG4bK1;rport");
+        stamp_received(&mut r, from);
+        let vias: Vec<&str> = r.msg.headers.values("via").collect();
+        assert_eq!(
+            vias[0],
+            "SIP/2.0/UDP 10.0.0.2:5060;branch=z9hG4bK1;rport=40123;received=203.0.113.7"
+        );
+        assert_eq!(vias[1], "SIP/2.0/UDP proxy;branch=z9hG4bKp", "only the top Via");
+        assert_eq!(
+            response_destination(&r, Peer::udp(from)),
+            Peer::udp(from),
+            "rport: answer the source"
+        );
+
+        // No rport, but a different address: received only; the answer goes to the sent-by port.
+        let mut r = request("SIP/2.0/UDP 10.0.0.2:5070;branch=z9hG4bK2");
+        stamp_received(&mut r, from);
+        assert_eq!(
+            r.msg.headers.get("via"),
+            Some("SIP/2.0/UDP 10.0.0.2:5070;branch=z9hG4bK2;received=203.0.113.7")
+        );
+        assert_eq!(
+            response_destination(&r, Peer::udp(from)).addr,
+            "203.0.113.7:5070".parse().expect("addr")
+        );
+
+        // Same address, no rport: untouched.
+        let mut r = request("SIP/2.0/UDP 203.0.113.7:5060;branch=z9hG4bK3");
+        stamp_received(&mut r, from);
+        assert_eq!(
+            r.msg.headers.get("via"),
+            Some("SIP/2.0/UDP 203.0.113.7:5060;branch=z9hG4bK3")
+        );
     }
 }
