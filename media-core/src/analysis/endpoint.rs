@@ -5,8 +5,9 @@
 //! `threshold`, silence below `threshold - 0.15`, and in between it keeps the current state):
 //! - Speech starts once `min_speech_ms` of speech has accumulated without a silence of
 //!   `min_silence_ms`; the start is the first speech chunk, less `speech_pad_ms`.
-//! - A speech segment ends after `min_silence_ms` of silence; its end is the last speech chunk
-//!   plus the pad. Segments are what `ringback analyze` prints.
+//! - A speech segment ends after `min_silence_ms` of silence; its end is the end of the last
+//!   chunk at or above `threshold` (the hysteresis band decides whether speech goes on, not
+//!   where it ended), less `end_lag_ms` for Silero's lingering probability. Segments are what `ringback analyze` prints.
 //! - The caller's turn ends after `end_of_turn_ms` of silence (default 500 ms): the cue to
 //!   answer. A turn may hold several segments.
 //! - While the agent is speaking, speech of `barge_in_ms` raises a barge-in (earlier than a full
@@ -25,8 +26,11 @@ pub struct EndpointConfig {
     pub end_of_turn_ms: u64,
     /// Speech while the agent talks that raises a barge-in, in ms.
     pub barge_in_ms: u64,
-    /// Added before starts and after ends, in ms: Silero reacts a little late at both edges.
+    /// Added before starts, in ms: Silero reacts a chunk late to onsets.
     pub speech_pad_ms: u64,
+    /// Taken off ends, in ms: Silero's probability stays above the threshold for about two
+    /// chunks after speech stops (measured against energy labels of Piper speech, 60-130 ms).
+    pub end_lag_ms: u64,
 }
 
 impl Default for EndpointConfig {
@@ -38,6 +42,7 @@ impl Default for EndpointConfig {
             end_of_turn_ms: 500,
             barge_in_ms: 120,
             speech_pad_ms: 30,
+            end_lag_ms: 64,
         }
     }
 }
@@ -167,7 +172,6 @@ impl Endpointer {
             probability >= self.config.threshold
         };
         self.was_speech = speech;
-        let pad = self.config.speech_pad_ms;
         let len = end_ms - start_ms;
         self.state = match (self.state, speech) {
             (State::Silence { turn_end }, false) => {
@@ -224,9 +228,21 @@ impl Endpointer {
                     }
                 }
             }
-            (State::Speech { start, .. }, true) => State::Speech {
+            (
+                State::Speech {
+                    start,
+                    last_speech_end,
+                },
+                true,
+            ) => State::Speech {
                 start,
-                last_speech_end: end_ms,
+                // The end follows confident chunks only: Silero's probability decays over a
+                // few chunks after speech stops, and those would stretch every segment.
+                last_speech_end: if probability >= self.config.threshold {
+                    end_ms
+                } else {
+                    last_speech_end
+                },
             },
             (
                 State::Speech {
@@ -236,12 +252,15 @@ impl Endpointer {
                 false,
             ) => {
                 if end_ms >= last_speech_end + self.config.min_silence_ms {
+                    let end_ms = last_speech_end
+                        .saturating_sub(self.config.end_lag_ms)
+                        .max(start + 1);
                     out(EndpointEvent::SpeechEnded {
                         start_ms: start,
-                        end_ms: last_speech_end + pad,
+                        end_ms,
                     });
                     State::Silence {
-                        turn_end: Some(last_speech_end + pad),
+                        turn_end: Some(end_ms),
                     }
                 } else {
                     State::Speech {
@@ -259,7 +278,13 @@ impl Endpointer {
             State::Speech {
                 start,
                 last_speech_end,
-            } => Some((start, (last_speech_end + self.config.speech_pad_ms).min(now_ms))),
+            } => Some((
+                start,
+                last_speech_end
+                    .saturating_sub(self.config.end_lag_ms)
+                    .max(start + 1)
+                    .min(now_ms),
+            )),
             _ => None,
         };
         self.state = State::Silence { turn_end: None };
@@ -331,9 +356,9 @@ mod tests {
                 EndpointEvent::SpeechStarted { at_ms: 290 },
                 EndpointEvent::SpeechEnded {
                     start_ms: 290,
-                    end_ms: 990
+                    end_ms: 960 - 64
                 },
-                EndpointEvent::EndOfTurn { at_ms: 990 },
+                EndpointEvent::EndOfTurn { at_ms: 960 - 64 },
             ]
         );
     }
@@ -367,7 +392,9 @@ mod tests {
         let Some(EndpointEvent::SpeechEnded { end_ms, .. }) = events.get(1) else {
             panic!("{events:?}")
         };
-        assert_eq!(*end_ms, 30 * 32 + 30);
+        // Speech goes on through the middling chunks, but ends where it was last confident.
+        assert_eq!(*end_ms, 10 * 32 - 64);
+        assert_eq!(events.len(), 3, "one segment: {events:?}");
     }
 
     #[test]
