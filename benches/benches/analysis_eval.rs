@@ -33,12 +33,21 @@ fn main() {
     std::fs::create_dir_all(&work).unwrap();
     eprintln!("analysis_eval: {size:?} corpus");
 
-    for rate in [AnalysisRate::Hz8000, AnalysisRate::Hz16000] {
-        let scenes = eval::amd_scenes(size, rate).unwrap();
-        amd_and_vad(&scenes, rate, &mut model);
+    // EVAL_ONLY=amd,dtmf,talk picks parts (all by default).
+    let only = std::env::var("EVAL_ONLY").unwrap_or_default();
+    let wanted = |part: &str| only.is_empty() || only.split(',').any(|p| p == part);
+    if wanted("amd") {
+        for rate in [AnalysisRate::Hz8000, AnalysisRate::Hz16000] {
+            let scenes = eval::amd_scenes(size, rate).unwrap();
+            amd_and_vad(&scenes, rate, &mut model);
+        }
     }
-    dtmf(size, &mut model, &work);
-    talk_off(size, &mut model, &work);
+    if wanted("dtmf") {
+        dtmf(size, &mut model, &work);
+    }
+    if wanted("talk") {
+        talk_off(size, &mut model, &work);
+    }
 }
 
 fn analyze(scene: &Scene, model: &mut SileroModel) -> FileAnalysis {

@@ -321,12 +321,13 @@ pub fn dtmf_scene(c: &DtmfCondition, rate: AnalysisRate, seed: u64) -> Result<Sc
     Ok(s)
 }
 
-/// Talk-off scenes: long speech (all talk sentences, at two rates), clean and with noise.
+/// Talk-off scenes: long speech (all talk sentences at every speaking rate), clean, with noise
+/// at 20 dB S/N, and 6 dB louder (clipping now and then, which adds harmonics).
 pub fn talk_scenes(size: Size, rate: AnalysisRate) -> Result<Vec<Scene>, CorpusError> {
     let sentences = talk_sentences(size);
     let rates: &[f32] = match size {
         Size::Tiny => &RATES[1..2],
-        Size::Full => &[0.85, 1.2],
+        Size::Full => &RATES,
     };
     let mut items = Vec::new();
     for &r in rates {
@@ -337,10 +338,14 @@ pub fn talk_scenes(size: Size, rate: AnalysisRate) -> Result<Vec<Scene>, CorpusE
     let rendered = corpus::utterances(&items, rate)?;
     let mut scenes = Vec::new();
     for (i, chunk) in rendered.chunks(20).enumerate() {
-        for (noise_name, noise) in [("clean", None), ("snr20", Some(-40.0))] {
+        for (noise_name, noise, gain_db) in [
+            ("clean", None, 0.0),
+            ("snr20", Some(-40.0), 0.0),
+            ("loud", None, 6.0),
+        ] {
             let mut s = Scene::new(format!("talk/{i}/{noise_name}"), rate);
             for u in chunk {
-                s.say(u, 0.0).silence(400);
+                s.say(u, gain_db).silence(400);
             }
             if let Some(dbfs) = noise {
                 s.noise(dbfs, 1000 + i as u64);

@@ -1,6 +1,8 @@
 //! Answering-machine detection (AMD) as a cascade, after the call is answered:
 //!
-//! 1. **Beep.** A beep before a verdict means a machine, with high confidence.
+//! 1. **Beep.** A beep means a machine, with high confidence: before a verdict, and also after a
+//!    `human` or `unknown` one (a short voicemail greeting, "Hey, it's Sam, leave a message",
+//!    passes for a person until its beep), which is then revised.
 //! 2. **Greeting cadence**, in the manner of Asterisk's `AMD()`: people answer with a short
 //!    greeting ("Hello?", "Hi, this is Dana") and then wait for the caller; machines play a long
 //!    greeting without waiting. So:
@@ -249,10 +251,10 @@ impl AmdDetector {
         decision
     }
 
-    /// A beep was heard at `at_ms`: a machine, unless already decided.
+    /// A beep was heard at `at_ms`: a machine, unless that is already the verdict.
     pub fn beep(&mut self, at_ms: u64) -> Option<AmdDecision> {
         match self.state {
-            State::Decided(_) => None,
+            State::Decided(d) if d.verdict == Verdict::Machine => None,
             _ => Some(self.decide(
                 Verdict::Machine,
                 0.95,
@@ -386,6 +388,15 @@ mod tests {
             Some((Verdict::Machine, 1500))
         );
         assert!(amd.beep(3000).is_none());
+        // A short greeting taken for a person, then its beep: revised to a machine.
+        let mut short = AmdDetector::new(AmdConfig::default(), 0);
+        let first = run(&mut short, &[(false, 640), (true, 1200), (false, 1200)]).expect("decided");
+        assert_eq!(first.verdict, Verdict::Human);
+        let revised = short.beep(3200).expect("revised");
+        assert_eq!(
+            (revised.verdict, revised.cause, revised.decided_ms),
+            (Verdict::Machine, AmdCause::Beep, 3200)
+        );
         let mut quiet = AmdDetector::new(AmdConfig::default(), 0);
         let d = run(&mut quiet, &[(false, 4000)]).expect("decided");
         assert_eq!((d.verdict, d.cause), (Verdict::Unknown, AmdCause::InitialSilence));

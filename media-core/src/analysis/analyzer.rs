@@ -134,8 +134,9 @@ pub enum AnalysisEvent {
     },
     /// A beep ended: speak now (voicemail records from here).
     Beep(Beep),
-    /// The AMD verdict (once; again only if a transcript settles an `unknown`). `decided_ms`
-    /// counts from the analyzer's first frame, the answer.
+    /// The AMD verdict. It may come again, revised: a beep after `human` or `unknown` makes it
+    /// `machine`, and a transcript can settle an `unknown`. `decided_ms` counts from the
+    /// analyzer's first frame, the answer.
     Amd(AmdDecision),
 }
 

@@ -10,12 +10,13 @@
 //!   candidates. Blocks quieter than the minimum tone level cost only their energy sum.
 //! - Each tone must be loud enough; the twist within limits; the other tones of its group well
 //!   below it (a tone leaks about -13 dB into its neighbour at this block length).
-//! - The two tones must carry most of the block's energy. This is what rejects speech: voiced
-//!   speech spreads its energy over many harmonics and formants.
+//! - The two tones must carry most (75%) of the block's energy. This is what rejects speech:
+//!   voiced speech spreads its energy over many harmonics and formants. Each tone's level is
+//!   the best of its nominal frequency and 1.5% either side, so detuned tones keep their share.
 //! - Frequency: the tone's power at its nominal frequency must exceed its power 5% above and 5%
 //!   below. With a 20 ms rectangular window the response falls monotonically over that range, so
 //!   the boundary sits at 2.5%: 1.5% passes with about 3 dB to spare and 3.5% fails by as much.
-//! - A digit starts after three consecutive blocks agree (30 ms of tone) and ends after two
+//! - A digit starts after four consecutive blocks agree (35 ms of tone) and ends after two
 //!   blocks that do not (10 ms), so a 40 ms pause separates two equal digits.
 //!
 //! Blocks are 20 ms so adjacent row tones (73 Hz apart) stay apart; the 5 ms hop keeps 40 ms
@@ -37,6 +38,9 @@ const KEYS: [[char; 4]; 4] = [
 ];
 /// Relative offset of the frequency probes on either side of a tone.
 const PROBE_OFFSET: f32 = 0.05;
+/// Relative offset of the level probes: a tone up to 1.5% off is measured at full power by one
+/// of the three (nominal and these two), so the energy share can be strict.
+const LEVEL_OFFSET: f32 = 0.015;
 /// Block length and hop, in ms.
 const BLOCK_MS: usize = 20;
 const HOP_MS: usize = 5;
@@ -48,8 +52,7 @@ const FULL_SCALE_POWER: f32 = 32768.0 * 32768.0;
 pub struct DtmfConfig {
     /// Weakest tone accepted, in dBFS (mean power of the tone alone).
     pub min_tone_dbfs: f32,
-    /// Largest normal twist (row tone stronger), in dB. Above 8 dB because a tone 1.5% off
-    /// frequency also reads up to 4 dB weaker.
+    /// Largest normal twist (row tone stronger), in dB.
     pub max_normal_twist_db: f32,
     /// Largest reverse twist (column tone stronger), in dB.
     pub max_reverse_twist_db: f32,
@@ -67,11 +70,11 @@ impl Default for DtmfConfig {
     fn default() -> Self {
         DtmfConfig {
             min_tone_dbfs: -42.0,
-            max_normal_twist_db: 12.5,
-            max_reverse_twist_db: 7.0,
+            max_normal_twist_db: 10.0,
+            max_reverse_twist_db: 6.0,
             group_margin_db: 6.0,
-            min_tone_share: 0.5,
-            on_blocks: 3,
+            min_tone_share: 0.75,
+            on_blocks: 4,
             off_blocks: 2,
         }
     }
@@ -117,6 +120,9 @@ pub struct DtmfDetector {
     /// Probes 5% below and above each row and column tone.
     row_probes: [[Goertzel; 2]; 4],
     column_probes: [[Goertzel; 2]; 4],
+    /// Probes 1.5% below and above, for the level of slightly detuned tones.
+    row_level: [[Goertzel; 2]; 4],
+    column_level: [[Goertzel; 2]; 4],
     block: usize,
     hop: usize,
     /// The last `block` samples, oldest at `head`.
@@ -140,6 +146,12 @@ impl DtmfDetector {
                 Goertzel::new(f * (1.0 + PROBE_OFFSET), hz),
             ]
         };
+        let level = |f: f32| {
+            [
+                Goertzel::new(f * (1.0 - LEVEL_OFFSET), hz),
+                Goertzel::new(f * (1.0 + LEVEL_OFFSET), hz),
+            ]
+        };
         let block = rate.per_ms() * BLOCK_MS;
         DtmfDetector {
             config,
@@ -148,6 +160,8 @@ impl DtmfDetector {
             columns: COLUMNS.map(|f| Goertzel::new(f, hz)),
             row_probes: ROWS.map(probes),
             column_probes: COLUMNS.map(probes),
+            row_level: ROWS.map(level),
+            column_level: COLUMNS.map(level),
             block,
             hop: rate.per_ms() * HOP_MS,
             ring: vec![0.0; block].into_boxed_slice(),
@@ -337,10 +351,6 @@ impl DtmfDetector {
         if pr < self.min_tone_power || pc < self.min_tone_power {
             return None;
         }
-        let twist_db = 10.0 * (pr / pc).log10();
-        if twist_db > self.config.max_normal_twist_db || -twist_db > self.config.max_reverse_twist_db {
-            return None;
-        }
         let margin = 10f32.powf(-self.config.group_margin_db / 10.0);
         let others_quiet = |powers: &[f32; 4], winner: usize, p: f32| {
             powers
@@ -351,12 +361,28 @@ impl DtmfDetector {
         if !others_quiet(&row_power, row, pr) || !others_quiet(&column_power, column, pc) {
             return None;
         }
-        if (pr + pc) < self.config.min_tone_share * total {
-            return None;
-        }
         let on_frequency =
             |probes: &[Goertzel; 2], p: f32| probes.iter().all(|probe| probe.power(self.block_samples()) < p);
         if !on_frequency(&self.row_probes[row], pr) || !on_frequency(&self.column_probes[column], pc) {
+            return None;
+        }
+        // The tones' true levels: the best of the nominal frequency and 1.5% either side.
+        let level = |probes: &[Goertzel; 2], p: f32| {
+            probes
+                .iter()
+                .map(|probe| probe.power(self.block_samples()))
+                .fold(p, f32::max)
+        };
+        let (lr, lc) = (
+            level(&self.row_level[row], pr),
+            level(&self.column_level[column], pc),
+        );
+        let twist_db = 10.0 * (lr / lc).log10();
+        if twist_db > self.config.max_normal_twist_db || -twist_db > self.config.max_reverse_twist_db {
+            return None;
+        }
+        // Most of the block's energy must be in the two tones: this is what rejects speech.
+        if (lr + lc) < self.config.min_tone_share * total {
             return None;
         }
         Some((row * 4 + column) as u8)

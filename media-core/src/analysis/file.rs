@@ -88,6 +88,16 @@ pub struct FileAnalysis {
 /// Reads a WAV file (PCM 8-32 bit or float, any rate, mono or more channels) into mono audio
 /// at an analysis rate: the first (left) channel, resampled to 16 kHz unless it is at 8 kHz.
 pub fn read_wav(path: &Path) -> Result<MonoAudio, FileError> {
+    let file = std::fs::File::open(path).map_err(|e| FileError::Wav {
+        path: path.to_path_buf(),
+        source: hound::Error::IoError(e),
+    })?;
+    read_wav_from(std::io::BufReader::new(file), path)
+}
+
+/// [`read_wav`] from any reader; `path` only names it in errors. Never trusts the header's
+/// lengths for allocation: a header may claim more data than the file holds.
+pub fn read_wav_from(reader: impl std::io::Read, path: &Path) -> Result<MonoAudio, FileError> {
     let wav_err = |source| FileError::Wav {
         path: path.to_path_buf(),
         source,
@@ -96,7 +106,7 @@ pub fn read_wav(path: &Path) -> Result<MonoAudio, FileError> {
         path: path.to_path_buf(),
         reason,
     };
-    let mut reader = hound::WavReader::open(path).map_err(wav_err)?;
+    let mut reader = hound::WavReader::new(reader).map_err(wav_err)?;
     let spec = reader.spec();
     if spec.channels == 0 {
         return Err(unsupported("no channels".into()));
@@ -109,7 +119,8 @@ pub fn read_wav(path: &Path) -> Result<MonoAudio, FileError> {
         return Err(unsupported(format!("longer than {MAX_SECONDS} s")));
     }
     let channels = usize::from(spec.channels);
-    let mut left: Vec<f32> = Vec::with_capacity(frames as usize);
+    // Grows with what is actually read; the header's claim only caps the first allocation.
+    let mut left: Vec<f32> = Vec::with_capacity((frames as usize).min(1 << 20));
     match spec.sample_format {
         hound::SampleFormat::Float => {
             if spec.bits_per_sample != 32 {
@@ -249,5 +260,82 @@ fn summarize(events: Vec<AnalysisEvent>, duration_ms: u64) -> FileAnalysis {
         amd,
         beeps,
         events,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn wav_bytes(spec: hound::WavSpec, samples: &[i16]) -> Vec<u8> {
+        let mut cursor = std::io::Cursor::new(Vec::new());
+        let mut w = hound::WavWriter::new(&mut cursor, spec).expect("writer");
+        for &s in samples {
+            w.write_sample(s).expect("sample");
+        }
+        w.finalize().expect("finalize");
+        cursor.into_inner()
+    }
+
+    fn spec(channels: u16, hz: u32) -> hound::WavSpec {
+        hound::WavSpec {
+            channels,
+            sample_rate: hz,
+            bits_per_sample: 16,
+            sample_format: hound::SampleFormat::Int,
+        }
+    }
+
+    #[test]
+    fn stereo_gives_the_left_channel_and_other_rates_become_16_khz() {
+        let interleaved: Vec<i16> = (0..800).flat_map(|i| [i as i16, -1000]).collect();
+        let audio = read_wav_from(
+            std::io::Cursor::new(wav_bytes(spec(2, 8000), &interleaved)),
+            Path::new("x"),
+        )
+        .expect("read");
+        assert_eq!(audio.rate, AnalysisRate::Hz8000);
+        assert_eq!(audio.samples, (0..800).map(|i| i as i16).collect::<Vec<_>>());
+        let audio = read_wav_from(
+            std::io::Cursor::new(wav_bytes(spec(1, 44100), &[0; 44100])),
+            Path::new("x"),
+        )
+        .expect("read");
+        assert_eq!(audio.rate, AnalysisRate::Hz16000);
+        assert!(
+            audio.samples.len().abs_diff(16000) <= 2,
+            "{}",
+            audio.samples.len()
+        );
+    }
+
+    #[test]
+    fn garbage_truncation_and_lying_headers_are_errors_not_panics() {
+        let good = wav_bytes(spec(1, 8000), &[1000; 1600]);
+        for cut in [0, 4, 12, 30, 44, 45, 100] {
+            let _ = read_wav_from(std::io::Cursor::new(&good[..cut.min(good.len())]), Path::new("x"));
+        }
+        // A data chunk that claims 2 GB but holds 3200 bytes.
+        let mut liar = good.clone();
+        let data = liar.windows(4).position(|w| w == b"data").expect("data chunk");
+        liar[data + 4..data + 8].copy_from_slice(&0x7fff_fff0u32.to_le_bytes());
+        assert!(read_wav_from(std::io::Cursor::new(liar), Path::new("x")).is_err());
+        let mut seed = 7u32;
+        for _ in 0..200 {
+            let mut bytes = good.clone();
+            for _ in 0..8 {
+                seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12345);
+                let i = (seed >> 8) as usize % 60;
+                bytes[i] = (seed >> 24) as u8;
+            }
+            let _ = read_wav_from(std::io::Cursor::new(bytes), Path::new("x"));
+        }
+        assert!(
+            read_wav_from(
+                std::io::Cursor::new(wav_bytes(spec(1, 1000), &[0; 10])),
+                Path::new("x")
+            )
+            .is_err()
+        );
     }
 }
