@@ -63,9 +63,12 @@ fn amd_and_vad(scenes: &[Scene], rate: AnalysisRate, model: &mut SileroModel) {
     let (mut beeps_truth, mut beeps_found, mut false_beeps) = (0u64, 0u64, 0u64);
     let mut beep_errors = Vec::new();
     let mut audio_ms = 0;
+    let (mut chunks, mut inferred) = (0u64, 0u64);
     for scene in scenes {
         let a = analyze(scene, model);
         audio_ms += a.duration_ms;
+        chunks += a.vad.chunks;
+        inferred += a.vad.inferred;
         let truth = scene.truth.unwrap_or(Verdict::Unknown);
         let got = a.amd.verdict;
         latency.push(a.amd.decided_ms);
@@ -140,6 +143,7 @@ fn amd_and_vad(scenes: &[Scene], rate: AnalysisRate, model: &mut SileroModel) {
         json!({
             "metric": "vad", "rate_hz": rate.hz(), "audio_s": audio_ms / 1000,
             "frame_accuracy": ratio(agree, frames), "frames": frames,
+            "chunks": chunks, "chunks_sent_to_silero": inferred, "gate_pass_fraction": ratio(inferred, chunks),
         })
     );
 }

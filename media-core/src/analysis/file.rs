@@ -16,7 +16,7 @@ use crate::analysis::analyzer::{AnalysisError, AnalysisEvent, Analyzer, Analyzer
 use crate::analysis::beep::Beep;
 use crate::analysis::dtmf::MergedDigit;
 use crate::analysis::rate::{ANALYSIS_FRAME_MS, AnalysisRate};
-use crate::analysis::vad::{VadBackend, VadMode};
+use crate::analysis::vad::{VadBackend, VadMode, VadStats};
 
 /// Longest file accepted, in seconds of audio (an hour): the samples are held in memory.
 const MAX_SECONDS: u64 = 3600;
@@ -83,6 +83,8 @@ pub struct FileAnalysis {
     pub beeps: Vec<Beep>,
     /// Every event, in the order the analyzer gave them (barge-in never appears: no agent).
     pub events: Vec<AnalysisEvent>,
+    /// How many chunks the gate let through to Silero.
+    pub vad: VadStats,
 }
 
 /// Reads a WAV file (PCM 8-32 bit or float, any rate, mono or more channels) into mono audio
@@ -213,7 +215,7 @@ pub fn analyze_audio<B: VadBackend>(
         events.push(e);
     }
     let duration_ms = audio.samples.len() as u64 * 1000 / u64::from(audio.rate.hz());
-    Ok(summarize(events, duration_ms))
+    Ok(summarize(events, duration_ms, analyzer.vad_stats()))
 }
 
 fn run_jobs<B: VadBackend>(analyzer: &mut Analyzer, backend: &mut Option<&mut B>) -> Result<(), FileError> {
@@ -231,7 +233,7 @@ fn run_jobs<B: VadBackend>(analyzer: &mut Analyzer, backend: &mut Option<&mut B>
 }
 
 /// Collects the report from the events.
-fn summarize(events: Vec<AnalysisEvent>, duration_ms: u64) -> FileAnalysis {
+fn summarize(events: Vec<AnalysisEvent>, duration_ms: u64, vad: VadStats) -> FileAnalysis {
     let mut speech = Vec::new();
     let mut dtmf = Vec::new();
     let mut beeps = Vec::new();
@@ -260,6 +262,7 @@ fn summarize(events: Vec<AnalysisEvent>, duration_ms: u64) -> FileAnalysis {
         amd,
         beeps,
         events,
+        vad,
     }
 }
 
