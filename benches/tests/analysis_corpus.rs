@@ -315,3 +315,44 @@ fn the_live_path_through_the_batching_worker_finds_the_same_segments_as_the_file
     assert_eq!(segments.len(), 2, "{segments:?}");
     assert!(worker.stats().jobs > 50);
 }
+
+#[test]
+fn a_caller_talking_over_the_agent_raises_one_barge_in_near_their_first_word() {
+    let mut model = silero();
+    let rate = AnalysisRate::Hz8000;
+    let u = corpus::utterances(&[("Wait, stop, that is not right.", 1.0)], rate).unwrap();
+    let mut scene = Scene::new("barge-in", rate);
+    scene.silence(1000).say(&u[0], 0.0).silence(1000).noise(-55.0, 3);
+    let label_start = scene.speech[0].0;
+    let audio = scene.audio();
+    let mut analyzer = Analyzer::new(AnalyzerConfig::default()).unwrap();
+    analyzer.set_agent_speaking(true);
+    let mut barge_ins = Vec::new();
+    for (k, frame) in audio.samples.chunks_exact(rate.frame_samples()).enumerate() {
+        let now = k as u64 * 20;
+        analyzer.push_frame(now, frame).unwrap();
+        while let Some(job) = analyzer.poll_vad_job() {
+            let mut jobs = [job];
+            model.infer(&mut jobs).unwrap();
+            analyzer.handle_vad_result(&jobs[0]);
+        }
+        while let Some(e) = analyzer.poll_event() {
+            if let AnalysisEvent::BargeIn { at_ms } = e {
+                barge_ins.push((at_ms, now + 20));
+                // What the runtime does: flush the agent's audio, which stops it speaking.
+                analyzer.set_agent_speaking(false);
+            }
+        }
+    }
+    assert_eq!(barge_ins.len(), 1, "{barge_ins:?}");
+    let (at_ms, reported_at) = barge_ins[0];
+    assert!(
+        at_ms.abs_diff(label_start) <= 100,
+        "barge-in at {at_ms} ms, speech at {label_start} ms"
+    );
+    // Reported within about 250 ms of the first word: in time to stop the agent mid-word.
+    assert!(
+        reported_at <= label_start + 250,
+        "reported at {reported_at} ms, speech at {label_start} ms"
+    );
+}
