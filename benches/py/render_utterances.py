@@ -8,6 +8,7 @@ Prints {"rendered": n} on stdout.
 """
 
 import json
+import os
 import sys
 import wave
 
@@ -29,11 +30,14 @@ def main() -> None:
         )
         parts = [chunk.audio_int16_array for chunk in voice.synthesize(item["text"], syn_config=config)]
         audio = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int16)
-        with wave.open(item["out"], "wb") as out:
+        # Write beside the cache entry and rename, so a reader never sees half a file.
+        tmp = item["out"] + ".part"
+        with wave.open(tmp, "wb") as out:
             out.setnchannels(1)
             out.setsampwidth(2)
             out.setframerate(rate)
             out.writeframes(audio.tobytes())
+        os.replace(tmp, item["out"])
     json.dump({"rendered": len(request["items"])}, sys.stdout)
 
 

@@ -11,7 +11,7 @@
 //! - [`beep`]: the tone after a voicemail greeting.
 //! - [`amd`]: the answering-machine cascade (beep, greeting cadence, transcript hook).
 //! - [`analyzer`]: all of the above for one call, fed 20 ms frames at 8 or 16 kHz.
-//! - [`file`]: a WAV file through the same analyzer (`ringback analyze`).
+//! - [`file`](mod@file): a WAV file through the same analyzer (`ringback analyze`).
 //! - [`onnx`] (feature `silero`): the process-wide ONNX Runtime environment, shared with Piper.
 //!
 //! # Wiring into a live call
