@@ -66,14 +66,22 @@ fn main() {
                 per_stream_single = us_per_stream;
             }
             let chunks_per_second = 1000.0 / media_core::analysis::rate::CHUNK_MS as f64;
+            // schedstat advances in scheduler ticks: a tiny run may see none (reported as null).
+            let cpu_or_null = |v: f64| {
+                if cpu > 0 {
+                    json!((v * 1000.0).round() / 1000.0)
+                } else {
+                    serde_json::Value::Null
+                }
+            };
             println!(
                 "{}",
                 json!({
                     "metric": "silero_cost", "rate_hz": rate.hz(), "batch": batch, "iterations": iterations,
-                    "cpu_us_per_chunk_per_stream": (us_per_stream * 10.0).round() / 10.0,
+                    "cpu_us_per_chunk_per_stream": cpu_or_null(us_per_stream),
                     "wall_us_per_chunk_per_stream": (wall_ns / 1000.0 / (iterations * batch) as f64 * 10.0).round() / 10.0,
-                    "cpu_ms_per_call_second": (us_per_stream * chunks_per_second / 1000.0 * 1000.0).round() / 1000.0,
-                    "speedup_vs_single": if us_per_stream > 0.0 { ((per_stream_single / us_per_stream) * 100.0).round() / 100.0 } else { 0.0 },
+                    "cpu_ms_per_call_second": cpu_or_null(us_per_stream * chunks_per_second / 1000.0),
+                    "speedup_vs_single": if us_per_stream > 0.0 && per_stream_single > 0.0 { json!(((per_stream_single / us_per_stream) * 100.0).round() / 100.0) } else { serde_json::Value::Null },
                 })
             );
         }
