@@ -1,6 +1,7 @@
 //! The audio-intelligence evaluation harness. Generates the labelled corpus deterministically
-//! (src/corpus.rs, src/eval.rs), runs the same analyzer as live calls (Silero in line), and
-//! prints one JSON line per figure:
+//! (src/corpus.rs, src/eval.rs), runs the same analyzer as live calls (Silero in line) on the
+//! audio as a call delivers it (8 kHz through G.711 mu-law; 16 kHz as wideband), and prints one
+//! JSON line per figure:
 //! - `amd`: accuracy, machine precision/recall, human-as-machine count, decision latency;
 //! - `beep`: detection rate and start error on machine greetings with beeps, false beeps;
 //! - `vad`: 10 ms frame accuracy against the labels, at 8 and 16 kHz;
@@ -15,9 +16,10 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use media_core::analysis::amd::Verdict;
-use media_core::analysis::file::{FileAnalysis, analyze_audio};
+use media_core::analysis::file::{FileAnalysis, MonoAudio, analyze_audio};
 use media_core::analysis::silero::SileroModel;
 use media_core::analysis::{AnalysisRate, AnalyzerConfig};
+use media_core::g711;
 use ringback_benches::corpus::{self, Scene};
 use ringback_benches::eval::{self, Size};
 use serde_json::json;
@@ -50,8 +52,27 @@ fn main() {
     }
 }
 
+/// The audio as a call would deliver it: 8 kHz scenes cross G.711 mu-law (PCMU), the
+/// telephone path; 16 kHz scenes stand for wideband calls and go as they are.
+fn delivered(scene: &Scene) -> MonoAudio {
+    let mut audio = scene.audio();
+    if audio.rate == AnalysisRate::Hz8000 {
+        for s in &mut audio.samples {
+            *s = g711::ulaw_decode(g711::ulaw_encode(*s));
+        }
+    }
+    audio
+}
+
+fn codec(rate: AnalysisRate) -> &'static str {
+    match rate {
+        AnalysisRate::Hz8000 => "pcmu",
+        AnalysisRate::Hz16000 => "linear16",
+    }
+}
+
 fn analyze(scene: &Scene, model: &mut SileroModel) -> FileAnalysis {
-    analyze_audio(&scene.audio(), AnalyzerConfig::default(), Some(model)).unwrap()
+    analyze_audio(&delivered(scene), AnalyzerConfig::default(), Some(model)).unwrap()
 }
 
 fn amd_and_vad(scenes: &[Scene], rate: AnalysisRate, model: &mut SileroModel) {
@@ -123,7 +144,7 @@ fn amd_and_vad(scenes: &[Scene], rate: AnalysisRate, model: &mut SileroModel) {
     println!(
         "{}",
         json!({
-            "metric": "amd", "rate_hz": rate.hz(), "scenes": n, "accuracy": ratio(correct, n),
+            "metric": "amd", "rate_hz": rate.hz(), "codec": codec(rate), "scenes": n, "accuracy": ratio(correct, n),
             "machine_precision": ratio(tp, tp + fp), "machine_recall": ratio(tp, tp + fn_),
             "unknown": unknown, "human_as_machine": human_as_machine, "missed_machines": missed_machines,
             "median_decision_ms": median, "p90_decision_ms": p90,
@@ -141,7 +162,7 @@ fn amd_and_vad(scenes: &[Scene], rate: AnalysisRate, model: &mut SileroModel) {
     println!(
         "{}",
         json!({
-            "metric": "vad", "rate_hz": rate.hz(), "audio_s": audio_ms / 1000,
+            "metric": "vad", "rate_hz": rate.hz(), "codec": codec(rate), "audio_s": audio_ms / 1000,
             "frame_accuracy": ratio(agree, frames), "frames": frames,
             "chunks": chunks, "chunks_sent_to_silero": inferred, "gate_pass_fraction": ratio(inferred, chunks),
         })
@@ -159,7 +180,7 @@ fn dtmf(size: Size, model: &mut SileroModel, work: &Path) {
         let found = eval::found_digits(&a);
         let (matched, false_digits) = eval::match_digits(&scene.digits, &found);
         let wav = work.join("dtmf.wav");
-        scene.write_wav(&wav).unwrap();
+        corpus::write_wav(&wav, &delivered(&scene)).unwrap();
         let mm = corpus::multimon_dtmf(&wav).unwrap();
         let expected: String = scene.digits.iter().map(|d| d.digit).collect();
         let mm_matched = eval::lcs(&expected, &mm);
@@ -212,7 +233,7 @@ fn dtmf(size: Size, model: &mut SileroModel, work: &Path) {
     println!(
         "{}",
         json!({
-            "metric": "dtmf", "valid_digits": total[0], "ours_detected": total[1],
+            "metric": "dtmf", "codec": "pcmu", "valid_digits": total[0], "ours_detected": total[1],
             "ours_detection_rate": rate_of(total[1], total[0]), "ours_false": total[2],
             "multimon_detected": total[3], "multimon_detection_rate": rate_of(total[3], total[0]),
             "multimon_false": total[4], "ours_failures": failures,
@@ -232,7 +253,7 @@ fn talk_off(size: Size, model: &mut SileroModel, work: &Path) {
         beeps += a.beeps.len() as u64;
         ours_digits.extend(a.dtmf.iter().map(|d| d.digit));
         let wav = work.join("talk.wav");
-        scene.write_wav(&wav).unwrap();
+        corpus::write_wav(&wav, &delivered(scene)).unwrap();
         theirs += corpus::multimon_dtmf(&wav).unwrap().chars().count() as u64;
     }
     let hours = ms as f64 / 3_600_000.0;
@@ -246,7 +267,7 @@ fn talk_off(size: Size, model: &mut SileroModel, work: &Path) {
     println!(
         "{}",
         json!({
-            "metric": "talk_off", "speech_hours": (hours * 1000.0).round() / 1000.0,
+            "metric": "talk_off", "codec": "pcmu", "speech_hours": (hours * 1000.0).round() / 1000.0,
             "ours_false_digits": ours, "ours_per_hour": per_hour(ours), "ours_digits": ours_digits,
             "multimon_false_digits": theirs, "multimon_per_hour": per_hour(theirs),
             "false_beeps": beeps,
