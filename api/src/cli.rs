@@ -1,4 +1,5 @@
-//! The `ringback` command line: `serve`, `call`, `keys create`, `demo`, `sip-parse`. Logs go to stderr; results
+//! The `ringback` command line: `serve`, `call`, `keys create`, `demo`, `sip-parse`, `analyze`. Logs go to
+//! stderr; results
 //! go to stdout as JSON so scripts can use them.
 
 use crate::clock::SystemClock;
@@ -74,6 +75,22 @@ pub enum Command {
         /// The file holding exactly the bytes of one message (a datagram).
         file: PathBuf,
     },
+    /// Analyse a WAV file as a live call would be (speech, DTMF, beeps, answering machine) and
+    /// print one JSON document. A stereo file is analysed on its left channel.
+    Analyze {
+        /// The WAV file (mono or stereo, PCM or float, any common rate).
+        file: PathBuf,
+        /// The Silero VAD model (default: `silero_vad.onnx` in the models directory).
+        #[arg(long, env = "RINGBACK_SILERO_MODEL")]
+        silero_model: Option<PathBuf>,
+        /// The ONNX Runtime library (default: `ORT_DYLIB_PATH`, else `libonnxruntime.so` in the
+        /// models directory).
+        #[arg(long)]
+        onnxruntime: Option<PathBuf>,
+        /// Decide speech with webrtc-vad alone, without Silero.
+        #[arg(long)]
+        gate_only: bool,
+    },
 }
 
 /// `ringback keys ...`
@@ -122,6 +139,12 @@ pub async fn run(cli: Cli) -> ExitCode {
         } => create_key(config, name).await,
         Command::Demo { data_dir } => run_demo(data_dir).await,
         Command::SipParse { file } => sip_parse(&file),
+        Command::Analyze {
+            file,
+            silero_model,
+            onnxruntime,
+            gate_only,
+        } => analyze(file, silero_model, onnxruntime, gate_only).await,
     };
     match result {
         Ok(code) => code,
@@ -291,4 +314,73 @@ async fn run_demo(data_dir: Option<PathBuf>) -> Result<ExitCode, String> {
     } else {
         ExitCode::from(1)
     })
+}
+
+/// `ringback analyze`: the live analyzer over a file, Silero in line; prints the DESIGN.md shape.
+async fn analyze(
+    file: PathBuf,
+    silero_model: Option<PathBuf>,
+    onnxruntime: Option<PathBuf>,
+    gate_only: bool,
+) -> Result<ExitCode, String> {
+    use media_core::analysis::AnalyzerConfig;
+    use media_core::analysis::file::{analyze_audio, read_wav};
+    use media_core::analysis::silero::SileroModel;
+
+    let models = agent_runtime::speech::default_models_dir();
+    let model = silero_model.unwrap_or_else(|| models.join("silero_vad.onnx"));
+    let onnxruntime = onnxruntime
+        .or_else(|| std::env::var_os("ORT_DYLIB_PATH").map(PathBuf::from))
+        .unwrap_or_else(|| models.join("libonnxruntime.so"));
+    let report = tokio::task::spawn_blocking(move || {
+        let audio = read_wav(&file).map_err(|e| error_chain(&e))?;
+        let config = AnalyzerConfig::default();
+        if gate_only {
+            analyze_audio::<SileroModel>(&audio, config, None)
+        } else {
+            let mut silero = SileroModel::load(&model, &onnxruntime).map_err(|e| error_chain(&e))?;
+            analyze_audio(&audio, config, Some(&mut silero))
+        }
+        .map_err(|e| error_chain(&e))
+    })
+    .await
+    .map_err(|e| format!("analysis task failed: {e}"))??;
+    print_line(&analysis_json(&report));
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The JSON of `ringback analyze` (DESIGN.md, "Contracts").
+pub fn analysis_json(report: &media_core::analysis::file::FileAnalysis) -> Value {
+    let round = |x: f32| (f64::from(x) * 1000.0).round() / 1000.0;
+    serde_json::json!({
+        "duration_ms": report.duration_ms,
+        "speech": report.speech.iter().map(|&(s, e)| [s, e]).collect::<Vec<_>>(),
+        "dtmf": report.dtmf.iter().map(|d| serde_json::json!({
+            "digit": d.digit.to_string(),
+            "start_ms": d.start_ms,
+            "end_ms": d.end_ms,
+        })).collect::<Vec<_>>(),
+        "amd": {
+            "verdict": report.amd.verdict.as_str(),
+            "confidence": round(report.amd.confidence),
+            "decided_ms": report.amd.decided_ms,
+        },
+        "beeps": report.beeps.iter().map(|b| serde_json::json!({
+            "start_ms": b.start_ms,
+            "end_ms": b.end_ms,
+            "hz": (f64::from(b.hz) * 10.0).round() / 10.0,
+        })).collect::<Vec<_>>(),
+    })
+}
+
+/// An error and its sources, one line.
+fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }
