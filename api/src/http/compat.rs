@@ -20,8 +20,12 @@ use utoipa::ToSchema;
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct CallPrompt {
     /// Natural-language instructions for the call.
+    #[schema(
+        example = "Call and confirm the dental appointment for Friday at 3 PM. Ask if that still works."
+    )]
     pub prompt: String,
     /// E.164, e.g. `+14155551234`.
+    #[schema(example = "+15551234567", pattern = r"^\+[1-9][0-9 ().-]{7,20}$")]
     pub recipient_phone: String,
     /// Where the completion callback goes.
     pub callback_url: Option<String>,
@@ -35,6 +39,7 @@ pub struct CallWorkflow {
     /// A workflow from `POST /api/call-prompt` or `POST /v1/workflows`.
     pub workflow_id: String,
     /// E.164.
+    #[schema(example = "+15551234567", pattern = r"^\+[1-9][0-9 ().-]{7,20}$")]
     pub recipient_phone: String,
     /// Where the completion callback goes.
     pub callback_url: Option<String>,
@@ -57,8 +62,10 @@ pub struct PromptCreated {
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct PollCreate {
     /// E.164 number to call.
+    #[schema(example = "+15551234567", pattern = r"^\+[1-9][0-9 ().-]{7,20}$")]
     pub to: String,
     /// Plain-English task for the agent.
+    #[schema(example = "Ask what the weather is like where they are?")]
     pub task: String,
     /// A human the agent may hand the call to, E.164.
     pub bridge_number: Option<String>,

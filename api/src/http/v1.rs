@@ -29,8 +29,10 @@ use utoipa::{IntoParams, ToSchema};
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct CreateCall {
     /// Number to call, E.164 (e.g. `+15551234567`). Emergency numbers are refused.
+    #[schema(example = "+15551234567", pattern = r"^\+[1-9][0-9 ().-]{7,20}$")]
     pub to: String,
     /// What the agent should do (or give `workflow_id`).
+    #[schema(example = "Ask if they can come on Tuesday at 3 PM.")]
     pub prompt: Option<String>,
     /// A workflow from `POST /v1/workflows` (instead of `prompt`).
     pub workflow_id: Option<String>,
@@ -177,6 +179,7 @@ pub struct DeliveryList {
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct CreateWorkflow {
     /// What the agent should do on calls using this workflow.
+    #[schema(example = "Ask if they can come on Tuesday at 3 PM.")]
     pub prompt: String,
 }
 
