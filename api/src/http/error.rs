@@ -82,6 +82,11 @@ impl ApiError {
         self.status
     }
 
+    /// The human-readable message.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
     /// One answer whatever was wrong (missing, malformed, unknown or revoked key).
     pub fn unauthorized() -> Self {
         Self::new(

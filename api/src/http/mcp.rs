@@ -234,7 +234,7 @@ async fn call_tool(state: &AppState, caller: &Caller, name: &str, args: &Value) 
                     .map(render)
                     .collect::<Result<Vec<_>, _>>()
                     .map(|data| json!({ "data": data, "next_cursor": next_cursor })),
-                Err(err) => Err(format!("{err:?}")),
+                Err(err) => Err(err.message().to_owned()),
             }
         }
         _ => return ToolResult::Unknown,
