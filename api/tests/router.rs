@@ -232,11 +232,7 @@ async fn native_calls_list_with_filters_and_cursor_and_stay_with_their_key() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn idempotency_returns_the_original_call_and_never_dials_twice() {
-    let (_data, server, router) = start(|c| {
-        c.limits.requests_per_minute = 1000;
-        c.limits.idempotency_window = Duration::from_millis(1500);
-    })
-    .await;
+    let (_data, server, router) = start(|c| c.limits.requests_per_minute = 1000).await;
     let key = key(&server).await;
     let body = json!({"to": "+15551234567", "prompt": PROMPT});
     let first = call(
@@ -331,18 +327,39 @@ async fn idempotency_returns_the_original_call_and_never_dials_twice() {
     .await;
     assert_eq!(listed.body["data"].as_array().map(Vec::len), Some(1));
 
-    // After the window the key is free again.
-    tokio::time::sleep(Duration::from_millis(1600)).await;
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idempotency_keys_expire_after_their_window() {
+    let (_data, server, router) = start(|c| c.limits.idempotency_window = Duration::from_millis(500)).await;
+    let key = key(&server).await;
+    let body = json!({"to": "+15551234567", "prompt": PROMPT});
+    let first = call(
+        &router,
+        "POST",
+        "/v1/calls",
+        Some(&key),
+        Some(body.clone()),
+        &[("idempotency-key", "k")],
+    )
+    .await;
+    assert_eq!(first.status, StatusCode::CREATED);
+    tokio::time::sleep(Duration::from_millis(700)).await;
     let later = call(
         &router,
         "POST",
         "/v1/calls",
         Some(&key),
         Some(body),
-        &[("idempotency-key", "order-1")],
+        &[("idempotency-key", "k")],
     )
     .await;
-    assert_eq!(later.status, StatusCode::CREATED);
+    assert_eq!(
+        later.status,
+        StatusCode::CREATED,
+        "the key is free again after its window"
+    );
     assert_ne!(later.body["call_id"], first.body["call_id"]);
     server.shutdown().await;
 }

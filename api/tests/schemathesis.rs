@@ -60,6 +60,7 @@ async fn the_server_keeps_its_openapi_contract() {
         .arg("--report-dir")
         .arg(&reports)
         .env("SCHEMATHESIS_HOOKS", "")
+        .current_dir(data.path())
         .kill_on_drop(true)
         .output();
     let out = tokio::time::timeout(Duration::from_secs(900), run)
