@@ -6,6 +6,7 @@ ALTER TABLE calls ADD COLUMN idempotency_key TEXT;
 ALTER TABLE calls ADD COLUMN bridge_number TEXT;
 ALTER TABLE calls ADD COLUMN created_ms BIGINT NOT NULL DEFAULT 0;
 ALTER TABLE calls ADD COLUMN purged_at TEXT;
+ALTER TABLE calls ADD COLUMN dtmf TEXT NOT NULL DEFAULT '[]';
 CREATE INDEX calls_queue ON calls(trunk, lifecycle, id);
 CREATE INDEX calls_by_key ON calls(api_key_id, id);
 

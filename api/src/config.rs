@@ -208,6 +208,9 @@ pub struct ProvidersConfig {
     /// Speech to text (`provider = "whisper"` or `"openai"`).
     #[serde(skip_serializing)]
     pub stt: Option<SttConfig>,
+    /// An OpenAI-compatible language model; without it the deterministic engine runs calls.
+    #[serde(skip_serializing)]
+    pub llm: Option<agent_runtime::llm::LlmConfig>,
 }
 
 impl ProvidersConfig {

@@ -65,6 +65,8 @@ pub struct DemoOptions {
     pub data_dir: PathBuf,
     /// Longest wait for the callback.
     pub timeout: Duration,
+    /// A language model for the agent; the deterministic engine when `None`.
+    pub llm: Option<agent_runtime::llm::LlmConfig>,
 }
 
 impl DemoOptions {
@@ -78,6 +80,7 @@ impl DemoOptions {
             phone_lines: vec![(10.0, "Yes, Tuesday at three works for me. Thank you.".to_owned())],
             data_dir,
             timeout: Duration::from_secs(120),
+            llm: None,
         }
     }
 }
@@ -154,7 +157,8 @@ pub async fn run(options: DemoOptions) -> Result<DemoRun, DemoError> {
 
     let mut receiver = CallbackReceiver::start().await?;
     let secret = SigningKey::generate();
-    let config = demo_config(&options.data_dir, trunk.addr(), &secret);
+    let mut config = demo_config(&options.data_dir, trunk.addr(), &secret);
+    config.providers.llm.clone_from(&options.llm);
     let server = Server::start(config).await?;
     let key = keys::create(server.service.store(), &SystemClock, Some("demo".to_owned())).await?;
 

@@ -4,7 +4,7 @@
 //! The queue lives in the store, so calls queued before a restart are placed after it.
 
 use crate::events::LiveEvent;
-use crate::model::TranscriptTurn;
+use crate::model::{Dtmf, TranscriptTurn};
 use crate::service::{Inner, finalize_row};
 use crate::store::{CallRow, Finalized};
 use agent_runtime::call::{CallReport, CallRequest, CallUpdate, run_call};
@@ -179,6 +179,7 @@ async fn place(inner: Arc<Inner>, index: usize, row: CallRow, permit: OwnedSemap
     let form_fills = Value::Object(report.form_fills.clone()).to_string();
     let media = report.media.as_ref().and_then(|m| serde_json::to_string(m).ok());
     let recording = report.recording.as_ref().map(|p| p.display().to_string());
+    let dtmf = serde_json::to_string(&report.dtmf).unwrap_or_else(|_| "[]".to_owned());
     let ended_at = inner.clock.now_rfc3339();
     let talk_seconds = report
         .answered
@@ -195,6 +196,7 @@ async fn place(inner: Arc<Inner>, index: usize, row: CallRow, permit: OwnedSemap
         recording_path: recording.as_deref(),
         media: media.as_deref(),
         error: report.error.as_deref(),
+        dtmf: Some(&dtmf),
         ended_at: &ended_at,
     };
     if let Err(err) = finalize_row(&inner, &row.id, &f, false).await {
@@ -321,6 +323,21 @@ async fn apply_updates(inner: Arc<Inner>, id: String, mut updates: mpsc::Unbound
                 let text = serde_json::to_string(&transcript).unwrap_or_else(|_| "[]".to_owned());
                 inner.store.set_transcript(&id, &text).await
             }
+            CallUpdate::Dtmf(record) => {
+                if let Ok(dtmf) = serde_json::to_value(&record).and_then(serde_json::from_value::<Dtmf>) {
+                    inner.events.publish(
+                        &id,
+                        LiveEvent::Dtmf {
+                            call_id: id.clone(),
+                            dtmf,
+                        },
+                    );
+                }
+                // The digits are stored with the final report.
+                Ok(())
+            }
+            // Progress this version does not show.
+            _ => Ok(()),
         };
         if let Err(err) = result {
             tracing::error!(call_id = %id, %err, "cannot store call progress");

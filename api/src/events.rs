@@ -1,9 +1,9 @@
 //! Live events per call for `GET /v1/calls/{id}/events`: lifecycle moves, transcript turns as they
-//! complete, and the final call object. One broadcast channel per call that someone listens to;
+//! complete, DTMF digits, and the final call object. One broadcast channel per call that someone listens to;
 //! the call task publishes, subscribers read. Nothing here is needed after a restart: the store has
 //! the state, and a new subscriber starts from a snapshot of it.
 
-use crate::model::{Call, TranscriptTurn};
+use crate::model::{Call, Dtmf, TranscriptTurn};
 use serde::Serialize;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -30,6 +30,13 @@ pub enum LiveEvent {
         /// The turn.
         turn: TranscriptTurn,
     },
+    /// A key was pressed or sent.
+    Dtmf {
+        /// The call.
+        call_id: String,
+        /// The digit.
+        dtmf: Dtmf,
+    },
     /// The call is over; the final call object.
     Finalized(Box<Call>),
 }
@@ -40,6 +47,7 @@ impl LiveEvent {
         match self {
             LiveEvent::Lifecycle { .. } => "lifecycle",
             LiveEvent::Transcript { .. } => "transcript",
+            LiveEvent::Dtmf { .. } => "dtmf",
             LiveEvent::Finalized(_) => "call.finalized",
         }
     }

@@ -253,14 +253,23 @@ impl Call {
                 hangup_by: row.hangup_by.clone(),
             },
             amd: Amd {
-                verdict: "unknown".to_owned(),
+                // The runtime reports the verdict through the outcome.
+                verdict: match row.outcome.as_deref() {
+                    Some("voicemail") => "machine",
+                    Some("completed") => "human",
+                    _ => "unknown",
+                }
+                .to_owned(),
                 confidence: 0.0,
                 decided_ms: None,
             },
             summary: row.summary.clone(),
             transcript: transcript(row)?,
             form_fills: object("form_fills", &row.form_fills)?,
-            dtmf: Vec::new(),
+            dtmf: serde_json::from_str(&row.dtmf).map_err(|source| StoreError::Json {
+                column: "dtmf",
+                source,
+            })?,
             talk_seconds: row.talk_seconds,
             recording_url: row
                 .recording_path
@@ -468,6 +477,7 @@ mod tests {
             bridge_number: None,
             created_ms: 0,
             purged_at: None,
+            dtmf: r#"[{"digit":"1","at_ms":1200,"direction":"received"}]"#.into(),
         }
     }
 
@@ -494,6 +504,7 @@ mod tests {
         assert_eq!(prompt.messages[1].role, "human");
         let native = Call::from_row(&r, "http://x").expect("renders");
         assert_eq!(native.transcript.len(), 2);
+        assert_eq!(native.dtmf[0].digit, "1");
         assert_eq!(
             native.recording_url.as_deref(),
             Some("http://x/v1/calls/call_1/recording")

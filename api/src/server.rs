@@ -30,6 +30,9 @@ pub enum ServerError {
     /// The database.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The language model client could not be built.
+    #[error("language model: {0}")]
+    Llm(agent_runtime::llm::LlmError),
     /// A speech model could not be loaded.
     #[error("speech providers: {0}")]
     Speech(#[from] SpeechError),
@@ -79,10 +82,15 @@ pub struct Server {
 /// Loads the configured speech providers (blocking: model loading takes about a second).
 pub async fn load_speech(config: &Config) -> Result<Speech, ServerError> {
     let (tts, stt) = (config.providers.tts(), config.providers.stt());
+    let llm = match config.providers.llm.clone() {
+        Some(llm) => Some(agent_runtime::llm::LlmClient::new(llm).map_err(ServerError::Llm)?),
+        None => None,
+    };
     let speech = tokio::task::spawn_blocking(move || -> Result<Speech, SpeechError> {
         Ok(Speech {
             tts: TextToSpeech::from_config(&tts)?,
             stt: SpeechToText::from_config(&stt)?,
+            llm,
         })
     })
     .await??;

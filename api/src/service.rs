@@ -467,6 +467,7 @@ impl CallService {
             bridge_number: bridge_number.map(|b| b.as_str().to_owned()),
             created_ms: now_ms,
             purged_at: None,
+            dtmf: "[]".to_owned(),
         };
         let claim = key.map(|key| IdempotencyClaim {
             owner,

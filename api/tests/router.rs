@@ -603,7 +603,7 @@ async fn workflows_and_the_prompt_to_call_face() {
         &[],
     )
     .await;
-    assert_eq!(got.body["question"], wf.body["question"]);
+    assert_eq!(got.body["questions"], wf.body["questions"]);
     let other = common::key(&server).await;
     let hidden = call(
         &router,
@@ -842,6 +842,7 @@ async fn recordings_are_served_with_range_and_only_to_their_key() {
         bridge_number: None,
         created_ms: 0,
         purged_at: None,
+        dtmf: "[]".into(),
     };
     let workflow = ringback::store::WorkflowRow {
         id: row.workflow_id.clone(),

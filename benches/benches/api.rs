@@ -133,6 +133,7 @@ async fn deliver_webhooks(server: &Server, total: usize) -> f64 {
             bridge_number: None,
             created_ms: 0,
             purged_at: None,
+            dtmf: "[]".into(),
         };
         let workflow = WorkflowRow {
             id: row.workflow_id.clone(),

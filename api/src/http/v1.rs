@@ -194,8 +194,8 @@ pub struct WorkflowObject {
     pub goal: String,
     /// The first words (the AI disclosure is always part of them).
     pub opening: String,
-    /// The question the agent asks.
-    pub question: String,
+    /// The questions the agent asks, in order (branches included).
+    pub questions: Vec<String>,
     /// Said before hanging up.
     pub closing: String,
     /// RFC 3339.
@@ -414,7 +414,7 @@ pub(super) async fn recording(
 }
 
 /// Live events of a call (server-sent events): `call` (a snapshot first), `lifecycle`,
-/// `transcript` (each turn as it completes) and `call.finalized` (the final call object, last).
+/// `transcript` (each turn as it completes), `dtmf` and `call.finalized` (the final call object, last).
 #[utoipa::path(get, path = "/v1/calls/{id}/events", tag = "calls",
     params(("id" = String, Path, description = "Call id")),
     responses(
@@ -584,7 +584,7 @@ fn workflow_object(id: String, created_at: String, w: Workflow) -> WorkflowObjec
         prompt: w.prompt,
         goal: w.goal,
         opening: w.opening,
-        question: w.question,
+        questions: w.steps.into_iter().map(|s| s.question).collect(),
         closing: w.closing,
         created_at,
     }

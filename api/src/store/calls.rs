@@ -29,6 +29,8 @@ pub struct Finalized<'a> {
     pub media: Option<&'a str>,
     /// Failure cause.
     pub error: Option<&'a str>,
+    /// DTMF JSON; `None` keeps what is stored.
+    pub dtmf: Option<&'a str>,
     /// RFC 3339.
     pub ended_at: &'a str,
 }
@@ -332,8 +334,8 @@ impl Store {
         let row: Option<CallRow> = sqlx::query_as(&format!(
             "UPDATE calls SET lifecycle = 'finalized', outcome = $1, sip_status = $2, sip_reason = $3, hangup_by = $4, \
              summary = $5, transcript = COALESCE($6, transcript), form_fills = COALESCE($7, form_fills), \
-             talk_seconds = $8, recording_path = $9, media = $10, error = $11, ended_at = $12 \
-             WHERE id = $13 AND {condition} RETURNING *"
+             talk_seconds = $8, recording_path = $9, media = $10, error = $11, ended_at = $12, \
+             dtmf = COALESCE($14, dtmf) WHERE id = $13 AND {condition} RETURNING *"
         ))
         .bind(f.outcome)
         .bind(f.sip_status.map(i64::from))
@@ -348,6 +350,7 @@ impl Store {
         .bind(f.error)
         .bind(f.ended_at)
         .bind(id)
+        .bind(f.dtmf)
         .fetch_optional(&mut *tx)
         .await?;
         let Some(row) = row else {

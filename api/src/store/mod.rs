@@ -116,6 +116,8 @@ pub struct CallRow {
     pub created_ms: i64,
     /// When the retention policy removed its recording and transcript.
     pub purged_at: Option<String>,
+    /// DTMF digits sent and received, JSON array.
+    pub dtmf: String,
 }
 
 /// An API key row (the key itself is never stored, only its hash).
