@@ -1,4 +1,4 @@
-//! The `ringback` command line: `serve`, `call`, `keys create`, `demo`, `sip-parse`, `analyze`. Logs go to
+//! The `ringback` command line: `serve`, `call`, `keys create|list|revoke`, `demo`, `sip-parse`, `analyze`. Logs go to
 //! stderr; results
 //! go to stdout as JSON so scripts can use them.
 
@@ -105,6 +105,20 @@ pub enum KeysCommand {
         #[arg(long)]
         name: Option<String>,
     },
+    /// List keys (id, prefix, name, created, revoked) as JSON lines; never the keys themselves.
+    List {
+        /// The TOML configuration file (for the database location).
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// Revoke a key by id or prefix; it stops working at once.
+    Revoke {
+        /// The TOML configuration file (for the database location).
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Key id (`key_...`) or displayed prefix (`rb_live_xxxxxx`).
+        key: String,
+    },
 }
 
 /// Sets up logging to stderr.
@@ -134,9 +148,11 @@ pub async fn run(cli: Cli) -> ExitCode {
             url,
             api_key,
         } => call(&url, &api_key, &to, &prompt, callback_url, wait).await,
-        Command::Keys {
-            command: KeysCommand::Create { config, name },
-        } => create_key(config, name).await,
+        Command::Keys { command } => match command {
+            KeysCommand::Create { config, name } => create_key(config, name).await,
+            KeysCommand::List { config } => list_keys(config).await,
+            KeysCommand::Revoke { config, key } => revoke_key(config, key).await,
+        },
         Command::Demo { data_dir } => run_demo(data_dir).await,
         Command::SipParse { file } => sip_parse(&file),
         Command::Analyze {
@@ -260,10 +276,7 @@ async fn call(
 }
 
 async fn create_key(config: Option<PathBuf>, name: Option<String>) -> Result<ExitCode, String> {
-    let config = Config::load(config.as_deref()).map_err(|e| e.to_string())?;
-    let store = Store::open(&config.storage.database_url())
-        .await
-        .map_err(|e| e.to_string())?;
+    let store = open_store(config).await?;
     let key = keys::create(&store, &SystemClock, name)
         .await
         .map_err(|e| e.to_string())?;
@@ -276,6 +289,41 @@ async fn create_key(config: Option<PathBuf>, name: Option<String>) -> Result<Exi
         println!("{}", key.secret);
     }
     Ok(ExitCode::SUCCESS)
+}
+
+async fn open_store(config: Option<PathBuf>) -> Result<Store, String> {
+    let config = Config::load(config.as_deref()).map_err(|e| e.to_string())?;
+    Store::open(&config.storage.database_url())
+        .await
+        .map_err(|e| e.to_string())
+}
+
+async fn list_keys(config: Option<PathBuf>) -> Result<ExitCode, String> {
+    let store = open_store(config).await?;
+    for key in keys::list(&store).await.map_err(|e| e.to_string())? {
+        print_line(&serde_json::json!({
+            "id": key.id,
+            "prefix": key.prefix,
+            "name": key.name,
+            "created_at": key.created_at,
+            "revoked_at": key.revoked_at,
+        }));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn revoke_key(config: Option<PathBuf>, key: String) -> Result<ExitCode, String> {
+    let store = open_store(config).await?;
+    match keys::revoke(&store, &SystemClock, &key)
+        .await
+        .map_err(|e| e.to_string())?
+    {
+        Some(row) => {
+            eprintln!("Revoked API key {} ({}).", row.id, row.prefix);
+            Ok(ExitCode::SUCCESS)
+        }
+        None => Err(format!("no active key {key:?}")),
+    }
 }
 
 async fn run_demo(data_dir: Option<PathBuf>) -> Result<ExitCode, String> {

@@ -231,6 +231,7 @@ fn demo_config(data_dir: &Path, trunk: SocketAddr, secret: &str) -> Config {
         password: Some("agentpw".to_owned()),
         register: Some(true),
         register_expires: 300,
+        max_concurrent_calls: None,
     }];
     config
 }
