@@ -1,4 +1,4 @@
-//! The `ringback` command line: `serve`, `call`, `keys create`, `demo`. Logs go to stderr; results
+//! The `ringback` command line: `serve`, `call`, `keys create`, `demo`, `sip-parse`. Logs go to stderr; results
 //! go to stdout as JSON so scripts can use them.
 
 use crate::clock::SystemClock;
@@ -67,6 +67,13 @@ pub enum Command {
         #[arg(long)]
         data_dir: Option<PathBuf>,
     },
+    /// Read one SIP message from FILE and print one JSON line: whether it is well formed, its kind,
+    /// method or status, Call-ID, the status a UAS would answer, and the error. Exit 0 whatever the
+    /// verdict.
+    SipParse {
+        /// The file holding exactly the bytes of one message (a datagram).
+        file: PathBuf,
+    },
 }
 
 /// `ringback keys ...`
@@ -114,6 +121,7 @@ pub async fn run(cli: Cli) -> ExitCode {
             command: KeysCommand::Create { config, name },
         } => create_key(config, name).await,
         Command::Demo { data_dir } => run_demo(data_dir).await,
+        Command::SipParse { file } => sip_parse(&file),
     };
     match result {
         Ok(code) => code,
@@ -127,6 +135,14 @@ pub async fn run(cli: Cli) -> ExitCode {
 #[allow(clippy::print_stdout)] // stdout is this command's output
 fn print_line(value: &Value) {
     println!("{value}");
+}
+
+#[allow(clippy::print_stdout)] // stdout is this command's output
+fn sip_parse(file: &std::path::Path) -> Result<ExitCode, String> {
+    let bytes = std::fs::read(file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+    let report = sip_stack::message::verdict::inspect(&bytes, &sip_stack::message::Limits::default());
+    println!("{}", report.to_json_line());
+    Ok(ExitCode::SUCCESS)
 }
 
 async fn serve(config: Option<PathBuf>) -> Result<ExitCode, String> {

@@ -4,9 +4,11 @@
 //! then drain `poll_transmit` and `poll_event`, then sleep until `poll_timeout`.
 
 use crate::call::{CallAction, CallContext, CallEvent, CallHandle, InviteParams, OutboundCall};
-use crate::message::{self, Incoming, IncomingRequest, IncomingResponse, Limits};
+use crate::message::verdict;
+use crate::message::{self, IncomingRequest, IncomingResponse, Limits, Message, Method, ParseError, Request};
 use crate::outgoing::response_to;
 use crate::registration::{RegisterContext, Registration, RegistrationAction, RegistrationStatus};
+use crate::server::{ServerOutput, ServerState, ServerTransaction};
 use crate::timer::TimerConfig;
 use crate::transaction::{ClientOutput, ClientState, ClientTransaction, Transmit};
 use crate::trunk::{TrunkConfig, TrunkId};
@@ -15,6 +17,8 @@ use rand::{Rng, SeedableRng};
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
+
+mod uas;
 
 /// Errors from commands given to the endpoint.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -90,12 +94,14 @@ enum Owner {
     Call(CallHandle),
 }
 
-/// A final response kept to answer retransmitted requests (the non-INVITE server transaction).
+/// A server transaction with what the endpoint needs to match ACKs and CANCELs to it.
 #[derive(Debug)]
-struct ServerAnswer {
-    destination: SocketAddr,
-    payload: Vec<u8>,
-    expires: Instant,
+struct ServerEntry {
+    txn: ServerTransaction,
+    call_id: String,
+    cseq: u32,
+    /// The INVITE itself, kept while it may still be answered (a CANCEL needs it for the 487).
+    invite: Option<Request>,
 }
 
 /// The user agent core.
@@ -107,7 +113,7 @@ pub struct Endpoint {
     registrations: Vec<Registration>,
     calls: HashMap<CallHandle, OutboundCall>,
     transactions: HashMap<(String, String), (ClientTransaction, Owner)>,
-    answered: HashMap<(String, String), ServerAnswer>,
+    servers: HashMap<(String, String), ServerEntry>,
     next_call: u64,
     rng: StdRng,
     transmits: VecDeque<Transmit>,
@@ -130,7 +136,7 @@ impl Endpoint {
             registrations: Vec::new(),
             calls: HashMap::new(),
             transactions: HashMap::new(),
-            answered: HashMap::new(),
+            servers: HashMap::new(),
             next_call: 1,
             rng,
             transmits: VecDeque::new(),
@@ -233,17 +239,75 @@ impl Endpoint {
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return;
         }
-        match message::parse(bytes, &self.config.limits) {
-            Ok(Incoming::Response(response)) => self.on_response(now, response),
-            Ok(Incoming::Request(request)) => self.on_request(now, from, request),
+        let framed = match message::frame(bytes, &self.config.limits) {
+            Ok(framed) => framed,
             Err(err) => {
-                tracing::debug!(%from, %err, "dropping malformed SIP datagram");
+                tracing::debug!(%from, %err, "dropping unreadable SIP datagram");
                 self.events.push_back(Event::Malformed { from });
+                return;
             }
+        };
+        let message::Framed { message, error } = framed;
+        if let Some(err) = error {
+            if let Message::Request(request) = &message {
+                self.refuse_malformed(from, request, &err);
+            }
+            tracing::debug!(%from, %err, "malformed SIP message");
+            self.events.push_back(Event::Malformed { from });
+            return;
+        }
+        match message {
+            Message::Request(msg) => match message::common_fields(&msg.headers) {
+                Ok(common) => self.on_request(now, from, IncomingRequest { msg, common }),
+                Err(err) => {
+                    self.refuse_malformed(from, &msg, &err);
+                    self.events.push_back(Event::Malformed { from });
+                }
+            },
+            Message::Response(msg) => match message::common_fields(&msg.headers) {
+                Ok(common) => {
+                    let (status, reason) = (msg.status, msg.reason.clone());
+                    let response = IncomingResponse {
+                        msg,
+                        common,
+                        status,
+                        reason,
+                    };
+                    self.on_response(now, response);
+                }
+                Err(_) => self.events.push_back(Event::Malformed { from }),
+            },
         }
     }
 
+    /// Answers a malformed request (never an ACK) with 400 or 505 at its source address: its Via
+    /// cannot be trusted, but the header fields a response copies are known.
+    fn refuse_malformed(&mut self, from: SocketAddr, request: &Request, err: &ParseError) {
+        if request.method == Method::Ack {
+            return;
+        }
+        let status = err.response_status();
+        let reason = verdict::reason_phrase(status);
+        let tag = self.token(10);
+        let payload = response_to(request, status, reason, Some(&tag), &[], &self.config.user_agent);
+        self.transmits.push_back(Transmit {
+            destination: from,
+            payload,
+        });
+    }
+
     fn on_response(&mut self, now: Instant, response: IncomingResponse) {
+        // A response with more than one Via was not meant for us (RFC 3261 8.1.3.3).
+        let vias: usize = response
+            .msg
+            .headers
+            .values("via")
+            .map(|v| message::grammar::split_commas(v).len())
+            .sum();
+        if vias != 1 {
+            tracing::debug!(vias, "dropping a response with more than one Via");
+            return;
+        }
         let key = (
             response.common.branch.clone(),
             response.common.cseq_method.to_string(),
@@ -262,7 +326,7 @@ impl Endpoint {
             return;
         }
         // A 2xx retransmission after the INVITE transaction ended belongs to the dialog, which ACKs it.
-        if response.common.cseq_method == rsip::Method::Invite && (200..300).contains(&response.status) {
+        if response.common.cseq_method == Method::Invite && (200..300).contains(&response.status) {
             let call = self
                 .calls
                 .values()
@@ -307,72 +371,6 @@ impl Endpoint {
         self.apply_call_actions(now, handle, actions);
     }
 
-    fn on_request(&mut self, now: Instant, from: SocketAddr, request: IncomingRequest) {
-        self.answered.retain(|_, a| a.expires > now);
-        let key = (request.common.branch.clone(), request.msg.method.to_string());
-        if let Some(answer) = self.answered.get(&key) {
-            // A retransmitted request: repeat the final answer (RFC 3261 17.2.2).
-            self.transmits.push_back(Transmit {
-                destination: answer.destination,
-                payload: answer.payload.clone(),
-            });
-            return;
-        }
-        let destination = response_destination(&request, from);
-        let ua = self.config.user_agent.clone();
-        let method = request.msg.method;
-        let dialog_call = self
-            .calls
-            .values()
-            .find(|c| c.matches_dialog(&request))
-            .map(|c| c.handle());
-        let payload = match (method, dialog_call) {
-            (rsip::Method::Ack, _) => return,
-            (rsip::Method::Bye, Some(handle)) => {
-                let actions = self
-                    .calls
-                    .get_mut(&handle)
-                    .map(|c| c.handle_bye())
-                    .unwrap_or_default();
-                self.apply_call_actions(now, handle, actions);
-                response_to(&request, 200, "OK", None, &[], &ua)
-            }
-            (rsip::Method::Options, _) => {
-                let allow = ("Allow", "INVITE, ACK, CANCEL, BYE, OPTIONS".to_owned());
-                let tag = self.token(10);
-                response_to(&request, 200, "OK", Some(&tag), &[allow], &ua)
-            }
-            // Session refresh and hold are not negotiated yet: refuse politely, keeping the call.
-            (rsip::Method::Invite, Some(_)) => {
-                response_to(&request, 488, "Not Acceptable Here", None, &[], &ua)
-            }
-            (rsip::Method::Invite, None) => {
-                let tag = self.token(10);
-                response_to(&request, 480, "Temporarily Unavailable", Some(&tag), &[], &ua)
-            }
-            (rsip::Method::Bye | rsip::Method::Cancel, None) => {
-                response_to(&request, 481, "Call/Transaction Does Not Exist", None, &[], &ua)
-            }
-            _ => {
-                let allow = ("Allow", "INVITE, ACK, CANCEL, BYE, OPTIONS".to_owned());
-                response_to(&request, 405, "Method Not Allowed", None, &[allow], &ua)
-            }
-        };
-        self.transmits.push_back(Transmit {
-            destination,
-            payload: payload.clone(),
-        });
-        let expires = now + self.config.timers.timeout();
-        self.answered.insert(
-            key,
-            ServerAnswer {
-                destination,
-                payload,
-                expires,
-            },
-        );
-    }
-
     /// Fires every timer due at `now`.
     pub fn handle_timeout(&mut self, now: Instant) {
         let due: Vec<(String, String)> = self
@@ -386,7 +384,7 @@ impl Endpoint {
                 continue;
             };
             let owner = *owner;
-            let method = txn.request().method;
+            let method = txn.request().method.clone();
             self.scratch.clear();
             let output = txn.handle_timeout(now, &mut self.scratch);
             self.transmits.extend(self.scratch.drain(..));
@@ -408,10 +406,24 @@ impl Endpoint {
                 self.apply_registration_actions(now, trunk, vec![action]);
             }
         }
-        self.answered.retain(|_, a| a.expires > now);
+        self.scratch.clear();
+        for entry in self.servers.values_mut() {
+            if entry.txn.poll_timeout().is_some_and(|at| at <= now) {
+                // An unacknowledged final response is given up on; the dialog layer hears of a lost
+                // 2xx ACK through its own timer.
+                if let Some(ServerOutput::AckTimeout { status }) =
+                    entry.txn.handle_timeout(now, &mut self.scratch)
+                {
+                    tracing::debug!(status, call_id = %entry.call_id, "no ACK for our final response");
+                }
+            }
+        }
+        self.transmits.extend(self.scratch.drain(..));
+        self.servers
+            .retain(|_, e| e.txn.state() != ServerState::Terminated);
     }
 
-    fn on_transaction_timeout(&mut self, now: Instant, owner: Owner, method: &rsip::Method) {
+    fn on_transaction_timeout(&mut self, now: Instant, owner: Owner, method: &Method) {
         match owner {
             Owner::Registration(trunk) => {
                 let Some(reg) = self.registrations.iter_mut().find(|r| r.trunk() == trunk) else {
@@ -435,7 +447,7 @@ impl Endpoint {
             match action {
                 RegistrationAction::Send(request) => {
                     let proxy = self.trunks[trunk.0].proxy;
-                    self.start_transaction(now, request, proxy, Owner::Registration(trunk));
+                    self.start_transaction(now, *request, proxy, Owner::Registration(trunk));
                 }
                 RegistrationAction::Status(status) => {
                     tracing::info!(%trunk, ?status, "registration");
@@ -516,7 +528,7 @@ impl Endpoint {
     pub fn poll_timeout(&self) -> Option<Instant> {
         let txns = self.transactions.values().filter_map(|(t, _)| t.poll_timeout());
         let regs = self.registrations.iter().filter_map(Registration::poll_timeout);
-        let answers = self.answered.values().map(|a| a.expires);
+        let answers = self.servers.values().filter_map(|e| e.txn.poll_timeout());
         txns.chain(regs).chain(answers).min()
     }
 
@@ -524,25 +536,4 @@ impl Endpoint {
     pub fn time_until_timeout(&self, now: Instant) -> Option<Duration> {
         self.poll_timeout().map(|at| at.saturating_duration_since(now))
     }
-}
-
-/// Where a response to `request` goes: the top Via's sent-by, or with `rport` the source address
-/// (RFC 3581); with `received` the source IP.
-fn response_destination(request: &IncomingRequest, from: SocketAddr) -> SocketAddr {
-    use rsip::prelude::*;
-    let Ok(via) = request.msg.via_header().and_then(|v| v.typed()) else {
-        return from;
-    };
-    let rport = via
-        .params
-        .iter()
-        .any(|p| matches!(p, rsip::Param::Other(name, _) if name.value().eq_ignore_ascii_case("rport")));
-    if rport {
-        return from;
-    }
-    let host = via.sent_by().host_with_port.to_string();
-    host.parse::<SocketAddr>()
-        .or_else(|_| format!("{host}:5060").parse::<SocketAddr>())
-        .map(|a| SocketAddr::new(from.ip(), a.port()))
-        .unwrap_or(from)
 }
