@@ -16,7 +16,10 @@ async fn model_answering(content: Value) -> LlmClient {
         axum::routing::post(move |body: axum::Json<Value>| {
             let text = text.clone();
             async move {
-                assert_eq!(body.0["response_format"]["type"], "json_object", "structured output is requested");
+                assert_eq!(
+                    body.0["response_format"]["type"], "json_object",
+                    "structured output is requested"
+                );
                 axum::Json(json!({"choices":[{"message":{"role":"assistant","content": text}}]}))
             }
         }),
@@ -24,7 +27,12 @@ async fn model_answering(content: Value) -> LlmClient {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
     tokio::spawn(async move { axum::serve(listener, app).await.expect("serve") });
-    LlmClient::new(LlmConfig { base_url: format!("http://{addr}"), retries: 0, ..LlmConfig::default() }).expect("client")
+    LlmClient::new(LlmConfig {
+        base_url: format!("http://{addr}"),
+        retries: 0,
+        ..LlmConfig::default()
+    })
+    .expect("client")
 }
 
 #[tokio::test]
@@ -40,10 +48,20 @@ async fn the_models_workflow_is_used_with_our_disclosure() {
         "max_duration_secs": 240, "ivr_target": null, "transfer_on_request": true
     }))
     .await;
-    let w = compile_workflow(&client, "Call about the leak for Acme Plumbing and book a visit.").await.expect("compiles");
-    assert_eq!(w.opening, "Hello, this is an AI assistant calling on behalf of Acme Plumbing.");
+    let w = compile_workflow(&client, "Call about the leak for Acme Plumbing and book a visit.")
+        .await
+        .expect("compiles");
+    assert_eq!(
+        w.opening,
+        "Hello, this is an AI assistant calling on behalf of Acme Plumbing."
+    );
     assert_eq!(w.steps.len(), 2);
-    assert_eq!(w.steps[1].field.kind, FieldKind::Choice { options: vec!["Monday".into(), "Friday".into()] });
+    assert_eq!(
+        w.steps[1].field.kind,
+        FieldKind::Choice {
+            options: vec!["Monday".into(), "Friday".into()]
+        }
+    );
     assert_eq!(w.max_duration_secs, 240);
     assert!(w.transfer_on_request);
 }
@@ -51,17 +69,33 @@ async fn the_models_workflow_is_used_with_our_disclosure() {
 #[tokio::test]
 async fn a_vague_verdict_is_a_refusal() {
     let client = model_answering(json!({"vague": true, "reason": "no goal"})).await;
-    assert_eq!(compile_workflow(&client, "Call them. Ask if they can come on Tuesday.").await, Err(WorkflowError::TooVague));
+    assert_eq!(
+        compile_workflow(&client, "Call them. Ask if they can come on Tuesday.").await,
+        Err(WorkflowError::TooVague)
+    );
 }
 
 #[tokio::test]
 async fn broken_answers_fall_back_to_the_built_in_compiler() {
-    for broken in [json!("this is not json"), json!({"steps": [{"question": "x", "field": {"name": "a", "type": "weird"}}]}), json!({"steps": []})] {
+    for broken in [
+        json!("this is not json"),
+        json!({"steps": [{"question": "x", "field": {"name": "a", "type": "weird"}}]}),
+        json!({"steps": []}),
+    ] {
         let client = model_answering(broken).await;
-        let w = compile_workflow(&client, "Ask if they can come on Tuesday.").await.expect("falls back");
+        let w = compile_workflow(&client, "Ask if they can come on Tuesday.")
+            .await
+            .expect("falls back");
         assert_eq!(w.steps[0].question, "Can you come on Tuesday?");
     }
-    let unreachable = LlmClient::new(LlmConfig { base_url: "http://127.0.0.1:9".into(), retries: 0, ..LlmConfig::default() }).expect("client");
-    let w = compile_workflow(&unreachable, "Ask if they can come on Tuesday.").await.expect("falls back");
+    let unreachable = LlmClient::new(LlmConfig {
+        base_url: "http://127.0.0.1:9".into(),
+        retries: 0,
+        ..LlmConfig::default()
+    })
+    .expect("client");
+    let w = compile_workflow(&unreachable, "Ask if they can come on Tuesday.")
+        .await
+        .expect("falls back");
     assert_eq!(w.steps.len(), 1);
 }

@@ -283,7 +283,13 @@ pub async fn run_call(
     let conversation = ended.conversation;
     let summary = match &speech.llm {
         Some(llm) if !conversation.transcript().is_empty() => {
-            crate::llm::summarize(llm, conversation.workflow(), &conversation.transcript(), conversation.fields()).await
+            crate::llm::summarize(
+                llm,
+                conversation.workflow(),
+                &conversation.transcript(),
+                conversation.fields(),
+            )
+            .await
         }
         _ => None,
     }

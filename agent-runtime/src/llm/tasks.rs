@@ -56,10 +56,16 @@ struct CompiledField {
 pub async fn compile_workflow(client: &LlmClient, prompt: &str) -> Result<Workflow, WorkflowError> {
     // The deterministic checks of emptiness and length apply first, and give the fallback.
     let fallback = workflow::compile(prompt);
-    if matches!(fallback, Err(WorkflowError::Empty | WorkflowError::TooLong { .. })) {
+    if matches!(
+        fallback,
+        Err(WorkflowError::Empty | WorkflowError::TooLong { .. })
+    ) {
         return fallback;
     }
-    let messages = [ChatMessage::text(ChatRole::System, COMPILE_INSTRUCTIONS), ChatMessage::text(ChatRole::User, prompt)];
+    let messages = [
+        ChatMessage::text(ChatRole::System, COMPILE_INSTRUCTIONS),
+        ChatMessage::text(ChatRole::User, prompt),
+    ];
     let reply = match client.complete(&messages, &[], true).await {
         Ok(r) => r,
         Err(err) => {
@@ -67,7 +73,12 @@ pub async fn compile_workflow(client: &LlmClient, prompt: &str) -> Result<Workfl
             return fallback;
         }
     };
-    let text = reply.text.trim().trim_start_matches("```json").trim_start_matches("```").trim_end_matches("```");
+    let text = reply
+        .text
+        .trim()
+        .trim_start_matches("```json")
+        .trim_start_matches("```")
+        .trim_end_matches("```");
     let compiled: Compiled = match serde_json::from_str(text) {
         Ok(c) => c,
         Err(err) => {
@@ -100,14 +111,27 @@ fn from_compiled(prompt: &str, c: Compiled) -> Result<Workflow, WorkflowError> {
                 "phone" => FieldKind::Phone,
                 "number" => FieldKind::Number,
                 "digits" => FieldKind::Digits,
-                "choice" => FieldKind::Choice { options: s.field.options },
+                "choice" => FieldKind::Choice {
+                    options: s.field.options,
+                },
                 "text" => FieldKind::Text,
                 _ => return Err(WorkflowError::Invalid("unknown field type")),
             };
-            Ok(Step { question: s.question, field: Field { name: s.field.name, kind }, when: s.when })
+            Ok(Step {
+                question: s.question,
+                field: Field {
+                    name: s.field.name,
+                    kind,
+                },
+                when: s.when,
+            })
         })
         .collect::<Result<Vec<_>, _>>()?;
-    let org_part = c.organization.as_ref().map(|o| format!(" calling on behalf of {o}")).unwrap_or_else(|| " calling".into());
+    let org_part = c
+        .organization
+        .as_ref()
+        .map(|o| format!(" calling on behalf of {o}"))
+        .unwrap_or_else(|| " calling".into());
     let workflow = Workflow {
         prompt: prompt.to_owned(),
         // The disclosure is ours, never the model's.
@@ -119,7 +143,12 @@ fn from_compiled(prompt: &str, c: Compiled) -> Result<Workflow, WorkflowError> {
         voicemail_message: c
             .voicemail_message
             .filter(|m| !m.trim().is_empty())
-            .unwrap_or_else(|| format!("{}{org_part}. Please call us back at your convenience. Goodbye.", workflow::DISCLOSURE)),
+            .unwrap_or_else(|| {
+                format!(
+                    "{}{org_part}. Please call us back at your convenience. Goodbye.",
+                    workflow::DISCLOSURE
+                )
+            }),
         max_duration_secs: c.max_duration_secs.unwrap_or(600),
         ivr_target: c.ivr_target.filter(|t| !t.trim().is_empty()),
         transfer_on_request: c.transfer_on_request,
@@ -130,8 +159,17 @@ fn from_compiled(prompt: &str, c: Compiled) -> Result<Workflow, WorkflowError> {
 
 /// A two-sentence summary of a finished call by the model; `None` when it fails (the caller keeps
 /// the deterministic summary).
-pub async fn summarize(client: &LlmClient, workflow: &Workflow, transcript: &[Turn], fields: &Map<String, Value>) -> Option<String> {
-    let mut text = format!("Goal of the call: {}\nCollected: {}\nTranscript:\n", workflow.goal, Value::Object(fields.clone()));
+pub async fn summarize(
+    client: &LlmClient,
+    workflow: &Workflow,
+    transcript: &[Turn],
+    fields: &Map<String, Value>,
+) -> Option<String> {
+    let mut text = format!(
+        "Goal of the call: {}\nCollected: {}\nTranscript:\n",
+        workflow.goal,
+        Value::Object(fields.clone())
+    );
     for turn in transcript {
         let who = match turn.role {
             Role::Agent => "Agent",
