@@ -242,3 +242,39 @@ async fn an_llm_runs_the_conversation_with_tool_calls() {
         "the phone heard the model's words: {phone}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keypresses_answer_the_questions() {
+    use ringback_testbed::EventKind;
+    let data = tempfile::tempdir().expect("temp dir");
+    let mut options = DemoOptions::standard(data.path().to_owned());
+    options.prompt = "Ask if they can attend on Tuesday. Ask for their account number.".to_owned();
+    options.phone_lines = Vec::new();
+    let mut session = ringback::demo::DemoSession::start(&options)
+        .await
+        .expect("starts");
+    session.place_call().await.expect("placed");
+    session
+        .phone
+        .wait_for_event(EventKind::CallEstablished, Duration::from_secs(30))
+        .await
+        .expect("answered");
+    // After the disclosure and the first question: 1 is yes. Then the account number, ended by #.
+    tokio::time::sleep(Duration::from_secs(8)).await;
+    session.phone.send_dtmf('1').await.expect("key");
+    tokio::time::sleep(Duration::from_secs(7)).await;
+    for key in ['4', '7', '2', '9', '#'] {
+        session.phone.send_dtmf(key).await.expect("key");
+        tokio::time::sleep(Duration::from_millis(400)).await;
+    }
+    let run = session.finish().await.expect("the call ends");
+    let call = &run.call;
+    assert_eq!(call["form_fills"]["confirmed"], true, "{call:#}");
+    assert_eq!(call["form_fills"]["account_number"], "4729", "{call:#}");
+    assert_eq!(call["outcome"], "completed");
+    let caller: Vec<String> = turns(call, "caller")
+        .iter()
+        .map(|t| t["text"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert!(caller.contains(&"(pressed 4729)".to_owned()), "{caller:?}");
+}

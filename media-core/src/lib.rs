@@ -17,6 +17,8 @@
 //! - [`endpointing`]: energy-based speech detection and utterance segmentation, handing
 //!   utterances over at 16 kHz.
 //! - [`dtmf`]: RFC 4733 telephone-events, receive side.
+//! - [`analysis`]: audio intelligence: Silero VAD behind a webrtc-vad gate, endpointing and
+//!   barge-in, in-band DTMF, beeps, answering-machine detection, and whole-file analysis.
 //!
 //! Media time runs on one 20 ms grid ([`frame`]); all `*_ms` values in events are
 //! milliseconds since the session started, the timeline of the recording.
@@ -24,9 +26,10 @@
 //! On the per-packet path nothing allocates and nothing locks: buffers are sized when a session
 //! is created, and allocation happens once per utterance (queued, or detected) at most.
 
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod analysis;
 pub mod codec;
 pub mod dtmf;
 pub mod endpointing;

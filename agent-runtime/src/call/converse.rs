@@ -2,7 +2,7 @@
 //! conversation until someone hangs up, and measures each turn.
 
 use super::latency::{Probe, TurnLatency};
-use super::speaker::{Part, Playbacks, Voice};
+use super::speaker::{Finished, Part, Playbacks, Voice};
 use super::{CallUpdate, DtmfRecord, Speech, driver_gone};
 use crate::conversation::{Action, Conversation, EndReason, Input, SayId, ThinkRequest, Thought, ThoughtId};
 use crate::llm::{Delta, LlmClient, SentenceSplitter};
@@ -277,16 +277,8 @@ impl<'a> Converse<'a> {
                     }
                     self.voice.cut();
                     let _ = self.media.flush().await;
-                    let now_ms = self.now_ms();
                     for f in self.playbacks.cut_all() {
-                        conversation.handle(Input::PlaybackFinished {
-                            id: f.say,
-                            played_ms: f.played_ms,
-                            interrupted: f.interrupted,
-                            total_ms: f.total_ms,
-                            now_ms,
-                        });
-                        self.report_agent_turn(conversation, f.say);
+                        self.finished(conversation, f);
                     }
                 }
                 Action::SendDtmf { digits } => {
@@ -327,14 +319,7 @@ impl<'a> Converse<'a> {
                 interrupted,
             } => {
                 if let Some(f) = self.playbacks.played(id, played_ms, interrupted) {
-                    conversation.handle(Input::PlaybackFinished {
-                        id: f.say,
-                        played_ms: f.played_ms,
-                        interrupted: f.interrupted,
-                        total_ms: f.total_ms,
-                        now_ms,
-                    });
-                    self.report_agent_turn(conversation, f.say);
+                    self.finished(conversation, f);
                 }
             }
             MediaEvent::SpeechStarted { .. } => conversation.handle(Input::CallerSpeaking { now_ms }),
@@ -411,14 +396,7 @@ impl<'a> Converse<'a> {
         else {
             if failed {
                 if let Some(f) = self.playbacks.abandon(say) {
-                    let now_ms = self.now_ms();
-                    conversation.handle(Input::PlaybackFinished {
-                        id: f.say,
-                        played_ms: f.played_ms,
-                        interrupted: true,
-                        total_ms: f.total_ms,
-                        now_ms,
-                    });
+                    self.finished(conversation, f);
                 }
                 self.end_reason = Some(EndReason::Error);
                 self.hang_up().await;
@@ -447,8 +425,17 @@ impl<'a> Converse<'a> {
         }
     }
 
-    fn report_agent_turn(&self, conversation: &Conversation, say: SayId) {
-        if let Some(turn) = conversation.turn_for(say) {
+    /// An utterance is over (played, cut, or never rendered): tell the conversation and report
+    /// the turn as it was heard.
+    fn finished(&self, conversation: &mut Conversation, f: Finished) {
+        conversation.handle(Input::PlaybackFinished {
+            id: f.say,
+            played_ms: f.played_ms,
+            interrupted: f.interrupted,
+            total_ms: f.total_ms,
+            now_ms: self.now_ms(),
+        });
+        if let Some(turn) = conversation.turn_for(f.say) {
             let _ = self.updates.send(CallUpdate::Turn(turn));
         }
     }

@@ -281,6 +281,19 @@ pub async fn run_call(
         None => (None, None),
     };
     let conversation = ended.conversation;
+    let summary = match &speech.llm {
+        Some(llm) if !conversation.transcript().is_empty() => {
+            crate::llm::summarize(
+                llm,
+                conversation.workflow(),
+                &conversation.transcript(),
+                conversation.fields(),
+            )
+            .await
+        }
+        _ => None,
+    }
+    .unwrap_or_else(|| conversation.summary());
     CallReport {
         outcome: outcome_of(&ended.cause, ended.local_end, conversation.reached_machine()),
         sip: SipResult::from_cause(&ended.cause),
@@ -288,7 +301,7 @@ pub async fn run_call(
         talk_ms,
         transcript: conversation.transcript(),
         form_fills: conversation.fields().clone(),
-        summary: Some(conversation.summary()),
+        summary: Some(summary),
         dtmf: ended.dtmf,
         end_reason: ended.end_reason.map(|r| r.as_str().to_owned()),
         latency: ended.latency,

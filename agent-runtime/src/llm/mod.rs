@@ -171,3 +171,6 @@ pub struct Reply {
     /// Its tool calls.
     pub tool_calls: Vec<ToolCall>,
 }
+
+mod tasks;
+pub use tasks::{compile_workflow, summarize};
