@@ -75,6 +75,11 @@ impl Call {
             session_expires: SessionExpires::parse(headers),
             uac_supports_timer: timer::supports_timer(headers),
         };
+        // The caller chose the Call-ID: the call is found under it, not under a fresh one of ours.
+        let ids = CallIds {
+            call_id: request.common.call_id.clone(),
+            ..ids
+        };
         Call::new(
             handle,
             (trunk_id, trunk),

@@ -224,8 +224,10 @@ impl Endpoint {
                 self.nonces.issued.remove(&auth.nonce);
                 Ok(TrunkId(trunk.unwrap_or_default()))
             }
-            // Right password, old nonce: ask again without counting a failure (RFC 2617 stale).
-            (true, Some(false)) => Err(self.challenge(now, true)),
+            // Right password, but a nonce that expired or was used up (one call per nonce, so a
+            // captured INVITE cannot be replayed): ask again without counting a failure (RFC 2617
+            // stale).
+            (true, Some(false) | None) => Err(self.challenge(now, true)),
             _ => {
                 tracing::info!(from = %from, "inbound INVITE failed authentication");
                 self.guard.auth_failure(now, from.addr.ip());
