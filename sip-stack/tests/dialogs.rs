@@ -1,7 +1,8 @@
 //! Calls after the answer, in virtual time against a scripted trunk: re-INVITEs in both directions
 //! (hold and resume, a codec change, an offerless re-INVITE), RFC 4028 session timers (we refresh, or
 //! we end the call when the peer's refresh never comes), and OPTIONS keep-alives that report the
-//! trunk down and up again.
+//! trunk down and up again; blind transfer by REFER with its NOTIFYs, and two linked legs ending
+//! together.
 #![allow(clippy::disallowed_methods)] // virtual time needs an arbitrary origin
 #![allow(clippy::unwrap_used)]
 
@@ -545,4 +546,193 @@ fn keepalives_report_the_trunk_down_then_up() {
     assert_eq!(options.len(), 1);
     feed(&mut ep, at, &reply(&options[0], 200, "", ""));
     assert_eq!(health(&mut ep), vec![true]);
+}
+
+fn notify(invite: &IncomingRequest, cseq: u32, frag: &str, state: &str) -> Vec<u8> {
+    let h = |name| header_values(&invite.msg.headers, name).join(", ");
+    format!(
+        "NOTIFY sip:agent@{LOCAL} SIP/2.0\r\nVia: SIP/2.0/UDP {TRUNK};branch=z9hG4bKnotify{cseq}\r\n\
+Max-Forwards: 70\r\nFrom: {};tag=callee\r\nTo: {}\r\nCall-ID: {}\r\nCSeq: {cseq} NOTIFY\r\n\
+Event: refer\r\nSubscription-State: {state}\r\nContent-Type: message/sipfrag;version=2.0\r\n\
+Content-Length: {}\r\n\r\n{frag}",
+        h("to"),
+        h("from"),
+        h("call-id"),
+        frag.len()
+    )
+    .into_bytes()
+}
+
+fn transfers(ep: &mut Endpoint) -> Vec<(u16, bool)> {
+    call_events(ep)
+        .into_iter()
+        .filter_map(|e| match e {
+            CallEvent::Transfer { status, done, .. } => Some((status, done)),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_blind_transfer_follows_the_notifies_and_ends_our_leg() {
+    let t0 = Instant::now();
+    let mut ep = endpoint(
+        t0,
+        SessionTimerConfig {
+            expires: 0,
+            min_se: 90,
+        },
+        None,
+    );
+    let (call, invite) = answered_call(&mut ep, t0, "");
+    assert!(
+        ep.transfer(t0, call, "not a target").is_err(),
+        "bad targets are refused up front"
+    );
+    ep.transfer(t0, call, "+15550001111").unwrap();
+    let refer = requests(&mut ep).remove(0);
+    assert_eq!(refer.msg.method, Method::Refer);
+    assert_eq!(
+        header_values(&refer.msg.headers, "refer-to"),
+        vec!["<sip:+15550001111@trunk.test>"],
+        "a number is dialled through the call's trunk"
+    );
+    assert_eq!(header_values(&refer.msg.headers, "referred-by").len(), 1);
+    feed(&mut ep, t0, &reply(&refer, 202, "", ""));
+    assert_eq!(transfers(&mut ep), vec![(202, false)]);
+
+    feed(
+        &mut ep,
+        t0,
+        &notify(&invite, 2, "SIP/2.0 100 Trying\r\n", "active;expires=60"),
+    );
+    assert_eq!(responses(&mut ep)[0].status, 200);
+    feed(
+        &mut ep,
+        t0,
+        &notify(&invite, 3, "SIP/2.0 180 Ringing\r\n", "active;expires=60"),
+    );
+    assert_eq!(responses(&mut ep)[0].status, 200);
+    assert_eq!(transfers(&mut ep), vec![(100, false), (180, false)]);
+
+    feed(
+        &mut ep,
+        t0,
+        &notify(&invite, 4, "SIP/2.0 200 OK\r\n", "terminated;reason=noresource"),
+    );
+    let sent = sent(&mut ep);
+    assert!(matches!(&sent[0], Incoming::Response(r) if r.status == 200));
+    let Incoming::Request(bye) = &sent[1] else {
+        panic!("a BYE after the transfer succeeded")
+    };
+    assert_eq!(bye.msg.method, Method::Bye);
+    assert_eq!(transfers(&mut ep), vec![(200, true)]);
+    feed(&mut ep, t0, &reply(bye, 200, "", ""));
+    assert!(matches!(&call_events(&mut ep)[..], [CallEvent::Ended(cause)] if cause.by == HangupBy::Local));
+}
+
+#[test]
+fn a_failed_transfer_keeps_the_call_and_a_refused_refer_too() {
+    let t0 = Instant::now();
+    let mut ep = endpoint(
+        t0,
+        SessionTimerConfig {
+            expires: 0,
+            min_se: 90,
+        },
+        None,
+    );
+    let (call, invite) = answered_call(&mut ep, t0, "");
+    ep.transfer(t0, call, "sip:bob@example.test").unwrap();
+    let refer = requests(&mut ep).remove(0);
+    assert_eq!(
+        header_values(&refer.msg.headers, "refer-to"),
+        vec!["<sip:bob@example.test>"]
+    );
+    feed(&mut ep, t0, &reply(&refer, 202, "", ""));
+    feed(
+        &mut ep,
+        t0,
+        &notify(&invite, 2, "SIP/2.0 486 Busy Here\r\n", "terminated"),
+    );
+    assert_eq!(
+        responses(&mut ep)[0].status,
+        200,
+        "only the NOTIFY's answer, no BYE"
+    );
+    assert_eq!(transfers(&mut ep), vec![(202, false), (486, true)]);
+
+    // A NOTIFY for no transfer of ours is refused; a REFER refused by the peer ends nothing.
+    feed(
+        &mut ep,
+        t0,
+        &notify(&invite, 3, "SIP/2.0 200 OK\r\n", "terminated"),
+    );
+    assert_eq!(responses(&mut ep)[0].status, 481);
+    ep.transfer(t0, call, "sip:carol@example.test").unwrap();
+    let refer = requests(&mut ep).remove(0);
+    feed(&mut ep, t0, &reply(&refer, 603, "", ""));
+    assert_eq!(transfers(&mut ep), vec![(603, true)]);
+    assert_eq!(ep.call_count(), 1, "the call goes on");
+}
+
+#[test]
+fn linked_legs_end_together() {
+    let t0 = Instant::now();
+    let mut ep = endpoint(
+        t0,
+        SessionTimerConfig {
+            expires: 0,
+            min_se: 90,
+        },
+        None,
+    );
+    let (first, first_invite) = answered_call(&mut ep, t0, "");
+    // The second leg, to a human, placed from the same endpoint.
+    let second = ep
+        .invite(
+            t0,
+            InviteParams {
+                trunk: TrunkId(0),
+                to_user: "200".into(),
+                sdp_offer: OFFER.as_bytes().to_vec(),
+            },
+        )
+        .unwrap();
+    let invite2 = requests(&mut ep).remove(0);
+    assert_ne!(invite2.common.call_id, first_invite.common.call_id);
+    feed(
+        &mut ep,
+        t0,
+        &reply(&invite2, 200, "", &peer_sdp(1, 10004, "0", "sendrecv")),
+    );
+    requests(&mut ep);
+    call_events(&mut ep);
+    ep.link(first, second).unwrap();
+
+    // The customer hangs up: we answer their BYE and send ours on the other leg.
+    feed(&mut ep, t0, &peer_request(&first_invite, "BYE", 2, "", ""));
+    let sent = sent(&mut ep);
+    assert!(matches!(&sent[0], Incoming::Response(r) if r.status == 200));
+    let Incoming::Request(bye) = &sent[1] else {
+        panic!("a BYE on the linked leg")
+    };
+    assert_eq!(
+        (bye.msg.method.clone(), bye.common.call_id.clone()),
+        (Method::Bye, invite2.common.call_id.clone())
+    );
+    feed(&mut ep, t0, &reply(bye, 200, "", ""));
+    let events: Vec<Event> = std::iter::from_fn(|| ep.poll_event()).collect();
+    let ended: Vec<(CallHandle, HangupBy)> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Call {
+                call,
+                event: CallEvent::Ended(cause),
+            } => Some((*call, cause.by)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(ended, vec![(first, HangupBy::Remote), (second, HangupBy::Local)]);
+    assert_eq!(ep.call_count(), 0);
 }
