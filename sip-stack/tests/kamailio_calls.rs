@@ -1,7 +1,8 @@
 //! The endpoint's driver through a real trunk (kamailio from `deploy/testbed`, which challenges every
 //! INVITE with 407) to real phones (baresip): the trunk's refusals (486, 603, 480, 404) end calls with
 //! their status, a ringing call is cancelled, and two legs to two phones are held, resumed and linked
-//! so that when one phone hangs up the other leg is ended. Runs in the nextest `real-time` group.
+//! so that when one phone hangs up the other leg is ended; a blind transfer (REFER) moves a phone to
+//! another phone and ends our leg. Runs in the nextest `real-time` group.
 #![allow(clippy::unwrap_used)]
 
 use ringback_testbed::{EventKind, Kamailio, KamailioOptions, Phone, PhoneOptions, speech};
@@ -174,6 +175,80 @@ async fn two_legs_to_two_phones_hold_resume_and_end_together() {
     assert_eq!((cause.by, cause.answered), (HangupBy::Remote, true), "{cause:?}");
     let cause = ended(&mut second).await;
     assert_eq!((cause.by, cause.answered), (HangupBy::Local, true), "{cause:?}");
+    bob.wait_for_event(EventKind::CallClosed, EVENT_TIMEOUT)
+        .await
+        .unwrap();
+
+    sip.shutdown().await;
+    tokio::time::timeout(Duration::from_secs(10), task)
+        .await
+        .unwrap()
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_blind_transfer_hands_the_phone_to_another_and_ends_our_leg() {
+    let trunk = Kamailio::start(KamailioOptions::default()).await.unwrap();
+    let silence = speech::silence(60.0).unwrap();
+    let alice = Phone::start(PhoneOptions::new(trunk.addr(), &silence).account("alice", "alicepw"))
+        .await
+        .unwrap();
+    let bob = Phone::start(PhoneOptions::new(trunk.addr(), &silence).account("bob", "bobpw"))
+        .await
+        .unwrap();
+    let (sip, task, rtp) = ringback(&trunk).await;
+
+    // Dialled by user name: baresip places the transfer's INVITE From our call's To URI, and the
+    // trunk authenticates it by that user.
+    let mut placed = call(&sip, &rtp, "alice").await;
+    answered(&mut placed).await;
+    alice
+        .wait_for_event(EventKind::CallEstablished, EVENT_TIMEOUT)
+        .await
+        .unwrap();
+
+    // REFER alice to bob: she calls bob herself and tells us how it goes; on success we leave.
+    // The phone has no DNS for trunk.test: name the proxy by address.
+    let target = format!("sip:bob@{}", trunk.addr());
+    sip.transfer(placed.handle, &target).await.unwrap();
+    let mut statuses = Vec::new();
+    let cause = loop {
+        let next = tokio::time::timeout(EVENT_TIMEOUT, placed.events.recv()).await;
+        let Ok(Some(next)) = next else {
+            panic!(
+                "transfer stalled after {statuses:?}:\n{}\n{}",
+                trunk.log(),
+                alice.log()
+            )
+        };
+        match next {
+            CallEvent::Transfer { status, done, .. } => statuses.push((status, done)),
+            CallEvent::Ended(cause) => break cause,
+            CallEvent::MediaChanged { .. } => {}
+            other => panic!("unexpected {other:?}"),
+        }
+    };
+    assert_eq!(
+        statuses.first(),
+        Some(&(202, false)),
+        "{statuses:?}\n{}",
+        trunk.log()
+    );
+    assert_eq!(statuses.last(), Some(&(200, true)), "{statuses:?}");
+    assert_eq!(cause.by, HangupBy::Local, "we left after the transfer: {cause:?}");
+    let established = bob
+        .wait_for_event(EventKind::CallEstablished, EVENT_TIMEOUT)
+        .await
+        .unwrap();
+    assert!(
+        established
+            .peer_uri
+            .as_deref()
+            .unwrap_or_default()
+            .contains("alice"),
+        "bob talks to alice now: {established:?}"
+    );
+    alice.hangup().await.unwrap();
     bob.wait_for_event(EventKind::CallClosed, EVENT_TIMEOUT)
         .await
         .unwrap();
