@@ -206,6 +206,10 @@ pub fn response_with_body(
             let _ = write!(out, "Call-ID: {value}\r\n");
         } else if name.eq_ignore_ascii_case("cseq") {
             let _ = write!(out, "CSeq: {value}\r\n");
+        } else if name.eq_ignore_ascii_case("record-route") && (101..300).contains(&status) {
+            // A response that may establish a dialog carries the proxies' Record-Route in order
+            // (RFC 3261 12.1.1), or the caller's in-dialog requests would bypass them.
+            let _ = write!(out, "Record-Route: {value}\r\n");
         } else if name.eq_ignore_ascii_case("to") {
             let has_tag = grammar::name_addr(value).is_ok_and(|a| a.param("tag").is_some());
             match to_tag {
@@ -301,5 +305,30 @@ mod tests {
         assert_eq!(resp.common.branch, "z9hG4bKb1");
         assert_eq!(resp.common.to_tag.as_deref(), Some("mytag"));
         assert_eq!(resp.common.cseq_method, Method::Bye);
+    }
+
+    #[test]
+    fn dialog_creating_responses_carry_the_record_route_in_order() {
+        let mut invite = invite();
+        invite.extra.push(("Record-Route", "<sip:p1.test;lr>".into()));
+        invite
+            .extra
+            .push(("Record-Route", "<sip:p2.test;lr;ftag=x>".into()));
+        let Ok(Incoming::Request(req)) = parse(&invite.to_bytes(""), &Limits::default()) else {
+            panic!("parses")
+        };
+        for (status, copied) in [(100, false), (180, true), (200, true), (486, false)] {
+            let bytes = response_to(&req.msg, status, "X", Some("t"), &[], "");
+            let Ok(Incoming::Response(resp)) = parse(&bytes, &Limits::default()) else {
+                panic!("parses")
+            };
+            let rr = crate::message::header_values(&resp.msg.headers, "record-route");
+            let expected: Vec<&str> = if copied {
+                vec!["<sip:p1.test;lr>", "<sip:p2.test;lr;ftag=x>"]
+            } else {
+                vec![]
+            };
+            assert_eq!(rr, expected, "{status}");
+        }
     }
 }
