@@ -79,6 +79,16 @@ pub struct SipConfig {
     pub public_addr: Option<SocketAddr>,
     /// RFC 3261 T1 in milliseconds (500 by default; lower only on test networks).
     pub t1_ms: u64,
+    /// TCP address for SIP over TCP; none when unset.
+    pub tcp_listen: Option<SocketAddr>,
+    /// TLS address for SIP over TLS (needs `tls_cert` and `tls_key`); none when unset.
+    pub tls_listen: Option<SocketAddr>,
+    /// PEM certificate chain of the TLS listener.
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of the TLS listener.
+    pub tls_key: Option<PathBuf>,
+    /// PEM CA certificates trusted for TLS trunks besides the public roots (a private CA).
+    pub tls_ca: Option<PathBuf>,
 }
 
 impl Default for SipConfig {
@@ -87,6 +97,11 @@ impl Default for SipConfig {
             listen: SocketAddr::from(([0, 0, 0, 0], 5080)),
             public_addr: None,
             t1_ms: 500,
+            tcp_listen: None,
+            tls_listen: None,
+            tls_cert: None,
+            tls_key: None,
+            tls_ca: None,
         }
     }
 }
@@ -118,6 +133,47 @@ pub struct TrunkSection {
     /// max_concurrent_calls` when unset.
     #[serde(default)]
     pub max_concurrent_calls: Option<usize>,
+    /// Transport to the proxy: `udp` (default), `tcp` or `tls`.
+    #[serde(default = "default_transport")]
+    pub transport: String,
+    /// Send OPTIONS to the proxy every this many seconds to watch its health; never when unset.
+    #[serde(default)]
+    pub keepalive_secs: Option<u64>,
+    /// Whether the trunk may deliver inbound calls (from its proxy address and `inbound_sources`).
+    #[serde(default = "default_true")]
+    pub inbound: bool,
+    /// Networks the trunk's inbound calls come from besides the proxy (CIDR, e.g. `192.0.2.0/24`).
+    #[serde(default)]
+    pub inbound_sources: Vec<String>,
+}
+
+impl Default for TrunkSection {
+    /// Every optional setting at its default; `proxy` is a placeholder (127.0.0.1:5060) to set.
+    fn default() -> Self {
+        Self {
+            name: default_trunk_name(),
+            proxy: SocketAddr::from(([127, 0, 0, 1], 5060)),
+            domain: String::new(),
+            username: None,
+            auth_username: None,
+            password: None,
+            register: None,
+            register_expires: default_expires(),
+            max_concurrent_calls: None,
+            transport: default_transport(),
+            keepalive_secs: None,
+            inbound: true,
+            inbound_sources: Vec::new(),
+        }
+    }
+}
+
+fn default_transport() -> String {
+    "udp".to_owned()
+}
+
+fn default_true() -> bool {
+    true
 }
 
 fn default_trunk_name() -> String {
@@ -324,7 +380,31 @@ impl Config {
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
+        if self.sip.tls_listen.is_some() && (self.sip.tls_cert.is_none() || self.sip.tls_key.is_none()) {
+            return Err(ConfigError::Inconsistent(
+                "sip.tls_listen needs sip.tls_cert and sip.tls_key",
+            ));
+        }
         for trunk in &self.trunks {
+            if sip_stack::Transport::from_name(&trunk.transport).is_none() {
+                return Err(ConfigError::Inconsistent(
+                    "a trunk's transport must be udp, tcp or tls",
+                ));
+            }
+            if trunk
+                .inbound_sources
+                .iter()
+                .any(|n| n.parse::<sip_stack::IpNet>().is_err())
+            {
+                return Err(ConfigError::Inconsistent(
+                    "a trunk's inbound_sources must be networks such as 192.0.2.0/24",
+                ));
+            }
+            if trunk.keepalive_secs == Some(0) {
+                return Err(ConfigError::Inconsistent(
+                    "a trunk's keepalive_secs must be at least 1",
+                ));
+            }
             if trunk.register == Some(true) && (trunk.username.is_none() || trunk.password.is_none()) {
                 return Err(ConfigError::Inconsistent(
                     "a trunk with register = true needs username and password",
@@ -398,7 +478,13 @@ impl Config {
                     register: t.register.unwrap_or(credentials.is_some()),
                     credentials,
                     register_expires: t.register_expires,
-                    ..sip_stack::TrunkConfig::new(&t.name, t.proxy)
+                    transport: sip_stack::Transport::from_name(&t.transport).unwrap_or_default(),
+                    keepalive: t.keepalive_secs.map(Duration::from_secs),
+                    inbound: sip_stack::InboundConfig {
+                        enabled: t.inbound,
+                        sources: t.inbound_sources.iter().filter_map(|n| n.parse().ok()).collect(),
+                        credentials: None,
+                    },
                 }
             })
             .collect()
@@ -408,6 +494,35 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sip_transports_and_trunk_options_reach_the_sip_stack() {
+        let config = Config::from_toml(
+            "[sip]\ntcp_listen = \"127.0.0.1:5080\"\ntls_listen = \"127.0.0.1:5081\"\n\
+             tls_cert = \"/etc/ringback/sip.pem\"\ntls_key = \"/etc/ringback/sip.key\"\n\
+             [[trunks]]\nproxy = \"192.0.2.1:5061\"\ntransport = \"tls\"\nkeepalive_secs = 30\n\
+             inbound_sources = [\"198.51.100.0/24\"]\n",
+        )
+        .expect("valid");
+        assert_eq!(
+            config.sip.tcp_listen,
+            Some(SocketAddr::from(([127, 0, 0, 1], 5080)))
+        );
+        let trunk = &config.sip_trunks()[0];
+        assert_eq!(trunk.transport, sip_stack::Transport::Tls);
+        assert_eq!(trunk.keepalive, Some(Duration::from_secs(30)));
+        assert!(trunk.accepts_calls_from("198.51.100.7".parse().expect("ip")));
+        assert!(!trunk.accepts_calls_from("198.51.101.7".parse().expect("ip")));
+
+        for bad in [
+            "[sip]\ntls_listen = \"127.0.0.1:5081\"\n",
+            "[[trunks]]\nproxy = \"192.0.2.1:5060\"\ntransport = \"sctp\"\n",
+            "[[trunks]]\nproxy = \"192.0.2.1:5060\"\ninbound_sources = [\"nonsense\"]\n",
+            "[[trunks]]\nproxy = \"192.0.2.1:5060\"\nkeepalive_secs = 0\n",
+        ] {
+            assert!(Config::from_toml(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn a_file_with_only_a_trunk_works() {

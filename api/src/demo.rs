@@ -288,6 +288,7 @@ fn demo_config(data_dir: &Path, trunk: SocketAddr, secret: &str) -> Config {
         register: Some(true),
         register_expires: 300,
         max_concurrent_calls: None,
+        ..TrunkSection::default()
     }];
     config
 }

@@ -14,7 +14,7 @@ use crate::webhook::SigningKey;
 use agent_runtime::call::Speech;
 use agent_runtime::speech::{SpeechError, SpeechToText, TextToSpeech};
 use sip_stack::EndpointConfig;
-use sip_stack::driver::SipHandle;
+use sip_stack::driver::{DriverOptions, SipHandle, Sockets, tls};
 use sip_stack::timer::TimerConfig;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -60,6 +60,33 @@ pub enum ServerError {
     /// A blocking task died.
     #[error("start-up task failed: {0}")]
     Join(#[from] tokio::task::JoinError),
+    /// The SIP TLS certificate, key or CA could not be used.
+    #[error("SIP TLS: {0}")]
+    Tls(tls::TlsError),
+}
+
+/// The SIP driver's sockets: the bound UDP socket, and the TCP and TLS listeners when configured.
+async fn sip_sockets(
+    sip: &crate::config::SipConfig,
+    udp: tokio::net::UdpSocket,
+) -> Result<Sockets, ServerError> {
+    let bind = |addr: SocketAddr, what: &'static str| async move {
+        tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|source| ServerError::Bind { what, addr, source })
+    };
+    let tcp = match sip.tcp_listen {
+        Some(addr) => Some(bind(addr, "SIP over TCP").await?),
+        None => None,
+    };
+    let tls = match (sip.tls_listen, &sip.tls_cert, &sip.tls_key) {
+        (Some(addr), Some(cert), Some(key)) => {
+            let acceptor = tls::acceptor(cert, key).map_err(ServerError::Tls)?;
+            Some((bind(addr, "SIP over TLS").await?, acceptor))
+        }
+        _ => None,
+    };
+    Ok(Sockets { udp, tcp, tls })
 }
 
 /// A running server.
@@ -141,7 +168,15 @@ impl Server {
             t1: Duration::from_millis(config.sip.t1_ms),
             ..TimerConfig::default()
         };
-        let (sip, sip_task) = sip_stack::driver::spawn(sip_socket, endpoint, config.sip_trunks());
+        let sockets = sip_sockets(&config.sip, sip_socket).await?;
+        let options = DriverOptions {
+            tls_client: Some(tls::connector(config.sip.tls_ca.as_deref()).map_err(ServerError::Tls)?),
+            ..DriverOptions::default()
+        };
+        let driver = sip_stack::driver::start(sockets, options, endpoint, config.sip_trunks());
+        // Inbound calls are refused (480) until the call runner takes `driver.incoming`.
+        drop(driver.incoming);
+        let (sip, sip_task) = (driver.handle, driver.task);
 
         let listener = tokio::net::TcpListener::bind(config.server.listen)
             .await

@@ -28,6 +28,7 @@ fn config(data: &std::path::Path, trunk: SocketAddr, password: Option<&str>) -> 
         register: Some(password.is_some()),
         register_expires: 300,
         max_concurrent_calls: None,
+        ..TrunkSection::default()
     }];
     config
 }

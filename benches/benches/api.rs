@@ -45,6 +45,7 @@ fn config(data: &std::path::Path) -> Config {
         register: Some(true),
         register_expires: 300,
         max_concurrent_calls: Some(1),
+        ..TrunkSection::default()
     }];
     config
 }

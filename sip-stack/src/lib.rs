@@ -31,6 +31,8 @@ pub use call::timer::SessionTimerConfig;
 pub use call::{CallDirection, CallEvent, CallHandle, EndCause, HangupBy, InviteParams};
 pub use endpoint::{Endpoint, EndpointConfig, EndpointError, Event, IncomingCall};
 pub use guard::GuardConfig;
+/// Networks of trunk sources ([`InboundConfig::sources`]).
+pub use ipnet::IpNet;
 pub use redact::Redacted;
 pub use registration::RegistrationStatus;
 pub use transaction::Transmit;

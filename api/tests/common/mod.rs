@@ -61,6 +61,7 @@ pub fn trunk_section(name: &str, proxy: SocketAddr, password: Option<&str>) -> T
         register: Some(password.is_some()),
         register_expires: 300,
         max_concurrent_calls: None,
+        ..TrunkSection::default()
     }
 }
 
