@@ -218,6 +218,7 @@ impl CallService {
             max_duration: Duration::from_secs(config.media.max_duration_secs),
             jitter_delay_ms: config.media.jitter_delay_ms,
             end_of_turn_ms: config.media.end_of_turn_ms,
+            analysis: config.media.vad != crate::config::VadChoice::Energy,
         };
         let mut trunks = Vec::new();
         for (index, t) in config.sip_trunks().iter().enumerate() {
@@ -468,6 +469,9 @@ impl CallService {
             created_ms: now_ms,
             purged_at: None,
             dtmf: "[]".to_owned(),
+            amd: None,
+            end_reason: None,
+            latency: "[]".to_owned(),
         };
         let claim = key.map(|key| IdempotencyClaim {
             owner,
