@@ -231,7 +231,13 @@ async fn an_llm_runs_the_conversation_with_tool_calls() {
     let (turns_asked, others): (Vec<Value>, Vec<Value>) =
         requests.into_iter().partition(|r| r["stream"] == true);
     assert_eq!(turns_asked.len(), 2, "one model turn per caller answer");
-    assert_eq!(others.len(), 1, "one summary request after the call: {others:?}");
+    // Besides the turns: the prompt's compilation (JSON mode; the fake's answer is no workflow, so
+    // the built-in compiler stands in) and the summary after the call.
+    assert_eq!(others.len(), 2, "compilation and summary: {others:?}");
+    assert!(
+        others[0]["response_format"]["type"] == "json_object",
+        "the prompt is compiled by the model first: {others:?}"
+    );
     assert_eq!(call["summary"], FAKE_SUMMARY, "the model's summary is kept");
     let requests = turns_asked;
     let tools: Vec<&str> = requests[0]["tools"]
