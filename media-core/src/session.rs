@@ -21,6 +21,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Instant;
 
+use crate::analysis::{LiveAnalysis, LiveAnalysisConfig, LiveAnalysisError, VadService};
 use crate::codec::Codec;
 use crate::dtmf::DtmfReceiver;
 use crate::endpointing::{EndpointError, Endpointer, EndpointerConfig};
@@ -33,7 +34,7 @@ use crate::rtp::{self, InterarrivalJitter, Packetizer, PayloadType, RtpPacket, R
 use crate::transmit::TxQueue;
 
 /// Settings of one session, taken from the SDP offer/answer and the call's configuration.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct SessionConfig {
     /// The negotiated audio codec.
     pub codec: Codec,
@@ -50,8 +51,12 @@ pub struct SessionConfig {
     pub recording: Option<PathBuf>,
     /// Playout delay of the jitter buffer, in ms.
     pub jitter_delay_ms: u32,
-    /// Trailing silence that ends a turn of the remote party, in ms.
+    /// Trailing silence that ends a turn of the remote party, in ms (energy endpointer).
     pub end_of_turn_silence_ms: u32,
+    /// The on-box audio intelligence (Silero VAD behind webrtc-vad, endpointing with barge-in,
+    /// in-band DTMF, beeps, AMD) in place of the energy endpointer; see
+    /// [`MediaSession::attach_vad`] for the Silero worker.
+    pub analysis: Option<LiveAnalysisConfig>,
 }
 
 impl SessionConfig {
@@ -67,6 +72,7 @@ impl SessionConfig {
             recording: None,
             jitter_delay_ms: JitterConfig::default().delay_ms,
             end_of_turn_silence_ms: EndpointerConfig::default().end_silence_ms,
+            analysis: None,
         }
     }
 }
@@ -84,9 +90,19 @@ pub enum SessionError {
     /// The endpointer settings are invalid.
     #[error("endpointer: {0}")]
     Endpointer(#[from] EndpointError),
+    /// The live analysis could not start.
+    #[error("analysis: {0}")]
+    Analysis(#[from] LiveAnalysisError),
     /// The recording could not be created, written or finalized.
     #[error(transparent)]
     Recording(#[from] RecorderError),
+}
+
+/// What listens to the remote party: the skeleton's energy endpointer, or the live analysis.
+#[derive(Debug)]
+enum Ear {
+    Energy(Box<Endpointer>),
+    Analysis(Box<LiveAnalysis>),
 }
 
 /// Where outgoing packets go.
@@ -139,7 +155,7 @@ pub struct MediaSession {
     ticks: u64,
     inbound: Inbound,
     dtmf: DtmfReceiver,
-    endpointer: Endpointer,
+    ear: Ear,
     pacer: Pacer,
     packetizer: Packetizer,
     tx: TxQueue,
@@ -163,10 +179,13 @@ impl MediaSession {
             delay_ms: config.jitter_delay_ms,
             ..JitterConfig::default()
         })?;
-        let endpointer = Endpointer::new(EndpointerConfig {
-            end_silence_ms: config.end_of_turn_silence_ms,
-            ..EndpointerConfig::default()
-        })?;
+        let ear = match config.analysis {
+            Some(analysis) => Ear::Analysis(Box::new(LiveAnalysis::new(analysis)?)),
+            None => Ear::Energy(Box::new(Endpointer::new(EndpointerConfig {
+                end_silence_ms: config.end_of_turn_silence_ms,
+                ..EndpointerConfig::default()
+            })?)),
+        };
         let recorder = config.recording.as_deref().map(Recorder::create).transpose()?;
         let (first_seq, first_timestamp) = initial_seq_and_timestamp(config.local_ssrc);
         Ok(MediaSession {
@@ -183,7 +202,7 @@ impl MediaSession {
                 arrival: InterarrivalJitter::default(),
             },
             dtmf: DtmfReceiver::default(),
-            endpointer,
+            ear,
             pacer: Pacer::new(),
             packetizer: Packetizer::new(config.local_ssrc, config.payload_type, first_seq, first_timestamp),
             tx: TxQueue::new(),
@@ -271,10 +290,32 @@ impl MediaSession {
         self.drain_pacer_events();
     }
 
-    /// Turns the endpointer on or off. The skeleton turns it off while the agent speaks.
+    /// Turns the reporting of the remote party's speech on or off.
     pub fn set_listening(&mut self, listening: bool) {
-        if let Some(event) = self.endpointer.set_listening(listening) {
-            self.events.push_back(event.into());
+        let now_ms = self.media_time_ms();
+        match &mut self.ear {
+            Ear::Energy(endpointer) => {
+                if let Some(event) = endpointer.set_listening(listening) {
+                    self.events.push_back(event.into());
+                }
+            }
+            Ear::Analysis(live) => {
+                live.set_listening(listening, now_ms);
+                self.drain_ear();
+            }
+        }
+    }
+
+    /// Sends this session's Silero jobs to the process's batching worker. Without it (or
+    /// without live analysis) the webrtc-vad gate decides alone. Returns whether the session
+    /// runs live analysis.
+    pub fn attach_vad(&mut self, vad: Box<dyn VadService>) -> bool {
+        match &mut self.ear {
+            Ear::Analysis(live) => {
+                live.attach_vad(vad);
+                true
+            }
+            Ear::Energy(_) => false,
         }
     }
 
@@ -336,9 +377,20 @@ impl MediaSession {
             }
             Playout::Gap | Playout::Empty => self.rx_frame.fill(0),
         }
-        if let Some(event) = self.endpointer.process(&self.rx_frame) {
-            self.events.push_back(event.into());
+        let at_ms = self.media_time_ms();
+        match &mut self.ear {
+            Ear::Energy(endpointer) => {
+                if let Some(event) = endpointer.process(&self.rx_frame) {
+                    self.events.push_back(event.into());
+                }
+            }
+            Ear::Analysis(live) => {
+                // Agent audio still queued at this tick means the agent is talking.
+                live.set_agent_speaking(!self.pacer.is_idle());
+                live.process(at_ms, &self.rx_frame);
+            }
         }
+        self.drain_ear();
 
         // Send: one frame from the pacer, silence when nothing is queued.
         if let PacedFrame::Speech {
@@ -398,15 +450,30 @@ impl MediaSession {
             Ok(Some(digit)) => {
                 self.counters.dtmf_digits += 1;
                 let duration_ms = u64::from(digit.duration) * 1000 / u64::from(self.codec.clock_rate());
-                let at_ms = self.elapsed_ms(now).saturating_sub(duration_ms);
-                self.events.push_back(MediaEvent::Dtmf {
-                    digit: digit.digit,
-                    at_ms,
-                    duration_ms,
-                });
+                let end_ms = self.elapsed_ms(now);
+                let at_ms = end_ms.saturating_sub(duration_ms);
+                match &mut self.ear {
+                    Ear::Analysis(live) => {
+                        live.rfc4733_digit(digit.digit, at_ms, end_ms);
+                        self.drain_ear();
+                    }
+                    Ear::Energy(_) => self.events.push_back(MediaEvent::Dtmf {
+                        digit: digit.digit,
+                        at_ms,
+                        duration_ms,
+                    }),
+                }
             }
             Ok(None) => {}
             Err(_) => self.counters.malformed += 1,
+        }
+    }
+
+    fn drain_ear(&mut self) {
+        if let Ear::Analysis(live) = &mut self.ear {
+            while let Some(event) = live.poll_event() {
+                self.events.push_back(event);
+            }
         }
     }
 
