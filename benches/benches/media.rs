@@ -39,7 +39,13 @@ fn jitter_frame(c: &mut Criterion) {
         let mut seq = 0u16;
         let mut now = t0;
         b.iter(|| {
-            jb.insert(now, SeqNo(seq), RtpTimestamp(u32::from(seq) * 160), &payload);
+            jb.insert(
+                now,
+                SeqNo(seq),
+                RtpTimestamp(u32::from(seq) * 160),
+                false,
+                &payload,
+            );
             let got = matches!(jb.pop(now), Playout::Frame { .. });
             seq = seq.wrapping_add(1);
             now += Duration::from_millis(20);

@@ -116,8 +116,20 @@ pub struct MediaStats {
     pub unknown_payload_type: u64,
     /// RTCP packets received on the RTP port (rtcp-mux), ignored for now.
     pub rtcp_ignored: u64,
-    /// 20 ms frames played as silence because their packet was missing.
+    /// Lost packets whose 20 ms were concealed (PLC, or rebuilt from FEC).
     pub frames_concealed: u64,
+    /// Lost Opus packets rebuilt from the next packet's in-band FEC.
+    pub fec_recovered: u64,
+    /// Payloads the decoder refused (corrupt Opus packets); concealed instead.
+    pub decode_errors: u64,
+    /// Frames the jitter buffer inserted to grow its delay.
+    pub frames_stretched: u64,
+    /// Frames the jitter buffer dropped to shrink its delay.
+    pub frames_shrunk: u64,
+    /// Current playout delay of the jitter buffer, in ms.
+    pub jitter_buffer_ms: u32,
+    /// Delay the jitter buffer is adapting to, in ms.
+    pub jitter_target_ms: u32,
     /// Times the remote audio SSRC changed.
     pub ssrc_changes: u64,
     /// DTMF digits received.

@@ -9,9 +9,10 @@
 //! owns the socket and the sleep.
 //!
 //! The pieces, each usable alone:
-//! - [`g711`] and [`codec`]: G.711 mu-law/A-law and the [`Codec`] enum.
+//! - [`g711`], [`opus`] and [`codec`]: G.711 mu-law/A-law, Opus, and the [`Codec`] enum with
+//!   the stateful [`codec::Decoder`] and [`codec::Encoder`]; [`plc`]: G.711 loss concealment.
 //! - [`rtp`]: identifiers, parsing, and an allocation-free [`Packetizer`].
-//! - [`jitter`]: a fixed-delay jitter buffer.
+//! - [`jitter`]: the adaptive jitter buffer (20 to 200 ms).
 //! - [`pacer`]: the send queue of agent utterances, with flush for barge-in.
 //! - [`recorder`]: the stereo call recording (remote left, agent right).
 //! - [`endpointing`]: energy-based speech detection and utterance segmentation, handing
@@ -34,7 +35,9 @@ pub mod event;
 pub mod frame;
 pub mod g711;
 pub mod jitter;
+pub mod opus;
 pub mod pacer;
+pub mod plc;
 pub mod recorder;
 pub mod resample;
 pub mod rtp;

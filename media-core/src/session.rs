@@ -21,16 +21,21 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Instant;
 
-use crate::codec::Codec;
+use crate::codec::{Codec, CodecError, Concealment, Decoder, Encoder};
 use crate::dtmf::DtmfReceiver;
 use crate::endpointing::{EndpointError, Endpointer, EndpointerConfig};
 use crate::event::{MediaEvent, MediaStats, SessionSummary};
 use crate::frame::{FRAME_DURATION, FRAME_MS, FRAME_SAMPLES, Frame, SILENCE};
 use crate::jitter::{Insert, JitterBuffer, JitterConfig, JitterError, Playout};
+use crate::opus::OpusParams;
 use crate::pacer::{PacedFrame, Pacer, UtteranceId};
 use crate::recorder::{Recorder, RecorderError};
 use crate::rtp::{self, InterarrivalJitter, Packetizer, PayloadType, RtpPacket, RtpTimestamp, SeqNo, Ssrc};
-use crate::transmit::TxQueue;
+use crate::transmit::{MAX_PAYLOAD, TxQueue};
+
+/// A frame whose RMS is below this (about -40 dBFS) is quiet enough to drop unheard when the
+/// jitter buffer shrinks its delay.
+const QUIET_RMS: f32 = 330.0;
 
 /// Settings of one session, taken from the SDP offer/answer and the call's configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,15 +53,21 @@ pub struct SessionConfig {
     pub local_ssrc: Ssrc,
     /// Where to write the stereo recording, if anywhere.
     pub recording: Option<PathBuf>,
-    /// Playout delay of the jitter buffer, in ms.
+    /// The peer's Opus `a=fmtp` parameters (used when `codec` is Opus).
+    pub opus: OpusParams,
+    /// Initial playout delay of the jitter buffer, in ms, until it has measured the network.
     pub jitter_delay_ms: u32,
+    /// Smallest playout delay the jitter buffer adapts down to, in ms.
+    pub jitter_min_delay_ms: u32,
+    /// Largest playout delay the jitter buffer adapts up to, in ms.
+    pub jitter_max_delay_ms: u32,
     /// Trailing silence that ends a turn of the remote party, in ms.
     pub end_of_turn_silence_ms: u32,
 }
 
 impl SessionConfig {
-    /// A configuration with the defaults: no telephone-event, no recording, 60 ms jitter
-    /// delay, 700 ms end-of-turn silence.
+    /// A configuration with the defaults: no telephone-event, no recording, a jitter buffer
+    /// adapting between 20 and 200 ms from 60 ms, 700 ms end-of-turn silence.
     pub fn new(codec: Codec, payload_type: PayloadType, remote: SocketAddr, local_ssrc: Ssrc) -> Self {
         SessionConfig {
             codec,
@@ -65,7 +76,10 @@ impl SessionConfig {
             remote,
             local_ssrc,
             recording: None,
-            jitter_delay_ms: JitterConfig::default().delay_ms,
+            opus: OpusParams::default(),
+            jitter_delay_ms: JitterConfig::default().initial_delay_ms,
+            jitter_min_delay_ms: JitterConfig::default().min_delay_ms,
+            jitter_max_delay_ms: JitterConfig::default().max_delay_ms,
             end_of_turn_silence_ms: EndpointerConfig::default().end_silence_ms,
         }
     }
@@ -81,6 +95,9 @@ pub enum SessionError {
     /// The jitter buffer settings are invalid.
     #[error("jitter buffer: {0}")]
     Jitter(#[from] JitterError),
+    /// The codec could not be set up.
+    #[error("codec: {0}")]
+    Codec(#[from] CodecError),
     /// The endpointer settings are invalid.
     #[error("endpointer: {0}")]
     Endpointer(#[from] EndpointError),
@@ -125,6 +142,9 @@ struct Counters {
     rtcp_ignored: u64,
     ssrc_changes: u64,
     dtmf_digits: u64,
+    fec_recovered: u64,
+    decode_errors: u64,
+    encode_errors: u64,
 }
 
 /// The media core of one call. See the module docs for the call order.
@@ -140,6 +160,8 @@ pub struct MediaSession {
     inbound: Inbound,
     dtmf: DtmfReceiver,
     endpointer: Endpointer,
+    decoder: Decoder,
+    encoder: Encoder,
     pacer: Pacer,
     packetizer: Packetizer,
     tx: TxQueue,
@@ -149,7 +171,7 @@ pub struct MediaSession {
     counters: Counters,
     rx_frame: Frame,
     tx_frame: Frame,
-    tx_payload: [u8; FRAME_SAMPLES],
+    tx_payload: [u8; MAX_PAYLOAD],
 }
 
 impl MediaSession {
@@ -160,9 +182,15 @@ impl MediaSession {
             return Err(SessionError::PayloadTypeClash(config.payload_type));
         }
         let jitter = JitterBuffer::new(JitterConfig {
-            delay_ms: config.jitter_delay_ms,
+            min_delay_ms: config.jitter_min_delay_ms,
+            max_delay_ms: config.jitter_max_delay_ms,
+            initial_delay_ms: config.jitter_delay_ms,
+            max_payload: config.codec.max_payload(),
+            clock_rate: config.codec.clock_rate(),
             ..JitterConfig::default()
         })?;
+        let decoder = Decoder::new(config.codec)?;
+        let encoder = Encoder::new(config.codec, &config.opus)?;
         let endpointer = Endpointer::new(EndpointerConfig {
             end_silence_ms: config.end_of_turn_silence_ms,
             ..EndpointerConfig::default()
@@ -184,6 +212,8 @@ impl MediaSession {
             },
             dtmf: DtmfReceiver::default(),
             endpointer,
+            decoder,
+            encoder,
             pacer: Pacer::new(),
             packetizer: Packetizer::new(config.local_ssrc, config.payload_type, first_seq, first_timestamp),
             tx: TxQueue::new(),
@@ -193,7 +223,7 @@ impl MediaSession {
             counters: Counters::default(),
             rx_frame: SILENCE,
             tx_frame: SILENCE,
-            tx_payload: [0; FRAME_SAMPLES],
+            tx_payload: [0; MAX_PAYLOAD],
         })
     }
 
@@ -303,6 +333,12 @@ impl MediaSession {
             unknown_payload_type: c.unknown_payload_type,
             rtcp_ignored: c.rtcp_ignored,
             frames_concealed: jitter.concealed,
+            fec_recovered: c.fec_recovered,
+            decode_errors: c.decode_errors,
+            frames_stretched: jitter.stretched,
+            frames_shrunk: jitter.shrunk,
+            jitter_buffer_ms: jitter.delay_ms,
+            jitter_target_ms: jitter.target_delay_ms,
             ssrc_changes: c.ssrc_changes,
             dtmf_digits: c.dtmf_digits,
             tx_dropped: self.tx.dropped(),
@@ -328,13 +364,17 @@ impl MediaSession {
 
     /// One 20 ms tick at media time `at`.
     fn tick(&mut self, at: Instant) {
-        // Receive: play one frame out of the jitter buffer; gaps and pauses play as silence.
-        match self.inbound.jitter.pop(at) {
-            Playout::Frame { payload, .. } => {
-                let n = self.codec.decode(payload, &mut self.rx_frame);
-                self.rx_frame[n..].fill(0);
-            }
-            Playout::Gap | Playout::Empty => self.rx_frame.fill(0),
+        // Receive: play one frame out of the jitter buffer, concealing what is missing.
+        let playout = self.inbound.jitter.pop(at);
+        let was_frame = matches!(playout, Playout::Frame { .. });
+        render(&mut self.decoder, playout, &mut self.rx_frame, &mut self.counters);
+        // The buffer wants less delay: drop this frame if nobody would hear it go.
+        if was_frame
+            && let Some(forced) = self.inbound.jitter.wants_shrink()
+            && (forced || rms(&self.rx_frame) < QUIET_RMS)
+        {
+            let playout = self.inbound.jitter.pop_instead();
+            render(&mut self.decoder, playout, &mut self.rx_frame, &mut self.counters);
         }
         if let Some(event) = self.endpointer.process(&self.rx_frame) {
             self.events.push_back(event.into());
@@ -348,7 +388,14 @@ impl MediaSession {
         {
             self.packetizer.start_talkspurt();
         }
-        let n = self.codec.encode(&self.tx_frame, &mut self.tx_payload);
+        let n = match self.encoder.encode(&self.tx_frame, &mut self.tx_payload) {
+            Ok(n) => n,
+            Err(err) => {
+                self.counters.encode_errors += 1;
+                tracing::warn!(error = %err, "could not encode outgoing frame");
+                0
+            }
+        };
         let payload = &self.tx_payload[..n];
         let packetizer = &mut self.packetizer;
         if let Err(err) = self
@@ -384,10 +431,10 @@ impl MediaSession {
         self.inbound
             .arrival
             .update(self.clock_ticks(now), packet.timestamp);
-        let outcome = self
-            .inbound
-            .jitter
-            .insert(now, packet.seq, packet.timestamp, packet.payload);
+        let outcome =
+            self.inbound
+                .jitter
+                .insert(now, packet.seq, packet.timestamp, packet.marker, packet.payload);
         if outcome != Insert::Stored {
             tracing::trace!(seq = packet.seq.0, ?outcome, "audio packet not stored");
         }
@@ -436,6 +483,33 @@ impl MediaSession {
         let nanos = now.saturating_duration_since(self.started).as_nanos();
         i64::try_from(nanos * u128::from(self.codec.clock_rate()) / 1_000_000_000).unwrap_or(i64::MAX)
     }
+}
+
+/// Fills `out` with what plays for one tick of the jitter buffer's output.
+fn render(decoder: &mut Decoder, playout: Playout<'_>, out: &mut Frame, counters: &mut Counters) {
+    match playout {
+        Playout::Frame { payload, .. } => {
+            if decoder.decode(payload, out).is_err() {
+                counters.decode_errors += 1;
+            }
+        }
+        Playout::Lost { next } => {
+            if decoder.conceal(next, out) == Concealment::Fec {
+                counters.fec_recovered += 1;
+            }
+        }
+        Playout::Stretch | Playout::Underrun => {
+            decoder.conceal(None, out);
+        }
+        Playout::Silence => decoder.silence(out),
+        Playout::Empty => out.fill(0),
+    }
+}
+
+/// Root mean square of a frame.
+fn rms(frame: &Frame) -> f32 {
+    let sum: f32 = frame.iter().map(|&s| f32::from(s) * f32::from(s)).sum();
+    (sum / frame.len() as f32).sqrt()
 }
 
 /// First sequence number and timestamp, derived from the (random) SSRC with the splitmix64
@@ -635,7 +709,7 @@ mod tests {
     }
 
     #[test]
-    fn gaps_and_pauses_play_as_silence_in_the_recording() {
+    fn gaps_are_concealed_and_a_stopped_sender_fades_out() {
         let t0 = origin();
         let path = std::env::temp_dir().join(format!("media-core-session-gaps-{}.wav", std::process::id()));
         let mut config = SessionConfig::new(Codec::Pcmu, pt(0), addr("192.0.2.10:4000"), Ssrc(1));
@@ -643,7 +717,7 @@ mod tests {
         let mut s = MediaSession::new(config, t0).expect("session");
         let src = addr("192.0.2.10:4000");
         // Loud packets 0..8 with 4 lost, then the sender stops.
-        for k in 0..14u32 {
+        for k in 0..18u32 {
             let now = t0 + TICK * k;
             if k < 8 && k != 4 {
                 s.handle_datagram(now, src, &rtp_packet(0, k as u16, k * 160, 9, &[0x80; 160]));
@@ -661,11 +735,26 @@ mod tests {
             .step_by(2)
             .map(|s| s.expect("sample"))
             .collect();
-        let frame_is = |k: usize, v: i16| left[k * 160..(k + 1) * 160].iter().all(|&s| s == v);
-        // Playout starts at tick 3: packets 0..3 at ticks 3..6, the gap at tick 7, then 5..7.
-        for k in 0..14 {
-            let loud = (3..7).contains(&k) || (8..11).contains(&k);
-            assert!(frame_is(k, if loud { 32124 } else { 0 }), "tick {k}");
+        let frame = |k: usize| &left[k * 160..(k + 1) * 160];
+        // Playout starts at tick 3: packets 0..3 at ticks 3..6, the loss concealed at tick 7
+        // (G.711 PLC repeats the signal: here a constant), then packets 5..7.
+        for k in 0..3 {
+            assert!(frame(k).iter().all(|&v| v == 0), "tick {k}");
+        }
+        for k in [3, 4, 5, 6, 9, 10] {
+            assert!(frame(k).iter().all(|&v| v == 32124), "tick {k}");
+        }
+        // Appendix I fades from 10 ms into an erasure, 20% per 10 ms, and blends the first
+        // 8 ms of the next real frame with the synthesis.
+        assert!(frame(7)[..80].iter().all(|&v| v == 32124));
+        assert!(frame(7)[80..].iter().all(|&v| (25_600..=32_124).contains(&v)));
+        assert!(frame(8)[..64].iter().all(|&v| (25_600..=32_124).contains(&v)));
+        assert!(frame(8)[64..].iter().all(|&v| v == 32124));
+        // The sender stopped: 10 ms more at full level, then a fade, silent 60 ms later.
+        assert!(frame(11)[..80].iter().all(|&v| v == 32124));
+        assert!(frame(12)[159] < frame(12)[0] && frame(12)[159] > 0);
+        for k in 14..18 {
+            assert!(frame(k).iter().all(|&v| v == 0), "tick {k}");
         }
         std::fs::remove_file(&path).ok();
     }
