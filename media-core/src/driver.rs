@@ -25,6 +25,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use crate::dtmf::send::{DtmfSendError, event_code};
 use crate::event::{MediaEvent, SessionSummary};
 use crate::pacer::UtteranceId;
 use crate::session::{MediaSession, SessionError};
@@ -51,6 +52,9 @@ pub enum DriverError {
     /// Finishing the session failed (the recording).
     #[error(transparent)]
     Session(#[from] SessionError),
+    /// DTMF digits were refused.
+    #[error(transparent)]
+    Dtmf(#[from] DtmfSendError),
 }
 
 /// What the handles ask of the task.
@@ -59,6 +63,7 @@ enum Command {
     Play { id: UtteranceId, samples_8k: Vec<i16> },
     Flush,
     SetListening(bool),
+    SendDtmf { digits: String, tone_ms: u32 },
     Stop,
 }
 
@@ -83,6 +88,23 @@ impl MediaHandle {
     /// Turns speech detection on or off.
     pub async fn set_listening(&self, listening: bool) -> Result<(), DriverError> {
         self.send(Command::SetListening(listening)).await
+    }
+
+    /// Sends DTMF digits (`0-9 * # A-D`, `,` for a pause) with tones of `tone_ms`: RFC 4733
+    /// events, or in-band tones when the peer has no telephone-event. Invalid digits are
+    /// refused here, before anything is queued.
+    pub async fn send_dtmf(&self, digits: &str, tone_ms: u32) -> Result<(), DriverError> {
+        if let Some(bad) = digits
+            .chars()
+            .find(|&c| c != ',' && !c.is_whitespace() && event_code(c).is_none())
+        {
+            return Err(DtmfSendError::NotADigit(bad).into());
+        }
+        self.send(Command::SendDtmf {
+            digits: digits.to_owned(),
+            tone_ms,
+        })
+        .await
     }
 
     /// Stops the session: the recording is finalized and the summary returned through the
@@ -157,6 +179,11 @@ async fn run(
                 Some(Command::Play { id, samples_8k }) => session.play(id, samples_8k),
                 Some(Command::Flush) => session.flush(),
                 Some(Command::SetListening(listening)) => session.set_listening(listening),
+                Some(Command::SendDtmf { digits, tone_ms }) => {
+                    if let Err(err) = session.send_dtmf(&digits, tone_ms) {
+                        tracing::warn!(error = %err, "DTMF refused");
+                    }
+                }
                 Some(Command::Stop) | None => break,
             },
             // Ticks before datagrams: a flood of packets must not starve the media clock.

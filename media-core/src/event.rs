@@ -59,6 +59,18 @@ pub enum MediaEvent {
         at_ms: u64,
         /// How long it was held.
         duration_ms: u64,
+        /// Its power level, in -dBm0 (RFC 4733 volume).
+        volume_dbm0: u8,
+    },
+    /// A DTMF digit queued with `send_dtmf` finished sending (as RFC 4733 events, or as
+    /// in-band tones when the peer has no telephone-event).
+    DtmfSent {
+        /// The digit.
+        digit: char,
+        /// When it started.
+        at_ms: u64,
+        /// How long it sounded.
+        duration_ms: u64,
     },
 }
 
