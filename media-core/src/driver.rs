@@ -28,6 +28,7 @@ use tokio_util::sync::CancellationToken;
 use crate::dtmf::send::{DtmfSendError, event_code};
 use crate::event::{MediaEvent, SessionSummary};
 use crate::pacer::UtteranceId;
+use crate::rtcp::RtcpMode;
 use crate::session::{MediaSession, SessionError};
 
 /// Commands queued between the handles and the task.
@@ -137,9 +138,30 @@ pub struct RunningSession {
 /// Create the session just before, with `tokio::time::Instant::now().into_std()` as its start,
 /// or the first turn of the loop will catch up on the ticks in between.
 pub fn spawn(socket: UdpSocket, session: MediaSession, cancel: CancellationToken) -> RunningSession {
+    spawn_inner(socket, None, session, cancel)
+}
+
+/// Like [`spawn`], with a second socket for RTCP (RFC 3550: the port after the RTP port), for
+/// sessions whose [`RtcpMode`](crate::rtcp::RtcpMode) is `Separate`.
+pub fn spawn_with_rtcp(
+    socket: UdpSocket,
+    rtcp: UdpSocket,
+    session: MediaSession,
+    cancel: CancellationToken,
+) -> RunningSession {
+    spawn_inner(socket, Some(rtcp), session, cancel)
+}
+
+fn spawn_inner(
+    socket: UdpSocket,
+    rtcp: Option<UdpSocket>,
+    session: MediaSession,
+    cancel: CancellationToken,
+) -> RunningSession {
     let (command_tx, command_rx) = mpsc::channel(COMMAND_CAPACITY);
     let (event_tx, event_rx) = mpsc::channel(EVENT_CAPACITY);
-    let task = tokio::spawn(run(socket, session, command_rx, event_tx, cancel));
+    let sockets = Sockets { rtp: socket, rtcp };
+    let task = tokio::spawn(run(sockets, session, command_rx, event_tx, cancel));
     RunningSession {
         handle: MediaHandle { commands: command_tx },
         events: event_rx,
@@ -152,14 +174,31 @@ fn now() -> Instant {
     tokio::time::Instant::now().into_std()
 }
 
+/// The session's sockets: RTP, and RTCP unless it is muxed or off.
+struct Sockets {
+    rtp: UdpSocket,
+    rtcp: Option<UdpSocket>,
+}
+
+impl Sockets {
+    async fn recv_rtcp(&self, buf: &mut [u8]) -> io::Result<(usize, std::net::SocketAddr)> {
+        match &self.rtcp {
+            Some(socket) => socket.recv_from(buf).await,
+            None => std::future::pending().await,
+        }
+    }
+}
+
 async fn run(
-    socket: UdpSocket,
+    sockets: Sockets,
     mut session: MediaSession,
     mut commands: mpsc::Receiver<Command>,
     events: mpsc::Sender<MediaEvent>,
     cancel: CancellationToken,
 ) -> Result<SessionSummary, DriverError> {
+    let socket = &sockets.rtp;
     let mut recv_buf = vec![0u8; RECV_BUFFER];
+    let mut rtcp_buf = vec![0u8; RECV_BUFFER];
     let mut output = Output {
         send_buf: vec![0u8; RECV_BUFFER],
         pending: VecDeque::with_capacity(EVENT_CAPACITY),
@@ -170,7 +209,7 @@ async fn run(
     tokio::pin!(sleep);
 
     loop {
-        output.drain(&socket, &mut session, events_open);
+        output.drain(&sockets, &mut session, events_open);
         sleep.as_mut().reset(session.poll_timeout().into());
         tokio::select! {
             biased;
@@ -188,6 +227,10 @@ async fn run(
             },
             // Ticks before datagrams: a flood of packets must not starve the media clock.
             () = &mut sleep => session.handle_timeout(now()),
+            received = sockets.recv_rtcp(&mut rtcp_buf) => match received {
+                Ok((n, src)) => session.handle_rtcp(now(), src, &rtcp_buf[..n]),
+                Err(err) => tracing::debug!(error = %err, "RTCP receive failed"),
+            },
             received = socket.recv_from(&mut recv_buf) => match received {
                 Ok((n, src)) => {
                     recv_errors = 0;
@@ -217,7 +260,8 @@ async fn run(
         }
     }
 
-    output.drain(&socket, &mut session, events_open);
+    session.close(now());
+    output.drain(&sockets, &mut session, events_open);
     if events_open {
         // Last events (a final PlaybackFinished, say), delivered if there is room.
         for event in output.pending.drain(..) {
@@ -237,11 +281,20 @@ struct Output {
 
 impl Output {
     /// Sends every ready datagram and moves the session's events into `pending`.
-    fn drain(&mut self, socket: &UdpSocket, session: &mut MediaSession, keep_events: bool) {
+    fn drain(&mut self, sockets: &Sockets, session: &mut MediaSession, keep_events: bool) {
         while let Some((dst, n)) = session.poll_transmit(&mut self.send_buf) {
-            if let Err(err) = socket.try_send_to(&self.send_buf[..n], dst) {
+            if let Err(err) = sockets.rtp.try_send_to(&self.send_buf[..n], dst) {
                 // WouldBlock: the kernel buffer is full; late audio is worthless, drop it.
                 tracing::debug!(%dst, error = %err, "RTP send failed; packet dropped");
+            }
+        }
+        while let Some((dst, n)) = session.poll_transmit_rtcp(&mut self.send_buf) {
+            let socket = match (&sockets.rtcp, session.rtcp_mode()) {
+                (Some(rtcp), RtcpMode::Separate { .. }) => rtcp,
+                _ => &sockets.rtp,
+            };
+            if let Err(err) = socket.try_send_to(&self.send_buf[..n], dst) {
+                tracing::debug!(%dst, error = %err, "RTCP send failed; report dropped");
             }
         }
         while let Some(event) = session.poll_event() {

@@ -150,9 +150,38 @@ pub struct MediaStats {
     pub tx_dropped: u64,
     /// RFC 3550 interarrival jitter of the remote audio, in ms.
     pub jitter_ms: f64,
+    /// RTCP reports sent.
+    pub rtcp_sent: u64,
+    /// RTCP reports received.
+    pub rtcp_received: u64,
+    /// Round-trip time from the last RTCP report that allowed one, in ms.
+    pub rtt_ms: Option<f64>,
+    /// Loss of our stream as the peer last reported it (RTCP fraction lost), in percent.
+    pub remote_loss_pct: Option<f64>,
+    /// Jitter of our stream as the peer last reported it, in ms.
+    pub remote_jitter_ms: Option<f64>,
+    /// Estimated mean opinion score of what we hear (1.0 to 4.5), from the E-model: loss
+    /// (late packets included), jitter-buffer delay and half the round trip.
+    pub mos: f64,
 }
 
 impl MediaStats {
+    /// These stats with [`mos`](Self::mos) filled in for `codec`.
+    pub fn with_mos(mut self, codec: crate::Codec) -> Self {
+        let expected = self.packets_lost + self.packets_received.saturating_sub(self.duplicates);
+        let unplayed = self.packets_lost + self.late;
+        let loss_pct = if expected == 0 {
+            0.0
+        } else {
+            100.0 * unplayed as f64 / expected as f64
+        };
+        // Without RTCP, assume a short network path (20 ms one way).
+        let network_ms = self.rtt_ms.map_or(20.0, |rtt| rtt / 2.0);
+        self.mos =
+            crate::quality::estimate_mos(codec, loss_pct, network_ms + f64::from(self.jitter_buffer_ms));
+        self
+    }
+
     /// Lost packets as a percentage of those expected.
     pub fn loss_pct(&self) -> f64 {
         let expected = self.packets_lost + self.packets_received.saturating_sub(self.duplicates);

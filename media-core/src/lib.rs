@@ -17,7 +17,8 @@
 //! - [`recorder`]: the stereo call recording (remote left, agent right).
 //! - [`endpointing`]: energy-based speech detection and utterance segmentation, handing
 //!   utterances over at 16 kHz.
-//! - [`dtmf`]: RFC 4733 telephone-events, receive side.
+//! - [`dtmf`]: RFC 4733 telephone-events, received and sent, and in-band DTMF tones.
+//! - [`rtcp`]: sender and receiver reports, round-trip time; [`quality`]: an E-model MOS.
 //!
 //! Media time runs on one 20 ms grid ([`frame`]); all `*_ms` values in events are
 //! milliseconds since the session started, the timeline of the recording.
@@ -38,8 +39,10 @@ pub mod jitter;
 pub mod opus;
 pub mod pacer;
 pub mod plc;
+pub mod quality;
 pub mod recorder;
 pub mod resample;
+pub mod rtcp;
 pub mod rtp;
 pub mod session;
 mod transmit;

@@ -10,6 +10,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use media_core::rtcp::RtcpMode;
 use media_core::rtp::parse;
 use media_core::{Codec, MediaEvent, MediaSession, PayloadType, SessionConfig, Ssrc, UtteranceId};
 use rand::rngs::StdRng;
@@ -133,6 +134,8 @@ struct Harness {
     b_arrivals: Vec<u16>,
     /// Extra copies (from link duplication) among them.
     b_duplicate_arrivals: u64,
+    /// RTCP datagrams A sent.
+    a_rtcp: u64,
 }
 
 struct Setup {
@@ -142,6 +145,8 @@ struct Setup {
     b_recording: Option<PathBuf>,
     /// What B believes A's address is (SDP); A's real address is always `A_ADDR`.
     b_signalled_remote: SocketAddr,
+    /// RTCP of both sessions.
+    rtcp: RtcpMode,
 }
 
 const A_ADDR: &str = "192.0.2.1:4000";
@@ -155,6 +160,7 @@ impl Default for Setup {
             a_recording: None,
             b_recording: None,
             b_signalled_remote: addr(A_ADDR),
+            rtcp: RtcpMode::Off,
         }
     }
 }
@@ -165,6 +171,7 @@ impl Harness {
         let (a_addr, b_addr) = (addr(A_ADDR), addr(B_ADDR));
         let mut a_config = SessionConfig::new(Codec::Pcmu, PayloadType::PCMU, b_addr, Ssrc(0xA));
         a_config.recording = setup.a_recording;
+        a_config.rtcp = setup.rtcp;
         let mut b_config = SessionConfig::new(
             Codec::Pcmu,
             PayloadType::PCMU,
@@ -172,6 +179,7 @@ impl Harness {
             Ssrc(0xB),
         );
         b_config.recording = setup.b_recording;
+        b_config.rtcp = setup.rtcp;
         Harness {
             start: now,
             now,
@@ -187,6 +195,7 @@ impl Harness {
             misdirected: 0,
             b_arrivals: Vec::new(),
             b_duplicate_arrivals: 0,
+            a_rtcp: 0,
         }
     }
 
@@ -253,6 +262,13 @@ impl Harness {
             self.ab.send(self.now, self.a_addr, to, buf[..n].to_vec());
         }
         while let Some((to, n)) = self.b.poll_transmit(&mut buf) {
+            self.ba.send(self.now, self.b_addr, to, buf[..n].to_vec());
+        }
+        while let Some((to, n)) = self.a.poll_transmit_rtcp(&mut buf) {
+            self.a_rtcp += 1;
+            self.ab.send(self.now, self.a_addr, to, buf[..n].to_vec());
+        }
+        while let Some((to, n)) = self.b.poll_transmit_rtcp(&mut buf) {
             self.ba.send(self.now, self.b_addr, to, buf[..n].to_vec());
         }
         while let Some(event) = self.a.poll_event() {
@@ -615,4 +631,40 @@ fn b_latches_onto_as_real_address_behind_nat() {
     // B's ticks 20..=980 ms have arrived at A by 1000 ms.
     assert_eq!(a_stats.packets_received, 49);
     assert_eq!(a_stats.packets_lost, 0);
+}
+
+#[test]
+fn rtcp_reports_measure_the_round_trip_and_the_loss_each_side_sees() {
+    let mut h = Harness::new(Setup {
+        // 20 ms each way; A's packets to B lose 5%.
+        ab: Link::new(11, 20, 0, 0.05, 0.0),
+        ba: Link::perfect(20),
+        rtcp: RtcpMode::Mux,
+        ..Setup::default()
+    });
+    h.run_for_ms(16_000);
+    // About one report per 5 s from each side (the first after half an interval).
+    assert!((3..=5).contains(&h.a_rtcp), "A sent {} reports", h.a_rtcp);
+    let (a, b) = (h.a.stats(), h.b.stats());
+    assert!(a.rtcp_received >= 2 && b.rtcp_received >= 2, "{a:?} {b:?}");
+    assert_eq!(
+        (a.rtcp_ignored, b.rtcp_ignored, a.malformed, b.malformed),
+        (0, 0, 0, 0)
+    );
+    // The round trip is 40 ms; DLSR and LSR are in 1/65536 s.
+    for rtt in [a.rtt_ms, b.rtt_ms] {
+        let rtt = rtt.expect("rtt measured");
+        assert!((39.5..40.5).contains(&rtt), "rtt {rtt}");
+    }
+    // A hears about B's losses of its stream; B's own view of A's stream is lossless.
+    assert!(b.packets_lost > 0);
+    assert!(a.remote_loss_pct.is_some_and(|l| l > 0.0 && l < 15.0), "{a:?}");
+    assert_eq!(b.remote_loss_pct, Some(0.0));
+    // The MOS reflects it: B (5% loss) hears worse than A (none).
+    assert!(a.mos > 4.2 && b.mos < a.mos, "A {} B {}", a.mos, b.mos);
+    // Closing says goodbye.
+    h.a.close(h.now);
+    h.drain();
+    h.run_for_ms(100);
+    assert!(h.a_rtcp >= 4);
 }

@@ -487,6 +487,12 @@ impl JitterBuffer {
         }
     }
 
+    /// The RFC 3550 extended highest sequence number received (wrap count in the high 16
+    /// bits), for RTCP reception reports.
+    pub fn extended_highest(&self) -> Option<u32> {
+        self.seq.highest().map(|hi| (hi - seq::EXT_ORIGIN) as u32)
+    }
+
     /// Packets currently stored.
     pub fn len(&self) -> usize {
         self.occupied

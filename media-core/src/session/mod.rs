@@ -31,6 +31,7 @@ use crate::jitter::{JitterBuffer, JitterConfig, JitterError};
 use crate::opus::OpusParams;
 use crate::pacer::{Pacer, UtteranceId};
 use crate::recorder::{Recorder, RecorderError};
+use crate::rtcp::{MAX_RTCP, RemoteReport, RtcpMode, RtcpSession};
 use crate::rtp::{self, InterarrivalJitter, Packetizer, PayloadType, RtpTimestamp, SeqNo, Ssrc};
 use crate::transmit::{MAX_PAYLOAD, TxQueue};
 
@@ -60,6 +61,11 @@ pub struct SessionConfig {
     pub jitter_max_delay_ms: u32,
     /// Trailing silence that ends a turn of the remote party, in ms.
     pub end_of_turn_silence_ms: u32,
+    /// Where RTCP goes, if anywhere.
+    pub rtcp: RtcpMode,
+    /// The wall clock at the session's start, as NTP 32.32 fixed point, for the sender
+    /// reports (0 if unknown; round-trip times do not need it).
+    pub ntp_origin: u64,
 }
 
 impl SessionConfig {
@@ -78,6 +84,8 @@ impl SessionConfig {
             jitter_min_delay_ms: JitterConfig::default().min_delay_ms,
             jitter_max_delay_ms: JitterConfig::default().max_delay_ms,
             end_of_turn_silence_ms: EndpointerConfig::default().end_silence_ms,
+            rtcp: RtcpMode::Off,
+            ntp_origin: 0,
         }
     }
 }
@@ -142,6 +150,17 @@ struct Counters {
     fec_recovered: u64,
     decode_errors: u64,
     encode_errors: u64,
+    octets_sent: u64,
+    rtcp_sent: u64,
+    rtcp_received: u64,
+    tx_rtcp_dropped: u64,
+}
+
+/// What RTCP told us about the call.
+#[derive(Debug, Clone, Copy, Default)]
+struct Quality {
+    rtt: Option<std::time::Duration>,
+    remote: Option<RemoteReport>,
 }
 
 /// The media core of one call. See the module docs for the call order.
@@ -177,6 +196,11 @@ pub struct MediaSession {
     dtmf_event_ts: RtpTimestamp,
     /// When the last telephone-event packet arrived.
     last_telephone_event: Option<Instant>,
+    rtcp_mode: RtcpMode,
+    rtcp: Option<RtcpSession>,
+    rtcp_buf: Box<[u8; MAX_RTCP]>,
+    rtcp_pending: Option<usize>,
+    quality: Quality,
 }
 
 impl MediaSession {
@@ -234,6 +258,12 @@ impl MediaSession {
             dtmf_started_ms: 0,
             dtmf_event_ts: first_timestamp,
             last_telephone_event: None,
+            rtcp_mode: config.rtcp,
+            rtcp: (config.rtcp != RtcpMode::Off)
+                .then(|| RtcpSession::new(config.local_ssrc, now, config.ntp_origin)),
+            rtcp_buf: Box::new([0; MAX_RTCP]),
+            rtcp_pending: None,
+            quality: Quality::default(),
         })
     }
 
@@ -247,7 +277,11 @@ impl MediaSession {
             return;
         }
         if rtp::is_rtcp(bytes) {
-            self.counters.rtcp_ignored += 1;
+            if self.rtcp_mode == RtcpMode::Mux {
+                self.handle_rtcp(now, src, bytes);
+            } else {
+                self.counters.rtcp_ignored += 1;
+            }
             return;
         }
         let packet = match rtp::parse(bytes) {
@@ -359,9 +393,19 @@ impl MediaSession {
             jitter_target_ms: jitter.target_delay_ms,
             ssrc_changes: c.ssrc_changes,
             dtmf_digits: c.dtmf_digits,
-            tx_dropped: self.tx.dropped(),
+            tx_dropped: self.tx.dropped() + c.tx_rtcp_dropped,
             jitter_ms: self.inbound.arrival.get() * 1000.0 / f64::from(self.codec.clock_rate()),
+            rtcp_sent: c.rtcp_sent,
+            rtcp_received: c.rtcp_received,
+            rtt_ms: self.quality.rtt.map(|d| d.as_secs_f64() * 1000.0),
+            remote_loss_pct: self.quality.remote.map(|r| r.fraction_lost_pct),
+            remote_jitter_ms: self
+                .quality
+                .remote
+                .map(|r| f64::from(r.jitter) * 1000.0 / f64::from(self.codec.clock_rate())),
+            mos: 0.0,
         }
+        .with_mos(self.codec)
     }
 
     /// Ends the session: finalizes the recording and returns the final counters. Fails if the
@@ -382,6 +426,7 @@ impl MediaSession {
 
     /// One 20 ms tick at media time `at`.
     fn tick(&mut self, at: Instant) {
+        self.rtcp_tick(at);
         self.receive_tick(at);
         if let Some(event) = self.endpointer.process(&self.rx_frame) {
             self.events.push_back(event.into());
@@ -424,6 +469,7 @@ fn initial_seq_and_timestamp(ssrc: Ssrc) -> (SeqNo, RtpTimestamp) {
     (SeqNo(z as u16), RtpTimestamp((z >> 32) as u32))
 }
 
+mod control;
 mod receive;
 mod send;
 #[cfg(test)]

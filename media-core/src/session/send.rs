@@ -63,6 +63,7 @@ impl MediaSession {
             }
         };
         let payload = &self.tx_payload[..n];
+        self.counters.octets_sent += n as u64;
         let packetizer = &mut self.packetizer;
         let ticks = self.frame_ticks;
         let pushed = self
