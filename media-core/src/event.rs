@@ -154,6 +154,8 @@ pub struct MediaStats {
     pub rtcp_sent: u64,
     /// RTCP reports received.
     pub rtcp_received: u64,
+    /// SRTP or SRTCP packets that failed authentication or the replay check, dropped.
+    pub srtp_rejected: u64,
     /// Round-trip time from the last RTCP report that allowed one, in ms.
     pub rtt_ms: Option<f64>,
     /// Loss of our stream as the peer last reported it (RTCP fraction lost), in percent.

@@ -19,6 +19,7 @@
 //!   utterances over at 16 kHz.
 //! - [`dtmf`]: RFC 4733 telephone-events, received and sent, and in-band DTMF tones.
 //! - [`rtcp`]: sender and receiver reports, round-trip time; [`quality`]: an E-model MOS.
+//! - [`srtp`]: SRTP with SDES keys (AES_CM_128_HMAC_SHA1_80).
 //!
 //! Media time runs on one 20 ms grid ([`frame`]); all `*_ms` values in events are
 //! milliseconds since the session started, the timeline of the recording.
@@ -45,6 +46,7 @@ pub mod resample;
 pub mod rtcp;
 pub mod rtp;
 pub mod session;
+pub mod srtp;
 mod transmit;
 
 #[cfg(feature = "driver")]

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use media_core::rtcp::RtcpMode;
 use media_core::rtp::parse;
+use media_core::srtp::{SdesKey, SrtpConfig};
 use media_core::{Codec, MediaEvent, MediaSession, PayloadType, SessionConfig, Ssrc, UtteranceId};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -147,6 +148,8 @@ struct Setup {
     b_signalled_remote: SocketAddr,
     /// RTCP of both sessions.
     rtcp: RtcpMode,
+    /// SRTP keys of A and B.
+    srtp: Option<(SrtpConfig, SrtpConfig)>,
 }
 
 const A_ADDR: &str = "192.0.2.1:4000";
@@ -161,6 +164,7 @@ impl Default for Setup {
             b_recording: None,
             b_signalled_remote: addr(A_ADDR),
             rtcp: RtcpMode::Off,
+            srtp: None,
         }
     }
 }
@@ -172,6 +176,7 @@ impl Harness {
         let mut a_config = SessionConfig::new(Codec::Pcmu, PayloadType::PCMU, b_addr, Ssrc(0xA));
         a_config.recording = setup.a_recording;
         a_config.rtcp = setup.rtcp;
+        a_config.srtp = setup.srtp.as_ref().map(|(a, _)| a.clone());
         let mut b_config = SessionConfig::new(
             Codec::Pcmu,
             PayloadType::PCMU,
@@ -180,6 +185,7 @@ impl Harness {
         );
         b_config.recording = setup.b_recording;
         b_config.rtcp = setup.rtcp;
+        b_config.srtp = setup.srtp.map(|(_, b)| b);
         Harness {
             start: now,
             now,
@@ -225,6 +231,7 @@ impl Harness {
             // Arrivals first, then ticks, as a driver woken at this instant would see them.
             while let Some((from, to, bytes, copy)) = self.ab.pop_due(self.now) {
                 if to == self.b_addr {
+                    // (SRTP leaves the header in the clear.)
                     self.b_arrivals.push(parse(&bytes).expect("valid").seq.0);
                     self.b_duplicate_arrivals += u64::from(copy);
                 }
@@ -667,4 +674,64 @@ fn rtcp_reports_measure_the_round_trip_and_the_loss_each_side_sees() {
     h.drain();
     h.run_for_ms(100);
     assert!(h.a_rtcp >= 4);
+}
+
+#[test]
+fn srtp_carries_the_audio_and_drops_forgeries() {
+    let key = |seed: u8| {
+        SdesKey::from_random(std::array::from_fn(|i| {
+            seed.wrapping_mul(31).wrapping_add(i as u8)
+        }))
+    };
+    let (ka, kb) = (key(1), key(2));
+    let b_wav = temp_wav("srtp-b.wav");
+    let mut h = Harness::new(Setup {
+        ab: Link::new(5, 20, 10, 0.0, 0.0),
+        b_recording: Some(b_wav.clone()),
+        rtcp: RtcpMode::Mux,
+        srtp: Some((
+            SrtpConfig {
+                local: ka.clone(),
+                remote: kb.clone(),
+            },
+            SrtpConfig {
+                local: kb,
+                remote: ka,
+            },
+        )),
+        ..Setup::default()
+    });
+    h.run_for_ms(200);
+    let signal = chirp(8000, 10_000.0);
+    h.a.play(UtteranceId(1), signal.clone());
+    h.run_for_ms(2000);
+    // Nothing on the wire is plain audio: the chirp's mu-law bytes never appear.
+    let (_, plain) = h
+        .a_sent
+        .iter()
+        .map(|(_, p)| (p.len(), p))
+        .max_by_key(|(n, _)| *n)
+        .expect("packets");
+    assert_eq!(plain.len(), 12 + 160 + 10, "header, payload, 80-bit tag");
+    // An attacker at A's address injects RTP and RTCP: both are refused.
+    let mut forged = vec![0x80, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0xA];
+    forged.extend_from_slice(&[0x80; 170]);
+    h.b.handle_datagram(h.now, addr(A_ADDR), &forged);
+    h.b.handle_datagram(
+        h.now,
+        addr(A_ADDR),
+        &[
+            0x81, 201, 0, 7, 0, 0, 0, 0xA, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+            0, 0,
+        ],
+    );
+    let stats = h.b.stats();
+    assert_eq!(stats.srtp_rejected, 2, "{stats:?}");
+    assert_eq!((stats.packets_lost, stats.late, stats.malformed), (0, 0, 0));
+    assert!(stats.rtcp_received >= 1, "SRTCP reports arrive: {stats:?}");
+    let summary = h.b.finish().expect("finish B");
+    let (b_left, _) = read_stereo(&summary.recording.expect("recording").path);
+    let (_, corr) = find(&signal, &b_left, 220 * 8, 200 * 8);
+    assert!(corr > 0.99, "correlation {corr}");
+    std::fs::remove_file(&b_wav).ok();
 }

@@ -16,6 +16,17 @@ impl MediaSession {
             self.counters.foreign += 1;
             return;
         }
+        if self.srtp.is_some() {
+            self.with_decrypted(bytes, true, |session, plain| {
+                session.handle_plain_rtcp(now, plain)
+            });
+        } else {
+            self.handle_plain_rtcp(now, bytes);
+        }
+    }
+
+    /// Handles a plain (or decrypted) RTCP datagram.
+    pub(super) fn handle_plain_rtcp(&mut self, now: Instant, bytes: &[u8]) {
         let Some(rtcp) = &mut self.rtcp else {
             self.counters.rtcp_ignored += 1;
             return;
@@ -35,7 +46,7 @@ impl MediaSession {
             }
             Err(err) => {
                 self.counters.malformed += 1;
-                tracing::trace!(%src, error = %err, "dropped malformed RTCP");
+                tracing::trace!(error = %err, "dropped malformed RTCP");
             }
         }
     }
@@ -53,6 +64,17 @@ impl MediaSession {
             return None;
         };
         out.copy_from_slice(&self.rtcp_buf[..n]);
+        let n = match &mut self.srtp {
+            None => n,
+            Some(srtp) => match srtp.protect_rtcp(buf, n) {
+                Ok(n) => n,
+                Err(err) => {
+                    self.counters.tx_rtcp_dropped += 1;
+                    tracing::warn!(error = %err, "could not protect RTCP");
+                    return None;
+                }
+            },
+        };
         self.counters.rtcp_sent += 1;
         Some((dst, n))
     }

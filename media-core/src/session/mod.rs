@@ -33,6 +33,7 @@ use crate::pacer::{Pacer, UtteranceId};
 use crate::recorder::{Recorder, RecorderError};
 use crate::rtcp::{MAX_RTCP, RemoteReport, RtcpMode, RtcpSession};
 use crate::rtp::{self, InterarrivalJitter, Packetizer, PayloadType, RtpTimestamp, SeqNo, Ssrc};
+use crate::srtp::{SrtpConfig, SrtpError, SrtpSession};
 use crate::transmit::{MAX_PAYLOAD, TxQueue};
 
 /// Settings of one session, taken from the SDP offer/answer and the call's configuration.
@@ -63,6 +64,8 @@ pub struct SessionConfig {
     pub end_of_turn_silence_ms: u32,
     /// Where RTCP goes, if anywhere.
     pub rtcp: RtcpMode,
+    /// SRTP keys, when the SDP negotiated `RTP/SAVP` with SDES.
+    pub srtp: Option<SrtpConfig>,
     /// The wall clock at the session's start, as NTP 32.32 fixed point, for the sender
     /// reports (0 if unknown; round-trip times do not need it).
     pub ntp_origin: u64,
@@ -85,6 +88,7 @@ impl SessionConfig {
             jitter_max_delay_ms: JitterConfig::default().max_delay_ms,
             end_of_turn_silence_ms: EndpointerConfig::default().end_silence_ms,
             rtcp: RtcpMode::Off,
+            srtp: None,
             ntp_origin: 0,
         }
     }
@@ -103,6 +107,9 @@ pub enum SessionError {
     /// The codec could not be set up.
     #[error("codec: {0}")]
     Codec(#[from] CodecError),
+    /// The SRTP keys could not be set up.
+    #[error("SRTP: {0}")]
+    Srtp(#[from] SrtpError),
     /// The endpointer settings are invalid.
     #[error("endpointer: {0}")]
     Endpointer(#[from] EndpointError),
@@ -154,6 +161,7 @@ struct Counters {
     rtcp_sent: u64,
     rtcp_received: u64,
     tx_rtcp_dropped: u64,
+    srtp_rejected: u64,
 }
 
 /// What RTCP told us about the call.
@@ -201,7 +209,13 @@ pub struct MediaSession {
     rtcp_buf: Box<[u8; MAX_RTCP]>,
     rtcp_pending: Option<usize>,
     quality: Quality,
+    srtp: Option<SrtpSession>,
+    /// Where received SRTP is decrypted; taken while a packet is handled.
+    plain: Option<Box<[u8; PLAIN_BUFFER]>>,
 }
+
+/// Largest datagram decrypted (anything longer is not a packet we would accept).
+const PLAIN_BUFFER: usize = 2048;
 
 impl MediaSession {
     /// Creates the session at time `now`, which is also when its first tick is due. Creates the
@@ -264,11 +278,14 @@ impl MediaSession {
             rtcp_buf: Box::new([0; MAX_RTCP]),
             rtcp_pending: None,
             quality: Quality::default(),
+            plain: config.srtp.is_some().then(|| Box::new([0; PLAIN_BUFFER])),
+            srtp: config.srtp.as_ref().map(SrtpSession::new).transpose()?,
         })
     }
 
     /// Handles one datagram received at `now` from `src`. Malformed packets, packets of other
-    /// payload types and packets from anyone but the latched remote are dropped and counted.
+    /// payload types, packets that fail SRTP authentication and packets from anyone but the
+    /// latched remote are dropped and counted.
     pub fn handle_datagram(&mut self, now: Instant, src: SocketAddr, bytes: &[u8]) {
         if let Remote::Latched(remote) = self.remote
             && remote != src
@@ -276,6 +293,47 @@ impl MediaSession {
             self.counters.foreign += 1;
             return;
         }
+        if self.srtp.is_some() {
+            let rtcp = rtp::is_rtcp(bytes);
+            if rtcp && self.rtcp_mode != RtcpMode::Mux {
+                self.counters.rtcp_ignored += 1;
+                return;
+            }
+            self.with_decrypted(bytes, rtcp, |session, plain| {
+                if rtcp {
+                    session.handle_plain_rtcp(now, plain);
+                } else {
+                    session.handle_plain(now, src, plain);
+                }
+            });
+            return;
+        }
+        self.handle_plain(now, src, bytes);
+    }
+
+    /// Decrypts an SRTP or SRTCP datagram and hands the plain packet to `handle`; one that
+    /// fails is dropped and counted.
+    pub(super) fn with_decrypted(&mut self, bytes: &[u8], rtcp: bool, handle: impl FnOnce(&mut Self, &[u8])) {
+        let (Some(srtp), Some(mut plain)) = (&mut self.srtp, self.plain.take()) else {
+            return;
+        };
+        let opened = if rtcp {
+            srtp.unprotect_rtcp(bytes, &mut plain[..])
+        } else {
+            srtp.unprotect_rtp(bytes, &mut plain[..])
+        };
+        match opened {
+            Ok(n) => handle(self, &plain[..n]),
+            Err(err) => {
+                self.counters.srtp_rejected += 1;
+                tracing::trace!(error = %err, "dropped SRTP packet");
+            }
+        }
+        self.plain = Some(plain);
+    }
+
+    /// Handles a plain (or decrypted) RTP or muxed RTCP datagram.
+    fn handle_plain(&mut self, now: Instant, src: SocketAddr, bytes: &[u8]) {
         if rtp::is_rtcp(bytes) {
             if self.rtcp_mode == RtcpMode::Mux {
                 self.handle_rtcp(now, src, bytes);
@@ -317,9 +375,22 @@ impl MediaSession {
     /// Writes the next outgoing datagram into `buf` and returns its destination and length.
     /// `buf` should hold at least 12 + 320 bytes; a packet that does not fit is dropped.
     pub fn poll_transmit(&mut self, buf: &mut [u8]) -> Option<(SocketAddr, usize)> {
-        let n = self.tx.pop_into(buf)?;
-        self.counters.packets_sent += 1;
-        Some((self.remote.addr(), n))
+        loop {
+            let n = self.tx.pop_into(buf)?;
+            let n = match &mut self.srtp {
+                None => n,
+                Some(srtp) => match srtp.protect_rtp(buf, n) {
+                    Ok(n) => n,
+                    Err(err) => {
+                        self.counters.encode_errors += 1;
+                        tracing::warn!(error = %err, "could not protect outgoing packet");
+                        continue;
+                    }
+                },
+            };
+            self.counters.packets_sent += 1;
+            return Some((self.remote.addr(), n));
+        }
     }
 
     /// Takes the next event, oldest first.
@@ -397,6 +468,7 @@ impl MediaSession {
             jitter_ms: self.inbound.arrival.get() * 1000.0 / f64::from(self.codec.clock_rate()),
             rtcp_sent: c.rtcp_sent,
             rtcp_received: c.rtcp_received,
+            srtp_rejected: c.srtp_rejected,
             rtt_ms: self.quality.rtt.map(|d| d.as_secs_f64() * 1000.0),
             remote_loss_pct: self.quality.remote.map(|r| r.fraction_lost_pct),
             remote_jitter_ms: self
