@@ -32,9 +32,9 @@ use crate::rtcp::RtcpMode;
 use crate::session::{MediaSession, SessionError};
 
 /// Commands queued between the handles and the task.
-const COMMAND_CAPACITY: usize = 32;
+pub(crate) const COMMAND_CAPACITY: usize = 32;
 /// Events buffered in the channel to the consumer.
-const EVENT_CAPACITY: usize = 64;
+pub(crate) const EVENT_CAPACITY: usize = 64;
 /// Receive buffer: larger than any RTP packet a sane peer sends on a 1500-byte MTU.
 const RECV_BUFFER: usize = 2048;
 /// Consecutive receive errors after which the socket is considered dead.
@@ -60,7 +60,7 @@ pub enum DriverError {
 
 /// What the handles ask of the task.
 #[derive(Debug)]
-enum Command {
+pub(crate) enum Command {
     Play { id: UtteranceId, samples_8k: Vec<i16> },
     Flush,
     SetListening(bool),
@@ -68,11 +68,29 @@ enum Command {
     Stop,
 }
 
+impl Command {
+    /// Applies the command to `session`; returns `false` for `Stop`.
+    pub(crate) fn apply(self, session: &mut MediaSession) -> bool {
+        match self {
+            Command::Play { id, samples_8k } => session.play(id, samples_8k),
+            Command::Flush => session.flush(),
+            Command::SetListening(listening) => session.set_listening(listening),
+            Command::SendDtmf { digits, tone_ms } => {
+                if let Err(err) = session.send_dtmf(&digits, tone_ms) {
+                    tracing::warn!(error = %err, "DTMF refused");
+                }
+            }
+            Command::Stop => return false,
+        }
+        true
+    }
+}
+
 /// Controls a running session. Cheap to clone; the session stops when the last one is
 /// dropped.
 #[derive(Debug, Clone)]
 pub struct MediaHandle {
-    commands: mpsc::Sender<Command>,
+    pub(crate) commands: mpsc::Sender<Command>,
 }
 
 impl MediaHandle {
@@ -215,15 +233,10 @@ async fn run(
             biased;
             () = cancel.cancelled() => break,
             command = commands.recv() => match command {
-                Some(Command::Play { id, samples_8k }) => session.play(id, samples_8k),
-                Some(Command::Flush) => session.flush(),
-                Some(Command::SetListening(listening)) => session.set_listening(listening),
-                Some(Command::SendDtmf { digits, tone_ms }) => {
-                    if let Err(err) = session.send_dtmf(&digits, tone_ms) {
-                        tracing::warn!(error = %err, "DTMF refused");
-                    }
-                }
-                Some(Command::Stop) | None => break,
+                Some(command) => if !command.apply(&mut session) {
+                    break;
+                },
+                None => break,
             },
             // Ticks before datagrams: a flood of packets must not starve the media clock.
             () = &mut sleep => session.handle_timeout(now()),

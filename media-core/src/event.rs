@@ -148,6 +148,9 @@ pub struct MediaStats {
     pub dtmf_digits: u64,
     /// Outgoing packets dropped before being sent (the driver fell behind).
     pub tx_dropped: u64,
+    /// Incoming datagrams dropped before the session saw them (the engine's ring was full,
+    /// or they were larger than any RTP packet).
+    pub rx_dropped: u64,
     /// RFC 3550 interarrival jitter of the remote audio, in ms.
     pub jitter_ms: f64,
     /// RTCP reports sent.

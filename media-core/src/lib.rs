@@ -35,6 +35,8 @@ pub mod dtmf;
 pub mod endpointing;
 pub mod event;
 pub mod frame;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod g711;
 pub mod jitter;
 pub mod opus;
@@ -51,6 +53,8 @@ mod transmit;
 
 #[cfg(feature = "driver")]
 pub mod driver;
+#[cfg(feature = "driver")]
+pub mod engine;
 
 pub use codec::Codec;
 pub use event::{MediaEvent, MediaStats, SessionSummary};

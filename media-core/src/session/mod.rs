@@ -465,6 +465,7 @@ impl MediaSession {
             ssrc_changes: c.ssrc_changes,
             dtmf_digits: c.dtmf_digits,
             tx_dropped: self.tx.dropped() + c.tx_rtcp_dropped,
+            rx_dropped: 0,
             jitter_ms: self.inbound.arrival.get() * 1000.0 / f64::from(self.codec.clock_rate()),
             rtcp_sent: c.rtcp_sent,
             rtcp_received: c.rtcp_received,
