@@ -49,13 +49,25 @@ fn read_stereo(path: &Path) -> (Vec<i16>, Vec<i16>) {
 /// duplicated packet.
 type Datagram = (SocketAddr, SocketAddr, Vec<u8>, bool);
 
-/// One direction of the network: fixed latency, uniform jitter, random loss and duplication.
+/// Two-state Gilbert-Elliott loss: in the good state nothing is lost, in the bad state
+/// everything is; the state flips before each packet with the given probabilities, so losses
+/// come in bursts of mean length `1 / to_good` packets.
+#[derive(Clone, Copy)]
+struct GilbertElliott {
+    to_bad: f64,
+    to_good: f64,
+    bad: bool,
+}
+
+/// One direction of the network: fixed latency, uniform jitter, random or bursty loss and
+/// duplication.
 struct Link {
     rng: StdRng,
     latency: Duration,
     jitter_max_us: u64,
     loss: f64,
     duplicate: f64,
+    bursts: Option<GilbertElliott>,
     /// Keyed by (arrival time, send order) so equal arrival times keep their send order.
     in_flight: BTreeMap<(Instant, u64), Datagram>,
     sent: u64,
@@ -72,6 +84,7 @@ impl Link {
             jitter_max_us: jitter_max_ms * 1000,
             loss,
             duplicate,
+            bursts: None,
             in_flight: BTreeMap::new(),
             sent: 0,
             dropped_seqs: Vec::new(),
@@ -83,9 +96,29 @@ impl Link {
         Link::new(0, latency_ms, 0, 0.0, 0.0)
     }
 
+    /// This link with Gilbert-Elliott burst losses instead of independent ones.
+    fn with_bursts(mut self, to_bad: f64, to_good: f64) -> Self {
+        self.bursts = Some(GilbertElliott {
+            to_bad,
+            to_good,
+            bad: false,
+        });
+        self
+    }
+
     fn send(&mut self, now: Instant, from: SocketAddr, to: SocketAddr, bytes: Vec<u8>) {
         self.sent += 1;
-        if self.loss > 0.0 && self.rng.random_bool(self.loss) {
+        let lost = match &mut self.bursts {
+            Some(ge) => {
+                let flip = if ge.bad { ge.to_good } else { ge.to_bad };
+                if self.rng.random_bool(flip) {
+                    ge.bad = !ge.bad;
+                }
+                ge.bad
+            }
+            None => self.loss > 0.0 && self.rng.random_bool(self.loss),
+        };
+        if lost {
             self.dropped_seqs
                 .push(parse(&bytes).expect("sessions send valid RTP").seq.0);
             return;
@@ -733,5 +766,118 @@ fn srtp_carries_the_audio_and_drops_forgeries() {
     let (b_left, _) = read_stereo(&summary.recording.expect("recording").path);
     let (_, corr) = find(&signal, &b_left, 220 * 8, 200 * 8);
     assert!(corr > 0.99, "correlation {corr}");
+    std::fs::remove_file(&b_wav).ok();
+}
+
+/// Runs of consecutive sequence numbers in `seqs` (sorted), as their lengths.
+fn bursts(seqs: &[u16]) -> Vec<usize> {
+    let mut runs: Vec<usize> = Vec::new();
+    for (i, &s) in seqs.iter().enumerate() {
+        if i > 0 && seqs[i - 1].wrapping_add(1) == s {
+            *runs.last_mut().expect("a run") += 1;
+        } else {
+            runs.push(1);
+        }
+    }
+    runs
+}
+
+#[test]
+fn bursty_loss_and_changing_jitter_keep_playout_continuous_and_the_delay_bounded() {
+    const FRAME: usize = 160;
+    let b_wav = temp_wav("bursty-b.wav");
+    let mut h = Harness::new(Setup {
+        // Bursts of 3 packets on average, about 5% lost; jitter changed by phase below.
+        ab: Link::new(77, 20, 5, 0.0, 0.0).with_bursts(0.015, 0.33),
+        b_recording: Some(b_wav.clone()),
+        ..Setup::default()
+    });
+    h.run_for_ms(200);
+    let seconds = 53;
+    let signal = noise(8000 * seconds, 6000.0, 11);
+    h.a.play(UtteranceId(1), signal.clone());
+    // Phases: calm (5 ms jitter), rough (0..120 ms: reordering, late packets), calm again
+    // (long: the estimator forgets the rough phase over some twenty seconds).
+    let mut samples: Vec<(u64, u32, u32)> = Vec::new();
+    for (phase_ms, jitter_ms) in [(12_000, 5), (12_000, 120), (30_000, 5)] {
+        h.ab.jitter_max_us = jitter_ms * 1000;
+        for _ in 0..phase_ms / 100 {
+            h.run_for_ms(100);
+            let s = h.b.stats();
+            samples.push((h.ms(h.now), s.jitter_buffer_ms, s.jitter_target_ms));
+        }
+    }
+    let summary = h.b.finish().expect("finish B");
+    let stats = summary.stats;
+
+    // The link really lost packets in bursts.
+    let mut lost = h.ab.dropped_seqs.clone();
+    lost.sort_unstable();
+    let runs = bursts(&lost);
+    assert!(runs.len() > 15, "bursts {}", runs.len());
+    assert!(runs.iter().any(|&n| n >= 4), "longest burst {runs:?}");
+    assert!(stats.packets_lost >= lost.len() as u64 - 3, "{stats:?}");
+
+    // Delay bounds: the playout delay never leaves 20..=200 ms; it grows to ride out the rough
+    // phase and comes back down once the network is calm again.
+    for &(at, delay, target) in &samples {
+        assert!((20..=200).contains(&delay), "delay {delay} ms at {at} ms");
+        assert!((20..=200).contains(&target), "target {target} ms at {at} ms");
+    }
+    let in_phase = |from: u64, to: u64| {
+        samples
+            .iter()
+            .filter(move |(at, _, _)| (from..to).contains(at))
+            .map(|&(_, delay, _)| delay)
+    };
+    let calm_max = in_phase(4_000, 12_000).max().expect("samples");
+    let rough_max = in_phase(13_000, 24_000).max().expect("samples");
+    let calm_again = in_phase(50_000, 56_300).max().expect("samples");
+    assert!(calm_max <= 80, "calm delay {calm_max} ms");
+    assert!(rough_max >= 100, "rough delay only {rough_max} ms");
+    assert!(calm_again <= 80, "delay after calm returned {calm_again} ms");
+
+    // Continuity: one frame of audio per tick, no gaps, and every frame that arrived in time
+    // is in the recording, intact and in order, at most 200 ms of playout delay after it
+    // crossed the link.
+    let (left, _) = read_stereo(&summary.recording.expect("recording").path);
+    assert_eq!(left.len() as u64, summary.duration_ms * 8);
+    let first_tick_ms = 220;
+    let (mut found, mut last_at) = (0u64, 0usize);
+    let (mut min_lag, mut max_lag) = (u64::MAX, 0u64);
+    for k in 0..signal.len() / FRAME {
+        let sent_at = (first_tick_ms + 20 * k) * 8;
+        let frame = &signal[k * FRAME..(k + 1) * FRAME];
+        // Candidate playout positions: whole frames, from the link's latency to 400 ms on.
+        let hit = (1..=20)
+            .map(|n| sent_at + n * FRAME)
+            .filter(|&at| at + FRAME <= left.len())
+            // 0.7: unrelated noise frames correlate around 0 +- 0.08; the first frame after a
+            // concealment is partly cross-faded with the PLC's output (G.711 Appendix I).
+            .find(|&at| correlation(frame, &left[at..at + FRAME]) > 0.7);
+        if let Some(at) = hit {
+            assert!(at > last_at, "frame {k} played out of order");
+            last_at = at;
+            found += 1;
+            let lag_ms = ((at - sent_at) / 8) as u64;
+            min_lag = min_lag.min(lag_ms);
+            max_lag = max_lag.max(lag_ms);
+        }
+    }
+    let frames_sent = (signal.len() / FRAME) as u64;
+    let lost_in_utterance = lost.len() as u64;
+    // Everything not lost on the link, dropped as late or dropped to shrink the delay was
+    // played; nothing else.
+    assert!(
+        found + lost_in_utterance + stats.late + stats.frames_shrunk >= frames_sent
+            && found + lost_in_utterance + stats.late <= frames_sent,
+        "found {found} of {frames_sent}, lost {lost_in_utterance}, {stats:?}"
+    );
+    assert!(stats.late * 100 < frames_sent * 2, "late {}", stats.late);
+    // 20 ms on the wire, up to 120 ms of jitter, at most 200 ms in the buffer, one tick.
+    assert!(min_lag >= 40, "min lag {min_lag} ms");
+    assert!(max_lag <= 20 + 200 + 20, "max lag {max_lag} ms");
+    // Every lost or late packet was concealed by exactly one frame.
+    assert!(stats.frames_concealed + 3 >= stats.packets_lost);
     std::fs::remove_file(&b_wav).ok();
 }
