@@ -6,6 +6,8 @@
 
 pub mod call;
 pub mod conversation;
+pub mod extract;
+pub mod llm;
 pub mod outcome;
 pub mod phone;
 pub mod speech;

@@ -1,4 +1,5 @@
-//! The `ringback` command line: `serve`, `call`, `keys create`, `demo`. Logs go to stderr; results
+//! The `ringback` command line: `serve`, `call`, `keys create|list|revoke`, `demo`, `sip-parse`, `analyze`. Logs go to
+//! stderr; results
 //! go to stdout as JSON so scripts can use them.
 
 use crate::clock::SystemClock;
@@ -67,6 +68,29 @@ pub enum Command {
         #[arg(long)]
         data_dir: Option<PathBuf>,
     },
+    /// Read one SIP message from FILE and print one JSON line: whether it is well formed, its kind,
+    /// method or status, Call-ID, the status a UAS would answer, and the error. Exit 0 whatever the
+    /// verdict.
+    SipParse {
+        /// The file holding exactly the bytes of one message (a datagram).
+        file: PathBuf,
+    },
+    /// Analyse a WAV file as a live call would be (speech, DTMF, beeps, answering machine) and
+    /// print one JSON document. A stereo file is analysed on its left channel.
+    Analyze {
+        /// The WAV file (mono or stereo, PCM or float, any common rate).
+        file: PathBuf,
+        /// The Silero VAD model (default: `silero_vad.onnx` in the models directory).
+        #[arg(long, env = "RINGBACK_SILERO_MODEL")]
+        silero_model: Option<PathBuf>,
+        /// The ONNX Runtime library (default: `ORT_DYLIB_PATH`, else `libonnxruntime.so` in the
+        /// models directory).
+        #[arg(long)]
+        onnxruntime: Option<PathBuf>,
+        /// Decide speech with webrtc-vad alone, without Silero.
+        #[arg(long)]
+        gate_only: bool,
+    },
 }
 
 /// `ringback keys ...`
@@ -80,6 +104,20 @@ pub enum KeysCommand {
         /// A label for the key.
         #[arg(long)]
         name: Option<String>,
+    },
+    /// List keys (id, prefix, name, created, revoked) as JSON lines; never the keys themselves.
+    List {
+        /// The TOML configuration file (for the database location).
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// Revoke a key by id or prefix; it stops working at once.
+    Revoke {
+        /// The TOML configuration file (for the database location).
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Key id (`key_...`) or displayed prefix (`rb_live_xxxxxx`).
+        key: String,
     },
 }
 
@@ -110,10 +148,19 @@ pub async fn run(cli: Cli) -> ExitCode {
             url,
             api_key,
         } => call(&url, &api_key, &to, &prompt, callback_url, wait).await,
-        Command::Keys {
-            command: KeysCommand::Create { config, name },
-        } => create_key(config, name).await,
+        Command::Keys { command } => match command {
+            KeysCommand::Create { config, name } => create_key(config, name).await,
+            KeysCommand::List { config } => list_keys(config).await,
+            KeysCommand::Revoke { config, key } => revoke_key(config, key).await,
+        },
         Command::Demo { data_dir } => run_demo(data_dir).await,
+        Command::SipParse { file } => sip_parse(&file),
+        Command::Analyze {
+            file,
+            silero_model,
+            onnxruntime,
+            gate_only,
+        } => analyze(file, silero_model, onnxruntime, gate_only).await,
     };
     match result {
         Ok(code) => code,
@@ -127,6 +174,14 @@ pub async fn run(cli: Cli) -> ExitCode {
 #[allow(clippy::print_stdout)] // stdout is this command's output
 fn print_line(value: &Value) {
     println!("{value}");
+}
+
+#[allow(clippy::print_stdout)] // stdout is this command's output
+fn sip_parse(file: &std::path::Path) -> Result<ExitCode, String> {
+    let bytes = std::fs::read(file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+    let report = sip_stack::message::verdict::inspect(&bytes, &sip_stack::message::Limits::default());
+    println!("{}", report.to_json_line());
+    Ok(ExitCode::SUCCESS)
 }
 
 async fn serve(config: Option<PathBuf>) -> Result<ExitCode, String> {
@@ -221,10 +276,7 @@ async fn call(
 }
 
 async fn create_key(config: Option<PathBuf>, name: Option<String>) -> Result<ExitCode, String> {
-    let config = Config::load(config.as_deref()).map_err(|e| e.to_string())?;
-    let store = Store::open(&config.storage.database_url())
-        .await
-        .map_err(|e| e.to_string())?;
+    let store = open_store(config).await?;
     let key = keys::create(&store, &SystemClock, name)
         .await
         .map_err(|e| e.to_string())?;
@@ -237,6 +289,41 @@ async fn create_key(config: Option<PathBuf>, name: Option<String>) -> Result<Exi
         println!("{}", key.secret);
     }
     Ok(ExitCode::SUCCESS)
+}
+
+async fn open_store(config: Option<PathBuf>) -> Result<Store, String> {
+    let config = Config::load(config.as_deref()).map_err(|e| e.to_string())?;
+    Store::open(&config.storage.database_url())
+        .await
+        .map_err(|e| e.to_string())
+}
+
+async fn list_keys(config: Option<PathBuf>) -> Result<ExitCode, String> {
+    let store = open_store(config).await?;
+    for key in keys::list(&store).await.map_err(|e| e.to_string())? {
+        print_line(&serde_json::json!({
+            "id": key.id,
+            "prefix": key.prefix,
+            "name": key.name,
+            "created_at": key.created_at,
+            "revoked_at": key.revoked_at,
+        }));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn revoke_key(config: Option<PathBuf>, key: String) -> Result<ExitCode, String> {
+    let store = open_store(config).await?;
+    match keys::revoke(&store, &SystemClock, &key)
+        .await
+        .map_err(|e| e.to_string())?
+    {
+        Some(row) => {
+            eprintln!("Revoked API key {} ({}).", row.id, row.prefix);
+            Ok(ExitCode::SUCCESS)
+        }
+        None => Err(format!("no active key {key:?}")),
+    }
 }
 
 async fn run_demo(data_dir: Option<PathBuf>) -> Result<ExitCode, String> {
@@ -275,4 +362,73 @@ async fn run_demo(data_dir: Option<PathBuf>) -> Result<ExitCode, String> {
     } else {
         ExitCode::from(1)
     })
+}
+
+/// `ringback analyze`: the live analyzer over a file, Silero in line; prints the DESIGN.md shape.
+async fn analyze(
+    file: PathBuf,
+    silero_model: Option<PathBuf>,
+    onnxruntime: Option<PathBuf>,
+    gate_only: bool,
+) -> Result<ExitCode, String> {
+    use media_core::analysis::AnalyzerConfig;
+    use media_core::analysis::file::{analyze_audio, read_wav};
+    use media_core::analysis::silero::SileroModel;
+
+    let models = agent_runtime::speech::default_models_dir();
+    let model = silero_model.unwrap_or_else(|| models.join("silero_vad.onnx"));
+    let onnxruntime = onnxruntime
+        .or_else(|| std::env::var_os("ORT_DYLIB_PATH").map(PathBuf::from))
+        .unwrap_or_else(|| models.join("libonnxruntime.so"));
+    let report = tokio::task::spawn_blocking(move || {
+        let audio = read_wav(&file).map_err(|e| error_chain(&e))?;
+        let config = AnalyzerConfig::default();
+        if gate_only {
+            analyze_audio::<SileroModel>(&audio, config, None)
+        } else {
+            let mut silero = SileroModel::load(&model, &onnxruntime).map_err(|e| error_chain(&e))?;
+            analyze_audio(&audio, config, Some(&mut silero))
+        }
+        .map_err(|e| error_chain(&e))
+    })
+    .await
+    .map_err(|e| format!("analysis task failed: {e}"))??;
+    print_line(&analysis_json(&report));
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The JSON of `ringback analyze` (DESIGN.md, "Contracts").
+pub fn analysis_json(report: &media_core::analysis::file::FileAnalysis) -> Value {
+    let round = |x: f32| (f64::from(x) * 1000.0).round() / 1000.0;
+    serde_json::json!({
+        "duration_ms": report.duration_ms,
+        "speech": report.speech.iter().map(|&(s, e)| [s, e]).collect::<Vec<_>>(),
+        "dtmf": report.dtmf.iter().map(|d| serde_json::json!({
+            "digit": d.digit.to_string(),
+            "start_ms": d.start_ms,
+            "end_ms": d.end_ms,
+        })).collect::<Vec<_>>(),
+        "amd": {
+            "verdict": report.amd.verdict.as_str(),
+            "confidence": round(report.amd.confidence),
+            "decided_ms": report.amd.decided_ms,
+        },
+        "beeps": report.beeps.iter().map(|b| serde_json::json!({
+            "start_ms": b.start_ms,
+            "end_ms": b.end_ms,
+            "hz": (f64::from(b.hz) * 10.0).round() / 10.0,
+        })).collect::<Vec<_>>(),
+    })
+}
+
+/// An error and its sources, one line.
+fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }

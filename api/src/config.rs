@@ -7,6 +7,7 @@ use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 /// Why the configuration could not be loaded.
 #[derive(Debug, thiserror::Error)]
@@ -53,6 +54,9 @@ pub struct ServerConfig {
     pub listen: SocketAddr,
     /// Base URL of the API as clients reach it, for `recording_url`; derived from `listen` if unset.
     pub public_url: Option<String>,
+    /// Anonymous trial keys (the fire-and-poll face's proto-key): `POST /call` without credentials
+    /// creates a key and returns it once. Off unless an operator turns it on.
+    pub trial_keys: bool,
 }
 
 impl Default for ServerConfig {
@@ -60,6 +64,7 @@ impl Default for ServerConfig {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             public_url: None,
+            trial_keys: false,
         }
     }
 }
@@ -109,6 +114,10 @@ pub struct TrunkSection {
     /// Registration expiry to ask for, seconds.
     #[serde(default = "default_expires")]
     pub register_expires: u32,
+    /// Calls in progress at once on this trunk (more wait as `queued`); `[limits]
+    /// max_concurrent_calls` when unset.
+    #[serde(default)]
+    pub max_concurrent_calls: Option<usize>,
 }
 
 fn default_trunk_name() -> String {
@@ -156,8 +165,10 @@ impl Default for MediaConfig {
 pub struct StorageConfig {
     /// Directory for the database and recordings.
     pub data_dir: PathBuf,
-    /// Database URL; `sqlite://<data_dir>/ringback.db` when unset.
+    /// Database URL: `sqlite://<data_dir>/ringback.db` when unset, or `postgres://user@host/db`.
     pub database_url: Option<String>,
+    /// Recordings and transcripts are purged this many days after the call ended; kept when unset.
+    pub retention_days: Option<u32>,
 }
 
 impl Default for StorageConfig {
@@ -165,6 +176,7 @@ impl Default for StorageConfig {
         Self {
             data_dir: PathBuf::from("ringback-data"),
             database_url: None,
+            retention_days: None,
         }
     }
 }
@@ -196,6 +208,9 @@ pub struct ProvidersConfig {
     /// Speech to text (`provider = "whisper"` or `"openai"`).
     #[serde(skip_serializing)]
     pub stt: Option<SttConfig>,
+    /// An OpenAI-compatible language model; without it the deterministic engine runs calls.
+    #[serde(skip_serializing)]
+    pub llm: Option<agent_runtime::llm::LlmConfig>,
 }
 
 impl ProvidersConfig {
@@ -218,20 +233,36 @@ pub struct WebhooksConfig {
     pub allow_private: bool,
     /// Standard Webhooks signing secret (`whsec_<base64>`); generated and stored when unset.
     pub secret: Option<String>,
-    /// Delivery attempts before giving up.
-    pub max_attempts: u32,
+    /// Waits between attempts after a failed one (the first attempt is immediate); each wait is
+    /// jittered by `jitter_pct`. The default grows about fourfold, then twofold, and spans more than
+    /// 24 hours even when every wait is jittered to its shortest.
+    pub retry_schedule: Vec<humantime_serde::Serde<Duration>>,
+    /// Random spread of each wait, in percent either way.
+    pub jitter_pct: u32,
     /// Per-attempt timeout, seconds.
     pub timeout_secs: u64,
+    /// Deliveries in flight at once.
+    pub concurrency: usize,
 }
 
 impl Default for WebhooksConfig {
     fn default() -> Self {
+        let schedule = [5, 30, 120, 600, 1_800, 3_600, 7_200, 14_400, 28_800, 57_600];
         Self {
             allow_private: false,
             secret: None,
-            max_attempts: 8,
+            retry_schedule: schedule.iter().map(|s| Duration::from_secs(*s).into()).collect(),
+            jitter_pct: 20,
             timeout_secs: 10,
+            concurrency: 16,
         }
+    }
+}
+
+impl WebhooksConfig {
+    /// The retry schedule as plain durations.
+    pub fn schedule(&self) -> Vec<Duration> {
+        self.retry_schedule.iter().map(|d| **d).collect()
     }
 }
 
@@ -239,14 +270,27 @@ impl Default for WebhooksConfig {
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct LimitsConfig {
-    /// Calls in progress at once; more wait as `queued`.
+    /// Calls in progress at once per trunk (unless the trunk sets its own); more wait as `queued`.
     pub max_concurrent_calls: usize,
+    /// Calls that may wait as `queued` per trunk; past that, new calls are refused with 503.
+    pub queue_capacity: usize,
+    /// Requests per minute per API key (429 with `Retry-After` past it).
+    pub requests_per_minute: u32,
+    /// Calls per API key per UTC day; 0 for no cap.
+    pub daily_calls_per_key: u32,
+    /// How long an idempotency key names its call.
+    #[serde(with = "humantime_serde")]
+    pub idempotency_window: Duration,
 }
 
 impl Default for LimitsConfig {
     fn default() -> Self {
         Self {
             max_concurrent_calls: 8,
+            queue_capacity: 100,
+            requests_per_minute: 60,
+            daily_calls_per_key: 1_000,
+            idempotency_window: Duration::from_secs(300),
         }
     }
 }
@@ -297,6 +341,21 @@ impl Config {
                 "limits.max_concurrent_calls must be at least 1",
             ));
         }
+        if self.trunks.iter().any(|t| t.max_concurrent_calls == Some(0)) {
+            return Err(ConfigError::Inconsistent(
+                "trunks.max_concurrent_calls must be at least 1",
+            ));
+        }
+        if self.limits.requests_per_minute == 0 {
+            return Err(ConfigError::Inconsistent(
+                "limits.requests_per_minute must be at least 1",
+            ));
+        }
+        if self.webhooks.concurrency == 0 || self.webhooks.jitter_pct > 100 {
+            return Err(ConfigError::Inconsistent(
+                "webhooks.concurrency must be at least 1 and webhooks.jitter_pct at most 100",
+            ));
+        }
         if self.sip.t1_ms == 0 {
             return Err(ConfigError::Inconsistent("sip.t1_ms must be at least 1"));
         }
@@ -309,6 +368,14 @@ impl Config {
             .public_url
             .clone()
             .unwrap_or_else(|| format!("http://{}", self.server.listen))
+    }
+
+    /// Concurrent calls allowed on trunk `index`.
+    pub fn trunk_limit(&self, index: usize) -> usize {
+        self.trunks
+            .get(index)
+            .and_then(|t| t.max_concurrent_calls)
+            .unwrap_or(self.limits.max_concurrent_calls)
     }
 
     /// The trunks as the SIP stack wants them.
@@ -370,5 +437,26 @@ mod tests {
         )
         .expect("valid");
         assert!(matches!(config.providers.stt(), SttConfig::OpenAi(_)));
+    }
+
+    #[test]
+    fn limits_and_webhook_schedule_have_sane_defaults_and_parse() {
+        let config = Config::default();
+        assert_eq!(config.limits.requests_per_minute, 60);
+        assert_eq!(config.limits.idempotency_window, Duration::from_secs(300));
+        let total: Duration = config.webhooks.schedule().iter().sum();
+        assert!(total >= Duration::from_secs(24 * 3600), "{total:?}");
+        let config = Config::from_toml(
+            "[limits]\nidempotency_window = \"90s\"\n[webhooks]\nretry_schedule = [\"100ms\", \"2m\"]\n\
+             [[trunks]]\nproxy = \"127.0.0.1:5060\"\nmax_concurrent_calls = 2\n",
+        )
+        .expect("valid");
+        assert_eq!(config.limits.idempotency_window, Duration::from_secs(90));
+        assert_eq!(
+            config.webhooks.schedule(),
+            vec![Duration::from_millis(100), Duration::from_secs(120)]
+        );
+        assert_eq!(config.trunk_limit(0), 2);
+        assert!(Config::from_toml("[limits]\nrequests_per_minute = 0\n").is_err());
     }
 }

@@ -65,6 +65,8 @@ pub struct DemoOptions {
     pub data_dir: PathBuf,
     /// Longest wait for the callback.
     pub timeout: Duration,
+    /// A language model for the agent; the deterministic engine when `None`.
+    pub llm: Option<agent_runtime::llm::LlmConfig>,
 }
 
 impl DemoOptions {
@@ -78,6 +80,7 @@ impl DemoOptions {
             phone_lines: vec![(10.0, "Yes, Tuesday at three works for me. Thank you.".to_owned())],
             data_dir,
             timeout: Duration::from_secs(120),
+            llm: None,
         }
     }
 }
@@ -133,82 +136,139 @@ pub fn check_prerequisites() -> Result<(), DemoError> {
     Ok(())
 }
 
-/// Runs the demo.
+/// Runs the demo: start everything, place the call, wait for its callback.
 pub async fn run(options: DemoOptions) -> Result<DemoRun, DemoError> {
-    check_prerequisites()?;
-    std::fs::create_dir_all(&options.data_dir)?;
-    let trunk = Kamailio::start(KamailioOptions::default()).await?;
-    tracing::info!(trunk = %trunk.addr(), "trunk (kamailio) ready");
-    let lines: Vec<(f32, &str)> = options
-        .phone_lines
-        .iter()
-        .map(|(s, t)| (*s, t.as_str()))
-        .collect();
-    let audio = speech::render_phone_audio(&lines, 30.0).await?;
-    let phone_records = options.data_dir.join("phone");
-    std::fs::create_dir_all(&phone_records)?;
-    let mut phone_options = PhoneOptions::new(trunk.addr(), &audio);
-    phone_options.record_dir = Some(phone_records);
-    let phone = Phone::start(phone_options).await?;
-    tracing::info!("phone (baresip) registered as alice");
-
-    let mut receiver = CallbackReceiver::start().await?;
-    let secret = SigningKey::generate();
-    let config = demo_config(&options.data_dir, trunk.addr(), &secret);
-    let server = Server::start(config).await?;
-    let key = keys::create(server.service.store(), &SystemClock, Some("demo".to_owned())).await?;
-
-    let client = reqwest::Client::new();
-    let response = client
-        .post(format!("http://{}/v1/calls", server.http_addr))
-        .bearer_auth(&key.secret)
-        .json(&json!({
-            "to": options.to,
-            "prompt": options.prompt,
-            "callback_url": format!("http://{}/callback", receiver.addr),
-        }))
-        .send()
-        .await?;
-    let status = response.status().as_u16();
-    let body = response.text().await?;
-    if status != 201 {
-        server.shutdown().await;
-        return Err(DemoError::Api { status, body });
+    let mut session = DemoSession::start(&options).await?;
+    if let Err(err) = session.place_call().await {
+        session.server.shutdown().await;
+        return Err(err);
     }
-    tracing::info!(call = %body, "call created");
-    let key = SigningKey::parse(&secret).ok_or_else(|| DemoError::Missing("a signing key".to_owned()))?;
-    let received = tokio::time::timeout(options.timeout, receiver.hooks.recv()).await;
-    // The phone writes its recording once its side of the call has closed.
-    let _ = phone
-        .wait_for_event(EventKind::CallClosed, Duration::from_secs(10))
-        .await;
-    server.shutdown().await;
-    let (headers, body) = match received {
-        Ok(Some(hook)) => hook,
-        _ => return Err(DemoError::NoCallback(options.timeout)),
-    };
-    let signature_valid = verify(&key, &headers, &body);
-    let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-    let mut call = body.get("data").cloned().unwrap_or(Value::Null);
-    let call_id = call
-        .get("call_id")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_owned();
-    let recording_file =
-        Some(options.data_dir.join("recordings").join(format!("{call_id}.wav"))).filter(|p| p.exists());
-    call["recording_file"] = json!(recording_file.as_ref().map(|p| p.display().to_string()));
-    Ok(DemoRun {
-        callback: ReceivedCallback {
-            body,
-            signature_valid,
-        },
-        call,
-        recording_file,
-        trunk_log: trunk.log(),
-        phone_heard: phone.heard_wav(),
-        phone_log: phone.log(),
-    })
+    session.finish().await
+}
+
+/// The demo's parts while a call runs, for tests that act on the phone mid-call (keys, hang-ups).
+#[derive(Debug)]
+pub struct DemoSession {
+    /// The trunk.
+    pub trunk: Kamailio,
+    /// The phone (alice).
+    pub phone: Phone,
+    /// The server.
+    pub server: Server,
+    /// The API key.
+    pub api_key: String,
+    options: DemoOptions,
+    receiver: CallbackReceiver,
+    secret: String,
+}
+
+impl DemoSession {
+    /// Starts the trunk, the phone (silent when `options.phone_lines` is empty) and the server.
+    pub async fn start(options: &DemoOptions) -> Result<Self, DemoError> {
+        check_prerequisites()?;
+        std::fs::create_dir_all(&options.data_dir)?;
+        let trunk = Kamailio::start(KamailioOptions::default()).await?;
+        tracing::info!(trunk = %trunk.addr(), "trunk (kamailio) ready");
+        let lines: Vec<(f32, &str)> = options
+            .phone_lines
+            .iter()
+            .map(|(s, t)| (*s, t.as_str()))
+            .collect();
+        let audio = if lines.is_empty() {
+            speech::silence(60.0)?
+        } else {
+            speech::render_phone_audio(&lines, 30.0).await?
+        };
+        let phone_records = options.data_dir.join("phone");
+        std::fs::create_dir_all(&phone_records)?;
+        let mut phone_options = PhoneOptions::new(trunk.addr(), &audio);
+        phone_options.record_dir = Some(phone_records);
+        let phone = Phone::start(phone_options).await?;
+        tracing::info!("phone (baresip) registered as alice");
+        let receiver = CallbackReceiver::start().await?;
+        let secret = SigningKey::generate();
+        let mut config = demo_config(&options.data_dir, trunk.addr(), &secret);
+        config.providers.llm.clone_from(&options.llm);
+        let server = Server::start(config).await?;
+        let api_key = keys::create(server.service.store(), &SystemClock, Some("demo".to_owned()))
+            .await?
+            .secret;
+        Ok(Self {
+            trunk,
+            phone,
+            server,
+            api_key,
+            options: options.clone(),
+            receiver,
+            secret,
+        })
+    }
+
+    /// Places the prompt-to-call through the HTTP API; returns the created call.
+    pub async fn place_call(&mut self) -> Result<Value, DemoError> {
+        let response = reqwest::Client::new()
+            .post(format!("http://{}/v1/calls", self.server.http_addr))
+            .bearer_auth(&self.api_key)
+            .json(&json!({
+                "to": self.options.to,
+                "prompt": self.options.prompt,
+                "callback_url": format!("http://{}/callback", self.receiver.addr),
+            }))
+            .send()
+            .await?;
+        let status = response.status().as_u16();
+        let body = response.text().await?;
+        if status != 201 {
+            return Err(DemoError::Api { status, body });
+        }
+        tracing::info!(call = %body, "call created");
+        Ok(serde_json::from_str(&body).unwrap_or(Value::Null))
+    }
+
+    /// Waits for the completion callback, stops everything, and gathers what every party saw.
+    pub async fn finish(mut self) -> Result<DemoRun, DemoError> {
+        let timeout = self.options.timeout;
+        let received = tokio::time::timeout(timeout, self.receiver.hooks.recv()).await;
+        // The phone writes its recording once its side of the call has closed.
+        let _ = self
+            .phone
+            .wait_for_event(EventKind::CallClosed, Duration::from_secs(10))
+            .await;
+        self.server.shutdown().await;
+        let (headers, body) = match received {
+            Ok(Some(hook)) => hook,
+            _ => return Err(DemoError::NoCallback(timeout)),
+        };
+        let key =
+            SigningKey::parse(&self.secret).ok_or_else(|| DemoError::Missing("a signing key".to_owned()))?;
+        let signature_valid = verify(&key, &headers, &body);
+        let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+        let mut call = body.get("data").cloned().unwrap_or(Value::Null);
+        let call_id = call
+            .get("call_id")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
+        let recording_file = Some(
+            self.options
+                .data_dir
+                .join("recordings")
+                .join(format!("{call_id}.wav")),
+        )
+        .filter(|p| p.exists());
+        call["recording_file"] = json!(recording_file.as_ref().map(|p| p.display().to_string()));
+        Ok(DemoRun {
+            callback: ReceivedCallback {
+                body,
+                signature_valid,
+            },
+            call,
+            recording_file,
+            trunk_log: self.trunk.log(),
+            phone_heard: self.phone.heard_wav(),
+            phone_log: self.phone.log(),
+        })
+    }
 }
 
 fn demo_config(data_dir: &Path, trunk: SocketAddr, secret: &str) -> Config {
@@ -227,6 +287,7 @@ fn demo_config(data_dir: &Path, trunk: SocketAddr, secret: &str) -> Config {
         password: Some("agentpw".to_owned()),
         register: Some(true),
         register_expires: 300,
+        max_concurrent_calls: None,
     }];
     config
 }

@@ -27,10 +27,13 @@ pub fn hash_key(secret: &str) -> String {
 /// Creates and stores a new key.
 pub async fn create(store: &Store, clock: &dyn Clock, name: Option<String>) -> Result<NewKey, StoreError> {
     const BASE62: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
-    let mut rng = rand::rng();
-    let body: String = (0..40)
-        .map(|_| BASE62[rng.random_range(0..BASE62.len())] as char)
-        .collect();
+    // The thread-local generator is not Send: keep it out of the awaiting part.
+    let body: String = {
+        let mut rng = rand::rng();
+        (0..40)
+            .map(|_| BASE62[rng.random_range(0..BASE62.len())] as char)
+            .collect()
+    };
     let secret = format!("{KEY_PREFIX}{body}");
     let row = ApiKeyRow {
         id: format!("key_{}", uuid::Uuid::now_v7().simple()),
@@ -50,4 +53,18 @@ pub async fn authenticate(store: &Store, presented: &str) -> Result<Option<ApiKe
         return Ok(None);
     }
     store.active_key(&hash_key(presented)).await
+}
+
+/// Every key (hashes included; callers show only id, prefix, name and dates).
+pub async fn list(store: &Store) -> Result<Vec<ApiKeyRow>, StoreError> {
+    store.keys().await
+}
+
+/// Revokes a key by id or displayed prefix; `None` when no active key matches.
+pub async fn revoke(
+    store: &Store,
+    clock: &dyn Clock,
+    id_or_prefix: &str,
+) -> Result<Option<ApiKeyRow>, StoreError> {
+    store.revoke_key(id_or_prefix, &clock.now_rfc3339()).await
 }

@@ -1,12 +1,16 @@
-//! `ringback serve`: opens the store, loads the speech providers, starts the SIP driver and the HTTP
-//! API, and shuts them down in order (calls hang up, trunks unregister, callbacks finish).
+//! `ringback serve`: opens the store, loads the speech providers, starts the SIP driver, the call
+//! dispatchers, the webhook outbox, the retention purge and the HTTP API, and shuts them down in
+//! order (calls hang up and finalize, trunks unregister).
 
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::http;
-use crate::service::CallService;
+use crate::metrics::Metrics;
+use crate::outbox::{Outbox, OutboxConfig};
+use crate::retention;
+use crate::service::{CallService, Parts};
 use crate::store::{Store, StoreError};
-use crate::webhook::{SigningKey, Webhooks};
+use crate::webhook::SigningKey;
 use agent_runtime::call::Speech;
 use agent_runtime::speech::{SpeechError, SpeechToText, TextToSpeech};
 use sip_stack::EndpointConfig;
@@ -17,6 +21,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -25,6 +30,9 @@ pub enum ServerError {
     /// The database.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The language model client could not be built.
+    #[error("language model: {0}")]
+    Llm(agent_runtime::llm::LlmError),
     /// A speech model could not be loaded.
     #[error("speech providers: {0}")]
     Speech(#[from] SpeechError),
@@ -66,6 +74,7 @@ pub struct Server {
     /// The SIP driver.
     pub sip: SipHandle,
     shutdown: CancellationToken,
+    background: TaskTracker,
     http_task: JoinHandle<()>,
     sip_task: JoinHandle<()>,
 }
@@ -73,10 +82,15 @@ pub struct Server {
 /// Loads the configured speech providers (blocking: model loading takes about a second).
 pub async fn load_speech(config: &Config) -> Result<Speech, ServerError> {
     let (tts, stt) = (config.providers.tts(), config.providers.stt());
+    let llm = match config.providers.llm.clone() {
+        Some(llm) => Some(agent_runtime::llm::LlmClient::new(llm).map_err(ServerError::Llm)?),
+        None => None,
+    };
     let speech = tokio::task::spawn_blocking(move || -> Result<Speech, SpeechError> {
         Ok(Speech {
             tts: TextToSpeech::from_config(&tts)?,
             stt: SpeechToText::from_config(&stt)?,
+            llm,
         })
     })
     .await??;
@@ -86,6 +100,12 @@ pub async fn load_speech(config: &Config) -> Result<Speech, ServerError> {
 impl Server {
     /// Starts everything with the given configuration.
     pub async fn start(config: Config) -> Result<Self, ServerError> {
+        let speech = load_speech(&config).await?;
+        Self::start_with_speech(config, speech).await
+    }
+
+    /// Starts everything with speech providers already loaded (tests reuse one set).
+    pub async fn start_with_speech(config: Config, speech: Speech) -> Result<Self, ServerError> {
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let store = Store::open(&config.storage.database_url()).await?;
         let recordings = config.storage.recordings_dir();
@@ -93,13 +113,6 @@ impl Server {
             path: recordings,
             source,
         })?;
-        let failed = store.fail_interrupted_calls(&clock.now_rfc3339()).await?;
-        if failed > 0 {
-            tracing::warn!(
-                failed,
-                "calls interrupted by the last shutdown were finalized as failed"
-            );
-        }
         let secret = match &config.webhooks.secret {
             Some(secret) => secret.clone(),
             None => {
@@ -109,7 +122,6 @@ impl Server {
             }
         };
         let key = SigningKey::parse(&secret).ok_or(ServerError::WebhookSecret)?;
-        let speech = load_speech(&config).await?;
 
         let sip_socket = tokio::net::UdpSocket::bind(config.sip.listen)
             .await
@@ -131,14 +143,6 @@ impl Server {
         };
         let (sip, sip_task) = sip_stack::driver::spawn(sip_socket, endpoint, config.sip_trunks());
 
-        let shutdown = CancellationToken::new();
-        let webhooks = Webhooks::new(
-            store.clone(),
-            clock.clone(),
-            key,
-            config.webhooks.max_attempts,
-            Duration::from_secs(config.webhooks.timeout_secs),
-        );
         let listener = tokio::net::TcpListener::bind(config.server.listen)
             .await
             .map_err(|source| ServerError::Bind {
@@ -155,16 +159,56 @@ impl Server {
         if config.server.public_url.is_none() {
             config.server.public_url = Some(format!("http://{http_addr}"));
         }
-        let service = CallService::new(
-            &config,
-            store,
-            clock,
-            sip.clone(),
-            speech,
-            webhooks,
-            shutdown.child_token(),
+
+        let shutdown = CancellationToken::new();
+        let background = TaskTracker::new();
+        let metrics = Metrics::new();
+        let outbox = Outbox::new(
+            store.clone(),
+            clock.clone(),
+            key,
+            OutboxConfig {
+                schedule: config.webhooks.schedule(),
+                jitter_pct: config.webhooks.jitter_pct,
+                timeout: Duration::from_secs(config.webhooks.timeout_secs),
+                concurrency: config.webhooks.concurrency,
+                allow_private: config.webhooks.allow_private,
+            },
+            metrics.clone(),
         );
-        let app = http::app(service.clone());
+        let service = CallService::start(
+            &config,
+            Parts {
+                store: store.clone(),
+                clock: clock.clone(),
+                sip: sip.clone(),
+                speech,
+                outbox: outbox.clone(),
+                metrics,
+            },
+            shutdown.child_token(),
+        )
+        .await?;
+        background.spawn(outbox.run(shutdown.child_token()));
+        if let Some(days) = config.storage.retention_days {
+            background.spawn(retention::run(store, clock, days, shutdown.child_token()));
+        }
+        let state = http::AppState::new(
+            service.clone(),
+            config.limits.requests_per_minute,
+            config.server.trial_keys,
+        );
+        let limits = Arc::clone(&state.limits);
+        let forget = shutdown.child_token();
+        background.spawn(async move {
+            loop {
+                tokio::select! {
+                    () = tokio::time::sleep(Duration::from_secs(300)) => limits.forget_idle(),
+                    () = forget.cancelled() => return,
+                }
+            }
+        });
+        let app = http::app(state);
         let http_shutdown = shutdown.clone();
         let http_task = tokio::spawn(async move {
             let serve = axum::serve(listener, app).with_graceful_shutdown(http_shutdown.cancelled_owned());
@@ -179,17 +223,22 @@ impl Server {
             service,
             sip,
             shutdown,
+            background,
             http_task,
             sip_task,
         })
     }
 
-    /// Stops: no new requests, running calls hang up, trunks unregister, callbacks finish (bounded).
+    /// Stops: no new requests, running calls hang up and finalize (their callbacks stay in the
+    /// outbox for the next start if not delivered), trunks unregister.
     pub async fn shutdown(self) {
         self.shutdown.cancel();
         self.service.shutdown(Duration::from_secs(30)).await;
+        self.background.close();
+        let _ = tokio::time::timeout(Duration::from_secs(15), self.background.wait()).await;
         self.sip.shutdown().await;
         let _ = tokio::time::timeout(Duration::from_secs(5), self.sip_task).await;
-        let _ = self.http_task.await;
+        // SSE streams keep connections open; graceful shutdown waits for them only so long.
+        let _ = tokio::time::timeout(Duration::from_secs(5), self.http_task).await;
     }
 }

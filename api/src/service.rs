@@ -1,24 +1,31 @@
-//! The call service: validates and stores new calls, runs each on its own task through the agent
-//! runtime (at most `max_concurrent_calls` at once, the rest wait as `queued`), keeps the store up to
-//! date while the call runs, finalizes it, and hands the completion callback to the webhook sender.
+//! The call service: validates and stores new calls (idempotently, within the per-key daily cap and
+//! the per-trunk queue bound), hangs calls up, and owns what every running call shares: the store,
+//! the SIP handle, speech, live events, metrics and the outbox. Placing calls is the dispatcher's
+//! job (`dispatch.rs`).
 
 use crate::clock::Clock;
 use crate::config::Config;
-use crate::model::call_json;
-use crate::store::{CallRow, Finalized, Store, StoreError};
-use crate::webhook::{CallbackUrlError, Webhooks, check_callback_url};
-use agent_runtime::call::{CallReport, CallRequest, CallUpdate, RuntimeConfig, Speech, run_call};
-use agent_runtime::outcome::Lifecycle;
+use crate::dispatch::{self, Trunk};
+use crate::events::{Events, LiveEvent};
+use crate::limits::utc_day;
+use crate::metrics::Metrics;
+use crate::model::{Call, PromptCallback};
+use crate::outbox::Outbox;
+use crate::store::{
+    CallRow, Finalized, IdempotencyClaim, Inserted, NewDelivery, Store, StoreError, WorkflowRow,
+};
+use crate::webhook::{CallbackUrlError, check_callback_url};
+use agent_runtime::call::{RuntimeConfig, Speech};
 use agent_runtime::phone::{E164, PhoneError};
-use agent_runtime::transcript::Turn;
-use agent_runtime::workflow::{self, WorkflowError};
-use serde_json::Value;
+use agent_runtime::workflow::{self, Workflow, WorkflowError};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use sip_stack::RegistrationStatus;
 use sip_stack::driver::SipHandle;
-use sip_stack::{RegistrationStatus, TrunkId};
+use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::sync::{Semaphore, mpsc};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -26,12 +33,18 @@ use tokio_util::task::TaskTracker;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum CreateError {
-    /// `to` is not a dialable E.164 number.
+    /// `to` is not a dialable E.164 number (or an emergency number).
     #[error("to: {0}")]
-    To(#[from] PhoneError),
+    To(PhoneError),
+    /// `bridge_number` is not a dialable E.164 number.
+    #[error("bridge_number: {0}")]
+    BridgeNumber(PhoneError),
     /// The prompt is empty, too long or too vague.
     #[error("prompt: {0}")]
     Prompt(#[from] WorkflowError),
+    /// No workflow by that id for this key.
+    #[error("no workflow {0:?}")]
+    UnknownWorkflow(String),
     /// The callback URL is not allowed.
     #[error("callback_url: {0}")]
     CallbackUrl(#[from] CallbackUrlError),
@@ -41,46 +54,130 @@ pub enum CreateError {
     /// No trunk by that name, or no trunk configured at all.
     #[error("unknown trunk {0:?}")]
     UnknownTrunk(String),
+    /// The idempotency key is empty or too long.
+    #[error("idempotency key must be 1 to 255 printable characters")]
+    IdempotencyKey,
+    /// The idempotency key is live for a call made with a different request.
+    #[error("idempotency key {0:?} was used with a different request in its window")]
+    IdempotencyReused(String),
+    /// The key's calls for today are used up.
+    #[error("daily call cap of {cap} reached for this API key")]
+    DailyCap {
+        /// The cap.
+        cap: u32,
+        /// Seconds until the next UTC day.
+        retry_after_secs: u64,
+    },
+    /// The trunk's queue is full.
+    #[error("the queue of trunk {0:?} is full; try again later")]
+    QueueFull(String),
     /// Storing failed.
     #[error(transparent)]
     Store(#[from] StoreError),
 }
 
-/// A call as requested through the API.
-#[derive(Debug, Clone, Default, serde::Deserialize)]
-pub struct NewCall {
-    /// Number to call, E.164.
+/// Why a hangup was refused.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum HangupError {
+    /// The call is already over.
+    #[error("the call is already finalized")]
+    Finalized,
+    /// No such call.
+    #[error("no such call")]
+    NotFound,
+    /// Storing failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Which face created a call: decides the callback's shape.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Face {
+    /// Native `v1`.
+    V1,
+    /// Prompt-to-call compatible.
+    Prompt,
+    /// Fire-and-poll compatible.
+    Poll,
+}
+
+impl Face {
+    /// The stored word.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Face::V1 => "v1",
+            Face::Prompt => "prompt",
+            Face::Poll => "poll",
+        }
+    }
+}
+
+/// Where a call's workflow comes from.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub enum WorkflowSource {
+    /// Compile this prompt.
+    Prompt(String),
+    /// Use this stored workflow.
+    Stored(String),
+}
+
+/// A call as requested through any face.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct CallSpec {
+    /// The face.
+    #[serde(skip)]
+    pub face: Face,
+    /// Number to call.
     pub to: String,
     /// What the agent should do.
-    pub prompt: String,
+    pub workflow: WorkflowSource,
     /// Where to POST the completion callback.
     pub callback_url: Option<String>,
     /// Free-form data returned with the call.
     pub metadata: Option<Value>,
     /// Trunk name; the first trunk when absent.
     pub trunk: Option<String>,
+    /// A human to bridge to.
+    pub bridge_number: Option<String>,
+    /// Idempotency key.
+    #[serde(skip)]
+    pub idempotency_key: Option<String>,
 }
 
-struct Inner {
-    store: Store,
-    clock: Arc<dyn Clock>,
-    sip: SipHandle,
-    speech: Speech,
-    runtime: RuntimeConfig,
-    webhooks: Webhooks,
-    trunks: Vec<(String, bool)>,
-    recordings: PathBuf,
-    public_url: String,
-    allow_private_callbacks: bool,
-    permits: Semaphore,
-    tasks: TaskTracker,
-    shutdown: CancellationToken,
+/// A created (or replayed) call.
+#[derive(Debug, Clone)]
+pub struct Created {
+    /// The call as stored.
+    pub row: CallRow,
+    /// True when an idempotency key named an earlier call: nothing new was dialled.
+    pub replayed: bool,
+}
+
+pub(crate) struct Inner {
+    pub(crate) store: Store,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) sip: SipHandle,
+    pub(crate) speech: Speech,
+    pub(crate) runtime: RuntimeConfig,
+    pub(crate) outbox: Outbox,
+    pub(crate) events: Events,
+    pub(crate) metrics: Metrics,
+    pub(crate) trunks: Vec<Trunk>,
+    pub(crate) recordings: PathBuf,
+    pub(crate) public_url: String,
+    pub(crate) allow_private_callbacks: bool,
+    pub(crate) idempotency_window: Duration,
+    pub(crate) daily_cap: u32,
+    pub(crate) running: Mutex<HashMap<String, CancellationToken>>,
+    pub(crate) tasks: TaskTracker,
+    pub(crate) shutdown: CancellationToken,
 }
 
 /// Cloneable handle to the call service.
 #[derive(Clone)]
 pub struct CallService {
-    inner: Arc<Inner>,
+    pub(crate) inner: Arc<Inner>,
 }
 
 impl std::fmt::Debug for CallService {
@@ -89,18 +186,31 @@ impl std::fmt::Debug for CallService {
     }
 }
 
+/// What the service is built from.
+#[derive(Debug)]
+pub struct Parts {
+    /// The store.
+    pub store: Store,
+    /// Wall clock.
+    pub clock: Arc<dyn Clock>,
+    /// The SIP driver.
+    pub sip: SipHandle,
+    /// Speech providers.
+    pub speech: Speech,
+    /// The outbox sender's handle.
+    pub outbox: Outbox,
+    /// Metrics.
+    pub metrics: Metrics,
+}
+
 impl CallService {
-    /// Builds the service.
-    #[allow(clippy::too_many_arguments)]
-    pub fn new(
+    /// Builds the service and recovers what the last process left: calls it was placing are
+    /// finalized `failed` (their callbacks queued), queued calls stay queued and will be placed.
+    pub async fn start(
         config: &Config,
-        store: Store,
-        clock: Arc<dyn Clock>,
-        sip: SipHandle,
-        speech: Speech,
-        webhooks: Webhooks,
+        parts: Parts,
         shutdown: CancellationToken,
-    ) -> Self {
+    ) -> Result<Self, StoreError> {
         let runtime = RuntimeConfig {
             rtp_ip: config.media.rtp_ip,
             public_ip: config.media.public_ip,
@@ -109,28 +219,94 @@ impl CallService {
             jitter_delay_ms: config.media.jitter_delay_ms,
             end_of_turn_ms: config.media.end_of_turn_ms,
         };
-        let trunks = config
-            .sip_trunks()
-            .iter()
-            .map(|t| (t.name.clone(), t.register))
-            .collect();
-        Self {
+        let mut trunks = Vec::new();
+        for (index, t) in config.sip_trunks().iter().enumerate() {
+            let queued = parts.store.queued_count(&t.name).await?;
+            trunks.push(Trunk::new(
+                index,
+                t.name.clone(),
+                t.register,
+                config.trunk_limit(index),
+                config.limits.queue_capacity,
+                usize::try_from(queued).unwrap_or(0),
+            ));
+        }
+        let service = Self {
             inner: Arc::new(Inner {
-                store,
-                clock,
-                sip,
-                speech,
+                store: parts.store,
+                clock: parts.clock,
+                sip: parts.sip,
+                speech: parts.speech,
                 runtime,
-                webhooks,
+                outbox: parts.outbox,
+                events: Events::default(),
+                metrics: parts.metrics,
                 trunks,
                 recordings: config.storage.recordings_dir(),
                 public_url: config.public_url(),
                 allow_private_callbacks: config.webhooks.allow_private,
-                permits: Semaphore::new(config.limits.max_concurrent_calls),
+                idempotency_window: config.limits.idempotency_window,
+                daily_cap: config.limits.daily_calls_per_key,
+                running: Mutex::new(HashMap::new()),
                 tasks: TaskTracker::new(),
                 shutdown,
             }),
+        };
+        service.recover().await?;
+        for trunk in 0..service.inner.trunks.len() {
+            let inner = Arc::clone(&service.inner);
+            service
+                .inner
+                .tasks
+                .spawn(async move { dispatch::run(inner, trunk).await });
         }
+        Ok(service)
+    }
+
+    async fn recover(&self) -> Result<(), StoreError> {
+        let inner = &self.inner;
+        let now = inner.clock.now_rfc3339();
+        let cause = "interrupted: the server stopped during the call";
+        let mut failed = 0;
+        for id in inner.store.live_calls().await? {
+            let f = Finalized {
+                outcome: "failed",
+                hangup_by: Some("system"),
+                sip_reason: Some(cause),
+                error: Some(cause),
+                ended_at: &now,
+                ..Finalized::default()
+            };
+            if finalize_row(inner, &id, &f, false).await?.is_some() {
+                failed += 1;
+            }
+        }
+        let known: Vec<&str> = inner.trunks.iter().map(|t| t.name.as_str()).collect();
+        for (id, trunk) in inner.store.queued_calls().await? {
+            if known.contains(&trunk.as_str()) {
+                continue;
+            }
+            let reason = format!("trunk {trunk:?} is no longer configured");
+            let f = Finalized {
+                outcome: "failed",
+                hangup_by: Some("system"),
+                sip_reason: Some(&reason),
+                error: Some(&reason),
+                ended_at: &now,
+                ..Finalized::default()
+            };
+            finalize_row(inner, &id, &f, true).await?;
+        }
+        if failed > 0 {
+            tracing::warn!(
+                failed,
+                "calls interrupted by the last shutdown were finalized as failed"
+            );
+        }
+        for trunk in &inner.trunks {
+            inner.metrics.set_queued(&trunk.name, trunk.queued() as i64);
+        }
+        Ok(())
     }
 
     /// The store.
@@ -138,55 +314,137 @@ impl CallService {
         &self.inner.store
     }
 
+    /// Live events.
+    pub fn events(&self) -> &Events {
+        &self.inner.events
+    }
+
+    /// Metrics.
+    pub fn metrics(&self) -> &Metrics {
+        &self.inner.metrics
+    }
+
+    /// Tells the outbox sender a delivery is due now.
+    pub fn wake_outbox(&self) {
+        self.inner.outbox.wake();
+    }
+
+    /// The wall clock.
+    pub fn clock(&self) -> &dyn Clock {
+        self.inner.clock.as_ref()
+    }
+
     /// The public base URL.
     pub fn public_url(&self) -> &str {
         &self.inner.public_url
     }
 
-    /// Registration status per trunk name.
-    pub fn trunk_status(&self) -> Vec<(String, RegistrationStatus)> {
+    /// Registration status per trunk: (name, needs registration, status).
+    pub fn trunk_status(&self) -> Vec<(String, bool, RegistrationStatus)> {
         let statuses = self.inner.sip.registrations().borrow().clone();
         self.inner
             .trunks
             .iter()
-            .map(|(n, _)| n.clone())
             .zip(statuses)
+            .map(|(t, s)| (t.name.clone(), t.registers, s))
             .collect()
     }
 
-    /// Validates, stores and starts a call; returns the stored row (lifecycle `queued`).
-    pub async fn create(&self, api_key_id: Option<&str>, new: NewCall) -> Result<CallRow, CreateError> {
-        let to = E164::parse(&new.to)?;
-        let workflow = workflow::compile(&new.prompt)?;
-        let callback_url = match new.callback_url.as_deref().filter(|u| !u.is_empty()) {
-            Some(url) => Some(check_callback_url(url, self.inner.allow_private_callbacks)?.to_string()),
+    /// Queue length and running calls per trunk: (name, queued, running, limit).
+    pub fn trunk_load(&self) -> Vec<(String, usize, usize, usize)> {
+        self.inner
+            .trunks
+            .iter()
+            .map(|t| (t.name.clone(), t.queued(), t.running(), t.limit))
+            .collect()
+    }
+
+    /// Compiles and stores a workflow for `owner`.
+    pub async fn create_workflow(
+        &self,
+        owner: &str,
+        prompt: &str,
+    ) -> Result<(WorkflowRow, Workflow), CreateError> {
+        let workflow = workflow::compile(prompt)?;
+        let row = workflow_row(&workflow, owner, &self.inner.clock.now_rfc3339());
+        self.inner.store.insert_workflow(&row).await?;
+        Ok((row, workflow))
+    }
+
+    /// Validates and stores a call (lifecycle `queued`), or names the earlier call its idempotency
+    /// key is live for. The dispatcher places it when its trunk has a free channel.
+    pub async fn create(&self, owner: &str, spec: CallSpec) -> Result<Created, CreateError> {
+        let inner = &self.inner;
+        let to = E164::parse(&spec.to).map_err(CreateError::To)?;
+        let bridge_number = match spec.bridge_number.as_deref().filter(|b| !b.trim().is_empty()) {
+            Some(b) => Some(E164::parse(b).map_err(CreateError::BridgeNumber)?),
             None => None,
         };
-        let metadata = match new.metadata {
+        let now_ms = inner.clock.now_ms();
+        let now = inner.clock.now_rfc3339();
+        let (workflow_id, new_workflow) = match &spec.workflow {
+            WorkflowSource::Prompt(prompt) => {
+                let compiled = workflow::compile(prompt)?;
+                let row = workflow_row(&compiled, owner, &now);
+                (row.id.clone(), Some(row))
+            }
+            WorkflowSource::Stored(id) => match inner.store.workflow(id).await? {
+                Some(w) if w.api_key_id.as_deref().is_none_or(|k| k == owner) => (w.id, None),
+                _ => return Err(CreateError::UnknownWorkflow(id.clone())),
+            },
+        };
+        let callback_url = match spec.callback_url.as_deref().filter(|u| !u.is_empty()) {
+            Some(url) => Some(check_callback_url(url, inner.allow_private_callbacks)?.to_string()),
+            None => None,
+        };
+        let metadata = match &spec.metadata {
             None | Some(Value::Null) => Value::Object(Default::default()),
-            Some(Value::Object(m)) => Value::Object(m),
+            Some(Value::Object(m)) => Value::Object(m.clone()),
             Some(_) => return Err(CreateError::Metadata),
         };
-        let trunk_index = match &new.trunk {
-            Some(name) => self.inner.trunks.iter().position(|(n, _)| n == name),
-            None => (!self.inner.trunks.is_empty()).then_some(0),
+        let trunk_index = match &spec.trunk {
+            Some(name) => inner.trunks.iter().position(|t| &t.name == name),
+            None => (!inner.trunks.is_empty()).then_some(0),
         }
-        .ok_or_else(|| CreateError::UnknownTrunk(new.trunk.clone().unwrap_or_default()))?;
-        let now = self.inner.clock.now_rfc3339();
-        let workflow_id = format!("wf_{}", uuid::Uuid::now_v7().simple());
-        let definition = serde_json::to_string(&workflow).unwrap_or_default();
-        self.inner
-            .store
-            .insert_workflow(&workflow_id, &workflow.prompt, &definition, &now)
-            .await?;
+        .ok_or_else(|| CreateError::UnknownTrunk(spec.trunk.clone().unwrap_or_default()))?;
+        let trunk = &inner.trunks[trunk_index];
+
+        let key = match spec.idempotency_key.as_deref() {
+            None => None,
+            Some(k) if k.is_empty() || k.len() > 255 || k.chars().any(char::is_control) => {
+                return Err(CreateError::IdempotencyKey);
+            }
+            Some(k) => Some(k),
+        };
+        let request_hash = request_hash(spec.face, &to, &spec, &callback_url, &metadata, &trunk.name);
+        let window_ms = i64::try_from(inner.idempotency_window.as_millis()).unwrap_or(i64::MAX);
+        let expired_before = now_ms.saturating_sub(window_ms);
+        if let Some(key) = key
+            && let Some((call_id, hash)) = inner.store.idempotent_call(owner, key, expired_before).await?
+        {
+            return self.replay(key, &call_id, &hash, &request_hash).await;
+        }
+        if inner.daily_cap > 0 {
+            let (day_start, left) = utc_day(now_ms);
+            let made = inner.store.calls_created_since(owner, day_start).await?;
+            if made >= i64::from(inner.daily_cap) {
+                return Err(CreateError::DailyCap {
+                    cap: inner.daily_cap,
+                    retry_after_secs: left,
+                });
+            }
+        }
+        let reservation = trunk
+            .reserve()
+            .ok_or_else(|| CreateError::QueueFull(trunk.name.clone()))?;
         let row = CallRow {
             id: format!("call_{}", uuid::Uuid::now_v7().simple()),
             workflow_id,
-            api_key_id: api_key_id.map(str::to_owned),
+            api_key_id: Some(owner.to_owned()),
             direction: "outbound".to_owned(),
             to_number: to.as_str().to_owned(),
             from_number: None,
-            trunk: self.inner.trunks[trunk_index].0.clone(),
+            trunk: trunk.name.clone(),
             lifecycle: "queued".to_owned(),
             outcome: None,
             sip_status: None,
@@ -198,31 +456,111 @@ impl CallService {
             talk_seconds: None,
             recording_path: None,
             media: None,
-            callback_url: callback_url.clone(),
+            callback_url,
             metadata: metadata.to_string(),
             error: None,
             created_at: now,
             answered_at: None,
             ended_at: None,
+            face: spec.face.as_str().to_owned(),
+            idempotency_key: key.map(str::to_owned),
+            bridge_number: bridge_number.map(|b| b.as_str().to_owned()),
+            created_ms: now_ms,
+            purged_at: None,
+            dtmf: "[]".to_owned(),
         };
-        self.inner.store.insert_call(&row).await?;
-        tracing::info!(call_id = %row.id, to = %to, "call queued");
-        let request = CallRequest {
-            to,
-            workflow,
-            trunk: TrunkId(trunk_index),
-            recording: Some(self.inner.recordings.join(format!("{}.wav", row.id))),
+        let claim = key.map(|key| IdempotencyClaim {
+            owner,
+            key,
+            request_hash: &request_hash,
+            now_ms,
+            expired_before_ms: expired_before,
+        });
+        match inner
+            .store
+            .insert_call(&row, new_workflow.as_ref(), claim.as_ref())
+            .await?
+        {
+            Inserted::Created => {
+                reservation.commit();
+                inner.metrics.set_queued(&trunk.name, trunk.queued() as i64);
+                trunk.wake();
+                tracing::info!(call_id = %row.id, to = %to, trunk = %trunk.name, "call queued");
+                Ok(Created { row, replayed: false })
+            }
+            Inserted::Existing {
+                call_id,
+                request_hash: hash,
+            } => {
+                drop(reservation);
+                self.replay(key.unwrap_or_default(), &call_id, &hash, &request_hash)
+                    .await
+            }
+        }
+    }
+
+    async fn replay(
+        &self,
+        key: &str,
+        call_id: &str,
+        stored: &str,
+        presented: &str,
+    ) -> Result<Created, CreateError> {
+        if stored != presented {
+            return Err(CreateError::IdempotencyReused(key.to_owned()));
+        }
+        let row = self
+            .inner
+            .store
+            .call(call_id)
+            .await?
+            .ok_or_else(|| StoreError::Query(sqlx::Error::RowNotFound))?;
+        Ok(Created { row, replayed: true })
+    }
+
+    /// Hangs a call up: a queued call is finalized `canceled` at once; a call being placed is
+    /// canceled (CANCEL before the answer, BYE after) and finalizes through its task.
+    pub async fn hangup(&self, id: &str) -> Result<CallRow, HangupError> {
+        let inner = &self.inner;
+        let row = inner.store.call(id).await?.ok_or(HangupError::NotFound)?;
+        if row.lifecycle == "finalized" {
+            return Err(HangupError::Finalized);
+        }
+        if row.lifecycle == "queued" {
+            let now = inner.clock.now_rfc3339();
+            let f = Finalized {
+                outcome: "canceled",
+                hangup_by: Some("agent"),
+                sip_reason: Some("hung up through the API before dialing"),
+                ended_at: &now,
+                ..Finalized::default()
+            };
+            if let Some(done) = finalize_row(inner, id, &f, true).await? {
+                if let Some(trunk) = inner.trunks.iter().find(|t| t.name == done.trunk) {
+                    trunk.dequeued();
+                    inner.metrics.set_queued(&trunk.name, trunk.queued() as i64);
+                }
+                return Ok(done);
+            }
+        }
+        let token = {
+            let mut running = inner.running.lock().unwrap_or_else(|e| e.into_inner());
+            running
+                .entry(id.to_owned())
+                .or_insert_with(|| inner.shutdown.child_token())
+                .clone()
         };
-        let inner = Arc::clone(&self.inner);
-        let id = row.id.clone();
-        self.inner
-            .tasks
-            .spawn(async move { run(inner, id, request, callback_url).await });
+        token.cancel();
+        let row = inner.store.call(id).await?.ok_or(HangupError::NotFound)?;
+        if row.lifecycle == "finalized" {
+            // It ended on its own meanwhile; nobody will pick the token up.
+            inner.running.lock().unwrap_or_else(|e| e.into_inner()).remove(id);
+        }
         Ok(row)
     }
 
-    /// Stops taking calls' results further: cancels running calls (they hang up) and waits for
-    /// every call task and callback to finish, up to `grace`.
+    /// Stops: dispatchers stop taking queued calls (they stay queued for the next start), running
+    /// calls are hung up and finalized, all within `grace`.
     pub async fn shutdown(&self, grace: Duration) {
         self.inner.shutdown.cancel();
         self.inner.tasks.close();
@@ -235,127 +573,131 @@ impl CallService {
     }
 }
 
-/// How long a call waits for its trunk's registration before failing.
-const REGISTRATION_WAIT: Duration = Duration::from_secs(10);
-
-async fn run(inner: Arc<Inner>, id: String, request: CallRequest, callback_url: Option<String>) {
-    let report = {
-        let _permit = inner.permits.acquire().await;
-        match trunk_unavailable(&inner, request.trunk).await {
-            Some(reason) => {
-                tracing::warn!(call_id = %id, %reason, "trunk unavailable");
-                CallReport::failed(reason)
-            }
-            None => {
-                let (tx, rx) = mpsc::unbounded_channel();
-                let updater = tokio::spawn(apply_updates(inner.clone(), id.clone(), rx));
-                let cancel = inner.shutdown.child_token();
-                let report = run_call(&inner.sip, &inner.speech, &inner.runtime, request, tx, cancel).await;
-                let _ = updater.await;
-                report
-            }
-        }
-    };
-    if let Err(err) = finalize(&inner, &id, &report).await {
-        tracing::error!(call_id = %id, %err, "cannot finalize call");
-        return;
+fn workflow_row(workflow: &Workflow, owner: &str, now: &str) -> WorkflowRow {
+    WorkflowRow {
+        id: format!("wf_{}", uuid::Uuid::now_v7().simple()),
+        prompt: workflow.prompt.clone(),
+        definition: serde_json::to_string(workflow).unwrap_or_default(),
+        created_at: now.to_owned(),
+        api_key_id: Some(owner.to_owned()),
     }
-    tracing::info!(call_id = %id, outcome = ?report.outcome, "call finalized");
-    let Some(url) = callback_url else { return };
-    let data = match inner
-        .store
-        .call(&id)
-        .await
-        .map(|row| row.map(|r| call_json(&r, &inner.public_url)))
-    {
-        Ok(Some(Ok(data))) => data,
-        other => {
-            tracing::error!(call_id = %id, ?other, "cannot render the callback");
-            return;
-        }
-    };
-    inner.webhooks.deliver(&id, &url, "call.finalized", &data).await;
 }
 
-/// `Some(reason)` when the trunk registers and is not registered (after a short wait at start-up).
-async fn trunk_unavailable(inner: &Inner, trunk: TrunkId) -> Option<String> {
-    let registers = inner.trunks.get(trunk.0).is_some_and(|(_, r)| *r);
-    if !registers {
-        return None;
-    }
-    let mut statuses = inner.sip.registrations();
-    let waited = tokio::time::timeout(REGISTRATION_WAIT, async {
-        loop {
-            let status = statuses.borrow_and_update().get(trunk.0).cloned();
-            match status {
-                Some(RegistrationStatus::Registered { .. }) => return None,
-                Some(RegistrationStatus::Failed { status, reason }) => {
-                    let code = status.map(|s| format!("{s} ")).unwrap_or_default();
-                    return Some(format!("trunk registration failed: {code}{reason}"));
-                }
-                _ => {}
-            }
-            if statuses.changed().await.is_err() {
-                return Some("SIP stack stopped".to_owned());
-            }
-        }
+/// What identifies a request for idempotency: the normalized fields that decide what is dialled
+/// and reported, so a retry with the same meaning but other spacing or key order still matches.
+fn request_hash(
+    face: Face,
+    to: &E164,
+    spec: &CallSpec,
+    callback_url: &Option<String>,
+    metadata: &Value,
+    trunk: &str,
+) -> String {
+    let canonical = json!([
+        face.as_str(),
+        to.as_str(),
+        spec.workflow,
+        callback_url,
+        metadata.to_string(),
+        trunk,
+        spec.bridge_number.as_deref().map(str::trim),
+    ]);
+    hex::encode(Sha256::digest(canonical.to_string().as_bytes()))
+}
+
+/// Finalizes a call with its callback in the outbox (one transaction), then tells listeners,
+/// metrics and the outbox sender. `None` when it was already finalized (or, with `only_queued`,
+/// no longer queued).
+pub(crate) async fn finalize_row(
+    inner: &Inner,
+    id: &str,
+    f: &Finalized<'_>,
+    only_queued: bool,
+) -> Result<Option<CallRow>, StoreError> {
+    let public_url = inner.public_url.clone();
+    let created_at = inner.clock.now_rfc3339();
+    let created_ms = inner.clock.now_ms();
+    let row = inner
+        .store
+        .finalize(id, f, only_queued, |row| {
+            let url = row.callback_url.clone()?;
+            let payload = callback_payload(row, &public_url, &created_at)?;
+            Some(NewDelivery {
+                id: format!("msg_{}", uuid::Uuid::now_v7().simple()),
+                call_id: row.id.clone(),
+                url,
+                event_type: "call.finalized".to_owned(),
+                payload,
+                created_at: created_at.clone(),
+                created_ms,
+            })
+        })
+        .await?;
+    let Some(row) = row else { return Ok(None) };
+    let media = row.media.as_deref().and_then(|m| {
+        let m: Value = serde_json::from_str(m).ok()?;
+        Some((m.get("loss_pct")?.as_f64()?, m.get("jitter_ms")?.as_f64()?))
     });
-    waited
-        .await
-        .unwrap_or_else(|_| Some("trunk not registered".to_owned()))
+    inner
+        .metrics
+        .call_finalized(row.outcome.as_deref().unwrap_or("failed"), media);
+    if row.callback_url.is_some() {
+        inner.outbox.wake();
+    }
+    match Call::from_row(&row, &inner.public_url) {
+        Ok(call) => inner.events.finish(id, LiveEvent::Finalized(Box::new(call))),
+        Err(err) => tracing::error!(call_id = %id, %err, "cannot render the final call"),
+    }
+    tracing::info!(call_id = %id, outcome = row.outcome.as_deref().unwrap_or(""), "call finalized");
+    Ok(Some(row))
 }
 
-async fn apply_updates(inner: Arc<Inner>, id: String, mut updates: mpsc::UnboundedReceiver<CallUpdate>) {
-    let mut transcript: Vec<Turn> = Vec::new();
-    while let Some(update) = updates.recv().await {
-        let result = match update {
-            CallUpdate::Lifecycle(lifecycle) => {
-                let answered_at = (lifecycle == Lifecycle::Answered).then(|| inner.clock.now_rfc3339());
-                inner
-                    .store
-                    .set_lifecycle(&id, lifecycle.as_str(), answered_at.as_deref())
-                    .await
-            }
-            CallUpdate::Turn(turn) => {
-                transcript.push(turn);
-                let text = serde_json::to_string(&transcript).unwrap_or_else(|_| "[]".to_owned());
-                inner.store.set_transcript(&id, &text).await
-            }
-        };
-        if let Err(err) = result {
-            tracing::error!(call_id = %id, %err, "cannot store call progress");
+/// The callback body for a finalized call, in the shape of the face that created it.
+fn callback_payload(row: &CallRow, public_url: &str, timestamp: &str) -> Option<String> {
+    let body = if row.face == Face::Prompt.as_str() {
+        serde_json::to_value(PromptCallback::from_row(row, public_url).ok()?).ok()?
+    } else {
+        let call = Call::from_row(row, public_url).ok()?;
+        json!({ "type": "call.finalized", "timestamp": timestamp, "data": call })
+    };
+    Some(body.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(prompt: &str) -> CallSpec {
+        CallSpec {
+            face: Face::V1,
+            to: "+15551234567".into(),
+            workflow: WorkflowSource::Prompt(prompt.into()),
+            callback_url: None,
+            metadata: None,
+            trunk: None,
+            bridge_number: None,
+            idempotency_key: Some("k".into()),
         }
     }
-}
 
-async fn finalize(inner: &Inner, id: &str, report: &CallReport) -> Result<(), StoreError> {
-    let outcome = report.outcome.as_str();
-    let transcript = serde_json::to_string(&report.transcript).unwrap_or_else(|_| "[]".to_owned());
-    let form_fills = Value::Object(report.form_fills.clone()).to_string();
-    let media = report.media.as_ref().and_then(|m| serde_json::to_string(m).ok());
-    let recording = report.recording.as_ref().map(|p| p.display().to_string());
-    let ended_at = inner.clock.now_rfc3339();
-    let talk_seconds = report
-        .answered
-        .then(|| (report.talk_ms as f64 / 100.0).round() / 10.0);
-    inner
-        .store
-        .finalize(
-            id,
-            &Finalized {
-                outcome,
-                sip_status: report.sip.status,
-                sip_reason: report.sip.reason.as_deref(),
-                hangup_by: report.sip.hangup_by.as_deref(),
-                summary: report.summary.as_deref(),
-                transcript: &transcript,
-                form_fills: &form_fills,
-                talk_seconds,
-                recording_path: recording.as_deref(),
-                media: media.as_deref(),
-                error: report.error.as_deref(),
-                ended_at: &ended_at,
-            },
-        )
-        .await
+    #[test]
+    fn request_hashes_see_meaning_not_form() {
+        let to = E164::parse("+15551234567").expect("valid");
+        let meta = json!({"a": 1, "b": 2});
+        let a = request_hash(Face::V1, &to, &spec("Ask if ok?"), &None, &meta, "t");
+        let b = request_hash(Face::V1, &to, &spec("Ask if ok?"), &None, &meta, "t");
+        assert_eq!(a, b);
+        assert_ne!(
+            a,
+            request_hash(Face::V1, &to, &spec("Ask if fine?"), &None, &meta, "t")
+        );
+        assert_ne!(
+            a,
+            request_hash(Face::Prompt, &to, &spec("Ask if ok?"), &None, &meta, "t")
+        );
+        assert_ne!(
+            a,
+            request_hash(Face::V1, &to, &spec("Ask if ok?"), &None, &json!({}), "t")
+        );
+    }
 }

@@ -1,16 +1,12 @@
-//! Completion callbacks under the Standard Webhooks scheme: `webhook-id`, `webhook-timestamp`,
-//! `webhook-signature: v1,<base64 HMAC-SHA256 of "id.timestamp.body">`. Delivery retries with
-//! exponential backoff and is recorded per attempt; it runs on its own task and never affects a call.
+//! Callback URL policy and Standard Webhooks signing: `webhook-id`, `webhook-timestamp`,
+//! `webhook-signature: v1,<base64 HMAC-SHA256 of "id.timestamp.body">`. Delivery itself is the
+//! outbox's job (`outbox.rs`).
 
-use crate::clock::Clock;
-use crate::store::Store;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use std::net::IpAddr;
-use std::sync::Arc;
-use std::time::Duration;
 
 /// Why a callback URL was refused.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -42,15 +38,7 @@ pub fn check_callback_url(url: &str, allow_private: bool) -> Result<reqwest::Url
     if !allow_private {
         let bare = host.trim_start_matches('[').trim_end_matches(']');
         let private = match bare.parse::<IpAddr>() {
-            Ok(IpAddr::V4(ip)) => {
-                ip.is_loopback() || ip.is_private() || ip.is_link_local() || ip.is_unspecified()
-            }
-            Ok(IpAddr::V6(ip)) => {
-                ip.is_loopback()
-                    || ip.is_unspecified()
-                    || (ip.segments()[0] & 0xfe00) == 0xfc00
-                    || (ip.segments()[0] & 0xffc0) == 0xfe80
-            }
+            Ok(ip) => is_private(ip),
             Err(_) => bare.eq_ignore_ascii_case("localhost") || bare.ends_with(".localhost"),
         };
         if private {
@@ -58,6 +46,53 @@ pub fn check_callback_url(url: &str, allow_private: bool) -> Result<reqwest::Url
         }
     }
     Ok(parsed)
+}
+
+/// Loopback, private, link-local, shared (CGNAT), unspecified, broadcast or multicast: addresses a
+/// callback must not reach unless the operator allows it.
+pub fn is_private(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(ip) => {
+            let [a, b, ..] = ip.octets();
+            ip.is_loopback()
+                || ip.is_private()
+                || ip.is_link_local()
+                || ip.is_unspecified()
+                || ip.is_broadcast()
+                || ip.is_multicast()
+                || (a == 100 && (64..128).contains(&b))
+        }
+        IpAddr::V6(ip) => match ip.to_ipv4_mapped() {
+            Some(v4) => is_private(IpAddr::V4(v4)),
+            None => {
+                ip.is_loopback()
+                    || ip.is_unspecified()
+                    || ip.is_multicast()
+                    || (ip.segments()[0] & 0xfe00) == 0xfc00
+                    || (ip.segments()[0] & 0xffc0) == 0xfe80
+            }
+        },
+    }
+}
+
+/// A DNS resolver for the webhook client that drops private addresses, so a public host name that
+/// resolves (or is re-pointed) to an internal address cannot be used to reach it.
+#[derive(Debug, Clone, Copy)]
+pub struct PublicOnlyResolver;
+
+impl reqwest::dns::Resolve for PublicOnlyResolver {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        Box::pin(async move {
+            let addrs: Vec<std::net::SocketAddr> = tokio::net::lookup_host((name.as_str(), 0))
+                .await?
+                .filter(|a| !is_private(a.ip()))
+                .collect();
+            if addrs.is_empty() {
+                return Err(format!("{} resolves to no public address", name.as_str()).into());
+            }
+            Ok(Box::new(addrs.into_iter()) as reqwest::dns::Addrs)
+        })
+    }
 }
 
 /// A signing key in the `whsec_<base64>` form.
@@ -106,127 +141,6 @@ impl SigningKey {
 
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
-/// Sends callbacks.
-#[derive(Debug, Clone)]
-pub struct Webhooks {
-    client: reqwest::Client,
-    key: SigningKey,
-    store: Store,
-    clock: Arc<dyn Clock>,
-    max_attempts: u32,
-    first_backoff: Duration,
-}
-
-impl Webhooks {
-    /// A sender signing with `key`.
-    pub fn new(
-        store: Store,
-        clock: Arc<dyn Clock>,
-        key: SigningKey,
-        max_attempts: u32,
-        timeout: Duration,
-    ) -> Self {
-        let client = reqwest::Client::builder()
-            .timeout(timeout)
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("Ringback/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .unwrap_or_default();
-        Self {
-            client,
-            key,
-            store,
-            clock,
-            max_attempts: max_attempts.max(1),
-            first_backoff: Duration::from_secs(1),
-        }
-    }
-
-    /// Delivers one event, retrying with exponential backoff (1 s, 2 s, 4 s, ... capped at 5 min)
-    /// until a 2xx or `max_attempts`. Every attempt is recorded.
-    pub async fn deliver(&self, call_id: &str, url: &str, event_type: &str, data: &serde_json::Value) {
-        let id = format!("msg_{}", uuid::Uuid::now_v7().simple());
-        let body =
-            serde_json::json!({ "type": event_type, "timestamp": self.clock.now_rfc3339(), "data": data });
-        let body = body.to_string();
-        let mut backoff = self.first_backoff;
-        for attempt in 1..=self.max_attempts {
-            let timestamp = self.clock.now().unix_timestamp();
-            let result = self
-                .client
-                .post(url)
-                .header("content-type", "application/json")
-                .header("webhook-id", &id)
-                .header("webhook-timestamp", timestamp.to_string())
-                .header(
-                    "webhook-signature",
-                    self.key.sign(&id, timestamp, body.as_bytes()),
-                )
-                .body(body.clone())
-                .send()
-                .await;
-            let (status, error) = match result {
-                Ok(r) => (Some(r.status().as_u16()), None),
-                Err(e) => (None, Some(without_url(&e))),
-            };
-            let delivered = status.is_some_and(|s| (200..300).contains(&s));
-            let state = if delivered {
-                "delivered"
-            } else if attempt == self.max_attempts {
-                "failed"
-            } else {
-                "retrying"
-            };
-            let at = self.clock.now_rfc3339();
-            if let Err(err) = self
-                .store
-                .record_delivery(
-                    &id,
-                    call_id,
-                    url,
-                    event_type,
-                    &body,
-                    state,
-                    attempt,
-                    status,
-                    error.as_deref(),
-                    &at,
-                )
-                .await
-            {
-                tracing::error!(%err, "cannot record webhook delivery");
-            }
-            if delivered {
-                tracing::info!(call_id, attempt, "callback delivered");
-                return;
-            }
-            tracing::warn!(
-                call_id,
-                attempt,
-                ?status,
-                error = error.as_deref().unwrap_or(""),
-                "callback not accepted"
-            );
-            if attempt < self.max_attempts {
-                tokio::time::sleep(backoff).await;
-                backoff = (backoff * 2).min(Duration::from_secs(300));
-            }
-        }
-    }
-}
-
-/// The error text without the URL (it may carry secrets in its query).
-fn without_url(err: &reqwest::Error) -> String {
-    let kind = if err.is_timeout() {
-        "timeout"
-    } else if err.is_connect() {
-        "connection failed"
-    } else {
-        "request failed"
-    };
-    kind.to_owned()
 }
 
 #[cfg(test)]
@@ -281,5 +195,16 @@ mod tests {
             Err(CallbackUrlError::NotHttp)
         );
         assert!(check_callback_url("http://127.0.0.1:9/hook", true).is_ok());
+        for private in [
+            "100.64.1.1",
+            "169.254.1.1",
+            "::ffff:127.0.0.1",
+            "fe80::1",
+            "fd00::1",
+            "0.0.0.0",
+        ] {
+            assert!(is_private(private.parse().expect("ip")), "{private}");
+        }
+        assert!(!is_private("93.184.216.34".parse().expect("ip")));
     }
 }

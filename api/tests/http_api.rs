@@ -27,6 +27,7 @@ fn config(data: &std::path::Path, trunk: SocketAddr, password: Option<&str>) -> 
         password: password.map(str::to_owned),
         register: Some(password.is_some()),
         register_expires: 300,
+        max_concurrent_calls: None,
     }];
     config
 }
@@ -95,7 +96,7 @@ async fn bad_input_gets_clear_errors() {
     .await;
     assert_eq!(
         (status, body["error"]["code"].clone()),
-        (400, json!("invalid_to")),
+        (400, json!("emergency_number")),
         "{body}"
     );
     assert!(

@@ -1,1 +1,5 @@
-//! Ringback benchmarks.
+//! Ringback benchmarks, and the labelled corpus and scoring of the audio-intelligence
+//! evaluation.
+
+pub mod corpus;
+pub mod eval;

@@ -20,6 +20,8 @@
 //! - [`dtmf`]: RFC 4733 telephone-events, received and sent, and in-band DTMF tones.
 //! - [`rtcp`]: sender and receiver reports, round-trip time; [`quality`]: an E-model MOS.
 //! - [`srtp`]: SRTP with SDES keys (AES_CM_128_HMAC_SHA1_80).
+//! - [`analysis`]: audio intelligence: Silero VAD behind a webrtc-vad gate, endpointing and
+//!   barge-in, in-band DTMF, beeps, answering-machine detection, and whole-file analysis.
 //!
 //! Media time runs on one 20 ms grid ([`frame`]); all `*_ms` values in events are
 //! milliseconds since the session started, the timeline of the recording.
@@ -27,9 +29,10 @@
 //! On the per-packet path nothing allocates and nothing locks: buffers are sized when a session
 //! is created, and allocation happens once per utterance (queued, or detected) at most.
 
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod analysis;
 pub mod codec;
 pub mod dtmf;
 pub mod endpointing;

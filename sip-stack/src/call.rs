@@ -3,6 +3,7 @@
 //! direction. Pure state: the endpoint runs the transactions this module asks for.
 
 use crate::digest::{self, Challenge, Credentials, RequestParts};
+use crate::message::Method;
 use crate::message::{IncomingRequest, IncomingResponse, header_values, split_list, uri_of};
 use crate::outgoing::OutgoingRequest;
 use crate::trunk::{TrunkConfig, TrunkId};
@@ -60,6 +61,9 @@ pub enum CallEvent {
         status: u16,
         /// Reason phrase.
         reason: String,
+        /// The SDP answer of an early dialog (usually on 183 Session Progress): early media to play
+        /// or listen to before the answer (ringback tones, announcements, IVR prompts).
+        sdp: Option<Vec<u8>>,
     },
     /// The call was answered; the SDP answer is attached.
     Answered {
@@ -164,7 +168,7 @@ impl OutboundCall {
         let domain = trunk.domain();
         let user = trunk.local_user().to_owned();
         let invite = OutgoingRequest {
-            method: rsip::Method::Invite,
+            method: Method::Invite,
             uri: format!("sip:{}@{domain}", params.to_user),
             via: ctx.via(),
             route: Vec::new(),
@@ -231,9 +235,9 @@ impl OutboundCall {
     /// Feeds a response of one of this call's transactions.
     pub fn handle_response(&mut self, response: &IncomingResponse, ctx: &CallContext<'_>) -> Vec<CallAction> {
         let method = &response.common.cseq_method;
-        if *method == rsip::Method::Invite {
+        if *method == Method::Invite {
             self.on_invite_response(response, ctx)
-        } else if *method == rsip::Method::Bye {
+        } else if *method == Method::Bye {
             match &self.state {
                 State::Terminating { .. } if response.status >= 200 => {
                     self.end(None, "BYE", HangupBy::Local, true)
@@ -264,9 +268,15 @@ impl OutboundCall {
                 if status == 100 {
                     return Vec::new();
                 }
+                let sdp = (!response.msg.body.is_empty()
+                    && header_values(&response.msg.headers, "content-type")
+                        .first()
+                        .is_some_and(|t| t.to_ascii_lowercase().starts_with("application/sdp")))
+                .then(|| response.msg.body.clone());
                 vec![CallAction::Event(CallEvent::Progress {
                     status,
                     reason: response.reason.clone(),
+                    sdp,
                 })]
             }
             (State::Inviting { .. } | State::Canceling { .. }, 200..=299) => {
@@ -371,7 +381,7 @@ impl OutboundCall {
             .next()
             .unwrap_or_default();
         let ack = OutgoingRequest {
-            method: rsip::Method::Ack,
+            method: Method::Ack,
             uri: remote_target.clone(),
             via: ctx.via(),
             route: route_set.clone(),
@@ -406,7 +416,7 @@ impl OutboundCall {
                 let dialog = dialog.clone();
                 self.cseq += 1;
                 let bye = OutgoingRequest {
-                    method: rsip::Method::Bye,
+                    method: Method::Bye,
                     uri: dialog.remote_target.clone(),
                     via: ctx.via(),
                     route: dialog.route_set.clone(),
@@ -444,14 +454,14 @@ impl OutboundCall {
     }
 
     /// A transaction of this call timed out.
-    pub fn handle_transaction_timeout(&mut self, method: &rsip::Method) -> Vec<CallAction> {
+    pub fn handle_transaction_timeout(&mut self, method: &Method) -> Vec<CallAction> {
         match (&self.state, method) {
-            (State::Inviting { .. } | State::Canceling { .. }, rsip::Method::Invite) => {
+            (State::Inviting { .. } | State::Canceling { .. }, Method::Invite) => {
                 // Nothing answered at all: no status to report (a 408 would read as "no answer").
                 self.end(None, "no response from the trunk", HangupBy::Local, false)
             }
             // A BYE nobody answers still ends the call (RFC 3261 15.1.1).
-            (State::Terminating { .. }, rsip::Method::Bye) => {
+            (State::Terminating { .. }, Method::Bye) => {
                 self.end(None, "BYE (no response)", HangupBy::Local, true)
             }
             _ => Vec::new(),

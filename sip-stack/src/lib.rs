@@ -1,4 +1,4 @@
-//! Sans-IO SIP for Ringback: message parsing with limits, client transactions with RFC 3261 timers,
+//! Sans-IO SIP for Ringback: message parsing with limits (our own RFC 4475-conformant parser), client transactions with RFC 3261 timers,
 //! the registration client with digest auth, outbound calls and their dialogs, and SDP offer/answer.
 //!
 //! The core ([`Endpoint`]) never reads a clock or touches a socket: it takes `now` and datagrams in
@@ -17,6 +17,7 @@ pub mod message;
 pub mod outgoing;
 pub mod registration;
 pub mod sdp;
+pub mod server;
 pub mod timer;
 pub mod transaction;
 pub mod trunk;

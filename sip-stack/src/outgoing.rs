@@ -1,15 +1,14 @@
-//! Messages we send, as small typed structs rendered to wire text. We build them ourselves rather than
-//! through `rsip` so the header order, the Content-Length and the exact bytes on the wire are ours.
+//! Messages we send, as small typed structs rendered to wire text, so the header order, the
+//! Content-Length and the exact bytes on the wire are ours.
 
-use crate::message::IncomingRequest;
-use rsip::prelude::*;
+use crate::message::{Method, Request, grammar};
 use std::fmt::Write as _;
 
 /// A request we send.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OutgoingRequest {
     /// Method.
-    pub method: rsip::Method,
+    pub method: Method,
     /// Request-URI.
     pub uri: String,
     /// Value of our single Via header (carries the branch).
@@ -84,7 +83,7 @@ impl OutgoingRequest {
     /// To header of the response (RFC 3261 17.1.1.3).
     pub fn ack_for_failure(&self, response_to: &str) -> OutgoingRequest {
         OutgoingRequest {
-            method: rsip::Method::Ack,
+            method: Method::Ack,
             to: response_to.to_owned(),
             extra: Vec::new(),
             body: None,
@@ -95,7 +94,7 @@ impl OutgoingRequest {
     /// The CANCEL of this INVITE: same branch, Request-URI, To, Route and CSeq number (RFC 3261 9.1).
     pub fn cancel(&self) -> OutgoingRequest {
         OutgoingRequest {
-            method: rsip::Method::Cancel,
+            method: Method::Cancel,
             extra: Vec::new(),
             body: None,
             ..self.clone()
@@ -106,40 +105,48 @@ impl OutgoingRequest {
 /// Builds a response to `request`: Vias, From, To, Call-ID and CSeq copied, a To tag added if the
 /// request had none and `to_tag` is given.
 pub fn response_to(
-    request: &IncomingRequest,
+    request: &Request,
     status: u16,
     reason: &str,
     to_tag: Option<&str>,
     extra: &[(&str, String)],
     user_agent: &str,
 ) -> Vec<u8> {
+    response_with_body(request, status, reason, to_tag, extra, user_agent, None)
+}
+
+/// [`response_to`] with an optional body and its content type.
+pub fn response_with_body(
+    request: &Request,
+    status: u16,
+    reason: &str,
+    to_tag: Option<&str>,
+    extra: &[(&str, String)],
+    user_agent: &str,
+    body: Option<(&str, &[u8])>,
+) -> Vec<u8> {
     let mut out = format!("SIP/2.0 {status} {reason}\r\n");
-    for header in request.msg.headers.iter() {
-        match header {
-            rsip::Header::Via(v) => {
-                let _ = write!(out, "Via: {}\r\n", v.value());
-            }
-            rsip::Header::From(v) => {
-                let _ = write!(out, "From: {}\r\n", v.value());
-            }
-            rsip::Header::CallId(v) => {
-                let _ = write!(out, "Call-ID: {}\r\n", v.value());
-            }
-            rsip::Header::CSeq(v) => {
-                let _ = write!(out, "CSeq: {}\r\n", v.value());
-            }
-            rsip::Header::To(v) => {
-                let value = v.value();
-                match (request.common.to_tag.as_deref(), to_tag) {
-                    (None, Some(tag)) => {
-                        let _ = write!(out, "To: {value};tag={tag}\r\n");
-                    }
-                    _ => {
-                        let _ = write!(out, "To: {value}\r\n");
-                    }
+    for header in request.headers.iter() {
+        let name = header.name.as_str();
+        let value = header.value.as_str();
+        if name.eq_ignore_ascii_case("via") {
+            let _ = write!(out, "Via: {value}\r\n");
+        } else if name.eq_ignore_ascii_case("from") {
+            let _ = write!(out, "From: {value}\r\n");
+        } else if name.eq_ignore_ascii_case("call-id") {
+            let _ = write!(out, "Call-ID: {value}\r\n");
+        } else if name.eq_ignore_ascii_case("cseq") {
+            let _ = write!(out, "CSeq: {value}\r\n");
+        } else if name.eq_ignore_ascii_case("to") {
+            let has_tag = grammar::name_addr(value).is_ok_and(|a| a.param("tag").is_some());
+            match to_tag {
+                Some(tag) if !has_tag && status > 100 => {
+                    let _ = write!(out, "To: {value};tag={tag}\r\n");
+                }
+                _ => {
+                    let _ = write!(out, "To: {value}\r\n");
                 }
             }
-            _ => {}
         }
     }
     for (name, value) in extra {
@@ -148,8 +155,17 @@ pub fn response_to(
     if !user_agent.is_empty() {
         let _ = write!(out, "Server: {user_agent}\r\n");
     }
-    out.push_str("Content-Length: 0\r\n\r\n");
-    out.into_bytes()
+    let body = match body {
+        Some((content_type, body)) => {
+            let _ = write!(out, "Content-Type: {content_type}\r\n");
+            body
+        }
+        None => &[],
+    };
+    let _ = write!(out, "Content-Length: {}\r\n\r\n", body.len());
+    let mut bytes = out.into_bytes();
+    bytes.extend_from_slice(body);
+    bytes
 }
 
 #[cfg(test)]
@@ -159,7 +175,7 @@ mod tests {
 
     fn invite() -> OutgoingRequest {
         OutgoingRequest {
-            method: rsip::Method::Invite,
+            method: Method::Invite,
             uri: "sip:+15551234567@127.0.0.1:5060".into(),
             via: "SIP/2.0/UDP 127.0.0.1:5080;branch=z9hG4bKb1;rport".into(),
             route: vec![],
@@ -178,7 +194,7 @@ mod tests {
         let Ok(Incoming::Request(req)) = parse(&bytes, &Limits::default()) else {
             panic!("parses")
         };
-        assert_eq!(req.msg.method, rsip::Method::Invite);
+        assert_eq!(req.msg.method, Method::Invite);
         assert_eq!(req.common.branch, "z9hG4bKb1");
         assert_eq!(req.common.cseq, 1);
         assert_eq!(req.msg.body, b"v=0\r\n");
@@ -189,32 +205,32 @@ mod tests {
     fn ack_and_cancel_keep_the_transaction_identity() {
         let ack = invite().ack_for_failure("<sip:+15551234567@trunk.test>;tag=t9");
         assert_eq!(
-            (ack.method, ack.cseq, ack.branch()),
-            (rsip::Method::Ack, 1, "z9hG4bKb1")
+            (ack.method.clone(), ack.cseq, ack.branch()),
+            (Method::Ack, 1, "z9hG4bKb1")
         );
         assert!(ack.body.is_none() && ack.to.ends_with("tag=t9"));
         let cancel = invite().cancel();
         assert_eq!(
-            (cancel.method, cancel.branch(), cancel.to.as_str()),
-            (rsip::Method::Cancel, "z9hG4bKb1", "<sip:+15551234567@trunk.test>")
+            (cancel.method.clone(), cancel.branch(), cancel.to.as_str()),
+            (Method::Cancel, "z9hG4bKb1", "<sip:+15551234567@trunk.test>")
         );
     }
 
     #[test]
     fn responses_copy_the_dialog_headers_and_add_a_tag() {
         let mut bye = invite();
-        bye.method = rsip::Method::Bye;
+        bye.method = Method::Bye;
         bye.body = None;
         let Ok(Incoming::Request(req)) = parse(&bye.to_bytes(""), &Limits::default()) else {
             panic!("parses")
         };
-        let bytes = response_to(&req, 200, "OK", Some("mytag"), &[], "ringback");
+        let bytes = response_to(&req.msg, 200, "OK", Some("mytag"), &[], "ringback");
         let Ok(Incoming::Response(resp)) = parse(&bytes, &Limits::default()) else {
             panic!("parses")
         };
         assert_eq!(resp.status, 200);
         assert_eq!(resp.common.branch, "z9hG4bKb1");
         assert_eq!(resp.common.to_tag.as_deref(), Some("mytag"));
-        assert_eq!(resp.common.cseq_method, rsip::Method::Bye);
+        assert_eq!(resp.common.cseq_method, Method::Bye);
     }
 }

@@ -3,6 +3,7 @@
 //! starts the transactions this module asks for.
 
 use crate::digest::{self, Challenge, Credentials, RequestParts};
+use crate::message::Method;
 use crate::message::{IncomingResponse, header_values};
 use crate::outgoing::OutgoingRequest;
 use crate::trunk::{TrunkConfig, TrunkId};
@@ -59,7 +60,7 @@ enum ChallengeKind {
 #[derive(Debug)]
 pub enum RegistrationAction {
     /// Send this REGISTER in a new client transaction.
-    Send(OutgoingRequest),
+    Send(Box<OutgoingRequest>),
     /// Report a new status.
     Status(RegistrationStatus),
 }
@@ -80,6 +81,9 @@ pub struct Registration {
 
 /// Longest back-off between failed attempts.
 const MAX_BACKOFF: Duration = Duration::from_secs(300);
+
+/// The longest registration interval we agree to ask for after a 423.
+const MAX_EXPIRES: u32 = 86_400;
 
 impl Registration {
     /// A registration that sends its first REGISTER at `now`.
@@ -123,13 +127,13 @@ impl Registration {
     /// Sends a REGISTER if one is due.
     pub fn handle_timeout(&mut self, now: Instant, ctx: &RegisterContext<'_>) -> Option<RegistrationAction> {
         let due = self.poll_timeout().is_some_and(|at| at <= now);
-        due.then(|| RegistrationAction::Send(self.build(ctx, false)))
+        due.then(|| RegistrationAction::Send(Box::new(self.build(ctx, false))))
     }
 
     /// Sends the unregistration (Expires: 0) if registered.
     pub fn unregister(&mut self, ctx: &RegisterContext<'_>) -> Option<RegistrationAction> {
         match self.state {
-            State::Registered { .. } => Some(RegistrationAction::Send(self.build(ctx, true))),
+            State::Registered { .. } => Some(RegistrationAction::Send(Box::new(self.build(ctx, true)))),
             _ => {
                 self.state = State::Stopped;
                 None
@@ -149,7 +153,7 @@ impl Registration {
             self.config.register_expires
         };
         let mut request = OutgoingRequest {
-            method: rsip::Method::Register,
+            method: Method::Register,
             uri: uri.clone(),
             via: ctx.via(),
             route: Vec::new(),
@@ -253,12 +257,36 @@ impl Registration {
                             self.nonce_count = 0;
                         }
                         self.challenge = Some((ch, kind));
-                        vec![RegistrationAction::Send(self.build(ctx, unregister))]
+                        vec![RegistrationAction::Send(Box::new(self.build(ctx, unregister)))]
                     }
                     _ => self.fail(now, Some(response.status), response.reason.clone()),
                 }
             }
-            status => self.fail(now, Some(status), response.reason.clone()),
+            // Interval Too Brief: ask again for at least what the registrar wants (RFC 3261 10.3).
+            423 if !unregister => {
+                let min = header_values(&response.msg.headers, "min-expires")
+                    .first()
+                    .and_then(|v| v.trim().parse::<u32>().ok())
+                    .filter(|m| *m > self.config.register_expires && *m <= MAX_EXPIRES);
+                match min {
+                    Some(min) => {
+                        self.config.register_expires = min;
+                        vec![RegistrationAction::Send(Box::new(self.build(ctx, false)))]
+                    }
+                    None => self.fail(now, Some(423), response.reason.clone()),
+                }
+            }
+            status => {
+                let actions = self.fail(now, Some(status), response.reason.clone());
+                // A registrar that says when to come back (503 with Retry-After) is believed.
+                let retry_after = header_values(&response.msg.headers, "retry-after")
+                    .first()
+                    .and_then(|v| v.split([';', ' ', '(']).next()?.trim().parse::<u64>().ok());
+                if let (Some(secs), State::Failed { retry_at }) = (retry_after, &mut self.state) {
+                    *retry_at = now + Duration::from_secs(secs.clamp(1, MAX_BACKOFF.as_secs()));
+                }
+                actions
+            }
         }
     }
 

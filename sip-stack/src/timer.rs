@@ -31,7 +31,7 @@ impl TimerConfig {
     }
 }
 
-/// The transaction timers of RFC 3261 section 17 that a UDP user agent needs.
+/// The transaction timers of RFC 3261 section 17 (and Timer L of RFC 6026).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Timer {
     /// INVITE request retransmit.
@@ -48,10 +48,18 @@ pub enum Timer {
     K,
     /// Non-INVITE server transaction: how long the final response is kept for retransmits.
     J,
+    /// INVITE server transaction: final response retransmit (T1 doubling up to T2) until the ACK.
+    G,
+    /// INVITE server transaction: give up waiting for the ACK (64*T1).
+    H,
+    /// INVITE server transaction: absorb ACK retransmissions after the first (T4).
+    I,
+    /// INVITE server transaction after a 2xx: absorb INVITE retransmissions (RFC 6026, 64*T1).
+    L,
 }
 
 impl Timer {
-    const ALL: [Timer; 7] = [
+    const ALL: [Timer; 11] = [
         Timer::A,
         Timer::B,
         Timer::D,
@@ -59,6 +67,10 @@ impl Timer {
         Timer::F,
         Timer::K,
         Timer::J,
+        Timer::G,
+        Timer::H,
+        Timer::I,
+        Timer::L,
     ];
 
     fn index(self) -> usize {
@@ -69,7 +81,7 @@ impl Timer {
 /// A deadline per timer; `None` means not running.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Timers {
-    deadlines: [Option<Instant>; 7],
+    deadlines: [Option<Instant>; 11],
 }
 
 impl Timers {
@@ -85,7 +97,7 @@ impl Timers {
 
     /// Stops every timer.
     pub fn clear_all(&mut self) {
-        self.deadlines = [None; 7];
+        self.deadlines = [None; 11];
     }
 
     /// The deadline of `timer`, if running.

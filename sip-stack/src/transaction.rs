@@ -3,6 +3,7 @@
 //! response once, or a timeout.
 
 use crate::message::IncomingResponse;
+use crate::message::Method;
 use crate::outgoing::OutgoingRequest;
 use crate::timer::{Timer, TimerConfig, Timers};
 use std::net::SocketAddr;
@@ -65,7 +66,7 @@ impl ClientTransaction {
     ) -> Self {
         let wire = request.to_bytes(user_agent);
         let mut timers = Timers::default();
-        let invite = request.method == rsip::Method::Invite;
+        let invite = request.method == Method::Invite;
         let (retransmit, timeout) = if invite {
             (Timer::A, Timer::B)
         } else {
@@ -106,7 +107,7 @@ impl ClientTransaction {
     }
 
     fn is_invite(&self) -> bool {
-        self.request.method == rsip::Method::Invite
+        self.request.method == Method::Invite
     }
 
     /// Feeds a response whose top Via branch matched.
@@ -196,7 +197,7 @@ impl ClientTransaction {
                     self.state = ClientState::Terminated;
                     return Some(ClientOutput::Timeout);
                 }
-                Timer::D | Timer::K | Timer::J => {
+                Timer::D | Timer::K | Timer::J | Timer::G | Timer::H | Timer::I | Timer::L => {
                     self.timers.clear_all();
                     self.state = ClientState::Terminated;
                 }
@@ -216,7 +217,7 @@ mod tests {
     use super::*;
     use crate::message::{Incoming, Limits, parse};
 
-    fn request(method: rsip::Method) -> OutgoingRequest {
+    fn request(method: Method) -> OutgoingRequest {
         OutgoingRequest {
             method,
             uri: "sip:trunk.test".into(),
@@ -243,7 +244,7 @@ To: <sip:agent@trunk.test>;tag=t\r\nCall-ID: c\r\nCSeq: 1 {method}\r\nContent-Le
     }
 
     /// Runs the transaction in virtual time and returns the offsets (ms) of every transmission.
-    fn schedule(method: rsip::Method, until: Duration) -> (Vec<u128>, bool) {
+    fn schedule(method: Method, until: Duration) -> (Vec<u128>, bool) {
         #[allow(clippy::disallowed_methods)] // any origin will do for virtual time
         let t0 = Instant::now();
         let dest = "127.0.0.1:5060".parse().expect("addr");
@@ -267,14 +268,14 @@ To: <sip:agent@trunk.test>;tag=t\r\nCall-ID: c\r\nCSeq: 1 {method}\r\nContent-Le
 
     #[test]
     fn invite_retransmits_with_timer_a_doubling_until_timer_b() {
-        let (sent, timed_out) = schedule(rsip::Method::Invite, Duration::from_secs(64));
+        let (sent, timed_out) = schedule(Method::Invite, Duration::from_secs(64));
         assert_eq!(sent, vec![0, 500, 1500, 3500, 7500, 15500, 31500]);
         assert!(timed_out, "Timer B fires at 32 s");
     }
 
     #[test]
     fn non_invite_retransmits_capped_at_t2_until_timer_f() {
-        let (sent, timed_out) = schedule(rsip::Method::Register, Duration::from_secs(64));
+        let (sent, timed_out) = schedule(Method::Register, Duration::from_secs(64));
         assert_eq!(
             sent,
             vec![0, 500, 1500, 3500, 7500, 11500, 15500, 19500, 23500, 27500, 31500]
@@ -290,7 +291,7 @@ To: <sip:agent@trunk.test>;tag=t\r\nCall-ID: c\r\nCSeq: 1 {method}\r\nContent-Le
         let mut out = Vec::new();
         let mut tx = ClientTransaction::start(
             t0,
-            request(rsip::Method::Invite),
+            request(Method::Invite),
             dest,
             TimerConfig::default(),
             "",
@@ -333,7 +334,7 @@ To: <sip:agent@trunk.test>;tag=t\r\nCall-ID: c\r\nCSeq: 1 {method}\r\nContent-Le
         let mut out = Vec::new();
         let mut tx = ClientTransaction::start(
             t0,
-            request(rsip::Method::Bye),
+            request(Method::Bye),
             dest,
             TimerConfig::default(),
             "",

@@ -5,7 +5,7 @@
 
 use sip_stack::call::{CallEvent, HangupBy, InviteParams};
 use sip_stack::digest::{self, Challenge, Credentials, RequestParts};
-use sip_stack::message::{Incoming, IncomingRequest, Limits, header_values, parse};
+use sip_stack::message::{Incoming, IncomingRequest, Limits, Method, header_values, parse};
 use sip_stack::{
     Endpoint, EndpointConfig, Event, RegistrationStatus, TrunkConfig, TrunkCredentials, TrunkId,
 };
@@ -121,7 +121,7 @@ fn registers_through_a_401_challenge_and_refreshes_at_85_percent() {
     let sent = sent_requests(&mut ep);
     assert_eq!(sent.len(), 1);
     let first = &sent[0];
-    assert_eq!(first.msg.method, rsip::Method::Register);
+    assert_eq!(first.msg.method, Method::Register);
     assert!(header_values(&first.msg.headers, "authorization").is_empty());
 
     // The first REGISTER is lost: Timer E retransmits it after T1, same branch.
@@ -160,7 +160,7 @@ fn registers_through_a_401_challenge_and_refreshes_at_85_percent() {
     ep.handle_timeout(t1 + Duration::from_secs(51));
     let refresh = sent_requests(&mut ep);
     assert_eq!(refresh.len(), 1);
-    assert_eq!(refresh[0].msg.method, rsip::Method::Register);
+    assert_eq!(refresh[0].msg.method, Method::Register);
 }
 
 #[test]
@@ -229,14 +229,14 @@ fn outbound_call_with_407_ringing_answer_and_remote_bye() {
     );
     let sent = sent_requests(&mut ep);
     assert_eq!(sent.len(), 2, "ACK for the 407, then the authorized INVITE");
-    assert_eq!(sent[0].msg.method, rsip::Method::Ack);
+    assert_eq!(sent[0].msg.method, Method::Ack);
     assert_eq!(
         sent[0].common.branch, invite.common.branch,
         "the ACK of a failure shares its branch"
     );
     assert_eq!(sent[0].common.cseq, invite.common.cseq);
     let invite2 = &sent[1];
-    assert_eq!(invite2.msg.method, rsip::Method::Invite);
+    assert_eq!(invite2.msg.method, Method::Invite);
     assert_eq!(invite2.common.cseq, invite.common.cseq + 1);
     assert_eq!(invite2.common.from_tag, invite.common.from_tag);
     check_digest(invite2, "proxy-authorization", "INVITE", "n7");
@@ -253,7 +253,7 @@ fn outbound_call_with_407_ringing_answer_and_remote_bye() {
     let acks = sent_requests(&mut ep);
     assert_eq!(acks.len(), 1);
     let ack = &acks[0];
-    assert_eq!(ack.msg.method, rsip::Method::Ack);
+    assert_eq!(ack.msg.method, Method::Ack);
     assert_eq!(
         ack.msg.uri.to_string(),
         "sip:alice@127.0.0.1:5070",
@@ -298,7 +298,7 @@ From: {};tag=callee\r\nTo: {}\r\nCall-ID: {}\r\nCSeq: 7 BYE\r\nContent-Length: 0
     let Ok(Incoming::Response(ok)) = parse(&t.payload, &Limits::default()) else {
         panic!("a response")
     };
-    assert_eq!((ok.status, ok.common.cseq_method), (200, rsip::Method::Bye));
+    assert_eq!((ok.status, ok.common.cseq_method), (200, Method::Bye));
     // A retransmitted BYE gets the same answer again.
     feed(&mut ep, t0 + Duration::from_secs(6), bye.as_bytes());
     assert_eq!(ep.poll_transmit().unwrap().payload, t.payload);
@@ -334,7 +334,7 @@ fn local_hangup_sends_bye_through_the_route_set() {
     events(&mut ep);
     ep.hangup(t0 + Duration::from_secs(3), call).unwrap();
     let bye = sent_requests(&mut ep).remove(0);
-    assert_eq!(bye.msg.method, rsip::Method::Bye);
+    assert_eq!(bye.msg.method, Method::Bye);
     assert_eq!(bye.msg.uri.to_string(), "sip:alice@127.0.0.1:5070");
     assert_eq!(
         header_values(&bye.msg.headers, "route"),
@@ -368,7 +368,7 @@ fn busy_and_no_answer_end_the_call_with_the_status_kept() {
     .unwrap();
     let invite = sent_requests(&mut ep).remove(0);
     feed(&mut ep, t0, &reply(&invite, 486, "Busy Here", Some("x"), "", ""));
-    assert_eq!(sent_requests(&mut ep)[0].msg.method, rsip::Method::Ack);
+    assert_eq!(sent_requests(&mut ep)[0].msg.method, Method::Ack);
     assert!(matches!(
         &events(&mut ep)[..],
         [Event::Call { event: CallEvent::Ended(c), .. }] if c.status == Some(486) && c.reason == "Busy Here" && !c.answered
@@ -422,7 +422,7 @@ fn cancel_before_answer_ends_with_487() {
     );
     feed(&mut ep, t0, &reply(&invite, 180, "Ringing", Some("c"), "", ""));
     let cancel = sent_requests(&mut ep).remove(0);
-    assert_eq!(cancel.msg.method, rsip::Method::Cancel);
+    assert_eq!(cancel.msg.method, Method::Cancel);
     assert_eq!(cancel.common.branch, invite.common.branch);
     feed(&mut ep, t0, &reply(&cancel, 200, "OK", Some("c"), "", ""));
     feed(
@@ -430,7 +430,7 @@ fn cancel_before_answer_ends_with_487() {
         t0,
         &reply(&invite, 487, "Request Terminated", Some("c"), "", ""),
     );
-    assert_eq!(sent_requests(&mut ep)[0].msg.method, rsip::Method::Ack);
+    assert_eq!(sent_requests(&mut ep)[0].msg.method, Method::Ack);
     let evs = events(&mut ep);
     assert!(matches!(
         evs.last(),
@@ -457,4 +457,89 @@ From: <sip:x@y>;tag=a\r\nTo: <sip:agent@127.0.0.1>\r\nCall-ID: o1\r\nCSeq: 1 OPT
     ep.handle_datagram(t0, from, b"\x00\x01garbage\r\n\r\n");
     assert!(ep.poll_transmit().is_none());
     assert_eq!(events(&mut ep), vec![Event::Malformed { from }]);
+}
+
+/// Every datagram the endpoint wants to send, as text.
+fn sent_text(ep: &mut Endpoint) -> Vec<(SocketAddr, String)> {
+    std::iter::from_fn(|| ep.poll_transmit())
+        .map(|t| (t.destination, String::from_utf8_lossy(&t.payload).into_owned()))
+        .collect()
+}
+
+#[test]
+fn malformed_and_unsupported_requests_are_refused_with_the_right_status() {
+    let t0 = Instant::now();
+    let mut ep = endpoint(t0, false);
+    let scanner: SocketAddr = "127.0.0.1:40000".parse().unwrap();
+    let base = "Via: SIP/2.0/UDP 127.0.0.1:40000;branch=z9hG4bKm1\r\nFrom: <sip:x@h>;tag=1\r\n\
+To: <sip:agent@127.0.0.1>\r\nCall-ID: bad-1\r\nMax-Forwards: 70\r\n";
+    // RFC 4475 3.1.2.9: multiple spaces in the request line.
+    let lwsstart =
+        format!("INVITE  sip:agent@127.0.0.1  SIP/2.0\r\n{base}CSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n");
+    ep.handle_datagram(t0, scanner, lwsstart.as_bytes());
+    let sent = sent_text(&mut ep);
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].0, scanner, "answered at the source address");
+    assert!(sent[0].1.starts_with("SIP/2.0 400 "), "{}", sent[0].1);
+    assert!(sent[0].1.contains("Call-ID: bad-1\r\n") && sent[0].1.contains("CSeq: 1 INVITE\r\n"));
+    assert!(matches!(events(&mut ep).as_slice(), [Event::Malformed { .. }]));
+
+    let version =
+        format!("OPTIONS sip:agent@127.0.0.1 SIP/3.0\r\n{base}CSeq: 2 OPTIONS\r\nContent-Length: 0\r\n\r\n");
+    ep.handle_datagram(t0, scanner, version.as_bytes());
+    assert!(sent_text(&mut ep)[0].1.starts_with("SIP/2.0 505 "));
+
+    let require = format!(
+        "OPTIONS sip:agent@127.0.0.1 SIP/2.0\r\n{}CSeq: 3 OPTIONS\r\nRequire: 100rel, foo\r\nContent-Length: 0\r\n\r\n",
+        base.replace("z9hG4bKm1", "z9hG4bKm3")
+    );
+    ep.handle_datagram(t0, scanner, require.as_bytes());
+    let sent = sent_text(&mut ep);
+    assert!(sent[0].1.starts_with("SIP/2.0 420 "), "{}", sent[0].1);
+    assert!(sent[0].1.contains("Unsupported: 100rel, foo\r\n"));
+
+    // An ACK is never answered, however broken.
+    ep.handle_datagram(t0, scanner, b"ACK  sip:x SIP/2.0\r\nCall-ID: a\r\n\r\n");
+    assert!(sent_text(&mut ep).is_empty());
+
+    // And the endpoint still serves: a clean OPTIONS gets 200.
+    let options = format!(
+        "OPTIONS sip:agent@127.0.0.1 SIP/2.0\r\n{}CSeq: 4 OPTIONS\r\nContent-Length: 0\r\n\r\n",
+        base.replace("z9hG4bKm1", "z9hG4bKm4")
+    );
+    ep.handle_datagram(t0, scanner, options.as_bytes());
+    assert!(sent_text(&mut ep)[0].1.starts_with("SIP/2.0 200 "));
+}
+
+#[test]
+fn early_media_sdp_of_a_183_is_reported_to_the_application() {
+    let t0 = Instant::now();
+    let mut ep = endpoint(t0, false);
+    ep.invite(
+        t0,
+        InviteParams {
+            trunk: TrunkId(0),
+            to_user: "+15551234567".into(),
+            sdp_offer: b"v=0\r\n".to_vec(),
+        },
+    )
+    .unwrap();
+    let invite = sent_requests(&mut ep).remove(0);
+    let sdp =
+        "v=0\r\no=- 1 1 IN IP4 10.0.0.5\r\ns=-\r\nc=IN IP4 10.0.0.5\r\nt=0 0\r\nm=audio 30000 RTP/AVP 8\r\n";
+    let extra = "Content-Type: application/sdp\r\n";
+    feed(
+        &mut ep,
+        t0,
+        &reply(&invite, 183, "Session Progress", Some("e1"), extra, sdp),
+    );
+    feed(&mut ep, t0, &reply(&invite, 180, "Ringing", Some("e1"), "", ""));
+    let got = events(&mut ep);
+    assert!(
+        matches!(&got[..], [
+            Event::Call { event: CallEvent::Progress { status: 183, sdp: Some(body), .. }, .. },
+            Event::Call { event: CallEvent::Progress { status: 180, sdp: None, .. }, .. },
+        ] if body == sdp.as_bytes()),
+        "{got:?}"
+    );
 }

@@ -8,7 +8,7 @@
 //!
 //! ONNX Runtime is loaded at run time from `libonnxruntime.so` (ort's `load-dynamic`), since ort's
 //! own download cannot work offline. ort allows one environment per process, so every ort user in
-//! Ringback gets it from [`onnx_environment`].
+//! Ringback gets it from [`onnx_environment`] (kept in `media_core::analysis::onnx`).
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -31,28 +31,17 @@ const EOS: char = '$';
 /// Padding, put after every phoneme (Piper was trained that way).
 const PAD: char = '_';
 
-/// The process's ONNX Runtime environment, shared by every session (Piper, Silero VAD).
-static ENVIRONMENT: Mutex<Option<Environment>> = Mutex::new(None);
-
-/// Loads ONNX Runtime from `dylib` on first use and returns the process-wide environment.
-///
-/// ort refuses a second environment per process (and remembers the first even after it is
-/// dropped), so all sessions must be built from this one. Later calls return the same environment
-/// whatever path they pass: the library is loaded once.
+/// Loads ONNX Runtime (once per process) and returns the process-wide environment, which lives in
+/// media-core so that Silero VAD and Piper share it (ort refuses a second environment per process).
 pub fn onnx_environment(dylib: &Path) -> Result<Environment, SpeechError> {
-    let mut environment = ENVIRONMENT.lock().unwrap_or_else(PoisonError::into_inner);
-    if let Some(environment) = environment.as_ref() {
-        return Ok(environment.clone());
-    }
-    require_file(dylib)?;
-    let built = ort::init_from(dylib)
-        .map_err(|source| SpeechError::OnnxRuntimeLoad {
-            path: dylib.to_path_buf(),
-            source,
-        })?
-        .with_name("ringback")
-        .build()?;
-    Ok(environment.insert(built).clone())
+    use media_core::analysis::onnx::OnnxEnvError;
+    media_core::analysis::onnx::onnx_environment(dylib).map_err(|err| match err {
+        OnnxEnvError::LibraryMissing { path } => SpeechError::ModelMissing { path },
+        OnnxEnvError::Load { path, source } => SpeechError::OnnxRuntimeLoad { path, source },
+        OnnxEnvError::Build(source) => SpeechError::Onnx(source),
+        // The enum is non-exhaustive; anything newer is still an ONNX Runtime failure to set up.
+        other => SpeechError::Onnx(ort::Error::new(other.to_string())),
+    })
 }
 
 /// The parts of a Piper voice's `.onnx.json` that inference needs.

@@ -1,0 +1,401 @@
+//! The call runner: places one call through the SIP driver, terminates its media, and drives the
+//! conversation until the call ends, then reports. It is an async driver: the decisions live in the
+//! sans-IO pieces it wires together ([`sip_stack`], [`media_core`], [`Conversation`]); this module
+//! only moves events between them and measures.
+
+mod converse;
+mod latency;
+mod speaker;
+
+pub use latency::TurnLatency;
+
+use crate::conversation::{Conversation, ConversationConfig};
+use crate::outcome::{Lifecycle, LocalEnd, Outcome, SipResult, outcome_of};
+use crate::phone::E164;
+use crate::speech::{SpeechToText, TextToSpeech};
+use crate::transcript::Turn;
+use crate::workflow::Workflow;
+use media_core::{Codec, MediaSession, PayloadType, SessionConfig, Ssrc};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use sip_stack::driver::{PlacedCall, SipHandle};
+use sip_stack::sdp::{self, Format, Offer};
+use sip_stack::{CallEvent, CallHandle, EndCause, HangupBy, InviteParams, TrunkId};
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::time::Duration;
+use tokio::net::UdpSocket;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+/// The speech providers a call uses, shared by all calls.
+#[derive(Debug, Clone)]
+pub struct Speech {
+    /// Text to speech.
+    pub tts: TextToSpeech,
+    /// Speech to text.
+    pub stt: SpeechToText,
+    /// The language model, if one is configured; without one the deterministic engine runs the call.
+    pub llm: Option<crate::llm::LlmClient>,
+}
+
+/// Settings of the call runner.
+#[derive(Debug, Clone)]
+pub struct RuntimeConfig {
+    /// Address to bind RTP sockets on.
+    pub rtp_ip: IpAddr,
+    /// Address to advertise in SDP (a public address behind NAT); `rtp_ip` when `None`.
+    pub public_ip: Option<IpAddr>,
+    /// How long to let a call ring before giving up (CANCEL, outcome `no_answer`).
+    pub ring_timeout: Duration,
+    /// Longest a call may last once answered (the workflow may ask for less).
+    pub max_duration: Duration,
+    /// Jitter buffer playout delay.
+    pub jitter_delay_ms: u32,
+    /// Trailing silence that ends the caller's turn.
+    pub end_of_turn_ms: u32,
+}
+
+impl Default for RuntimeConfig {
+    fn default() -> Self {
+        Self {
+            rtp_ip: IpAddr::from([127, 0, 0, 1]),
+            public_ip: None,
+            ring_timeout: Duration::from_secs(60),
+            max_duration: Duration::from_secs(600),
+            jitter_delay_ms: 60,
+            end_of_turn_ms: 700,
+        }
+    }
+}
+
+/// One call to place.
+#[derive(Debug, Clone)]
+pub struct CallRequest {
+    /// Who to call.
+    pub to: E164,
+    /// What to do.
+    pub workflow: Workflow,
+    /// Which trunk to dial through.
+    pub trunk: TrunkId,
+    /// Where to write the stereo recording.
+    pub recording: Option<PathBuf>,
+}
+
+/// Progress reported while the call runs.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum CallUpdate {
+    /// The lifecycle moved on.
+    Lifecycle(Lifecycle),
+    /// A turn was completed (the agent finished speaking, or the caller's words were transcribed).
+    Turn(Turn),
+    /// A key was pressed (by the caller) or sent (by the agent).
+    Dtmf(DtmfRecord),
+}
+
+/// A DTMF digit on the call.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DtmfRecord {
+    /// The key.
+    pub digit: String,
+    /// When, ms from the answer.
+    pub at_ms: u64,
+    /// `received` (the caller pressed it) or `sent` (the agent did).
+    pub direction: String,
+}
+
+/// Media quality of the call.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MediaReport {
+    /// Codec name, e.g. `PCMU`.
+    pub codec: String,
+    /// Lost packets in percent.
+    pub loss_pct: f64,
+    /// Interarrival jitter in ms.
+    pub jitter_ms: f64,
+    /// Packets received.
+    pub packets_received: u64,
+    /// Packets sent.
+    pub packets_sent: u64,
+}
+
+/// Everything known when a call is over.
+#[derive(Debug, Clone)]
+pub struct CallReport {
+    /// How it ended.
+    pub outcome: Outcome,
+    /// The SIP side of it.
+    pub sip: SipResult,
+    /// Whether it was answered.
+    pub answered: bool,
+    /// Milliseconds from answer to hangup.
+    pub talk_ms: u64,
+    /// The conversation.
+    pub transcript: Vec<Turn>,
+    /// Fields collected.
+    pub form_fills: Map<String, Value>,
+    /// Summary of the conversation.
+    pub summary: Option<String>,
+    /// Keys pressed and sent.
+    pub dtmf: Vec<DtmfRecord>,
+    /// Why the agent ended the call, when it did.
+    pub end_reason: Option<String>,
+    /// Per-turn latency, caller's end of speech to the agent's first audio.
+    pub latency: Vec<TurnLatency>,
+    /// The stereo recording, if one was written.
+    pub recording: Option<PathBuf>,
+    /// Media statistics, if media flowed.
+    pub media: Option<MediaReport>,
+    /// What went wrong, for failed calls.
+    pub error: Option<String>,
+}
+
+impl CallReport {
+    /// A call that failed before anything reached the callee, with the cause.
+    pub fn failed(reason: String) -> Self {
+        Self {
+            outcome: Outcome::Failed,
+            sip: SipResult {
+                status: None,
+                reason: Some(reason.clone()),
+                hangup_by: Some("system".to_owned()),
+            },
+            answered: false,
+            talk_ms: 0,
+            transcript: Vec::new(),
+            form_fills: Map::new(),
+            summary: None,
+            dtmf: Vec::new(),
+            end_reason: None,
+            latency: Vec::new(),
+            recording: None,
+            media: None,
+            error: Some(reason),
+        }
+    }
+}
+
+/// The formats we offer, in preference order.
+fn offered_formats() -> Vec<Format> {
+    vec![
+        Format::new(0, "PCMU", 8000),
+        Format::new(8, "PCMA", 8000),
+        Format::new(101, "telephone-event", 8000),
+    ]
+}
+
+/// Places and runs one call to its end. Never panics on peer behaviour; every failure becomes a
+/// report with outcome `failed` and the cause.
+pub async fn run_call(
+    sip: &SipHandle,
+    speech: &Speech,
+    config: &RuntimeConfig,
+    request: CallRequest,
+    updates: mpsc::UnboundedSender<CallUpdate>,
+    cancel: CancellationToken,
+) -> CallReport {
+    let socket = match UdpSocket::bind(SocketAddr::new(config.rtp_ip, 0)).await {
+        Ok(s) => s,
+        Err(err) => return CallReport::failed(format!("cannot bind an RTP socket: {err}")),
+    };
+    let port = match socket.local_addr() {
+        Ok(a) => a.port(),
+        Err(err) => return CallReport::failed(format!("RTP socket has no address: {err}")),
+    };
+    let offer = Offer {
+        session_id: u64::from(rand::random::<u32>()),
+        address: config.public_ip.unwrap_or(config.rtp_ip),
+        port,
+        formats: offered_formats(),
+        ptime: 20,
+    };
+    // Render the first words while the phone rings, so the agent speaks the moment it is answered.
+    let mut first_words = vec![request.workflow.opening.clone()];
+    first_words.extend(request.workflow.steps.first().map(|s| s.question.clone()));
+    let prerendered = speaker::prerender(speech.tts.clone(), first_words);
+    let _ = updates.send(CallUpdate::Lifecycle(Lifecycle::Dialing));
+    tracing::info!(to = %request.to, "dialing");
+    let params = InviteParams {
+        trunk: request.trunk,
+        to_user: request.to.as_str().to_owned(),
+        sdp_offer: offer.to_sdp().into_bytes(),
+    };
+    let mut placed = match sip.invite(params).await {
+        Ok(p) => p,
+        Err(err) => return CallReport::failed(format!("SIP: {err}")),
+    };
+    let mut local_end = None;
+    let answer = match until_answered(sip, config, &updates, &cancel, &mut placed, &mut local_end).await {
+        Ok(sdp) => sdp,
+        Err(cause) => {
+            prerendered.abort();
+            let outcome = outcome_of(&cause, local_end, false);
+            return CallReport {
+                outcome,
+                sip: SipResult::from_cause(&cause),
+                error: (outcome == Outcome::Failed).then(|| cause.reason.clone()),
+                ..CallReport::failed(String::new())
+            };
+        }
+    };
+    let answered_at = Instant::now();
+    let _ = updates.send(CallUpdate::Lifecycle(Lifecycle::Answered));
+    let media = start_media(&offer, &answer, config, &request).map_err(|reason| {
+        tracing::warn!(%reason, "media could not start; hanging up");
+        reason
+    });
+    let (codec, session) = match media {
+        Ok(m) => m,
+        Err(reason) => {
+            let cause = hang_up_and_wait(sip, placed.handle, &mut placed).await;
+            let mut report = CallReport::failed(format!("media: {reason}"));
+            report.sip = SipResult::from_cause(&cause);
+            return report;
+        }
+    };
+    let running = media_core::driver::spawn(socket, session, cancel.child_token());
+    let mut conversation_config = ConversationConfig::new(today());
+    conversation_config.can_transfer = false;
+    conversation_config.llm = speech.llm.is_some();
+    let mut workflow = request.workflow.clone();
+    let limit = u32::try_from(config.max_duration.as_secs()).unwrap_or(u32::MAX);
+    workflow.max_duration_secs = workflow.max_duration_secs.min(limit);
+    let conversation = Conversation::new(workflow, conversation_config);
+    let ended = converse::Converse::new(sip, speech, updates, cancel, placed.handle, running, prerendered)
+        .run(&mut placed, conversation)
+        .await;
+    let talk_ms = u64::try_from(answered_at.elapsed().as_millis()).unwrap_or(u64::MAX);
+    let (recording, media_report) = match ended.media {
+        Some(s) => (
+            s.recording.map(|r| r.path),
+            Some(MediaReport {
+                codec: codec.encoding_name().to_owned(),
+                loss_pct: s.stats.loss_pct(),
+                jitter_ms: s.stats.jitter_ms,
+                packets_received: s.stats.packets_received,
+                packets_sent: s.stats.packets_sent,
+            }),
+        ),
+        None => (None, None),
+    };
+    let conversation = ended.conversation;
+    let summary = match &speech.llm {
+        Some(llm) if !conversation.transcript().is_empty() => {
+            crate::llm::summarize(
+                llm,
+                conversation.workflow(),
+                &conversation.transcript(),
+                conversation.fields(),
+            )
+            .await
+        }
+        _ => None,
+    }
+    .unwrap_or_else(|| conversation.summary());
+    CallReport {
+        outcome: outcome_of(&ended.cause, ended.local_end, conversation.reached_machine()),
+        sip: SipResult::from_cause(&ended.cause),
+        answered: true,
+        talk_ms,
+        transcript: conversation.transcript(),
+        form_fills: conversation.fields().clone(),
+        summary: Some(summary),
+        dtmf: ended.dtmf,
+        end_reason: ended.end_reason.map(|r| r.as_str().to_owned()),
+        latency: ended.latency,
+        recording,
+        media: media_report,
+        error: None,
+    }
+}
+
+/// Today's date in UTC: the driver reads the clock for the sans-IO conversation.
+fn today() -> time::Date {
+    time::OffsetDateTime::now_utc().date()
+}
+
+fn start_media(
+    offer: &Offer,
+    answer: &[u8],
+    config: &RuntimeConfig,
+    request: &CallRequest,
+) -> Result<(Codec, MediaSession), String> {
+    let n = sdp::parse_audio(answer)
+        .and_then(|a| sdp::negotiate(offer, &a))
+        .map_err(|e| e.to_string())?;
+    let codec = Codec::from_encoding_name(&n.codec.encoding).ok_or("negotiated codec unsupported")?;
+    let pt = PayloadType::new(n.codec.payload_type).ok_or("bad payload type")?;
+    let mut session_config = SessionConfig::new(codec, pt, n.remote, Ssrc(rand::random()));
+    session_config.telephone_event_pt = n.telephone_event.and_then(PayloadType::new);
+    session_config.recording = request.recording.clone();
+    session_config.jitter_delay_ms = config.jitter_delay_ms;
+    session_config.end_of_turn_silence_ms = config.end_of_turn_ms;
+    let session = MediaSession::new(session_config, Instant::now().into_std()).map_err(|e| e.to_string())?;
+    Ok((codec, session))
+}
+
+/// Waits for the answer; returns the SDP answer, or how the call ended.
+async fn until_answered(
+    sip: &SipHandle,
+    config: &RuntimeConfig,
+    updates: &mpsc::UnboundedSender<CallUpdate>,
+    cancel: &CancellationToken,
+    placed: &mut PlacedCall,
+    local_end: &mut Option<LocalEnd>,
+) -> Result<Vec<u8>, EndCause> {
+    let ring_deadline = Instant::now() + config.ring_timeout;
+    loop {
+        tokio::select! {
+            event = placed.events.recv() => match event {
+                Some(CallEvent::Progress { status, .. }) if status == 180 || status == 183 => {
+                    let _ = updates.send(CallUpdate::Lifecycle(Lifecycle::Ringing));
+                }
+                Some(CallEvent::Progress { .. }) => {}
+                // Answered as we gave up: the SIP layer ends it with a BYE.
+                Some(CallEvent::Answered { .. }) if local_end.is_some() => {}
+                Some(CallEvent::Answered { sdp }) => return Ok(sdp),
+                Some(CallEvent::Ended(cause)) => return Err(cause),
+                None => return Err(driver_gone(false)),
+            },
+            () = cancel.cancelled(), if local_end.is_none() => {
+                *local_end = Some(LocalEnd::Canceled);
+                let _ = sip.hangup(placed.handle).await;
+            }
+            () = tokio::time::sleep_until(ring_deadline), if local_end.is_none() => {
+                *local_end = Some(LocalEnd::RingTimeout);
+                let _ = sip.hangup(placed.handle).await;
+            }
+        }
+    }
+}
+
+/// Hangs up and waits (bounded) for the SIP layer to confirm the end.
+async fn hang_up_and_wait(sip: &SipHandle, handle: CallHandle, placed: &mut PlacedCall) -> EndCause {
+    let _ = sip.hangup(handle).await;
+    let wait = tokio::time::timeout(Duration::from_secs(40), async {
+        loop {
+            match placed.events.recv().await {
+                Some(CallEvent::Ended(cause)) => return cause,
+                Some(_) => {}
+                None => return driver_gone(true),
+            }
+        }
+    });
+    wait.await.unwrap_or_else(|_| EndCause {
+        status: None,
+        reason: "hangup not confirmed".to_owned(),
+        by: HangupBy::Local,
+        answered: true,
+    })
+}
+
+fn driver_gone(answered: bool) -> EndCause {
+    EndCause {
+        status: None,
+        reason: "SIP driver stopped".to_owned(),
+        by: HangupBy::Local,
+        answered,
+    }
+}

@@ -1,0 +1,221 @@
+//! What a caller's words mean beyond the answer to the current question: they want a human, they ask
+//! whether this is a robot, they want no more calls, they say goodbye or ask us to wait; and phone-menu
+//! prompts ("for billing, press 2") read for the digit that reaches the workflow's target.
+
+use crate::extract::words;
+
+/// Something the caller asked for that takes precedence over the current question.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Intent {
+    /// "Can I speak to a person?"
+    Human,
+    /// "Is this a robot?"
+    AreYouAi,
+    /// "Stop calling me", "remove me from your list".
+    DoNotCall,
+    /// "Who is this?", "what is this about?"
+    WhoIsThis,
+    /// "Goodbye", "I have to go".
+    Goodbye,
+    /// "Hold on", "one moment".
+    Wait,
+    /// "Can you repeat that?"
+    Repeat,
+}
+
+/// The intent in an utterance, if any.
+pub fn intent(text: &str) -> Option<Intent> {
+    let t = format!(" {} ", words(text).join(" "));
+    let any = |list: &[&str]| list.iter().any(|p| t.contains(&format!(" {p} ")));
+    if any(&[
+        "stop calling",
+        "do not call",
+        "don't call",
+        "dont call",
+        "remove me",
+        "take me off",
+        "unsubscribe",
+    ]) {
+        return Some(Intent::DoNotCall);
+    }
+    if any(&[
+        "real person",
+        "a person",
+        "a human",
+        "human being",
+        "representative",
+        "an operator",
+        "someone else",
+        "a manager",
+        "live agent",
+        "speak to somebody",
+        "talk to somebody",
+        "speak to someone",
+        "talk to someone",
+    ]) && any(&[
+        "speak", "talk", "transfer", "connect", "get", "want", "need", "put me",
+    ]) {
+        return Some(Intent::Human);
+    }
+    if any(&[
+        "are you a robot",
+        "are you a bot",
+        "are you real",
+        "are you human",
+        "are you a machine",
+        "are you an ai",
+        "is this a robot",
+        "is this a recording",
+        "am i talking to a",
+    ]) {
+        return Some(Intent::AreYouAi);
+    }
+    if any(&[
+        "who is this",
+        "who's this",
+        "who is calling",
+        "who's calling",
+        "what is this about",
+        "what's this about",
+        "who are you",
+    ]) {
+        return Some(Intent::WhoIsThis);
+    }
+    if any(&[
+        "repeat that",
+        "say that again",
+        "come again",
+        "pardon",
+        "didn't catch",
+        "didnt catch",
+        "sorry what",
+    ]) {
+        return Some(Intent::Repeat);
+    }
+    if any(&[
+        "hold on",
+        "one moment",
+        "one second",
+        "just a second",
+        "just a moment",
+        "give me a second",
+        "wait a",
+    ]) {
+        return Some(Intent::Wait);
+    }
+    let ws = words(text);
+    if ws.len() <= 4 && any(&["goodbye", "bye", "bye bye", "i have to go", "gotta go"]) {
+        return Some(Intent::Goodbye);
+    }
+    None
+}
+
+/// Whether the words sound like a phone menu ("press 1 for ...", "para español oprima dos").
+pub fn is_menu(text: &str) -> bool {
+    let ws = words(text);
+    ws.iter()
+        .any(|w| matches!(w.as_str(), "press" | "dial" | "oprima" | "select"))
+        && ws.iter().any(|w| digit_of(w).is_some())
+}
+
+fn digit_of(word: &str) -> Option<char> {
+    match word {
+        "zero" | "0" => Some('0'),
+        "one" | "1" => Some('1'),
+        "two" | "2" => Some('2'),
+        "three" | "3" => Some('3'),
+        "four" | "4" => Some('4'),
+        "five" | "5" => Some('5'),
+        "six" | "6" => Some('6'),
+        "seven" | "7" => Some('7'),
+        "eight" | "8" => Some('8'),
+        "nine" | "9" => Some('9'),
+        "star" => Some('*'),
+        "pound" | "hash" => Some('#'),
+        _ => None,
+    }
+}
+
+/// The key that reaches `target` in a spoken menu: each clause ("for billing, press 2", "press 3 to
+/// report an outage") gives a key and a label; the label sharing most words with the target wins.
+pub fn menu_choice(text: &str, target: &str) -> Option<char> {
+    const FILLER: &[&str] = &[
+        "for", "to", "press", "the", "a", "an", "please", "or", "and", "your", "now", "if", "you", "would",
+        "like", "are", "calling", "about", "dial", "select",
+    ];
+    let target_words: Vec<String> = words(target)
+        .into_iter()
+        .filter(|w| !FILLER.contains(&w.as_str()))
+        .collect();
+    let lower = text.to_lowercase();
+    let mut best: Option<(usize, char)> = None;
+    // Clauses end at sentence punctuation; "for X press N" and "press N for X" both stay in one clause.
+    for clause in lower.split(['.', ';', '!', '?']) {
+        let ws = words(clause);
+        let Some(press) = ws
+            .iter()
+            .position(|w| matches!(w.as_str(), "press" | "dial" | "select"))
+        else {
+            continue;
+        };
+        let Some(key) = ws.get(press + 1).and_then(|w| digit_of(w)) else {
+            continue;
+        };
+        let label: Vec<&String> = ws
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| *i != press && *i != press + 1)
+            .map(|(_, w)| w)
+            .collect();
+        let score = target_words
+            .iter()
+            .filter(|t| {
+                label
+                    .iter()
+                    .any(|l| l == t || l.trim_end_matches('s') == t.trim_end_matches('s'))
+            })
+            .count();
+        if score > 0 && best.is_none_or(|(s, _)| score > s) {
+            best = Some((score, key));
+        }
+    }
+    best.map(|(_, key)| key)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn intents() {
+        assert_eq!(
+            intent("Can I speak to a real person please?"),
+            Some(Intent::Human)
+        );
+        assert_eq!(intent("Wait, are you a robot?"), Some(Intent::AreYouAi));
+        assert_eq!(intent("Please stop calling me."), Some(Intent::DoNotCall));
+        assert_eq!(intent("Who is this?"), Some(Intent::WhoIsThis));
+        assert_eq!(intent("Okay, bye."), Some(Intent::Goodbye));
+        assert_eq!(intent("Hold on one second."), Some(Intent::Wait));
+        assert_eq!(intent("Yes, Tuesday works for me."), None);
+        assert_eq!(
+            intent("I'll tell my husband goodbye later when we talk about the appointment"),
+            None
+        );
+    }
+
+    #[test]
+    fn menus() {
+        let menu = "Thank you for calling City Power. For new service, press 1. For billing and payments, press 2. \
+                    To report an outage, press 3. For all other questions, press 0.";
+        assert!(is_menu(menu));
+        assert_eq!(menu_choice(menu, "billing"), Some('2'));
+        assert_eq!(menu_choice(menu, "an outage"), Some('3'));
+        assert_eq!(
+            menu_choice("Press one for sales. Press two for support.", "technical support"),
+            Some('2')
+        );
+        assert_eq!(menu_choice(menu, "pharmacy"), None);
+        assert!(!is_menu("Hello, this is Dana speaking."));
+    }
+}

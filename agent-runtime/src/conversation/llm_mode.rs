@@ -1,0 +1,162 @@
+//! The conversation's LLM mode: what the model is told (the workflow, what was collected, the
+//! conversation so far as heard) and which tools it may call. The engine stays in charge: the
+//! disclosure, do-not-call, "are you a robot" and voicemail never depend on the model, and when the
+//! model fails the deterministic engine carries on.
+
+use crate::llm::{ChatMessage, ChatRole, Tool, ToolCall};
+use crate::transcript::{Role, Turn};
+use crate::workflow::{FieldKind, Workflow};
+use serde_json::{Map, Value, json};
+
+/// What the model's turn produced, fed back to the engine one piece at a time.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Thought {
+    /// A complete sentence to speak.
+    Sentence(String),
+    /// A tool call.
+    Tool(ToolCall),
+    /// The turn is complete.
+    Done,
+    /// The model failed (timeout, error); the deterministic engine takes over.
+    Failed(String),
+}
+
+/// A request for the model's next turn.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ThinkRequest {
+    /// The messages.
+    pub messages: Vec<ChatMessage>,
+    /// The tools.
+    pub tools: Vec<Tool>,
+}
+
+fn kind_name(kind: &FieldKind) -> String {
+    match kind {
+        FieldKind::YesNo => "yes or no".to_owned(),
+        FieldKind::Date => "a date".to_owned(),
+        FieldKind::Time => "a time of day".to_owned(),
+        FieldKind::Email => "an email address".to_owned(),
+        FieldKind::Phone => "a phone number".to_owned(),
+        FieldKind::Number => "a number".to_owned(),
+        FieldKind::Digits => "digits".to_owned(),
+        FieldKind::Choice { options } => format!("one of: {}", options.join(", ")),
+        FieldKind::Text => "free text".to_owned(),
+    }
+}
+
+/// Builds the request from the workflow, the fields so far and the transcript as heard.
+pub fn request(
+    workflow: &Workflow,
+    fields: &Map<String, Value>,
+    transcript: &[Turn],
+    can_transfer: bool,
+) -> ThinkRequest {
+    let mut system = String::new();
+    system.push_str(
+        "You are an AI assistant speaking on a phone call. The callee already heard that you are an AI. \
+         Never claim to be human. Speak naturally and briefly: one or two short sentences per turn, plain \
+         words, no lists, no markdown, no emoji. Ask one question at a time.\n",
+    );
+    if let Some(org) = &workflow.organization {
+        system.push_str(&format!("You are calling on behalf of {org}.\n"));
+    }
+    system.push_str(&format!(
+        "The instructions for this call:\n{}\n\nQuestions to get answered, in order:\n",
+        workflow.prompt
+    ));
+    for step in &workflow.steps {
+        let condition = step
+            .when
+            .as_ref()
+            .map(|c| format!(" (only if {} is {})", c.field, c.equals))
+            .unwrap_or_default();
+        let status = match fields.get(&step.field.name) {
+            Some(v) => format!(" [collected: {v}]"),
+            None => String::new(),
+        };
+        system.push_str(&format!(
+            "- field `{}` ({}){condition}: \"{}\"{status}\n",
+            step.field.name,
+            kind_name(&step.field.kind),
+            step.question
+        ));
+    }
+    system.push_str(
+        "\nWhen the callee answers a question, call collect_field with the field name and the answer. \
+         When every applicable question is answered, or the callee wants to end, say a short goodbye and \
+         call end_call.",
+    );
+    if can_transfer {
+        system.push_str(" If the callee asks for a person, call transfer.");
+    }
+    if workflow.ivr_target.is_some() {
+        system.push_str(" If you hear a phone menu, call send_dtmf with the key that leads to the goal.");
+    }
+    let mut messages = vec![ChatMessage::text(ChatRole::System, system)];
+    for turn in transcript {
+        let role = match turn.role {
+            Role::Agent => ChatRole::Assistant,
+            Role::Caller => ChatRole::User,
+        };
+        if turn.text.is_empty() {
+            continue;
+        }
+        // Consecutive agent sentences are one assistant message.
+        match messages.last_mut() {
+            Some(last) if last.role == role && role == ChatRole::Assistant => {
+                if let Some(content) = last.content.as_mut() {
+                    content.push(' ');
+                    content.push_str(&turn.text);
+                }
+            }
+            _ => messages.push(ChatMessage::text(role, turn.text.clone())),
+        }
+    }
+    ThinkRequest {
+        messages,
+        tools: tools(workflow, can_transfer),
+    }
+}
+
+/// The tools offered to the model.
+pub fn tools(workflow: &Workflow, can_transfer: bool) -> Vec<Tool> {
+    let names: Vec<&str> = workflow.steps.iter().map(|s| s.field.name.as_str()).collect();
+    let mut tools = vec![
+        Tool {
+            name: "collect_field",
+            description: "Record the callee's answer to one of the questions.",
+            parameters: json!({
+                "type": "object",
+                "properties": {
+                    "name": { "type": "string", "enum": names },
+                    "value": { "type": "string", "description": "The answer, as the callee gave it." }
+                },
+                "required": ["name", "value"]
+            }),
+        },
+        Tool {
+            name: "end_call",
+            description: "End the call after saying goodbye.",
+            parameters: json!({ "type": "object", "properties": { "reason": { "type": "string" } } }),
+        },
+    ];
+    if workflow.ivr_target.is_some() {
+        tools.push(Tool {
+            name: "send_dtmf",
+            description: "Press keys on the phone keypad (phone menus).",
+            parameters: json!({
+                "type": "object",
+                "properties": { "digits": { "type": "string", "pattern": "^[0-9*#]{1,20}$" } },
+                "required": ["digits"]
+            }),
+        });
+    }
+    if can_transfer {
+        tools.push(Tool {
+            name: "transfer",
+            description: "Connect the callee with a human colleague.",
+            parameters: json!({ "type": "object", "properties": {} }),
+        });
+    }
+    tools
+}

@@ -1,0 +1,1066 @@
+//! The conversation engine, sans-IO: it is told what happened on the call (audio finished playing,
+//! the caller started talking, said something, pressed a key, a machine or a beep was detected, time
+//! passed) and says what to do next (speak, stop speaking, press keys, transfer, hang up). It keeps
+//! the transcript, each agent turn cut to what was actually played, and the collected fields.
+//!
+//! Rules it never breaks: the AI disclosure is the first thing the agent says and cannot be talked
+//! over; everything after it can (barge-in stops the agent within one frame, in the media layer).
+//! Time is call-relative milliseconds, passed in.
+
+mod answers;
+mod intents;
+mod llm_mode;
+
+pub use answers::spoken_email;
+pub use intents::{Intent, intent, is_menu, menu_choice};
+pub use llm_mode::{ThinkRequest, Thought};
+
+use crate::transcript::{Role, Turn};
+use crate::workflow::{FieldKind, Step, Workflow};
+use serde_json::{Map, Value};
+use std::collections::VecDeque;
+use time::Date;
+
+/// Identifies one thing the agent says, so playback reports can be matched to it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct SayId(pub u64);
+
+/// Identifies one turn of the language model, so a stale stream (after barge-in) is ignored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ThoughtId(pub u64);
+
+/// What the conversation is told.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Input {
+    /// The callee answered; the conversation starts.
+    Answered {
+        /// Now, in call-relative ms.
+        now_ms: u64,
+    },
+    /// Something the agent said finished playing (or was cut short).
+    PlaybackFinished {
+        /// Which utterance.
+        id: SayId,
+        /// How much of it was heard, in ms.
+        played_ms: u64,
+        /// Whether it was cut short (barge-in).
+        interrupted: bool,
+        /// Its full duration in ms.
+        total_ms: u64,
+        /// Now.
+        now_ms: u64,
+    },
+    /// The caller started talking (speech detected, not yet transcribed).
+    CallerSpeaking {
+        /// Now.
+        now_ms: u64,
+    },
+    /// What looked like the caller's speech was too short to keep.
+    CallerNoise {
+        /// Now.
+        now_ms: u64,
+    },
+    /// The caller said something (transcribed).
+    CallerSaid {
+        /// The transcript of the utterance.
+        text: String,
+        /// When the caller started speaking.
+        start_ms: u64,
+        /// When the caller stopped.
+        end_ms: u64,
+        /// Now.
+        now_ms: u64,
+    },
+    /// The caller pressed a key.
+    Dtmf {
+        /// `0`-`9`, `*`, `#`, `A`-`D`.
+        digit: char,
+        /// Now.
+        now_ms: u64,
+    },
+    /// The answering-machine detector decided a machine answered.
+    Machine {
+        /// Now.
+        now_ms: u64,
+    },
+    /// A voicemail beep ended: the recording has started.
+    Beep {
+        /// Now.
+        now_ms: u64,
+    },
+    /// A piece of the language model's turn.
+    Thought {
+        /// Which turn.
+        id: ThoughtId,
+        /// What it produced.
+        thought: Thought,
+        /// Now.
+        now_ms: u64,
+    },
+    /// Time passed.
+    Tick {
+        /// Now.
+        now_ms: u64,
+    },
+}
+
+/// Why the agent ends the call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EndReason {
+    /// The script ran to its end.
+    Completed,
+    /// The caller stayed silent.
+    NoInput,
+    /// A voicemail message was left.
+    Voicemail,
+    /// The caller asked not to be called again.
+    DoNotCall,
+    /// The caller said goodbye.
+    CallerDone,
+    /// The maximum duration was reached.
+    MaxDuration,
+    /// The agent could not continue (e.g. speech synthesis failed).
+    Error,
+}
+
+impl EndReason {
+    /// The word kept on the call.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EndReason::Completed => "completed",
+            EndReason::NoInput => "no_input",
+            EndReason::Voicemail => "voicemail",
+            EndReason::DoNotCall => "do_not_call",
+            EndReason::CallerDone => "caller_done",
+            EndReason::MaxDuration => "max_duration",
+            EndReason::Error => "error",
+        }
+    }
+}
+
+/// What the conversation wants done.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    /// Synthesize and play this text after whatever is queued.
+    Say {
+        /// Its id, echoed back in `PlaybackFinished`.
+        id: SayId,
+        /// The words.
+        text: String,
+    },
+    /// Stop all agent audio now (barge-in).
+    StopSpeaking,
+    /// Press keys (RFC 4733) on the call.
+    SendDtmf {
+        /// The keys.
+        digits: String,
+    },
+    /// Hand the call to a human (the bridge number).
+    Transfer,
+    /// Ask the language model for its turn; its output comes back as [`Input::Thought`].
+    Think {
+        /// The turn.
+        id: ThoughtId,
+        /// What to send.
+        request: ThinkRequest,
+    },
+    /// End the call.
+    Hangup {
+        /// Why.
+        reason: EndReason,
+    },
+}
+
+/// Settings of the engine.
+#[derive(Debug, Clone)]
+pub struct ConversationConfig {
+    /// Today's date, for "tomorrow" and "Tuesday".
+    pub today: Date,
+    /// Whether a human can be bridged in (the call has a bridge number).
+    pub can_transfer: bool,
+    /// Whether a language model answers the caller (with this engine as the fallback).
+    pub llm: bool,
+    /// Silence after a question before asking again.
+    pub no_input_ms: u64,
+    /// How many silences in a row end the call.
+    pub max_no_inputs: u32,
+    /// How many unclear answers to one question before moving on.
+    pub max_clarifications: u32,
+    /// How long to listen for a phone menu before speaking, when the workflow navigates one.
+    pub menu_wait_ms: u64,
+    /// How long to wait for a beep after a machine answered before leaving the message anyway.
+    pub beep_wait_ms: u64,
+    /// Pause in keypresses that ends a multi-digit entry.
+    pub keys_pause_ms: u64,
+}
+
+impl ConversationConfig {
+    /// Defaults for a call made on `today`.
+    pub fn new(today: Date) -> Self {
+        Self {
+            today,
+            can_transfer: false,
+            llm: false,
+            no_input_ms: 8_000,
+            max_no_inputs: 2,
+            max_clarifications: 2,
+            menu_wait_ms: 6_000,
+            beep_wait_ms: 15_000,
+            keys_pause_ms: 3_000,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum After {
+    Listen,
+    Hangup(EndReason),
+    Transfer,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    NotStarted,
+    /// Listening for a phone menu before saying anything.
+    Navigating {
+        since_ms: u64,
+        hearing: bool,
+    },
+    /// Playing agent audio; then `then`.
+    Speaking {
+        then: After,
+    },
+    /// Waiting for the caller.
+    Listening {
+        since_ms: u64,
+        hearing: bool,
+    },
+    /// The language model is writing its turn.
+    Thinking {
+        id: ThoughtId,
+        spoke: bool,
+        then: After,
+        since_ms: u64,
+    },
+    /// A machine answered: waiting for its beep.
+    AwaitingBeep {
+        since_ms: u64,
+    },
+    Done,
+}
+
+/// One call's conversation.
+#[derive(Debug)]
+pub struct Conversation {
+    workflow: Workflow,
+    config: ConversationConfig,
+    state: State,
+    next_id: u64,
+    /// Utterances queued or playing, in order, with whether they may be talked over.
+    playing: VecDeque<(SayId, bool)>,
+    /// Transcript index of each agent utterance.
+    turn_of: Vec<(SayId, usize)>,
+    transcript: Vec<Turn>,
+    fields: Map<String, Value>,
+    /// The step being asked, if any.
+    step: Option<usize>,
+    clarifications: u32,
+    no_inputs: u32,
+    keys: String,
+    last_key_ms: u64,
+    reached_machine: bool,
+    transferred: bool,
+    ending: bool,
+    next_thought: u64,
+    /// The model failed once: the rest of the call is deterministic.
+    llm_failed: bool,
+    last_caller_text: String,
+    actions: VecDeque<Action>,
+}
+
+impl Conversation {
+    /// A conversation following `workflow`.
+    pub fn new(workflow: Workflow, config: ConversationConfig) -> Self {
+        Self {
+            workflow,
+            config,
+            state: State::NotStarted,
+            next_id: 1,
+            playing: VecDeque::new(),
+            turn_of: Vec::new(),
+            transcript: Vec::new(),
+            fields: Map::new(),
+            step: None,
+            clarifications: 0,
+            no_inputs: 0,
+            keys: String::new(),
+            last_key_ms: 0,
+            reached_machine: false,
+            transferred: false,
+            ending: false,
+            next_thought: 1,
+            llm_failed: false,
+            last_caller_text: String::new(),
+            actions: VecDeque::new(),
+        }
+    }
+
+    /// Feeds an input; the resulting actions are drained with [`Conversation::poll_action`].
+    pub fn handle(&mut self, input: Input) {
+        match input {
+            Input::Answered { now_ms } => self.on_answered(now_ms),
+            Input::PlaybackFinished {
+                id,
+                played_ms,
+                interrupted,
+                total_ms,
+                now_ms,
+            } => {
+                self.on_playback_finished(id, played_ms, interrupted, total_ms, now_ms);
+            }
+            Input::CallerSpeaking { now_ms } => self.on_caller_speaking(now_ms),
+            Input::CallerNoise { now_ms } => match self.state {
+                State::Listening { .. } => {
+                    self.state = State::Listening {
+                        since_ms: now_ms,
+                        hearing: false,
+                    }
+                }
+                State::Navigating { since_ms, .. } => {
+                    self.state = State::Navigating {
+                        since_ms,
+                        hearing: false,
+                    }
+                }
+                _ => {}
+            },
+            Input::CallerSaid {
+                text,
+                start_ms,
+                end_ms,
+                now_ms,
+            } => self.on_caller_said(text, start_ms, end_ms, now_ms),
+            Input::Dtmf { digit, now_ms } => self.on_key(digit, now_ms),
+            Input::Machine { now_ms } => self.on_machine(now_ms),
+            Input::Beep { now_ms } => {
+                if self.reached_machine && !self.ending {
+                    self.leave_voicemail(now_ms);
+                }
+            }
+            Input::Thought { id, thought, now_ms } => self.on_thought(id, thought, now_ms),
+            Input::Tick { now_ms } => self.on_tick(now_ms),
+        }
+    }
+
+    fn on_answered(&mut self, now_ms: u64) {
+        if self.state != State::NotStarted {
+            return;
+        }
+        if self.workflow.ivr_target.is_some() {
+            self.state = State::Navigating {
+                since_ms: now_ms,
+                hearing: false,
+            };
+        } else {
+            self.greet(now_ms);
+        }
+    }
+
+    /// The disclosure (never interruptible), then the first question.
+    fn greet(&mut self, now_ms: u64) {
+        let opening = self.workflow.opening.clone();
+        self.say(now_ms, opening, false);
+        match self.next_step(None) {
+            Some(i) => {
+                self.step = Some(i);
+                let question = self.workflow.steps[i].question.clone();
+                self.say(now_ms, question, true);
+                self.state = State::Speaking { then: After::Listen };
+            }
+            None => self.close(now_ms, None, EndReason::Completed),
+        }
+    }
+
+    fn on_playback_finished(
+        &mut self,
+        id: SayId,
+        played_ms: u64,
+        interrupted: bool,
+        total_ms: u64,
+        now_ms: u64,
+    ) {
+        self.finish_turn(id, played_ms, total_ms, interrupted);
+        self.playing.retain(|(p, _)| *p != id);
+        if !self.playing.is_empty() {
+            return;
+        }
+        self.after_speaking(now_ms);
+    }
+
+    /// Everything queued has played: do what was to follow.
+    fn after_speaking(&mut self, now_ms: u64) {
+        if let State::Speaking { then } = self.state {
+            match then {
+                After::Listen => {
+                    self.state = State::Listening {
+                        since_ms: now_ms,
+                        hearing: false,
+                    }
+                }
+                After::Hangup(reason) => {
+                    self.state = State::Done;
+                    self.actions.push_back(Action::Hangup { reason });
+                }
+                After::Transfer => {
+                    self.state = State::Done;
+                    self.transferred = true;
+                    self.actions.push_back(Action::Transfer);
+                }
+            }
+        }
+    }
+
+    fn on_caller_speaking(&mut self, now_ms: u64) {
+        match self.state {
+            State::Speaking { then }
+                if self
+                    .playing
+                    .front()
+                    .is_some_and(|(_, interruptible)| *interruptible) =>
+            {
+                // Barge-in: stop talking and listen. A goodbye that is talked over is still a goodbye.
+                self.actions.push_back(Action::StopSpeaking);
+                self.state = match then {
+                    After::Listen => State::Listening {
+                        since_ms: now_ms,
+                        hearing: true,
+                    },
+                    other => State::Speaking { then: other },
+                };
+            }
+            State::Thinking {
+                spoke: true,
+                then: After::Listen,
+                ..
+            } if self
+                .playing
+                .front()
+                .is_some_and(|(_, interruptible)| *interruptible) =>
+            {
+                // Barge-in while the model still writes: stop, and ignore the rest of its turn.
+                self.actions.push_back(Action::StopSpeaking);
+                self.state = State::Listening {
+                    since_ms: now_ms,
+                    hearing: true,
+                };
+            }
+            State::Listening { .. } => {
+                self.state = State::Listening {
+                    since_ms: now_ms,
+                    hearing: true,
+                }
+            }
+            State::Navigating { since_ms, .. } => {
+                self.state = State::Navigating {
+                    since_ms,
+                    hearing: true,
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn on_caller_said(&mut self, text: String, start_ms: u64, end_ms: u64, now_ms: u64) {
+        let text = text.trim().to_owned();
+        if !text.is_empty() {
+            self.transcript.push(Turn {
+                role: Role::Caller,
+                text: text.clone(),
+                start_ms,
+                end_ms,
+                interrupted: false,
+            });
+        }
+        match self.state {
+            State::Navigating { since_ms, .. } => {
+                if is_menu(&text) {
+                    let target = self.workflow.ivr_target.clone().unwrap_or_default();
+                    if let Some(key) = menu_choice(&text, &target) {
+                        self.actions.push_back(Action::SendDtmf {
+                            digits: key.to_string(),
+                        });
+                    }
+                    // Keep listening: the next menu level, or a person, follows.
+                    self.state = State::Navigating {
+                        since_ms: now_ms.max(since_ms),
+                        hearing: false,
+                    };
+                } else if !text.is_empty() {
+                    self.greet(now_ms);
+                } else {
+                    self.state = State::Navigating {
+                        since_ms,
+                        hearing: false,
+                    };
+                }
+            }
+            State::Listening { .. } => {
+                if text.is_empty() {
+                    self.state = State::Listening {
+                        since_ms: now_ms,
+                        hearing: false,
+                    };
+                    return;
+                }
+                self.no_inputs = 0;
+                self.last_caller_text.clone_from(&text);
+                if let Some(intent) = intent(&text) {
+                    self.on_intent(intent, now_ms);
+                    return;
+                }
+                if self.config.llm && !self.llm_failed {
+                    self.think(now_ms);
+                } else {
+                    self.answer(&text, None, now_ms);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Asks the model for its turn.
+    fn think(&mut self, now_ms: u64) {
+        let id = ThoughtId(self.next_thought);
+        self.next_thought += 1;
+        let request = llm_mode::request(
+            &self.workflow,
+            &self.fields,
+            &self.transcript(),
+            self.config.can_transfer && self.workflow.transfer_on_request,
+        );
+        self.state = State::Thinking {
+            id,
+            spoke: false,
+            then: After::Listen,
+            since_ms: now_ms,
+        };
+        self.actions.push_back(Action::Think { id, request });
+    }
+
+    fn on_thought(&mut self, id: ThoughtId, thought: Thought, now_ms: u64) {
+        let State::Thinking {
+            id: current,
+            spoke,
+            then,
+            since_ms,
+        } = self.state
+        else {
+            return;
+        };
+        if current != id {
+            return;
+        }
+        match thought {
+            Thought::Sentence(text) => {
+                self.say(now_ms, text, true);
+                self.state = State::Thinking {
+                    id,
+                    spoke: true,
+                    then,
+                    since_ms,
+                };
+            }
+            Thought::Tool(call) => {
+                let then = self.on_tool(&call, then);
+                self.state = State::Thinking {
+                    id,
+                    spoke,
+                    then,
+                    since_ms,
+                };
+            }
+            Thought::Done => self.thought_done(spoke, then, now_ms),
+            Thought::Failed(reason) => {
+                tracing::warn!(%reason, "the language model failed; continuing without it");
+                self.llm_failed = true;
+                if spoke {
+                    self.thought_done(true, then, now_ms);
+                } else {
+                    let text = self.last_caller_text.clone();
+                    self.answer(&text, None, now_ms);
+                }
+            }
+        }
+    }
+
+    /// Carries out one tool call; returns what follows the model's words.
+    fn on_tool(&mut self, call: &crate::llm::ToolCall, then: After) -> After {
+        let args = call.args();
+        match call.function.name.as_str() {
+            "collect_field" => {
+                let name = args.get("name").and_then(Value::as_str).unwrap_or_default();
+                let value = args.get("value").map(|v| match v {
+                    Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                });
+                let step = self.workflow.steps.iter().position(|s| s.field.name == name);
+                if let (Some(i), Some(value)) = (step, value) {
+                    let kind = self.workflow.steps[i].field.kind.clone();
+                    let typed = answers::from_speech(&kind, &value, self.config.today)
+                        .unwrap_or(Value::String(value));
+                    self.fields.insert(name.to_owned(), typed);
+                    // Keep the deterministic pointer on the first unanswered question, for a fallback.
+                    self.step = self.next_unanswered();
+                } else {
+                    tracing::warn!(name, "the model collected an unknown field");
+                }
+                then
+            }
+            "end_call" => After::Hangup(EndReason::Completed),
+            "transfer" if self.config.can_transfer && self.workflow.transfer_on_request => After::Transfer,
+            "send_dtmf" => {
+                let digits: String = args
+                    .get("digits")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .chars()
+                    .filter(|c| c.is_ascii_digit() || matches!(c, '*' | '#'))
+                    .take(20)
+                    .collect();
+                if !digits.is_empty() {
+                    self.actions.push_back(Action::SendDtmf { digits });
+                }
+                then
+            }
+            other => {
+                tracing::warn!(tool = other, "the model called a tool it was not offered");
+                then
+            }
+        }
+    }
+
+    fn thought_done(&mut self, spoke: bool, then: After, now_ms: u64) {
+        match (spoke, then) {
+            (false, After::Hangup(reason)) => self.close(now_ms, None, reason),
+            (false, After::Transfer) => {
+                self.say(
+                    now_ms,
+                    "I will connect you with a person now. Please hold.".to_owned(),
+                    false,
+                );
+                self.state = State::Speaking {
+                    then: After::Transfer,
+                };
+            }
+            // Only fields were collected: continue with the script.
+            (false, After::Listen) => match self.next_unanswered() {
+                Some(i) => {
+                    self.step = Some(i);
+                    let q = self.workflow.steps[i].question.clone();
+                    self.ask(now_ms, format!("Thank you. {q}"));
+                }
+                None => self.close(now_ms, Some("Thank you.".to_owned()), EndReason::Completed),
+            },
+            (true, then) => {
+                if matches!(then, After::Hangup(_) | After::Transfer) {
+                    self.ending = true;
+                }
+                if self.playing.is_empty() {
+                    self.state = State::Speaking { then };
+                    self.after_speaking(now_ms);
+                } else {
+                    self.state = State::Speaking { then };
+                }
+            }
+        }
+    }
+
+    /// The first applicable step whose field is not collected yet.
+    fn next_unanswered(&self) -> Option<usize> {
+        (0..self.workflow.steps.len()).find(|&i| {
+            let step = &self.workflow.steps[i];
+            !self.fields.contains_key(&step.field.name)
+                && step
+                    .when
+                    .as_ref()
+                    .is_none_or(|c| self.fields.get(&c.field) == Some(&c.equals))
+        })
+    }
+
+    fn on_intent(&mut self, intent: Intent, now_ms: u64) {
+        let question = self.current_question();
+        match intent {
+            Intent::Human if self.config.can_transfer && self.workflow.transfer_on_request => {
+                self.say(
+                    now_ms,
+                    "Of course, I will connect you with a person now. Please hold.".to_owned(),
+                    false,
+                );
+                self.state = State::Speaking {
+                    then: After::Transfer,
+                };
+            }
+            Intent::Human => {
+                let text = format!("I am sorry, I cannot connect you with a person on this call. {question}");
+                self.ask(now_ms, text);
+            }
+            Intent::AreYouAi => self.ask(now_ms, format!("Yes, I am an AI assistant. {question}")),
+            Intent::WhoIsThis => {
+                let text = format!("{} {}", self.workflow.opening, question);
+                self.ask(now_ms, text);
+            }
+            Intent::Repeat => self.ask(now_ms, question),
+            Intent::Wait => {
+                self.say(now_ms, "Sure, take your time.".to_owned(), true);
+                self.state = State::Speaking { then: After::Listen };
+            }
+            Intent::DoNotCall => {
+                self.fields.insert("do_not_call".to_owned(), Value::Bool(true));
+                let text =
+                    "Understood. I am sorry for the trouble, we will not call you again. Goodbye.".to_owned();
+                self.say(now_ms, text, false);
+                self.ending = true;
+                self.state = State::Speaking {
+                    then: After::Hangup(EndReason::DoNotCall),
+                };
+            }
+            Intent::Goodbye => self.close(now_ms, None, EndReason::CallerDone),
+        }
+    }
+
+    /// Reads the current step's answer from speech (`text`) or keys (`keys`), and moves on.
+    fn answer(&mut self, text: &str, keys: Option<&str>, now_ms: u64) {
+        let Some(i) = self.step else {
+            self.close(now_ms, None, EndReason::Completed);
+            return;
+        };
+        let Step { field, question, .. } = self.workflow.steps[i].clone();
+        let value = match keys {
+            Some(k) => answers::from_keys(&field.kind, k),
+            None => answers::from_speech(&field.kind, text, self.config.today),
+        };
+        match value {
+            Some(value) => {
+                let ack = answers::acknowledgement(&field.kind, &value);
+                self.fields.insert(field.name.clone(), value);
+                self.clarifications = 0;
+                match self.next_step(Some(i)) {
+                    Some(next) => {
+                        self.step = Some(next);
+                        let q = self.workflow.steps[next].question.clone();
+                        self.ask(now_ms, format!("{ack} {q}"));
+                    }
+                    None => {
+                        self.step = None;
+                        self.close(now_ms, Some(ack), EndReason::Completed);
+                    }
+                }
+            }
+            None if self.clarifications < self.config.max_clarifications => {
+                self.clarifications += 1;
+                let text = if self.clarifications == 1 {
+                    format!("{} {question}", answers::clarification(&field.kind))
+                } else {
+                    answers::clarification(&field.kind).to_owned()
+                };
+                self.ask(now_ms, text);
+            }
+            None => {
+                // Give up on this question rather than loop; keep what was said as free text.
+                if !text.is_empty() {
+                    self.fields
+                        .insert(format!("{}_unparsed", field.name), Value::String(text.to_owned()));
+                }
+                self.clarifications = 0;
+                match self.next_step(Some(i)) {
+                    Some(next) => {
+                        self.step = Some(next);
+                        let q = self.workflow.steps[next].question.clone();
+                        self.ask(now_ms, format!("No problem, let's move on. {q}"));
+                    }
+                    None => {
+                        self.step = None;
+                        self.close(now_ms, Some("No problem.".to_owned()), EndReason::Completed);
+                    }
+                }
+            }
+        }
+    }
+
+    fn on_key(&mut self, digit: char, now_ms: u64) {
+        if !matches!(self.state, State::Listening { .. }) {
+            return;
+        }
+        self.last_key_ms = now_ms;
+        let kind = self.step.map(|i| self.workflow.steps[i].field.kind.clone());
+        if digit == '#' {
+            self.submit_keys(now_ms);
+            return;
+        }
+        if digit != '*' {
+            self.keys.push(digit);
+        }
+        // One key is a whole answer for yes/no and choices.
+        if matches!(kind, Some(FieldKind::YesNo | FieldKind::Choice { .. })) {
+            self.submit_keys(now_ms);
+        }
+    }
+
+    fn submit_keys(&mut self, now_ms: u64) {
+        let keys = std::mem::take(&mut self.keys);
+        if keys.is_empty() {
+            return;
+        }
+        self.transcript.push(Turn {
+            role: Role::Caller,
+            text: format!("(pressed {keys})"),
+            start_ms: self.last_key_ms,
+            end_ms: now_ms,
+            interrupted: false,
+        });
+        self.no_inputs = 0;
+        self.answer("", Some(&keys), now_ms);
+    }
+
+    fn on_machine(&mut self, now_ms: u64) {
+        if self.reached_machine || self.state == State::Done {
+            return;
+        }
+        self.reached_machine = true;
+        if !self.playing.is_empty() {
+            self.actions.push_back(Action::StopSpeaking);
+        }
+        self.state = State::AwaitingBeep { since_ms: now_ms };
+    }
+
+    fn leave_voicemail(&mut self, now_ms: u64) {
+        self.ending = true;
+        let message = self.workflow.voicemail_message.clone();
+        self.say(now_ms, message, false);
+        self.state = State::Speaking {
+            then: After::Hangup(EndReason::Voicemail),
+        };
+    }
+
+    fn on_tick(&mut self, now_ms: u64) {
+        let max_ms = u64::from(self.workflow.max_duration_secs) * 1000;
+        if now_ms >= max_ms && !self.ending && self.state != State::Done {
+            if !self.playing.is_empty() {
+                self.actions.push_back(Action::StopSpeaking);
+            }
+            let closing = format!("I am sorry, we are out of time. {}", self.workflow.closing);
+            self.ending = true;
+            self.say(now_ms, closing, false);
+            self.state = State::Speaking {
+                then: After::Hangup(EndReason::MaxDuration),
+            };
+            return;
+        }
+        match self.state {
+            State::Listening { .. }
+                if !self.keys.is_empty() && now_ms >= self.last_key_ms + self.config.keys_pause_ms =>
+            {
+                self.submit_keys(now_ms);
+            }
+            State::Listening {
+                since_ms,
+                hearing: false,
+            } if now_ms >= since_ms + self.config.no_input_ms => {
+                self.no_inputs += 1;
+                if self.no_inputs >= self.config.max_no_inputs {
+                    self.ending = true;
+                    self.say(now_ms, "I will let you go for now. Goodbye!".to_owned(), false);
+                    self.state = State::Speaking {
+                        then: After::Hangup(EndReason::NoInput),
+                    };
+                } else {
+                    let text = format!("Are you still there? {}", self.current_question());
+                    self.ask(now_ms, text);
+                }
+            }
+            State::Navigating {
+                since_ms,
+                hearing: false,
+            } if now_ms >= since_ms + self.config.menu_wait_ms => {
+                self.greet(now_ms);
+            }
+            State::AwaitingBeep { since_ms } if now_ms >= since_ms + self.config.beep_wait_ms => {
+                self.leave_voicemail(now_ms);
+            }
+            _ => {}
+        }
+    }
+
+    /// Says `text` (interruptible) and listens afterwards.
+    fn ask(&mut self, now_ms: u64, text: String) {
+        self.say(now_ms, text, true);
+        self.state = State::Speaking { then: After::Listen };
+    }
+
+    /// Says an optional acknowledgement and the closing, then hangs up.
+    fn close(&mut self, now_ms: u64, ack: Option<String>, reason: EndReason) {
+        let closing = match ack {
+            Some(ack) => format!("{ack} {}", self.workflow.closing),
+            None => self.workflow.closing.clone(),
+        };
+        self.ending = true;
+        self.say(now_ms, closing, false);
+        self.state = State::Speaking {
+            then: After::Hangup(reason),
+        };
+    }
+
+    fn current_question(&self) -> String {
+        self.step
+            .map(|i| self.workflow.steps[i].question.clone())
+            .unwrap_or_default()
+    }
+
+    /// The first step after `after` whose condition holds.
+    fn next_step(&self, after: Option<usize>) -> Option<usize> {
+        let start = after.map_or(0, |i| i + 1);
+        (start..self.workflow.steps.len()).find(|&i| match &self.workflow.steps[i].when {
+            None => true,
+            Some(c) => self.fields.get(&c.field) == Some(&c.equals),
+        })
+    }
+
+    fn say(&mut self, now_ms: u64, text: String, interruptible: bool) {
+        let id = SayId(self.next_id);
+        self.next_id += 1;
+        self.turn_of.push((id, self.transcript.len()));
+        self.transcript.push(Turn {
+            role: Role::Agent,
+            text: text.clone(),
+            start_ms: now_ms,
+            end_ms: now_ms,
+            interrupted: false,
+        });
+        self.playing.push_back((id, interruptible));
+        self.actions.push_back(Action::Say { id, text });
+    }
+
+    /// Cuts an agent turn to what was played: its end time, and when interrupted, its words in
+    /// proportion to the time heard (nothing heard: the turn is dropped).
+    fn finish_turn(&mut self, id: SayId, played_ms: u64, total_ms: u64, interrupted: bool) {
+        let Some(&(_, index)) = self.turn_of.iter().find(|(i, _)| *i == id) else {
+            return;
+        };
+        let Some(turn) = self.transcript.get_mut(index) else {
+            return;
+        };
+        turn.end_ms = turn.start_ms + played_ms;
+        if interrupted && total_ms > 0 {
+            let words: Vec<&str> = turn.text.split_whitespace().collect();
+            let heard = usize::try_from(words.len() as u64 * played_ms / total_ms).unwrap_or(words.len());
+            turn.text = words[..heard.min(words.len())].join(" ");
+            turn.interrupted = true;
+        }
+    }
+
+    /// Records when an utterance actually started playing (the first audio packet), so turn times
+    /// follow the audio rather than the request.
+    pub fn started_playing(&mut self, id: SayId, now_ms: u64) {
+        if let Some(&(_, index)) = self.turn_of.iter().find(|(i, _)| *i == id)
+            && let Some(turn) = self.transcript.get_mut(index)
+        {
+            turn.start_ms = now_ms;
+            turn.end_ms = now_ms;
+        }
+    }
+
+    /// The transcript turn of an agent utterance, as it stands.
+    pub fn turn_for(&self, id: SayId) -> Option<Turn> {
+        let &(_, index) = self.turn_of.iter().find(|(i, _)| *i == id)?;
+        self.transcript
+            .get(index)
+            .filter(|t| !(t.interrupted && t.text.is_empty()))
+            .cloned()
+    }
+
+    /// The caller's latest turn.
+    pub fn last_caller_turn(&self) -> Option<&Turn> {
+        self.transcript.iter().rev().find(|t| t.role == Role::Caller)
+    }
+
+    /// The next action, in order.
+    pub fn poll_action(&mut self) -> Option<Action> {
+        self.actions.pop_front()
+    }
+
+    /// Whether the conversation has finished.
+    pub fn is_done(&self) -> bool {
+        self.state == State::Done
+    }
+
+    /// Whether a machine answered.
+    pub fn reached_machine(&self) -> bool {
+        self.reached_machine
+    }
+
+    /// Whether the call was handed to a human.
+    pub fn transferred(&self) -> bool {
+        self.transferred
+    }
+
+    /// The transcript so far, without turns that were never heard.
+    pub fn transcript(&self) -> Vec<Turn> {
+        self.transcript
+            .iter()
+            .filter(|t| !(t.interrupted && t.text.is_empty()))
+            .cloned()
+            .collect()
+    }
+
+    /// The fields collected so far.
+    pub fn fields(&self) -> &Map<String, Value> {
+        &self.fields
+    }
+
+    /// The workflow.
+    pub fn workflow(&self) -> &Workflow {
+        &self.workflow
+    }
+
+    /// A short summary of the call: who it was for, what was asked, and the answers.
+    pub fn summary(&self) -> String {
+        let who = self
+            .workflow
+            .organization
+            .as_deref()
+            .map(|o| format!(" for {o}"))
+            .unwrap_or_default();
+        if self.reached_machine {
+            return format!(
+                "Call{who} reached voicemail; the message was left: \"{}\"",
+                self.workflow.voicemail_message
+            );
+        }
+        let mut parts = Vec::new();
+        for step in &self.workflow.steps {
+            if let Some(value) = self.fields.get(&step.field.name) {
+                let shown = match value {
+                    Value::Bool(true) => "yes".to_owned(),
+                    Value::Bool(false) => "no".to_owned(),
+                    Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                };
+                parts.push(format!("{} {}", step.question, shown));
+            }
+        }
+        if self.fields.get("do_not_call") == Some(&Value::Bool(true)) {
+            parts.push("The callee asked not to be called again.".to_owned());
+        }
+        if self.transferred {
+            parts.push("The callee asked for a person and was transferred.".to_owned());
+        }
+        if parts.is_empty() {
+            format!("Call{who}: no answers were collected.")
+        } else {
+            format!("Call{who}: {}", parts.join(" "))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,611 @@
+//! Scenario tests of the engine: a scripted caller, virtual time.
+
+use super::*;
+use crate::workflow::compile;
+use serde_json::json;
+use time::macros::date;
+
+const APPOINTMENT: &str = "You are calling on behalf of Bright Dental. \
+    Ask if they can come to their appointment on Tuesday at 3 PM. \
+    If they need to reschedule, offer Monday or Wednesday. \
+    Get their email address for the reminder.";
+
+fn engine(prompt: &str) -> Conversation {
+    let mut config = ConversationConfig::new(date!(2026 - 11 - 22));
+    config.can_transfer = true;
+    Conversation::new(compile(prompt).expect("compiles"), config)
+}
+
+fn drain(c: &mut Conversation) -> Vec<Action> {
+    std::iter::from_fn(|| c.poll_action()).collect()
+}
+
+/// Plays every queued utterance to its end (each 1 s long) and returns what was said.
+fn play_all(c: &mut Conversation, actions: &[Action], now_ms: &mut u64) -> Vec<String> {
+    let mut said = Vec::new();
+    for action in actions {
+        if let Action::Say { id, text } = action {
+            *now_ms += 1000;
+            said.push(text.clone());
+            c.handle(Input::PlaybackFinished {
+                id: *id,
+                played_ms: 1000,
+                interrupted: false,
+                total_ms: 1000,
+                now_ms: *now_ms,
+            });
+        }
+    }
+    said
+}
+
+fn caller(c: &mut Conversation, text: &str, now_ms: &mut u64) -> Vec<Action> {
+    c.handle(Input::CallerSpeaking { now_ms: *now_ms });
+    *now_ms += 1500;
+    c.handle(Input::CallerSaid {
+        text: text.into(),
+        start_ms: *now_ms - 1500,
+        end_ms: *now_ms,
+        now_ms: *now_ms,
+    });
+    drain(c)
+}
+
+#[test]
+fn confirmation_with_email_collects_typed_fields_and_hangs_up() {
+    let mut c = engine(APPOINTMENT);
+    let mut now = 0;
+    c.handle(Input::Answered { now_ms: now });
+    let actions = drain(&mut c);
+    let said = play_all(&mut c, &actions, &mut now);
+    assert_eq!(
+        said,
+        vec![
+            "Hello, this is an AI assistant calling on behalf of Bright Dental.".to_owned(),
+            "Can you come to your appointment on Tuesday at 3 PM?".to_owned(),
+        ]
+    );
+    let actions = caller(&mut c, "Yes, Tuesday at three works for me.", &mut now);
+    let said = play_all(&mut c, &actions, &mut now);
+    assert_eq!(
+        said,
+        vec!["Great, thank you. What is the best email address to reach you?".to_owned()],
+        "the branch for 'no' is skipped"
+    );
+    let actions = caller(&mut c, "It's jane dot doe at example dot com.", &mut now);
+    let said = play_all(&mut c, &actions, &mut now);
+    assert_eq!(said.len(), 1);
+    assert!(
+        said[0].starts_with("Thank you, I have jane dot doe at example dot com.")
+            && said[0].ends_with("Goodbye!"),
+        "{said:?}"
+    );
+    assert_eq!(
+        drain(&mut c),
+        vec![Action::Hangup {
+            reason: EndReason::Completed
+        }]
+    );
+    assert_eq!(c.fields().get("confirmed"), Some(&json!(true)));
+    assert_eq!(c.fields().get("email"), Some(&json!("jane.doe@example.com")));
+    assert!(c.summary().contains("jane.doe@example.com"));
+}
+
+#[test]
+fn a_no_takes_the_branch_and_a_choice_is_read() {
+    let mut c = engine(APPOINTMENT);
+    let mut now = 0;
+    c.handle(Input::Answered { now_ms: now });
+    let a = drain(&mut c);
+    play_all(&mut c, &a, &mut now);
+    let a = caller(&mut c, "No, I can't make it on Tuesday.", &mut now);
+    let said = play_all(&mut c, &a, &mut now);
+    assert_eq!(
+        said,
+        vec!["I understand. Would Monday or Wednesday work better for you?".to_owned()]
+    );
+    let a = caller(&mut c, "Wednesday would be better", &mut now);
+    let said = play_all(&mut c, &a, &mut now);
+    assert_eq!(
+        said,
+        vec!["Wednesday, got it. What is the best email address to reach you?".to_owned()]
+    );
+    assert_eq!(c.fields().get("confirmed"), Some(&json!(false)));
+    assert_eq!(c.fields().get("choice"), Some(&json!("Wednesday")));
+}
+
+#[test]
+fn the_disclosure_cannot_be_talked_over_but_the_question_can() {
+    let mut c = engine(APPOINTMENT);
+    c.handle(Input::Answered { now_ms: 0 });
+    let actions = drain(&mut c);
+    let [
+        Action::Say { id: disclosure, .. },
+        Action::Say { id: question, text },
+    ] = actions.as_slice()
+    else {
+        panic!("{actions:?}")
+    };
+    c.handle(Input::CallerSpeaking { now_ms: 500 });
+    assert!(drain(&mut c).is_empty(), "the disclosure plays on");
+    c.handle(Input::PlaybackFinished {
+        id: *disclosure,
+        played_ms: 2000,
+        interrupted: false,
+        total_ms: 2000,
+        now_ms: 2000,
+    });
+    c.handle(Input::CallerSpeaking { now_ms: 2600 });
+    assert_eq!(
+        drain(&mut c),
+        vec![Action::StopSpeaking],
+        "barge-in during the question"
+    );
+    // The media layer reports what was actually played of the question: 600 of 2400 ms.
+    c.handle(Input::PlaybackFinished {
+        id: *question,
+        played_ms: 600,
+        interrupted: true,
+        total_ms: 2400,
+        now_ms: 2620,
+    });
+    let turns = c.transcript();
+    let cut = &turns[1];
+    assert!(cut.interrupted);
+    let words = text.split_whitespace().count();
+    assert_eq!(cut.text.split_whitespace().count(), words / 4);
+    assert!(!turns[0].interrupted);
+    // The caller's words are then taken as the answer.
+    let mut now = 3000;
+    c.handle(Input::CallerSaid {
+        text: "Yes I can".into(),
+        start_ms: 2600,
+        end_ms: 3000,
+        now_ms: now,
+    });
+    let actions = drain(&mut c);
+    let said = play_all(&mut c, &actions, &mut now);
+    assert!(said[0].starts_with("Great, thank you."));
+}
+
+#[test]
+fn silence_gets_one_reprompt_then_a_polite_goodbye() {
+    let mut c = engine("Ask if they can attend on Tuesday.");
+    let mut now = 0;
+    c.handle(Input::Answered { now_ms: now });
+    let a = drain(&mut c);
+    play_all(&mut c, &a, &mut now);
+    c.handle(Input::Tick { now_ms: now + 7_000 });
+    assert!(drain(&mut c).is_empty(), "not yet");
+    now += 8_000;
+    c.handle(Input::Tick { now_ms: now });
+    let a = drain(&mut c);
+    let said = play_all(&mut c, &a, &mut now);
+    assert_eq!(
+        said,
+        vec!["Are you still there? Can you attend on Tuesday?".to_owned()]
+    );
+    // Speech that turns out to be noise restarts the wait.
+    c.handle(Input::CallerSpeaking { now_ms: now + 1000 });
+    c.handle(Input::Tick { now_ms: now + 20_000 });
+    assert!(drain(&mut c).is_empty(), "no reprompt while the caller is heard");
+    c.handle(Input::CallerNoise { now_ms: now + 20_000 });
+    now += 28_000;
+    c.handle(Input::Tick { now_ms: now });
+    let a = drain(&mut c);
+    let said = play_all(&mut c, &a, &mut now);
+    assert_eq!(said, vec!["I will let you go for now. Goodbye!".to_owned()]);
+    assert_eq!(
+        drain(&mut c),
+        vec![Action::Hangup {
+            reason: EndReason::NoInput
+        }]
+    );
+}
+
+#[test]
+fn unclear_answers_are_clarified_then_skipped() {
+    let mut c = engine("Ask if they can attend on Tuesday. Get their email.");
+    let mut now = 0;
+    c.handle(Input::Answered { now_ms: now });
+    let a = drain(&mut c);
+    play_all(&mut c, &a, &mut now);
+    let a = caller(&mut c, "Hmm, let me think about the weather.", &mut now);
+    assert_eq!(
+        play_all(&mut c, &a, &mut now),
+        vec!["Sorry, was that a yes or a no? Can you attend on Tuesday?".to_owned()]
+    );
+    let a = caller(&mut c, "Purple.", &mut now);
+    assert_eq!(
+        play_all(&mut c, &a, &mut now),
+        vec!["Sorry, was that a yes or a no?".to_owned()]
+    );
+    let a = caller(&mut c, "Elephants.", &mut now);
+    let said = play_all(&mut c, &a, &mut now);
+    assert!(
+        said[0].starts_with("No problem, let's move on. What is the best email"),
+        "{said:?}"
+    );
+    assert_eq!(c.fields().get("confirmed_unparsed"), Some(&json!("Elephants.")));
+}
+
+#[test]
+fn keys_answer_questions() {
+    let mut c = engine("Ask if they can attend on Tuesday. Ask for their account number.");
+    let mut now = 0;
+    c.handle(Input::Answered { now_ms: now });
+    let a = drain(&mut c);
+    play_all(&mut c, &a, &mut now);
+    c.handle(Input::Dtmf {
+        digit: '1',
+        now_ms: now + 500,
+    });
+    now += 500;
+    let actions = drain(&mut c);
+    let said = play_all(&mut c, &actions, &mut now);
+    assert!(said[0].starts_with("Great, thank you."), "{said:?}");
+    for (i, d) in "4729".chars().enumerate() {
+        c.handle(Input::Dtmf {
+            digit: d,
+            now_ms: now + 200 * i as u64,
+        });
+    }
+    c.handle(Input::Dtmf {
+        digit: '#',
+        now_ms: now + 1000,
+    });
+    let actions = drain(&mut c);
+    assert!(matches!(actions.last(), Some(Action::Say { .. })));
+    assert_eq!(
+        c.fields().get("account_number"),
+        Some(&json!("4729")),
+        "{:?} {:?}",
+        c.fields(),
+        c.workflow().steps
+    );
+    assert!(c.transcript().iter().any(|t| t.text == "(pressed 4729)"));
+}
+
+#[test]
+fn phone_menus_are_navigated_before_speaking() {
+    let mut c = engine("Navigate the phone menu to billing. Ask whether the late fee can be waived.");
+    let mut now = 0;
+    c.handle(Input::Answered { now_ms: now });
+    assert!(drain(&mut c).is_empty(), "a menu is listened to, not talked over");
+    let actions = caller(
+        &mut c,
+        "Thank you for calling. For sales, press 1. For billing, press 2.",
+        &mut now,
+    );
+    assert_eq!(actions, vec![Action::SendDtmf { digits: "2".into() }]);
+    let actions = caller(
+        &mut c,
+        "Billing department, this is Sam, how can I help?",
+        &mut now,
+    );
+    let said = play_all(&mut c, &actions, &mut now);
+    assert_eq!(
+        said[0], "Hello, this is an AI assistant calling.",
+        "the disclosure comes first to the human"
+    );
+    assert!(
+        said[1].starts_with("Can you confirm") || said[1].starts_with("Could you tell me"),
+        "{said:?}"
+    );
+}
+
+#[test]
+fn a_machine_gets_the_message_after_the_beep() {
+    let mut c = engine(APPOINTMENT);
+    let mut now = 0;
+    c.handle(Input::Answered { now_ms: now });
+    let greeting = drain(&mut c);
+    c.handle(Input::Machine { now_ms: 1200 });
+    assert_eq!(drain(&mut c), vec![Action::StopSpeaking]);
+    // The media layer reports the greeting cut short.
+    for action in &greeting {
+        if let Action::Say { id, .. } = action {
+            c.handle(Input::PlaybackFinished {
+                id: *id,
+                played_ms: 0,
+                interrupted: true,
+                total_ms: 1000,
+                now_ms: 1200,
+            });
+        }
+    }
+    c.handle(Input::CallerSaid {
+        text: "Hi, you've reached Dana, leave a message.".into(),
+        start_ms: 0,
+        end_ms: 3000,
+        now_ms: 3100,
+    });
+    assert!(drain(&mut c).is_empty(), "no answer to a greeting");
+    now = 4000;
+    c.handle(Input::Beep { now_ms: now });
+    let actions = drain(&mut c);
+    let [Action::Say { text, .. }] = actions.as_slice() else {
+        panic!("{actions:?}")
+    };
+    assert!(
+        text.starts_with("Hello, this is an AI assistant calling on behalf of Bright Dental."),
+        "{text}"
+    );
+    play_all(&mut c, &actions, &mut now);
+    assert_eq!(
+        drain(&mut c),
+        vec![Action::Hangup {
+            reason: EndReason::Voicemail
+        }]
+    );
+    assert!(c.reached_machine());
+}
+
+#[test]
+fn intents_take_precedence() {
+    let mut c = engine("Ask if they can attend on Tuesday. If they want to talk to a person, transfer them.");
+    let mut now = 0;
+    c.handle(Input::Answered { now_ms: now });
+    let a = drain(&mut c);
+    play_all(&mut c, &a, &mut now);
+    let a = caller(&mut c, "Are you a robot?", &mut now);
+    assert_eq!(
+        play_all(&mut c, &a, &mut now),
+        vec!["Yes, I am an AI assistant. Can you attend on Tuesday?".to_owned()]
+    );
+    let a = caller(&mut c, "I want to speak to a real person.", &mut now);
+    play_all(&mut c, &a, &mut now);
+    assert_eq!(drain(&mut c), vec![Action::Transfer]);
+    assert!(c.transferred());
+
+    let mut c = engine("Ask if they can attend on Tuesday.");
+    let mut now = 0;
+    c.handle(Input::Answered { now_ms: now });
+    let a = drain(&mut c);
+    play_all(&mut c, &a, &mut now);
+    let a = caller(&mut c, "Please stop calling me.", &mut now);
+    play_all(&mut c, &a, &mut now);
+    assert_eq!(
+        drain(&mut c),
+        vec![Action::Hangup {
+            reason: EndReason::DoNotCall
+        }]
+    );
+    assert_eq!(c.fields().get("do_not_call"), Some(&json!(true)));
+}
+
+#[test]
+fn the_maximum_duration_ends_the_call_politely() {
+    let mut c = engine("Ask if they can attend on Tuesday. Keep the call under 1 minute.");
+    c.handle(Input::Answered { now_ms: 0 });
+    drain(&mut c);
+    c.handle(Input::Tick { now_ms: 60_000 });
+    let actions = drain(&mut c);
+    assert_eq!(actions[0], Action::StopSpeaking);
+    let Action::Say { id, text } = &actions[1] else {
+        panic!("{actions:?}")
+    };
+    assert!(text.starts_with("I am sorry, we are out of time."));
+    // The earlier, flushed utterances report in, then the goodbye.
+    for queued in [SayId(1), SayId(2)] {
+        c.handle(Input::PlaybackFinished {
+            id: queued,
+            played_ms: 0,
+            interrupted: true,
+            total_ms: 1000,
+            now_ms: 60_000,
+        });
+    }
+    c.handle(Input::PlaybackFinished {
+        id: *id,
+        played_ms: 2000,
+        interrupted: false,
+        total_ms: 2000,
+        now_ms: 62_000,
+    });
+    assert_eq!(
+        drain(&mut c),
+        vec![Action::Hangup {
+            reason: EndReason::MaxDuration
+        }]
+    );
+    assert_eq!(c.transcript().len(), 1, "unheard turns are dropped");
+}
+
+fn llm_engine(prompt: &str) -> Conversation {
+    let mut config = ConversationConfig::new(date!(2026 - 11 - 22));
+    config.llm = true;
+    Conversation::new(compile(prompt).expect("compiles"), config)
+}
+
+fn tool(name: &str, args: serde_json::Value) -> Thought {
+    Thought::Tool(crate::llm::ToolCall {
+        id: format!("call_{name}"),
+        kind: "function".into(),
+        function: crate::llm::FunctionCall {
+            name: name.into(),
+            arguments: args.to_string(),
+        },
+    })
+}
+
+#[test]
+fn the_model_speaks_sentence_by_sentence_collects_and_ends() {
+    let mut c = llm_engine(APPOINTMENT);
+    let mut now = 0;
+    c.handle(Input::Answered { now_ms: now });
+    let a = drain(&mut c);
+    let said = play_all(&mut c, &a, &mut now);
+    assert_eq!(
+        said[0], "Hello, this is an AI assistant calling on behalf of Bright Dental.",
+        "the disclosure never depends on the model"
+    );
+    let actions = caller(&mut c, "Yes, that works.", &mut now);
+    let [Action::Think { id, request }] = actions.as_slice() else {
+        panic!("{actions:?}")
+    };
+    let system = request.messages[0].content.clone().unwrap_or_default();
+    assert!(
+        system.contains("field `confirmed` (yes or no)")
+            && system.contains("field `email` (an email address)"),
+        "{system}"
+    );
+    assert_eq!(
+        request.messages.last().and_then(|m| m.content.clone()).as_deref(),
+        Some("Yes, that works.")
+    );
+    assert!(request.tools.iter().any(|t| t.name == "collect_field"));
+
+    // The first sentence is spoken before the model has finished.
+    c.handle(Input::Thought {
+        id: *id,
+        thought: Thought::Sentence("Wonderful.".into()),
+        now_ms: now,
+    });
+    let first = drain(&mut c);
+    assert!(matches!(first.as_slice(), [Action::Say { text, .. }] if text == "Wonderful."));
+    c.handle(Input::Thought {
+        id: *id,
+        thought: tool("collect_field", json!({"name": "confirmed", "value": "yes"})),
+        now_ms: now,
+    });
+    c.handle(Input::Thought {
+        id: *id,
+        thought: Thought::Sentence("What email should we use?".into()),
+        now_ms: now,
+    });
+    c.handle(Input::Thought {
+        id: *id,
+        thought: Thought::Done,
+        now_ms: now,
+    });
+    let mut all = first;
+    all.extend(drain(&mut c));
+    play_all(&mut c, &all, &mut now);
+    assert_eq!(
+        c.fields().get("confirmed"),
+        Some(&json!(true)),
+        "typed by the extractor"
+    );
+
+    let actions = caller(&mut c, "jane at example dot com", &mut now);
+    let [Action::Think { id, .. }] = actions.as_slice() else {
+        panic!("{actions:?}")
+    };
+    c.handle(Input::Thought {
+        id: *id,
+        thought: tool(
+            "collect_field",
+            json!({"name": "email", "value": "jane at example dot com"}),
+        ),
+        now_ms: now,
+    });
+    c.handle(Input::Thought {
+        id: *id,
+        thought: Thought::Sentence("Thanks, goodbye!".into()),
+        now_ms: now,
+    });
+    c.handle(Input::Thought {
+        id: *id,
+        thought: tool("end_call", json!({})),
+        now_ms: now,
+    });
+    c.handle(Input::Thought {
+        id: *id,
+        thought: Thought::Done,
+        now_ms: now,
+    });
+    let a = drain(&mut c);
+    play_all(&mut c, &a, &mut now);
+    assert_eq!(
+        drain(&mut c),
+        vec![Action::Hangup {
+            reason: EndReason::Completed
+        }]
+    );
+    assert_eq!(c.fields().get("email"), Some(&json!("jane@example.com")));
+}
+
+#[test]
+fn when_the_model_fails_the_script_carries_on() {
+    let mut c = llm_engine(APPOINTMENT);
+    let mut now = 0;
+    c.handle(Input::Answered { now_ms: now });
+    let a = drain(&mut c);
+    play_all(&mut c, &a, &mut now);
+    let actions = caller(&mut c, "Yes I can come.", &mut now);
+    let [Action::Think { id, .. }] = actions.as_slice() else {
+        panic!("{actions:?}")
+    };
+    c.handle(Input::Thought {
+        id: *id,
+        thought: Thought::Failed("timeout".into()),
+        now_ms: now,
+    });
+    let a = drain(&mut c);
+    let said = play_all(&mut c, &a, &mut now);
+    assert_eq!(
+        said,
+        vec!["Great, thank you. What is the best email address to reach you?".to_owned()]
+    );
+    // From now on the deterministic engine answers without asking the model.
+    let actions = caller(&mut c, "jane at example dot com", &mut now);
+    assert!(matches!(actions.as_slice(), [Action::Say { .. }]), "{actions:?}");
+}
+
+#[test]
+fn barge_in_during_a_model_turn_drops_the_rest_of_it() {
+    let mut c = llm_engine(APPOINTMENT);
+    let mut now = 0;
+    c.handle(Input::Answered { now_ms: now });
+    let a = drain(&mut c);
+    play_all(&mut c, &a, &mut now);
+    let actions = caller(&mut c, "Hmm, I am not sure yet.", &mut now);
+    let [Action::Think { id, .. }] = actions.as_slice() else {
+        panic!("{actions:?}")
+    };
+    let id = *id;
+    c.handle(Input::Thought {
+        id,
+        thought: Thought::Sentence("It is about your appointment.".into()),
+        now_ms: now,
+    });
+    assert_eq!(drain(&mut c).len(), 1);
+    c.handle(Input::CallerSpeaking { now_ms: now + 300 });
+    assert_eq!(drain(&mut c), vec![Action::StopSpeaking]);
+    c.handle(Input::Thought {
+        id,
+        thought: Thought::Sentence("Would you like to keep it?".into()),
+        now_ms: now + 400,
+    });
+    assert!(drain(&mut c).is_empty(), "the stale turn is ignored");
+}
+
+#[test]
+fn only_fields_and_no_words_continue_with_the_script() {
+    let mut c = llm_engine(APPOINTMENT);
+    let mut now = 0;
+    c.handle(Input::Answered { now_ms: now });
+    let a = drain(&mut c);
+    play_all(&mut c, &a, &mut now);
+    let actions = caller(&mut c, "Yes.", &mut now);
+    let [Action::Think { id, .. }] = actions.as_slice() else {
+        panic!("{actions:?}")
+    };
+    c.handle(Input::Thought {
+        id: *id,
+        thought: tool("collect_field", json!({"name": "confirmed", "value": "true"})),
+        now_ms: now,
+    });
+    c.handle(Input::Thought {
+        id: *id,
+        thought: Thought::Done,
+        now_ms: now,
+    });
+    let a = drain(&mut c);
+    let said = play_all(&mut c, &a, &mut now);
+    assert_eq!(
+        said,
+        vec!["Thank you. What is the best email address to reach you?".to_owned()]
+    );
+}

@@ -1,0 +1,30 @@
+//! Answers extracted from what the caller said, without a model: yes/no, numbers, digits, dates,
+//! times, emails spelled out loud, phone numbers, and choices among offered options. These make the
+//! deterministic engine useful on its own and check an LLM's `collect_field` values.
+//!
+//! Every extractor takes the transcript text (as Whisper writes it: digits or words, punctuation
+//! optional) and returns `None` when the answer is not there, never a guess.
+
+mod choice;
+mod datetime;
+mod email;
+mod numbers;
+mod yesno;
+
+pub use choice::choice;
+pub use datetime::{date, time};
+pub use email::email;
+pub use numbers::{digits, number, phone};
+pub use yesno::yes_no;
+
+/// Lowercase words with punctuation removed, keeping `@`, `.` inside tokens, `:` and `/`.
+pub(crate) fn words(text: &str) -> Vec<String> {
+    text.to_lowercase()
+        .split(|c: char| c.is_whitespace() || matches!(c, ',' | '!' | '?' | ';' | '"' | '(' | ')'))
+        .map(|w| {
+            w.trim_matches(|c: char| matches!(c, '.' | '\'' | '-' | ':'))
+                .replace('\u{2019}', "'")
+        })
+        .filter(|w| !w.is_empty())
+        .collect()
+}

@@ -1,0 +1,370 @@
+//! Placing calls: one dispatcher task per trunk takes the oldest queued call from the store when
+//! the trunk has a free channel (its concurrent-call limit), and runs it on its own task through the
+//! agent runtime, keeping the store and live listeners up to date and finalizing it at the end.
+//! The queue lives in the store, so calls queued before a restart are placed after it.
+
+use crate::events::LiveEvent;
+use crate::model::{Dtmf, TranscriptTurn};
+use crate::service::{Inner, finalize_row};
+use crate::store::{CallRow, Finalized};
+use agent_runtime::call::{CallReport, CallRequest, CallUpdate, run_call};
+use agent_runtime::outcome::{Lifecycle, Outcome};
+use agent_runtime::phone::E164;
+use agent_runtime::workflow::Workflow;
+use serde_json::Value;
+use sip_stack::{RegistrationStatus, TrunkId};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc};
+use tokio_util::sync::CancellationToken;
+
+/// How often an idle dispatcher looks at the store anyway (another node may share it).
+const IDLE_POLL: Duration = Duration::from_secs(5);
+/// How long a call waits for its trunk's registration before failing.
+const REGISTRATION_WAIT: Duration = Duration::from_secs(10);
+
+/// A trunk's channels and queue bound.
+#[derive(Debug)]
+pub(crate) struct Trunk {
+    pub(crate) index: usize,
+    pub(crate) name: String,
+    pub(crate) registers: bool,
+    pub(crate) limit: usize,
+    capacity: usize,
+    queued: AtomicUsize,
+    running: AtomicUsize,
+    permits: Arc<Semaphore>,
+    wake: Notify,
+}
+
+/// A place in a trunk's queue, held while a new call is stored; released unless committed.
+pub(crate) struct Reservation<'a> {
+    trunk: &'a Trunk,
+    committed: bool,
+}
+
+impl Reservation<'_> {
+    /// The call was stored: the place is now its.
+    pub(crate) fn commit(mut self) {
+        self.committed = true;
+    }
+}
+
+impl Drop for Reservation<'_> {
+    fn drop(&mut self) {
+        if !self.committed {
+            self.trunk.dequeued();
+        }
+    }
+}
+
+impl Trunk {
+    pub(crate) fn new(
+        index: usize,
+        name: String,
+        registers: bool,
+        limit: usize,
+        capacity: usize,
+        queued: usize,
+    ) -> Self {
+        Self {
+            index,
+            name,
+            registers,
+            limit,
+            capacity,
+            queued: AtomicUsize::new(queued),
+            running: AtomicUsize::new(0),
+            permits: Arc::new(Semaphore::new(limit)),
+            wake: Notify::new(),
+        }
+    }
+
+    /// Calls waiting.
+    pub(crate) fn queued(&self) -> usize {
+        self.queued.load(Ordering::SeqCst)
+    }
+
+    /// Calls in progress.
+    pub(crate) fn running(&self) -> usize {
+        self.running.load(Ordering::SeqCst)
+    }
+
+    /// Takes a place in the queue, unless it is full.
+    pub(crate) fn reserve(&self) -> Option<Reservation<'_>> {
+        self.queued
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |q| {
+                (q < self.capacity).then_some(q + 1)
+            })
+            .ok()
+            .map(|_| Reservation {
+                trunk: self,
+                committed: false,
+            })
+    }
+
+    /// A call left the queue (placed or canceled).
+    pub(crate) fn dequeued(&self) {
+        let _ = self
+            .queued
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |q| Some(q.saturating_sub(1)));
+    }
+
+    /// A call was queued.
+    pub(crate) fn wake(&self) {
+        self.wake.notify_one();
+    }
+}
+
+/// The dispatcher of trunk `index`: runs until shutdown.
+pub(crate) async fn run(inner: Arc<Inner>, index: usize) {
+    let trunk = &inner.trunks[index];
+    loop {
+        let permit = tokio::select! {
+            permit = Arc::clone(&trunk.permits).acquire_owned() => permit,
+            () = inner.shutdown.cancelled() => return,
+        };
+        let Ok(permit) = permit else { return };
+        let row = loop {
+            match inner.store.claim_queued(&trunk.name).await {
+                Ok(Some(row)) => break row,
+                Ok(None) => tokio::select! {
+                    () = trunk.wake.notified() => {}
+                    () = tokio::time::sleep(IDLE_POLL) => {}
+                    () = inner.shutdown.cancelled() => return,
+                },
+                Err(err) => {
+                    tracing::error!(%err, trunk = %trunk.name, "cannot read the call queue");
+                    tokio::select! {
+                        () = tokio::time::sleep(Duration::from_secs(1)) => {}
+                        () = inner.shutdown.cancelled() => return,
+                    }
+                }
+            }
+        };
+        trunk.dequeued();
+        inner.metrics.set_queued(&trunk.name, trunk.queued() as i64);
+        let call_inner = Arc::clone(&inner);
+        inner
+            .tasks
+            .spawn(async move { place(call_inner, index, row, permit).await });
+    }
+}
+
+/// Places one claimed call and finalizes it.
+async fn place(inner: Arc<Inner>, index: usize, row: CallRow, permit: OwnedSemaphorePermit) {
+    let trunk = &inner.trunks[index];
+    trunk.running.fetch_add(1, Ordering::SeqCst);
+    inner.metrics.active(1);
+    inner.events.publish(
+        &row.id,
+        LiveEvent::Lifecycle {
+            call_id: row.id.clone(),
+            lifecycle: "dialing".to_owned(),
+        },
+    );
+    let token = {
+        let mut running = inner.running.lock().unwrap_or_else(|e| e.into_inner());
+        running
+            .entry(row.id.clone())
+            .or_insert_with(|| inner.shutdown.child_token())
+            .clone()
+    };
+    let report = match request(&inner, trunk, &row).await {
+        Err(reason) => CallReport::failed(reason),
+        Ok(request) => run_placed(&inner, trunk, &row.id, request, token).await,
+    };
+    let transcript = serde_json::to_string(&report.transcript).unwrap_or_else(|_| "[]".to_owned());
+    let form_fills = Value::Object(report.form_fills.clone()).to_string();
+    let media = report.media.as_ref().and_then(|m| serde_json::to_string(m).ok());
+    let recording = report.recording.as_ref().map(|p| p.display().to_string());
+    let dtmf = serde_json::to_string(&report.dtmf).unwrap_or_else(|_| "[]".to_owned());
+    let ended_at = inner.clock.now_rfc3339();
+    let talk_seconds = report
+        .answered
+        .then(|| (report.talk_ms as f64 / 100.0).round() / 10.0);
+    let f = Finalized {
+        outcome: report.outcome.as_str(),
+        sip_status: report.sip.status,
+        sip_reason: report.sip.reason.as_deref(),
+        hangup_by: report.sip.hangup_by.as_deref(),
+        summary: report.summary.as_deref(),
+        transcript: Some(&transcript),
+        form_fills: Some(&form_fills),
+        talk_seconds,
+        recording_path: recording.as_deref(),
+        media: media.as_deref(),
+        error: report.error.as_deref(),
+        dtmf: Some(&dtmf),
+        ended_at: &ended_at,
+    };
+    if let Err(err) = finalize_row(&inner, &row.id, &f, false).await {
+        tracing::error!(call_id = %row.id, %err, "cannot finalize call");
+    }
+    inner
+        .running
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .remove(&row.id);
+    inner.metrics.active(-1);
+    trunk.running.fetch_sub(1, Ordering::SeqCst);
+    drop(permit);
+}
+
+/// What the agent runtime needs, rebuilt from the store (so it works after a restart too).
+async fn request(inner: &Inner, trunk: &Trunk, row: &CallRow) -> Result<CallRequest, String> {
+    let to = E164::parse(&row.to_number).map_err(|e| format!("stored number: {e}"))?;
+    let workflow = inner
+        .store
+        .workflow(&row.workflow_id)
+        .await
+        .map_err(|e| format!("cannot load the workflow: {e}"))?
+        .ok_or_else(|| format!("workflow {} is gone", row.workflow_id))?;
+    let workflow: Workflow = serde_json::from_str(&workflow.definition)
+        .map_err(|e| format!("stored workflow does not parse: {e}"))?;
+    Ok(CallRequest {
+        to,
+        workflow,
+        trunk: TrunkId(trunk.index),
+        recording: Some(inner.recordings.join(format!("{}.wav", row.id))),
+    })
+}
+
+async fn run_placed(
+    inner: &Arc<Inner>,
+    trunk: &Trunk,
+    id: &str,
+    request: CallRequest,
+    token: CancellationToken,
+) -> CallReport {
+    let unavailable = tokio::select! {
+        reason = trunk_unavailable(inner, trunk) => reason,
+        () = token.cancelled() => Some(String::new()),
+    };
+    if token.is_cancelled() {
+        let mut report = CallReport::failed("hung up through the API before dialing".to_owned());
+        report.outcome = Outcome::Canceled;
+        report.error = None;
+        report.sip.hangup_by = Some("agent".to_owned());
+        return report;
+    }
+    if let Some(reason) = unavailable {
+        tracing::warn!(call_id = %id, %reason, "trunk unavailable");
+        return CallReport::failed(reason);
+    }
+    let (tx, rx) = mpsc::unbounded_channel();
+    let updater = tokio::spawn(apply_updates(Arc::clone(inner), id.to_owned(), rx));
+    let report = run_call(&inner.sip, &inner.speech, &inner.runtime, request, tx, token).await;
+    let _ = updater.await;
+    report
+}
+
+/// `Some(reason)` when the trunk registers and is not registered (after a short wait at start-up).
+async fn trunk_unavailable(inner: &Inner, trunk: &Trunk) -> Option<String> {
+    if !trunk.registers {
+        return None;
+    }
+    let mut statuses = inner.sip.registrations();
+    let waited = tokio::time::timeout(REGISTRATION_WAIT, async {
+        loop {
+            let status = statuses.borrow_and_update().get(trunk.index).cloned();
+            match status {
+                Some(RegistrationStatus::Registered { .. }) => return None,
+                Some(RegistrationStatus::Failed { status, reason }) => {
+                    let code = status.map(|s| format!("{s} ")).unwrap_or_default();
+                    return Some(format!("trunk registration failed: {code}{reason}"));
+                }
+                _ => {}
+            }
+            if statuses.changed().await.is_err() {
+                return Some("SIP stack stopped".to_owned());
+            }
+        }
+    });
+    waited
+        .await
+        .unwrap_or_else(|_| Some("trunk not registered".to_owned()))
+}
+
+/// Applies the call's progress to the store and tells live listeners.
+async fn apply_updates(inner: Arc<Inner>, id: String, mut updates: mpsc::UnboundedReceiver<CallUpdate>) {
+    let mut transcript: Vec<agent_runtime::Turn> = Vec::new();
+    while let Some(update) = updates.recv().await {
+        let result = match update {
+            CallUpdate::Lifecycle(lifecycle) => {
+                let answered_at = (lifecycle == Lifecycle::Answered).then(|| inner.clock.now_rfc3339());
+                let stored = inner
+                    .store
+                    .set_lifecycle(&id, lifecycle.as_str(), answered_at.as_deref())
+                    .await;
+                inner.events.publish(
+                    &id,
+                    LiveEvent::Lifecycle {
+                        call_id: id.clone(),
+                        lifecycle: lifecycle.as_str().to_owned(),
+                    },
+                );
+                stored
+            }
+            CallUpdate::Turn(turn) => {
+                if let Ok(turn) =
+                    serde_json::to_value(&turn).and_then(serde_json::from_value::<TranscriptTurn>)
+                {
+                    inner.events.publish(
+                        &id,
+                        LiveEvent::Transcript {
+                            call_id: id.clone(),
+                            turn,
+                        },
+                    );
+                }
+                transcript.push(turn);
+                let text = serde_json::to_string(&transcript).unwrap_or_else(|_| "[]".to_owned());
+                inner.store.set_transcript(&id, &text).await
+            }
+            CallUpdate::Dtmf(record) => {
+                if let Ok(dtmf) = serde_json::to_value(&record).and_then(serde_json::from_value::<Dtmf>) {
+                    inner.events.publish(
+                        &id,
+                        LiveEvent::Dtmf {
+                            call_id: id.clone(),
+                            dtmf,
+                        },
+                    );
+                }
+                // The digits are stored with the final report.
+                Ok(())
+            }
+            // Progress this version does not show.
+            _ => Ok(()),
+        };
+        if let Err(err) = result {
+            tracing::error!(call_id = %id, %err, "cannot store call progress");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_queue_is_bounded_and_places_are_released_unless_committed() {
+        let trunk = Trunk::new(0, "t".into(), false, 1, 2, 0);
+        let a = trunk.reserve().expect("room");
+        let b = trunk.reserve().expect("room");
+        assert!(trunk.reserve().is_none(), "full at capacity");
+        drop(a);
+        assert_eq!(trunk.queued(), 1, "an uncommitted place is released");
+        b.commit();
+        assert_eq!(
+            trunk.queued(),
+            1,
+            "a committed place stays until the call leaves the queue"
+        );
+        trunk.dequeued();
+        trunk.dequeued();
+        assert_eq!(trunk.queued(), 0, "never below zero");
+    }
+}

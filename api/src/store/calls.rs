@@ -1,0 +1,416 @@
+//! Calls: creation (atomic with its idempotency key and workflow), the per-trunk queue, progress,
+//! finalization (atomic with its callback in the outbox), listing, and retention.
+
+use super::{CallRow, Dialect, NewDelivery, Store, StoreError, WorkflowRow, is_unique_violation};
+use sqlx::{Any, Transaction};
+
+/// What a call looks like when it is finalized.
+#[derive(Debug, Clone, Default)]
+pub struct Finalized<'a> {
+    /// Outcome word.
+    pub outcome: &'a str,
+    /// Final SIP status.
+    pub sip_status: Option<u16>,
+    /// SIP reason.
+    pub sip_reason: Option<&'a str>,
+    /// Who hung up.
+    pub hangup_by: Option<&'a str>,
+    /// Summary.
+    pub summary: Option<&'a str>,
+    /// Transcript JSON; `None` keeps the live transcript.
+    pub transcript: Option<&'a str>,
+    /// Fields JSON; `None` keeps what is stored.
+    pub form_fills: Option<&'a str>,
+    /// Talk time.
+    pub talk_seconds: Option<f64>,
+    /// Recording path.
+    pub recording_path: Option<&'a str>,
+    /// Media JSON.
+    pub media: Option<&'a str>,
+    /// Failure cause.
+    pub error: Option<&'a str>,
+    /// DTMF JSON; `None` keeps what is stored.
+    pub dtmf: Option<&'a str>,
+    /// RFC 3339.
+    pub ended_at: &'a str,
+}
+
+/// An idempotency key to claim together with a new call.
+#[derive(Debug, Clone)]
+pub struct IdempotencyClaim<'a> {
+    /// The key's owner (API key id).
+    pub owner: &'a str,
+    /// The client's key.
+    pub key: &'a str,
+    /// Hash of the request it came with.
+    pub request_hash: &'a str,
+    /// Now, ms since the epoch.
+    pub now_ms: i64,
+    /// Keys older than this (ms since the epoch) have expired and may be reused.
+    pub expired_before_ms: i64,
+}
+
+/// The result of inserting a call with an idempotency key.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Inserted {
+    /// The call was stored.
+    Created,
+    /// The key is live and belongs to an earlier call.
+    Existing {
+        /// The earlier call.
+        call_id: String,
+        /// The hash of the earlier request.
+        request_hash: String,
+    },
+}
+
+/// Filters of `GET /v1/calls`.
+#[derive(Debug, Clone, Default)]
+pub struct CallFilter {
+    /// Only calls of this key.
+    pub owner: Option<String>,
+    /// Lifecycle word.
+    pub lifecycle: Option<String>,
+    /// Outcome word.
+    pub outcome: Option<String>,
+    /// Callee, E.164.
+    pub to: Option<String>,
+    /// Created at or after (fixed RFC 3339).
+    pub created_after: Option<String>,
+    /// Created before (fixed RFC 3339).
+    pub created_before: Option<String>,
+    /// Only ids below this one (the cursor: ids are time-ordered).
+    pub before_id: Option<String>,
+    /// Page size.
+    pub limit: i64,
+}
+
+/// Lifecycles of a call that is being placed or talked on.
+const LIVE: &str = "('dialing', 'ringing', 'answered')";
+
+impl Store {
+    /// Stores a new call (and its workflow), claiming its idempotency key in the same transaction.
+    /// When the key is live for an earlier call, nothing is stored and that call is named instead;
+    /// concurrent duplicates are decided by the database (the key is the primary key).
+    pub async fn insert_call(
+        &self,
+        call: &CallRow,
+        workflow: Option<&WorkflowRow>,
+        claim: Option<&IdempotencyClaim<'_>>,
+    ) -> Result<Inserted, StoreError> {
+        for _ in 0..3 {
+            let mut tx = self.pool.begin().await?;
+            if let Some(claim) = claim {
+                // The first statement writes, so SQLite takes the write lock before reading anything.
+                let claimed = sqlx::query(
+                    "INSERT INTO idempotency_keys (api_key_id, key, request_hash, call_id, created_ms) \
+                     VALUES ($1, $2, $3, $4, $5) ON CONFLICT (api_key_id, key) DO UPDATE SET \
+                     request_hash = excluded.request_hash, call_id = excluded.call_id, created_ms = excluded.created_ms \
+                     WHERE idempotency_keys.created_ms < $6",
+                )
+                .bind(claim.owner)
+                .bind(claim.key)
+                .bind(claim.request_hash)
+                .bind(&call.id)
+                .bind(claim.now_ms)
+                .bind(claim.expired_before_ms)
+                .execute(&mut *tx)
+                .await;
+                match claimed {
+                    Ok(done) if done.rows_affected() == 1 => {}
+                    Ok(_) => {
+                        let existing: Option<(String, String)> = sqlx::query_as(
+                            "SELECT call_id, request_hash FROM idempotency_keys WHERE api_key_id = $1 AND key = $2",
+                        )
+                        .bind(claim.owner)
+                        .bind(claim.key)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                        tx.rollback().await?;
+                        match existing {
+                            Some((call_id, request_hash)) => {
+                                return Ok(Inserted::Existing {
+                                    call_id,
+                                    request_hash,
+                                });
+                            }
+                            None => continue,
+                        }
+                    }
+                    // Postgres: a concurrent insert of the same key committed first.
+                    Err(err) if is_unique_violation(&err) => continue,
+                    Err(err) => return Err(err.into()),
+                }
+            }
+            if let Some(workflow) = workflow {
+                insert_workflow_tx(&mut tx, workflow).await?;
+            }
+            sqlx::query(
+                "INSERT INTO calls (id, workflow_id, api_key_id, direction, to_number, from_number, trunk, lifecycle, \
+                 callback_url, metadata, created_at, face, idempotency_key, bridge_number, created_ms) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+            )
+            .bind(&call.id)
+            .bind(&call.workflow_id)
+            .bind(&call.api_key_id)
+            .bind(&call.direction)
+            .bind(&call.to_number)
+            .bind(&call.from_number)
+            .bind(&call.trunk)
+            .bind(&call.lifecycle)
+            .bind(&call.callback_url)
+            .bind(&call.metadata)
+            .bind(&call.created_at)
+            .bind(&call.face)
+            .bind(&call.idempotency_key)
+            .bind(&call.bridge_number)
+            .bind(call.created_ms)
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            return Ok(Inserted::Created);
+        }
+        Err(StoreError::Query(sqlx::Error::Protocol(
+            "idempotency key kept changing hands".to_owned(),
+        )))
+    }
+
+    /// The call an idempotency key names, if the key is still live.
+    pub async fn idempotent_call(
+        &self,
+        owner: &str,
+        key: &str,
+        expired_before_ms: i64,
+    ) -> Result<Option<(String, String)>, StoreError> {
+        Ok(sqlx::query_as(
+            "SELECT call_id, request_hash FROM idempotency_keys WHERE api_key_id = $1 AND key = $2 AND created_ms >= $3",
+        )
+        .bind(owner)
+        .bind(key)
+        .bind(expired_before_ms)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    /// One call.
+    pub async fn call(&self, id: &str) -> Result<Option<CallRow>, StoreError> {
+        Ok(sqlx::query_as("SELECT * FROM calls WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+
+    /// Calls matching a filter, newest first.
+    pub async fn calls(&self, filter: &CallFilter) -> Result<Vec<CallRow>, StoreError> {
+        let mut sql = String::from("SELECT * FROM calls WHERE 1 = 1");
+        let mut binds: Vec<&str> = Vec::new();
+        let conditions = [
+            ("api_key_id", "=", &filter.owner),
+            ("lifecycle", "=", &filter.lifecycle),
+            ("outcome", "=", &filter.outcome),
+            ("to_number", "=", &filter.to),
+            ("created_at", ">=", &filter.created_after),
+            ("created_at", "<", &filter.created_before),
+            ("id", "<", &filter.before_id),
+        ];
+        for (column, op, value) in conditions {
+            if let Some(value) = value {
+                binds.push(value);
+                sql.push_str(&format!(" AND {column} {op} ${}", binds.len()));
+            }
+        }
+        sql.push_str(&format!(" ORDER BY id DESC LIMIT ${}", binds.len() + 1));
+        let mut query = sqlx::query_as::<Any, CallRow>(&sql);
+        for value in binds {
+            query = query.bind(value);
+        }
+        Ok(query.bind(filter.limit).fetch_all(&self.pool).await?)
+    }
+
+    /// Takes the oldest queued call of a trunk and marks it `dialing`. Several nodes may share a
+    /// Postgres store: they skip rows another node has locked.
+    pub async fn claim_queued(&self, trunk: &str) -> Result<Option<CallRow>, StoreError> {
+        let lock = match self.dialect {
+            Dialect::Postgres => " FOR UPDATE SKIP LOCKED",
+            Dialect::Sqlite => "",
+        };
+        let sql = format!(
+            "UPDATE calls SET lifecycle = 'dialing' WHERE lifecycle = 'queued' AND id = \
+             (SELECT id FROM calls WHERE trunk = $1 AND lifecycle = 'queued' ORDER BY id LIMIT 1{lock}) RETURNING *"
+        );
+        Ok(sqlx::query_as(&sql)
+            .bind(trunk)
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+
+    /// Every queued call: (id, trunk).
+    pub async fn queued_calls(&self) -> Result<Vec<(String, String)>, StoreError> {
+        Ok(
+            sqlx::query_as("SELECT id, trunk FROM calls WHERE lifecycle = 'queued' ORDER BY id")
+                .fetch_all(&self.pool)
+                .await?,
+        )
+    }
+
+    /// How many calls of a trunk wait as `queued`.
+    pub async fn queued_count(&self, trunk: &str) -> Result<i64, StoreError> {
+        Ok(
+            sqlx::query_scalar("SELECT COUNT(*) FROM calls WHERE trunk = $1 AND lifecycle = 'queued'")
+                .bind(trunk)
+                .fetch_one(&self.pool)
+                .await?,
+        )
+    }
+
+    /// How many calls a key created since `since_ms`.
+    pub async fn calls_created_since(&self, owner: &str, since_ms: i64) -> Result<i64, StoreError> {
+        Ok(
+            sqlx::query_scalar("SELECT COUNT(*) FROM calls WHERE api_key_id = $1 AND created_ms >= $2")
+                .bind(owner)
+                .bind(since_ms)
+                .fetch_one(&self.pool)
+                .await?,
+        )
+    }
+
+    /// Calls that were being placed or talked on (at start-up: the ones the last process left behind).
+    pub async fn live_calls(&self) -> Result<Vec<String>, StoreError> {
+        Ok(sqlx::query_scalar(&format!(
+            "SELECT id FROM calls WHERE lifecycle IN {LIVE} ORDER BY id"
+        ))
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// Moves a call's lifecycle on; `answered_at` is set once.
+    pub async fn set_lifecycle(
+        &self,
+        id: &str,
+        lifecycle: &str,
+        answered_at: Option<&str>,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE calls SET lifecycle = $1, answered_at = COALESCE(answered_at, $2) WHERE id = $3 AND lifecycle != 'finalized'",
+        )
+        .bind(lifecycle)
+        .bind(answered_at)
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Replaces the live transcript.
+    pub async fn set_transcript(&self, id: &str, transcript: &str) -> Result<(), StoreError> {
+        sqlx::query("UPDATE calls SET transcript = $1 WHERE id = $2 AND lifecycle != 'finalized'")
+            .bind(transcript)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Finalizes a call and, in the same transaction, puts its callback (rendered from the final
+    /// row by `callback`) in the outbox: a crash can lose neither. `only_queued` finalizes only a
+    /// call that is still waiting (API hangup before dialing). Returns the final row, or `None` when
+    /// the call was already finalized (or no longer queued).
+    pub async fn finalize<F>(
+        &self,
+        id: &str,
+        f: &Finalized<'_>,
+        only_queued: bool,
+        callback: F,
+    ) -> Result<Option<CallRow>, StoreError>
+    where
+        F: FnOnce(&CallRow) -> Option<NewDelivery>,
+    {
+        let mut tx = self.pool.begin().await?;
+        let condition = if only_queued {
+            "lifecycle = 'queued'"
+        } else {
+            "lifecycle != 'finalized'"
+        };
+        let row: Option<CallRow> = sqlx::query_as(&format!(
+            "UPDATE calls SET lifecycle = 'finalized', outcome = $1, sip_status = $2, sip_reason = $3, hangup_by = $4, \
+             summary = $5, transcript = COALESCE($6, transcript), form_fills = COALESCE($7, form_fills), \
+             talk_seconds = $8, recording_path = $9, media = $10, error = $11, ended_at = $12, \
+             dtmf = COALESCE($14, dtmf) WHERE id = $13 AND {condition} RETURNING *"
+        ))
+        .bind(f.outcome)
+        .bind(f.sip_status.map(i64::from))
+        .bind(f.sip_reason)
+        .bind(f.hangup_by)
+        .bind(f.summary)
+        .bind(f.transcript)
+        .bind(f.form_fills)
+        .bind(f.talk_seconds)
+        .bind(f.recording_path)
+        .bind(f.media)
+        .bind(f.error)
+        .bind(f.ended_at)
+        .bind(id)
+        .bind(f.dtmf)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(row) = row else {
+            tx.rollback().await?;
+            return Ok(None);
+        };
+        if let Some(delivery) = callback(&row) {
+            super::outbox::insert_delivery(&mut tx, &delivery).await?;
+        }
+        tx.commit().await?;
+        Ok(Some(row))
+    }
+
+    /// Retention: calls that ended before `ended_before` lose their recording path, transcript,
+    /// summary and collected fields, and their delivered callbacks lose their payload. Returns the
+    /// recording files to delete.
+    pub async fn purge_ended_before(&self, ended_before: &str, at: &str) -> Result<Vec<String>, StoreError> {
+        let doomed: Vec<(String, Option<String>)> = sqlx::query_as(
+            "SELECT id, recording_path FROM calls WHERE lifecycle = 'finalized' AND purged_at IS NULL AND ended_at < $1",
+        )
+        .bind(ended_before)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut files = Vec::new();
+        for (id, path) in doomed {
+            // Each transaction starts with a write, so SQLite never has to upgrade a read lock.
+            let mut tx = self.pool.begin().await?;
+            let purged = sqlx::query(
+                "UPDATE calls SET transcript = '[]', form_fills = '{}', summary = NULL, recording_path = NULL, \
+                 purged_at = $1 WHERE id = $2 AND purged_at IS NULL",
+            )
+            .bind(at)
+            .bind(&id)
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query(
+                "UPDATE webhook_deliveries SET payload = '{}' WHERE call_id = $1 AND status != 'pending'",
+            )
+            .bind(&id)
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            if purged.rows_affected() == 1 {
+                files.extend(path);
+            }
+        }
+        Ok(files)
+    }
+}
+
+async fn insert_workflow_tx(tx: &mut Transaction<'_, Any>, workflow: &WorkflowRow) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO workflows (id, prompt, definition, created_at, api_key_id) VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(&workflow.id)
+    .bind(&workflow.prompt)
+    .bind(&workflow.definition)
+    .bind(&workflow.created_at)
+    .bind(&workflow.api_key_id)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}

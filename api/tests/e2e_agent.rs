@@ -1,0 +1,280 @@
+//! Agent conversations end to end through kamailio to a baresip phone playing scripted human speech
+//! (Piper): a confirmation that collects a yes and an email, a barge-in, and the LLM path with tool
+//! calls through a deterministic fake OpenAI-compatible server started by the test.
+
+use agent_runtime::llm::LlmConfig;
+use axum::body::Body;
+use axum::response::Response;
+use ringback::demo::{self, DemoOptions, DemoRun};
+use ringback_testbed::speech;
+use serde_json::{Value, json};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+const APPOINTMENT: &str = "You are calling on behalf of Bright Dental. \
+    Ask if they can come to their appointment on Tuesday at 3 PM. \
+    If they need to reschedule, offer Monday or Wednesday. \
+    Get their email address for the reminder.";
+
+async fn run(prompt: &str, lines: &[(f32, &str)], llm: Option<LlmConfig>) -> (DemoRun, tempfile::TempDir) {
+    let data = tempfile::tempdir().expect("temp dir");
+    let mut options = DemoOptions::standard(data.path().to_owned());
+    options.prompt = prompt.to_owned();
+    options.phone_lines = lines.iter().map(|(s, t)| (*s, (*t).to_owned())).collect();
+    options.timeout = Duration::from_secs(150);
+    options.llm = llm;
+    (demo::run(options).await.expect("the call runs"), data)
+}
+
+fn turns(call: &Value, role: &str) -> Vec<Value> {
+    call["transcript"]
+        .as_array()
+        .map(|t| t.iter().filter(|x| x["role"] == role).cloned().collect())
+        .unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_confirmation_collects_a_yes_and_an_email() {
+    let (run, _data) = run(
+        APPOINTMENT,
+        &[
+            (10.0, "Yes, Tuesday at three works for me."),
+            (8.0, "It is jane at example dot com."),
+        ],
+        None,
+    )
+    .await;
+    let call = &run.call;
+    assert_eq!(call["outcome"], "completed", "{call:#}");
+    assert_eq!(call["form_fills"]["confirmed"], true, "{call:#}");
+    assert_eq!(call["form_fills"]["email"], "jane@example.com", "{call:#}");
+    assert!(
+        call["form_fills"].get("choice").is_none(),
+        "the reschedule branch was not taken"
+    );
+    let agent = turns(call, "agent");
+    assert!(
+        agent
+            .iter()
+            .any(|t| t["text"].as_str().unwrap_or("").contains("email address")),
+        "{agent:?}"
+    );
+    // The phone heard the email read back.
+    let heard = speech::normalize(
+        &speech::transcribe(run.phone_heard.as_ref().expect("recorded"))
+            .await
+            .expect("transcribes"),
+    );
+    assert!(heard.contains("example"), "the phone heard: {heard}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_caller_can_interrupt_the_agent() {
+    // The phone talks over the question (which starts ~3 s in, after the disclosure) and answers.
+    let (run, _data) = run(
+        "Ask if they can come to their appointment on Tuesday at 3 PM, at the downtown office on Main Street, \
+         and remind them to bring their insurance card and arrive fifteen minutes early.",
+        &[(4.5, "Yes, yes, I can come.")],
+        None,
+    )
+    .await;
+    let call = &run.call;
+    let agent = turns(call, "agent");
+    let cut = agent
+        .iter()
+        .find(|t| t["interrupted"] == true)
+        .unwrap_or_else(|| panic!("no interrupted turn: {agent:#?}"));
+    let question =
+        "Can you come to your appointment on Tuesday at 3 PM, at the downtown office on Main Street";
+    let said = cut["text"].as_str().unwrap_or_default();
+    assert!(
+        said.len() < question.len(),
+        "only what was played is kept: {said:?}"
+    );
+    assert!(
+        !agent[0]["interrupted"].as_bool().unwrap_or(true),
+        "the disclosure is never cut"
+    );
+    assert_eq!(call["form_fills"]["confirmed"], true, "{call:#}");
+    assert_eq!(call["outcome"], "completed");
+
+    // In the recording, the agent's channel goes quiet soon after the caller starts talking.
+    let recording = run.recording_file.as_ref().expect("recording");
+    let (caller_onset, agent_stop) = barge_in_gap(recording, cut);
+    let gap = agent_stop.saturating_sub(caller_onset);
+    eprintln!(
+        "barge-in: caller speech at {caller_onset} ms, agent audio stopped at {agent_stop} ms ({gap} ms)"
+    );
+    assert!(
+        agent_stop > caller_onset,
+        "the agent was talking when the caller started"
+    );
+    assert!(gap < 1000, "the agent stopped {gap} ms after the caller started");
+}
+
+/// From the stereo recording: when the caller's speech started during the cut turn, and when the
+/// agent's audio of that turn stopped (ms of recording time, 20 ms frames).
+fn barge_in_gap(path: &std::path::Path, cut: &Value) -> (u64, u64) {
+    let mut reader = hound::WavReader::open(path).expect("wav");
+    let samples: Vec<i16> = reader.samples::<i16>().map(|s| s.expect("sample")).collect();
+    let frames: Vec<(f64, f64)> = samples
+        .chunks(320)
+        .map(|f| {
+            let (mut l, mut r) = (0f64, 0f64);
+            for pair in f.chunks(2) {
+                l += f64::from(pair[0]).powi(2);
+                r += f64::from(*pair.get(1).unwrap_or(&0)).powi(2);
+            }
+            ((l / 160.0).sqrt(), (r / 160.0).sqrt())
+        })
+        .collect();
+    let start = cut["start_ms"].as_u64().unwrap_or(0) / 20;
+    let onset = (start as usize..frames.len())
+        .find(|&i| frames[i].0 > 300.0)
+        .expect("caller speech") as u64;
+    // The agent stops when its channel stays quiet for 200 ms.
+    let stop = (onset as usize..frames.len())
+        .find(|&i| frames[i..(i + 10).min(frames.len())].iter().all(|f| f.1 < 100.0))
+        .expect("agent stops") as u64;
+    (onset * 20, stop * 20)
+}
+
+/// A fake OpenAI-compatible server: it answers from a script keyed on what the caller said, and keeps
+/// every request for inspection.
+async fn fake_llm(requests: Arc<Mutex<Vec<Value>>>) -> String {
+    let app = axum::Router::new().route(
+        "/v1/chat/completions",
+        axum::routing::post(move |body: axum::Json<Value>| {
+            let requests = requests.clone();
+            async move {
+                requests.lock().expect("lock").push(body.0.clone());
+                let last = body.0["messages"].as_array().and_then(|m| m.last()).cloned().unwrap_or_default();
+                let said = last["content"].as_str().unwrap_or_default().to_lowercase();
+                let events: Vec<Value> = if said.contains("tuesday") {
+                    vec![
+                        json!({"choices":[{"delta":{"content":"Wonderful, I have you down for Tuesday. "}}]}),
+                        json!({"choices":[{"delta":{"tool_calls":[{"index":0,"id":"a","type":"function","function":{"name":"collect_field","arguments":"{\"name\":\"confirmed\",\"value\":\"yes\"}"}}]}}]}),
+                        json!({"choices":[{"delta":{"content":"Which email address should the reminder go to?"}}]}),
+                        json!({"choices":[{"delta":{},"finish_reason":"tool_calls"}]}),
+                    ]
+                } else if said.contains("example") {
+                    vec![
+                        json!({"choices":[{"delta":{"tool_calls":[{"index":0,"id":"b","type":"function","function":{"name":"collect_field","arguments":"{\"name\":\"email\",\"value\":\"jane at example dot com\"}"}},{"index":1,"id":"c","type":"function","function":{"name":"end_call","arguments":"{}"}}]}}]}),
+                        json!({"choices":[{"delta":{"content":"Thank you, the reminder is on its way. Goodbye!"}}]}),
+                        json!({"choices":[{"delta":{},"finish_reason":"tool_calls"}]}),
+                    ]
+                } else {
+                    vec![json!({"choices":[{"delta":{"content":"Sorry, could you say that again?"},"finish_reason":"stop"}]})]
+                };
+                let mut text: String = events.iter().map(|e| format!("data: {e}\n\n")).collect();
+                text.push_str("data: [DONE]\n\n");
+                Response::builder().header("content-type", "text/event-stream").body(Body::from(text)).expect("response")
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move { axum::serve(listener, app).await.expect("serve") });
+    format!("http://{addr}")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_llm_runs_the_conversation_with_tool_calls() {
+    let requests = Arc::new(Mutex::new(Vec::new()));
+    let base_url = fake_llm(requests.clone()).await;
+    let llm = LlmConfig {
+        base_url,
+        model: "fake".into(),
+        ..LlmConfig::default()
+    };
+    let (run, _data) = run(
+        APPOINTMENT,
+        &[
+            (10.0, "Yes, Tuesday at three works for me."),
+            (11.0, "It is jane at example dot com."),
+        ],
+        Some(llm),
+    )
+    .await;
+    let call = &run.call;
+    assert_eq!(call["outcome"], "completed", "{call:#}");
+    assert_eq!(call["form_fills"]["confirmed"], true, "{call:#}");
+    assert_eq!(
+        call["form_fills"]["email"], "jane@example.com",
+        "typed by the extractor: {call:#}"
+    );
+    let agent: Vec<String> = turns(call, "agent")
+        .iter()
+        .map(|t| t["text"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert!(
+        agent.iter().any(|t| t.contains("Which email address")),
+        "the model's words were spoken: {agent:?}"
+    );
+    assert!(
+        agent.iter().any(|t| t.contains("the reminder is on its way")),
+        "{agent:?}"
+    );
+    assert!(
+        agent[0].starts_with("Hello, this is an AI assistant"),
+        "the disclosure comes first: {agent:?}"
+    );
+    let requests = requests.lock().expect("lock").clone();
+    assert_eq!(requests.len(), 2, "one model turn per caller answer");
+    assert_eq!(requests[0]["stream"], true);
+    let tools: Vec<&str> = requests[0]["tools"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|t| t["function"]["name"].as_str())
+        .collect();
+    assert!(
+        tools.contains(&"collect_field") && tools.contains(&"end_call"),
+        "{tools:?}"
+    );
+    let phone = speech::normalize(
+        &speech::transcribe(run.phone_heard.as_ref().expect("recorded"))
+            .await
+            .expect("transcribes"),
+    );
+    assert!(
+        phone.contains("which email address"),
+        "the phone heard the model's words: {phone}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keypresses_answer_the_questions() {
+    use ringback_testbed::EventKind;
+    let data = tempfile::tempdir().expect("temp dir");
+    let mut options = DemoOptions::standard(data.path().to_owned());
+    options.prompt = "Ask if they can attend on Tuesday. Ask for their account number.".to_owned();
+    options.phone_lines = Vec::new();
+    let mut session = ringback::demo::DemoSession::start(&options)
+        .await
+        .expect("starts");
+    session.place_call().await.expect("placed");
+    session
+        .phone
+        .wait_for_event(EventKind::CallEstablished, Duration::from_secs(30))
+        .await
+        .expect("answered");
+    // After the disclosure and the first question: 1 is yes. Then the account number, ended by #.
+    tokio::time::sleep(Duration::from_secs(8)).await;
+    session.phone.send_dtmf('1').await.expect("key");
+    tokio::time::sleep(Duration::from_secs(7)).await;
+    for key in ['4', '7', '2', '9', '#'] {
+        session.phone.send_dtmf(key).await.expect("key");
+        tokio::time::sleep(Duration::from_millis(400)).await;
+    }
+    let run = session.finish().await.expect("the call ends");
+    let call = &run.call;
+    assert_eq!(call["form_fills"]["confirmed"], true, "{call:#}");
+    assert_eq!(call["form_fills"]["account_number"], "4729", "{call:#}");
+    assert_eq!(call["outcome"], "completed");
+    let caller: Vec<String> = turns(call, "caller")
+        .iter()
+        .map(|t| t["text"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert!(caller.contains(&"(pressed 4729)".to_owned()), "{caller:?}");
+}

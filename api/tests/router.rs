@@ -1,0 +1,1131 @@
+//! The HTTP API through its router (`tower::ServiceExt::oneshot`) on a real server (real store file,
+//! real SIP socket, a trunk that never answers): auth, the three faces, idempotency (also under
+//! concurrent duplicates), limits, hangup, workflows, recordings with Range, operations, MCP.
+
+mod common;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use common::{config, dead_port, key, trunk_section};
+use http_body_util::BodyExt;
+use ringback::http::{AppState, app};
+use ringback::server::Server;
+use serde_json::{Value, json};
+use std::time::Duration;
+use tower::ServiceExt;
+
+struct Answer {
+    status: StatusCode,
+    headers: axum::http::HeaderMap,
+    body: Value,
+    bytes: Vec<u8>,
+}
+
+async fn call(
+    router: &Router,
+    method: &str,
+    uri: &str,
+    key: Option<&str>,
+    body: Option<Value>,
+    headers: &[(&str, &str)],
+) -> Answer {
+    let mut builder = Request::builder().method(method).uri(uri);
+    if let Some(key) = key {
+        builder = builder.header("authorization", format!("Bearer {key}"));
+    }
+    for (name, value) in headers {
+        builder = builder.header(*name, *value);
+    }
+    let request = match body {
+        Some(body) => builder
+            .header("content-type", "application/json")
+            .body(Body::from(body.to_string())),
+        None => builder.body(Body::empty()),
+    }
+    .expect("request");
+    let response = router.clone().oneshot(request).await.expect("answer");
+    let status = response.status();
+    let headers = response.headers().clone();
+    let bytes = response
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes()
+        .to_vec();
+    Answer {
+        status,
+        headers,
+        body: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        bytes,
+    }
+}
+
+async fn start(edit: impl FnOnce(&mut ringback::config::Config)) -> (tempfile::TempDir, Server, Router) {
+    let data = tempfile::tempdir().expect("temp dir");
+    let mut config = config(data.path(), dead_port());
+    edit(&mut config);
+    let rpm = config.limits.requests_per_minute;
+    let trial = config.server.trial_keys;
+    let server = Server::start(config).await.expect("server starts");
+    let router = app(AppState::new(server.service.clone(), rpm, trial));
+    (data, server, router)
+}
+
+const PROMPT: &str = "Ask if they can come on Tuesday.";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_are_required_revocable_and_never_told_apart() {
+    let (_data, server, router) = start(|_| {}).await;
+    let key = key(&server).await;
+    let ok = call(&router, "GET", "/v1/calls", Some(&key), None, &[]).await;
+    assert_eq!(ok.status, StatusCode::OK);
+    let by_header = call(&router, "GET", "/v1/calls", None, None, &[("x-api-key", &key)]).await;
+    assert_eq!(by_header.status, StatusCode::OK);
+
+    let missing = call(&router, "GET", "/v1/calls", None, None, &[]).await;
+    let unknown = call(&router, "GET", "/v1/calls", Some("rb_live_unknown"), None, &[]).await;
+    let malformed = call(
+        &router,
+        "GET",
+        "/v1/calls",
+        None,
+        None,
+        &[("authorization", "Basic abc")],
+    )
+    .await;
+    for answer in [&missing, &unknown, &malformed] {
+        assert_eq!(answer.status, StatusCode::UNAUTHORIZED);
+        assert_eq!(answer.bytes, missing.bytes, "every 401 says the same thing");
+        assert_eq!(answer.headers["www-authenticate"], "Bearer");
+    }
+
+    let listed = ringback::keys::list(server.service.store()).await.expect("list");
+    assert_eq!(listed.len(), 1);
+    assert!(!listed[0].hash.contains(&key), "only a hash is stored");
+    let revoked = ringback::keys::revoke(
+        server.service.store(),
+        &ringback::clock::SystemClock,
+        &listed[0].prefix,
+    )
+    .await
+    .expect("revoke");
+    assert!(revoked.is_some());
+    let after = call(&router, "GET", "/v1/calls", Some(&key), None, &[]).await;
+    assert_eq!(after.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(after.bytes, missing.bytes);
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn native_calls_list_with_filters_and_cursor_and_stay_with_their_key() {
+    let (_data, server, router) = start(|c| c.limits.requests_per_minute = 1000).await;
+    let key = key(&server).await;
+    let other = common::key(&server).await;
+    let mut ids = Vec::new();
+    for n in 0..5 {
+        let to = format!("+1555000100{n}");
+        let created = call(
+            &router,
+            "POST",
+            "/v1/calls",
+            Some(&key),
+            Some(json!({"to": to, "prompt": PROMPT, "metadata": {"n": n}})),
+            &[],
+        )
+        .await;
+        assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+        assert_eq!(created.body["lifecycle"], "queued");
+        assert_eq!(created.body["metadata"]["n"], n);
+        ids.push(created.body["call_id"].as_str().expect("id").to_owned());
+    }
+    // Pages of two, newest first, covering every call once.
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    for _ in 0..4 {
+        let uri = match &cursor {
+            Some(c) => format!("/v1/calls?limit=2&cursor={c}"),
+            None => "/v1/calls?limit=2".to_owned(),
+        };
+        let page = call(&router, "GET", &uri, Some(&key), None, &[]).await;
+        assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+        for c in page.body["data"].as_array().expect("data") {
+            seen.push(c["call_id"].as_str().expect("id").to_owned());
+        }
+        cursor = page.body["next_cursor"].as_str().map(str::to_owned);
+        if cursor.is_none() {
+            break;
+        }
+    }
+    let mut newest_first = ids.clone();
+    newest_first.reverse();
+    assert_eq!(seen, newest_first);
+
+    let by_to = call(
+        &router,
+        "GET",
+        "/v1/calls?to=%2B15550001003",
+        Some(&key),
+        None,
+        &[],
+    )
+    .await;
+    assert_eq!(
+        by_to.body["data"].as_array().map(Vec::len),
+        Some(1),
+        "{}",
+        by_to.body
+    );
+    let future = call(
+        &router,
+        "GET",
+        "/v1/calls?created_after=2999-01-01T00:00:00Z",
+        Some(&key),
+        None,
+        &[],
+    )
+    .await;
+    assert_eq!(future.body["data"], json!([]));
+    for bad in [
+        "/v1/calls?lifecycle=sleeping",
+        "/v1/calls?limit=0",
+        "/v1/calls?limit=x",
+        "/v1/calls?cursor=%%%",
+        "/v1/calls?created_after=yesterday",
+    ] {
+        let answer = call(&router, "GET", bad, Some(&key), None, &[]).await;
+        assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{bad}: {}", answer.body);
+    }
+    // Another key sees none of them.
+    let theirs = call(&router, "GET", "/v1/calls", Some(&other), None, &[]).await;
+    assert_eq!(theirs.body["data"], json!([]));
+    let get = call(
+        &router,
+        "GET",
+        &format!("/v1/calls/{}", ids[0]),
+        Some(&other),
+        None,
+        &[],
+    )
+    .await;
+    assert_eq!(get.status, StatusCode::NOT_FOUND);
+    // The dead trunk fails them all, with the cause; the outcome filter finds them.
+    let done = common::finalized(&server, &key, &ids[4]).await;
+    assert_eq!(done["outcome"], "failed");
+    assert_eq!(done["sip"]["reason"], "no response from the trunk");
+    for id in &ids {
+        common::finalized(&server, &key, id).await;
+    }
+    let failed = call(
+        &router,
+        "GET",
+        "/v1/calls?outcome=failed&lifecycle=finalized&limit=100",
+        Some(&key),
+        None,
+        &[],
+    )
+    .await;
+    assert_eq!(failed.body["data"].as_array().map(Vec::len), Some(5));
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idempotency_returns_the_original_call_and_never_dials_twice() {
+    let (_data, server, router) = start(|c| c.limits.requests_per_minute = 1000).await;
+    let key = key(&server).await;
+    let body = json!({"to": "+15551234567", "prompt": PROMPT});
+    let first = call(
+        &router,
+        "POST",
+        "/v1/calls",
+        Some(&key),
+        Some(body.clone()),
+        &[("idempotency-key", "order-1")],
+    )
+    .await;
+    assert_eq!(first.status, StatusCode::CREATED);
+    let again = call(
+        &router,
+        "POST",
+        "/v1/calls",
+        Some(&key),
+        Some(body.clone()),
+        &[("idempotency-key", "order-1")],
+    )
+    .await;
+    assert_eq!(again.status, StatusCode::OK);
+    assert_eq!(again.headers["idempotent-replayed"], "true");
+    assert_eq!(again.body["call_id"], first.body["call_id"]);
+    // The key in the body works the same; a different request with it is refused.
+    let in_body = call(
+        &router,
+        "POST",
+        "/v1/calls",
+        Some(&key),
+        Some(json!({"to": "+15551234567", "prompt": PROMPT, "idempotency_key": "order-1"})),
+        &[],
+    )
+    .await;
+    assert_eq!(in_body.body["call_id"], first.body["call_id"]);
+    let changed = call(
+        &router,
+        "POST",
+        "/v1/calls",
+        Some(&key),
+        Some(json!({"to": "+15557654321", "prompt": PROMPT})),
+        &[("idempotency-key", "order-1")],
+    )
+    .await;
+    assert_eq!(changed.status, StatusCode::CONFLICT);
+    assert_eq!(changed.body["error"]["code"], "idempotency_key_reused");
+
+    // Twenty concurrent duplicates: one call, one answer.
+    let racers: Vec<_> = (0..20)
+        .map(|_| {
+            let router = router.clone();
+            let key = key.clone();
+            let body = json!({"to": "+15552223333", "prompt": PROMPT});
+            tokio::spawn(async move {
+                call(
+                    &router,
+                    "POST",
+                    "/v1/calls",
+                    Some(&key),
+                    Some(body),
+                    &[("idempotency-key", "race")],
+                )
+                .await
+            })
+        })
+        .collect();
+    let mut ids = std::collections::BTreeSet::new();
+    let mut created = 0;
+    for racer in racers {
+        let answer = racer.await.expect("task");
+        assert!(
+            answer.status == StatusCode::CREATED || answer.status == StatusCode::OK,
+            "{}",
+            answer.body
+        );
+        created += usize::from(answer.status == StatusCode::CREATED);
+        ids.insert(answer.body["call_id"].as_str().expect("id").to_owned());
+    }
+    assert_eq!(
+        (created, ids.len()),
+        (1, 1),
+        "exactly one call for twenty duplicates"
+    );
+    let listed = call(
+        &router,
+        "GET",
+        "/v1/calls?to=%2B15552223333",
+        Some(&key),
+        None,
+        &[],
+    )
+    .await;
+    assert_eq!(listed.body["data"].as_array().map(Vec::len), Some(1));
+
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idempotency_keys_expire_after_their_window() {
+    let (_data, server, router) = start(|c| c.limits.idempotency_window = Duration::from_millis(500)).await;
+    let key = key(&server).await;
+    let body = json!({"to": "+15551234567", "prompt": PROMPT});
+    let first = call(
+        &router,
+        "POST",
+        "/v1/calls",
+        Some(&key),
+        Some(body.clone()),
+        &[("idempotency-key", "k")],
+    )
+    .await;
+    assert_eq!(first.status, StatusCode::CREATED);
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    let later = call(
+        &router,
+        "POST",
+        "/v1/calls",
+        Some(&key),
+        Some(body),
+        &[("idempotency-key", "k")],
+    )
+    .await;
+    assert_eq!(
+        later.status,
+        StatusCode::CREATED,
+        "the key is free again after its window"
+    );
+    assert_ne!(later.body["call_id"], first.body["call_id"]);
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rate_limits_answer_429_with_retry_after_and_ratelimit_headers() {
+    let (_data, server, router) = start(|c| c.limits.requests_per_minute = 3).await;
+    let key = key(&server).await;
+    let other = common::key(&server).await;
+    for remaining in ["2", "1", "0"] {
+        let answer = call(&router, "GET", "/v1/calls", Some(&key), None, &[]).await;
+        assert_eq!(answer.status, StatusCode::OK);
+        assert_eq!(answer.headers["ratelimit-limit"], "3");
+        assert_eq!(answer.headers["ratelimit-remaining"], remaining);
+        assert!(answer.headers.contains_key("ratelimit-reset"));
+    }
+    let limited = call(&router, "GET", "/v1/calls", Some(&key), None, &[]).await;
+    assert_eq!(limited.status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(limited.body["error"]["code"], "rate_limited");
+    let retry: u64 = limited.headers["retry-after"]
+        .to_str()
+        .expect("ascii")
+        .parse()
+        .expect("seconds");
+    assert!((1..=60).contains(&retry), "{retry}");
+    assert_eq!(limited.headers["ratelimit-remaining"], "0");
+    let theirs = call(&router, "GET", "/v1/calls", Some(&other), None, &[]).await;
+    assert_eq!(theirs.status, StatusCode::OK, "limits are per key");
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn daily_cap_and_emergency_numbers_are_refused() {
+    let (_data, server, router) = start(|c| c.limits.daily_calls_per_key = 2).await;
+    let key = key(&server).await;
+    for _ in 0..2 {
+        let ok = call(
+            &router,
+            "POST",
+            "/v1/calls",
+            Some(&key),
+            Some(json!({"to": "+15551234567", "prompt": PROMPT})),
+            &[],
+        )
+        .await;
+        assert_eq!(ok.status, StatusCode::CREATED);
+    }
+    let capped = call(
+        &router,
+        "POST",
+        "/v1/calls",
+        Some(&key),
+        Some(json!({"to": "+15551234567", "prompt": PROMPT})),
+        &[],
+    )
+    .await;
+    assert_eq!(capped.status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(capped.body["error"]["code"], "daily_cap_reached");
+    assert!(capped.headers.contains_key("retry-after"));
+    let other = common::key(&server).await;
+    for number in ["+911", "+112", "+44999", "+1911"] {
+        let refused = call(
+            &router,
+            "POST",
+            "/v1/calls",
+            Some(&other),
+            Some(json!({"to": number, "prompt": PROMPT})),
+            &[],
+        )
+        .await;
+        assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{number}");
+        assert_eq!(refused.body["error"]["code"], "emergency_number", "{number}");
+        let poll = call(
+            &router,
+            "POST",
+            "/call",
+            Some(&other),
+            Some(json!({"to": number, "task": PROMPT})),
+            &[],
+        )
+        .await;
+        assert_eq!(poll.body["error"]["code"], "emergency_number", "{number}");
+    }
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_trunk_queues_calls_up_to_its_bound_and_hangup_cancels_them() {
+    // The trunk registers and never answers: each placed call holds the one channel while it waits
+    // for a registration that never comes.
+    let (_data, server, router) = start(|c| {
+        c.trunks = vec![trunk_section("slow", dead_port(), Some("pw"))];
+        c.trunks[0].max_concurrent_calls = Some(1);
+        c.limits.queue_capacity = 2;
+        c.limits.requests_per_minute = 1000;
+    })
+    .await;
+    let key = key(&server).await;
+    let new = |n: u32| json!({"to": format!("+1555000200{n}"), "prompt": PROMPT});
+    let a = call(&router, "POST", "/v1/calls", Some(&key), Some(new(1)), &[]).await;
+    let a_id = a.body["call_id"].as_str().expect("id").to_owned();
+    for _ in 0..100 {
+        let got = call(
+            &router,
+            "GET",
+            &format!("/v1/calls/{a_id}"),
+            Some(&key),
+            None,
+            &[],
+        )
+        .await;
+        if got.body["lifecycle"] != "queued" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let b = call(&router, "POST", "/v1/calls", Some(&key), Some(new(2)), &[]).await;
+    let c = call(&router, "POST", "/v1/calls", Some(&key), Some(new(3)), &[]).await;
+    assert_eq!((b.status, c.status), (StatusCode::CREATED, StatusCode::CREATED));
+    let full = call(&router, "POST", "/v1/calls", Some(&key), Some(new(4)), &[]).await;
+    assert_eq!(full.status, StatusCode::SERVICE_UNAVAILABLE, "{}", full.body);
+    assert_eq!(full.body["error"]["code"], "queue_full");
+    let health = call(&router, "GET", "/healthz", None, None, &[]).await;
+    assert_eq!(
+        health.status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "an unregistered trunk is not ready"
+    );
+    assert_eq!(health.body["trunks"][0]["queued"], 2);
+    assert_eq!(health.body["trunks"][0]["active"], 1);
+
+    // Hanging up a queued call cancels it at once and frees its place.
+    let b_id = b.body["call_id"].as_str().expect("id");
+    let hung = call(
+        &router,
+        "POST",
+        &format!("/v1/calls/{b_id}/hangup"),
+        Some(&key),
+        None,
+        &[],
+    )
+    .await;
+    assert_eq!(hung.status, StatusCode::ACCEPTED);
+    assert_eq!(
+        (hung.body["lifecycle"].clone(), hung.body["outcome"].clone()),
+        (json!("finalized"), json!("canceled"))
+    );
+    let again = call(
+        &router,
+        "POST",
+        &format!("/v1/calls/{b_id}/hangup"),
+        Some(&key),
+        None,
+        &[],
+    )
+    .await;
+    assert_eq!(again.status, StatusCode::CONFLICT);
+    let d = call(&router, "POST", "/v1/calls", Some(&key), Some(new(5)), &[]).await;
+    assert_eq!(d.status, StatusCode::CREATED);
+    // Hanging up the call that holds the channel cancels it; the next one is placed.
+    let hung = call(
+        &router,
+        "POST",
+        &format!("/v1/calls/{a_id}/hangup"),
+        Some(&key),
+        None,
+        &[],
+    )
+    .await;
+    assert_eq!(hung.status, StatusCode::ACCEPTED);
+    let a_done = common::finalized(&server, &key, &a_id).await;
+    assert_eq!(a_done["outcome"], "canceled", "{a_done}");
+    let c_id = c.body["call_id"].as_str().expect("id");
+    for _ in 0..100 {
+        let got = call(
+            &router,
+            "GET",
+            &format!("/v1/calls/{c_id}"),
+            Some(&key),
+            None,
+            &[],
+        )
+        .await;
+        if got.body["lifecycle"] != "queued" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let c_now = call(
+        &router,
+        "GET",
+        &format!("/v1/calls/{c_id}"),
+        Some(&key),
+        None,
+        &[],
+    )
+    .await;
+    assert_ne!(
+        c_now.body["lifecycle"], "queued",
+        "the freed channel takes the next call"
+    );
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn workflows_and_the_prompt_to_call_face() {
+    let (_data, server, router) = start(|c| c.limits.requests_per_minute = 1000).await;
+    let key = key(&server).await;
+    let vague = call(
+        &router,
+        "POST",
+        "/v1/workflows",
+        Some(&key),
+        Some(json!({"prompt": "Be nice."})),
+        &[],
+    )
+    .await;
+    assert_eq!(vague.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(vague.body["error"]["code"], "prompt_too_vague");
+    let wf = call(
+        &router,
+        "POST",
+        "/v1/workflows",
+        Some(&key),
+        Some(json!({"prompt": PROMPT})),
+        &[],
+    )
+    .await;
+    assert_eq!(wf.status, StatusCode::CREATED, "{}", wf.body);
+    assert!(
+        wf.body["opening"].as_str().unwrap_or("").contains("AI assistant"),
+        "the disclosure is always there"
+    );
+    let wf_id = wf.body["workflow_id"].as_str().expect("id");
+    let got = call(
+        &router,
+        "GET",
+        &format!("/v1/workflows/{wf_id}"),
+        Some(&key),
+        None,
+        &[],
+    )
+    .await;
+    assert_eq!(got.body["questions"], wf.body["questions"]);
+    let other = common::key(&server).await;
+    let hidden = call(
+        &router,
+        "GET",
+        &format!("/v1/workflows/{wf_id}"),
+        Some(&other),
+        None,
+        &[],
+    )
+    .await;
+    assert_eq!(hidden.status, StatusCode::NOT_FOUND);
+
+    let created = call(&router, "POST", "/api/call-prompt", Some(&key),
+        Some(json!({"prompt": PROMPT, "recipient_phone": "+14155551234", "idempotency_key": "order-12345-confirm"})), &[]).await;
+    assert_eq!(created.status, StatusCode::OK, "{}", created.body);
+    assert_eq!(created.body["success"], true);
+    let keys: Vec<&String> = created.body.as_object().expect("object").keys().collect();
+    assert_eq!(keys.len(), 3, "{}", created.body);
+    assert!(
+        created.body["workflow_id"]
+            .as_str()
+            .unwrap_or("")
+            .starts_with("wf_")
+    );
+    assert!(
+        created.body["call_id"]
+            .as_str()
+            .unwrap_or("")
+            .starts_with("call_")
+    );
+    let replay = call(&router, "POST", "/api/call-prompt", Some(&key),
+        Some(json!({"prompt": PROMPT, "recipient_phone": "+14155551234", "idempotency_key": "order-12345-confirm"})), &[]).await;
+    assert_eq!(replay.body["call_id"], created.body["call_id"]);
+    let with_wf = call(
+        &router,
+        "POST",
+        "/api/call",
+        Some(&key),
+        Some(json!({"workflow_id": wf_id, "recipient_phone": "+14155551234"})),
+        &[],
+    )
+    .await;
+    assert_eq!(with_wf.status, StatusCode::OK, "{}", with_wf.body);
+    assert_eq!(with_wf.body["workflow_id"], wf.body["workflow_id"]);
+    // Its errors: 400 / 401 / 422, with success false and a message.
+    let bad_phone = call(
+        &router,
+        "POST",
+        "/api/call-prompt",
+        Some(&key),
+        Some(json!({"prompt": PROMPT, "recipient_phone": "4155551234"})),
+        &[],
+    )
+    .await;
+    assert_eq!(bad_phone.status, StatusCode::BAD_REQUEST);
+    assert_eq!(bad_phone.body["success"], false);
+    assert!(bad_phone.body["message"].as_str().unwrap_or("").contains("E.164"));
+    let missing = call(
+        &router,
+        "POST",
+        "/api/call-prompt",
+        Some(&key),
+        Some(json!({"prompt": PROMPT})),
+        &[],
+    )
+    .await;
+    assert_eq!(missing.status, StatusCode::BAD_REQUEST);
+    let too_vague = call(
+        &router,
+        "POST",
+        "/api/call-prompt",
+        Some(&key),
+        Some(json!({"prompt": "Hi.", "recipient_phone": "+14155551234"})),
+        &[],
+    )
+    .await;
+    assert_eq!(too_vague.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(too_vague.body["success"], false);
+    let no_key = call(
+        &router,
+        "POST",
+        "/api/call-prompt",
+        None,
+        Some(json!({"prompt": PROMPT, "recipient_phone": "+14155551234"})),
+        &[],
+    )
+    .await;
+    assert_eq!(no_key.status, StatusCode::UNAUTHORIZED);
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_fire_and_poll_face_keeps_lifecycle_apart_from_outcome_and_can_issue_trial_keys() {
+    let (_data, server, router) = start(|c| {
+        c.limits.requests_per_minute = 1000;
+        c.server.trial_keys = true;
+    })
+    .await;
+    let fired = call(
+        &router,
+        "POST",
+        "/call",
+        None,
+        Some(json!({"to": "+15555550123", "task": "Ask what the weather is like?"})),
+        &[],
+    )
+    .await;
+    assert_eq!(fired.status, StatusCode::OK, "{}", fired.body);
+    assert_eq!(fired.body["lifecycle"], "queued");
+    let trial = fired.body["api_key"]
+        .as_str()
+        .expect("a trial key for an anonymous first call")
+        .to_owned();
+    let id = fired.body["call_id"].as_str().expect("id").to_owned();
+    let polled = call(
+        &router,
+        "GET",
+        &format!("/call/{id}"),
+        None,
+        None,
+        &[("x-api-key", &trial)],
+    )
+    .await;
+    assert_eq!(polled.status, StatusCode::OK);
+    assert_ne!(
+        polled.body["lifecycle"], "ringing",
+        "ringing shows as dialing on this face"
+    );
+    let mut last = polled.body;
+    for _ in 0..300 {
+        if last["lifecycle"] == "finalized" {
+            break;
+        }
+        assert!(last["outcome"].is_null(), "no outcome before finalized: {last}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        last = call(
+            &router,
+            "GET",
+            &format!("/call/{id}"),
+            None,
+            None,
+            &[("x-api-key", &trial)],
+        )
+        .await
+        .body;
+    }
+    assert_eq!(last["lifecycle"], "finalized");
+    assert_eq!(last["outcome"], "failed");
+    assert_eq!(last["hangup_cause"], "network_out_of_order");
+    assert_eq!(last["talk_seconds"], 0.0);
+    assert_eq!(last["transcript"], json!([]));
+    // With a key, no new key is issued; bad input mints none either.
+    let keyed = call(
+        &router,
+        "POST",
+        "/call",
+        None,
+        Some(json!({"to": "+15555550123", "task": PROMPT})),
+        &[("x-api-key", &trial)],
+    )
+    .await;
+    assert!(keyed.body.get("api_key").is_none());
+    let before = ringback::keys::list(server.service.store())
+        .await
+        .expect("keys")
+        .len();
+    let bad = call(
+        &router,
+        "POST",
+        "/call",
+        None,
+        Some(json!({"to": "nope", "task": PROMPT})),
+        &[],
+    )
+    .await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        ringback::keys::list(server.service.store())
+            .await
+            .expect("keys")
+            .len(),
+        before
+    );
+    let unknown = call(
+        &router,
+        "GET",
+        "/call/call_nope",
+        None,
+        None,
+        &[("x-api-key", &trial)],
+    )
+    .await;
+    assert_eq!(unknown.status, StatusCode::NOT_FOUND);
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recordings_are_served_with_range_and_only_to_their_key() {
+    let (data, server, router) = start(|_| {}).await;
+    let key = key(&server).await;
+    let owner = ringback::keys::authenticate(server.service.store(), &key)
+        .await
+        .expect("store")
+        .expect("key")
+        .id;
+    // A finished call as the call runner leaves it (on a trunk no dispatcher serves, so nothing dials it).
+    let id = "call_0000recorded".to_owned();
+    let store = server.service.store();
+    let row = ringback::store::CallRow {
+        id: id.clone(),
+        workflow_id: "wf_0000recorded".into(),
+        api_key_id: Some(owner.clone()),
+        direction: "outbound".into(),
+        to_number: "+15551234567".into(),
+        from_number: None,
+        trunk: "archive".into(),
+        lifecycle: "queued".into(),
+        outcome: None,
+        sip_status: None,
+        sip_reason: None,
+        hangup_by: None,
+        summary: None,
+        transcript: "[]".into(),
+        form_fills: "{}".into(),
+        talk_seconds: None,
+        recording_path: None,
+        media: None,
+        callback_url: None,
+        metadata: "{}".into(),
+        error: None,
+        created_at: "2026-01-01T00:00:00.000Z".into(),
+        answered_at: None,
+        ended_at: None,
+        face: "v1".into(),
+        idempotency_key: None,
+        bridge_number: None,
+        created_ms: 0,
+        purged_at: None,
+        dtmf: "[]".into(),
+    };
+    let workflow = ringback::store::WorkflowRow {
+        id: row.workflow_id.clone(),
+        prompt: PROMPT.into(),
+        definition: "{}".into(),
+        created_at: row.created_at.clone(),
+        api_key_id: Some(owner),
+    };
+    store
+        .insert_call(&row, Some(&workflow), None)
+        .await
+        .expect("insert");
+    let none = call(
+        &router,
+        "GET",
+        &format!("/v1/calls/{id}/recording"),
+        Some(&key),
+        None,
+        &[],
+    )
+    .await;
+    assert_eq!(none.status, StatusCode::NOT_FOUND);
+    assert_eq!(none.body["error"]["code"], "no_recording");
+    let wav = data.path().join("recordings").join(format!("{id}.wav"));
+    let bytes: Vec<u8> = (0..4096u32).map(|i| (i % 251) as u8).collect();
+    std::fs::write(&wav, &bytes).expect("write");
+    let transcript = r#"[{"role":"agent","text":"Hello","start_ms":0,"end_ms":500,"interrupted":false}]"#;
+    let f = ringback::store::Finalized {
+        outcome: "completed",
+        transcript: Some(transcript),
+        recording_path: Some(wav.to_str().expect("utf-8")),
+        ended_at: "2026-01-01T00:01:00.000Z",
+        ..Default::default()
+    };
+    store
+        .finalize(&id, &f, false, |_| None)
+        .await
+        .expect("finalize")
+        .expect("was live");
+    let whole = call(
+        &router,
+        "GET",
+        &format!("/v1/calls/{id}/recording"),
+        Some(&key),
+        None,
+        &[],
+    )
+    .await;
+    assert_eq!(whole.status, StatusCode::OK);
+    assert_eq!(whole.headers["content-type"], "audio/wav");
+    assert_eq!(whole.bytes, bytes);
+    let part = call(
+        &router,
+        "GET",
+        &format!("/v1/calls/{id}/recording"),
+        Some(&key),
+        None,
+        &[("range", "bytes=100-199")],
+    )
+    .await;
+    assert_eq!(part.status, StatusCode::PARTIAL_CONTENT);
+    assert_eq!(part.headers["content-range"], "bytes 100-199/4096");
+    assert_eq!(part.bytes, bytes[100..200]);
+    let poll_face = call(
+        &router,
+        "GET",
+        &format!("/call/{id}/recording"),
+        Some(&key),
+        None,
+        &[("range", "bytes=4000-")],
+    )
+    .await;
+    assert_eq!(poll_face.bytes, bytes[4000..]);
+    let unsatisfiable = call(
+        &router,
+        "GET",
+        &format!("/v1/calls/{id}/recording"),
+        Some(&key),
+        None,
+        &[("range", "bytes=9000-9100")],
+    )
+    .await;
+    assert_eq!(unsatisfiable.status, StatusCode::RANGE_NOT_SATISFIABLE);
+    let anonymous = call(
+        &router,
+        "GET",
+        &format!("/v1/calls/{id}/recording"),
+        None,
+        None,
+        &[],
+    )
+    .await;
+    assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED);
+    let other = common::key(&server).await;
+    let theirs = call(
+        &router,
+        "GET",
+        &format!("/v1/calls/{id}/recording"),
+        Some(&other),
+        None,
+        &[],
+    )
+    .await;
+    assert_eq!(theirs.status, StatusCode::NOT_FOUND);
+    let call_obj = call(&router, "GET", &format!("/v1/calls/{id}"), Some(&key), None, &[]).await;
+    assert!(
+        call_obj.body["recording_url"]
+            .as_str()
+            .unwrap_or("")
+            .ends_with(&format!("/v1/calls/{id}/recording"))
+    );
+
+    // Retention purges the recording and the transcript once the call is old enough.
+    let deleted = ringback::retention::purge(server.service.store(), &ringback::clock::SystemClock, 30)
+        .await
+        .expect("purge");
+    assert_eq!(deleted, 1);
+    assert!(!wav.exists());
+    let purged = call(&router, "GET", &format!("/v1/calls/{id}"), Some(&key), None, &[]).await;
+    assert!(purged.body["recording_url"].is_null());
+    assert_eq!(purged.body["transcript"], json!([]));
+    assert_eq!(purged.body["outcome"], "completed", "the outcome stays");
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn operations_endpoints_and_the_openapi_document() {
+    let (_data, server, router) = start(|_| {}).await;
+    let health = call(&router, "GET", "/healthz", None, None, &[]).await;
+    assert_eq!(health.status, StatusCode::OK, "{}", health.body);
+    assert_eq!(health.body["trunks"][0]["registration"], "not_required");
+    let key = key(&server).await;
+    let created = call(
+        &router,
+        "POST",
+        "/v1/calls",
+        Some(&key),
+        Some(json!({"to": "+15551234567", "prompt": PROMPT})),
+        &[],
+    )
+    .await;
+    common::finalized(&server, &key, created.body["call_id"].as_str().expect("id")).await;
+    let metrics = call(&router, "GET", "/metrics", None, None, &[]).await;
+    let text = String::from_utf8(metrics.bytes).expect("utf-8");
+    for family in [
+        "ringback_calls_total{outcome=\"failed\"} 1",
+        "ringback_active_calls 0",
+        "ringback_trunk_registered{trunk=\"test\"} 1",
+        "ringback_webhook_backlog 0",
+        "ringback_media_loss_percent",
+        "ringback_media_jitter_ms",
+    ] {
+        assert!(text.contains(family), "{family} missing:\n{text}");
+    }
+    let doc = call(&router, "GET", "/openapi.json", None, None, &[]).await;
+    assert_eq!(doc.status, StatusCode::OK);
+    let paths = doc.body["paths"].as_object().expect("paths");
+    for path in [
+        "/v1/calls",
+        "/v1/calls/{id}",
+        "/v1/calls/{id}/hangup",
+        "/v1/calls/{id}/recording",
+        "/v1/calls/{id}/events",
+        "/v1/calls/{id}/webhooks",
+        "/v1/calls/{id}/webhooks/{delivery_id}/redeliver",
+        "/v1/workflows",
+        "/v1/workflows/{id}",
+        "/api/call-prompt",
+        "/api/call",
+        "/call",
+        "/call/{id}",
+        "/call/{id}/recording",
+        "/healthz",
+        "/metrics",
+    ] {
+        assert!(paths.contains_key(path), "{path} undocumented");
+    }
+    assert!(doc.body["components"]["securitySchemes"]["bearer"].is_object());
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_mcp_endpoint_places_and_follows_calls() {
+    let (_data, server, router) = start(|c| c.limits.requests_per_minute = 1000).await;
+    let key = key(&server).await;
+    let rpc = |id: u32, method: &str, params: Value| json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params});
+    let mcp = |body: Value| {
+        let router = router.clone();
+        let key = key.clone();
+        async move {
+            call(
+                &router,
+                "POST",
+                "/mcp",
+                Some(&key),
+                Some(body),
+                &[("accept", "application/json, text/event-stream")],
+            )
+            .await
+        }
+    };
+    let init = mcp(rpc(1, "initialize", json!({"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}))).await;
+    assert_eq!(init.body["result"]["protocolVersion"], "2025-06-18");
+    assert_eq!(init.body["result"]["serverInfo"]["name"], "ringback");
+    let note = mcp(json!({"jsonrpc": "2.0", "method": "notifications/initialized"})).await;
+    assert_eq!(note.status, StatusCode::ACCEPTED);
+    let tools = mcp(rpc(2, "tools/list", json!({}))).await;
+    let names: Vec<&str> = tools.body["result"]["tools"]
+        .as_array()
+        .expect("tools")
+        .iter()
+        .filter_map(|t| t["name"].as_str())
+        .collect();
+    assert_eq!(
+        names,
+        ["call_phone", "get_call_status", "get_recording", "list_calls"]
+    );
+    let placed = mcp(rpc(
+        3,
+        "tools/call",
+        json!({"name": "call_phone", "arguments": {"to": "+15551234567", "task": PROMPT}}),
+    ))
+    .await;
+    assert_eq!(placed.body["result"]["isError"], false, "{}", placed.body);
+    let id = placed.body["result"]["structuredContent"]["call_id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let text: Value = serde_json::from_str(
+        placed.body["result"]["content"][0]["text"]
+            .as_str()
+            .expect("text"),
+    )
+    .expect("json text");
+    assert_eq!(text["call_id"], id.as_str());
+    common::finalized(&server, &key, &id).await;
+    let status = mcp(rpc(
+        4,
+        "tools/call",
+        json!({"name": "get_call_status", "arguments": {"call_id": id}}),
+    ))
+    .await;
+    assert_eq!(status.body["result"]["structuredContent"]["outcome"], "failed");
+    let listed = mcp(rpc(
+        5,
+        "tools/call",
+        json!({"name": "list_calls", "arguments": {"limit": 5}}),
+    ))
+    .await;
+    assert_eq!(
+        listed.body["result"]["structuredContent"]["data"][0]["call_id"],
+        id.as_str()
+    );
+    let recording = mcp(rpc(
+        6,
+        "tools/call",
+        json!({"name": "get_recording", "arguments": {"call_id": id}}),
+    ))
+    .await;
+    assert_eq!(
+        recording.body["result"]["isError"], true,
+        "no recording for an unanswered call"
+    );
+    let emergency = mcp(rpc(
+        7,
+        "tools/call",
+        json!({"name": "call_phone", "arguments": {"to": "+911", "task": PROMPT}}),
+    ))
+    .await;
+    assert_eq!(emergency.body["result"]["isError"], true);
+    let unknown = mcp(rpc(8, "resources/list", json!({}))).await;
+    assert_eq!(unknown.body["error"]["code"], -32601);
+    let garbage = call(&router, "POST", "/mcp", Some(&key), None, &[]).await;
+    assert_eq!(garbage.status, StatusCode::BAD_REQUEST);
+    let anonymous = call(
+        &router,
+        "POST",
+        "/mcp",
+        None,
+        Some(rpc(9, "ping", json!({}))),
+        &[],
+    )
+    .await;
+    assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED);
+    server.shutdown().await;
+}
