@@ -32,6 +32,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
 use crate::driver::{COMMAND_CAPACITY, DriverError, EVENT_CAPACITY, MediaHandle, RunningSession};
+use crate::frame::Frame;
 use crate::session::MediaSession;
 pub use stats::EngineStats;
 use stats::WorkerStats;
@@ -72,6 +73,13 @@ pub enum EngineError {
     #[error("the media engine has shut down")]
     ShutDown,
 }
+
+/// Sees the remote audio of every tick of a session, on its worker thread: `(media time of
+/// the frame's start in ms, the frame)`. This is where per-call audio analysis runs, so its
+/// cost lands on the same timer as the media. When a worker had to catch up several ticks at
+/// once, only the last frame is shown (the analysis fills the gap as silence). It must be
+/// quick: it runs inside the 20 ms budget of every session on the worker.
+pub type FrameTap = Box<dyn FnMut(u64, &Frame) + Send>;
 
 /// One datagram in a ring: its bytes, where it came from, when it arrived.
 #[derive(Clone, Copy)]
@@ -156,6 +164,19 @@ impl MediaEngine {
         session: MediaSession,
         cancel: CancellationToken,
     ) -> Result<RunningSession, EngineError> {
+        self.spawn_with_tap(socket, rtcp, session, cancel, None)
+    }
+
+    /// [`spawn`](Self::spawn), with `tap` shown the remote audio of every tick (see
+    /// [`FrameTap`]).
+    pub fn spawn_with_tap(
+        &self,
+        socket: UdpSocket,
+        rtcp: Option<UdpSocket>,
+        session: MediaSession,
+        cancel: CancellationToken,
+        tap: Option<FrameTap>,
+    ) -> Result<RunningSession, EngineError> {
         let (recv, send) = split(socket)?;
         let (rtcp_recv, rtcp_send) = match rtcp {
             Some(socket) => {
@@ -181,6 +202,7 @@ impl MediaEngine {
             cancel,
             receiving: receiving.clone(),
             ring_dropped: ring_dropped.clone(),
+            tap,
         };
         let index = self.next.fetch_add(1, Ordering::Relaxed) % self.workers.len();
         self.workers[index]

@@ -166,3 +166,43 @@ async fn many_sessions_share_a_worker_and_each_keeps_its_own_stream() {
         running.task.await.expect("task").expect("summary");
     }
 }
+
+#[tokio::test]
+async fn the_tap_sees_every_tick_of_remote_audio_on_the_worker() {
+    let engine = MediaEngine::start(EngineConfig { workers: 1 }).expect("engine");
+    let (ours, peer) = pair().await;
+    let our_addr = ours.local_addr().expect("addr");
+    let (seen_tx, seen_rx) = std_mpsc::channel::<(u64, i16)>();
+    let tap: FrameTap = Box::new(move |at_ms, frame| {
+        let peak = frame.iter().map(|s| s.saturating_abs()).max().unwrap_or(0);
+        let _ = seen_tx.send((at_ms, peak));
+    });
+    let running = engine
+        .spawn_with_tap(ours, None, session(&peer, 3), CancellationToken::new(), Some(tap))
+        .expect("spawn");
+    // 0x80 is a loud mu-law sample (32124 when decoded).
+    for k in 0..20u16 {
+        let mut packet = rtp(k);
+        packet[12..].fill(0x80);
+        peer.send_to(&packet, our_addr).await.expect("send");
+    }
+    let mut frames = Vec::new();
+    let mut waited = Duration::ZERO;
+    while frames.iter().filter(|(_, peak)| *peak == 32124).count() < 10 {
+        match seen_rx.try_recv() {
+            Ok(got) => frames.push(got),
+            Err(_) => {
+                // Polling keeps this runtime free to run the session's receiving task.
+                assert!(waited < PATIENCE, "tapped frames in time: {frames:?}");
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                waited += Duration::from_millis(10);
+            }
+        }
+    }
+    running.handle.stop().await.expect("stop");
+    running.task.await.expect("task").expect("summary");
+    // One frame per tick, on the session's media timeline, in order (a caught-up tick shows
+    // only its last frame).
+    assert_eq!(frames[0].0 % 20, 0);
+    assert!(frames.windows(2).all(|w| w[1].0 > w[0].0 && w[1].0 % 20 == 0));
+}

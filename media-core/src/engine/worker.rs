@@ -34,6 +34,7 @@ pub(crate) struct Registration {
     pub(crate) cancel: CancellationToken,
     pub(crate) receiving: CancellationToken,
     pub(crate) ring_dropped: Arc<AtomicU64>,
+    pub(crate) tap: Option<super::FrameTap>,
 }
 
 impl std::fmt::Debug for Registration {
@@ -161,7 +162,14 @@ impl Slot {
         if self.reg.cancel.is_cancelled() {
             self.stopping = true;
         }
+        let before = session.media_time_ms();
         session.handle_timeout(Instant::now());
+        let now_ms = session.media_time_ms();
+        if now_ms > before
+            && let Some(tap) = &mut self.reg.tap
+        {
+            tap(now_ms - FRAME_DURATION.as_millis() as u64, session.remote_frame());
+        }
         self.send(send_buf);
     }
 

@@ -436,6 +436,12 @@ impl MediaSession {
         self.remote.addr()
     }
 
+    /// The remote party's audio the latest tick played out (decoded, concealed where lost):
+    /// the left channel of the recording, and what audio analysis listens to.
+    pub fn remote_frame(&self) -> &Frame {
+        &self.rx_frame
+    }
+
     /// Media time elapsed: ticks run so far, in ms.
     pub fn media_time_ms(&self) -> u64 {
         self.ticks * u64::from(FRAME_MS)
