@@ -32,7 +32,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
 use crate::driver::{COMMAND_CAPACITY, DriverError, EVENT_CAPACITY, MediaHandle, RunningSession};
-use crate::frame::Frame;
+use crate::frame::{FRAME_DURATION, Frame};
 use crate::session::MediaSession;
 pub use stats::EngineStats;
 use stats::WorkerStats;
@@ -152,6 +152,17 @@ impl MediaEngine {
     /// (`epoch + k * 20 ms`) send exactly when the worker wakes.
     pub fn epoch(&self) -> Instant {
         self.epoch
+    }
+
+    /// The latest point of the 20 ms grid at or before now: the `now` to create a session for
+    /// the engine with, so its ticks fall on the grid. A session started between two grid
+    /// points is still run, but a worker waking a little late then finds two of its ticks due
+    /// and has to catch one up.
+    #[allow(clippy::disallowed_methods)] // the engine is a driver: it reads the clock
+    pub fn grid_now(&self) -> Instant {
+        let elapsed = Instant::now().saturating_duration_since(self.epoch);
+        let frames = elapsed.as_nanos() / FRAME_DURATION.as_nanos();
+        self.epoch + FRAME_DURATION * u32::try_from(frames).unwrap_or(u32::MAX)
     }
 
     /// Runs `session` on a worker until stopped or `cancel`led, receiving on `socket` (and on

@@ -23,6 +23,14 @@ fn session(peer: &UdpSocket, ssrc: u32) -> MediaSession {
     MediaSession::new(config, tokio::time::Instant::now().into_std()).expect("session")
 }
 
+#[test]
+fn grid_now_is_a_grid_point_in_the_past() {
+    let engine = MediaEngine::start(EngineConfig { workers: 1 }).expect("engine");
+    let at = engine.grid_now();
+    assert!(at <= tokio::time::Instant::now().into_std());
+    assert_eq!((at - engine.epoch()).as_nanos() % FRAME_DURATION.as_nanos(), 0);
+}
+
 fn rtp(seq: u16) -> Vec<u8> {
     let mut packet = vec![0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 9];
     packet[2..4].copy_from_slice(&seq.to_be_bytes());
