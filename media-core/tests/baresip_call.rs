@@ -1,0 +1,210 @@
+//! Audio crosses a real call with a baresip phone over PCMU, both ways, and arrives intact.
+//!
+//! Real peers: kamailio as the trunk, baresip as the phone (`ringback-testbed`, installed by
+//! `deploy/setup`), our SIP stack placing the call, and a `MediaSession` on the dedicated tokio
+//! driver terminating the RTP. The phone plays a chirp into the call; we play a different one.
+//! Each side's recording must hold the other's chirp, found by correlation.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use media_core::{Codec, MediaSession, PayloadType, SessionConfig, Ssrc, UtteranceId};
+use ringback_testbed::{EventKind, Kamailio, KamailioOptions, Phone, PhoneOptions};
+use sip_stack::sdp::{self, Format, Offer};
+use sip_stack::{CallEvent, EndpointConfig, InviteParams, TrunkConfig, TrunkCredentials, TrunkId};
+use tokio::net::UdpSocket;
+use tokio_util::sync::CancellationToken;
+
+/// A safety net against hanging, not a timing assertion.
+const PATIENCE: Duration = Duration::from_secs(20);
+const RATE: usize = 8000;
+
+/// A linear chirp from `f0` to `f1` Hz over `samples` samples.
+fn chirp(samples: usize, f0: f64, f1: f64, amplitude: f64) -> Vec<i16> {
+    let duration = samples as f64 / RATE as f64;
+    (0..samples)
+        .map(|n| {
+            let t = n as f64 / RATE as f64;
+            let phase = 2.0 * std::f64::consts::PI * (f0 * t + (f1 - f0) / (2.0 * duration) * t * t);
+            (amplitude * phase.sin()) as i16
+        })
+        .collect()
+}
+
+/// Best normalized correlation of `needle` anywhere in `haystack` (step of one sample).
+fn best_correlation(needle: &[i16], haystack: &[i16]) -> (usize, f64) {
+    let norm = |s: &[i16]| s.iter().map(|&x| f64::from(x).powi(2)).sum::<f64>().sqrt();
+    let n = norm(needle);
+    (0..haystack.len().saturating_sub(needle.len()))
+        .map(|lag| {
+            let window = &haystack[lag..lag + needle.len()];
+            let dot: f64 = needle
+                .iter()
+                .zip(window)
+                .map(|(&a, &b)| f64::from(a) * f64::from(b))
+                .sum();
+            let w = norm(window);
+            (lag, if w == 0.0 { 0.0 } else { dot / (n * w) })
+        })
+        .fold((0, f64::MIN), |best, cur| if cur.1 > best.1 { cur } else { best })
+}
+
+fn write_wav(path: &Path, samples: &[i16]) {
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: RATE as u32,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut w = hound::WavWriter::create(path, spec).expect("write the microphone WAV");
+    for &s in samples {
+        w.write_sample(s).expect("sample");
+    }
+    w.finalize().expect("finalize");
+}
+
+/// One channel of a WAV (mono, or `channel` of stereo).
+fn read_channel(path: &Path, channel: usize) -> Vec<i16> {
+    let mut r = hound::WavReader::open(path).expect("recording readable");
+    let channels = usize::from(r.spec().channels);
+    r.samples::<i16>()
+        .map(|s| s.expect("sample"))
+        .skip(channel.min(channels - 1))
+        .step_by(channels)
+        .collect()
+}
+
+fn temp_dir() -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("media-core-baresip-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pcmu_audio_crosses_a_real_baresip_call_both_ways_intact() {
+    let dir = temp_dir();
+    // The phone's microphone: 1 s of silence, a 2 s chirp up, silence until it is hung up.
+    let theirs = chirp(2 * RATE, 300.0, 3000.0, 9000.0);
+    let mut mic = vec![0i16; RATE];
+    mic.extend_from_slice(&theirs);
+    mic.resize(30 * RATE, 0);
+    let mic_path = dir.join("mic.wav");
+    write_wav(&mic_path, &mic);
+
+    let trunk = Kamailio::start(KamailioOptions::default())
+        .await
+        .expect("kamailio must be installed (deploy/setup)");
+    let alice = Phone::start(PhoneOptions::new(trunk.addr(), &mic_path))
+        .await
+        .expect("baresip must be installed (deploy/setup)");
+
+    let sip_socket = UdpSocket::bind("127.0.0.1:0").await.expect("bind SIP");
+    let sip_addr = sip_socket.local_addr().expect("addr");
+    let trunk_config = TrunkConfig {
+        name: "kamailio".to_owned(),
+        proxy: trunk.addr(),
+        domain: String::new(),
+        credentials: Some(TrunkCredentials {
+            username: "agent".to_owned(),
+            auth_username: None,
+            password: "agentpw".to_owned(),
+        }),
+        register: false,
+        register_expires: 300,
+    };
+    let (sip, sip_task) =
+        sip_stack::driver::spawn(sip_socket, EndpointConfig::new(sip_addr), vec![trunk_config]);
+
+    let rtp = UdpSocket::bind("127.0.0.1:0").await.expect("bind RTP");
+    let offer = Offer {
+        session_id: 7,
+        address: IpAddr::from([127, 0, 0, 1]),
+        port: rtp.local_addr().expect("addr").port(),
+        formats: vec![
+            Format::new(0, "PCMU", 8000),
+            Format::new(101, "telephone-event", 8000),
+        ],
+        ptime: 20,
+    };
+    let mut placed = sip
+        .invite(InviteParams {
+            trunk: TrunkId(0),
+            to_user: "+15551234567".to_owned(),
+            sdp_offer: offer.to_sdp().into_bytes(),
+        })
+        .await
+        .expect("invite");
+    let answer = loop {
+        match tokio::time::timeout(PATIENCE, placed.events.recv())
+            .await
+            .expect("answered in time")
+            .expect("call events")
+        {
+            CallEvent::Answered { sdp } => break sdp,
+            CallEvent::Progress { .. } => {}
+            CallEvent::Ended(cause) => panic!("call ended before the answer: {cause:?}"),
+        }
+    };
+    let negotiated = sdp::parse_audio(&answer)
+        .and_then(|a| sdp::negotiate(&offer, &a))
+        .expect("negotiated");
+    assert!(negotiated.codec.encoding.eq_ignore_ascii_case("PCMU"));
+    let remote: SocketAddr = negotiated.remote;
+
+    let recording = dir.join("ours.wav");
+    let mut config = SessionConfig::new(Codec::Pcmu, PayloadType::PCMU, remote, Ssrc(0x5EED));
+    config.recording = Some(recording.clone());
+    let session = MediaSession::new(config, tokio::time::Instant::now().into_std()).expect("session");
+    let running = media_core::driver::spawn(rtp, session, CancellationToken::new());
+    // Ours: a chirp down, so the two directions cannot be mistaken for each other.
+    let ours = chirp(2 * RATE, 2800.0, 400.0, 9000.0);
+    let mut utterance = vec![0i16; RATE / 2];
+    utterance.extend_from_slice(&ours);
+    running
+        .handle
+        .play(UtteranceId(1), utterance)
+        .await
+        .expect("play");
+    // Both chirps are over after 3.5 s of call.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    sip.hangup(placed.handle).await.expect("hang up");
+    alice
+        .wait_for_event(EventKind::CallClosed, PATIENCE)
+        .await
+        .expect("phone hung up");
+    running.handle.stop().await.expect("stop media");
+    let summary = running.task.await.expect("task").expect("summary");
+    sip.shutdown().await;
+    let _ = tokio::time::timeout(PATIENCE, sip_task).await;
+
+    // What we received: the phone's chirp, intact through PCMU, baresip and our jitter buffer.
+    assert!(summary.stats.packets_received > 200, "{:?}", summary.stats);
+    assert_eq!(summary.stats.malformed, 0);
+    let heard_by_us = read_channel(&summary.recording.expect("recording").path, 0);
+    let (lag, corr) = best_correlation(&theirs, &heard_by_us);
+    eprintln!("phone -> us: correlation {corr:.4} at {} ms", lag / 8);
+    assert!(
+        corr > 0.95,
+        "the phone's chirp in our recording: correlation {corr} at {lag}"
+    );
+    // What the phone received: our chirp.
+    let heard_wav = tokio::time::timeout(PATIENCE, async {
+        loop {
+            if let Some(path) = alice.heard_wav() {
+                return path;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await
+    .expect("the phone's recording of the call");
+    let heard_by_phone = read_channel(&heard_wav, 0);
+    let (lag, corr) = best_correlation(&ours, &heard_by_phone);
+    eprintln!("us -> phone: correlation {corr:.4} at {} ms", lag / 8);
+    assert!(
+        corr > 0.95,
+        "our chirp in the phone's recording: correlation {corr} at {lag}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
