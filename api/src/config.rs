@@ -128,6 +128,18 @@ fn default_expires() -> u32 {
     300
 }
 
+/// `[media] vad`: what decides that the caller speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum VadChoice {
+    /// Silero VAD behind the webrtc-vad gate, plus DTMF, beeps and AMD.
+    Silero,
+    /// The webrtc-vad gate alone, plus DTMF, beeps and AMD.
+    Webrtc,
+    /// The energy endpointer; no in-band DTMF, beeps or AMD.
+    Energy,
+}
+
 /// `[media]`
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
@@ -140,6 +152,12 @@ pub struct MediaConfig {
     pub jitter_delay_ms: u32,
     /// Silence that ends the caller's turn, ms.
     pub end_of_turn_ms: u32,
+    /// What decides that the caller speaks: `silero` (Silero VAD behind webrtc-vad, with
+    /// in-band DTMF, beeps and answering-machine detection), `webrtc` (the same without Silero),
+    /// or `energy` (the walking skeleton's level detector, no AMD).
+    pub vad: VadChoice,
+    /// The Silero model (default: `silero_vad.onnx` in the models directory).
+    pub silero_model: Option<PathBuf>,
     /// Ring timeout, seconds.
     pub ring_timeout_secs: u64,
     /// Maximum call duration after answer, seconds.
@@ -152,7 +170,9 @@ impl Default for MediaConfig {
             rtp_ip: IpAddr::from([127, 0, 0, 1]),
             public_ip: None,
             jitter_delay_ms: 60,
-            end_of_turn_ms: 700,
+            end_of_turn_ms: 500,
+            vad: VadChoice::Silero,
+            silero_model: None,
             ring_timeout_secs: 60,
             max_duration_secs: 600,
         }
@@ -418,7 +438,8 @@ mod tests {
         assert_eq!(trunks.len(), 1);
         assert!(trunks[0].register, "credentials imply registration");
         assert_eq!(config.server.listen.port(), 8080);
-        assert_eq!(config.media.end_of_turn_ms, 700);
+        assert_eq!(config.media.end_of_turn_ms, 500);
+        assert_eq!(config.media.vad, VadChoice::Silero);
     }
 
     #[test]

@@ -61,6 +61,9 @@ pub struct DemoOptions {
     pub to: String,
     /// What the phone says: (seconds of silence before, words).
     pub phone_lines: Vec<(f32, String)>,
+    /// The phone's microphone as a WAV (8 kHz mono), in place of `phone_lines`: an answering
+    /// machine's greeting and beep, say.
+    pub phone_audio: Option<PathBuf>,
     /// Where the database, recordings and the phone's recordings go.
     pub data_dir: PathBuf,
     /// Longest wait for the callback.
@@ -78,6 +81,7 @@ impl DemoOptions {
                 .to_owned(),
             to: "+15551234567".to_owned(),
             phone_lines: vec![(10.0, "Yes, Tuesday at three works for me. Thank you.".to_owned())],
+            phone_audio: None,
             data_dir,
             timeout: Duration::from_secs(120),
             llm: None,
@@ -174,7 +178,9 @@ impl DemoSession {
             .iter()
             .map(|(s, t)| (*s, t.as_str()))
             .collect();
-        let audio = if lines.is_empty() {
+        let audio = if let Some(audio) = &options.phone_audio {
+            audio.clone()
+        } else if lines.is_empty() {
             speech::silence(60.0)?
         } else {
             speech::render_phone_audio(&lines, 30.0).await?

@@ -180,6 +180,8 @@ async fn place(inner: Arc<Inner>, index: usize, row: CallRow, permit: OwnedSemap
     let media = report.media.as_ref().and_then(|m| serde_json::to_string(m).ok());
     let recording = report.recording.as_ref().map(|p| p.display().to_string());
     let dtmf = serde_json::to_string(&report.dtmf).unwrap_or_else(|_| "[]".to_owned());
+    let amd = report.amd.as_ref().and_then(|a| serde_json::to_string(a).ok());
+    let latency = serde_json::to_string(&report.latency).unwrap_or_else(|_| "[]".to_owned());
     let ended_at = inner.clock.now_rfc3339();
     let talk_seconds = report
         .answered
@@ -197,6 +199,9 @@ async fn place(inner: Arc<Inner>, index: usize, row: CallRow, permit: OwnedSemap
         media: media.as_deref(),
         error: report.error.as_deref(),
         dtmf: Some(&dtmf),
+        amd: amd.as_deref(),
+        end_reason: report.end_reason.as_deref(),
+        latency: Some(&latency),
         ended_at: &ended_at,
     };
     if let Err(err) = finalize_row(&inner, &row.id, &f, false).await {

@@ -58,6 +58,12 @@ pub struct Call {
     pub metadata: Map<String, Value>,
     /// The idempotency key the call was created with.
     pub idempotency_key: Option<String>,
+    /// Why the agent ended the call: `completed | no_input | voicemail | do_not_call |
+    /// caller_done | max_duration | error`, or null when the other side hung up first.
+    pub end_reason: Option<String>,
+    /// Per answered turn, where the time from the end of the caller's speech to the agent's first
+    /// audio went.
+    pub latency: Vec<TurnLatency>,
     /// A human to bridge to.
     pub bridge_number: Option<String>,
 }
@@ -71,6 +77,24 @@ pub struct SipInfo {
     pub reason: Option<String>,
     /// `agent | remote | system`.
     pub hangup_by: Option<String>,
+}
+
+/// Where one answered turn's time went, ms: from the end of the caller's speech to the agent's
+/// first audio.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct TurnLatency {
+    /// End of speech to the end-of-turn decision.
+    pub endpointing_ms: u64,
+    /// Speech to text.
+    pub stt_ms: u64,
+    /// The language model's first token (0 without a model).
+    pub llm_first_token_ms: u64,
+    /// Text to the first audio.
+    pub tts_first_audio_ms: u64,
+    /// The server's own share between the stages.
+    pub server_ms: u64,
+    /// End of speech to the first audio.
+    pub total_ms: u64,
 }
 
 /// Answering-machine detection verdict.
@@ -252,17 +276,30 @@ impl Call {
                 reason: row.sip_reason.clone(),
                 hangup_by: row.hangup_by.clone(),
             },
-            amd: Amd {
-                // The runtime reports the verdict through the outcome.
-                verdict: match row.outcome.as_deref() {
-                    Some("voicemail") => "machine",
-                    Some("completed") => "human",
-                    _ => "unknown",
-                }
-                .to_owned(),
-                confidence: 0.0,
-                decided_ms: None,
+            amd: match &row.amd {
+                // The on-box detector's verdict.
+                Some(text) => serde_json::from_str(text).map_err(|source| StoreError::Json {
+                    column: "amd",
+                    source,
+                })?,
+                // No detector ran (energy endpointer, or the call was never answered): what the
+                // outcome says, without a confidence.
+                None => Amd {
+                    verdict: match row.outcome.as_deref() {
+                        Some("voicemail") => "machine",
+                        Some("completed") => "human",
+                        _ => "unknown",
+                    }
+                    .to_owned(),
+                    confidence: 0.0,
+                    decided_ms: None,
+                },
             },
+            end_reason: row.end_reason.clone(),
+            latency: serde_json::from_str(&row.latency).map_err(|source| StoreError::Json {
+                column: "latency",
+                source,
+            })?,
             summary: row.summary.clone(),
             transcript: transcript(row)?,
             form_fills: object("form_fills", &row.form_fills)?,
@@ -478,6 +515,9 @@ mod tests {
             created_ms: 0,
             purged_at: None,
             dtmf: r#"[{"digit":"1","at_ms":1200,"direction":"received"}]"#.into(),
+            amd: Some(r#"{"verdict":"machine","confidence":0.9,"decided_ms":2400}"#.into()),
+            end_reason: Some("voicemail".into()),
+            latency: "[]".into(),
         }
     }
 

@@ -4,6 +4,7 @@
 
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
+use crate::config::VadChoice;
 use crate::http;
 use crate::metrics::Metrics;
 use crate::outbox::{Outbox, OutboxConfig};
@@ -11,12 +12,13 @@ use crate::retention;
 use crate::service::{CallService, Parts};
 use crate::store::{Store, StoreError};
 use crate::webhook::SigningKey;
-use agent_runtime::call::Speech;
+use agent_runtime::call::{Speech, VadPool};
 use agent_runtime::speech::{SpeechError, SpeechToText, TextToSpeech};
 use sip_stack::EndpointConfig;
 use sip_stack::driver::SipHandle;
 use sip_stack::timer::TimerConfig;
 use std::net::SocketAddr;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::task::JoinHandle;
@@ -57,6 +59,9 @@ pub enum ServerError {
         /// The cause.
         source: std::io::Error,
     },
+    /// Silero VAD could not be loaded (`[media] vad = "webrtc"` runs without it).
+    #[error("Silero VAD: {0}")]
+    Vad(String),
     /// A blocking task died.
     #[error("start-up task failed: {0}")]
     Join(#[from] tokio::task::JoinError),
@@ -86,15 +91,44 @@ pub async fn load_speech(config: &Config) -> Result<Speech, ServerError> {
         Some(llm) => Some(agent_runtime::llm::LlmClient::new(llm).map_err(ServerError::Llm)?),
         None => None,
     };
-    let speech = tokio::task::spawn_blocking(move || -> Result<Speech, SpeechError> {
+    // Silero shares Piper's ONNX Runtime (one environment per process).
+    let tts_onnxruntime = match &tts {
+        agent_runtime::speech::TtsConfig::Piper(piper) => piper.onnxruntime_path(),
+        _ => agent_runtime::speech::PiperConfig::default().onnxruntime_path(),
+    };
+    let silero_model = (config.media.vad == VadChoice::Silero).then(|| {
+        config
+            .media
+            .silero_model
+            .clone()
+            .unwrap_or_else(|| agent_runtime::speech::default_models_dir().join("silero_vad.onnx"))
+    });
+    let speech = tokio::task::spawn_blocking(move || -> Result<Speech, ServerError> {
+        let vad = match silero_model {
+            Some(model) => Some(load_vad(&model, &tts_onnxruntime)?),
+            None => None,
+        };
         Ok(Speech {
             tts: TextToSpeech::from_config(&tts)?,
             stt: SpeechToText::from_config(&stt)?,
             llm,
+            vad,
         })
     })
     .await??;
     Ok(speech)
+}
+
+/// Loads Silero and starts the one batching worker all calls link to.
+fn load_vad(model: &Path, onnxruntime: &Path) -> Result<VadPool, ServerError> {
+    use media_core::analysis::silero::SileroModel;
+    use media_core::analysis::worker::{SileroWorker, WorkerConfig};
+
+    let model = SileroModel::load(model, onnxruntime).map_err(|e| ServerError::Vad(e.to_string()))?;
+    let worker = Arc::new(
+        SileroWorker::spawn(model, WorkerConfig::default()).map_err(|e| ServerError::Vad(e.to_string()))?,
+    );
+    Ok(VadPool::new(move || Box::new(worker.link())))
 }
 
 impl Server {

@@ -203,6 +203,15 @@ pub struct Parts {
     pub metrics: Metrics,
 }
 
+/// Compiles a prompt: by the language model when one is configured (the built-in compiler answers
+/// when the model fails or breaks a rule), else by the built-in compiler alone.
+async fn compile(speech: &Speech, prompt: &str) -> Result<Workflow, workflow::WorkflowError> {
+    match &speech.llm {
+        Some(llm) => agent_runtime::llm::compile_workflow(llm, prompt).await,
+        None => workflow::compile(prompt),
+    }
+}
+
 impl CallService {
     /// Builds the service and recovers what the last process left: calls it was placing are
     /// finalized `failed` (their callbacks queued), queued calls stay queued and will be placed.
@@ -218,6 +227,7 @@ impl CallService {
             max_duration: Duration::from_secs(config.media.max_duration_secs),
             jitter_delay_ms: config.media.jitter_delay_ms,
             end_of_turn_ms: config.media.end_of_turn_ms,
+            analysis: config.media.vad != crate::config::VadChoice::Energy,
         };
         let mut trunks = Vec::new();
         for (index, t) in config.sip_trunks().iter().enumerate() {
@@ -365,7 +375,7 @@ impl CallService {
         owner: &str,
         prompt: &str,
     ) -> Result<(WorkflowRow, Workflow), CreateError> {
-        let workflow = workflow::compile(prompt)?;
+        let workflow = compile(&self.inner.speech, prompt).await?;
         let row = workflow_row(&workflow, owner, &self.inner.clock.now_rfc3339());
         self.inner.store.insert_workflow(&row).await?;
         Ok((row, workflow))
@@ -384,7 +394,7 @@ impl CallService {
         let now = inner.clock.now_rfc3339();
         let (workflow_id, new_workflow) = match &spec.workflow {
             WorkflowSource::Prompt(prompt) => {
-                let compiled = workflow::compile(prompt)?;
+                let compiled = compile(&inner.speech, prompt).await?;
                 let row = workflow_row(&compiled, owner, &now);
                 (row.id.clone(), Some(row))
             }
@@ -468,6 +478,9 @@ impl CallService {
             created_ms: now_ms,
             purged_at: None,
             dtmf: "[]".to_owned(),
+            amd: None,
+            end_reason: None,
+            latency: "[]".to_owned(),
         };
         let claim = key.map(|key| IdempotencyClaim {
             owner,

@@ -139,8 +139,12 @@ fn barge_in_gap(path: &std::path::Path, cut: &Value) -> (u64, u64) {
     (onset * 20, stop * 20)
 }
 
-/// A fake OpenAI-compatible server: it answers from a script keyed on what the caller said, and keeps
-/// every request for inspection.
+/// What the fake model answers to the post-call summary request (the one that does not stream).
+const FAKE_SUMMARY: &str = "The callee confirmed Tuesday and gave jane@example.com for the reminder.";
+
+/// A fake OpenAI-compatible server: it streams conversation turns from a script keyed on what the
+/// caller said, answers the (non-streaming) summary request with [`FAKE_SUMMARY`], and keeps every
+/// request for inspection.
 async fn fake_llm(requests: Arc<Mutex<Vec<Value>>>) -> String {
     let app = axum::Router::new().route(
         "/v1/chat/completions",
@@ -148,6 +152,10 @@ async fn fake_llm(requests: Arc<Mutex<Vec<Value>>>) -> String {
             let requests = requests.clone();
             async move {
                 requests.lock().expect("lock").push(body.0.clone());
+                if body.0["stream"] != true {
+                    let reply = json!({"choices":[{"message":{"role":"assistant","content":FAKE_SUMMARY},"finish_reason":"stop"}]});
+                    return Response::builder().header("content-type", "application/json").body(Body::from(reply.to_string())).expect("response");
+                }
                 let last = body.0["messages"].as_array().and_then(|m| m.last()).cloned().unwrap_or_default();
                 let said = last["content"].as_str().unwrap_or_default().to_lowercase();
                 let events: Vec<Value> = if said.contains("tuesday") {
@@ -220,8 +228,18 @@ async fn an_llm_runs_the_conversation_with_tool_calls() {
         "the disclosure comes first: {agent:?}"
     );
     let requests = requests.lock().expect("lock").clone();
-    assert_eq!(requests.len(), 2, "one model turn per caller answer");
-    assert_eq!(requests[0]["stream"], true);
+    let (turns_asked, others): (Vec<Value>, Vec<Value>) =
+        requests.into_iter().partition(|r| r["stream"] == true);
+    assert_eq!(turns_asked.len(), 2, "one model turn per caller answer");
+    // Besides the turns: the prompt's compilation (JSON mode; the fake's answer is no workflow, so
+    // the built-in compiler stands in) and the summary after the call.
+    assert_eq!(others.len(), 2, "compilation and summary: {others:?}");
+    assert!(
+        others[0]["response_format"]["type"] == "json_object",
+        "the prompt is compiled by the model first: {others:?}"
+    );
+    assert_eq!(call["summary"], FAKE_SUMMARY, "the model's summary is kept");
+    let requests = turns_asked;
     let tools: Vec<&str> = requests[0]["tools"]
         .as_array()
         .into_iter()
@@ -277,4 +295,58 @@ async fn keypresses_answer_the_questions() {
         .map(|t| t["text"].as_str().unwrap_or_default().to_owned())
         .collect();
     assert!(caller.contains(&"(pressed 4729)".to_owned()), "{caller:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_voicemail_gets_the_message_after_the_beep() {
+    // The phone is an answering machine: a greeting, a 1 kHz beep, then it records.
+    let (audio, beep_start_s, beep_end_s) = speech::machine_greeting(
+        0.5,
+        "Hi, you have reached Dana Whitfield. I cannot take your call right now. \
+         Please leave your name, your number and a short message after the tone, and I will get back to you.",
+        1000.0,
+        500,
+    )
+    .await
+    .expect("greeting renders");
+    let data = tempfile::tempdir().expect("temp dir");
+    let mut options = DemoOptions::standard(data.path().to_owned());
+    options.prompt = APPOINTMENT.to_owned();
+    options.phone_lines = Vec::new();
+    options.phone_audio = Some(audio);
+    options.timeout = Duration::from_secs(150);
+    let run = demo::run(options).await.expect("the call runs");
+    let call = &run.call;
+
+    assert_eq!(call["outcome"], "voicemail", "{call:#}");
+    assert_eq!(call["amd"]["verdict"], "machine", "{call:#}");
+    let decided_ms = call["amd"]["decided_ms"].as_u64().expect("decision time");
+    assert!(
+        decided_ms <= ((beep_end_s + 1.0) * 1000.0) as u64,
+        "decided by the beep at the latest: {call:#}"
+    );
+    assert_eq!(call["end_reason"], "voicemail", "{call:#}");
+    // The message is spoken once the beep is over, so the machine records all of it.
+    let agent = turns(call, "agent");
+    let message = agent.last().expect("the agent spoke");
+    assert!(
+        message["text"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("Please call us back"),
+        "the voicemail message is the last thing said: {agent:#?}"
+    );
+    let message_start = message["start_ms"].as_u64().expect("start");
+    assert!(
+        message_start >= (beep_end_s * 1000.0) as u64,
+        "the message starts after the beep ({beep_start_s}-{beep_end_s} s): {agent:#?}"
+    );
+    assert_eq!(message["interrupted"], false, "{agent:#?}");
+    // What the machine recorded after its beep holds the message.
+    let heard = speech::normalize(
+        &speech::transcribe(run.phone_heard.as_ref().expect("recorded"))
+            .await
+            .expect("transcribes"),
+    );
+    assert!(heard.contains("call us back"), "the machine recorded: {heard}");
 }

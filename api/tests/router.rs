@@ -843,6 +843,9 @@ async fn recordings_are_served_with_range_and_only_to_their_key() {
         created_ms: 0,
         purged_at: None,
         dtmf: "[]".into(),
+        amd: None,
+        end_reason: None,
+        latency: "[]".into(),
     };
     let workflow = ringback::store::WorkflowRow {
         id: row.workflow_id.clone(),

@@ -134,6 +134,9 @@ async fn deliver_webhooks(server: &Server, total: usize) -> f64 {
             created_ms: 0,
             purged_at: None,
             dtmf: "[]".into(),
+            amd: None,
+            end_reason: None,
+            latency: "[]".to_owned(),
         };
         let workflow = WorkflowRow {
             id: row.workflow_id.clone(),

@@ -2,6 +2,7 @@
 
 use std::net::SocketAddr;
 
+use crate::analysis::Verdict;
 use crate::endpointing::{EndpointEvent, Utterance};
 use crate::pacer::{PlaybackFinished, UtteranceId};
 use crate::recorder::RecordingInfo;
@@ -51,7 +52,8 @@ pub enum MediaEvent {
         /// Whether `flush` cut it short.
         interrupted: bool,
     },
-    /// A DTMF digit arrived as an RFC 4733 telephone-event.
+    /// A DTMF digit arrived as an RFC 4733 telephone-event (or, with live analysis, in-band;
+    /// a digit sent both ways is reported once).
     Dtmf {
         /// The digit: `0`-`9`, `*`, `#`, `A`-`D`.
         digit: char,
@@ -59,8 +61,8 @@ pub enum MediaEvent {
         at_ms: u64,
         /// How long it was held.
         duration_ms: u64,
-        /// Its power level, in -dBm0 (RFC 4733 volume).
-        volume_dbm0: u8,
+        /// Its power level, in -dBm0 (RFC 4733 volume); `None` for a digit heard in-band.
+        volume_dbm0: Option<u8>,
     },
     /// A DTMF digit queued with `send_dtmf` finished sending (as RFC 4733 events, or as
     /// in-band tones when the peer has no telephone-event).
@@ -71,6 +73,24 @@ pub enum MediaEvent {
         at_ms: u64,
         /// How long it sounded.
         duration_ms: u64,
+    },
+    /// A voicemail beep ended (live analysis only): the machine records from here.
+    Beep {
+        /// Its start.
+        start_ms: u64,
+        /// Its end.
+        end_ms: u64,
+        /// Its frequency.
+        hz: u32,
+    },
+    /// The answering-machine verdict (live analysis only); it may come again, revised.
+    Amd {
+        /// Human, machine or unknown.
+        verdict: Verdict,
+        /// Confidence, 0-100.
+        confidence_pct: u8,
+        /// When it was decided, in ms since the answer.
+        decided_ms: u64,
     },
 }
 

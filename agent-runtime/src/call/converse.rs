@@ -3,11 +3,12 @@
 
 use super::latency::{Probe, TurnLatency};
 use super::speaker::{Finished, Part, Playbacks, Voice};
-use super::{CallUpdate, DtmfRecord, Speech, driver_gone};
+use super::{AmdRecord, CallUpdate, DtmfRecord, Speech, driver_gone};
 use crate::conversation::{Action, Conversation, EndReason, Input, SayId, ThinkRequest, Thought, ThoughtId};
 use crate::llm::{Delta, LlmClient, SentenceSplitter};
 use crate::outcome::LocalEnd;
 use crate::speech::{Audio, SampleRate};
+use media_core::analysis::Verdict;
 use media_core::driver::{MediaHandle, RunningSession};
 use media_core::{DriverError, MediaEvent, SessionSummary};
 use sip_stack::driver::{PlacedCall, SipHandle};
@@ -34,6 +35,8 @@ pub struct Ended {
     pub latency: Vec<TurnLatency>,
     /// Why the agent hung up, if it did.
     pub end_reason: Option<EndReason>,
+    /// The last answering-machine verdict.
+    pub amd: Option<AmdRecord>,
 }
 
 /// What a model turn running in the background reports.
@@ -118,6 +121,7 @@ pub struct Converse<'a> {
     probe_say: Option<SayId>,
     hanging_up: bool,
     end_reason: Option<EndReason>,
+    amd: Option<AmdRecord>,
 }
 
 impl<'a> Converse<'a> {
@@ -158,6 +162,7 @@ impl<'a> Converse<'a> {
             probe_say: None,
             hanging_up: false,
             end_reason: None,
+            amd: None,
         }
     }
 
@@ -235,6 +240,7 @@ impl<'a> Converse<'a> {
             dtmf: self.dtmf,
             latency: self.latency,
             end_reason: self.end_reason,
+            amd: self.amd,
         }
     }
 
@@ -359,6 +365,26 @@ impl<'a> Converse<'a> {
                 let _ = self.updates.send(CallUpdate::Dtmf(record.clone()));
                 self.dtmf.push(record);
                 conversation.handle(Input::Dtmf { digit, now_ms });
+            }
+            MediaEvent::Amd {
+                verdict,
+                confidence_pct,
+                decided_ms,
+            } => {
+                tracing::info!(
+                    verdict = verdict.as_str(),
+                    confidence_pct,
+                    decided_ms,
+                    "answering-machine verdict"
+                );
+                self.amd = Some(AmdRecord::new(verdict, confidence_pct, decided_ms));
+                if verdict == Verdict::Machine {
+                    conversation.handle(Input::Machine { now_ms });
+                }
+            }
+            MediaEvent::Beep { start_ms, end_ms, hz } => {
+                tracing::info!(start_ms, end_ms, hz, "beep");
+                conversation.handle(Input::Beep { now_ms });
             }
             other => tracing::debug!(?other, "media event"),
         }

@@ -15,6 +15,7 @@ use crate::phone::E164;
 use crate::speech::{SpeechToText, TextToSpeech};
 use crate::transcript::Turn;
 use crate::workflow::Workflow;
+use media_core::analysis::{LiveAnalysisConfig, VadMode, VadService, Verdict};
 use media_core::{Codec, MediaSession, PayloadType, SessionConfig, Ssrc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -23,6 +24,7 @@ use sip_stack::sdp::{self, Format, Offer};
 use sip_stack::{CallEvent, CallHandle, EndCause, HangupBy, InviteParams, TrunkId};
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
@@ -38,6 +40,32 @@ pub struct Speech {
     pub stt: SpeechToText,
     /// The language model, if one is configured; without one the deterministic engine runs the call.
     pub llm: Option<crate::llm::LlmClient>,
+    /// Silero VAD, if loaded; without it webrtc-vad alone decides what is speech.
+    pub vad: Option<VadPool>,
+}
+
+/// The process's Silero VAD: each call links its media session to one batching worker, whose
+/// single inference runs the ready chunks of all calls.
+#[derive(Clone)]
+pub struct VadPool(Arc<dyn Fn() -> Box<dyn VadService> + Send + Sync>);
+
+impl VadPool {
+    /// A pool whose links `link` makes (e.g. `move || Box::new(worker.link())`, the closure
+    /// keeping the worker alive).
+    pub fn new(link: impl Fn() -> Box<dyn VadService> + Send + Sync + 'static) -> Self {
+        VadPool(Arc::new(link))
+    }
+
+    /// A link for one call.
+    pub fn link(&self) -> Box<dyn VadService> {
+        (self.0)()
+    }
+}
+
+impl std::fmt::Debug for VadPool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("VadPool")
+    }
 }
 
 /// Settings of the call runner.
@@ -55,6 +83,9 @@ pub struct RuntimeConfig {
     pub jitter_delay_ms: u32,
     /// Trailing silence that ends the caller's turn.
     pub end_of_turn_ms: u32,
+    /// The on-box audio intelligence (VAD, barge-in, in-band DTMF, beeps, answering-machine
+    /// detection) listens to the call; `false` falls back to the energy endpointer.
+    pub analysis: bool,
 }
 
 impl Default for RuntimeConfig {
@@ -65,7 +96,8 @@ impl Default for RuntimeConfig {
             ring_timeout: Duration::from_secs(60),
             max_duration: Duration::from_secs(600),
             jitter_delay_ms: 60,
-            end_of_turn_ms: 700,
+            end_of_turn_ms: 500,
+            analysis: true,
         }
     }
 }
@@ -106,6 +138,27 @@ pub struct DtmfRecord {
     pub direction: String,
 }
 
+/// The answering-machine verdict of a call.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AmdRecord {
+    /// `human`, `machine` or `unknown`.
+    pub verdict: String,
+    /// Confidence, 0-1.
+    pub confidence: f64,
+    /// When it was decided, ms from the answer.
+    pub decided_ms: u64,
+}
+
+impl AmdRecord {
+    fn new(verdict: Verdict, confidence_pct: u8, decided_ms: u64) -> Self {
+        AmdRecord {
+            verdict: verdict.as_str().to_owned(),
+            confidence: f64::from(confidence_pct) / 100.0,
+            decided_ms,
+        }
+    }
+}
+
 /// Media quality of the call.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MediaReport {
@@ -142,6 +195,8 @@ pub struct CallReport {
     pub dtmf: Vec<DtmfRecord>,
     /// Why the agent ended the call, when it did.
     pub end_reason: Option<String>,
+    /// The answering-machine verdict, when one was reached.
+    pub amd: Option<AmdRecord>,
     /// Per-turn latency, caller's end of speech to the agent's first audio.
     pub latency: Vec<TurnLatency>,
     /// The stereo recording, if one was written.
@@ -169,6 +224,7 @@ impl CallReport {
             summary: None,
             dtmf: Vec::new(),
             end_reason: None,
+            amd: None,
             latency: Vec::new(),
             recording: None,
             media: None,
@@ -242,7 +298,7 @@ pub async fn run_call(
     };
     let answered_at = Instant::now();
     let _ = updates.send(CallUpdate::Lifecycle(Lifecycle::Answered));
-    let media = start_media(&offer, &answer, config, &request).map_err(|reason| {
+    let media = start_media(&offer, &answer, config, speech, &request).map_err(|reason| {
         tracing::warn!(%reason, "media could not start; hanging up");
         reason
     });
@@ -304,6 +360,7 @@ pub async fn run_call(
         summary: Some(summary),
         dtmf: ended.dtmf,
         end_reason: ended.end_reason.map(|r| r.as_str().to_owned()),
+        amd: ended.amd,
         latency: ended.latency,
         recording,
         media: media_report,
@@ -320,6 +377,7 @@ fn start_media(
     offer: &Offer,
     answer: &[u8],
     config: &RuntimeConfig,
+    speech: &Speech,
     request: &CallRequest,
 ) -> Result<(Codec, MediaSession), String> {
     let n = sdp::parse_audio(answer)
@@ -332,7 +390,23 @@ fn start_media(
     session_config.recording = request.recording.clone();
     session_config.jitter_delay_ms = config.jitter_delay_ms;
     session_config.end_of_turn_silence_ms = config.end_of_turn_ms;
-    let session = MediaSession::new(session_config, Instant::now().into_std()).map_err(|e| e.to_string())?;
+    if config.analysis {
+        let mut analysis = LiveAnalysisConfig::default();
+        analysis.analyzer.endpoint.end_of_turn_ms = u64::from(config.end_of_turn_ms);
+        analysis.analyzer.vad = if speech.vad.is_some() {
+            VadMode::Silero
+        } else {
+            VadMode::GateOnly
+        };
+        session_config.analysis = Some(analysis);
+    }
+    let mut session =
+        MediaSession::new(session_config, Instant::now().into_std()).map_err(|e| e.to_string())?;
+    if config.analysis
+        && let Some(vad) = &speech.vad
+    {
+        session.attach_vad(vad.link());
+    }
     Ok((codec, session))
 }
 

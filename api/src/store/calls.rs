@@ -31,6 +31,12 @@ pub struct Finalized<'a> {
     pub error: Option<&'a str>,
     /// DTMF JSON; `None` keeps what is stored.
     pub dtmf: Option<&'a str>,
+    /// AMD verdict JSON.
+    pub amd: Option<&'a str>,
+    /// Why the agent ended the call.
+    pub end_reason: Option<&'a str>,
+    /// Per-turn latency JSON; `None` keeps what is stored.
+    pub latency: Option<&'a str>,
     /// RFC 3339.
     pub ended_at: &'a str,
 }
@@ -335,7 +341,8 @@ impl Store {
             "UPDATE calls SET lifecycle = 'finalized', outcome = $1, sip_status = $2, sip_reason = $3, hangup_by = $4, \
              summary = $5, transcript = COALESCE($6, transcript), form_fills = COALESCE($7, form_fills), \
              talk_seconds = $8, recording_path = $9, media = $10, error = $11, ended_at = $12, \
-             dtmf = COALESCE($14, dtmf) WHERE id = $13 AND {condition} RETURNING *"
+             dtmf = COALESCE($14, dtmf), amd = $15, end_reason = $16, latency = COALESCE($17, latency) \
+             WHERE id = $13 AND {condition} RETURNING *"
         ))
         .bind(f.outcome)
         .bind(f.sip_status.map(i64::from))
@@ -351,6 +358,9 @@ impl Store {
         .bind(f.ended_at)
         .bind(id)
         .bind(f.dtmf)
+        .bind(f.amd)
+        .bind(f.end_reason)
+        .bind(f.latency)
         .fetch_optional(&mut *tx)
         .await?;
         let Some(row) = row else {

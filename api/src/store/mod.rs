@@ -118,6 +118,12 @@ pub struct CallRow {
     pub purged_at: Option<String>,
     /// DTMF digits sent and received, JSON array.
     pub dtmf: String,
+    /// The answering-machine verdict, JSON `{verdict, confidence, decided_ms}`.
+    pub amd: Option<String>,
+    /// Why the agent ended the call.
+    pub end_reason: Option<String>,
+    /// Per-turn latency, JSON array.
+    pub latency: String,
 }
 
 /// An API key row (the key itself is never stored, only its hash).

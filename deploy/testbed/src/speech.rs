@@ -159,6 +159,63 @@ pub fn silence(seconds: f32) -> Result<PathBuf> {
     Ok(out)
 }
 
+/// An answering machine's side of a call: after `silence_s`, `greeting` spoken by Piper, then a
+/// beep of `beep_hz` lasting `beep_ms` (at -6 dBFS), then 30 s of silence (the machine records).
+/// Returns the WAV (8 kHz mono 16-bit, cached like [`render_phone_audio`]) and where the beep
+/// starts and ends, in seconds from the start of the audio (the answer).
+pub async fn machine_greeting(
+    silence_s: f32,
+    greeting: &str,
+    beep_hz: f32,
+    beep_ms: u32,
+) -> Result<(PathBuf, f32, f32)> {
+    let speech = render_phone_audio(&[(silence_s, greeting)], 0.3).await?;
+    let wav_err = |path: &Path| {
+        let path = path.to_owned();
+        move |source| TestbedError::Wav { path, source }
+    };
+    let mut reader = hound::WavReader::open(&speech).map_err(wav_err(&speech))?;
+    let mut samples: Vec<i16> = reader
+        .samples::<i16>()
+        .collect::<std::result::Result<_, _>>()
+        .map_err(wav_err(&speech))?;
+    let beep_start = samples.len() as f32 / 8000.0;
+    let beep_samples = (beep_ms as usize) * 8;
+    samples.extend((0..beep_samples).map(|i| {
+        let t = i as f32 / 8000.0;
+        (0.5 * 32767.0 * (2.0 * std::f32::consts::PI * beep_hz * t).sin()) as i16
+    }));
+    let beep_end = samples.len() as f32 / 8000.0;
+    samples.extend(std::iter::repeat_n(0i16, 30 * 8000));
+    let name = speech
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or("greeting")
+        .to_owned();
+    let out = cache_dir()?
+        .join("testaudio")
+        .join(format!("{name}-beep{}hz{beep_ms}ms.wav", beep_hz.round()));
+    if !out.is_file() {
+        let spec = hound::WavSpec {
+            channels: 1,
+            sample_rate: 8000,
+            bits_per_sample: 16,
+            sample_format: hound::SampleFormat::Int,
+        };
+        let scratch = out.with_extension("wav.part");
+        let mut writer = hound::WavWriter::create(&scratch, spec).map_err(wav_err(&scratch))?;
+        for s in &samples {
+            writer.write_sample(*s).map_err(wav_err(&scratch))?;
+        }
+        writer.finalize().map_err(wav_err(&scratch))?;
+        std::fs::rename(&scratch, &out).map_err(|source| TestbedError::WriteFile {
+            path: out.clone(),
+            source,
+        })?;
+    }
+    Ok((out, beep_start, beep_end))
+}
+
 /// Transcribes a WAV with faster-whisper and the Whisper tiny.en weights (CPU, int8, 2 threads); about
 /// 1.5 s for a few seconds of speech. Compare with [`normalize`]d text.
 pub async fn transcribe(wav: impl AsRef<Path>) -> Result<String> {

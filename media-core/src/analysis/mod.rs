@@ -11,6 +11,8 @@
 //! - [`beep`]: the tone after a voicemail greeting.
 //! - [`amd`]: the answering-machine cascade (beep, greeting cadence, transcript hook).
 //! - [`analyzer`]: all of the above for one call, fed 20 ms frames at 8 or 16 kHz.
+//! - [`live`]: the analyzer as a live call's ear (in `MediaSession`): turns with their audio
+//!   for speech-to-text, barge-in, digits, beeps and AMD as `MediaEvent`s.
 //! - [`file`](mod@file): a WAV file through the same analyzer (`ringback analyze`).
 //! - [`onnx`] (feature `silero`): the process-wide ONNX Runtime environment, shared with Piper.
 //!
@@ -40,6 +42,7 @@ pub mod endpoint;
 pub mod file;
 pub mod gate;
 pub mod goertzel;
+pub mod live;
 pub mod rate;
 pub mod vad;
 
@@ -52,5 +55,6 @@ pub mod worker;
 
 pub use amd::{AmdConfig, AmdDecision, Verdict};
 pub use analyzer::{AnalysisError, AnalysisEvent, Analyzer, AnalyzerConfig};
+pub use live::{LiveAnalysis, LiveAnalysisConfig, LiveAnalysisError};
 pub use rate::AnalysisRate;
-pub use vad::{VadBackend, VadJob, VadMode};
+pub use vad::{VadBackend, VadJob, VadMode, VadService};

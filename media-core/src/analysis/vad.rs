@@ -75,6 +75,16 @@ pub trait VadBackend {
     fn infer(&mut self, jobs: &mut [VadJob]) -> Result<(), Self::Error>;
 }
 
+/// Where a live call's Silero jobs go: the process's batching worker
+/// (`worker::VadLink`, feature `silero`). Neither call blocks: a job that finds the queue full is
+/// dropped, and the webrtc-vad gate decides its chunks.
+pub trait VadService: std::fmt::Debug + Send {
+    /// Hands a job over; `false` when it was dropped.
+    fn submit(&self, job: VadJob) -> bool;
+    /// An answer, if one has arrived.
+    fn try_recv(&self) -> Option<VadJob>;
+}
+
 /// A decided chunk.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ChunkDecision {

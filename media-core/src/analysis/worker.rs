@@ -183,6 +183,16 @@ impl VadLink {
     }
 }
 
+impl super::vad::VadService for VadLink {
+    fn submit(&self, job: VadJob) -> bool {
+        VadLink::submit(self, job).is_ok()
+    }
+
+    fn try_recv(&self) -> Option<VadJob> {
+        VadLink::try_recv(self)
+    }
+}
+
 /// The worker loop.
 fn run<B: VadBackend>(
     mut backend: B,

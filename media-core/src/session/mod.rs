@@ -21,6 +21,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Instant;
 
+use crate::analysis::{LiveAnalysis, LiveAnalysisConfig, LiveAnalysisError, VadService};
 use crate::codec::{Codec, CodecError, Decoder, Encoder};
 use crate::dtmf::DtmfReceiver;
 use crate::dtmf::send::{DtmfSendError, DtmfSender};
@@ -37,7 +38,7 @@ use crate::srtp::{SrtpConfig, SrtpError, SrtpSession};
 use crate::transmit::{MAX_PAYLOAD, TxQueue};
 
 /// Settings of one session, taken from the SDP offer/answer and the call's configuration.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct SessionConfig {
     /// The negotiated audio codec.
     pub codec: Codec,
@@ -60,8 +61,12 @@ pub struct SessionConfig {
     pub jitter_min_delay_ms: u32,
     /// Largest playout delay the jitter buffer adapts up to, in ms.
     pub jitter_max_delay_ms: u32,
-    /// Trailing silence that ends a turn of the remote party, in ms.
+    /// Trailing silence that ends a turn of the remote party, in ms (energy endpointer).
     pub end_of_turn_silence_ms: u32,
+    /// The on-box audio intelligence (Silero VAD behind webrtc-vad, endpointing with barge-in,
+    /// in-band DTMF, beeps, AMD) in place of the energy endpointer; see
+    /// [`MediaSession::attach_vad`] for the Silero worker.
+    pub analysis: Option<LiveAnalysisConfig>,
     /// Where RTCP goes, if anywhere.
     pub rtcp: RtcpMode,
     /// SRTP keys, when the SDP negotiated `RTP/SAVP` with SDES.
@@ -87,6 +92,7 @@ impl SessionConfig {
             jitter_min_delay_ms: JitterConfig::default().min_delay_ms,
             jitter_max_delay_ms: JitterConfig::default().max_delay_ms,
             end_of_turn_silence_ms: EndpointerConfig::default().end_silence_ms,
+            analysis: None,
             rtcp: RtcpMode::Off,
             srtp: None,
             ntp_origin: 0,
@@ -113,6 +119,9 @@ pub enum SessionError {
     /// The endpointer settings are invalid.
     #[error("endpointer: {0}")]
     Endpointer(#[from] EndpointError),
+    /// The live analysis could not start.
+    #[error("analysis: {0}")]
+    Analysis(#[from] LiveAnalysisError),
     /// The recording could not be created, written or finalized.
     #[error(transparent)]
     Recording(#[from] RecorderError),
@@ -171,6 +180,13 @@ struct Quality {
     remote: Option<RemoteReport>,
 }
 
+/// What listens to the remote party: the skeleton's energy endpointer, or the live analysis.
+#[derive(Debug)]
+enum Ear {
+    Energy(Box<Endpointer>),
+    Analysis(Box<LiveAnalysis>),
+}
+
 /// The media core of one call. See the module docs for the call order.
 #[derive(Debug)]
 pub struct MediaSession {
@@ -183,7 +199,7 @@ pub struct MediaSession {
     ticks: u64,
     inbound: Inbound,
     dtmf: DtmfReceiver,
-    endpointer: Endpointer,
+    ear: Ear,
     decoder: Decoder,
     encoder: Encoder,
     pacer: Pacer,
@@ -234,10 +250,13 @@ impl MediaSession {
         })?;
         let decoder = Decoder::new(config.codec)?;
         let encoder = Encoder::new(config.codec, &config.opus)?;
-        let endpointer = Endpointer::new(EndpointerConfig {
-            end_silence_ms: config.end_of_turn_silence_ms,
-            ..EndpointerConfig::default()
-        })?;
+        let ear = match config.analysis {
+            Some(analysis) => Ear::Analysis(Box::new(LiveAnalysis::new(analysis)?)),
+            None => Ear::Energy(Box::new(Endpointer::new(EndpointerConfig {
+                end_silence_ms: config.end_of_turn_silence_ms,
+                ..EndpointerConfig::default()
+            })?)),
+        };
         let recorder = config.recording.as_deref().map(Recorder::create).transpose()?;
         let (first_seq, first_timestamp) = initial_seq_and_timestamp(config.local_ssrc);
         Ok(MediaSession {
@@ -254,7 +273,7 @@ impl MediaSession {
                 arrival: InterarrivalJitter::default(),
             },
             dtmf: DtmfReceiver::default(),
-            endpointer,
+            ear,
             decoder,
             encoder,
             pacer: Pacer::new(),
@@ -424,10 +443,32 @@ impl MediaSession {
         self.dtmf_tx.queue(digits, tone_ms)
     }
 
-    /// Turns the endpointer on or off. The skeleton turns it off while the agent speaks.
+    /// Turns the reporting of the remote party's speech on or off.
     pub fn set_listening(&mut self, listening: bool) {
-        if let Some(event) = self.endpointer.set_listening(listening) {
-            self.events.push_back(event.into());
+        let now_ms = self.media_time_ms();
+        match &mut self.ear {
+            Ear::Energy(endpointer) => {
+                if let Some(event) = endpointer.set_listening(listening) {
+                    self.events.push_back(event.into());
+                }
+            }
+            Ear::Analysis(live) => {
+                live.set_listening(listening, now_ms);
+                self.drain_ear();
+            }
+        }
+    }
+
+    /// Sends this session's Silero jobs to the process's batching worker. Without it (or
+    /// without live analysis) the webrtc-vad gate decides alone. Returns whether the session
+    /// runs live analysis.
+    pub fn attach_vad(&mut self, vad: Box<dyn VadService>) -> bool {
+        match &mut self.ear {
+            Ear::Analysis(live) => {
+                live.attach_vad(vad);
+                true
+            }
+            Ear::Energy(_) => false,
         }
     }
 
@@ -507,9 +548,20 @@ impl MediaSession {
     fn tick(&mut self, at: Instant) {
         self.rtcp_tick(at);
         self.receive_tick(at);
-        if let Some(event) = self.endpointer.process(&self.rx_frame) {
-            self.events.push_back(event.into());
+        let at_ms = self.media_time_ms();
+        match &mut self.ear {
+            Ear::Energy(endpointer) => {
+                if let Some(event) = endpointer.process(&self.rx_frame) {
+                    self.events.push_back(event.into());
+                }
+            }
+            Ear::Analysis(live) => {
+                // Agent audio still queued at this tick means the agent is talking.
+                live.set_agent_speaking(!self.pacer.is_idle());
+                live.process(at_ms, &self.rx_frame);
+            }
         }
+        self.drain_ear();
         self.send_tick(at);
         // Record both sides of this tick as one stereo frame.
         if let Some(recorder) = &mut self.recorder
@@ -518,6 +570,14 @@ impl MediaSession {
             tracing::warn!(error = %err, "recording failed; the call goes on without it");
             self.recorder = None;
             self.recording_error = Some(err);
+        }
+    }
+
+    fn drain_ear(&mut self) {
+        if let Ear::Analysis(live) = &mut self.ear {
+            while let Some(event) = live.poll_event() {
+                self.events.push_back(event);
+            }
         }
     }
 

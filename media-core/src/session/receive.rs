@@ -4,7 +4,7 @@
 use std::net::SocketAddr;
 use std::time::Instant;
 
-use super::{Counters, MediaSession, Remote};
+use super::{Counters, Ear, MediaSession, Remote};
 use crate::codec::{Concealment, Decoder};
 use crate::dtmf::Digit;
 use crate::event::MediaEvent;
@@ -81,13 +81,22 @@ impl MediaSession {
     fn report_digit(&mut self, now: Instant, digit: Digit) {
         self.counters.dtmf_digits += 1;
         let duration_ms = u64::from(digit.duration) * 1000 / u64::from(self.codec.clock_rate());
-        let at_ms = self.elapsed_ms(now).saturating_sub(duration_ms);
-        self.events.push_back(MediaEvent::Dtmf {
-            digit: digit.digit,
-            at_ms,
-            duration_ms,
-            volume_dbm0: digit.volume,
-        });
+        let end_ms = self.elapsed_ms(now);
+        let at_ms = end_ms.saturating_sub(duration_ms);
+        match &mut self.ear {
+            // The analysis merges it with the in-band digits, so one sent both ways is
+            // reported once.
+            Ear::Analysis(live) => {
+                live.rfc4733_digit(digit.digit, at_ms, end_ms);
+                self.drain_ear();
+            }
+            Ear::Energy(_) => self.events.push_back(MediaEvent::Dtmf {
+                digit: digit.digit,
+                at_ms,
+                duration_ms,
+                volume_dbm0: Some(digit.volume),
+            }),
+        }
     }
 
     /// Symmetric RTP: the first valid packet fixes where we send and whom we accept.

@@ -264,7 +264,7 @@ fn dtmf_end_packets_yield_one_digit_and_never_reach_the_decoder() {
                 digit: '9',
                 at_ms: 900,
                 duration_ms: 100,
-                volume_dbm0: 10
+                volume_dbm0: Some(10)
             }
         ]
     );
