@@ -160,7 +160,7 @@ pub fn spawn(socket: UdpSocket, session: MediaSession, cancel: CancellationToken
 }
 
 /// Like [`spawn`], with a second socket for RTCP (RFC 3550: the port after the RTP port), for
-/// sessions whose [`RtcpMode`](crate::rtcp::RtcpMode) is `Separate`.
+/// sessions whose [`RtcpMode`] is `Separate`.
 pub fn spawn_with_rtcp(
     socket: UdpSocket,
     rtcp: UdpSocket,

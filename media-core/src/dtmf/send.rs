@@ -99,7 +99,7 @@ enum State {
 pub enum DtmfStep {
     /// Nothing to send: agent audio flows.
     Idle,
-    /// An RFC 4733 event packet (the session writes [`DtmfStep::payload`] with the event's
+    /// An RFC 4733 event packet (the session writes its `payload` with the event's
     /// start timestamp). The frame holds the tone, for the recording.
     Event {
         /// First packet of the event: marker bit, and its timestamp starts the event.

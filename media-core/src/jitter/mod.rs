@@ -19,7 +19,7 @@
 //!   (marker bit) after the buffer ran dry, a run of late packets that are all late by the same
 //!   amount, and a timestamp more than the ring's span away from the cursor.
 //!
-//! How it adapts (see [`delay`] for the statistics): every packet's transit offset updates a
+//! How it adapts (see the private `delay` module for the statistics): every packet's transit offset updates a
 //! base (the fastest recent packets) and a target (how far behind the fastest the others
 //! come). The current delay is the playout point minus the base. Below target, the buffer
 //! grows by one frame: for free during silence, otherwise by asking for a concealed frame
