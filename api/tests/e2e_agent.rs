@@ -350,3 +350,61 @@ async fn a_voicemail_gets_the_message_after_the_beep() {
     );
     assert!(heard.contains("call us back"), "the machine recorded: {heard}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_phone_menu_is_navigated_with_keys() {
+    use ringback_testbed::EventKind;
+    let data = tempfile::tempdir().expect("temp dir");
+    let mut options = DemoOptions::standard(data.path().to_owned());
+    options.prompt = "Call the utility company. Navigate the phone menu to billing. \
+                      Ask whether the late fee can be waived."
+        .to_owned();
+    options.phone_lines = vec![
+        (
+            1.0,
+            "Thank you for calling Riverside Utilities. For new service, press 1. For billing, press 2. \
+             For power outages, press 3."
+                .to_owned(),
+        ),
+        (
+            6.0,
+            "Billing, this is Sam speaking. How can I help you?".to_owned(),
+        ),
+    ];
+    options.timeout = Duration::from_secs(150);
+    let mut session = ringback::demo::DemoSession::start(&options)
+        .await
+        .expect("starts");
+    session.place_call().await.expect("placed");
+    // The menu's choice reaches the phone as a key (RFC 4733, which baresip negotiates).
+    let key = session
+        .phone
+        .wait_for_event(EventKind::CallDtmfStart, Duration::from_secs(45))
+        .await
+        .expect("a key reaches the phone");
+    assert_eq!(key.param, "2", "billing is 2: {key:?}");
+    let run = session.finish().await.expect("the call ends");
+    let call = &run.call;
+    let sent: Vec<&Value> = call["dtmf"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|d| d["direction"] == "sent")
+        .collect();
+    assert_eq!(sent.len(), 1, "one key pressed: {call:#}");
+    assert_eq!(sent[0]["digit"], "2", "{call:#}");
+    assert_ne!(
+        call["outcome"], "voicemail",
+        "a menu is not a voicemail: {call:#}"
+    );
+    assert_ne!(call["outcome"], "failed", "{call:#}");
+    // After the menu, the human hears the disclosure first.
+    let agent = turns(call, "agent");
+    assert!(
+        agent
+            .first()
+            .and_then(|t| t["text"].as_str())
+            .is_some_and(|t| t.starts_with("Hello, this is an AI assistant")),
+        "{agent:#?}"
+    );
+}

@@ -25,14 +25,16 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use crate::dtmf::send::{DtmfSendError, event_code};
 use crate::event::{MediaEvent, SessionSummary};
 use crate::pacer::UtteranceId;
+use crate::rtcp::RtcpMode;
 use crate::session::{MediaSession, SessionError};
 
 /// Commands queued between the handles and the task.
-const COMMAND_CAPACITY: usize = 32;
+pub(crate) const COMMAND_CAPACITY: usize = 32;
 /// Events buffered in the channel to the consumer.
-const EVENT_CAPACITY: usize = 64;
+pub(crate) const EVENT_CAPACITY: usize = 64;
 /// Receive buffer: larger than any RTP packet a sane peer sends on a 1500-byte MTU.
 const RECV_BUFFER: usize = 2048;
 /// Consecutive receive errors after which the socket is considered dead.
@@ -51,22 +53,44 @@ pub enum DriverError {
     /// Finishing the session failed (the recording).
     #[error(transparent)]
     Session(#[from] SessionError),
+    /// DTMF digits were refused.
+    #[error(transparent)]
+    Dtmf(#[from] DtmfSendError),
 }
 
 /// What the handles ask of the task.
 #[derive(Debug)]
-enum Command {
+pub(crate) enum Command {
     Play { id: UtteranceId, samples_8k: Vec<i16> },
     Flush,
     SetListening(bool),
+    SendDtmf { digits: String, tone_ms: u32 },
     Stop,
+}
+
+impl Command {
+    /// Applies the command to `session`; returns `false` for `Stop`.
+    pub(crate) fn apply(self, session: &mut MediaSession) -> bool {
+        match self {
+            Command::Play { id, samples_8k } => session.play(id, samples_8k),
+            Command::Flush => session.flush(),
+            Command::SetListening(listening) => session.set_listening(listening),
+            Command::SendDtmf { digits, tone_ms } => {
+                if let Err(err) = session.send_dtmf(&digits, tone_ms) {
+                    tracing::warn!(error = %err, "DTMF refused");
+                }
+            }
+            Command::Stop => return false,
+        }
+        true
+    }
 }
 
 /// Controls a running session. Cheap to clone; the session stops when the last one is
 /// dropped.
 #[derive(Debug, Clone)]
 pub struct MediaHandle {
-    commands: mpsc::Sender<Command>,
+    pub(crate) commands: mpsc::Sender<Command>,
 }
 
 impl MediaHandle {
@@ -83,6 +107,23 @@ impl MediaHandle {
     /// Turns speech detection on or off.
     pub async fn set_listening(&self, listening: bool) -> Result<(), DriverError> {
         self.send(Command::SetListening(listening)).await
+    }
+
+    /// Sends DTMF digits (`0-9 * # A-D`, `,` for a pause) with tones of `tone_ms`: RFC 4733
+    /// events, or in-band tones when the peer has no telephone-event. Invalid digits are
+    /// refused here, before anything is queued.
+    pub async fn send_dtmf(&self, digits: &str, tone_ms: u32) -> Result<(), DriverError> {
+        if let Some(bad) = digits
+            .chars()
+            .find(|&c| c != ',' && !c.is_whitespace() && event_code(c).is_none())
+        {
+            return Err(DtmfSendError::NotADigit(bad).into());
+        }
+        self.send(Command::SendDtmf {
+            digits: digits.to_owned(),
+            tone_ms,
+        })
+        .await
     }
 
     /// Stops the session: the recording is finalized and the summary returned through the
@@ -115,9 +156,30 @@ pub struct RunningSession {
 /// Create the session just before, with `tokio::time::Instant::now().into_std()` as its start,
 /// or the first turn of the loop will catch up on the ticks in between.
 pub fn spawn(socket: UdpSocket, session: MediaSession, cancel: CancellationToken) -> RunningSession {
+    spawn_inner(socket, None, session, cancel)
+}
+
+/// Like [`spawn`], with a second socket for RTCP (RFC 3550: the port after the RTP port), for
+/// sessions whose [`RtcpMode`] is `Separate`.
+pub fn spawn_with_rtcp(
+    socket: UdpSocket,
+    rtcp: UdpSocket,
+    session: MediaSession,
+    cancel: CancellationToken,
+) -> RunningSession {
+    spawn_inner(socket, Some(rtcp), session, cancel)
+}
+
+fn spawn_inner(
+    socket: UdpSocket,
+    rtcp: Option<UdpSocket>,
+    session: MediaSession,
+    cancel: CancellationToken,
+) -> RunningSession {
     let (command_tx, command_rx) = mpsc::channel(COMMAND_CAPACITY);
     let (event_tx, event_rx) = mpsc::channel(EVENT_CAPACITY);
-    let task = tokio::spawn(run(socket, session, command_rx, event_tx, cancel));
+    let sockets = Sockets { rtp: socket, rtcp };
+    let task = tokio::spawn(run(sockets, session, command_rx, event_tx, cancel));
     RunningSession {
         handle: MediaHandle { commands: command_tx },
         events: event_rx,
@@ -130,14 +192,31 @@ fn now() -> Instant {
     tokio::time::Instant::now().into_std()
 }
 
+/// The session's sockets: RTP, and RTCP unless it is muxed or off.
+struct Sockets {
+    rtp: UdpSocket,
+    rtcp: Option<UdpSocket>,
+}
+
+impl Sockets {
+    async fn recv_rtcp(&self, buf: &mut [u8]) -> io::Result<(usize, std::net::SocketAddr)> {
+        match &self.rtcp {
+            Some(socket) => socket.recv_from(buf).await,
+            None => std::future::pending().await,
+        }
+    }
+}
+
 async fn run(
-    socket: UdpSocket,
+    sockets: Sockets,
     mut session: MediaSession,
     mut commands: mpsc::Receiver<Command>,
     events: mpsc::Sender<MediaEvent>,
     cancel: CancellationToken,
 ) -> Result<SessionSummary, DriverError> {
+    let socket = &sockets.rtp;
     let mut recv_buf = vec![0u8; RECV_BUFFER];
+    let mut rtcp_buf = vec![0u8; RECV_BUFFER];
     let mut output = Output {
         send_buf: vec![0u8; RECV_BUFFER],
         pending: VecDeque::with_capacity(EVENT_CAPACITY),
@@ -148,19 +227,23 @@ async fn run(
     tokio::pin!(sleep);
 
     loop {
-        output.drain(&socket, &mut session, events_open);
+        output.drain(&sockets, &mut session, events_open);
         sleep.as_mut().reset(session.poll_timeout().into());
         tokio::select! {
             biased;
             () = cancel.cancelled() => break,
             command = commands.recv() => match command {
-                Some(Command::Play { id, samples_8k }) => session.play(id, samples_8k),
-                Some(Command::Flush) => session.flush(),
-                Some(Command::SetListening(listening)) => session.set_listening(listening),
-                Some(Command::Stop) | None => break,
+                Some(command) => if !command.apply(&mut session) {
+                    break;
+                },
+                None => break,
             },
             // Ticks before datagrams: a flood of packets must not starve the media clock.
             () = &mut sleep => session.handle_timeout(now()),
+            received = sockets.recv_rtcp(&mut rtcp_buf) => match received {
+                Ok((n, src)) => session.handle_rtcp(now(), src, &rtcp_buf[..n]),
+                Err(err) => tracing::debug!(error = %err, "RTCP receive failed"),
+            },
             received = socket.recv_from(&mut recv_buf) => match received {
                 Ok((n, src)) => {
                     recv_errors = 0;
@@ -190,7 +273,8 @@ async fn run(
         }
     }
 
-    output.drain(&socket, &mut session, events_open);
+    session.close(now());
+    output.drain(&sockets, &mut session, events_open);
     if events_open {
         // Last events (a final PlaybackFinished, say), delivered if there is room.
         for event in output.pending.drain(..) {
@@ -210,11 +294,20 @@ struct Output {
 
 impl Output {
     /// Sends every ready datagram and moves the session's events into `pending`.
-    fn drain(&mut self, socket: &UdpSocket, session: &mut MediaSession, keep_events: bool) {
+    fn drain(&mut self, sockets: &Sockets, session: &mut MediaSession, keep_events: bool) {
         while let Some((dst, n)) = session.poll_transmit(&mut self.send_buf) {
-            if let Err(err) = socket.try_send_to(&self.send_buf[..n], dst) {
+            if let Err(err) = sockets.rtp.try_send_to(&self.send_buf[..n], dst) {
                 // WouldBlock: the kernel buffer is full; late audio is worthless, drop it.
                 tracing::debug!(%dst, error = %err, "RTP send failed; packet dropped");
+            }
+        }
+        while let Some((dst, n)) = session.poll_transmit_rtcp(&mut self.send_buf) {
+            let socket = match (&sockets.rtcp, session.rtcp_mode()) {
+                (Some(rtcp), RtcpMode::Separate { .. }) => rtcp,
+                _ => &sockets.rtp,
+            };
+            if let Err(err) = socket.try_send_to(&self.send_buf[..n], dst) {
+                tracing::debug!(%dst, error = %err, "RTCP send failed; report dropped");
             }
         }
         while let Some(event) = session.poll_event() {

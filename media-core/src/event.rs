@@ -61,6 +61,18 @@ pub enum MediaEvent {
         at_ms: u64,
         /// How long it was held.
         duration_ms: u64,
+        /// Its power level, in -dBm0 (RFC 4733 volume); `None` for a digit heard in-band.
+        volume_dbm0: Option<u8>,
+    },
+    /// A DTMF digit queued with `send_dtmf` finished sending (as RFC 4733 events, or as
+    /// in-band tones when the peer has no telephone-event).
+    DtmfSent {
+        /// The digit.
+        digit: char,
+        /// When it started.
+        at_ms: u64,
+        /// How long it sounded.
+        duration_ms: u64,
     },
     /// A voicemail beep ended (live analysis only): the machine records from here.
     Beep {
@@ -136,19 +148,65 @@ pub struct MediaStats {
     pub unknown_payload_type: u64,
     /// RTCP packets received on the RTP port (rtcp-mux), ignored for now.
     pub rtcp_ignored: u64,
-    /// 20 ms frames played as silence because their packet was missing.
+    /// Lost packets whose 20 ms were concealed (PLC, or rebuilt from FEC).
     pub frames_concealed: u64,
+    /// Lost Opus packets rebuilt from the next packet's in-band FEC.
+    pub fec_recovered: u64,
+    /// Payloads the decoder refused (corrupt Opus packets); concealed instead.
+    pub decode_errors: u64,
+    /// Frames the jitter buffer inserted to grow its delay.
+    pub frames_stretched: u64,
+    /// Frames the jitter buffer dropped to shrink its delay.
+    pub frames_shrunk: u64,
+    /// Current playout delay of the jitter buffer, in ms.
+    pub jitter_buffer_ms: u32,
+    /// Delay the jitter buffer is adapting to, in ms.
+    pub jitter_target_ms: u32,
     /// Times the remote audio SSRC changed.
     pub ssrc_changes: u64,
     /// DTMF digits received.
     pub dtmf_digits: u64,
     /// Outgoing packets dropped before being sent (the driver fell behind).
     pub tx_dropped: u64,
+    /// Incoming datagrams dropped before the session saw them (the engine's ring was full,
+    /// or they were larger than any RTP packet).
+    pub rx_dropped: u64,
     /// RFC 3550 interarrival jitter of the remote audio, in ms.
     pub jitter_ms: f64,
+    /// RTCP reports sent.
+    pub rtcp_sent: u64,
+    /// RTCP reports received.
+    pub rtcp_received: u64,
+    /// SRTP or SRTCP packets that failed authentication or the replay check, dropped.
+    pub srtp_rejected: u64,
+    /// Round-trip time from the last RTCP report that allowed one, in ms.
+    pub rtt_ms: Option<f64>,
+    /// Loss of our stream as the peer last reported it (RTCP fraction lost), in percent.
+    pub remote_loss_pct: Option<f64>,
+    /// Jitter of our stream as the peer last reported it, in ms.
+    pub remote_jitter_ms: Option<f64>,
+    /// Estimated mean opinion score of what we hear (1.0 to 4.5), from the E-model: loss
+    /// (late packets included), jitter-buffer delay and half the round trip.
+    pub mos: f64,
 }
 
 impl MediaStats {
+    /// These stats with [`mos`](Self::mos) filled in for `codec`.
+    pub fn with_mos(mut self, codec: crate::Codec) -> Self {
+        let expected = self.packets_lost + self.packets_received.saturating_sub(self.duplicates);
+        let unplayed = self.packets_lost + self.late;
+        let loss_pct = if expected == 0 {
+            0.0
+        } else {
+            100.0 * unplayed as f64 / expected as f64
+        };
+        // Without RTCP, assume a short network path (20 ms one way).
+        let network_ms = self.rtt_ms.map_or(20.0, |rtt| rtt / 2.0);
+        self.mos =
+            crate::quality::estimate_mos(codec, loss_pct, network_ms + f64::from(self.jitter_buffer_ms));
+        self
+    }
+
     /// Lost packets as a percentage of those expected.
     pub fn loss_pct(&self) -> f64 {
         let expected = self.packets_lost + self.packets_received.saturating_sub(self.duplicates);

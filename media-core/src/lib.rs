@@ -9,14 +9,17 @@
 //! owns the socket and the sleep.
 //!
 //! The pieces, each usable alone:
-//! - [`g711`] and [`codec`]: G.711 mu-law/A-law and the [`Codec`] enum.
+//! - [`g711`], [`opus`] and [`codec`]: G.711 mu-law/A-law, Opus, and the [`Codec`] enum with
+//!   the stateful [`codec::Decoder`] and [`codec::Encoder`]; [`plc`]: G.711 loss concealment.
 //! - [`rtp`]: identifiers, parsing, and an allocation-free [`Packetizer`].
-//! - [`jitter`]: a fixed-delay jitter buffer.
+//! - [`jitter`]: the adaptive jitter buffer (20 to 200 ms).
 //! - [`pacer`]: the send queue of agent utterances, with flush for barge-in.
 //! - [`recorder`]: the stereo call recording (remote left, agent right).
 //! - [`endpointing`]: energy-based speech detection and utterance segmentation, handing
 //!   utterances over at 16 kHz.
-//! - [`dtmf`]: RFC 4733 telephone-events, receive side.
+//! - [`dtmf`]: RFC 4733 telephone-events, received and sent, and in-band DTMF tones.
+//! - [`rtcp`]: sender and receiver reports, round-trip time; [`quality`]: an E-model MOS.
+//! - [`srtp`]: SRTP with SDES keys (AES_CM_128_HMAC_SHA1_80).
 //! - [`analysis`]: audio intelligence: Silero VAD behind a webrtc-vad gate, endpointing and
 //!   barge-in, in-band DTMF, beeps, answering-machine detection, and whole-file analysis.
 //!
@@ -35,17 +38,26 @@ pub mod dtmf;
 pub mod endpointing;
 pub mod event;
 pub mod frame;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod g711;
 pub mod jitter;
+pub mod opus;
 pub mod pacer;
+pub mod plc;
+pub mod quality;
 pub mod recorder;
 pub mod resample;
+pub mod rtcp;
 pub mod rtp;
 pub mod session;
+pub mod srtp;
 mod transmit;
 
 #[cfg(feature = "driver")]
 pub mod driver;
+#[cfg(feature = "driver")]
+pub mod engine;
 
 pub use codec::Codec;
 pub use event::{MediaEvent, MediaStats, SessionSummary};

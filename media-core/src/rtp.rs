@@ -204,6 +204,21 @@ impl Packetizer {
     /// sequence number advances by one and the timestamp by `duration`, the number of samples
     /// (clock ticks) the payload covers. On error nothing advances.
     pub fn write_packet(&mut self, payload: &[u8], duration: u32, buf: &mut [u8]) -> Result<usize, RtpError> {
+        let header = Header {
+            payload_type: self.payload_type,
+            marker: self.marker_pending,
+            timestamp: self.next_timestamp,
+        };
+        let n = self.write_other(header, payload, buf)?;
+        self.marker_pending = false;
+        self.advance(duration);
+        Ok(n)
+    }
+
+    /// Writes a packet of this stream with its own payload type, marker and timestamp (an
+    /// RFC 4733 event, which keeps its start timestamp across its packets). Only the sequence
+    /// number advances; move the media clock on with [`advance`](Self::advance).
+    pub fn write_other(&mut self, header: Header, payload: &[u8], buf: &mut [u8]) -> Result<usize, RtpError> {
         let needed = RTP_HEADER_LEN + payload.len();
         let Some(packet) = buf.get_mut(..needed) else {
             return Err(RtpError::BufferTooSmall {
@@ -211,19 +226,32 @@ impl Packetizer {
                 available: buf.len(),
             });
         };
-        let (header, body) = packet.split_at_mut(RTP_HEADER_LEN);
-        header[0] = 0x80; // version 2, no padding, no extension, no CSRC
-        header[1] = (u8::from(self.marker_pending) << 7) | self.payload_type.0;
-        header[2..4].copy_from_slice(&self.next_seq.0.to_be_bytes());
-        header[4..8].copy_from_slice(&self.next_timestamp.0.to_be_bytes());
-        header[8..12].copy_from_slice(&self.ssrc.0.to_be_bytes());
+        let (head, body) = packet.split_at_mut(RTP_HEADER_LEN);
+        head[0] = 0x80; // version 2, no padding, no extension, no CSRC
+        head[1] = (u8::from(header.marker) << 7) | header.payload_type.0;
+        head[2..4].copy_from_slice(&self.next_seq.0.to_be_bytes());
+        head[4..8].copy_from_slice(&header.timestamp.0.to_be_bytes());
+        head[8..12].copy_from_slice(&self.ssrc.0.to_be_bytes());
         body.copy_from_slice(payload);
-
-        self.marker_pending = false;
         self.next_seq = self.next_seq.next();
-        self.next_timestamp = RtpTimestamp(self.next_timestamp.0.wrapping_add(duration));
         Ok(needed)
     }
+
+    /// Moves the media clock on by `duration` ticks without sending.
+    pub fn advance(&mut self, duration: u32) {
+        self.next_timestamp = RtpTimestamp(self.next_timestamp.0.wrapping_add(duration));
+    }
+}
+
+/// The per-packet header fields of [`Packetizer::write_other`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Header {
+    /// Payload type.
+    pub payload_type: PayloadType,
+    /// Marker bit.
+    pub marker: bool,
+    /// Timestamp.
+    pub timestamp: RtpTimestamp,
 }
 
 /// RFC 3550 section 6.4.1 interarrival jitter: a running estimate of how much packet spacing

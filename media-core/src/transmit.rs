@@ -9,8 +9,12 @@ use crate::rtp::{RTP_HEADER_LEN, RtpError};
 
 /// Packets the queue holds.
 const SLOTS: usize = 8;
-/// Largest packet: header plus 40 ms of G.711.
-pub(crate) const MAX_PACKET: usize = RTP_HEADER_LEN + 320;
+/// Largest payload we send: an Opus packet at our bit rate is far smaller, G.711 is 160.
+pub(crate) const MAX_PAYLOAD: usize = 512;
+/// Room after the payload for an SRTP authentication tag (10 bytes for HMAC-SHA1-80).
+pub(crate) const MAX_TRAILER: usize = 16;
+/// Largest packet: header, payload and SRTP tag.
+pub(crate) const MAX_PACKET: usize = RTP_HEADER_LEN + MAX_PAYLOAD + MAX_TRAILER;
 
 /// Fixed-capacity FIFO of outgoing packets.
 #[derive(Debug)]

@@ -1,23 +1,62 @@
-//! Replays the saved fuzz corpus (`fuzz/corpus/rtp`) through the RTP and RFC 4733 parsers: the CI smoke
-//! run of the fuzz target. Every input must be handled without a panic.
+//! Replays the saved fuzz corpora (`fuzz/corpus/{rtp,rtcp,rfc4733,wav}`) through the bodies of
+//! the fuzz targets (`media_core::fuzzing`): the CI smoke run of the fuzzers. Every input must
+//! be handled without a panic; the valid seeds must still do what they did.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+fn corpus(target: &str) -> Vec<(PathBuf, Vec<u8>)> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../fuzz/corpus")
+        .join(target);
+    let mut inputs: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("corpus {} unreadable: {e}", dir.display()))
+        .map(|entry| {
+            let path = entry.expect("entry").path();
+            let bytes = std::fs::read(&path).expect("readable");
+            (path, bytes)
+        })
+        .collect();
+    inputs.sort();
+    assert!(inputs.len() >= 2, "corpus {target} present");
+    inputs
+}
 
 #[test]
 fn rtp_corpus() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/corpus/rtp");
-    let mut seen = 0;
     let mut valid = 0;
-    for entry in
-        std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("corpus {} unreadable: {e}", dir.display()))
-    {
-        let bytes = std::fs::read(entry.expect("entry").path()).expect("readable");
-        seen += 1;
-        if let Ok(packet) = media_core::rtp::parse(&bytes) {
+    for (_, bytes) in corpus("rtp") {
+        if media_core::rtp::parse(&bytes).is_ok() {
             valid += 1;
-            let _ = media_core::dtmf::TelephoneEvent::parse(packet.payload);
+        }
+        media_core::fuzzing::rtp(&bytes);
+    }
+    assert!(valid >= 2, "the valid seeds still parse");
+}
+
+#[test]
+fn rtcp_corpus() {
+    for (path, bytes) in corpus("rtcp") {
+        media_core::fuzzing::rtcp(&bytes);
+        if path.ends_with("sr_sdes") {
+            #[allow(clippy::disallowed_methods)] // any origin will do
+            let t0 = std::time::Instant::now();
+            let mut rtcp = media_core::rtcp::RtcpSession::new(media_core::Ssrc(0xA), t0, 0);
+            let info = rtcp.handle(t0, &bytes).expect("the SR seed is valid");
+            assert_eq!(info.report.map(|r| r.cumulative_lost), Some(10));
         }
     }
-    assert!(seen >= 3, "corpus present");
-    assert!(valid >= 2, "the valid seeds still parse");
+}
+
+#[test]
+fn rfc4733_corpus() {
+    for (_, bytes) in corpus("rfc4733") {
+        media_core::fuzzing::rfc4733(&bytes);
+    }
+}
+
+#[test]
+fn wav_corpus() {
+    for (_, bytes) in corpus("wav") {
+        media_core::fuzzing::wav(&bytes);
+    }
 }

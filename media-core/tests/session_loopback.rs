@@ -10,7 +10,9 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use media_core::rtcp::RtcpMode;
 use media_core::rtp::parse;
+use media_core::srtp::{SdesKey, SrtpConfig};
 use media_core::{Codec, MediaEvent, MediaSession, PayloadType, SessionConfig, Ssrc, UtteranceId};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -47,13 +49,25 @@ fn read_stereo(path: &Path) -> (Vec<i16>, Vec<i16>) {
 /// duplicated packet.
 type Datagram = (SocketAddr, SocketAddr, Vec<u8>, bool);
 
-/// One direction of the network: fixed latency, uniform jitter, random loss and duplication.
+/// Two-state Gilbert-Elliott loss: in the good state nothing is lost, in the bad state
+/// everything is; the state flips before each packet with the given probabilities, so losses
+/// come in bursts of mean length `1 / to_good` packets.
+#[derive(Clone, Copy)]
+struct GilbertElliott {
+    to_bad: f64,
+    to_good: f64,
+    bad: bool,
+}
+
+/// One direction of the network: fixed latency, uniform jitter, random or bursty loss and
+/// duplication.
 struct Link {
     rng: StdRng,
     latency: Duration,
     jitter_max_us: u64,
     loss: f64,
     duplicate: f64,
+    bursts: Option<GilbertElliott>,
     /// Keyed by (arrival time, send order) so equal arrival times keep their send order.
     in_flight: BTreeMap<(Instant, u64), Datagram>,
     sent: u64,
@@ -70,6 +84,7 @@ impl Link {
             jitter_max_us: jitter_max_ms * 1000,
             loss,
             duplicate,
+            bursts: None,
             in_flight: BTreeMap::new(),
             sent: 0,
             dropped_seqs: Vec::new(),
@@ -81,9 +96,29 @@ impl Link {
         Link::new(0, latency_ms, 0, 0.0, 0.0)
     }
 
+    /// This link with Gilbert-Elliott burst losses instead of independent ones.
+    fn with_bursts(mut self, to_bad: f64, to_good: f64) -> Self {
+        self.bursts = Some(GilbertElliott {
+            to_bad,
+            to_good,
+            bad: false,
+        });
+        self
+    }
+
     fn send(&mut self, now: Instant, from: SocketAddr, to: SocketAddr, bytes: Vec<u8>) {
         self.sent += 1;
-        if self.loss > 0.0 && self.rng.random_bool(self.loss) {
+        let lost = match &mut self.bursts {
+            Some(ge) => {
+                let flip = if ge.bad { ge.to_good } else { ge.to_bad };
+                if self.rng.random_bool(flip) {
+                    ge.bad = !ge.bad;
+                }
+                ge.bad
+            }
+            None => self.loss > 0.0 && self.rng.random_bool(self.loss),
+        };
+        if lost {
             self.dropped_seqs
                 .push(parse(&bytes).expect("sessions send valid RTP").seq.0);
             return;
@@ -133,6 +168,8 @@ struct Harness {
     b_arrivals: Vec<u16>,
     /// Extra copies (from link duplication) among them.
     b_duplicate_arrivals: u64,
+    /// RTCP datagrams A sent.
+    a_rtcp: u64,
 }
 
 struct Setup {
@@ -142,6 +179,10 @@ struct Setup {
     b_recording: Option<PathBuf>,
     /// What B believes A's address is (SDP); A's real address is always `A_ADDR`.
     b_signalled_remote: SocketAddr,
+    /// RTCP of both sessions.
+    rtcp: RtcpMode,
+    /// SRTP keys of A and B.
+    srtp: Option<(SrtpConfig, SrtpConfig)>,
 }
 
 const A_ADDR: &str = "192.0.2.1:4000";
@@ -155,6 +196,8 @@ impl Default for Setup {
             a_recording: None,
             b_recording: None,
             b_signalled_remote: addr(A_ADDR),
+            rtcp: RtcpMode::Off,
+            srtp: None,
         }
     }
 }
@@ -165,6 +208,8 @@ impl Harness {
         let (a_addr, b_addr) = (addr(A_ADDR), addr(B_ADDR));
         let mut a_config = SessionConfig::new(Codec::Pcmu, PayloadType::PCMU, b_addr, Ssrc(0xA));
         a_config.recording = setup.a_recording;
+        a_config.rtcp = setup.rtcp;
+        a_config.srtp = setup.srtp.as_ref().map(|(a, _)| a.clone());
         let mut b_config = SessionConfig::new(
             Codec::Pcmu,
             PayloadType::PCMU,
@@ -172,6 +217,8 @@ impl Harness {
             Ssrc(0xB),
         );
         b_config.recording = setup.b_recording;
+        b_config.rtcp = setup.rtcp;
+        b_config.srtp = setup.srtp.map(|(_, b)| b);
         Harness {
             start: now,
             now,
@@ -187,6 +234,7 @@ impl Harness {
             misdirected: 0,
             b_arrivals: Vec::new(),
             b_duplicate_arrivals: 0,
+            a_rtcp: 0,
         }
     }
 
@@ -216,6 +264,7 @@ impl Harness {
             // Arrivals first, then ticks, as a driver woken at this instant would see them.
             while let Some((from, to, bytes, copy)) = self.ab.pop_due(self.now) {
                 if to == self.b_addr {
+                    // (SRTP leaves the header in the clear.)
                     self.b_arrivals.push(parse(&bytes).expect("valid").seq.0);
                     self.b_duplicate_arrivals += u64::from(copy);
                 }
@@ -253,6 +302,13 @@ impl Harness {
             self.ab.send(self.now, self.a_addr, to, buf[..n].to_vec());
         }
         while let Some((to, n)) = self.b.poll_transmit(&mut buf) {
+            self.ba.send(self.now, self.b_addr, to, buf[..n].to_vec());
+        }
+        while let Some((to, n)) = self.a.poll_transmit_rtcp(&mut buf) {
+            self.a_rtcp += 1;
+            self.ab.send(self.now, self.a_addr, to, buf[..n].to_vec());
+        }
+        while let Some((to, n)) = self.b.poll_transmit_rtcp(&mut buf) {
             self.ba.send(self.now, self.b_addr, to, buf[..n].to_vec());
         }
         while let Some(event) = self.a.poll_event() {
@@ -615,4 +671,213 @@ fn b_latches_onto_as_real_address_behind_nat() {
     // B's ticks 20..=980 ms have arrived at A by 1000 ms.
     assert_eq!(a_stats.packets_received, 49);
     assert_eq!(a_stats.packets_lost, 0);
+}
+
+#[test]
+fn rtcp_reports_measure_the_round_trip_and_the_loss_each_side_sees() {
+    let mut h = Harness::new(Setup {
+        // 20 ms each way; A's packets to B lose 5%.
+        ab: Link::new(11, 20, 0, 0.05, 0.0),
+        ba: Link::perfect(20),
+        rtcp: RtcpMode::Mux,
+        ..Setup::default()
+    });
+    h.run_for_ms(16_000);
+    // About one report per 5 s from each side (the first after half an interval).
+    assert!((3..=5).contains(&h.a_rtcp), "A sent {} reports", h.a_rtcp);
+    let (a, b) = (h.a.stats(), h.b.stats());
+    assert!(a.rtcp_received >= 2 && b.rtcp_received >= 2, "{a:?} {b:?}");
+    assert_eq!(
+        (a.rtcp_ignored, b.rtcp_ignored, a.malformed, b.malformed),
+        (0, 0, 0, 0)
+    );
+    // The round trip is 40 ms; DLSR and LSR are in 1/65536 s.
+    for rtt in [a.rtt_ms, b.rtt_ms] {
+        let rtt = rtt.expect("rtt measured");
+        assert!((39.5..40.5).contains(&rtt), "rtt {rtt}");
+    }
+    // A hears about B's losses of its stream; B's own view of A's stream is lossless.
+    assert!(b.packets_lost > 0);
+    assert!(a.remote_loss_pct.is_some_and(|l| l > 0.0 && l < 15.0), "{a:?}");
+    assert_eq!(b.remote_loss_pct, Some(0.0));
+    // The MOS reflects it: B (5% loss) hears worse than A (none).
+    assert!(a.mos > 4.2 && b.mos < a.mos, "A {} B {}", a.mos, b.mos);
+    // Closing says goodbye.
+    h.a.close(h.now);
+    h.drain();
+    h.run_for_ms(100);
+    assert!(h.a_rtcp >= 4);
+}
+
+#[test]
+fn srtp_carries_the_audio_and_drops_forgeries() {
+    let key = |seed: u8| {
+        SdesKey::from_random(std::array::from_fn(|i| {
+            seed.wrapping_mul(31).wrapping_add(i as u8)
+        }))
+    };
+    let (ka, kb) = (key(1), key(2));
+    let b_wav = temp_wav("srtp-b.wav");
+    let mut h = Harness::new(Setup {
+        ab: Link::new(5, 20, 10, 0.0, 0.0),
+        b_recording: Some(b_wav.clone()),
+        rtcp: RtcpMode::Mux,
+        srtp: Some((
+            SrtpConfig {
+                local: ka.clone(),
+                remote: kb.clone(),
+            },
+            SrtpConfig {
+                local: kb,
+                remote: ka,
+            },
+        )),
+        ..Setup::default()
+    });
+    h.run_for_ms(200);
+    let signal = chirp(8000, 10_000.0);
+    h.a.play(UtteranceId(1), signal.clone());
+    h.run_for_ms(2000);
+    // Nothing on the wire is plain audio: the chirp's mu-law bytes never appear.
+    let (_, plain) = h
+        .a_sent
+        .iter()
+        .map(|(_, p)| (p.len(), p))
+        .max_by_key(|(n, _)| *n)
+        .expect("packets");
+    assert_eq!(plain.len(), 12 + 160 + 10, "header, payload, 80-bit tag");
+    // An attacker at A's address injects RTP and RTCP: both are refused.
+    let mut forged = vec![0x80, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0xA];
+    forged.extend_from_slice(&[0x80; 170]);
+    h.b.handle_datagram(h.now, addr(A_ADDR), &forged);
+    h.b.handle_datagram(
+        h.now,
+        addr(A_ADDR),
+        &[
+            0x81, 201, 0, 7, 0, 0, 0, 0xA, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+            0, 0,
+        ],
+    );
+    let stats = h.b.stats();
+    assert_eq!(stats.srtp_rejected, 2, "{stats:?}");
+    assert_eq!((stats.packets_lost, stats.late, stats.malformed), (0, 0, 0));
+    assert!(stats.rtcp_received >= 1, "SRTCP reports arrive: {stats:?}");
+    let summary = h.b.finish().expect("finish B");
+    let (b_left, _) = read_stereo(&summary.recording.expect("recording").path);
+    let (_, corr) = find(&signal, &b_left, 220 * 8, 200 * 8);
+    assert!(corr > 0.99, "correlation {corr}");
+    std::fs::remove_file(&b_wav).ok();
+}
+
+/// Runs of consecutive sequence numbers in `seqs` (sorted), as their lengths.
+fn bursts(seqs: &[u16]) -> Vec<usize> {
+    let mut runs: Vec<usize> = Vec::new();
+    for (i, &s) in seqs.iter().enumerate() {
+        if i > 0 && seqs[i - 1].wrapping_add(1) == s {
+            *runs.last_mut().expect("a run") += 1;
+        } else {
+            runs.push(1);
+        }
+    }
+    runs
+}
+
+#[test]
+fn bursty_loss_and_changing_jitter_keep_playout_continuous_and_the_delay_bounded() {
+    const FRAME: usize = 160;
+    let b_wav = temp_wav("bursty-b.wav");
+    let mut h = Harness::new(Setup {
+        // Bursts of 3 packets on average, about 5% lost; jitter changed by phase below.
+        ab: Link::new(77, 20, 5, 0.0, 0.0).with_bursts(0.015, 0.33),
+        b_recording: Some(b_wav.clone()),
+        ..Setup::default()
+    });
+    h.run_for_ms(200);
+    let seconds = 53;
+    let signal = noise(8000 * seconds, 6000.0, 11);
+    h.a.play(UtteranceId(1), signal.clone());
+    // Phases: calm (5 ms jitter), rough (0..120 ms: reordering, late packets), calm again
+    // (long: the estimator forgets the rough phase over some twenty seconds).
+    let mut samples: Vec<(u64, u32, u32)> = Vec::new();
+    for (phase_ms, jitter_ms) in [(12_000, 5), (12_000, 120), (30_000, 5)] {
+        h.ab.jitter_max_us = jitter_ms * 1000;
+        for _ in 0..phase_ms / 100 {
+            h.run_for_ms(100);
+            let s = h.b.stats();
+            samples.push((h.ms(h.now), s.jitter_buffer_ms, s.jitter_target_ms));
+        }
+    }
+    let summary = h.b.finish().expect("finish B");
+    let stats = summary.stats;
+
+    // The link really lost packets in bursts.
+    let mut lost = h.ab.dropped_seqs.clone();
+    lost.sort_unstable();
+    let runs = bursts(&lost);
+    assert!(runs.len() > 15, "bursts {}", runs.len());
+    assert!(runs.iter().any(|&n| n >= 4), "longest burst {runs:?}");
+    assert!(stats.packets_lost >= lost.len() as u64 - 3, "{stats:?}");
+
+    // Delay bounds: the playout delay never leaves 20..=200 ms; it grows to ride out the rough
+    // phase and comes back down once the network is calm again.
+    for &(at, delay, target) in &samples {
+        assert!((20..=200).contains(&delay), "delay {delay} ms at {at} ms");
+        assert!((20..=200).contains(&target), "target {target} ms at {at} ms");
+    }
+    let in_phase = |from: u64, to: u64| {
+        samples
+            .iter()
+            .filter(move |(at, _, _)| (from..to).contains(at))
+            .map(|&(_, delay, _)| delay)
+    };
+    let calm_max = in_phase(4_000, 12_000).max().expect("samples");
+    let rough_max = in_phase(13_000, 24_000).max().expect("samples");
+    let calm_again = in_phase(50_000, 56_300).max().expect("samples");
+    assert!(calm_max <= 80, "calm delay {calm_max} ms");
+    assert!(rough_max >= 100, "rough delay only {rough_max} ms");
+    assert!(calm_again <= 80, "delay after calm returned {calm_again} ms");
+
+    // Continuity: one frame of audio per tick, no gaps, and every frame that arrived in time
+    // is in the recording, intact and in order, at most 200 ms of playout delay after it
+    // crossed the link.
+    let (left, _) = read_stereo(&summary.recording.expect("recording").path);
+    assert_eq!(left.len() as u64, summary.duration_ms * 8);
+    let first_tick_ms = 220;
+    let (mut found, mut last_at) = (0u64, 0usize);
+    let (mut min_lag, mut max_lag) = (u64::MAX, 0u64);
+    for k in 0..signal.len() / FRAME {
+        let sent_at = (first_tick_ms + 20 * k) * 8;
+        let frame = &signal[k * FRAME..(k + 1) * FRAME];
+        // Candidate playout positions: whole frames, from the link's latency to 400 ms on.
+        let hit = (1..=20)
+            .map(|n| sent_at + n * FRAME)
+            .filter(|&at| at + FRAME <= left.len())
+            // 0.7: unrelated noise frames correlate around 0 +- 0.08; the first frame after a
+            // concealment is partly cross-faded with the PLC's output (G.711 Appendix I).
+            .find(|&at| correlation(frame, &left[at..at + FRAME]) > 0.7);
+        if let Some(at) = hit {
+            assert!(at > last_at, "frame {k} played out of order");
+            last_at = at;
+            found += 1;
+            let lag_ms = ((at - sent_at) / 8) as u64;
+            min_lag = min_lag.min(lag_ms);
+            max_lag = max_lag.max(lag_ms);
+        }
+    }
+    let frames_sent = (signal.len() / FRAME) as u64;
+    let lost_in_utterance = lost.len() as u64;
+    // Everything not lost on the link, dropped as late or dropped to shrink the delay was
+    // played; nothing else.
+    assert!(
+        found + lost_in_utterance + stats.late + stats.frames_shrunk >= frames_sent
+            && found + lost_in_utterance + stats.late <= frames_sent,
+        "found {found} of {frames_sent}, lost {lost_in_utterance}, {stats:?}"
+    );
+    assert!(stats.late * 100 < frames_sent * 2, "late {}", stats.late);
+    // 20 ms on the wire, up to 120 ms of jitter, at most 200 ms in the buffer, one tick.
+    assert!(min_lag >= 40, "min lag {min_lag} ms");
+    assert!(max_lag <= 20 + 200 + 20, "max lag {max_lag} ms");
+    // Every lost or late packet was concealed by exactly one frame.
+    assert!(stats.frames_concealed + 3 >= stats.packets_lost);
+    std::fs::remove_file(&b_wav).ok();
 }

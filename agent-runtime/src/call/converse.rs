@@ -19,6 +19,9 @@ use tokio::task::{JoinHandle, JoinSet};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+/// How long each key the agent presses sounds, in ms.
+const DTMF_TONE_MS: u32 = 100;
+
 /// How a conversation ended.
 pub struct Ended {
     /// The SIP end.
@@ -299,8 +302,11 @@ impl<'a> Converse<'a> {
                         let _ = self.updates.send(CallUpdate::Dtmf(record.clone()));
                         self.dtmf.push(record);
                     }
-                    // RFC 4733 sending lands with the media issue; until then the keys are recorded only.
-                    tracing::warn!("DTMF sending is not available in this build");
+                    // RFC 4733 events when the callee negotiated telephone-event, in-band tones
+                    // otherwise; 100 ms per key, as IVRs expect from a person.
+                    if let Err(err) = self.media.send_dtmf(&digits, DTMF_TONE_MS).await {
+                        tracing::warn!(%err, "keys could not be sent");
+                    }
                 }
                 Action::Transfer => {
                     tracing::warn!("transfer requested but no bridge is available; ending the call");

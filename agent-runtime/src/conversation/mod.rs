@@ -826,6 +826,10 @@ impl Conversation {
         if self.reached_machine || self.state == State::Done {
             return;
         }
+        // A phone menu is a machine too, and the one the workflow asked to navigate.
+        if matches!(self.state, State::Navigating { .. }) {
+            return;
+        }
         self.reached_machine = true;
         if !self.playing.is_empty() {
             self.actions.push_back(Action::StopSpeaking);

@@ -272,6 +272,9 @@ fn phone_menus_are_navigated_before_speaking() {
     let mut now = 0;
     c.handle(Input::Answered { now_ms: now });
     assert!(drain(&mut c).is_empty(), "a menu is listened to, not talked over");
+    // The answering-machine detector calls the menu a machine: expected, and no voicemail.
+    c.handle(Input::Machine { now_ms: 2_000 });
+    assert!(drain(&mut c).is_empty(), "a menu is not a voicemail");
     let actions = caller(
         &mut c,
         "Thank you for calling. For sales, press 1. For billing, press 2.",

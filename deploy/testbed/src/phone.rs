@@ -49,6 +49,9 @@ pub struct PhoneOptions {
     pub record_dir: Option<PathBuf>,
     /// How long to wait for the phone to start and register.
     pub ready_timeout: Duration,
+    /// The audio codecs the phone offers and accepts, in baresip's `audio_codecs` syntax, in order
+    /// of preference: `PCMU,PCMA` by default, `opus/48000/2` for Opus.
+    pub codecs: String,
 }
 
 impl PhoneOptions {
@@ -62,7 +65,14 @@ impl PhoneOptions {
             auto_answer: true,
             record_dir: None,
             ready_timeout: Duration::from_secs(10),
+            codecs: "PCMU,PCMA".to_owned(),
         }
+    }
+
+    /// The same options with another codec list (see [`codecs`](Self::codecs)).
+    pub fn codecs(mut self, codecs: &str) -> Self {
+        codecs.clone_into(&mut self.codecs);
+        self
     }
 
     /// The same options with another account (e.g. `bob`/`bobpw`).
@@ -220,6 +230,7 @@ impl Phone {
                 ("registrar", &options.registrar.to_string()),
                 ("password", &options.password),
                 ("answermode", if options.auto_answer { "auto" } else { "manual" }),
+                ("codecs", &options.codecs),
             ],
         )?;
         for (file, text) in [("config", config), ("accounts", accounts)] {
@@ -527,10 +538,12 @@ mod tests {
                 ("registrar", "127.0.0.1:5099"),
                 ("password", "bobpw"),
                 ("answermode", "auto"),
+                ("codecs", "PCMU,PCMA"),
             ],
         )
         .unwrap();
         assert!(accounts.contains("<sip:bob@127.0.0.1:5099;transport=udp>;auth_user=bob;auth_pass=bobpw;"));
+        assert!(accounts.contains(";audio_codecs=PCMU,PCMA;"));
         let values = [
             ("sip_port", "1"),
             ("name", "n"),

@@ -227,6 +227,7 @@ impl LiveAnalysis {
                     digit: d.digit,
                     at_ms: d.start_ms,
                     duration_ms: d.end_ms.saturating_sub(d.start_ms),
+                    volume_dbm0: None,
                 }),
                 AnalysisEvent::Beep(b) => self.events.push_back(MediaEvent::Beep {
                     start_ms: b.start_ms,
@@ -413,7 +414,8 @@ mod tests {
         assert!(events.contains(&MediaEvent::Dtmf {
             digit: '5',
             at_ms: 2_000,
-            duration_ms: 100
+            duration_ms: 100,
+            volume_dbm0: None
         }));
     }
 
