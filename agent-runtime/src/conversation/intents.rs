@@ -136,43 +136,56 @@ fn digit_of(word: &str) -> Option<char> {
     }
 }
 
-/// The key that reaches `target` in a spoken menu: each clause ("for billing, press 2", "press 3 to
-/// report an outage") gives a key and a label; the label sharing most words with the target wins.
+/// The key that reaches `target` in a spoken menu. Speech-to-text often drops the punctuation
+/// ("for new service press 1 for billing press 2"), so clauses are found from the keys alone: each
+/// "press N" has a label either before it ("for billing, press 2") or after it ("press 2 for
+/// billing"). The menu uses the form after the keys when every key is followed by "for"/"to"/"if"
+/// words (the last one included); otherwise the label is what precedes the key, from its last
+/// "for"/"to"/"if". The label sharing most words with the target wins.
 pub fn menu_choice(text: &str, target: &str) -> Option<char> {
     const FILLER: &[&str] = &[
         "for", "to", "press", "the", "a", "an", "please", "or", "and", "your", "now", "if", "you", "would",
         "like", "are", "calling", "about", "dial", "select",
     ];
+    const LEADS: &[&str] = &["for", "to", "if"];
     let target_words: Vec<String> = words(target)
         .into_iter()
         .filter(|w| !FILLER.contains(&w.as_str()))
         .collect();
-    let lower = text.to_lowercase();
+    let ws = words(&text.to_lowercase());
+    // (position of the press word, key)
+    let keys: Vec<(usize, char)> = ws
+        .iter()
+        .enumerate()
+        .filter(|(_, w)| matches!(w.as_str(), "press" | "dial" | "select"))
+        .filter_map(|(i, _)| ws.get(i + 1).and_then(|w| digit_of(w)).map(|k| (i, k)))
+        .collect();
+    let after = |n: usize| -> &[String] {
+        let from = keys[n].0 + 2;
+        let to = keys.get(n + 1).map_or(ws.len(), |k| k.0).max(from);
+        &ws[from..to]
+    };
+    let labels_follow = !keys.is_empty()
+        && (0..keys.len()).all(|n| after(n).first().is_some_and(|w| LEADS.contains(&w.as_str())));
     let mut best: Option<(usize, char)> = None;
-    // Clauses end at sentence punctuation; "for X press N" and "press N for X" both stay in one clause.
-    for clause in lower.split(['.', ';', '!', '?']) {
-        let ws = words(clause);
-        let Some(press) = ws
-            .iter()
-            .position(|w| matches!(w.as_str(), "press" | "dial" | "select"))
-        else {
-            continue;
+    for (n, &(press, key)) in keys.iter().enumerate() {
+        let label: &[String] = if labels_follow {
+            after(n)
+        } else {
+            let from = if n == 0 { 0 } else { keys[n - 1].0 + 2 };
+            let before = &ws[from.min(press)..press];
+            let lead = before
+                .iter()
+                .rposition(|w| LEADS.contains(&w.as_str()))
+                .unwrap_or(0);
+            &before[lead..]
         };
-        let Some(key) = ws.get(press + 1).and_then(|w| digit_of(w)) else {
-            continue;
-        };
-        let label: Vec<&String> = ws
-            .iter()
-            .enumerate()
-            .filter(|(i, _)| *i != press && *i != press + 1)
-            .map(|(_, w)| w)
-            .collect();
         let score = target_words
             .iter()
             .filter(|t| {
                 label
                     .iter()
-                    .any(|l| l == t || l.trim_end_matches('s') == t.trim_end_matches('s'))
+                    .any(|l| l == *t || l.trim_end_matches('s') == t.trim_end_matches('s'))
             })
             .count();
         if score > 0 && best.is_none_or(|(s, _)| score > s) {
@@ -216,6 +229,19 @@ mod tests {
             Some('2')
         );
         assert_eq!(menu_choice(menu, "pharmacy"), None);
+        // Transcripts without punctuation, in both forms.
+        let flat = "thank you for calling riverside utilities for new service press 1 for billing press 2 \
+                    for power outages press 3";
+        assert_eq!(menu_choice(flat, "billing"), Some('2'));
+        assert_eq!(menu_choice(flat, "new service"), Some('1'));
+        assert_eq!(menu_choice(flat, "an outage"), Some('3'));
+        let flat = "welcome press 1 for sales press 2 for billing press 3 to report an outage";
+        assert_eq!(menu_choice(flat, "billing"), Some('2'));
+        assert_eq!(menu_choice(flat, "an outage"), Some('3'));
+        assert_eq!(
+            menu_choice("For new service, press 1 for billing, press 2.", "billing"),
+            Some('2')
+        );
         assert!(!is_menu("Hello, this is Dana speaking."));
     }
 }
