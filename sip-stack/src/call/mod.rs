@@ -1,7 +1,7 @@
-//! One call, in either direction (RFC 3261 12 to 15): the INVITE transaction as UAC ([`uac`]) or UAS
-//! ([`uas`]), then the dialog, with re-INVITE and UPDATE from either side (hold, resume, codec changes
-//! and session refreshes, [`session`]), session timers ([`timer`], RFC 4028), blind transfer by REFER
-//! ([`refer`], RFC 3515) and BYE. Pure state: the endpoint runs the transactions this module asks for and
+//! One call, in either direction (RFC 3261 12 to 15): the INVITE transaction as UAC (`uac`) or UAS
+//! (`uas`), then the dialog, with re-INVITE and UPDATE from either side (hold, resume, codec changes
+//! and session refreshes, `session`), session timers (`timer`, RFC 4028), blind transfer by REFER
+//! (`refer`, RFC 3515) and BYE. Pure state: the endpoint runs the transactions this module asks for and
 //! feeds it their outcomes.
 
 mod dialog;
