@@ -145,6 +145,11 @@ pub struct TrunkSection {
     /// Networks the trunk's inbound calls come from besides the proxy (CIDR, e.g. `192.0.2.0/24`).
     #[serde(default)]
     pub inbound_sources: Vec<String>,
+    /// How a call is handed to its bridge number (the `transfer` tool): `bridge` (default; a second
+    /// call to the human, joined to the first by re-INVITEs, works with any trunk) or `refer` (the
+    /// trunk calls the human on a REFER; no second channel, but the trunk must accept REFER).
+    #[serde(default)]
+    pub transfer: agent_runtime::call::TransferMode,
 }
 
 impl Default for TrunkSection {
@@ -164,6 +169,7 @@ impl Default for TrunkSection {
             keepalive_secs: None,
             inbound: true,
             inbound_sources: Vec::new(),
+            transfer: agent_runtime::call::TransferMode::default(),
         }
     }
 }

@@ -70,6 +70,10 @@ pub struct DemoOptions {
     pub timeout: Duration,
     /// A language model for the agent; the deterministic engine when `None`.
     pub llm: Option<agent_runtime::llm::LlmConfig>,
+    /// A human to hand the call to when the callee asks (`+1556...` rings the testbed's `bob`).
+    pub bridge_number: Option<String>,
+    /// How the trunk hands calls to the bridge number.
+    pub transfer: agent_runtime::call::TransferMode,
 }
 
 impl DemoOptions {
@@ -85,6 +89,8 @@ impl DemoOptions {
             data_dir,
             timeout: Duration::from_secs(120),
             llm: None,
+            bridge_number: None,
+            transfer: agent_runtime::call::TransferMode::default(),
         }
     }
 }
@@ -194,6 +200,9 @@ impl DemoSession {
         let receiver = CallbackReceiver::start().await?;
         let secret = SigningKey::generate();
         let mut config = demo_config(&options.data_dir, trunk.addr(), &secret);
+        for t in &mut config.trunks {
+            t.transfer = options.transfer;
+        }
         config.providers.llm.clone_from(&options.llm);
         let server = Server::start(config).await?;
         let api_key = keys::create(server.service.store(), &SystemClock, Some("demo".to_owned()))
@@ -219,6 +228,7 @@ impl DemoSession {
                 "to": self.options.to,
                 "prompt": self.options.prompt,
                 "callback_url": format!("http://{}/callback", self.receiver.addr),
+                "bridge_number": self.options.bridge_number,
             }))
             .send()
             .await?;

@@ -7,7 +7,7 @@ use crate::events::LiveEvent;
 use crate::model::{Dtmf, TranscriptTurn};
 use crate::service::{Inner, finalize_row};
 use crate::store::{CallRow, Finalized};
-use agent_runtime::call::{CallReport, CallRequest, CallUpdate, run_call};
+use agent_runtime::call::{BridgeTo, CallReport, CallRequest, CallUpdate, TransferMode, run_call};
 use agent_runtime::outcome::{Lifecycle, Outcome};
 use agent_runtime::phone::E164;
 use agent_runtime::workflow::Workflow;
@@ -31,6 +31,8 @@ pub(crate) struct Trunk {
     pub(crate) name: String,
     pub(crate) registers: bool,
     pub(crate) limit: usize,
+    /// How calls are handed to their bridge number.
+    pub(crate) transfer: TransferMode,
     capacity: usize,
     queued: AtomicUsize,
     running: AtomicUsize,
@@ -73,6 +75,7 @@ impl Trunk {
             name,
             registers,
             limit,
+            transfer: TransferMode::default(),
             capacity,
             queued: AtomicUsize::new(queued),
             running: AtomicUsize::new(0),
@@ -228,11 +231,19 @@ async fn request(inner: &Inner, trunk: &Trunk, row: &CallRow) -> Result<CallRequ
         .ok_or_else(|| format!("workflow {} is gone", row.workflow_id))?;
     let workflow: Workflow = serde_json::from_str(&workflow.definition)
         .map_err(|e| format!("stored workflow does not parse: {e}"))?;
+    let bridge = match row.bridge_number.as_deref() {
+        Some(number) => Some(BridgeTo {
+            number: E164::parse(number).map_err(|e| format!("stored bridge number: {e}"))?,
+            mode: trunk.transfer,
+        }),
+        None => None,
+    };
     Ok(CallRequest {
         to,
         workflow,
         trunk: TrunkId(trunk.index),
         recording: Some(inner.recordings.join(format!("{}.wav", row.id))),
+        bridge,
     })
 }
 

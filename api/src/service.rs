@@ -232,14 +232,18 @@ impl CallService {
         let mut trunks = Vec::new();
         for (index, t) in config.sip_trunks().iter().enumerate() {
             let queued = parts.store.queued_count(&t.name).await?;
-            trunks.push(Trunk::new(
+            let mut trunk = Trunk::new(
                 index,
                 t.name.clone(),
                 t.register,
                 config.trunk_limit(index),
                 config.limits.queue_capacity,
                 usize::try_from(queued).unwrap_or(0),
-            ));
+            );
+            if let Some(section) = config.trunks.get(index) {
+                trunk.transfer = section.transfer;
+            }
+            trunks.push(trunk);
         }
         let service = Self {
             inner: Arc::new(Inner {

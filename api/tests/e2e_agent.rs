@@ -408,3 +408,88 @@ async fn a_phone_menu_is_navigated_with_keys() {
         "{agent:#?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_caller_who_asks_for_a_person_is_bridged_to_one() {
+    use ringback_testbed::{EventKind, Phone, PhoneOptions};
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter("info,agent_runtime=debug")
+        .with_test_writer()
+        .try_init();
+    let data = tempfile::tempdir().expect("temp dir");
+    let mut options = DemoOptions::standard(data.path().to_owned());
+    options.prompt = APPOINTMENT.to_owned();
+    options.phone_lines = vec![
+        (10.0, "Can I please speak to a real person?".to_owned()),
+        (18.0, "Hi, I have a question about my bill.".to_owned()),
+    ];
+    options.bridge_number = Some("+15560001111".to_owned());
+    options.timeout = Duration::from_secs(150);
+    let mut session = demo::DemoSession::start(&options).await.expect("starts");
+    // The human: bob, who greets the caller a few seconds after picking up.
+    let greeting = speech::render_phone_audio(
+        &[(
+            3.0,
+            "Hello, this is Bob at the front desk. How can I help you today?",
+        )],
+        40.0,
+    )
+    .await
+    .expect("renders");
+    let bob_records = data.path().join("bob");
+    std::fs::create_dir_all(&bob_records).expect("dir");
+    let mut bob_options = PhoneOptions::new(session.trunk.addr(), &greeting).account("bob", "bobpw");
+    bob_options.record_dir = Some(bob_records);
+    let bob = Phone::start(bob_options).await.expect("bob starts");
+
+    session.place_call().await.expect("placed");
+    bob.wait_for_event(EventKind::CallEstablished, Duration::from_secs(90))
+        .await
+        .unwrap_or_else(|e| panic!("bob's phone never rang: {e}\n{}", session.trunk.log()));
+    // Let the two talk (bob's greeting, the caller's question), then the caller hangs up.
+    tokio::time::sleep(Duration::from_secs(20)).await;
+    session.phone.hangup().await.expect("alice hangs up");
+    let trunk = session.trunk.log();
+    let run = session.finish().await.expect("the call ends");
+    eprintln!("trunk log:\n{trunk}");
+    // The legs are linked: the caller's hang-up ends the human's leg too.
+    bob.wait_for_event(EventKind::CallClosed, Duration::from_secs(20))
+        .await
+        .expect("bob's leg ends with the caller's");
+    let call = &run.call;
+
+    assert_eq!(call["outcome"], "completed", "{call:#}");
+    assert_eq!(call["end_reason"], "transferred", "{call:#}");
+    let agent = turns(call, "agent");
+    assert!(
+        agent
+            .last()
+            .and_then(|t| t["text"].as_str())
+            .is_some_and(|t| t.contains("connect you with a person")),
+        "the agent's last words are the hold line: {agent:#?}"
+    );
+    assert!(
+        trunk.contains("REQ INVITE sip:+15560001111"),
+        "a second leg to the bridge number went through the trunk:\n{trunk}"
+    );
+    // Audio flows phone to phone: each heard the other's words.
+    let alice_heard = speech::normalize(
+        &speech::transcribe(run.phone_heard.as_ref().expect("alice recorded"))
+            .await
+            .expect("transcribes"),
+    );
+    assert!(
+        alice_heard.contains("front desk"),
+        "the caller heard: {alice_heard}"
+    );
+    let bob_heard = speech::normalize(
+        &speech::transcribe(bob.heard_wav().expect("bob recorded"))
+            .await
+            .expect("transcribes"),
+    );
+    assert!(bob_heard.contains("my bill"), "the human heard: {bob_heard}");
+    assert!(
+        !bob_heard.contains("ai assistant"),
+        "the human hears the caller, not the agent: {bob_heard}"
+    );
+}

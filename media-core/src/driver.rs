@@ -25,6 +25,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use crate::analysis::Verdict;
 use crate::dtmf::send::{DtmfSendError, event_code};
 use crate::event::{MediaEvent, SessionSummary};
 use crate::pacer::UtteranceId;
@@ -61,10 +62,21 @@ pub enum DriverError {
 /// What the handles ask of the task.
 #[derive(Debug)]
 pub(crate) enum Command {
-    Play { id: UtteranceId, samples_8k: Vec<i16> },
+    Play {
+        id: UtteranceId,
+        samples_8k: Vec<i16>,
+    },
     Flush,
     SetListening(bool),
-    SendDtmf { digits: String, tone_ms: u32 },
+    SendDtmf {
+        digits: String,
+        tone_ms: u32,
+    },
+    OfferTranscript {
+        at_ms: u64,
+        verdict: Verdict,
+        confidence: f32,
+    },
     Stop,
 }
 
@@ -80,6 +92,11 @@ impl Command {
                     tracing::warn!(error = %err, "DTMF refused");
                 }
             }
+            Command::OfferTranscript {
+                at_ms,
+                verdict,
+                confidence,
+            } => session.offer_transcript(at_ms, verdict, confidence),
             Command::Stop => return false,
         }
         true
@@ -122,6 +139,22 @@ impl MediaHandle {
         self.send(Command::SendDtmf {
             digits: digits.to_owned(),
             tone_ms,
+        })
+        .await
+    }
+
+    /// Offers the answering-machine detector a verdict taken from the greeting's transcript
+    /// (see [`MediaSession::offer_transcript`]).
+    pub async fn offer_transcript(
+        &self,
+        at_ms: u64,
+        verdict: Verdict,
+        confidence: f32,
+    ) -> Result<(), DriverError> {
+        self.send(Command::OfferTranscript {
+            at_ms,
+            verdict,
+            confidence,
         })
         .await
     }

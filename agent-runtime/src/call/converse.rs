@@ -1,6 +1,7 @@
 //! The answered call: moves events between the media session, the speech providers and the
 //! conversation until someone hangs up, and measures each turn.
 
+use super::handoff::{BridgeTo, CallerLeg, Handoff, HandoffEnd};
 use super::latency::{Probe, TurnLatency};
 use super::speaker::{Finished, Part, Playbacks, Voice};
 use super::{AmdRecord, CallUpdate, DtmfRecord, Speech, driver_gone};
@@ -125,6 +126,28 @@ pub struct Converse<'a> {
     hanging_up: bool,
     end_reason: Option<EndReason>,
     amd: Option<AmdRecord>,
+    /// Where the `transfer` tool hands the call, if the call has a bridge number.
+    bridge: Option<Bridge>,
+    handoff: Option<Handoff>,
+    /// The caller talks to the human now: the agent is out of the call.
+    bridged: bool,
+    /// Whether the first words heard were offered to the answering-machine detector.
+    greeting_offered: bool,
+}
+
+/// A bridge number and what a hand-off needs of the caller's leg.
+pub struct Bridge {
+    pub(super) to: BridgeTo,
+    pub(super) caller: CallerLeg,
+    pub(super) rtp_ip: std::net::IpAddr,
+}
+
+/// The next event of the human's leg, or never when there is none.
+async fn human_event(handoff: Option<&mut Handoff>) -> Option<CallEvent> {
+    match handoff.and_then(Handoff::human) {
+        Some(human) => human.events.recv().await,
+        None => std::future::pending().await,
+    }
 }
 
 impl<'a> Converse<'a> {
@@ -138,6 +161,7 @@ impl<'a> Converse<'a> {
         handle: CallHandle,
         running: RunningSession,
         prerendered: JoinHandle<Vec<(String, Audio)>>,
+        bridge: Option<Bridge>,
     ) -> Self {
         let (voice, parts) = Voice::start(speech.tts.clone(), Some(prerendered));
         let (thoughts_tx, thoughts) = mpsc::unbounded_channel();
@@ -166,6 +190,10 @@ impl<'a> Converse<'a> {
             hanging_up: false,
             end_reason: None,
             amd: None,
+            bridge,
+            handoff: None,
+            bridged: false,
+            greeting_offered: false,
         }
     }
 
@@ -185,12 +213,32 @@ impl<'a> Converse<'a> {
         let mut ticker = tokio::time::interval(Duration::from_millis(100));
         let cause = loop {
             self.carry_out(&mut conversation).await;
+            let handoff_deadline = self.handoff.as_ref().and_then(Handoff::deadline);
             tokio::select! {
                 event = placed.events.recv() => match event {
                     Some(CallEvent::Ended(cause)) => break cause,
-                    Some(_) => {}
+                    Some(event) => {
+                        if let Some(handoff) = self.handoff.as_mut()
+                            && let Some(end) = handoff.on_caller_event(self.sip, &event).await
+                        {
+                            self.handoff_ended(end, &mut conversation).await;
+                        }
+                    }
                     None => break driver_gone(true),
                 },
+                event = human_event(self.handoff.as_mut()), if self.handoff.is_some() => {
+                    if let Some(handoff) = self.handoff.as_mut()
+                        && let Some(end) = handoff.on_human_event(self.sip, event).await
+                    {
+                        self.handoff_ended(end, &mut conversation).await;
+                    }
+                }
+                () = tokio::time::sleep_until(handoff_deadline.unwrap_or(deadline)), if handoff_deadline.is_some() => {
+                    if let Some(handoff) = self.handoff.as_mut() {
+                        let end = handoff.on_deadline(self.sip).await;
+                        self.handoff_ended(end, &mut conversation).await;
+                    }
+                }
                 Some(event) = self.media_events.recv() => self.on_media(event, &mut conversation),
                 Some(part) = self.parts.recv() => self.on_part(part, &mut conversation).await,
                 Some(event) = self.thoughts.recv() => match event {
@@ -212,7 +260,8 @@ impl<'a> Converse<'a> {
                     self.local_end = Some(LocalEnd::Canceled);
                     self.hang_up().await;
                 }
-                () = tokio::time::sleep_until(deadline), if !self.hanging_up => {
+                // Once bridged, the call is the human's: the agent's time limit no longer applies.
+                () = tokio::time::sleep_until(deadline), if !self.hanging_up && !self.bridged => {
                     tracing::warn!("hard call duration limit reached");
                     self.end_reason = Some(EndReason::MaxDuration);
                     self.hang_up().await;
@@ -308,11 +357,7 @@ impl<'a> Converse<'a> {
                         tracing::warn!(%err, "keys could not be sent");
                     }
                 }
-                Action::Transfer => {
-                    tracing::warn!("transfer requested but no bridge is available; ending the call");
-                    self.end_reason = Some(EndReason::Completed);
-                    self.hang_up().await;
-                }
+                Action::Transfer => self.start_handoff(conversation).await,
                 Action::Hangup { reason } => {
                     tracing::info!(reason = reason.as_str(), "agent hangs up");
                     self.end_reason = Some(reason);
@@ -396,12 +441,40 @@ impl<'a> Converse<'a> {
         }
     }
 
+    /// The answering-machine detector's transcript hook: the first words heard ("you have reached
+    /// ..., leave a message after the tone") can settle a verdict the audio left open. The verdict
+    /// comes back as a `MediaEvent::Amd`, like one from the audio.
+    fn offer_greeting(&mut self, text: &str, end_ms: u64) {
+        if self.greeting_offered || text.trim().is_empty() {
+            return;
+        }
+        self.greeting_offered = true;
+        if self
+            .amd
+            .as_ref()
+            .is_some_and(|a| a.verdict != Verdict::Unknown.as_str())
+        {
+            return;
+        }
+        if let Some((verdict, confidence)) = media_core::analysis::amd::classify_transcript(text) {
+            tracing::info!(
+                verdict = verdict.as_str(),
+                "greeting transcript offered to the detector"
+            );
+            let media = self.media.clone();
+            tokio::spawn(async move {
+                let _ = media.offer_transcript(end_ms, verdict, confidence).await;
+            });
+        }
+    }
+
     fn on_transcript(&mut self, t: Transcribed, conversation: &mut Conversation) {
         let text = t.text.unwrap_or_else(|err| {
             tracing::warn!(%err, "transcription failed");
             String::new()
         });
         tracing::info!(words = text.split_whitespace().count(), "caller said");
+        self.offer_greeting(&text, t.end_ms);
         if let Some(probe) = self.probe.as_mut() {
             probe.transcript_at = Some(Instant::now());
         }
@@ -470,6 +543,41 @@ impl<'a> Converse<'a> {
         if let Some(turn) = conversation.turn_for(f.say) {
             let _ = self.updates.send(CallUpdate::Turn(turn));
         }
+    }
+
+    /// The `transfer` tool: call the human (or REFER the caller to them).
+    async fn start_handoff(&mut self, conversation: &mut Conversation) {
+        let Some(bridge) = &self.bridge else {
+            tracing::warn!("transfer requested but the call has no bridge number");
+            conversation.handle(Input::TransferResult {
+                connected: false,
+                now_ms: self.now_ms(),
+            });
+            return;
+        };
+        tracing::info!(mode = ?bridge.to.mode, "handing the call to a human");
+        match Handoff::start(self.sip, bridge.caller.clone(), &bridge.to, bridge.rtp_ip).await {
+            Ok(handoff) => self.handoff = Some(handoff),
+            Err(reason) => self.handoff_ended(HandoffEnd::Failed(reason), conversation).await,
+        }
+    }
+
+    async fn handoff_ended(&mut self, end: HandoffEnd, conversation: &mut Conversation) {
+        let connected = end == HandoffEnd::Connected;
+        if connected {
+            tracing::info!("the human has the call");
+            self.bridged = true;
+            self.end_reason = Some(EndReason::Transferred);
+            // Our media is out of the path now (or our leg is about to end): close the recording.
+            let _ = self.media.stop().await;
+        } else {
+            // The human's leg (if any) is over; a bridged leg stays to drain its events.
+            self.handoff = None;
+        }
+        conversation.handle(Input::TransferResult {
+            connected,
+            now_ms: self.now_ms(),
+        });
     }
 
     async fn hang_up(&mut self) {

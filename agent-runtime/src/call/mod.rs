@@ -4,9 +4,11 @@
 //! only moves events between them and measures.
 
 mod converse;
+mod handoff;
 mod latency;
 mod speaker;
 
+pub use handoff::{BridgeTo, TransferMode};
 pub use latency::TurnLatency;
 
 use crate::conversation::{Conversation, ConversationConfig};
@@ -113,6 +115,8 @@ pub struct CallRequest {
     pub trunk: TrunkId,
     /// Where to write the stereo recording.
     pub recording: Option<PathBuf>,
+    /// A human to hand the call to when the callee asks for one (the `transfer` tool).
+    pub bridge: Option<BridgeTo>,
 }
 
 /// Progress reported while the call runs.
@@ -313,15 +317,35 @@ pub async fn run_call(
     };
     let running = media_core::driver::spawn(socket, session, cancel.child_token());
     let mut conversation_config = ConversationConfig::new(today());
-    conversation_config.can_transfer = false;
+    conversation_config.can_transfer = request.bridge.is_some();
     conversation_config.llm = speech.llm.is_some();
     let mut workflow = request.workflow.clone();
+    // A bridge number given with the call is the permission to use it, whatever the prompt says.
+    workflow.transfer_on_request |= request.bridge.is_some();
+    let bridge = request.bridge.clone().map(|to| converse::Bridge {
+        to,
+        caller: handoff::CallerLeg {
+            handle: placed.handle,
+            trunk: request.trunk,
+            offer: offer.clone(),
+        },
+        rtp_ip: config.rtp_ip,
+    });
     let limit = u32::try_from(config.max_duration.as_secs()).unwrap_or(u32::MAX);
     workflow.max_duration_secs = workflow.max_duration_secs.min(limit);
     let conversation = Conversation::new(workflow, conversation_config);
-    let ended = converse::Converse::new(sip, speech, updates, cancel, placed.handle, running, prerendered)
-        .run(&mut placed, conversation)
-        .await;
+    let ended = converse::Converse::new(
+        sip,
+        speech,
+        updates,
+        cancel,
+        placed.handle,
+        running,
+        prerendered,
+        bridge,
+    )
+    .run(&mut placed, conversation)
+    .await;
     let talk_ms = u64::try_from(answered_at.elapsed().as_millis()).unwrap_or(u64::MAX);
     let (recording, media_report) = match ended.media {
         Some(s) => (

@@ -92,6 +92,10 @@ pub fn request(
     if workflow.ivr_target.is_some() {
         system.push_str(" If you hear a phone menu, call send_dtmf with the key that leads to the goal.");
     }
+    system.push_str(
+        " If an answering machine or voicemail greeting answered instead of a person, say nothing and \
+         call leave_voicemail: the message is left after the beep.",
+    );
     let mut messages = vec![ChatMessage::text(ChatRole::System, system)];
     for turn in transcript {
         let role = match turn.role {
@@ -151,6 +155,11 @@ pub fn tools(workflow: &Workflow, can_transfer: bool) -> Vec<Tool> {
             }),
         });
     }
+    tools.push(Tool {
+        name: "leave_voicemail",
+        description: "A voicemail greeting answered, not a person: leave the call's message after the beep.",
+        parameters: json!({ "type": "object", "properties": {} }),
+    });
     if can_transfer {
         tools.push(Tool {
             name: "transfer",

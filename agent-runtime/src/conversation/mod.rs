@@ -88,6 +88,14 @@ pub enum Input {
         /// Now.
         now_ms: u64,
     },
+    /// The hand-off asked for by [`Action::Transfer`] is over: the human answered and the call is
+    /// theirs (`connected`), or nobody could be reached and the call is still ours.
+    TransferResult {
+        /// Whether the human took the call.
+        connected: bool,
+        /// Now.
+        now_ms: u64,
+    },
     /// A piece of the language model's turn.
     Thought {
         /// Which turn.
@@ -121,6 +129,10 @@ pub enum EndReason {
     MaxDuration,
     /// The agent could not continue (e.g. speech synthesis failed).
     Error,
+    /// The call was handed to a human.
+    Transferred,
+    /// A human was asked for but could not be reached.
+    TransferFailed,
 }
 
 impl EndReason {
@@ -134,6 +146,8 @@ impl EndReason {
             EndReason::CallerDone => "caller_done",
             EndReason::MaxDuration => "max_duration",
             EndReason::Error => "error",
+            EndReason::Transferred => "transferred",
+            EndReason::TransferFailed => "transfer_failed",
         }
     }
 }
@@ -216,6 +230,8 @@ enum After {
     Listen,
     Hangup(EndReason),
     Transfer,
+    /// Wait for the beep and leave the voicemail message (the model said a machine answered).
+    Voicemail,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -246,6 +262,8 @@ enum State {
     AwaitingBeep {
         since_ms: u64,
     },
+    /// The caller is on hold while the human is called.
+    Transferring,
     Done,
 }
 
@@ -269,7 +287,10 @@ pub struct Conversation {
     keys: String,
     last_key_ms: u64,
     reached_machine: bool,
+    /// When the last beep ended, if one was heard (the machine may beep before we know it is one).
+    beep_ms: Option<u64>,
     transferred: bool,
+    transfer_failed: bool,
     ending: bool,
     next_thought: u64,
     /// The model failed once: the rest of the call is deterministic.
@@ -296,7 +317,9 @@ impl Conversation {
             keys: String::new(),
             last_key_ms: 0,
             reached_machine: false,
+            beep_ms: None,
             transferred: false,
+            transfer_failed: false,
             ending: false,
             next_thought: 1,
             llm_failed: false,
@@ -343,10 +366,12 @@ impl Conversation {
             Input::Dtmf { digit, now_ms } => self.on_key(digit, now_ms),
             Input::Machine { now_ms } => self.on_machine(now_ms),
             Input::Beep { now_ms } => {
+                self.beep_ms = Some(now_ms);
                 if self.reached_machine && !self.ending {
                     self.leave_voicemail(now_ms);
                 }
             }
+            Input::TransferResult { connected, now_ms } => self.on_transfer_result(connected, now_ms),
             Input::Thought { id, thought, now_ms } => self.on_thought(id, thought, now_ms),
             Input::Tick { now_ms } => self.on_tick(now_ms),
         }
@@ -412,10 +437,12 @@ impl Conversation {
                     self.actions.push_back(Action::Hangup { reason });
                 }
                 After::Transfer => {
-                    self.state = State::Done;
+                    self.state = State::Transferring;
+                    self.ending = true;
                     self.transferred = true;
                     self.actions.push_back(Action::Transfer);
                 }
+                After::Voicemail => self.machine_answered(now_ms),
             }
         }
     }
@@ -618,6 +645,7 @@ impl Conversation {
             }
             "end_call" => After::Hangup(EndReason::Completed),
             "transfer" if self.config.can_transfer && self.workflow.transfer_on_request => After::Transfer,
+            "leave_voicemail" => After::Voicemail,
             "send_dtmf" => {
                 let digits: String = args
                     .get("digits")
@@ -642,6 +670,13 @@ impl Conversation {
     fn thought_done(&mut self, spoke: bool, then: After, now_ms: u64) {
         match (spoke, then) {
             (false, After::Hangup(reason)) => self.close(now_ms, None, reason),
+            (_, After::Voicemail) => {
+                // Whatever the model said to a machine is not worth finishing.
+                if !self.playing.is_empty() {
+                    self.actions.push_back(Action::StopSpeaking);
+                }
+                self.machine_answered(now_ms);
+            }
             (false, After::Transfer) => {
                 self.say(
                     now_ms,
@@ -830,11 +865,44 @@ impl Conversation {
         if matches!(self.state, State::Navigating { .. }) {
             return;
         }
-        self.reached_machine = true;
         if !self.playing.is_empty() {
             self.actions.push_back(Action::StopSpeaking);
         }
-        self.state = State::AwaitingBeep { since_ms: now_ms };
+        self.machine_answered(now_ms);
+    }
+
+    /// A machine answered (the detector or the model said so): leave the message after its beep,
+    /// at once if the beep has already sounded.
+    fn machine_answered(&mut self, now_ms: u64) {
+        if self.reached_machine || self.ending || self.state == State::Done {
+            return;
+        }
+        self.reached_machine = true;
+        if self.beep_ms.is_some() {
+            self.leave_voicemail(now_ms);
+        } else {
+            self.state = State::AwaitingBeep { since_ms: now_ms };
+        }
+    }
+
+    fn on_transfer_result(&mut self, connected: bool, now_ms: u64) {
+        if self.state != State::Transferring {
+            return;
+        }
+        if connected {
+            // The human has the call: nothing more is ours to say, and hanging up is theirs.
+            self.state = State::Done;
+        } else {
+            self.transferred = false;
+            self.transfer_failed = true;
+            self.close(
+                now_ms,
+                Some(
+                    "I am sorry, I could not reach anyone right now. Someone will call you back.".to_owned(),
+                ),
+                EndReason::TransferFailed,
+            );
+        }
     }
 
     fn leave_voicemail(&mut self, now_ms: u64) {
@@ -1002,9 +1070,14 @@ impl Conversation {
         self.reached_machine
     }
 
-    /// Whether the call was handed to a human.
+    /// Whether the call was handed to a human (asked for, and not failed).
     pub fn transferred(&self) -> bool {
         self.transferred
+    }
+
+    /// Whether a hand-off to a human was tried and failed.
+    pub fn transfer_failed(&self) -> bool {
+        self.transfer_failed
     }
 
     /// The transcript so far, without turns that were never heard.
@@ -1057,6 +1130,8 @@ impl Conversation {
         }
         if self.transferred {
             parts.push("The callee asked for a person and was transferred.".to_owned());
+        } else if self.transfer_failed() {
+            parts.push("The callee asked for a person, but nobody could be reached.".to_owned());
         }
         if parts.is_empty() {
             format!("Call{who}: no answers were collected.")

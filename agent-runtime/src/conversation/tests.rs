@@ -612,3 +612,125 @@ fn only_fields_and_no_words_continue_with_the_script() {
         vec!["Thank you. What is the best email address to reach you?".to_owned()]
     );
 }
+
+/// Runs a call to the point where the caller asks for a person and the hold line has played.
+fn asked_for_a_person(now: &mut u64) -> Conversation {
+    let mut c = engine("Ask if they can attend on Tuesday. If they want to talk to a person, transfer them.");
+    c.handle(Input::Answered { now_ms: *now });
+    let a = drain(&mut c);
+    play_all(&mut c, &a, now);
+    let a = caller(&mut c, "Can I talk to a real person please?", now);
+    let said = play_all(&mut c, &a, now);
+    assert!(said[0].contains("connect you with a person"), "{said:?}");
+    assert_eq!(drain(&mut c), vec![Action::Transfer]);
+    c
+}
+
+#[test]
+fn a_connected_transfer_ends_the_agent_s_part_quietly() {
+    let mut now = 0;
+    let mut c = asked_for_a_person(&mut now);
+    // While the human's phone rings, the caller's words and the clock change nothing.
+    let a = caller(&mut c, "Hello? Are you still there?", &mut now);
+    assert!(a.is_empty(), "the caller is on hold: {a:?}");
+    c.handle(Input::Tick { now_ms: now + 20_000 });
+    assert!(drain(&mut c).is_empty());
+    c.handle(Input::TransferResult {
+        connected: true,
+        now_ms: now + 25_000,
+    });
+    assert!(
+        drain(&mut c).is_empty(),
+        "the call is not ours to hang up any more"
+    );
+    assert!(c.is_done() && c.transferred() && !c.transfer_failed());
+    assert!(c.summary().contains("was transferred"), "{}", c.summary());
+}
+
+#[test]
+fn a_failed_transfer_apologizes_and_ends_politely() {
+    let mut now = 0;
+    let mut c = asked_for_a_person(&mut now);
+    now += 30_000;
+    c.handle(Input::TransferResult {
+        connected: false,
+        now_ms: now,
+    });
+    let a = drain(&mut c);
+    let said = play_all(&mut c, &a, &mut now);
+    assert!(
+        said[0].starts_with("I am sorry, I could not reach anyone"),
+        "{said:?}"
+    );
+    assert_eq!(
+        drain(&mut c),
+        vec![Action::Hangup {
+            reason: EndReason::TransferFailed
+        }]
+    );
+    assert!(!c.transferred() && c.transfer_failed());
+    assert!(c.summary().contains("nobody could be reached"), "{}", c.summary());
+    // A late second result is ignored.
+    c.handle(Input::TransferResult {
+        connected: true,
+        now_ms: now,
+    });
+    assert!(drain(&mut c).is_empty());
+}
+
+/// The model hears a greeting and calls `leave_voicemail`; returns the engine waiting for the beep.
+fn greeting_to_the_model(c: &mut Conversation, now: &mut u64) {
+    c.handle(Input::Answered { now_ms: *now });
+    let a = drain(c);
+    play_all(c, &a, now);
+    let actions = caller(c, "You have reached Dana. Leave a message after the tone.", now);
+    let [Action::Think { id, request }] = actions.as_slice() else {
+        panic!("{actions:?}")
+    };
+    assert!(
+        request.tools.iter().any(|t| t.name == "leave_voicemail"),
+        "the tool is offered"
+    );
+    let id = *id;
+    c.handle(Input::Thought {
+        id,
+        thought: tool("leave_voicemail", json!({})),
+        now_ms: *now,
+    });
+    c.handle(Input::Thought {
+        id,
+        thought: Thought::Done,
+        now_ms: *now,
+    });
+}
+
+#[test]
+fn the_model_s_leave_voicemail_waits_for_the_beep() {
+    let mut c = llm_engine(APPOINTMENT);
+    let mut now = 0;
+    greeting_to_the_model(&mut c, &mut now);
+    assert!(c.reached_machine());
+    assert!(drain(&mut c).is_empty(), "nothing is said before the beep");
+    now += 2_000;
+    c.handle(Input::Beep { now_ms: now });
+    let a = drain(&mut c);
+    let said = play_all(&mut c, &a, &mut now);
+    assert_eq!(said, vec![c.workflow().voicemail_message.clone()]);
+    assert_eq!(
+        drain(&mut c),
+        vec![Action::Hangup {
+            reason: EndReason::Voicemail
+        }]
+    );
+}
+
+#[test]
+fn a_beep_heard_before_leave_voicemail_starts_the_message_at_once() {
+    let mut c = llm_engine(APPOINTMENT);
+    let mut now = 0;
+    c.handle(Input::Beep { now_ms: 500 });
+    greeting_to_the_model(&mut c, &mut now);
+    let a = drain(&mut c);
+    let said = play_all(&mut c, &a, &mut now);
+    assert_eq!(said, vec![c.workflow().voicemail_message.clone()]);
+}

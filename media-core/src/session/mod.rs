@@ -21,7 +21,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Instant;
 
-use crate::analysis::{LiveAnalysis, LiveAnalysisConfig, LiveAnalysisError, VadService};
+use crate::analysis::{LiveAnalysis, LiveAnalysisConfig, LiveAnalysisError, VadService, Verdict};
 use crate::codec::{Codec, CodecError, Decoder, Encoder};
 use crate::dtmf::DtmfReceiver;
 use crate::dtmf::send::{DtmfSendError, DtmfSender};
@@ -441,6 +441,17 @@ impl MediaSession {
     /// [`MediaEvent::DtmfSent`].
     pub fn send_dtmf(&mut self, digits: &str, tone_ms: u32) -> Result<(), DtmfSendError> {
         self.dtmf_tx.queue(digits, tone_ms)
+    }
+
+    /// A verdict on who answered that the runtime took from the greeting's transcript (the
+    /// answering-machine detector's transcript hook), at `at_ms` of the media timeline. It settles
+    /// the detector only while it is undecided or `unknown`; a [`MediaEvent::Amd`] follows when it
+    /// does. Without live analysis there is no detector, and nothing happens.
+    pub fn offer_transcript(&mut self, at_ms: u64, verdict: Verdict, confidence: f32) {
+        if let Ear::Analysis(live) = &mut self.ear {
+            live.offer_transcript(at_ms, verdict, confidence);
+            self.drain_ear();
+        }
     }
 
     /// Turns the reporting of the remote party's speech on or off.

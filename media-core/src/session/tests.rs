@@ -489,3 +489,52 @@ fn opus_sessions_advance_the_rtp_clock_at_48_khz() {
         (4, 0, 0)
     );
 }
+
+#[test]
+fn a_greeting_transcript_settles_the_answering_machine_verdict() {
+    let t0 = origin();
+    let mut config = SessionConfig::new(Codec::Pcmu, pt(0), addr("192.0.2.10:4000"), Ssrc(42));
+    let mut analysis = crate::analysis::LiveAnalysisConfig::default();
+    analysis.analyzer.vad = crate::analysis::VadMode::GateOnly;
+    config.analysis = Some(analysis);
+    let mut s = MediaSession::new(config, t0).expect("session");
+    for k in 0..50 {
+        s.handle_timeout(t0 + TICK * k);
+    }
+    drain_events(&mut s);
+    let (verdict, confidence) = crate::analysis::amd::classify_transcript(
+        "You have reached Dana, please leave a message after the tone",
+    )
+    .expect("a voicemail greeting");
+    s.offer_transcript(900, verdict, confidence);
+    let amd: Vec<_> = drain_events(&mut s)
+        .into_iter()
+        .filter(|e| matches!(e, MediaEvent::Amd { .. }))
+        .collect();
+    assert!(
+        matches!(
+            amd.as_slice(),
+            [MediaEvent::Amd {
+                verdict: Verdict::Machine,
+                confidence_pct: 80..=100,
+                ..
+            }]
+        ),
+        "{amd:?}"
+    );
+    // Decided once: a later, contrary transcript changes nothing.
+    s.offer_transcript(1500, Verdict::Human, 0.9);
+    assert!(
+        !drain_events(&mut s)
+            .iter()
+            .any(|e| matches!(e, MediaEvent::Amd { .. }))
+    );
+}
+
+#[test]
+fn without_live_analysis_a_transcript_verdict_is_ignored() {
+    let t0 = origin();
+    let mut s = session(t0);
+    s.offer_transcript(900, Verdict::Machine, 0.95);
+    assert!(drain_events(&mut s).is_empty());
+}

@@ -90,7 +90,9 @@ pub enum CallEvent {
         sdp: Vec<u8>,
     },
     /// The media changed inside the dialog: an offer from either side (re-INVITE or UPDATE: hold,
-    /// resume, a codec change, a new address) was answered. Point RTP at `media` from now on.
+    /// resume, a codec change, a new address) was answered. Point RTP at `media` from now on. Every
+    /// answer to an offer of ours ([`hold`](crate::Endpoint::hold), [`reoffer`](crate::Endpoint::reoffer))
+    /// is reported this way, even when the peer's side did not change.
     MediaChanged {
         /// What to send and where; `media.direction` is the peer's (`SendOnly` or `Inactive`: we are
         /// on hold).
@@ -449,10 +451,13 @@ impl Call {
                 self.restart_timer_from_response(response, ctx);
                 if !response.msg.body.is_empty() {
                     match self.media.on_answer(&response.msg.body) {
-                        Ok((media, true)) => {
+                        // An offer the application made (hold, resume, a re-offer) is always
+                        // answered back, changed or not: it waits for that answer. A session
+                        // refresh only reports a change.
+                        Ok((media, changed)) if changed || !refresh => {
                             actions.push(CallAction::Event(CallEvent::MediaChanged { media }))
                         }
-                        Ok((_, false)) => {}
+                        Ok(_) => {}
                         Err(err) => tracing::debug!(call = %self.handle, %err, "unusable SDP answer"),
                     }
                 }
