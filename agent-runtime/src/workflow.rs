@@ -118,6 +118,16 @@ pub struct Workflow {
 }
 
 impl Workflow {
+    /// The same workflow for answering calls rather than placing them: the opening says whom the
+    /// agent answers for ("Hello, this is an AI assistant for Bright Dental."), not that it calls.
+    pub fn answering(mut self) -> Self {
+        self.opening = match &self.organization {
+            Some(org) => format!("{DISCLOSURE} for {org}."),
+            None => format!("{DISCLOSURE}."),
+        };
+        self
+    }
+
     /// Checks the rules every workflow must follow (LLM output goes through this too).
     pub fn validate(&self) -> Result<(), WorkflowError> {
         if !self.opening.starts_with(DISCLOSURE) {
@@ -287,6 +297,8 @@ fn organization(sentence: &str) -> Option<String> {
         "on behalf of ",
         "calling from ",
         "calling for ",
+        "calls for ",
+        "answering for ",
         "you work for ",
         "you represent ",
     ] {
@@ -775,6 +787,20 @@ mod tests {
                 &FieldKind::Time
             )
         );
+    }
+
+    #[test]
+    fn an_answering_agent_says_whom_it_answers_for() {
+        let w = compile("You answer calls for Bright Dental. Ask for the caller's name.")
+            .expect("compiles")
+            .answering();
+        assert_eq!(w.organization.as_deref(), Some("Bright Dental"));
+        assert_eq!(w.opening, "Hello, this is an AI assistant for Bright Dental.");
+        w.validate().expect("still discloses");
+        let w = compile("Ask for the caller's name.")
+            .expect("compiles")
+            .answering();
+        assert_eq!(w.opening, "Hello, this is an AI assistant.");
     }
 
     #[test]

@@ -22,6 +22,9 @@ pub enum ConfigError {
     /// Values parse but make no sense together.
     #[error("invalid configuration: {0}")]
     Inconsistent(&'static str),
+    /// An inbound route is wrong.
+    #[error("{0}")]
+    Inbound(String),
 }
 
 /// The whole configuration.
@@ -44,6 +47,30 @@ pub struct Config {
     pub webhooks: WebhooksConfig,
     /// Limits.
     pub limits: LimitsConfig,
+    /// Inbound calls: which workflow answers which dialled number. A number with no route is
+    /// refused (404).
+    pub inbound: Vec<InboundRoute>,
+}
+
+/// `[[inbound]]`: the agent that answers calls to one number.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct InboundRoute {
+    /// The dialled number (E.164, as the trunk sends it in the Request-URI), or `*` for any number
+    /// no other route names.
+    pub number: String,
+    /// What the agent does, in plain words (compiled once, at start, like an outbound prompt).
+    pub prompt: String,
+    /// Where the completion callback goes.
+    #[serde(default)]
+    pub callback_url: Option<String>,
+    /// The API key (its id, as `ringback keys list` shows it) whose calls these are: that key
+    /// lists and reads them through the API. Without one, only the callback reports them.
+    #[serde(default)]
+    pub owner_key: Option<String>,
+    /// A human the agent may hand the caller to, E.164.
+    #[serde(default)]
+    pub bridge_number: Option<String>,
 }
 
 /// `[server]`
@@ -406,6 +433,23 @@ impl Config {
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
+        for route in &self.inbound {
+            let bad = |why: String| ConfigError::Inbound(format!("inbound route {:?}: {why}", route.number));
+            if route.number != "*" {
+                agent_runtime::phone::E164::parse(&route.number).map_err(|e| bad(format!("number: {e}")))?;
+            }
+            if let Some(b) = &route.bridge_number {
+                agent_runtime::phone::E164::parse(b).map_err(|e| bad(format!("bridge_number: {e}")))?;
+            }
+            agent_runtime::workflow::compile(&route.prompt).map_err(|e| bad(format!("prompt: {e}")))?;
+        }
+        let mut numbers: Vec<&str> = self.inbound.iter().map(|r| r.number.as_str()).collect();
+        numbers.sort_unstable();
+        if numbers.windows(2).any(|w| w[0] == w[1]) {
+            return Err(ConfigError::Inbound(
+                "two inbound routes name the same number".to_owned(),
+            ));
+        }
         if self.sip.tls_listen.is_some() && (self.sip.tls_cert.is_none() || self.sip.tls_key.is_none()) {
             return Err(ConfigError::Inconsistent(
                 "sip.tls_listen needs sip.tls_cert and sip.tls_key",
@@ -548,6 +592,46 @@ mod tests {
         ] {
             assert!(Config::from_toml(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn inbound_routes_parse_and_bad_ones_are_named() {
+        let config = Config::from_toml(
+            "[[inbound]]\nnumber = \"+15551230000\"\nprompt = \"You answer calls for Acme. Ask for the caller's name.\"\n\
+             transfer_to_nobody = 1\n",
+        );
+        assert!(config.is_err(), "unknown keys are refused");
+        let config = Config::from_toml(
+            "[[inbound]]\nnumber = \"+15551230000\"\nprompt = \"Ask for the caller's name.\"\n\
+             callback_url = \"https://example.com/hook\"\n[[inbound]]\nnumber = \"*\"\nprompt = \"Ask how we can help.\"\n",
+        )
+        .expect("parses");
+        assert_eq!(config.inbound.len(), 2);
+        assert_eq!(
+            config.inbound[0].callback_url.as_deref(),
+            Some("https://example.com/hook")
+        );
+        for (bad, says) in [
+            (
+                "number = \"5551230000\"\nprompt = \"Ask for the caller's name.\"",
+                "number",
+            ),
+            ("number = \"+15551230000\"\nprompt = \"Hello.\"", "prompt"),
+            (
+                "number = \"+15551230000\"\nprompt = \"Ask for the caller's name.\"\nbridge_number = \"x\"",
+                "bridge_number",
+            ),
+        ] {
+            let err = Config::from_toml(&format!("[[inbound]]\n{bad}\n"))
+                .expect_err(bad)
+                .to_string();
+            assert!(err.contains(says) && err.contains("inbound route"), "{err}");
+        }
+        let twice = "[[inbound]]\nnumber = \"*\"\nprompt = \"Ask for the caller's name.\"\n";
+        assert!(
+            Config::from_toml(&format!("{twice}{twice}")).is_err(),
+            "one route per number"
+        );
     }
 
     #[test]

@@ -74,6 +74,9 @@ pub struct DemoOptions {
     pub bridge_number: Option<String>,
     /// How the trunk hands calls to the bridge number.
     pub transfer: agent_runtime::call::TransferMode,
+    /// Inbound routes (`+1777...` numbers reach Ringback through the testbed's trunk); a route
+    /// without a callback URL reports to the demo's receiver.
+    pub inbound: Vec<crate::config::InboundRoute>,
 }
 
 impl DemoOptions {
@@ -91,6 +94,7 @@ impl DemoOptions {
             llm: None,
             bridge_number: None,
             transfer: agent_runtime::call::TransferMode::default(),
+            inbound: Vec::new(),
         }
     }
 }
@@ -202,6 +206,12 @@ impl DemoSession {
         let mut config = demo_config(&options.data_dir, trunk.addr(), &secret);
         for t in &mut config.trunks {
             t.transfer = options.transfer;
+        }
+        config.inbound.clone_from(&options.inbound);
+        for route in &mut config.inbound {
+            if route.callback_url.is_none() {
+                route.callback_url = Some(format!("http://{}/callback", receiver.addr));
+            }
         }
         config.providers.llm.clone_from(&options.llm);
         let server = Server::start(config).await?;

@@ -36,7 +36,7 @@ pub(crate) struct Trunk {
     capacity: usize,
     queued: AtomicUsize,
     running: AtomicUsize,
-    permits: Arc<Semaphore>,
+    pub(crate) permits: Arc<Semaphore>,
     wake: Notify,
 }
 
@@ -178,6 +178,19 @@ async fn place(inner: Arc<Inner>, index: usize, row: CallRow, permit: OwnedSemap
         Err(reason) => CallReport::failed(reason),
         Ok(request) => run_placed(&inner, trunk, &row.id, request, token).await,
     };
+    record(&inner, &row.id, &report).await;
+    inner
+        .running
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .remove(&row.id);
+    inner.metrics.active(-1);
+    trunk.running.fetch_sub(1, Ordering::SeqCst);
+    drop(permit);
+}
+
+/// Stores a finished call's report: the row is finalized and its callback queued.
+pub(crate) async fn record(inner: &Inner, id: &str, report: &CallReport) {
     let transcript = serde_json::to_string(&report.transcript).unwrap_or_else(|_| "[]".to_owned());
     let form_fills = Value::Object(report.form_fills.clone()).to_string();
     let media = report.media.as_ref().and_then(|m| serde_json::to_string(m).ok());
@@ -207,17 +220,9 @@ async fn place(inner: Arc<Inner>, index: usize, row: CallRow, permit: OwnedSemap
         latency: Some(&latency),
         ended_at: &ended_at,
     };
-    if let Err(err) = finalize_row(&inner, &row.id, &f, false).await {
-        tracing::error!(call_id = %row.id, %err, "cannot finalize call");
+    if let Err(err) = finalize_row(inner, id, &f, false).await {
+        tracing::error!(call_id = %id, %err, "cannot finalize call");
     }
-    inner
-        .running
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .remove(&row.id);
-    inner.metrics.active(-1);
-    trunk.running.fetch_sub(1, Ordering::SeqCst);
-    drop(permit);
 }
 
 /// What the agent runtime needs, rebuilt from the store (so it works after a restart too).
@@ -304,7 +309,11 @@ async fn trunk_unavailable(inner: &Inner, trunk: &Trunk) -> Option<String> {
 }
 
 /// Applies the call's progress to the store and tells live listeners.
-async fn apply_updates(inner: Arc<Inner>, id: String, mut updates: mpsc::UnboundedReceiver<CallUpdate>) {
+pub(crate) async fn apply_updates(
+    inner: Arc<Inner>,
+    id: String,
+    mut updates: mpsc::UnboundedReceiver<CallUpdate>,
+) {
     let mut transcript: Vec<agent_runtime::Turn> = Vec::new();
     while let Some(update) = updates.recv().await {
         let result = match update {

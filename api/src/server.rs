@@ -208,8 +208,7 @@ impl Server {
             ..DriverOptions::default()
         };
         let driver = sip_stack::driver::start(sockets, options, endpoint, config.sip_trunks());
-        // Inbound calls are refused (480) until the call runner takes `driver.incoming`.
-        drop(driver.incoming);
+        let incoming = driver.incoming;
         let (sip, sip_task) = (driver.handle, driver.task);
 
         let listener = tokio::net::TcpListener::bind(config.server.listen)
@@ -258,6 +257,7 @@ impl Server {
             shutdown.child_token(),
         )
         .await?;
+        service.serve_inbound(incoming);
         background.spawn(outbox.run(shutdown.child_token()));
         if let Some(days) = config.storage.retention_days {
             background.spawn(retention::run(store, clock, days, shutdown.child_token()));

@@ -172,6 +172,8 @@ pub(crate) struct Inner {
     pub(crate) running: Mutex<HashMap<String, CancellationToken>>,
     pub(crate) tasks: TaskTracker,
     pub(crate) shutdown: CancellationToken,
+    /// The `[[inbound]]` routes, their workflows compiled and stored.
+    pub(crate) inbound: Vec<crate::inbound::InboundPlan>,
 }
 
 /// Cloneable handle to the call service.
@@ -212,7 +214,58 @@ async fn compile(speech: &Speech, prompt: &str) -> Result<Workflow, workflow::Wo
     }
 }
 
+/// Compiles and stores the workflow of each `[[inbound]]` route (the configured model when there
+/// is one, the built-in compiler when it fails: the route's prompt already passed it at load).
+async fn inbound_plans(
+    config: &Config,
+    parts: &Parts,
+) -> Result<Vec<crate::inbound::InboundPlan>, StoreError> {
+    let mut plans = Vec::new();
+    for route in &config.inbound {
+        let workflow = match compile(&parts.speech, &route.prompt).await {
+            Ok(w) => w,
+            Err(err) => {
+                tracing::warn!(%err, number = %route.number, "the model could not compile an inbound prompt");
+                match workflow::compile(&route.prompt) {
+                    Ok(w) => w,
+                    Err(err) => {
+                        tracing::error!(%err, number = %route.number, "inbound route left out");
+                        continue;
+                    }
+                }
+            }
+        };
+        let workflow = workflow.answering();
+        let row = WorkflowRow {
+            id: format!("wf_{}", uuid::Uuid::now_v7().simple()),
+            prompt: workflow.prompt.clone(),
+            definition: serde_json::to_string(&workflow).unwrap_or_default(),
+            created_at: parts.clock.now_rfc3339(),
+            api_key_id: route.owner_key.clone(),
+        };
+        parts.store.insert_workflow(&row).await?;
+        plans.push(crate::inbound::InboundPlan {
+            number: route.number.clone(),
+            workflow_id: row.id,
+            workflow,
+            callback_url: route.callback_url.clone(),
+            owner: route.owner_key.clone(),
+            bridge: route.bridge_number.as_deref().and_then(|b| E164::parse(b).ok()),
+        });
+    }
+    Ok(plans)
+}
+
 impl CallService {
+    /// Answers the SIP driver's inbound calls (see [`crate::inbound`]) until shutdown.
+    pub fn serve_inbound(
+        &self,
+        incoming: tokio::sync::mpsc::Receiver<sip_stack::driver::IncomingCallHandle>,
+    ) {
+        let inner = Arc::clone(&self.inner);
+        self.inner.tasks.spawn(crate::inbound::run(inner, incoming));
+    }
+
     /// Builds the service and recovers what the last process left: calls it was placing are
     /// finalized `failed` (their callbacks queued), queued calls stay queued and will be placed.
     pub async fn start(
@@ -245,6 +298,7 @@ impl CallService {
             }
             trunks.push(trunk);
         }
+        let inbound = inbound_plans(config, &parts).await?;
         let service = Self {
             inner: Arc::new(Inner {
                 store: parts.store,
@@ -264,6 +318,7 @@ impl CallService {
                 running: Mutex::new(HashMap::new()),
                 tasks: TaskTracker::new(),
                 shutdown,
+                inbound,
             }),
         };
         service.recover().await?;

@@ -493,3 +493,76 @@ async fn a_caller_who_asks_for_a_person_is_bridged_to_one() {
         "the human hears the caller, not the agent: {bob_heard}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_inbound_call_to_a_routed_number_is_answered_by_its_agent() {
+    use ringback::config::InboundRoute;
+    use ringback_testbed::EventKind;
+    let data = tempfile::tempdir().expect("temp dir");
+    let mut options = DemoOptions::standard(data.path().to_owned());
+    // alice calls in: she hears the agent's greeting and question, then answers.
+    options.phone_lines = vec![(9.0, "Yes, Tuesday at three works for me. Thank you.".to_owned())];
+    options.inbound = vec![
+        InboundRoute {
+            number: "+17770001234".to_owned(),
+            prompt: "You answer calls for Bright Dental. \
+                     Ask if they can come to their appointment on Tuesday at 3 PM."
+                .to_owned(),
+            callback_url: None,
+            owner_key: None,
+            bridge_number: None,
+        },
+        InboundRoute {
+            number: "+17770009999".to_owned(),
+            prompt: "You answer calls for the night desk. Ask for the caller's name.".to_owned(),
+            callback_url: None,
+            owner_key: None,
+            bridge_number: None,
+        },
+    ];
+    options.timeout = Duration::from_secs(120);
+    let session = demo::DemoSession::start(&options).await.expect("starts");
+    let trunk = session.trunk.addr();
+
+    // A number without a route is refused.
+    session
+        .phone
+        .dial(&format!("sip:+17770000000@{trunk}"))
+        .await
+        .expect("dials");
+    let closed = session
+        .phone
+        .wait_for_event(EventKind::CallClosed, Duration::from_secs(20))
+        .await
+        .expect("the unrouted call ends");
+    assert!(closed.param.contains("404"), "{closed:?}");
+
+    session
+        .phone
+        .dial(&format!("sip:+17770001234@{trunk}"))
+        .await
+        .expect("dials");
+    let run = session.finish().await.expect("the call ends with a callback");
+    assert!(run.callback.signature_valid);
+    let call = &run.call;
+    assert_eq!(call["direction"], "inbound", "{call:#}");
+    assert_eq!(call["to"], "+17770001234", "{call:#}");
+    assert_eq!(call["from"], "alice", "{call:#}");
+    assert_eq!(call["outcome"], "completed", "{call:#}");
+    assert_eq!(call["form_fills"]["confirmed"], true, "{call:#}");
+    let agent = turns(call, "agent");
+    assert!(
+        agent
+            .first()
+            .and_then(|t| t["text"].as_str())
+            .is_some_and(|t| t == "Hello, this is an AI assistant for Bright Dental."),
+        "the routed number's agent answers, disclosure first: {agent:#?}"
+    );
+    // The caller heard the agent.
+    let heard = speech::normalize(
+        &speech::transcribe(run.phone_heard.as_ref().expect("recorded"))
+            .await
+            .expect("transcribes"),
+    );
+    assert!(heard.contains("ai assistant"), "the caller heard: {heard}");
+}

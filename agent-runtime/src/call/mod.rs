@@ -21,7 +21,7 @@ use media_core::analysis::{LiveAnalysisConfig, VadMode, VadService, Verdict};
 use media_core::{Codec, MediaSession, PayloadType, SessionConfig, Ssrc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
-use sip_stack::driver::{PlacedCall, SipHandle};
+use sip_stack::driver::{IncomingCallHandle, PlacedCall, SipHandle};
 use sip_stack::sdp::{self, Format, Offer};
 use sip_stack::{CallEvent, CallHandle, EndCause, HangupBy, InviteParams, TrunkId};
 use std::net::{IpAddr, SocketAddr};
@@ -300,12 +300,186 @@ pub async fn run_call(
             };
         }
     };
+    let media = sdp::parse_audio(&answer)
+        .and_then(|a| sdp::negotiate(&offer, &a))
+        .map_err(|e| e.to_string());
+    let answered = Answered {
+        placed,
+        socket,
+        offer,
+        prerendered,
+    };
+    let plan = Plan {
+        workflow: request.workflow,
+        trunk: request.trunk,
+        recording: request.recording,
+        bridge: request.bridge,
+    };
+    converse_to_the_end(sip, speech, config, &plan, answered, media, updates, cancel).await
+}
+
+/// What an answered call is to do, whichever side called.
+struct Plan {
+    workflow: Workflow,
+    trunk: TrunkId,
+    recording: Option<PathBuf>,
+    bridge: Option<BridgeTo>,
+}
+
+/// One inbound call to answer.
+#[derive(Debug)]
+pub struct InboundRequest {
+    /// The call, as the SIP driver offered it.
+    pub call: IncomingCallHandle,
+    /// What to do (the workflow the dialled number maps to).
+    pub workflow: Workflow,
+    /// Where to write the stereo recording.
+    pub recording: Option<PathBuf>,
+    /// A human to hand the call to when the caller asks for one.
+    pub bridge: Option<BridgeTo>,
+}
+
+/// Answers one inbound call and runs it to its end: 180 while the first words render, our SDP
+/// answer to the caller's offer (codecs and payload types from the offer), then the same
+/// conversation as an outbound call. A caller who hangs up first gives outcome `no_answer`;
+/// an offer we cannot serve is refused with 488 and outcome `failed`.
+pub async fn answer_call(
+    sip: &SipHandle,
+    speech: &Speech,
+    config: &RuntimeConfig,
+    request: InboundRequest,
+    updates: mpsc::UnboundedSender<CallUpdate>,
+    cancel: CancellationToken,
+) -> CallReport {
+    let InboundRequest {
+        call,
+        workflow,
+        recording,
+        bridge,
+    } = request;
+    let handle = call.info.call;
+    let refuse = |status: u16, reason: String| async move {
+        let _ = sip.reject(handle, status).await;
+        let mut report = CallReport::failed(reason);
+        report.sip.status = Some(status);
+        report
+    };
+    let remote = match sdp::parse_audio(&call.info.sdp) {
+        Ok(remote) => remote,
+        Err(err) => return refuse(488, format!("the caller's offer: {err}")).await,
+    };
+    let socket = match UdpSocket::bind(SocketAddr::new(config.rtp_ip, 0)).await {
+        Ok(s) => s,
+        Err(err) => return refuse(500, format!("cannot bind an RTP socket: {err}")).await,
+    };
+    let port = match socket.local_addr() {
+        Ok(a) => a.port(),
+        Err(err) => return refuse(500, format!("RTP socket has no address: {err}")).await,
+    };
+    let session_id = u64::from(rand::random::<u32>());
+    let local = Offer {
+        session_id,
+        address: config.public_ip.unwrap_or(config.rtp_ip),
+        port,
+        formats: offered_formats(),
+        ptime: 20,
+    };
+    let (answer, negotiated) = match sdp::answer(&local, session_id, &remote, None, sdp::Direction::SendRecv)
+    {
+        Ok(a) => a,
+        Err(err) => return refuse(488, format!("the caller's offer: {err}")).await,
+    };
+    let _ = updates.send(CallUpdate::Lifecycle(Lifecycle::Ringing));
+    let _ = sip.ring(handle).await;
+    let mut first_words = vec![workflow.opening.clone()];
+    first_words.extend(workflow.steps.first().map(|s| s.question.clone()));
+    let prerendered = speaker::prerender(speech.tts.clone(), first_words);
+    tracing::info!(dialled = %call.info.to_user, "answering an inbound call");
+    if let Err(err) = sip.accept(handle, answer.into_bytes()).await {
+        prerendered.abort();
+        return CallReport::failed(format!("SIP: {err}"));
+    }
+    let mut placed = PlacedCall {
+        handle,
+        events: call.events,
+    };
+    // Answered once our 2xx is acknowledged; the caller may still hang up first.
+    loop {
+        match placed.events.recv().await {
+            Some(CallEvent::Answered { .. }) => break,
+            Some(CallEvent::Ended(cause)) => {
+                prerendered.abort();
+                return CallReport {
+                    outcome: outcome_of(&cause, None, false),
+                    sip: SipResult::from_cause(&cause),
+                    error: None,
+                    ..CallReport::failed(String::new())
+                };
+            }
+            Some(_) => {}
+            None => return CallReport::failed("SIP driver stopped".to_owned()),
+        }
+    }
+    let answered = Answered {
+        placed,
+        socket,
+        offer: local,
+        prerendered,
+    };
+    let plan = Plan {
+        workflow,
+        trunk: call.info.trunk,
+        recording,
+        bridge,
+    };
+    converse_to_the_end(
+        sip,
+        speech,
+        config,
+        &plan,
+        answered,
+        Ok(negotiated),
+        updates,
+        cancel,
+    )
+    .await
+}
+
+/// An answered call, ours to talk on.
+struct Answered {
+    placed: PlacedCall,
+    socket: UdpSocket,
+    /// Our side of the session description.
+    offer: Offer,
+    prerendered: tokio::task::JoinHandle<Vec<(String, crate::speech::Audio)>>,
+}
+
+/// Runs the conversation of an answered call (either direction) to its end, and reports.
+#[allow(clippy::too_many_arguments)]
+async fn converse_to_the_end(
+    sip: &SipHandle,
+    speech: &Speech,
+    config: &RuntimeConfig,
+    plan: &Plan,
+    answered: Answered,
+    media: Result<sdp::Negotiated, String>,
+    updates: mpsc::UnboundedSender<CallUpdate>,
+    cancel: CancellationToken,
+) -> CallReport {
+    let Answered {
+        mut placed,
+        socket,
+        offer,
+        prerendered,
+    } = answered;
     let answered_at = Instant::now();
     let _ = updates.send(CallUpdate::Lifecycle(Lifecycle::Answered));
-    let media = start_media(&offer, &answer, config, speech, &request).map_err(|reason| {
-        tracing::warn!(%reason, "media could not start; hanging up");
-        reason
-    });
+    let media = media
+        .and_then(|n| start_media(&n, config, speech, plan))
+        .map_err(|reason| {
+            tracing::warn!(%reason, "media could not start; hanging up");
+            reason
+        });
     let (codec, session) = match media {
         Ok(m) => m,
         Err(reason) => {
@@ -317,16 +491,16 @@ pub async fn run_call(
     };
     let running = media_core::driver::spawn(socket, session, cancel.child_token());
     let mut conversation_config = ConversationConfig::new(today());
-    conversation_config.can_transfer = request.bridge.is_some();
+    conversation_config.can_transfer = plan.bridge.is_some();
     conversation_config.llm = speech.llm.is_some();
-    let mut workflow = request.workflow.clone();
+    let mut workflow = plan.workflow.clone();
     // A bridge number given with the call is the permission to use it, whatever the prompt says.
-    workflow.transfer_on_request |= request.bridge.is_some();
-    let bridge = request.bridge.clone().map(|to| converse::Bridge {
+    workflow.transfer_on_request |= plan.bridge.is_some();
+    let bridge = plan.bridge.clone().map(|to| converse::Bridge {
         to,
         caller: handoff::CallerLeg {
             handle: placed.handle,
-            trunk: request.trunk,
+            trunk: plan.trunk,
             offer: offer.clone(),
         },
         rtp_ip: config.rtp_ip,
@@ -398,20 +572,16 @@ fn today() -> time::Date {
 }
 
 fn start_media(
-    offer: &Offer,
-    answer: &[u8],
+    n: &sdp::Negotiated,
     config: &RuntimeConfig,
     speech: &Speech,
-    request: &CallRequest,
+    plan: &Plan,
 ) -> Result<(Codec, MediaSession), String> {
-    let n = sdp::parse_audio(answer)
-        .and_then(|a| sdp::negotiate(offer, &a))
-        .map_err(|e| e.to_string())?;
     let codec = Codec::from_encoding_name(&n.codec.encoding).ok_or("negotiated codec unsupported")?;
     let pt = PayloadType::new(n.codec.payload_type).ok_or("bad payload type")?;
     let mut session_config = SessionConfig::new(codec, pt, n.remote, Ssrc(rand::random()));
     session_config.telephone_event_pt = n.telephone_event.and_then(PayloadType::new);
-    session_config.recording = request.recording.clone();
+    session_config.recording = plan.recording.clone();
     session_config.jitter_delay_ms = config.jitter_delay_ms;
     session_config.end_of_turn_silence_ms = config.end_of_turn_ms;
     if config.analysis {

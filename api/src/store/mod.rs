@@ -56,7 +56,7 @@ pub enum Dialect {
 }
 
 /// A stored call, as in the `calls` table.
-#[derive(Debug, Clone, FromRow, PartialEq)]
+#[derive(Debug, Clone, FromRow, PartialEq, Default)]
 pub struct CallRow {
     /// Call id.
     pub id: String,

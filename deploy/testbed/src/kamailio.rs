@@ -47,7 +47,8 @@ impl Default for KamailioOptions {
 /// `AUTH-OK <method> from <user>` (see [`count`](Self::count)). `+1555...` numbers ring the registered
 /// `alice`, except `+15550000486` (486), `+15550000603` (603), `+15550000480` (480), `+15550000404`
 /// (404) and `+15550000408` (rings, never answers); `+1556...` numbers ring `bob` (the human a call
-/// is handed to); unregistered users and other numbers get 404.
+/// is handed to); `+1777...` numbers are DIDs delivered to the registered `agent` (Ringback) with the
+/// number kept in the Request-URI; unregistered users and other numbers get 404.
 ///
 /// Dropping it stops kamailio (SIGTERM to its process group, SIGKILL after 3 s) and removes its run dir.
 #[derive(Debug)]
