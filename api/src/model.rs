@@ -146,6 +146,12 @@ pub struct MediaStats {
     pub jitter_ms: f64,
     /// Estimated mean opinion score, 1 to 4.5.
     pub mos: f64,
+    /// RTP packets received from the callee.
+    #[serde(default)]
+    pub packets_received: u64,
+    /// RTP packets sent to the callee (none while the callee holds the call).
+    #[serde(default)]
+    pub packets_sent: u64,
 }
 
 /// The prompt-to-call face's completion callback body.
@@ -258,6 +264,8 @@ impl Call {
                     loss_pct: loss,
                     jitter_ms: jitter,
                     mos: round2(estimate_mos(loss, jitter)),
+                    packets_received: media.get("packets_received").and_then(Value::as_u64).unwrap_or(0),
+                    packets_sent: media.get("packets_sent").and_then(Value::as_u64).unwrap_or(0),
                 })
             }
             None => None,

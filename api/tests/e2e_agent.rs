@@ -566,3 +566,42 @@ async fn an_inbound_call_to_a_routed_number_is_answered_by_its_agent() {
     );
     assert!(heard.contains("ai assistant"), "the caller heard: {heard}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_caller_s_hold_and_resume_are_followed_by_the_media() {
+    use ringback_testbed::EventKind;
+    let data = tempfile::tempdir().expect("temp dir");
+    let mut options = DemoOptions::standard(data.path().to_owned());
+    options.phone_lines = vec![(16.0, "Yes, Tuesday at three works for me. Thank you.".to_owned())];
+    options.timeout = Duration::from_secs(120);
+    let mut session = demo::DemoSession::start(&options).await.expect("starts");
+    session.place_call().await.expect("placed");
+    session
+        .phone
+        .wait_for_event(EventKind::CallEstablished, Duration::from_secs(30))
+        .await
+        .expect("answered");
+    // The caller puts the agent on hold for a few seconds (a re-INVITE with sendonly), then resumes.
+    session.phone.command("hold", "").await.expect("hold");
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    session.phone.command("resume", "").await.expect("resume");
+    let trunk = session.trunk.log();
+    let run = session.finish().await.expect("the call ends");
+    let call = &run.call;
+    assert!(
+        trunk.matches("REQ INVITE sip:agent").count() >= 2,
+        "hold and resume went through the trunk as re-INVITEs:\n{trunk}"
+    );
+    assert_eq!(call["outcome"], "completed", "{call:#}");
+    assert_eq!(
+        call["form_fills"]["confirmed"], true,
+        "the call went on after the hold: {call:#}"
+    );
+    // While held, the agent sent nothing: about 5 s (250 packets) are missing from the stream.
+    let talk_ms = (call["talk_seconds"].as_f64().expect("talk time") * 1000.0) as u64;
+    let sent = call["media"]["packets_sent"].as_u64().expect("packets sent");
+    assert!(
+        sent + 150 <= talk_ms / 20,
+        "{sent} packets in {talk_ms} ms: the hold stopped our audio: {call:#}"
+    );
+}

@@ -30,7 +30,7 @@ use crate::dtmf::send::{DtmfSendError, event_code};
 use crate::event::{MediaEvent, SessionSummary};
 use crate::pacer::UtteranceId;
 use crate::rtcp::RtcpMode;
-use crate::session::{MediaSession, SessionError};
+use crate::session::{MediaSession, MediaUpdate, SessionError};
 
 /// Commands queued between the handles and the task.
 pub(crate) const COMMAND_CAPACITY: usize = 32;
@@ -77,6 +77,7 @@ pub(crate) enum Command {
         verdict: Verdict,
         confidence: f32,
     },
+    UpdateMedia(MediaUpdate),
     Stop,
 }
 
@@ -97,6 +98,11 @@ impl Command {
                 verdict,
                 confidence,
             } => session.offer_transcript(at_ms, verdict, confidence),
+            Command::UpdateMedia(update) => {
+                if let Err(err) = session.update_media(update) {
+                    tracing::warn!(error = %err, "renegotiated media refused");
+                }
+            }
             Command::Stop => return false,
         }
         true
@@ -157,6 +163,11 @@ impl MediaHandle {
             confidence,
         })
         .await
+    }
+
+    /// Follows a renegotiation (see [`MediaSession::update_media`]).
+    pub async fn update_media(&self, update: MediaUpdate) -> Result<(), DriverError> {
+        self.send(Command::UpdateMedia(update)).await
     }
 
     /// Stops the session: the recording is finalized and the summary returned through the

@@ -180,6 +180,12 @@ impl Packetizer {
         }
     }
 
+    /// Writes later packets with `payload_type` (a renegotiation changed it); the stream's sequence
+    /// and timestamps go on.
+    pub fn set_payload_type(&mut self, payload_type: PayloadType) {
+        self.payload_type = payload_type;
+    }
+
     /// Sets the marker bit on the next packet: a talk spurt starts there.
     pub fn start_talkspurt(&mut self) {
         self.marker_pending = true;

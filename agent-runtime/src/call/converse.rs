@@ -11,7 +11,7 @@ use crate::outcome::LocalEnd;
 use crate::speech::{Audio, SampleRate};
 use media_core::analysis::Verdict;
 use media_core::driver::{MediaHandle, RunningSession};
-use media_core::{DriverError, MediaEvent, SessionSummary};
+use media_core::{Codec, DriverError, MediaEvent, MediaUpdate, PayloadType, SessionSummary};
 use sip_stack::driver::{PlacedCall, SipHandle};
 use sip_stack::{CallEvent, CallHandle, EndCause};
 use std::time::Duration;
@@ -217,13 +217,14 @@ impl<'a> Converse<'a> {
             tokio::select! {
                 event = placed.events.recv() => match event {
                     Some(CallEvent::Ended(cause)) => break cause,
-                    Some(event) => {
-                        if let Some(handoff) = self.handoff.as_mut()
-                            && let Some(end) = handoff.on_caller_event(self.sip, &event).await
-                        {
-                            self.handoff_ended(end, &mut conversation).await;
+                    Some(event) => match self.handoff.as_mut() {
+                        Some(handoff) => {
+                            if let Some(end) = handoff.on_caller_event(self.sip, &event).await {
+                                self.handoff_ended(end, &mut conversation).await;
+                            }
                         }
-                    }
+                        None => self.on_call_event(event).await,
+                    },
                     None => break driver_gone(true),
                 },
                 event = human_event(self.handoff.as_mut()), if self.handoff.is_some() => {
@@ -543,6 +544,30 @@ impl<'a> Converse<'a> {
         if let Some(turn) = conversation.turn_for(f.say) {
             let _ = self.updates.send(CallUpdate::Turn(turn));
         }
+    }
+
+    /// In-dialog news from the SIP side: a renegotiation (hold, resume, a new address or codec)
+    /// is followed by the media session.
+    async fn on_call_event(&mut self, event: CallEvent) {
+        let CallEvent::MediaChanged { media } = event else {
+            return;
+        };
+        let (Some(codec), Some(payload_type)) = (
+            Codec::from_encoding_name(&media.codec.encoding),
+            PayloadType::new(media.codec.payload_type),
+        ) else {
+            tracing::warn!(codec = %media.codec.encoding, "renegotiated to a codec we cannot run");
+            return;
+        };
+        let update = MediaUpdate {
+            remote: media.remote,
+            codec,
+            payload_type,
+            telephone_event_pt: media.telephone_event.and_then(PayloadType::new),
+            sending: media.direction.receives(),
+        };
+        tracing::info!(remote = %update.remote, sending = update.sending, "media renegotiated");
+        let _ = self.media.update_media(update).await;
     }
 
     /// The `transfer` tool: call the human (or REFER the caller to them).

@@ -125,6 +125,14 @@ pub enum SessionError {
     /// The recording could not be created, written or finalized.
     #[error(transparent)]
     Recording(#[from] RecorderError),
+    /// A renegotiation asked for a codec at another clock rate.
+    #[error("cannot change codec from {from:?} to {to:?} in a call")]
+    CodecChange {
+        /// The codec in use.
+        from: Codec,
+        /// The one asked for.
+        to: Codec,
+    },
 }
 
 /// Where outgoing packets go.
@@ -226,6 +234,8 @@ pub struct MediaSession {
     rtcp_pending: Option<usize>,
     quality: Quality,
     srtp: Option<SrtpSession>,
+    /// Whether the peer wants our audio (not while it holds us).
+    sending: bool,
     /// Where received SRTP is decrypted; taken while a packet is handled.
     plain: Option<Box<[u8; PLAIN_BUFFER]>>,
 }
@@ -299,6 +309,7 @@ impl MediaSession {
             quality: Quality::default(),
             plain: config.srtp.is_some().then(|| Box::new([0; PLAIN_BUFFER])),
             srtp: config.srtp.as_ref().map(SrtpSession::new).transpose()?,
+            sending: true,
         })
     }
 
@@ -396,6 +407,10 @@ impl MediaSession {
     pub fn poll_transmit(&mut self, buf: &mut [u8]) -> Option<(SocketAddr, usize)> {
         loop {
             let n = self.tx.pop_into(buf)?;
+            if !self.sending {
+                // On hold: the stream's clock runs on, its packets go nowhere.
+                continue;
+            }
             let n = match &mut self.srtp {
                 None => n,
                 Some(srtp) => match srtp.protect_rtp(buf, n) {
@@ -621,6 +636,9 @@ fn initial_seq_and_timestamp(ssrc: Ssrc) -> (SeqNo, RtpTimestamp) {
 
 mod control;
 mod receive;
+mod renegotiate;
+
+pub use renegotiate::MediaUpdate;
 mod send;
 #[cfg(test)]
 mod tests;

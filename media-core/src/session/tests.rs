@@ -538,3 +538,64 @@ fn without_live_analysis_a_transcript_verdict_is_ignored() {
     s.offer_transcript(900, Verdict::Machine, 0.95);
     assert!(drain_events(&mut s).is_empty());
 }
+
+#[test]
+fn a_renegotiation_moves_the_stream_changes_codec_and_holds() {
+    let t0 = origin();
+    let mut s = session(t0);
+    s.handle_timeout(t0);
+    let first = drain_transmit(&mut s);
+    assert_eq!(first[0].0, addr("192.0.2.10:4000"));
+    let before = parse(&first[0].1).expect("valid").seq.0;
+
+    // The peer moved and switched to PCMA at its own payload type.
+    s.update_media(MediaUpdate {
+        remote: addr("192.0.2.20:5000"),
+        codec: Codec::Pcma,
+        payload_type: pt(8),
+        telephone_event_pt: Some(pt(96)),
+        sending: true,
+    })
+    .expect("same clock rate");
+    s.handle_timeout(t0 + TICK);
+    let moved = drain_transmit(&mut s);
+    assert_eq!(moved.len(), 1);
+    assert_eq!(moved[0].0, addr("192.0.2.20:5000"), "sent to the new address");
+    let p = parse(&moved[0].1).expect("valid");
+    assert_eq!(p.payload_type, pt(8));
+    assert_eq!(p.payload, &[0xD5; 160][..], "A-law silence");
+    assert_eq!(p.seq.0, before.wrapping_add(1), "the same stream goes on");
+
+    // On hold: nothing is sent, and the stream's clock keeps running.
+    let hold = MediaUpdate {
+        remote: addr("192.0.2.20:5000"),
+        codec: Codec::Pcma,
+        payload_type: pt(8),
+        telephone_event_pt: Some(pt(96)),
+        sending: false,
+    };
+    s.update_media(hold).expect("hold");
+    s.handle_timeout(t0 + TICK * 2);
+    assert!(drain_transmit(&mut s).is_empty(), "nothing sent on hold");
+    s.update_media(MediaUpdate {
+        sending: true,
+        ..hold
+    })
+    .expect("resume");
+    s.handle_timeout(t0 + TICK * 3);
+    let resumed = drain_transmit(&mut s);
+    assert_eq!(parse(&resumed[0].1).expect("valid").seq.0, before.wrapping_add(3));
+
+    // Opus (48 kHz) cannot replace G.711 in the call: refused, nothing changed.
+    let err = s
+        .update_media(MediaUpdate {
+            codec: Codec::Opus,
+            payload_type: pt(111),
+            ..hold
+        })
+        .expect_err("another clock rate");
+    assert!(matches!(err, SessionError::CodecChange { .. }), "{err}");
+    s.handle_timeout(t0 + TICK * 4);
+    let still = drain_transmit(&mut s);
+    assert_eq!(parse(&still[0].1).expect("valid").payload_type, pt(8));
+}
