@@ -585,9 +585,9 @@ async fn a_caller_s_hold_and_resume_are_followed_by_the_media() {
     session.phone.command("hold", "").await.expect("hold");
     tokio::time::sleep(Duration::from_secs(5)).await;
     session.phone.command("resume", "").await.expect("resume");
-    let trunk = session.trunk.log();
     let run = session.finish().await.expect("the call ends");
     let call = &run.call;
+    let trunk = &run.trunk_log;
     assert!(
         trunk.matches("REQ INVITE sip:agent").count() >= 2,
         "hold and resume went through the trunk as re-INVITEs:\n{trunk}"
