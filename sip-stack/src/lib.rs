@@ -37,4 +37,4 @@ pub use redact::Redacted;
 pub use registration::RegistrationStatus;
 pub use transaction::Transmit;
 pub use transport::{Peer, Transport};
-pub use trunk::{InboundConfig, TrunkConfig, TrunkCredentials, TrunkId};
+pub use trunk::{BadProxy, InboundConfig, ProxyHost, TrunkConfig, TrunkCredentials, TrunkId};

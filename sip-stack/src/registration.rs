@@ -112,6 +112,11 @@ impl Registration {
         self.config.transport
     }
 
+    /// Sends later REGISTERs' domain from the trunk's new address (when its domain is the address).
+    pub fn set_proxy(&mut self, proxy: std::net::SocketAddr) {
+        self.config.proxy = proxy;
+    }
+
     /// Registers at once (the trunk came back after an outage), unless a REGISTER is in flight or we
     /// have stopped.
     pub fn retry_now(&mut self, now: Instant) {

@@ -302,6 +302,24 @@ impl Endpoint {
         &self.trunks
     }
 
+    /// Moves a trunk to a new proxy address (the driver looked its name up again). Requests already
+    /// sent and calls in progress keep their address; the next REGISTER, keep-alive and call use this
+    /// one, and calls from it are taken as the trunk's.
+    pub fn set_trunk_proxy(&mut self, trunk: TrunkId, addr: SocketAddr) -> Result<(), EndpointError> {
+        let config = self
+            .trunks
+            .get_mut(trunk.0)
+            .ok_or(EndpointError::UnknownTrunk(trunk))?;
+        if config.proxy != addr {
+            tracing::info!(%trunk, from = %config.proxy, to = %addr, "trunk proxy moved");
+            config.proxy = addr;
+            for reg in self.registrations.iter_mut().filter(|r| r.trunk() == trunk) {
+                reg.set_proxy(addr);
+            }
+        }
+        Ok(())
+    }
+
     /// How many calls are in progress (both directions).
     pub fn call_count(&self) -> usize {
         self.calls.len()
