@@ -29,6 +29,7 @@
 //! # }
 //! ```
 
+pub mod certs;
 mod ctrl;
 mod kamailio;
 mod phone;
@@ -42,6 +43,7 @@ use std::path::PathBuf;
 use std::process::ExitStatus;
 use std::time::Duration;
 
+pub use certs::TestCertificates;
 pub use kamailio::{Kamailio, KamailioOptions};
 pub use phone::{EventKind, Phone, PhoneEvent, PhoneOptions};
 
@@ -109,6 +111,14 @@ pub enum TestbedError {
         waited: Duration,
         /// The last lines of its log.
         log_tail: String,
+    },
+    /// `openssl` refused to make a test certificate.
+    #[error("openssl {args} failed: {stderr}")]
+    Openssl {
+        /// Its arguments.
+        args: String,
+        /// What it said.
+        stderr: String,
     },
     /// The UDP socket used to probe kamailio with OPTIONS failed.
     #[error("SIP probe of {addr} failed: {source}")]
