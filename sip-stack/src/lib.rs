@@ -29,7 +29,7 @@ pub mod trunk;
 
 pub use call::timer::SessionTimerConfig;
 pub use call::{CallDirection, CallEvent, CallHandle, EndCause, HangupBy, InviteParams};
-pub use endpoint::{Endpoint, EndpointConfig, EndpointError, Event, IncomingCall};
+pub use endpoint::{Endpoint, EndpointConfig, EndpointError, EndpointStats, Event, IncomingCall};
 pub use guard::GuardConfig;
 /// Networks of trunk sources ([`InboundConfig::sources`]).
 pub use ipnet::IpNet;

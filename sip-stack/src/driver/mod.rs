@@ -12,7 +12,7 @@ pub mod tls;
 pub use resolve::{ResolveError, Resolver};
 
 use crate::call::{CallEvent, CallHandle, InviteParams};
-use crate::endpoint::{Endpoint, EndpointConfig, EndpointError, Event, IncomingCall};
+use crate::endpoint::{Endpoint, EndpointConfig, EndpointError, EndpointStats, Event, IncomingCall};
 use crate::registration::RegistrationStatus;
 use crate::sdp::Offer;
 use crate::transport::{Peer, Transport};
@@ -66,7 +66,17 @@ enum Command {
         op: CallOp,
         reply: Option<oneshot::Sender<Result<(), EndpointError>>>,
     },
+    Stats(oneshot::Sender<DriverStats>),
     Shutdown,
+}
+
+/// What a driver holds at one moment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct DriverStats {
+    /// The endpoint's calls and transactions.
+    pub endpoint: EndpointStats,
+    /// Open TCP and TLS connections, both directions.
+    pub connections: usize,
 }
 
 /// A placed call: its handle and the stream of what happens to it.
@@ -186,6 +196,16 @@ impl SipHandle {
     /// `None` before the first verdict or without keep-alives.
     pub fn health(&self) -> watch::Receiver<Vec<Option<bool>>> {
         self.health.clone()
+    }
+
+    /// Counts of what the driver holds now (calls, transactions, connections).
+    pub async fn stats(&self) -> Result<DriverStats, DriverError> {
+        let (reply, answer) = oneshot::channel();
+        self.commands
+            .send(Command::Stats(reply))
+            .await
+            .map_err(|_| DriverError::Stopped)?;
+        answer.await.map_err(|_| DriverError::Stopped)
     }
 
     /// Hangs up every call, unregisters, and stops the driver (the task ends after a short grace).
@@ -643,6 +663,13 @@ impl Loop {
                         }
                     }
                 }
+                false
+            }
+            Some(Command::Stats(reply)) => {
+                let _ = reply.send(DriverStats {
+                    endpoint: self.endpoint.stats(),
+                    connections: self.connections.len(),
+                });
                 false
             }
             Some(Command::Shutdown) | None => {

@@ -179,6 +179,18 @@ pub enum Event {
     },
 }
 
+/// What the endpoint holds at one moment: for health checks, and for tests that a finished call left
+/// nothing behind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct EndpointStats {
+    /// Calls in progress, both directions.
+    pub calls: usize,
+    /// Client transactions not yet terminated (including those absorbing retransmissions).
+    pub client_transactions: usize,
+    /// Server transactions not yet terminated.
+    pub server_transactions: usize,
+}
+
 /// Who a client transaction works for.
 #[derive(Debug, Clone, Copy)]
 enum Owner {
@@ -318,6 +330,15 @@ impl Endpoint {
             }
         }
         Ok(())
+    }
+
+    /// Counts of calls and transactions held now.
+    pub fn stats(&self) -> EndpointStats {
+        EndpointStats {
+            calls: self.calls.len(),
+            client_transactions: self.transactions.len(),
+            server_transactions: self.servers.len(),
+        }
     }
 
     /// How many calls are in progress (both directions).
