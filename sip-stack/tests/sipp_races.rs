@@ -2,15 +2,21 @@
 //! our CANCEL is acknowledged and ended with a BYE, leaving no call and no transaction behind; and a
 //! far end that holds (sendonly), deactivates (inactive) and resumes (sendrecv) by re-INVITE gets
 //! answers with the matching direction (sipp checks each answer's body), and we report each change.
-//! Runs in the nextest `real-time` group.
+//! Through a real trunk (kamailio), INVITEs with a duplicated single-value header from sipp are relayed
+//! to us and refused with 400 while our call to a real phone (baresip) stays up. Runs in the nextest
+//! `real-time` group.
 #![allow(clippy::unwrap_used)]
 
 mod support;
 
+use ringback_testbed::{EventKind, Kamailio, KamailioOptions, Phone, PhoneOptions, speech};
 use sip_stack::driver::{self, DriverOptions, DriverStats, SipHandle, Sockets};
 use sip_stack::sdp::Direction;
 use sip_stack::timer::TimerConfig;
-use sip_stack::{CallEvent, EndpointConfig, HangupBy, InviteParams, TrunkConfig, TrunkId};
+use sip_stack::{
+    CallEvent, EndpointConfig, HangupBy, InviteParams, RegistrationStatus, TrunkConfig, TrunkCredentials,
+    TrunkId,
+};
 use std::net::SocketAddr;
 use std::time::Duration;
 use support::sipp::{Sipp, free_udp_port};
@@ -137,5 +143,101 @@ async fn the_far_end_holds_deactivates_and_resumes_and_our_answers_follow() {
     let (code, output) = sipp.finish().await;
     assert_eq!(code, 0, "sipp refused one of our answers:\n{output}");
     drained(&sip).await;
+    sip.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_invites_through_the_trunk_get_400_while_a_call_stays_up() {
+    let kamailio = Kamailio::start(KamailioOptions::default()).await.unwrap();
+    let silence = speech::silence(40.0).unwrap();
+    let alice = Phone::start(PhoneOptions::new(kamailio.addr(), &silence).account("alice", "alicepw"))
+        .await
+        .unwrap();
+    let udp = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let config = EndpointConfig::new(udp.local_addr().unwrap());
+    let mut trunk = TrunkConfig::new("kamailio", kamailio.addr());
+    trunk.domain = "trunk.test".into();
+    trunk.credentials = Some(TrunkCredentials {
+        username: "agent".into(),
+        auth_username: None,
+        password: "agentpw".into(),
+    });
+    trunk.register = true;
+    let sockets = Sockets {
+        udp,
+        tcp: None,
+        tls: None,
+    };
+    let driver = driver::start(sockets, DriverOptions::default(), config, vec![trunk]);
+    let sip = driver.handle.clone();
+    let mut statuses = sip.registrations();
+    tokio::time::timeout(
+        EVENT_TIMEOUT,
+        statuses.wait_for(|s| matches!(s[0], RegistrationStatus::Registered { .. })),
+    )
+    .await
+    .expect("registered")
+    .unwrap();
+
+    let mut placed = sip
+        .invite(InviteParams {
+            trunk: TrunkId(0),
+            to_user: "+15551234567".into(),
+            sdp_offer: OFFER.as_bytes().to_vec(),
+        })
+        .await
+        .unwrap();
+    loop {
+        match next_event(&mut placed.events).await {
+            CallEvent::Progress { .. } => {}
+            CallEvent::Answered { .. } => break,
+            other => panic!("expected the answer, got {other:?}"),
+        }
+    }
+    alice
+        .wait_for_event(EventKind::CallEstablished, EVENT_TIMEOUT)
+        .await
+        .unwrap();
+
+    // Five bad INVITEs, each authenticated by kamailio and relayed to us.
+    let sipp = Sipp::start(
+        "uac_malformed_via_proxy.xml",
+        free_udp_port(),
+        Some(kamailio.addr()),
+        5,
+        5,
+    );
+    let (code, output) = sipp.finish().await;
+    assert_eq!(
+        code, 0,
+        "a malformed INVITE was not refused with our 400:\n{output}"
+    );
+    assert_eq!(
+        kamailio.count("AUTH-OK INVITE from alice"),
+        5,
+        "{}",
+        kamailio.log()
+    );
+
+    // The call is still up: nothing happened to it, and it still takes a re-INVITE and a BYE.
+    assert!(placed.events.try_recv().is_err(), "the call was disturbed");
+    sip.hold(placed.handle, true).await.unwrap();
+    match next_event(&mut placed.events).await {
+        CallEvent::MediaChanged { media } => assert!(!media.direction.sends(), "{media:?}"),
+        other => panic!("expected the hold's answer, got {other:?}"),
+    }
+    sip.hangup(placed.handle).await.unwrap();
+    let cause = loop {
+        match next_event(&mut placed.events).await {
+            CallEvent::Ended(cause) => break cause,
+            CallEvent::MediaChanged { .. } => {}
+            other => panic!("unexpected {other:?}"),
+        }
+    };
+    assert_eq!((cause.by, cause.answered), (HangupBy::Local, true), "{cause:?}");
+    alice
+        .wait_for_event(EventKind::CallClosed, EVENT_TIMEOUT)
+        .await
+        .unwrap();
     sip.shutdown().await;
 }
