@@ -46,7 +46,12 @@ async fn listening(
 
 /// Sends an OPTIONS on a connection and returns the status of the answer, or `None` when the
 /// connection is closed (or refuses the request) instead.
-async fn options<S: AsyncRead + AsyncWrite + Unpin>(stream: &mut S, local: SocketAddr, transport: &str, seq: u32) -> Option<u16> {
+async fn options<S: AsyncRead + AsyncWrite + Unpin>(
+    stream: &mut S,
+    local: SocketAddr,
+    transport: &str,
+    seq: u32,
+) -> Option<u16> {
     let request = format!(
         "OPTIONS sip:ringback@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/{transport} {local};branch=z9hG4bKcap{seq}\r\n\
 Max-Forwards: 70\r\nFrom: <sip:probe@{local}>;tag=cap{seq}\r\nTo: <sip:ringback@127.0.0.1>\r\n\
@@ -112,7 +117,11 @@ async fn connections_over_the_cap_are_closed_and_open_ones_keep_working() {
     // A third over TCP is closed; one over TLS never completes its handshake, or is closed.
     let mut third = TcpStream::connect(tcp_addr).await.unwrap();
     let third_local = third.local_addr().unwrap();
-    assert_eq!(options(&mut third, third_local, "TCP", 1).await, None, "over the cap");
+    assert_eq!(
+        options(&mut third, third_local, "TCP", 1).await,
+        None,
+        "over the cap"
+    );
     match tls_connect(&connector, tls_addr).await {
         Err(_) => {}
         Ok((mut fourth, _)) => assert!(closed(&mut fourth).await, "TLS over the cap"),
@@ -149,7 +158,10 @@ async fn one_address_cannot_take_more_than_its_share_of_connections() {
     let first_local = first.local_addr().unwrap();
     assert_eq!(options(&mut first, first_local, "TCP", 1).await, Some(200));
     let mut second = TcpStream::connect(tcp_addr).await.unwrap();
-    assert!(closed(&mut second).await, "a second connection from 127.0.0.1 is closed");
+    assert!(
+        closed(&mut second).await,
+        "a second connection from 127.0.0.1 is closed"
+    );
     assert_eq!(options(&mut first, first_local, "TCP", 2).await, Some(200));
     driver.handle.shutdown().await;
 }
@@ -205,7 +217,10 @@ async fn an_invite_over_the_call_cap_gets_503_while_the_call_in_progress_carries
     let (code, output) = Sipp::start("uac_expect_503.xml", free_udp_port(), Some(ours), 1, 1)
         .finish()
         .await;
-    assert_eq!(code, 0, "the INVITE over the cap was not refused with 503:\n{output}");
+    assert_eq!(
+        code, 0,
+        "the INVITE over the cap was not refused with 503:\n{output}"
+    );
     assert_eq!(sip.stats().await.unwrap().endpoint.calls, 1);
     // The first call carries on to its BYE, answered with 200.
     let (code, output) = long.finish().await;
