@@ -2,13 +2,14 @@
 //! resolver paths: `localhost` through /etc/hosts (the system resolver), and a name without a port
 //! through SRV then A records served by a small DNS server the test runs on 127.0.0.1 (`dns_server`).
 //! When the registrar a name points to fails, the driver looks the name up again and follows it to
-//! where it moved. Runs in the nextest `real-time` group.
+//! where it moved. A TLS trunk named without a port is found by `_sips._tcp` and its certificate is
+//! checked against the configured name. Runs in the nextest `real-time` group.
 #![allow(clippy::unwrap_used)]
 
 mod support;
 
 use ringback_testbed::{Kamailio, KamailioOptions};
-use sip_stack::driver::{self, DriverOptions, SipHandle, Sockets};
+use sip_stack::driver::{self, DriverOptions, SipHandle, Sockets, tls};
 use sip_stack::{EndpointConfig, RegistrationStatus, Transport, TrunkConfig, TrunkCredentials};
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
@@ -182,5 +183,60 @@ async fn a_failing_registrar_makes_the_driver_look_again_and_follow_the_name() {
     );
     let refused = dying_task.await.unwrap();
     assert!(refused >= 1, "the first REGISTER went to the old address");
+    sip.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tls_trunk_without_a_port_is_found_by_sips_srv() {
+    let trunk = Kamailio::start(KamailioOptions {
+        tls: true,
+        ..KamailioOptions::default()
+    })
+    .await
+    .unwrap();
+    let dns = DnsServer::start().await;
+    dns.set(
+        "_sips._tcp.trunk.test",
+        vec![Record::Srv(
+            10,
+            0,
+            trunk.tls_addr().unwrap().port(),
+            "pbx.trunk.test".into(),
+        )],
+    );
+    dns.set("pbx.trunk.test", vec![Record::A(Ipv4Addr::LOCALHOST)]);
+    // A UDP record that leads nowhere: taking it would be the wrong service.
+    dns.set(
+        "_sip._udp.trunk.test",
+        vec![Record::Srv(10, 0, 5999, "pbx.trunk.test".into())],
+    );
+
+    let mut config = agent_trunk("trunk.test");
+    config.transport = Transport::Tls;
+    let udp = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let endpoint = EndpointConfig::new(udp.local_addr().unwrap());
+    let sockets = Sockets {
+        udp,
+        tcp: None,
+        tls: None,
+    };
+    let options = DriverOptions {
+        dns_server: Some(dns.addr),
+        // The certificate names trunk.test, the name we were given (not pbx.trunk.test or the IP).
+        tls_client: Some(tls::connector(Some(&trunk.certificates().unwrap().ca)).unwrap()),
+        ..DriverOptions::default()
+    };
+    let sip = driver::start(sockets, options, endpoint, vec![config]).handle;
+    registered(&sip).await;
+    assert!(dns.asked("_sips._tcp.trunk.test", SRV) >= 1);
+    assert_eq!(dns.asked("_sip._udp.trunk.test", SRV), 0);
+    assert!(
+        trunk
+            .log()
+            .contains("REQ REGISTER sip:trunk.test from sip:agent@trunk.test")
+            && trunk.log().contains(") over tls"),
+        "{}",
+        trunk.log()
+    );
     sip.shutdown().await;
 }
