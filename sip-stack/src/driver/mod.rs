@@ -345,15 +345,7 @@ pub fn start(
     let (resolved_tx, resolved_rx) = mpsc::channel(16);
     let task = tokio::spawn(async move {
         // Trunk names are looked up before the endpoint starts, so the first REGISTER goes to them.
-        let mut trunks = trunks;
-        for (i, trunk) in trunks.iter_mut().enumerate() {
-            if let Some(host) = &trunk.host {
-                match resolver.lookup(host, trunk.transport).await {
-                    Ok(addrs) => trunk.proxy = addrs[0],
-                    Err(err) => tracing::warn!(trunk = %TrunkId(i), %err, "trunk name does not resolve yet"),
-                }
-            }
-        }
+        let trunks = resolve_names(&resolver, trunks).await;
         let tls_names = trunks
             .iter()
             .filter(|t| t.transport == Transport::Tls)
@@ -397,6 +389,21 @@ pub fn start(
         task,
         local,
     }
+}
+
+/// Fills in the proxy address of every trunk named by host; one that does not resolve stays
+/// [`UNRESOLVED`] (its requests fail at once, and each failure asks for a new lookup).
+async fn resolve_names(resolver: &Resolver, mut trunks: Vec<TrunkConfig>) -> Vec<TrunkConfig> {
+    for (i, trunk) in trunks.iter_mut().enumerate() {
+        let Some(host) = &trunk.host else {
+            continue;
+        };
+        match resolver.lookup(host, trunk.transport).await {
+            Ok(addrs) => trunk.proxy = addrs.first().copied().unwrap_or(UNRESOLVED),
+            Err(err) => tracing::warn!(trunk = %TrunkId(i), %err, "trunk name does not resolve yet"),
+        }
+    }
+    trunks
 }
 
 /// The name a TLS trunk's certificate must carry: its domain (or the proxy's configured name) when
