@@ -45,7 +45,8 @@ async fn listening(
 }
 
 /// Sends an OPTIONS on a connection and returns the status of the answer, or `None` when the
-/// connection is closed (or refuses the request) instead.
+/// connection is closed (or refuses the request) instead. Branches are unique per connection and
+/// request, as RFC 3261 wants: the server matches transactions by branch.
 async fn options<S: AsyncRead + AsyncWrite + Unpin>(
     stream: &mut S,
     local: SocketAddr,
@@ -53,12 +54,13 @@ async fn options<S: AsyncRead + AsyncWrite + Unpin>(
     seq: u32,
 ) -> Option<u16> {
     let request = format!(
-        "OPTIONS sip:ringback@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/{transport} {local};branch=z9hG4bKcap{seq}\r\n\
+        "OPTIONS sip:ringback@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/{transport} {local};branch=z9hG4bKcap{seq}x{port}\r\n\
 Max-Forwards: 70\r\nFrom: <sip:probe@{local}>;tag=cap{seq}\r\nTo: <sip:ringback@127.0.0.1>\r\n\
 Call-ID: cap-{seq}-{port}@test\r\nCSeq: {seq} OPTIONS\r\nContent-Length: 0\r\n\r\n",
         port = local.port()
     );
     stream.write_all(request.as_bytes()).await.ok()?;
+    stream.flush().await.ok()?;
     let mut got = Vec::new();
     let mut buf = [0u8; 2048];
     tokio::time::timeout(TIMEOUT, async {
