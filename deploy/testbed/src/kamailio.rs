@@ -1,4 +1,4 @@
-//! The trunk: a kamailio registrar and proxy on its own UDP port.
+//! The trunk: a kamailio registrar and proxy on its own UDP port (and TCP and TLS ports when asked).
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
@@ -47,7 +47,8 @@ impl Default for KamailioOptions {
     }
 }
 
-/// A running kamailio acting as the SIP trunk, listening on UDP `127.0.0.1:<port>` only.
+/// A running kamailio acting as the SIP trunk, listening on UDP `127.0.0.1:<port>`, and on TCP and TLS
+/// ports of its own when asked.
 ///
 /// Users `agent`/`agentpw`, `alice`/`alicepw` and `bob`/`bobpw` in realm `trunk.test`; REGISTER is
 /// challenged with 401, INVITE with 407, and both are logged as `AUTH-CHALLENGE <method> from <user>` and
