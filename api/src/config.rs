@@ -116,6 +116,9 @@ pub struct SipConfig {
     pub tls_key: Option<PathBuf>,
     /// PEM CA certificates trusted for TLS trunks besides the public roots (a private CA).
     pub tls_ca: Option<PathBuf>,
+    /// DNS server (`ip:port`) for trunk names; the system resolver (/etc/hosts, /etc/resolv.conf)
+    /// when unset.
+    pub dns_server: Option<SocketAddr>,
 }
 
 impl Default for SipConfig {
@@ -129,6 +132,7 @@ impl Default for SipConfig {
             tls_cert: None,
             tls_key: None,
             tls_ca: None,
+            dns_server: None,
         }
     }
 }
@@ -140,8 +144,11 @@ pub struct TrunkSection {
     /// Name for logs and the API.
     #[serde(default = "default_trunk_name")]
     pub name: String,
-    /// The trunk's proxy or registrar, `host:port`.
-    pub proxy: SocketAddr,
+    /// The trunk's proxy or registrar, `host[:port]`: an address (`192.0.2.1:5060`,
+    /// `[2001:db8::1]:5061`) or a name resolved by DNS (`sip.example.com:5060`; without a port, SRV
+    /// `_sip._udp`, `_sip._tcp` or `_sips._tcp` first, per RFC 3263), looked up again on each
+    /// re-registration and failure.
+    pub proxy: sip_stack::ProxyHost,
     /// SIP domain for URIs; the proxy address when empty.
     #[serde(default)]
     pub domain: String,
@@ -184,7 +191,7 @@ impl Default for TrunkSection {
     fn default() -> Self {
         Self {
             name: default_trunk_name(),
-            proxy: SocketAddr::from(([127, 0, 0, 1], 5060)),
+            proxy: SocketAddr::from(([127, 0, 0, 1], 5060)).into(),
             domain: String::new(),
             username: None,
             auth_username: None,
@@ -541,14 +548,17 @@ impl Config {
                     }),
                     _ => None,
                 };
+                let transport = sip_stack::Transport::from_name(&t.transport).unwrap_or_default();
+                let at = sip_stack::TrunkConfig::with_host(&t.name, t.proxy.clone(), transport);
                 sip_stack::TrunkConfig {
                     name: t.name.clone(),
-                    proxy: t.proxy,
+                    proxy: at.proxy,
+                    host: at.host,
                     domain: t.domain.clone(),
                     register: t.register.unwrap_or(credentials.is_some()),
                     credentials,
                     register_expires: t.register_expires,
-                    transport: sip_stack::Transport::from_name(&t.transport).unwrap_or_default(),
+                    transport,
                     keepalive: t.keepalive_secs.map(Duration::from_secs),
                     inbound: sip_stack::InboundConfig {
                         enabled: t.inbound,
@@ -583,12 +593,38 @@ mod tests {
         assert_eq!(trunk.keepalive, Some(Duration::from_secs(30)));
         assert!(trunk.accepts_calls_from("198.51.100.7".parse().expect("ip")));
         assert!(!trunk.accepts_calls_from("198.51.101.7".parse().expect("ip")));
+        assert_eq!(trunk.proxy, SocketAddr::from(([192, 0, 2, 1], 5061)));
+        assert_eq!(trunk.host, None, "an address needs no lookup");
+
+        let named = Config::from_toml(
+            "[sip]\ndns_server = \"127.0.0.1:5353\"\n[[trunks]]\nproxy = \"sip.example.test\"\ntransport = \"tcp\"\n",
+        )
+        .expect("a host name is a valid proxy");
+        assert_eq!(
+            named.sip.dns_server,
+            Some(SocketAddr::from(([127, 0, 0, 1], 5353)))
+        );
+        let trunk = &named.sip_trunks()[0];
+        assert_eq!(
+            trunk.host.as_ref().map(|h| (h.host(), h.port())),
+            Some(("sip.example.test", None))
+        );
+        assert_eq!(trunk.domain(), "sip.example.test");
+        let err = Config::from_toml("[[trunks]]\nproxy = \"sip example:50600\"\n")
+            .expect_err("garbage proxy")
+            .to_string();
+        assert!(
+            err.contains("bad trunk proxy") && err.contains("sip example:50600"),
+            "{err}"
+        );
 
         for bad in [
             "[sip]\ntls_listen = \"127.0.0.1:5081\"\n",
             "[[trunks]]\nproxy = \"192.0.2.1:5060\"\ntransport = \"sctp\"\n",
             "[[trunks]]\nproxy = \"192.0.2.1:5060\"\ninbound_sources = [\"nonsense\"]\n",
             "[[trunks]]\nproxy = \"192.0.2.1:5060\"\nkeepalive_secs = 0\n",
+            "[[trunks]]\nproxy = \"udp://192.0.2.1:5060\"\n",
+            "[[trunks]]\nproxy = \"192.0.2.1:0\"\n",
         ] {
             assert!(Config::from_toml(bad).is_err(), "{bad}");
         }

@@ -306,7 +306,7 @@ fn demo_config(data_dir: &Path, trunk: SocketAddr, secret: &str) -> Config {
     config.webhooks.secret = Some(secret.to_owned());
     config.trunks = vec![TrunkSection {
         name: "loopback".to_owned(),
-        proxy: trunk,
+        proxy: trunk.into(),
         domain: "trunk.test".to_owned(),
         username: Some("agent".to_owned()),
         auth_username: None,

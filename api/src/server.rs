@@ -205,6 +205,7 @@ impl Server {
         let sockets = sip_sockets(&config.sip, sip_socket).await?;
         let options = DriverOptions {
             tls_client: Some(tls::connector(config.sip.tls_ca.as_deref()).map_err(ServerError::Tls)?),
+            dns_server: config.sip.dns_server,
             ..DriverOptions::default()
         };
         let driver = sip_stack::driver::start(sockets, options, endpoint, config.sip_trunks());

@@ -20,7 +20,7 @@ fn config(data: &std::path::Path, trunk: SocketAddr, password: Option<&str>) -> 
     config.webhooks.allow_private = true;
     config.trunks = vec![TrunkSection {
         name: "test".to_owned(),
-        proxy: trunk,
+        proxy: trunk.into(),
         domain: "trunk.test".to_owned(),
         username: password.map(|_| "agent".to_owned()),
         auth_username: None,

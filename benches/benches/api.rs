@@ -37,7 +37,7 @@ fn config(data: &std::path::Path) -> Config {
         .expect("port");
     config.trunks = vec![TrunkSection {
         name: "bench".into(),
-        proxy: dead,
+        proxy: dead.into(),
         domain: "trunk.test".into(),
         username: Some("agent".into()),
         auth_username: None,

@@ -163,6 +163,7 @@ async fn chirps_across_a_call(codec: Codec, phone_codecs: &str) -> (f64, f64) {
     let trunk_config = TrunkConfig {
         name: "kamailio".to_owned(),
         proxy: trunk.addr(),
+        host: None,
         domain: String::new(),
         credentials: Some(TrunkCredentials {
             username: "agent".to_owned(),

@@ -29,7 +29,7 @@ pub mod trunk;
 
 pub use call::timer::SessionTimerConfig;
 pub use call::{CallDirection, CallEvent, CallHandle, EndCause, HangupBy, InviteParams};
-pub use endpoint::{Endpoint, EndpointConfig, EndpointError, Event, IncomingCall};
+pub use endpoint::{Endpoint, EndpointConfig, EndpointError, EndpointStats, Event, IncomingCall};
 pub use guard::GuardConfig;
 /// Networks of trunk sources ([`InboundConfig::sources`]).
 pub use ipnet::IpNet;
@@ -37,4 +37,4 @@ pub use redact::Redacted;
 pub use registration::RegistrationStatus;
 pub use transaction::Transmit;
 pub use transport::{Peer, Transport};
-pub use trunk::{InboundConfig, TrunkConfig, TrunkCredentials, TrunkId};
+pub use trunk::{BadProxy, InboundConfig, ProxyHost, TrunkConfig, TrunkCredentials, TrunkId};

@@ -38,7 +38,7 @@ enum State {
     },
     Sending {
         branch: String,
-        authorized: bool,
+        credentials: Sent,
         unregister: bool,
     },
     Registered {
@@ -48,6 +48,18 @@ enum State {
         retry_at: Instant,
     },
     Stopped,
+}
+
+/// What a REGISTER in flight carries for authentication.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Sent {
+    /// Nothing: no challenge seen yet.
+    Nothing,
+    /// The answer to the challenge of the response just before: a refusal means the password is wrong.
+    Fresh,
+    /// An answer to a challenge kept from an earlier exchange (a refresh, a retry): the registrar may
+    /// have forgotten its nonce (it restarted), so a refusal with a new challenge earns one more try.
+    Cached,
 }
 
 /// Which header carried the challenge, so the answer goes into the matching one.
@@ -112,6 +124,11 @@ impl Registration {
         self.config.transport
     }
 
+    /// Sends later REGISTERs' domain from the trunk's new address (when its domain is the address).
+    pub fn set_proxy(&mut self, proxy: std::net::SocketAddr) {
+        self.config.proxy = proxy;
+    }
+
     /// Registers at once (the trunk came back after an outage), unless a REGISTER is in flight or we
     /// have stopped.
     pub fn retry_now(&mut self, now: Instant) {
@@ -159,6 +176,11 @@ impl Registration {
     }
 
     fn build(&mut self, ctx: &RegisterContext<'_>, unregister: bool) -> OutgoingRequest {
+        self.build_with(ctx, unregister, false)
+    }
+
+    /// Builds a REGISTER; `fresh` when the challenge it answers came in the response just received.
+    fn build_with(&mut self, ctx: &RegisterContext<'_>, unregister: bool, fresh: bool) -> OutgoingRequest {
         self.cseq += 1;
         let domain = self.config.domain();
         let user = self.config.local_user().to_owned();
@@ -184,10 +206,14 @@ impl Registration {
             ],
             body: None,
         };
-        let authorized = self.authorize(&mut request, ctx.cnonce);
+        let credentials = match (self.authorize(&mut request, ctx.cnonce), fresh) {
+            (false, _) => Sent::Nothing,
+            (true, true) => Sent::Fresh,
+            (true, false) => Sent::Cached,
+        };
         self.state = State::Sending {
             branch: request.branch().to_owned(),
-            authorized,
+            credentials,
             unregister,
         };
         request
@@ -228,7 +254,7 @@ impl Registration {
         ctx: &RegisterContext<'_>,
     ) -> Vec<RegistrationAction> {
         let State::Sending {
-            authorized,
+            credentials,
             unregister,
             ..
         } = self.state.clone()
@@ -265,7 +291,11 @@ impl Registration {
                 match challenge {
                     // Retry with credentials, unless these same credentials were just refused for a
                     // fresh nonce: then the password is wrong, and retrying would only lock us out.
-                    Some(ch) if self.config.credentials.is_some() && (!authorized || ch.stale) => {
+                    // A refused answer to a kept nonce gets one retry (the registrar restarted and
+                    // forgot it, without saying stale).
+                    Some(ch)
+                        if self.config.credentials.is_some() && (credentials != Sent::Fresh || ch.stale) =>
+                    {
                         if self
                             .challenge
                             .as_ref()
@@ -274,7 +304,9 @@ impl Registration {
                             self.nonce_count = 0;
                         }
                         self.challenge = Some((ch, kind));
-                        vec![RegistrationAction::Send(Box::new(self.build(ctx, unregister)))]
+                        vec![RegistrationAction::Send(Box::new(
+                            self.build_with(ctx, unregister, true),
+                        ))]
                     }
                     _ => self.fail(now, Some(response.status), response.reason.clone()),
                 }

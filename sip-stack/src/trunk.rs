@@ -5,7 +5,117 @@ use crate::transport::Transport;
 use ipnet::IpNet;
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
+use std::str::FromStr;
 use std::time::Duration;
+
+/// A trunk's proxy as configured: `host[:port]`, where host is a name, an IPv4 address or a
+/// bracketed IPv6 address. Names are resolved by the driver (RFC 3263: SRV when no port is given,
+/// then A/AAAA), and again when the registration is refreshed or fails, so a trunk that moves is
+/// followed without a restart.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct ProxyHost {
+    host: String,
+    port: Option<u16>,
+}
+
+/// A proxy that is not `host[:port]`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "bad trunk proxy {0:?}: expected host[:port], e.g. sip.example.com, 192.0.2.1:5060 or [2001:db8::1]:5061"
+)]
+pub struct BadProxy(pub String);
+
+impl ProxyHost {
+    /// The host: a name, or an IP address without brackets.
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+
+    /// The port, when one was written.
+    pub fn port(&self) -> Option<u16> {
+        self.port
+    }
+
+    /// The host as an IP address, when it is one.
+    pub fn ip(&self) -> Option<IpAddr> {
+        self.host.parse().ok()
+    }
+
+    /// The address itself when the host is an IP address: no lookup needed.
+    pub fn literal(&self, transport: Transport) -> Option<SocketAddr> {
+        self.ip()
+            .map(|ip| SocketAddr::new(ip, self.port.unwrap_or_else(|| transport.default_port())))
+    }
+
+    /// Whether a lookup starts with SRV records (RFC 3263 4.2: a name without a port).
+    pub fn wants_srv(&self) -> bool {
+        self.port.is_none() && self.ip().is_none()
+    }
+}
+
+impl FromStr for ProxyHost {
+    type Err = BadProxy;
+
+    fn from_str(text: &str) -> Result<Self, BadProxy> {
+        let bad = || BadProxy(text.to_owned());
+        let trimmed = text.trim();
+        let (host, port) = crate::message::grammar::host_port(trimmed).map_err(|_| bad())?;
+        let bracketed = host.starts_with('[');
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        let is_ip = host.parse::<IpAddr>().is_ok();
+        // A bracket holds an IPv6 address and nothing else; a name has a letter in its last label
+        // (so "1.2.3" is refused rather than looked up).
+        let name_ok = host
+            .rsplit('.')
+            .find(|label| !label.is_empty())
+            .is_some_and(|label| label.chars().any(|c| c.is_ascii_alphabetic()));
+        if host.is_empty() || (bracketed && !host.contains(':')) || (!is_ip && !name_ok) || port == Some(0) {
+            return Err(bad());
+        }
+        Ok(Self {
+            host: host.to_ascii_lowercase(),
+            port,
+        })
+    }
+}
+
+impl TryFrom<String> for ProxyHost {
+    type Error = BadProxy;
+
+    fn try_from(text: String) -> Result<Self, BadProxy> {
+        text.parse()
+    }
+}
+
+impl From<ProxyHost> for String {
+    fn from(host: ProxyHost) -> String {
+        host.to_string()
+    }
+}
+
+impl fmt::Display for ProxyHost {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.host.contains(':') {
+            write!(f, "[{}]", self.host)?;
+        } else {
+            f.write_str(&self.host)?;
+        }
+        match self.port {
+            Some(port) => write!(f, ":{port}"),
+            None => Ok(()),
+        }
+    }
+}
+
+impl From<SocketAddr> for ProxyHost {
+    fn from(addr: SocketAddr) -> Self {
+        Self {
+            host: addr.ip().to_string(),
+            port: Some(addr.port()),
+        }
+    }
+}
 
 /// Index of a trunk in the endpoint's configuration.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
@@ -16,6 +126,9 @@ impl fmt::Display for TrunkId {
         write!(f, "trunk#{}", self.0)
     }
 }
+
+/// The proxy address of a trunk whose name is not resolved yet (nothing is sent there).
+pub const UNRESOLVED: SocketAddr = SocketAddr::new(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED), 0);
 
 /// Digest credentials for a trunk.
 #[derive(Clone, PartialEq, Eq)]
@@ -71,9 +184,12 @@ impl Default for InboundConfig {
 pub struct TrunkConfig {
     /// Name for logs and the API.
     pub name: String,
-    /// Where requests go (the trunk's proxy or registrar), already resolved (see
-    /// `driver::resolve` for host names).
+    /// Where requests go (the trunk's proxy or registrar): the address in use. When `host` names the
+    /// proxy, the driver fills this in from DNS and changes it when a new lookup moves the trunk.
     pub proxy: SocketAddr,
+    /// The proxy's name as configured, when it is a host name to resolve; `None` when `proxy` is a
+    /// fixed address.
+    pub host: Option<ProxyHost>,
     /// The transport to the proxy.
     pub transport: Transport,
     /// Domain used in Request-URIs and our address of record; the proxy address when empty.
@@ -97,6 +213,7 @@ impl TrunkConfig {
         Self {
             name: name.to_owned(),
             proxy,
+            host: None,
             transport: Transport::Udp,
             domain: String::new(),
             credentials: None,
@@ -107,12 +224,27 @@ impl TrunkConfig {
         }
     }
 
-    /// The domain for URIs.
+    /// A trunk on `transport` at a proxy given as `host[:port]`: a name the driver resolves (its
+    /// `proxy` stays [`UNRESOLVED`] until then), or an address used as is.
+    pub fn with_host(name: &str, host: ProxyHost, transport: Transport) -> Self {
+        let literal = host.literal(transport);
+        let mut trunk = Self::new(name, literal.unwrap_or(UNRESOLVED));
+        trunk.transport = transport;
+        if literal.is_none() {
+            trunk.host = Some(host);
+        }
+        trunk
+    }
+
+    /// The domain for URIs: the configured domain, else the proxy's name as configured (RFC 3263
+    /// keeps the name, not the address it resolved to), else the proxy address.
     pub fn domain(&self) -> String {
-        if self.domain.is_empty() {
-            self.proxy.to_string()
-        } else {
+        if !self.domain.is_empty() {
             self.domain.clone()
+        } else if let Some(host) = &self.host {
+            host.to_string()
+        } else {
+            self.proxy.to_string()
         }
     }
 
@@ -154,5 +286,57 @@ mod tests {
         assert!(!trunk.accepts_calls_from("192.0.2.10".parse().expect("ip")));
         assert_eq!(trunk.domain(), "192.0.2.10:5060");
         assert_eq!(trunk.local_user(), "ringback");
+    }
+
+    #[test]
+    fn proxies_are_names_or_addresses() {
+        let cases = [
+            ("sip.example.test", "sip.example.test", None, true),
+            ("SIP.Example.Test:5080", "sip.example.test", Some(5080), false),
+            ("localhost:5060", "localhost", Some(5060), false),
+            ("192.0.2.1", "192.0.2.1", None, false),
+            ("192.0.2.1:5061", "192.0.2.1", Some(5061), false),
+            ("[2001:db8::1]:5062", "2001:db8::1", Some(5062), false),
+        ];
+        for (text, host, port, srv) in cases {
+            let parsed: ProxyHost = text.parse().expect(text);
+            assert_eq!(
+                (parsed.host(), parsed.port(), parsed.wants_srv()),
+                (host, port, srv),
+                "{text}"
+            );
+            assert_eq!(
+                parsed.to_string().parse::<ProxyHost>(),
+                Ok(parsed.clone()),
+                "round trip"
+            );
+        }
+        for bad in [
+            "",
+            "host:",
+            "host:99999",
+            "host:0",
+            "a b",
+            "[::1",
+            "1.2.3",
+            "sip://x",
+            "[192.0.2.1]",
+            "-x.test",
+        ] {
+            assert_eq!(bad.parse::<ProxyHost>(), Err(BadProxy(bad.to_owned())), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn a_named_proxy_waits_for_the_driver_and_names_the_domain() {
+        let named = TrunkConfig::with_host("t", "sip.example.test".parse().expect("host"), Transport::Udp);
+        assert_eq!(named.proxy, UNRESOLVED);
+        assert_eq!(named.domain(), "sip.example.test");
+        let fixed = TrunkConfig::with_host("t", "192.0.2.1".parse().expect("host"), Transport::Tls);
+        assert_eq!(
+            (fixed.proxy, fixed.host.clone()),
+            ("192.0.2.1:5061".parse().expect("addr"), None)
+        );
+        assert_eq!(fixed.domain(), "192.0.2.1:5061");
     }
 }

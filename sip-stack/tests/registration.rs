@@ -178,6 +178,62 @@ fn sha256_qop_auth_then_stale_nonce_is_renewed_without_a_failure() {
 }
 
 #[test]
+fn a_registrar_that_forgot_our_nonce_gets_one_retry_and_a_wrong_password_no_more() {
+    let t0 = Instant::now();
+    let trunk_addr: SocketAddr = "127.0.0.1:5060".parse().unwrap();
+    let mut ep = endpoint(t0, vec![trunk("127.0.0.1:5060", "agent")]);
+    ep.handle_timeout(t0);
+    let first = one(&mut ep);
+    ep.handle_datagram(
+        t0,
+        trunk_addr,
+        &reply(&first, 401, &format!("WWW-Authenticate: {SHA_QOP}\r\n")),
+    );
+    let second = one(&mut ep);
+    ep.handle_datagram(t0, trunk_addr, &reply(&second, 200, "Expires: 100\r\n"));
+    statuses(&mut ep);
+
+    // The registrar restarted: it refuses our kept nonce with a new one, not marked stale. The kept
+    // nonce earns one more try, with the new one.
+    let t1 = t0 + Duration::from_secs(85);
+    ep.handle_timeout(t1);
+    let refresh = one(&mut ep);
+    assert_eq!(auth_param(&refresh, "nonce"), "s1");
+    let restarted = SHA_QOP.replace("s1", "r1");
+    ep.handle_datagram(
+        t1,
+        trunk_addr,
+        &reply(&refresh, 401, &format!("WWW-Authenticate: {restarted}\r\n")),
+    );
+    let retry = one(&mut ep);
+    assert_eq!(auth_param(&retry, "nonce"), "r1");
+    verify(&retry, &restarted, "agentpw");
+    assert!(statuses(&mut ep).is_empty(), "no failure for a forgotten nonce");
+
+    // A refusal of that fresh answer means the password is wrong: no third try.
+    let again = SHA_QOP.replace("s1", "r2");
+    ep.handle_datagram(
+        t1,
+        trunk_addr,
+        &reply(&retry, 401, &format!("WWW-Authenticate: {again}\r\n")),
+    );
+    assert!(
+        sent(&mut ep).is_empty(),
+        "no retry after a fresh answer is refused"
+    );
+    assert!(matches!(
+        statuses(&mut ep).as_slice(),
+        [(
+            _,
+            RegistrationStatus::Failed {
+                status: Some(401),
+                ..
+            }
+        )]
+    ));
+}
+
+#[test]
 fn failures_back_off_exponentially_and_retry_after_is_honoured() {
     let t0 = Instant::now();
     let mut ep = endpoint(t0, vec![trunk("127.0.0.1:5060", "agent")]);

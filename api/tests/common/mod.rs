@@ -53,7 +53,7 @@ pub const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 pub fn trunk_section(name: &str, proxy: SocketAddr, password: Option<&str>) -> TrunkSection {
     TrunkSection {
         name: name.to_owned(),
-        proxy,
+        proxy: proxy.into(),
         domain: "trunk.test".to_owned(),
         username: password.map(|_| "agent".to_owned()),
         auth_username: None,

@@ -1,4 +1,4 @@
-//! The trunk: a kamailio registrar and proxy on its own UDP port.
+//! The trunk: a kamailio registrar and proxy on its own UDP port (and TCP and TLS ports when asked).
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
@@ -29,6 +29,11 @@ pub struct KamailioOptions {
     pub port: Option<u16>,
     /// How long to wait for kamailio to answer OPTIONS before giving up.
     pub ready_timeout: Duration,
+    /// Also listen on TCP (a free port of 127.0.0.1), see [`Kamailio::tcp_addr`].
+    pub tcp: bool,
+    /// Also listen on TLS (a free port, a certificate from a CA made for this instance), see
+    /// [`Kamailio::tls_addr`] and [`Kamailio::certificates`].
+    pub tls: bool,
 }
 
 impl Default for KamailioOptions {
@@ -36,11 +41,14 @@ impl Default for KamailioOptions {
         Self {
             port: None,
             ready_timeout: Duration::from_secs(10),
+            tcp: false,
+            tls: false,
         }
     }
 }
 
-/// A running kamailio acting as the SIP trunk, listening on UDP `127.0.0.1:<port>` only.
+/// A running kamailio acting as the SIP trunk, listening on UDP `127.0.0.1:<port>`, and on TCP and TLS
+/// ports of its own when asked.
 ///
 /// Users `agent`/`agentpw`, `alice`/`alicepw` and `bob`/`bobpw` in realm `trunk.test`; REGISTER is
 /// challenged with 401, INVITE with 407, and both are logged as `AUTH-CHALLENGE <method> from <user>` and
@@ -54,6 +62,9 @@ impl Default for KamailioOptions {
 #[derive(Debug)]
 pub struct Kamailio {
     addr: SocketAddr,
+    tcp_addr: Option<SocketAddr>,
+    tls_addr: Option<SocketAddr>,
+    certificates: Option<crate::TestCertificates>,
     // Field order matters: the process stops before its run dir is removed.
     process: Supervised,
     run_dir: tempfile::TempDir,
@@ -69,7 +80,7 @@ impl Kamailio {
                 Some(port) => port,
                 None => process::free_udp_port()?,
             };
-            match Self::start_on(port, options.ready_timeout).await {
+            match Self::start_on(port, &options).await {
                 // Another process may have taken the port between our probe and kamailio's bind.
                 Err(err @ TestbedError::ExitedEarly { .. })
                     if options.port.is_none() && attempt < PORT_ATTEMPTS =>
@@ -82,7 +93,8 @@ impl Kamailio {
         }
     }
 
-    async fn start_on(port: u16, ready_timeout: Duration) -> Result<Self> {
+    async fn start_on(port: u16, options: &KamailioOptions) -> Result<Self> {
+        let ready_timeout = options.ready_timeout;
         let started = Instant::now();
         let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
         let run_dir = tempfile::Builder::new()
@@ -93,10 +105,27 @@ impl Kamailio {
                 source,
             })?;
         let run_path = config_path(run_dir.path())?;
+        let tcp_addr = match options.tcp {
+            true => Some(SocketAddr::from((Ipv4Addr::LOCALHOST, process::free_tcp_port()?))),
+            false => None,
+        };
+        let tls_addr = match options.tls {
+            true => Some(SocketAddr::from((Ipv4Addr::LOCALHOST, process::free_tcp_port()?))),
+            false => None,
+        };
+        let certificates = match options.tls {
+            true => Some(crate::certs::generate(run_dir.path())?),
+            false => None,
+        };
         let cfg = template::render(
             "kamailio.cfg.in",
             CFG_TEMPLATE,
-            &[("port", &port.to_string()), ("run_dir", run_path)],
+            &[
+                ("port", &port.to_string()),
+                ("run_dir", run_path),
+                ("stream_listeners", &stream_listeners(tcp_addr, tls_addr)),
+                ("tls_module", &tls_module(certificates.as_ref())?),
+            ],
         )?;
         let cfg_path = run_dir.path().join("kamailio.cfg");
         std::fs::write(&cfg_path, cfg).map_err(|source| TestbedError::WriteFile {
@@ -137,6 +166,9 @@ impl Kamailio {
         tracing::info!(%addr, elapsed = ?started.elapsed(), "kamailio ready");
         Ok(Self {
             addr,
+            tcp_addr,
+            tls_addr,
+            certificates,
             process,
             run_dir,
         })
@@ -145,6 +177,22 @@ impl Kamailio {
     /// The UDP address kamailio listens on (`127.0.0.1:<port>`): the registrar, proxy and outbound proxy.
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// The TCP address, when started with [`KamailioOptions::tcp`].
+    pub fn tcp_addr(&self) -> Option<SocketAddr> {
+        self.tcp_addr
+    }
+
+    /// The TLS address, when started with [`KamailioOptions::tls`].
+    pub fn tls_addr(&self) -> Option<SocketAddr> {
+        self.tls_addr
+    }
+
+    /// The CA (for clients to trust) and the server certificate, when started with TLS. The
+    /// certificate names `127.0.0.1`, `localhost` and `trunk.test`.
+    pub fn certificates(&self) -> Option<&crate::TestCertificates> {
+        self.certificates.as_ref()
     }
 
     /// The per-instance run dir (rendered config, log, ctl socket `kamailio_ctl`).
@@ -178,6 +226,39 @@ impl Kamailio {
                 ),
             })
     }
+}
+
+/// The config lines for TCP and TLS: listeners, or TCP switched off when there are none.
+fn stream_listeners(tcp: Option<SocketAddr>, tls: Option<SocketAddr>) -> String {
+    let mut lines = Vec::new();
+    if let Some(addr) = tcp {
+        lines.push(format!("listen=tcp:{addr}"));
+    }
+    if let Some(addr) = tls {
+        lines.push("enable_tls=yes".to_owned());
+        lines.push(format!("listen=tls:{addr}"));
+    }
+    if lines.is_empty() {
+        lines.push("disable_tcp=yes".to_owned());
+    }
+    lines.join("\n")
+}
+
+/// The tls module with the instance's certificate (no client certificates asked for), or nothing.
+fn tls_module(certificates: Option<&crate::TestCertificates>) -> Result<String> {
+    let Some(certs) = certificates else {
+        return Ok(String::new());
+    };
+    let cert = config_path(&certs.cert)?;
+    let key = config_path(&certs.key)?;
+    Ok(format!(
+        "loadmodule \"tls.so\"\n\
+         modparam(\"tls\", \"certificate\", \"{cert}\")\n\
+         modparam(\"tls\", \"private_key\", \"{key}\")\n\
+         modparam(\"tls\", \"tls_method\", \"TLSv1.2+\")\n\
+         modparam(\"tls\", \"verify_certificate\", 0)\n\
+         modparam(\"tls\", \"require_certificate\", 0)"
+    ))
 }
 
 /// The run dir as it goes into the config: absolute, UTF-8, no whitespace.
@@ -266,10 +347,24 @@ mod tests {
         let cfg = template::render(
             "kamailio.cfg.in",
             CFG_TEMPLATE,
-            &[("port", "5099"), ("run_dir", "/tmp/x")],
+            &[
+                ("port", "5099"),
+                ("run_dir", "/tmp/x"),
+                ("stream_listeners", &stream_listeners(None, None)),
+                ("tls_module", ""),
+            ],
         )
         .unwrap();
         assert!(cfg.contains("listen=udp:127.0.0.1:5099\n"));
         assert!(cfg.contains("unix:/tmp/x/kamailio_ctl"));
+        assert!(cfg.contains("disable_tcp=yes\n"));
+        let both = stream_listeners(
+            Some("127.0.0.1:5100".parse().unwrap()),
+            Some("127.0.0.1:5101".parse().unwrap()),
+        );
+        assert_eq!(
+            both,
+            "listen=tcp:127.0.0.1:5100\nenable_tls=yes\nlisten=tls:127.0.0.1:5101"
+        );
     }
 }

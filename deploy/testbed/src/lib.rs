@@ -2,7 +2,11 @@
 //!
 //! - [`Kamailio`]: the trunk. A registrar and proxy with digest auth and static users (`agent`/`agentpw`,
 //!   `alice`/`alicepw`, `bob`/`bobpw`, realm `trunk.test`), on its own UDP port. `+1555...` numbers ring
-//!   the registered `alice`; a few numbers answer with fixed failures (see `kamailio.cfg.in`).
+//!   the registered `alice`; a few numbers answer with fixed failures (see `kamailio.cfg.in`). On request
+//!   it also listens on TCP and TLS ([`KamailioOptions::tcp`], [`KamailioOptions::tls`]) and logs the
+//!   transport of every request.
+//! - [`certs`]: a throwaway CA and a server certificate (for `127.0.0.1`, `localhost`, `trunk.test`) made
+//!   with `openssl`, for kamailio's TLS listener and for tests of our own.
 //! - [`Phone`]: a baresip user agent that registers to the trunk, plays a WAV as its microphone, records
 //!   what it hears and is driven over its `ctrl_tcp` socket.
 //! - [`speech`]: the human side of a call rendered with Piper, transcription with Whisper, and WAV helpers.
@@ -29,6 +33,7 @@
 //! # }
 //! ```
 
+pub mod certs;
 mod ctrl;
 mod kamailio;
 mod phone;
@@ -42,6 +47,7 @@ use std::path::PathBuf;
 use std::process::ExitStatus;
 use std::time::Duration;
 
+pub use certs::TestCertificates;
 pub use kamailio::{Kamailio, KamailioOptions};
 pub use phone::{EventKind, Phone, PhoneEvent, PhoneOptions};
 
@@ -109,6 +115,14 @@ pub enum TestbedError {
         waited: Duration,
         /// The last lines of its log.
         log_tail: String,
+    },
+    /// `openssl` refused to make a test certificate.
+    #[error("openssl {args} failed: {stderr}")]
+    Openssl {
+        /// Its arguments.
+        args: String,
+        /// What it said.
+        stderr: String,
     },
     /// The UDP socket used to probe kamailio with OPTIONS failed.
     #[error("SIP probe of {addr} failed: {source}")]

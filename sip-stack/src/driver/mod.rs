@@ -9,15 +9,15 @@ mod resolve;
 mod stream;
 pub mod tls;
 
-pub use resolve::{ResolveError, resolve, split_host_port};
+pub use resolve::{ResolveError, Resolver};
 
 use crate::call::{CallEvent, CallHandle, InviteParams};
-use crate::endpoint::{Endpoint, EndpointConfig, EndpointError, Event, IncomingCall};
+use crate::endpoint::{Endpoint, EndpointConfig, EndpointError, EndpointStats, Event, IncomingCall};
 use crate::registration::RegistrationStatus;
 use crate::sdp::Offer;
 use crate::transport::{Peer, Transport};
-use crate::trunk::TrunkConfig;
-use std::collections::HashMap;
+use crate::trunk::{ProxyHost, TrunkConfig, TrunkId, UNRESOLVED};
+use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 use stream::{Conn, StreamEvent};
@@ -66,7 +66,17 @@ enum Command {
         op: CallOp,
         reply: Option<oneshot::Sender<Result<(), EndpointError>>>,
     },
+    Stats(oneshot::Sender<DriverStats>),
     Shutdown,
+}
+
+/// What a driver holds at one moment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct DriverStats {
+    /// The endpoint's calls and transactions.
+    pub endpoint: EndpointStats,
+    /// Open TCP and TLS connections, both directions.
+    pub connections: usize,
 }
 
 /// A placed call: its handle and the stream of what happens to it.
@@ -188,6 +198,16 @@ impl SipHandle {
         self.health.clone()
     }
 
+    /// Counts of what the driver holds now (calls, transactions, connections).
+    pub async fn stats(&self) -> Result<DriverStats, DriverError> {
+        let (reply, answer) = oneshot::channel();
+        self.commands
+            .send(Command::Stats(reply))
+            .await
+            .map_err(|_| DriverError::Stopped)?;
+        answer.await.map_err(|_| DriverError::Stopped)
+    }
+
     /// Hangs up every call, unregisters, and stops the driver (the task ends after a short grace).
     pub async fn shutdown(&self) {
         let _ = self.commands.send(Command::Shutdown).await;
@@ -229,6 +249,8 @@ pub struct DriverOptions {
     pub idle_timeout: Duration,
     /// Inbound calls waiting for the application, at most; more are refused with 480.
     pub incoming_queue: usize,
+    /// The DNS server for trunk names; the system's resolver when `None`.
+    pub dns_server: Option<SocketAddr>,
 }
 
 impl Default for DriverOptions {
@@ -240,6 +262,7 @@ impl Default for DriverOptions {
             ping_interval: Duration::from_secs(30),
             idle_timeout: Duration::from_secs(600),
             incoming_queue: 64,
+            dns_server: None,
         }
     }
 }
@@ -250,6 +273,7 @@ impl std::fmt::Debug for DriverOptions {
             .field("tls_client", &self.tls_client.is_some())
             .field("max_connections", &self.max_connections)
             .field("max_connections_per_ip", &self.max_connections_per_ip)
+            .field("dns_server", &self.dns_server)
             .finish_non_exhaustive()
     }
 }
@@ -314,32 +338,47 @@ pub fn start(
     let (reg_tx, registrations) = watch::channel(vec![RegistrationStatus::Pending; trunks.len()]);
     let (health_tx, health) = watch::channel(vec![None; trunks.len()]);
     let (incoming_tx, incoming) = mpsc::channel(options.incoming_queue.max(1));
-    let tls_names = trunks
-        .iter()
-        .filter(|t| t.transport == Transport::Tls)
-        .map(|t| (t.proxy, server_name(t)))
-        .collect();
-    let endpoint = Endpoint::new(Instant::now().into_std(), config.clone(), trunks);
-    let (stream_tx, stream_rx) = mpsc::channel(1024);
-    let driver = Loop {
-        endpoint,
-        limits: config.limits,
-        options,
-        sockets,
-        commands: command_rx,
-        registrations: reg_tx,
-        health: health_tx,
-        incoming: incoming_tx,
-        calls: HashMap::new(),
-        connections: HashMap::new(),
-        accepted_per_ip: HashMap::new(),
-        next_conn: 1,
-        stream_tx,
-        stream_rx,
-        tasks: JoinSet::new(),
-        tls_names,
+    let resolver = match options.dns_server {
+        Some(server) => Resolver::with_server(server),
+        None => Resolver::system(),
     };
-    let task = tokio::spawn(driver.run());
+    let (resolved_tx, resolved_rx) = mpsc::channel(16);
+    let task = tokio::spawn(async move {
+        // Trunk names are looked up before the endpoint starts, so the first REGISTER goes to them.
+        let trunks = resolve_names(&resolver, trunks).await;
+        let tls_names = trunks
+            .iter()
+            .filter(|t| t.transport == Transport::Tls)
+            .map(|t| (t.proxy, server_name(t)))
+            .collect();
+        let hosts = trunks.iter().map(|t| t.host.clone()).collect();
+        let endpoint = Endpoint::new(Instant::now().into_std(), config.clone(), trunks);
+        let (stream_tx, stream_rx) = mpsc::channel(1024);
+        let driver = Loop {
+            endpoint,
+            limits: config.limits,
+            options,
+            sockets,
+            commands: command_rx,
+            registrations: reg_tx,
+            health: health_tx,
+            incoming: incoming_tx,
+            calls: HashMap::new(),
+            connections: HashMap::new(),
+            accepted_per_ip: HashMap::new(),
+            next_conn: 1,
+            stream_tx,
+            stream_rx,
+            tasks: JoinSet::new(),
+            tls_names,
+            resolver,
+            hosts,
+            resolving: HashSet::new(),
+            resolved_tx,
+            resolved_rx,
+        };
+        driver.run().await;
+    });
     Driver {
         handle: SipHandle {
             commands,
@@ -352,14 +391,36 @@ pub fn start(
     }
 }
 
-/// The name a TLS trunk's certificate must carry: its domain when that is a host name, else its IP.
+/// Fills in the proxy address of every trunk named by host; one that does not resolve stays
+/// [`UNRESOLVED`] (its requests fail at once, and each failure asks for a new lookup).
+async fn resolve_names(resolver: &Resolver, mut trunks: Vec<TrunkConfig>) -> Vec<TrunkConfig> {
+    for (i, trunk) in trunks.iter_mut().enumerate() {
+        let Some(host) = &trunk.host else {
+            continue;
+        };
+        match resolver.lookup(host, trunk.transport).await {
+            Ok(addrs) => trunk.proxy = addrs.first().copied().unwrap_or(UNRESOLVED),
+            Err(err) => tracing::warn!(trunk = %TrunkId(i), %err, "trunk name does not resolve yet"),
+        }
+    }
+    trunks
+}
+
+/// The name a TLS trunk's certificate must carry: its domain (or the proxy's configured name) when
+/// that is a host name, else its IP.
 fn server_name(trunk: &TrunkConfig) -> rustls::pki_types::ServerName<'static> {
-    let host = split_host_port(&trunk.domain, Transport::Tls)
-        .map(|(h, _)| h)
+    let host = trunk
+        .domain()
+        .parse::<ProxyHost>()
+        .map(|h| h.host().to_owned())
         .unwrap_or_default();
     rustls::pki_types::ServerName::try_from(host)
         .unwrap_or_else(|_| rustls::pki_types::ServerName::IpAddress(trunk.proxy.ip().into()))
 }
+
+/// A finished lookup of a trunk's name: the trunk, whether it was asked after a failure, and the
+/// addresses found.
+type Resolved = (TrunkId, bool, Result<Vec<SocketAddr>, ResolveError>);
 
 /// A stream connection the driver knows: its id (to tell a replacement from the one that closed), the
 /// sender of its task, and whether a peer opened it to us.
@@ -386,6 +447,13 @@ struct Loop {
     stream_rx: mpsc::Receiver<StreamEvent>,
     tasks: JoinSet<()>,
     tls_names: HashMap<SocketAddr, rustls::pki_types::ServerName<'static>>,
+    resolver: Resolver,
+    /// Each trunk's configured name, for those that have one.
+    hosts: Vec<Option<ProxyHost>>,
+    /// Trunks with a lookup in flight.
+    resolving: HashSet<TrunkId>,
+    resolved_tx: mpsc::Sender<Resolved>,
+    resolved_rx: mpsc::Receiver<Resolved>,
 }
 
 /// Accepts on a listener, or waits forever when there is none.
@@ -425,6 +493,7 @@ impl Loop {
                     Err(err) => tracing::debug!(%err, "SIP receive error"),
                 },
                 Some(event) = self.stream_rx.recv() => self.on_stream_event(event),
+                Some(resolved) = self.resolved_rx.recv() => self.on_resolved(resolved),
                 accepted = accept_on(self.sockets.tcp.as_ref()) => self.on_accept(accepted, Transport::Tcp),
                 accepted = accept_on(tls_listener) => self.on_accept(accepted, Transport::Tls),
                 command = self.commands.recv(), if stop_at.is_none() => {
@@ -441,6 +510,13 @@ impl Loop {
     /// Sends everything the endpoint has queued.
     async fn flush(&mut self) {
         while let Some(transmit) = self.endpoint.poll_transmit() {
+            if transmit.destination == UNRESOLVED {
+                // A trunk whose name has not resolved: fail at once, which asks for a new lookup.
+                tracing::debug!("request to an unresolved trunk");
+                self.endpoint
+                    .handle_transport_error(Instant::now().into_std(), transmit.peer());
+                continue;
+            }
             match transmit.transport {
                 Transport::Udp => {
                     if let Err(err) = self
@@ -596,6 +672,13 @@ impl Loop {
                 }
                 false
             }
+            Some(Command::Stats(reply)) => {
+                let _ = reply.send(DriverStats {
+                    endpoint: self.endpoint.stats(),
+                    connections: self.connections.len(),
+                });
+                false
+            }
             Some(Command::Shutdown) | None => {
                 for call in self.calls.keys().copied().collect::<Vec<_>>() {
                     let _ = self.endpoint.hangup(now, call);
@@ -610,6 +693,13 @@ impl Loop {
         while let Some(event) = self.endpoint.poll_event() {
             match event {
                 Event::Registration { trunk, status } => {
+                    // Each refresh and each failure looks the trunk's name up again (a failure
+                    // moves on to its next address).
+                    match &status {
+                        RegistrationStatus::Registered { .. } => self.re_resolve(trunk, false),
+                        RegistrationStatus::Failed { .. } => self.re_resolve(trunk, true),
+                        _ => {}
+                    }
                     self.registrations.send_modify(|all| {
                         if let Some(slot) = all.get_mut(trunk.0) {
                             *slot = status;
@@ -617,6 +707,9 @@ impl Loop {
                     });
                 }
                 Event::TrunkHealth { trunk, up } => {
+                    if !up {
+                        self.re_resolve(trunk, true);
+                    }
                     self.health.send_modify(|all| {
                         if let Some(slot) = all.get_mut(trunk.0) {
                             *slot = Some(up);
@@ -635,6 +728,53 @@ impl Loop {
                 }
                 _ => {}
             }
+        }
+    }
+
+    /// Starts a lookup of a trunk's name, unless it has none or one is in flight.
+    fn re_resolve(&mut self, trunk: TrunkId, failed: bool) {
+        let Some(Some(host)) = self.hosts.get(trunk.0).cloned() else {
+            return;
+        };
+        let Some(transport) = self.endpoint.trunks().get(trunk.0).map(|t| t.transport) else {
+            return;
+        };
+        if !self.resolving.insert(trunk) {
+            return;
+        }
+        let resolver = self.resolver.clone();
+        let done = self.resolved_tx.clone();
+        self.tasks.spawn(async move {
+            if failed {
+                resolver.forget();
+            }
+            let result = resolver.lookup(&host, transport).await;
+            let _ = done.send((trunk, failed, result)).await;
+        });
+    }
+
+    /// Moves a trunk to the address a lookup found.
+    fn on_resolved(&mut self, (trunk, failed, result): Resolved) {
+        self.resolving.remove(&trunk);
+        let Some(config) = self.endpoint.trunks().get(trunk.0) else {
+            return;
+        };
+        let current = config.proxy;
+        let addrs = match result {
+            Ok(addrs) => addrs,
+            Err(err) => {
+                tracing::warn!(%trunk, %err, "trunk lookup failed: keeping its address");
+                return;
+            }
+        };
+        let Some(next) = resolve::pick(&addrs, current, failed) else {
+            return;
+        };
+        if next != current {
+            if config.transport == Transport::Tls {
+                self.tls_names.insert(next, server_name(config));
+            }
+            let _ = self.endpoint.set_trunk_proxy(trunk, next);
         }
     }
 

@@ -38,8 +38,18 @@ pub use inbound::IncomingCall;
 /// What we allow, for `Allow` headers of 405, OPTIONS answers, INVITEs and their 2xx.
 pub(crate) const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, UPDATE, REFER, NOTIFY, INFO";
 
-/// A server transaction key: the top Via's branch (or its RFC 2543 substitute) and the method.
+/// A server transaction key: the top Via's branch (or its RFC 2543 substitute) with its sent-by, and
+/// the method (RFC 3261 17.2.3).
 pub(crate) type ServerKey = (String, String);
+
+/// The key of the server transaction a request belongs to, for `method` (an ACK or CANCEL looks up
+/// its INVITE's).
+pub(crate) fn server_key(common: &message::Common, method: &Method) -> ServerKey {
+    (
+        format!("{};{}", common.branch, common.sent_by),
+        method.to_string(),
+    )
+}
 
 /// Errors from commands given to the endpoint.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -179,6 +189,18 @@ pub enum Event {
     },
 }
 
+/// What the endpoint holds at one moment: for health checks, and for tests that a finished call left
+/// nothing behind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct EndpointStats {
+    /// Calls in progress, both directions.
+    pub calls: usize,
+    /// Client transactions not yet terminated (including those absorbing retransmissions).
+    pub client_transactions: usize,
+    /// Server transactions not yet terminated.
+    pub server_transactions: usize,
+}
+
 /// Who a client transaction works for.
 #[derive(Debug, Clone, Copy)]
 enum Owner {
@@ -300,6 +322,33 @@ impl Endpoint {
     /// The configured trunks.
     pub fn trunks(&self) -> &[TrunkConfig] {
         &self.trunks
+    }
+
+    /// Moves a trunk to a new proxy address (the driver looked its name up again). Requests already
+    /// sent and calls in progress keep their address; the next REGISTER, keep-alive and call use this
+    /// one, and calls from it are taken as the trunk's.
+    pub fn set_trunk_proxy(&mut self, trunk: TrunkId, addr: SocketAddr) -> Result<(), EndpointError> {
+        let config = self
+            .trunks
+            .get_mut(trunk.0)
+            .ok_or(EndpointError::UnknownTrunk(trunk))?;
+        if config.proxy != addr {
+            tracing::info!(%trunk, from = %config.proxy, to = %addr, "trunk proxy moved");
+            config.proxy = addr;
+            for reg in self.registrations.iter_mut().filter(|r| r.trunk() == trunk) {
+                reg.set_proxy(addr);
+            }
+        }
+        Ok(())
+    }
+
+    /// Counts of calls and transactions held now.
+    pub fn stats(&self) -> EndpointStats {
+        EndpointStats {
+            calls: self.calls.len(),
+            client_transactions: self.transactions.len(),
+            server_transactions: self.servers.len(),
+        }
     }
 
     /// How many calls are in progress (both directions).

@@ -3,7 +3,7 @@
 //! requests are checked (RFC 3261 8.2) and handed to the dialog they belong to, to the admission of
 //! inbound calls, or answered here.
 
-use super::{ALLOW, Endpoint, ServerEntry, ServerKey};
+use super::{ALLOW, Endpoint, ServerEntry, ServerKey, server_key};
 use crate::message::{IncomingRequest, Method, verdict};
 use crate::outgoing::{Reply, response_to};
 use crate::server::{ServerState, ServerTransaction};
@@ -19,7 +19,7 @@ impl Endpoint {
             self.on_ack(now, &request);
             return;
         }
-        let key: ServerKey = (request.common.branch.clone(), method.to_string());
+        let key = server_key(&request.common, &method);
         if let Some(entry) = self.servers.get_mut(&key) {
             // A retransmission: the transaction repeats its last response, if it has one.
             self.scratch.clear();
@@ -129,7 +129,7 @@ impl Endpoint {
     /// An ACK: for a non-2xx final it has the INVITE's branch (17.2.3); for a 2xx it is a new
     /// transaction of the dialog, matched by Call-ID and CSeq number, and the dialog hears of it.
     fn on_ack(&mut self, now: Instant, request: &IncomingRequest) {
-        let invite_key = (request.common.branch.clone(), Method::Invite.to_string());
+        let invite_key = server_key(&request.common, &Method::Invite);
         if let Some(entry) = self.servers.get_mut(&invite_key)
             && entry.txn.state() == ServerState::Completed
         {
@@ -156,7 +156,7 @@ impl Endpoint {
     /// CANCEL (RFC 3261 9.2): matched to the INVITE server transaction with the same branch. 481 if
     /// there is none; 200 otherwise, and an INVITE still pending is ended with 487.
     fn on_cancel(&mut self, now: Instant, key: &ServerKey, request: &IncomingRequest) {
-        let invite_key = (request.common.branch.clone(), Method::Invite.to_string());
+        let invite_key = server_key(&request.common, &Method::Invite);
         let pending = match self.servers.get(&invite_key) {
             None => {
                 self.reply(now, key, &Reply::new(481, "Call/Transaction Does Not Exist"));
@@ -266,6 +266,32 @@ To: <sip:a@b>\r\nCall-ID: c\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n"
             Ok(Incoming::Request(r)) => r,
             other => panic!("fixture: {other:?}"),
         }
+    }
+
+    #[test]
+    #[allow(clippy::disallowed_methods)] // any origin will do for virtual time
+    fn two_clients_with_the_same_branch_are_two_transactions() {
+        let now = Instant::now();
+        let mut config = crate::EndpointConfig::new("127.0.0.1:5080".parse().expect("addr"));
+        config.guard.enabled = false;
+        let mut ep = Endpoint::new(now, config, Vec::new());
+        let options = |port: u16| {
+            format!(
+                "OPTIONS sip:a@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:{port};branch=z9hG4bKsame;rport\r\n\
+From: <sip:x@y>;tag={port}\r\nTo: <sip:a@b>\r\nCall-ID: c{port}\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n"
+            )
+        };
+        for port in [6001u16, 6002] {
+            ep.handle_datagram(
+                now,
+                SocketAddr::from(([127, 0, 0, 1], port)),
+                options(port).as_bytes(),
+            );
+        }
+        let answered: Vec<u16> = std::iter::from_fn(|| ep.poll_transmit())
+            .map(|t| t.destination.port())
+            .collect();
+        assert_eq!(answered, [6001, 6002], "each client gets its own answer");
     }
 
     #[test]

@@ -242,6 +242,9 @@ pub struct Common {
     /// The transaction key from the top Via: its branch when it has the RFC 3261 magic cookie,
     /// otherwise a key built from the Via, Call-ID and CSeq (RFC 2543 peers, RFC 3261 17.2.3).
     pub branch: String,
+    /// The top Via's sent-by (`host:port`, the port as written or 0): with the branch, it tells one
+    /// client's transaction from another's that happens to use the same branch (RFC 3261 17.2.3).
+    pub sent_by: String,
     /// Tag of the From header.
     pub from_tag: Option<String>,
     /// Tag of the To header.
@@ -628,11 +631,13 @@ pub fn common_fields(headers: &Headers) -> Result<Common, ParseError> {
             from_tag.as_deref().unwrap_or_default()
         ),
     };
+    let sent_by = format!("{}:{}", via.host.to_ascii_lowercase(), via.port.unwrap_or(0));
     Ok(Common {
         call_id,
         cseq,
         cseq_method: Method::from_token(cseq_method),
         branch,
+        sent_by,
         from_tag,
         to_tag,
     })
