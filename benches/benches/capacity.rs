@@ -5,12 +5,12 @@
 //! separate process (this binary re-executed, see `capacity/generator.rs`), so the CPU counted
 //! for the engine is the engine process's alone and the generator does not compete inside it:
 //! one 172-byte PCMU packet per 20 ms per call (speech-like bursts and pauses), and it receives
-//! everything the sessions send. Per call, per frame, the path is: receive, jitter buffer,
-//! decoding and concealment, the energy endpointer with its 16 kHz resampling, the stereo
-//! recording on disk, the on-box audio analysis of the audio-intelligence module (webrtc-vad
-//! gate, endpointing, in-band DTMF, beep and answering-machine detection, fed through the
-//! engine's frame tap; Silero's batched inference is measured apart by the `silero_cost` bench),
-//! the pacer with agent audio queued, encoding and the paced send.
+//! everything the sessions send. Per call, per frame, the path is the one a real call runs
+//! (the agent runtime's default): receive, jitter buffer, decoding and concealment, the on-box
+//! audio analysis as the session's ear (webrtc-vad gate, endpointing, in-band DTMF, beep and
+//! answering-machine detection, the turn ring; Silero's batched inference is measured apart by
+//! the `silero_cost` bench; the 16 kHz resampling runs once per finished turn), the stereo
+//! recording on disk, the pacer with agent audio queued, encoding and the paced send.
 //!
 //! It ramps the number of calls up and, at each step, measures the send-time deviation of every
 //! frame from its 20 ms grid point and the late frames (sent 20 ms or more after their grid
@@ -34,8 +34,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use generator::{Generator, Report, far_end_packet, process_cpu_ns, thread_cpu_ns};
-use media_core::analysis::{Analyzer, AnalyzerConfig, VadMode};
-use media_core::engine::{EngineConfig, EngineStats, FrameTap, MediaEngine};
+use media_core::analysis::{AnalyzerConfig, LiveAnalysisConfig, VadMode};
+use media_core::engine::{EngineConfig, EngineStats, MediaEngine};
 use media_core::{Codec, MediaEvent, MediaSession, PayloadType, SessionConfig, Ssrc, UtteranceId};
 use serde_json::json;
 use tokio::net::UdpSocket;
@@ -100,7 +100,7 @@ struct Step {
     lost: u64,
     late: u64,
     rx_dropped: u64,
-    analysis_frames: u64,
+    speech_turns: u64,
 }
 
 async fn step(engine: &MediaEngine, calls: usize, warmup: Duration, measure: Duration, dir: &Path) -> Step {
@@ -109,7 +109,7 @@ async fn step(engine: &MediaEngine, calls: usize, warmup: Duration, measure: Dur
             .map(|n| ((n as f32 * 0.3).sin() * 5000.0) as i16)
             .collect(),
     );
-    let analysis_frames = Arc::new(AtomicU64::new(0));
+    let turns = Arc::new(AtomicU64::new(0));
     let mut running = Vec::with_capacity(calls);
     let mut sockets = Vec::with_capacity(calls);
     for _ in 0..calls {
@@ -120,22 +120,19 @@ async fn step(engine: &MediaEngine, calls: usize, warmup: Duration, measure: Dur
     for (i, (ours, peer)) in sockets.into_iter().zip(generator.peers.clone()).enumerate() {
         let mut config = SessionConfig::new(Codec::Pcmu, PayloadType::PCMU, peer, Ssrc(0xC000 + i as u32));
         config.recording = Some(dir.join(format!("call-{i}.wav")));
+        // The ear of a real call (the agent runtime's default): the on-box analysis with the
+        // webrtc-vad gate deciding alone (Silero is batched off the media path).
+        config.analysis = Some(LiveAnalysisConfig {
+            analyzer: AnalyzerConfig {
+                vad: VadMode::GateOnly,
+                ..AnalyzerConfig::default()
+            },
+            ..LiveAnalysisConfig::default()
+        });
         // Started on the engine's grid, so its ticks are the worker's wake-ups.
         let session = MediaSession::new(config, engine.grid_now()).expect("session");
-        let mut analyzer = Analyzer::new(AnalyzerConfig {
-            vad: VadMode::GateOnly,
-            ..AnalyzerConfig::default()
-        })
-        .expect("analyzer");
-        let counter = analysis_frames.clone();
-        let tap: FrameTap = Box::new(move |at_ms, frame| {
-            if analyzer.push_frame(at_ms, frame).is_ok() {
-                counter.fetch_add(1, Ordering::Relaxed);
-            }
-            while analyzer.poll_event().is_some() {}
-        });
         let call = engine
-            .spawn_with_tap(ours, None, session, CancellationToken::new(), Some(tap))
+            .spawn(ours, None, session, CancellationToken::new())
             .expect("spawn");
         // The agent talks all the time: a new utterance as soon as the last one ends.
         let media_core::RunningSession {
@@ -149,12 +146,20 @@ async fn step(engine: &MediaEngine, calls: usize, warmup: Duration, measure: Dur
             .expect("play");
         let replay = handle.clone();
         let utterance = utterance.clone();
+        let turns = turns.clone();
         tokio::spawn(async move {
             let mut id = 0;
             while let Some(event) = events.recv().await {
-                if matches!(event, MediaEvent::PlaybackFinished { .. }) {
-                    id += 1;
-                    let _ = replay.play(UtteranceId(id), utterance.to_vec()).await;
+                match event {
+                    MediaEvent::PlaybackFinished { .. } => {
+                        id += 1;
+                        let _ = replay.play(UtteranceId(id), utterance.to_vec()).await;
+                    }
+                    // The analysis heard the far end's bursts.
+                    MediaEvent::SpeechStarted { .. } => {
+                        turns.fetch_add(1, Ordering::Relaxed);
+                    }
+                    _ => {}
                 }
             }
         });
@@ -192,7 +197,7 @@ async fn step(engine: &MediaEngine, calls: usize, warmup: Duration, measure: Dur
         lost,
         late,
         rx_dropped,
-        analysis_frames: analysis_frames.load(Ordering::Relaxed),
+        speech_turns: turns.load(Ordering::Relaxed),
     }
 }
 
@@ -233,6 +238,7 @@ fn main() {
         let p99 = s.stats.deviation_quantile_us(0.99);
         let ok = p99 < P99_LIMIT_US && s.stats.late_frames == 0 && s.generator.late_ticks == 0;
         assert!(s.received > 0 && s.generator.received > 0, "no media flowed");
+        assert!(s.speech_turns > 0, "the analysis heard no speech");
         results.push(json!({
             "calls": s.calls,
             "ok": ok,
@@ -250,7 +256,7 @@ fn main() {
             "packets_lost": s.lost,
             "packets_late": s.late,
             "rx_dropped": s.rx_dropped,
-            "analysis_frames": s.analysis_frames,
+            "speech_turns_heard": s.speech_turns,
             "generator_sent": s.generator.sent,
             "generator_received": s.generator.received,
             "generator_late_ticks": s.generator.late_ticks,
