@@ -56,13 +56,17 @@ fn schedstat(path: impl AsRef<std::path::Path>) -> u64 {
         .unwrap_or(0)
 }
 
-/// One PCMU packet of the far end: a 300 Hz buzz for 1.2 s, then 0.8 s of quiet, repeated.
+/// One PCMU packet of the far end: a 300 Hz buzz for 1.2 s, then 0.8 s of quiet, repeated,
+/// each call at its own phase (`ssrc` picks it), as independent callers would be: were they in
+/// step, every call's turn would end on the same tick and the work of all turn ends (cutting
+/// and upsampling the turn) would land on one wake-up.
 pub fn far_end_packet(ssrc: u32, k: u32, out: &mut [u8; 172]) {
     out[..2].copy_from_slice(&[0x80, 0]);
     out[2..4].copy_from_slice(&(k as u16).to_be_bytes());
     out[4..8].copy_from_slice(&(k.wrapping_mul(160)).to_be_bytes());
     out[8..12].copy_from_slice(&ssrc.to_be_bytes());
-    let talking = k % 100 < 60;
+    let phase = ssrc.wrapping_mul(37) % 100;
+    let talking = (k + phase) % 100 < 60;
     for (i, b) in out[12..].iter_mut().enumerate() {
         let n = (k as usize * 160 + i) as f32;
         let s = if talking {
