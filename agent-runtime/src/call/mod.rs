@@ -5,6 +5,7 @@
 
 mod converse;
 mod latency;
+mod media_sdp;
 mod speaker;
 
 pub use latency::TurnLatency;
@@ -16,11 +17,11 @@ use crate::speech::{SpeechToText, TextToSpeech};
 use crate::transcript::Turn;
 use crate::workflow::Workflow;
 use media_core::analysis::{LiveAnalysisConfig, VadMode, VadService, Verdict};
-use media_core::{Codec, MediaSession, PayloadType, SessionConfig, Ssrc};
+use media_core::{Codec, MediaSession, Ssrc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use sip_stack::driver::{PlacedCall, SipHandle};
-use sip_stack::sdp::{self, Format, Offer};
+use sip_stack::sdp::{self, Offer};
 use sip_stack::{CallEvent, CallHandle, EndCause, HangupBy, InviteParams, TrunkId};
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
@@ -86,6 +87,10 @@ pub struct RuntimeConfig {
     /// The on-box audio intelligence (VAD, barge-in, in-band DTMF, beeps, answering-machine
     /// detection) listens to the call; `false` falls back to the energy endpointer.
     pub analysis: bool,
+    /// Offer Opus (after G.711, so it is used only where G.711 is not).
+    pub opus: bool,
+    /// Offer SRTP (`RTP/SAVP` with an SDES key); an answer without it fails the call.
+    pub srtp: bool,
 }
 
 impl Default for RuntimeConfig {
@@ -98,6 +103,8 @@ impl Default for RuntimeConfig {
             jitter_delay_ms: 60,
             end_of_turn_ms: 500,
             analysis: true,
+            opus: true,
+            srtp: false,
         }
     }
 }
@@ -233,15 +240,6 @@ impl CallReport {
     }
 }
 
-/// The formats we offer, in preference order.
-fn offered_formats() -> Vec<Format> {
-    vec![
-        Format::new(0, "PCMU", 8000),
-        Format::new(8, "PCMA", 8000),
-        Format::new(101, "telephone-event", 8000),
-    ]
-}
-
 /// Places and runs one call to its end. Never panics on peer behaviour; every failure becomes a
 /// report with outcome `failed` and the cause.
 pub async fn run_call(
@@ -264,8 +262,13 @@ pub async fn run_call(
         session_id: u64::from(rand::random::<u32>()),
         address: config.public_ip.unwrap_or(config.rtp_ip),
         port,
-        formats: offered_formats(),
+        formats: media_sdp::offered_formats(config.opus),
         ptime: 20,
+        crypto: if config.srtp {
+            vec![media_sdp::offered_crypto()]
+        } else {
+            Vec::new()
+        },
     };
     // Render the first words while the phone rings, so the agent speaks the moment it is answered.
     let mut first_words = vec![request.workflow.opening.clone()];
@@ -383,10 +386,7 @@ fn start_media(
     let n = sdp::parse_audio(answer)
         .and_then(|a| sdp::negotiate(offer, &a))
         .map_err(|e| e.to_string())?;
-    let codec = Codec::from_encoding_name(&n.codec.encoding).ok_or("negotiated codec unsupported")?;
-    let pt = PayloadType::new(n.codec.payload_type).ok_or("bad payload type")?;
-    let mut session_config = SessionConfig::new(codec, pt, n.remote, Ssrc(rand::random()));
-    session_config.telephone_event_pt = n.telephone_event.and_then(PayloadType::new);
+    let (codec, mut session_config) = media_sdp::session_config(&n, Ssrc(rand::random()))?;
     session_config.recording = request.recording.clone();
     session_config.jitter_delay_ms = config.jitter_delay_ms;
     session_config.end_of_turn_silence_ms = config.end_of_turn_ms;
