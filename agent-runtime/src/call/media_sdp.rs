@@ -93,7 +93,10 @@ mod tests {
     #[test]
     fn the_offer_carries_opus_after_g711_and_a_fresh_key_when_asked() {
         let sdp = offer(true, true).to_sdp();
-        assert!(sdp.contains("m=audio 40000 RTP/SAVP 0 8 111 101 102\r\n"), "{sdp}");
+        assert!(
+            sdp.contains("m=audio 40000 RTP/SAVP 0 8 111 101 102\r\n"),
+            "{sdp}"
+        );
         assert!(sdp.contains("a=rtpmap:111 opus/48000/2\r\n"));
         let fmtp = format!("a=fmtp:111 {}\r\n", OpusParams::ours().to_fmtp());
         assert!(sdp.contains(&fmtp), "{sdp}");

@@ -17,6 +17,7 @@ use crate::speech::{SpeechToText, TextToSpeech};
 use crate::transcript::Turn;
 use crate::workflow::Workflow;
 use media_core::analysis::{LiveAnalysisConfig, VadMode, VadService, Verdict};
+use media_core::engine::MediaEngine;
 use media_core::{Codec, MediaSession, Ssrc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -301,11 +302,21 @@ pub async fn run_call(
     };
     let answered_at = Instant::now();
     let _ = updates.send(CallUpdate::Lifecycle(Lifecycle::Answered));
-    let media = start_media(&offer, &answer, config, speech, &request).map_err(|reason| {
-        tracing::warn!(%reason, "media could not start; hanging up");
-        reason
-    });
-    let (codec, session) = match media {
+    let media = start_media(&offer, &answer, config, speech, &request)
+        .and_then(|(codec, session)| {
+            // Every call runs on the process's media engine: one 20 ms timer per core for all
+            // calls, instead of a task and a timer per call.
+            let engine = MediaEngine::global().map_err(|e| e.to_string())?;
+            let running = engine
+                .spawn(socket, None, session, cancel.child_token())
+                .map_err(|e| e.to_string())?;
+            Ok((codec, running))
+        })
+        .map_err(|reason| {
+            tracing::warn!(%reason, "media could not start; hanging up");
+            reason
+        });
+    let (codec, running) = match media {
         Ok(m) => m,
         Err(reason) => {
             let cause = hang_up_and_wait(sip, placed.handle, &mut placed).await;
@@ -314,7 +325,6 @@ pub async fn run_call(
             return report;
         }
     };
-    let running = media_core::driver::spawn(socket, session, cancel.child_token());
     let mut conversation_config = ConversationConfig::new(today());
     conversation_config.can_transfer = false;
     conversation_config.llm = speech.llm.is_some();
@@ -400,8 +410,9 @@ fn start_media(
         };
         session_config.analysis = Some(analysis);
     }
-    let mut session =
-        MediaSession::new(session_config, Instant::now().into_std()).map_err(|e| e.to_string())?;
+    // Started on the engine's 20 ms grid, so its ticks fall on the worker's wake-ups.
+    let start = MediaEngine::global().map_err(|e| e.to_string())?.grid_now();
+    let mut session = MediaSession::new(session_config, start).map_err(|e| e.to_string())?;
     if config.analysis
         && let Some(vad) = &speech.vad
     {
