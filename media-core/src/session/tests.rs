@@ -545,7 +545,7 @@ fn a_pending_listening_half_runs_before_anything_else() {
         s.handle_datagram(
             now,
             src,
-            &rtp_packet(0, k as u16 + 1, (k as u32 + 1) * 160, 7, &[0x10; 160]),
+            &rtp_packet(0, k as u16 + 1, (k + 1) * 160, 7, &[0x10; 160]),
         );
         heard |= s.remote_frame().iter().any(|&x| x != 0);
     }
