@@ -589,8 +589,9 @@ impl MediaSession {
         })
     }
 
-    /// The sending half of a 20 ms tick at media time `at`: RTCP that is due and this tick's packet. It runs first so a
-    /// driver of many sessions can send every packet before any session listens.
+    /// The sending half of a 20 ms tick at media time `at`: RTCP that is due and this tick's
+    /// packet. It runs first so a driver of many sessions can send every packet before any
+    /// session listens.
     fn tick_send(&mut self, at: Instant) -> HalfTick {
         self.rtcp_tick(at);
         // Agent audio still queued at this tick means the agent is talking.
