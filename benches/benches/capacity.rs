@@ -232,7 +232,8 @@ fn main() {
     let mut results = Vec::new();
     // The capacity: the last step of an unbroken run of passing steps from the first.
     let mut capacity = 0;
-    let mut prev_ok = 0;
+    // A step passing after a failed one does not count: the failure already bounds it.
+    let mut broken = false;
     for calls in steps {
         let s = runtime.block_on(step(&engine, calls, warmup, measure, &dir));
         let p99 = s.stats.deviation_quantile_us(0.99);
@@ -263,11 +264,10 @@ fn main() {
             "generator_cpu_ms_per_s": s.generator.cpu_ns_per_s / 1e6,
         }));
         // The steps go on past a failed one: the figures of the next show how it degrades.
-        if ok && capacity == prev_ok {
+        if !ok {
+            broken = true;
+        } else if !broken {
             capacity = calls;
-        }
-        if ok {
-            prev_ok = calls;
         }
     }
     let _ = std::fs::remove_dir_all(&dir);
