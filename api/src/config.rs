@@ -258,6 +258,10 @@ pub struct MediaConfig {
     pub ring_timeout_secs: u64,
     /// Maximum call duration after answer, seconds.
     pub max_duration_secs: u64,
+    /// Offer Opus after G.711 (used only when the other side has no G.711).
+    pub opus: bool,
+    /// Offer SRTP (`RTP/SAVP` with an SDES `a=crypto` key); calls whose answer refuses it fail.
+    pub srtp: bool,
 }
 
 impl Default for MediaConfig {
@@ -271,6 +275,8 @@ impl Default for MediaConfig {
             silero_model: None,
             ring_timeout_secs: 60,
             max_duration_secs: 600,
+            opus: true,
+            srtp: false,
         }
     }
 }

@@ -281,6 +281,8 @@ impl CallService {
             jitter_delay_ms: config.media.jitter_delay_ms,
             end_of_turn_ms: config.media.end_of_turn_ms,
             analysis: config.media.vad != crate::config::VadChoice::Energy,
+            opus: config.media.opus,
+            srtp: config.media.srtp,
         };
         let mut trunks = Vec::new();
         for (index, t) in config.sip_trunks().iter().enumerate() {

@@ -2,17 +2,19 @@
 //! arrives intact.
 //!
 //! Real peers: kamailio as the trunk, baresip as the phone (`ringback-testbed`, installed by
-//! `deploy/setup`), our SIP stack placing the call, and a `MediaSession` on the dedicated tokio
-//! driver terminating the RTP. The phone plays a chirp into the call; we play a different one.
+//! `deploy/setup`), our SIP stack placing the call (its SDP offer, and its reading of the
+//! answer: payload type and Opus parameters as the phone answered), and a `MediaSession` on the
+//! dedicated tokio driver terminating the RTP. The phone plays a chirp into the call; we play a different one.
 //! Each side's recording must hold the other's chirp, found by correlation.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use media_core::opus::OpusParams;
 use media_core::{Codec, MediaSession, PayloadType, SessionConfig, Ssrc, UtteranceId};
 use ringback_testbed::{EventKind, Kamailio, KamailioOptions, Phone, PhoneOptions};
+use sip_stack::sdp::{self, Format, Offer};
 use sip_stack::{CallEvent, EndpointConfig, InviteParams, TrunkConfig, TrunkCredentials, TrunkId};
 use tokio::net::UdpSocket;
 use tokio_util::sync::CancellationToken;
@@ -92,50 +94,28 @@ fn temp_dir() -> PathBuf {
     dir
 }
 
-/// The SDP offer for `codec`: PCMU with telephone-event, or Opus as RFC 7587 writes it.
-fn offer_sdp(codec: Codec, port: u16) -> String {
-    let (formats, attributes) = match codec {
-        Codec::Opus => (
-            "111".to_owned(),
-            format!(
-                "a=rtpmap:111 opus/48000/2\r\na=fmtp:111 {}\r\n",
-                OpusParams::ours().to_fmtp()
-            ),
-        ),
-        _ => (
-            "0 101".to_owned(),
-            "a=rtpmap:0 PCMU/8000\r\na=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-16\r\n".to_owned(),
-        ),
+/// Our SDP offer for `codec`, built by the SIP stack: PCMU with telephone-event, or Opus as
+/// RFC 7587 writes it (`opus/48000/2` and our parameters in `a=fmtp`).
+fn offer(codec: Codec, port: u16) -> Offer {
+    let formats = match codec {
+        Codec::Opus => vec![
+            Format::new(111, "opus", 48000)
+                .with_channels(2)
+                .with_fmtp(&OpusParams::ours().to_fmtp()),
+        ],
+        _ => vec![
+            Format::new(0, "PCMU", 8000),
+            Format::new(101, "telephone-event", 8000),
+        ],
     };
-    format!(
-        "v=0\r\no=ringback 7 7 IN IP4 127.0.0.1\r\ns=ringback\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
-         m=audio {port} RTP/AVP {formats}\r\n{attributes}a=ptime:20\r\na=sendrecv\r\n"
-    )
-}
-
-/// From an SDP answer: where to send RTP, the first payload type, and its `a=fmtp`.
-fn parse_answer(sdp: &[u8]) -> (SocketAddr, u8, String) {
-    let text = String::from_utf8_lossy(sdp);
-    let mut ip: Option<IpAddr> = None;
-    let mut media: Option<(u16, u8)> = None;
-    let mut fmtp = String::new();
-    for line in text.lines() {
-        if let Some(c) = line.strip_prefix("c=IN IP4 ") {
-            ip = c.trim().parse().ok();
-        } else if let Some(m) = line.strip_prefix("m=audio ") {
-            let mut fields = m.split_whitespace();
-            let port = fields.next().and_then(|p| p.parse().ok()).expect("port");
-            let pt = fields.nth(1).and_then(|p| p.parse().ok()).expect("payload type");
-            media = Some((port, pt));
-        } else if let Some(f) = line.strip_prefix("a=fmtp:")
-            && let Some((pt, params)) = f.split_once(' ')
-            && media.is_some_and(|(_, ours)| pt.parse() == Ok(ours))
-        {
-            params.trim().clone_into(&mut fmtp);
-        }
+    Offer {
+        session_id: 7,
+        address: IpAddr::from([127, 0, 0, 1]),
+        port,
+        formats,
+        ptime: 20,
+        crypto: Vec::new(),
     }
-    let (port, pt) = media.expect("an audio stream in the answer");
-    (SocketAddr::new(ip.expect("a connection address"), port), pt, fmtp)
 }
 
 /// Places a call to a baresip phone offering `codec` only, plays a chirp each way, and returns
@@ -179,11 +159,12 @@ async fn chirps_across_a_call(codec: Codec, phone_codecs: &str) -> (f64, f64) {
 
     let rtp = UdpSocket::bind("127.0.0.1:0").await.expect("bind RTP");
     let port = rtp.local_addr().expect("addr").port();
+    let offer = offer(codec, port);
     let mut placed = sip
         .invite(InviteParams {
             trunk: TrunkId(0),
             to_user: "+15551234567".to_owned(),
-            sdp_offer: offer_sdp(codec, port).into_bytes(),
+            sdp_offer: offer.to_sdp().into_bytes(),
         })
         .await
         .expect("invite");
@@ -199,20 +180,26 @@ async fn chirps_across_a_call(codec: Codec, phone_codecs: &str) -> (f64, f64) {
             _ => {}
         }
     };
-    let (remote, pt, fmtp) = parse_answer(&answer);
-    let expected_pt = if codec == Codec::Opus { 111 } else { 0 };
-    assert_eq!(
-        pt,
-        expected_pt,
+    // Everything the session uses comes from the phone's answer, read by the SIP stack.
+    let negotiated = sdp::parse_audio(&answer)
+        .and_then(|a| sdp::negotiate(&offer, &a))
+        .expect("an answer we can use");
+    assert!(
+        negotiated
+            .codec
+            .encoding
+            .eq_ignore_ascii_case(codec.encoding_name()),
         "the phone took our codec: {}",
         String::from_utf8_lossy(&answer)
     );
+    let (remote, pt) = (negotiated.remote, negotiated.codec.payload_type);
 
     let recording = dir.join("ours.wav");
     let mut config = SessionConfig::new(codec, PayloadType::new(pt).expect("pt"), remote, Ssrc(0x5EED));
     config.recording = Some(recording.clone());
     if codec == Codec::Opus {
-        config.opus = OpusParams::parse_fmtp(&fmtp).expect("the phone's Opus fmtp");
+        let fmtp = negotiated.codec.fmtp.as_deref().unwrap_or_default();
+        config.opus = OpusParams::parse_fmtp(fmtp).expect("the phone's Opus fmtp");
     }
     let session = MediaSession::new(config, tokio::time::Instant::now().into_std()).expect("session");
     let running = media_core::driver::spawn(rtp, session, CancellationToken::new());

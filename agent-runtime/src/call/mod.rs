@@ -6,6 +6,7 @@
 mod converse;
 mod handoff;
 mod latency;
+mod media_sdp;
 mod speaker;
 
 pub use handoff::{BridgeTo, TransferMode};
@@ -18,11 +19,12 @@ use crate::speech::{SpeechToText, TextToSpeech};
 use crate::transcript::Turn;
 use crate::workflow::Workflow;
 use media_core::analysis::{LiveAnalysisConfig, VadMode, VadService, Verdict};
-use media_core::{Codec, MediaSession, PayloadType, SessionConfig, Ssrc};
+use media_core::engine::MediaEngine;
+use media_core::{Codec, MediaSession, Ssrc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use sip_stack::driver::{IncomingCallHandle, PlacedCall, SipHandle};
-use sip_stack::sdp::{self, Format, Offer};
+use sip_stack::sdp::{self, Offer};
 use sip_stack::{CallEvent, CallHandle, EndCause, HangupBy, InviteParams, TrunkId};
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
@@ -88,6 +90,10 @@ pub struct RuntimeConfig {
     /// The on-box audio intelligence (VAD, barge-in, in-band DTMF, beeps, answering-machine
     /// detection) listens to the call; `false` falls back to the energy endpointer.
     pub analysis: bool,
+    /// Offer Opus (after G.711, so it is used only where G.711 is not).
+    pub opus: bool,
+    /// Offer SRTP (`RTP/SAVP` with an SDES key); an answer without it fails the call.
+    pub srtp: bool,
 }
 
 impl Default for RuntimeConfig {
@@ -100,6 +106,8 @@ impl Default for RuntimeConfig {
             jitter_delay_ms: 60,
             end_of_turn_ms: 500,
             analysis: true,
+            opus: true,
+            srtp: false,
         }
     }
 }
@@ -237,15 +245,6 @@ impl CallReport {
     }
 }
 
-/// The formats we offer, in preference order.
-fn offered_formats() -> Vec<Format> {
-    vec![
-        Format::new(0, "PCMU", 8000),
-        Format::new(8, "PCMA", 8000),
-        Format::new(101, "telephone-event", 8000),
-    ]
-}
-
 /// Places and runs one call to its end. Never panics on peer behaviour; every failure becomes a
 /// report with outcome `failed` and the cause.
 pub async fn run_call(
@@ -268,8 +267,13 @@ pub async fn run_call(
         session_id: u64::from(rand::random::<u32>()),
         address: config.public_ip.unwrap_or(config.rtp_ip),
         port,
-        formats: offered_formats(),
+        formats: media_sdp::offered_formats(config.opus),
         ptime: 20,
+        crypto: if config.srtp {
+            vec![media_sdp::offered_crypto()]
+        } else {
+            Vec::new()
+        },
     };
     // Render the first words while the phone rings, so the agent speaks the moment it is answered.
     let mut first_words = vec![request.workflow.opening.clone()];
@@ -381,8 +385,13 @@ pub async fn answer_call(
         session_id,
         address: config.public_ip.unwrap_or(config.rtp_ip),
         port,
-        formats: offered_formats(),
+        formats: media_sdp::offered_formats(config.opus),
         ptime: 20,
+        crypto: if config.srtp {
+            vec![media_sdp::offered_crypto()]
+        } else {
+            Vec::new()
+        },
     };
     let (answer, negotiated) = match sdp::answer(&local, session_id, &remote, None, sdp::Direction::SendRecv)
     {
@@ -476,11 +485,20 @@ async fn converse_to_the_end(
     let _ = updates.send(CallUpdate::Lifecycle(Lifecycle::Answered));
     let media = media
         .and_then(|n| start_media(&n, config, speech, plan))
+        .and_then(|(codec, session)| {
+            // Every call runs on the process's media engine: one 20 ms timer per core for all
+            // calls, instead of a task and a timer per call.
+            let engine = MediaEngine::global().map_err(|e| e.to_string())?;
+            let running = engine
+                .spawn(socket, None, session, cancel.child_token())
+                .map_err(|e| e.to_string())?;
+            Ok((codec, running))
+        })
         .map_err(|reason| {
             tracing::warn!(%reason, "media could not start; hanging up");
             reason
         });
-    let (codec, session) = match media {
+    let (codec, running) = match media {
         Ok(m) => m,
         Err(reason) => {
             let cause = hang_up_and_wait(sip, placed.handle, &mut placed).await;
@@ -489,7 +507,6 @@ async fn converse_to_the_end(
             return report;
         }
     };
-    let running = media_core::driver::spawn(socket, session, cancel.child_token());
     let mut conversation_config = ConversationConfig::new(today());
     conversation_config.can_transfer = plan.bridge.is_some();
     conversation_config.llm = speech.llm.is_some();
@@ -577,10 +594,7 @@ fn start_media(
     speech: &Speech,
     plan: &Plan,
 ) -> Result<(Codec, MediaSession), String> {
-    let codec = Codec::from_encoding_name(&n.codec.encoding).ok_or("negotiated codec unsupported")?;
-    let pt = PayloadType::new(n.codec.payload_type).ok_or("bad payload type")?;
-    let mut session_config = SessionConfig::new(codec, pt, n.remote, Ssrc(rand::random()));
-    session_config.telephone_event_pt = n.telephone_event.and_then(PayloadType::new);
+    let (codec, mut session_config) = media_sdp::session_config(n, Ssrc(rand::random()))?;
     session_config.recording = plan.recording.clone();
     session_config.jitter_delay_ms = config.jitter_delay_ms;
     session_config.end_of_turn_silence_ms = config.end_of_turn_ms;
@@ -594,8 +608,9 @@ fn start_media(
         };
         session_config.analysis = Some(analysis);
     }
-    let mut session =
-        MediaSession::new(session_config, Instant::now().into_std()).map_err(|e| e.to_string())?;
+    // Started on the engine's 20 ms grid, so its ticks fall on the worker's wake-ups.
+    let start = MediaEngine::global().map_err(|e| e.to_string())?.grid_now();
+    let mut session = MediaSession::new(session_config, start).map_err(|e| e.to_string())?;
     if config.analysis
         && let Some(vad) = &speech.vad
     {

@@ -155,7 +155,11 @@ impl BeepDetector {
         let len = self.ring.len();
         for &s in samples {
             self.ring[self.head] = f32::from(s);
-            self.head = (self.head + 1) % len;
+            // A compare, not `%`: a division per sample costs more than the rest of the loop.
+            self.head += 1;
+            if self.head == len {
+                self.head = 0;
+            }
             self.samples += 1;
             self.since_hop += 1;
             if self.since_hop >= self.hop {
@@ -220,10 +224,12 @@ impl BeepDetector {
     fn analyse(&mut self) -> Option<f32> {
         let len = self.ring.len();
         let mut energy = 0.0f32;
-        for i in 0..len {
-            let x = self.ring[(self.head + i) % len];
+        // Oldest first: the ring from the write position on, then its start.
+        let (newer, older) = self.ring.split_at(self.head);
+        let samples = older.iter().chain(newer);
+        for ((input, &w), &x) in self.input.iter_mut().zip(self.window.iter()).zip(samples) {
             energy += x * x;
-            self.input[i] = x * self.window[i];
+            *input = x * w;
         }
         let min_energy = len as f32 * 32768.0 * 32768.0 * 10f32.powf(self.config.min_dbfs / 10.0);
         if energy < min_energy {

@@ -38,6 +38,35 @@ impl Goertzel {
     }
 }
 
+/// The powers of several frequencies over one block, read in one pass, the block given in
+/// pieces (a ring's two halves). Same results as [`Goertzel::power`] filter by filter, but each
+/// filter's recurrence waits on its own previous step every sample: run alone it is bound by
+/// that latency, while run side by side the filters overlap (and vectorize), several times
+/// faster. The DTMF detector runs eight at a time, four times a frame on every call.
+pub fn powers<const N: usize>(filters: &[Goertzel; N], pieces: &[&[f32]]) -> [f32; N] {
+    let coeffs = filters.map(|g| g.coeff);
+    let mut s1 = [0.0f32; N];
+    let mut s2 = [0.0f32; N];
+    let mut n = 0usize;
+    for piece in pieces {
+        for &x in *piece {
+            for k in 0..N {
+                let s0 = x + coeffs[k] * s1[k] - s2[k];
+                s2[k] = s1[k];
+                s1[k] = s0;
+            }
+        }
+        n += piece.len();
+    }
+    if n == 0 {
+        return [0.0; N];
+    }
+    std::array::from_fn(|k| {
+        let magnitude_sq = (s1[k] * s1[k] + s2[k] * s2[k] - coeffs[k] * s1[k] * s2[k]).max(0.0);
+        2.0 * magnitude_sq / (n * n) as f32
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -53,6 +82,22 @@ mod tests {
         let g = Goertzel::new(697.0, 8000);
         let p = g.power(sine(697.0, 1000.0, 160));
         assert!((p / 500_000.0 - 1.0).abs() < 0.05, "{p}");
+    }
+
+    #[test]
+    fn a_bank_read_in_pieces_matches_each_filter_alone() {
+        let block: Vec<f32> = sine(697.0, 1000.0, 160)
+            .iter()
+            .zip(sine(1336.0, 700.0, 160))
+            .map(|(a, b)| a + b)
+            .collect();
+        let bank = [697.0, 770.0, 1336.0, 1633.0].map(|f| Goertzel::new(f, 8000));
+        let (head, tail) = block.split_at(57);
+        let together = powers(&bank, &[head, tail]);
+        for (g, p) in bank.iter().zip(together) {
+            assert_eq!(p, g.power(block.iter().copied()), "bit for bit");
+        }
+        assert_eq!(powers(&bank, &[]), [0.0; 4]);
     }
 
     #[test]

@@ -1,11 +1,12 @@
 //! Audio intelligence on the box: speech detection, endpointing, DTMF, beeps and
 //! answering-machine detection, for live calls and files alike.
 //!
-//! The pieces, each a sans-IO core usable alone:
+//! The pieces, each a sans-IO core usable alone (the modules of feature `silero` are named
+//! without links, so the docs build with and without it):
 //! - [`gate`]: webrtc-vad, the cheap first gate, so silence costs almost nothing.
 //! - [`vad`]: per-call Silero chunking with the recurrent state kept per call; jobs go to a
-//!   [`VadBackend`]: in line ([`silero::SileroModel`]) or through the one batching
-//!   [`worker::SileroWorker`] of the process (both with feature `silero`).
+//!   [`VadBackend`]: in line (`silero::SileroModel`) or through the one batching
+//!   `worker::SileroWorker` of the process (both with feature `silero`).
 //! - [`endpoint`]: speech start and end, end of turn, barge-in.
 //! - [`dtmf`]: in-band DTMF (Goertzel) and the merge with RFC 4733 digits.
 //! - [`beep`]: the tone after a voicemail greeting.
@@ -14,12 +15,12 @@
 //! - [`live`]: the analyzer as a live call's ear (in `MediaSession`): turns with their audio
 //!   for speech-to-text, barge-in, digits, beeps and AMD as `MediaEvent`s.
 //! - [`file`](mod@file): a WAV file through the same analyzer (`ringback analyze`).
-//! - [`onnx`] (feature `silero`): the process-wide ONNX Runtime environment, shared with Piper.
+//! - `onnx` (feature `silero`): the process-wide ONNX Runtime environment, shared with Piper.
 //!
 //! # Wiring into a live call
 //! - Once per process: `SileroModel::load(models/silero_vad.onnx, libonnxruntime.so)` and
 //!   `SileroWorker::spawn(model, WorkerConfig::default())`. Each call takes a
-//!   [`worker::VadLink`] with `worker.link()`.
+//!   `worker::VadLink` with `worker.link()`.
 //! - Per call: an [`Analyzer`] built with the call's rate (8 kHz for G.711), created at answer
 //!   (its first frame is the answer for AMD; `amd: None` for inbound calls).
 //! - Every 20 ms tick, the frame the jitter buffer played out (decoded, concealed frames too)

@@ -1,6 +1,6 @@
 //! Speech probability per 32 ms chunk: the webrtc-vad gate in front, Silero VAD behind it.
 //!
-//! Silero runs elsewhere (one batching worker for all calls, see [`worker`](super::worker)), so
+//! Silero runs elsewhere (one batching worker for all calls, see `analysis::worker`, feature `silero`), so
 //! this side is sans-IO: the [`ChunkClassifier`] cuts the stream into Silero chunks, hands out
 //! at most one [`VadJob`] at a time, and takes the answer back. The recurrent state belongs to the
 //! call: it travels with each job and comes back updated, so the worker keeps nothing per call

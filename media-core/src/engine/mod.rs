@@ -3,26 +3,29 @@
 //!
 //! Per call, [`crate::driver::spawn`] costs a tokio task that wakes 50 times a second on its own
 //! timer and once per packet; with hundreds of calls those wake-ups and their scheduling are
-//! most of the cost, and the send times wander with the scheduler. The engine splits the work:
-//! - a **network task** per session (tokio) only receives: it stamps each datagram with its
-//!   arrival time and pushes it into a bounded lock-free SPSC ring (`rtrb`), slots preallocated,
-//!   nothing locked or allocated per packet. A full ring drops the packet and counts it;
-//! - a **worker thread** per core owns its sessions outright. Every 20 ms on one shared grid it
-//!   wakes once and, session by session, drains the ring into `handle_datagram` (with the
-//!   arrival times), applies commands, runs the tick, and sends the packets straight from a
-//!   duplicated socket handle with a non-blocking `send_to`. Events go out through the same
-//!   bounded channels as with the dedicated driver.
+//! most of the cost, and the send times wander with the scheduler. The engine has one **worker
+//! thread** per core that owns its sessions and their sockets outright and wakes once per 20 ms
+//! on one shared grid; nothing else runs per call. Each wake-up makes two passes:
+//! 1. session by session: read the socket until it is empty (non-blocking, each datagram with
+//!    the kernel's arrival time, see `receive`), apply the commands, run the sending half of the
+//!    tick ([`MediaSession::handle_timeout_send`]) and send its packet;
+//! 2. session by session: the listening half (jitter buffer, decoding, ear, recording), the
+//!    [`FrameTap`], RTCP, and the events out through the same bounded channels as with the
+//!    dedicated driver.
+//!
+//! So every packet of the wake-up goes out before any session spends time listening, and the
+//! send times hold with more sessions per worker. Nothing is locked or allocated per packet.
 //!
 //! The handle, events and summary are the dedicated driver's ([`RunningSession`]), so a caller
 //! switches by calling [`MediaEngine::spawn`] instead. [`MediaEngine::stats`] reports how late
 //! the timer woke and how far each frame's send time was from its grid point.
 
+mod receive;
 mod stats;
 mod worker;
 
 use std::io;
-use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock, mpsc as std_mpsc};
 use std::thread::JoinHandle as ThreadHandle;
 use std::time::Instant;
@@ -38,10 +41,8 @@ pub use stats::EngineStats;
 use stats::WorkerStats;
 use worker::{Registration, Worker};
 
-/// Largest datagram carried through a ring; longer ones are dropped as oversized.
+/// Largest datagram a worker reads; longer ones are dropped and counted as `rx_dropped`.
 pub const MAX_DATAGRAM: usize = 1500;
-/// Datagrams a session's ring holds: 640 ms of 20 ms packets, far more than one frame.
-const RING_SLOTS: usize = 32;
 
 /// Settings of a [`MediaEngine`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -80,16 +81,6 @@ pub enum EngineError {
 /// once, only the last frame is shown (the analysis fills the gap as silence). It must be
 /// quick: it runs inside the 20 ms budget of every session on the worker.
 pub type FrameTap = Box<dyn FnMut(u64, &Frame) + Send>;
-
-/// One datagram in a ring: its bytes, where it came from, when it arrived.
-#[derive(Clone, Copy)]
-pub(crate) struct Datagram {
-    pub(crate) arrival: Instant,
-    pub(crate) src: SocketAddr,
-    pub(crate) rtcp: bool,
-    pub(crate) len: usize,
-    pub(crate) data: [u8; MAX_DATAGRAM],
-}
 
 /// Runs sessions on worker threads. See the module docs. Dropping it stops the workers once
 /// their sessions have ended.
@@ -166,8 +157,8 @@ impl MediaEngine {
     }
 
     /// Runs `session` on a worker until stopped or `cancel`led, receiving on `socket` (and on
-    /// `rtcp`, when RTCP has its own port). Must be called inside a tokio runtime, which runs
-    /// the receiving task.
+    /// `rtcp`, when RTCP has its own port); the worker takes the sockets over. Must be called
+    /// inside a tokio runtime, which runs the task that reports the summary.
     pub fn spawn(
         &self,
         socket: UdpSocket,
@@ -188,31 +179,19 @@ impl MediaEngine {
         cancel: CancellationToken,
         tap: Option<FrameTap>,
     ) -> Result<RunningSession, EngineError> {
-        let (recv, send) = split(socket)?;
-        let (rtcp_recv, rtcp_send) = match rtcp {
-            Some(socket) => {
-                let (recv, send) = split(socket)?;
-                (Some(recv), Some(send))
-            }
-            None => (None, None),
-        };
-        let (producer, consumer) = rtrb::RingBuffer::new(RING_SLOTS);
+        let socket = prepare(socket)?;
+        let rtcp = rtcp.map(prepare).transpose()?;
         let (command_tx, command_rx) = mpsc::channel(COMMAND_CAPACITY);
         let (event_tx, event_rx) = mpsc::channel(EVENT_CAPACITY);
         let (done_tx, done_rx) = oneshot::channel();
-        let receiving = cancel.child_token();
-        let ring_dropped = Arc::new(AtomicU64::new(0));
         let registration = Registration {
             session,
-            send,
-            rtcp_send,
-            inbound: consumer,
+            socket,
+            rtcp,
             commands: command_rx,
             events: event_tx,
             done: done_tx,
             cancel,
-            receiving: receiving.clone(),
-            ring_dropped: ring_dropped.clone(),
             tap,
         };
         let index = self.next.fetch_add(1, Ordering::Relaxed) % self.workers.len();
@@ -220,13 +199,6 @@ impl MediaEngine {
             .register
             .send(registration)
             .map_err(|_| EngineError::ShutDown)?;
-        tokio::spawn(worker::receive(
-            recv,
-            rtcp_recv,
-            producer,
-            receiving,
-            ring_dropped,
-        ));
         let task = tokio::spawn(async move { done_rx.await.unwrap_or(Err(DriverError::Stopped)) });
         Ok(RunningSession {
             handle: MediaHandle { commands: command_tx },
@@ -265,14 +237,13 @@ impl Drop for MediaEngine {
     }
 }
 
-/// Splits a socket into the tokio socket the network task receives on and a duplicate of its
-/// descriptor the worker sends on, so sending never touches the runtime's reactor.
-fn split(socket: UdpSocket) -> Result<(UdpSocket, std::net::UdpSocket), EngineError> {
+/// Takes a socket out of the tokio reactor for its worker: non-blocking, with the kernel's
+/// receive timestamps on.
+fn prepare(socket: UdpSocket) -> Result<std::net::UdpSocket, EngineError> {
     let std = socket.into_std().map_err(EngineError::Socket)?;
-    let send = std.try_clone().map_err(EngineError::Socket)?;
-    send.set_nonblocking(true).map_err(EngineError::Socket)?;
-    let recv = UdpSocket::from_std(std).map_err(EngineError::Socket)?;
-    Ok((recv, send))
+    std.set_nonblocking(true).map_err(EngineError::Socket)?;
+    receive::enable_timestamps(&std).map_err(EngineError::Socket)?;
+    Ok(std)
 }
 
 #[cfg(test)]

@@ -1,18 +1,17 @@
-//! A worker thread of the engine and the network task that feeds it.
+//! A worker thread of the engine: its sessions, their sockets, and the two passes of a tick.
 
 use std::collections::VecDeque;
-use std::net::{SocketAddr, UdpSocket as StdUdpSocket};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::net::UdpSocket as StdUdpSocket;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, mpsc as std_mpsc};
 use std::time::Instant;
 
-use tokio::net::UdpSocket;
 use tokio::sync::mpsc::error::TryRecvError;
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
+use super::receive::{ArrivalClock, Inbox, Received};
 use super::stats::WorkerStats;
-use super::{Datagram, MAX_DATAGRAM};
 use crate::driver::{Command, DriverError};
 use crate::event::{MediaEvent, SessionSummary};
 use crate::frame::FRAME_DURATION;
@@ -21,19 +20,20 @@ use crate::session::MediaSession;
 
 /// Send buffer: larger than any packet a session writes.
 const SEND_BUFFER: usize = 2048;
+/// A socket that only fails this many reads in a row (ICMP errors) is no longer read.
+const MAX_RECEIVE_ERRORS: u32 = 100;
 
 /// A session handed to a worker, with everything it talks through.
 pub(crate) struct Registration {
     pub(crate) session: MediaSession,
-    pub(crate) send: StdUdpSocket,
-    pub(crate) rtcp_send: Option<StdUdpSocket>,
-    pub(crate) inbound: rtrb::Consumer<Datagram>,
+    /// The RTP socket, non-blocking, with kernel receive timestamps on.
+    pub(crate) socket: StdUdpSocket,
+    /// The RTCP socket when RTCP has its own port, set up the same way.
+    pub(crate) rtcp: Option<StdUdpSocket>,
     pub(crate) commands: mpsc::Receiver<Command>,
     pub(crate) events: mpsc::Sender<MediaEvent>,
     pub(crate) done: oneshot::Sender<Result<SessionSummary, DriverError>>,
     pub(crate) cancel: CancellationToken,
-    pub(crate) receiving: CancellationToken,
-    pub(crate) ring_dropped: Arc<AtomicU64>,
     pub(crate) tap: Option<super::FrameTap>,
 }
 
@@ -49,6 +49,18 @@ struct Slot {
     pending: VecDeque<MediaEvent>,
     events_open: bool,
     stopping: bool,
+    /// Whether the sending pass of this wake-up ran a tick (so the tap has a frame to see).
+    ticked: bool,
+    /// Datagrams too long for the receive buffer.
+    rx_dropped: u64,
+    /// Failed reads in a row, per socket (RTP, RTCP).
+    errors: [u32; 2],
+}
+
+/// What a worker reuses on every wake-up: the send and receive buffers.
+struct Io {
+    send: Vec<u8>,
+    inbox: Inbox,
 }
 
 /// A worker thread: owns its sessions, wakes every 20 ms on the engine's grid.
@@ -74,11 +86,18 @@ impl Worker {
         }
     }
 
-    /// The thread's loop: sleep to the next grid point, then run every session once.
+    /// The thread's loop: sleep to the next grid point, then two passes over the sessions.
+    /// The first reads each session's socket, applies its commands, runs the sending half of
+    /// its tick and sends; only then does the second run the listening halves (jitter buffer,
+    /// decoding, ear, recording) and the taps. So a session's send time depends on the cheap
+    /// sending work of the sessions before it, not on their analysis.
     #[allow(clippy::disallowed_methods)] // the worker is a driver: it reads the clock
     pub(crate) fn run(self) {
         let mut slots: Vec<Slot> = Vec::with_capacity(256);
-        let mut send_buf = vec![0u8; SEND_BUFFER];
+        let mut io = Io {
+            send: vec![0u8; SEND_BUFFER],
+            inbox: Inbox::new(),
+        };
         let mut grid = self.epoch;
         loop {
             let now = Instant::now();
@@ -93,26 +112,34 @@ impl Worker {
                 std::thread::sleep(grid - now);
             }
             let woke = Instant::now();
+            let clock = ArrivalClock::now();
             while let Ok(reg) = self.registrations.try_recv() {
                 slots.push(Slot {
                     reg,
                     pending: VecDeque::with_capacity(8),
                     events_open: true,
                     stopping: false,
+                    ticked: false,
+                    rx_dropped: 0,
+                    errors: [0; 2],
                 });
             }
             for slot in &mut slots {
                 let before = slot.reg.session.media_time_ms();
-                slot.turn(&mut send_buf);
+                slot.send_half(&clock, &mut io);
                 let frames = (slot.reg.session.media_time_ms() - before) / 20;
+                slot.ticked = frames > 0;
                 let deviation = Instant::now().saturating_duration_since(grid);
                 self.stats
                     .frame(u64::try_from(deviation.as_micros()).unwrap_or(u64::MAX), frames);
             }
+            for slot in &mut slots {
+                slot.listen_half(&mut io.send);
+            }
             let mut i = 0;
             while i < slots.len() {
-                if slots[i].reg_finished() {
-                    slots.swap_remove(i).finish(&mut send_buf);
+                if slots[i].stopping {
+                    slots.swap_remove(i).finish(&mut io.send);
                 } else {
                     i += 1;
                 }
@@ -123,7 +150,7 @@ impl Worker {
                 .tick(u64::try_from(busy.as_micros()).unwrap_or(u64::MAX));
             if self.shutdown.load(Ordering::Relaxed) {
                 for slot in slots.drain(..) {
-                    slot.finish(&mut send_buf);
+                    slot.finish(&mut io.send);
                 }
                 return;
             }
@@ -132,18 +159,11 @@ impl Worker {
 }
 
 impl Slot {
-    /// One turn of the session: datagrams in, commands, due ticks, packets and events out.
+    /// The first pass: datagrams in, commands, the sending half of the due ticks, RTP out.
     #[allow(clippy::disallowed_methods)] // the worker is a driver: it reads the clock
-    fn turn(&mut self, send_buf: &mut [u8]) {
+    fn send_half(&mut self, clock: &ArrivalClock, io: &mut Io) {
+        self.receive(clock, &mut io.inbox);
         let session = &mut self.reg.session;
-        while let Ok(d) = self.reg.inbound.pop() {
-            let bytes = &d.data[..d.len];
-            if d.rtcp {
-                session.handle_rtcp(d.arrival, d.src, bytes);
-            } else {
-                session.handle_datagram(d.arrival, d.src, bytes);
-            }
-        }
         loop {
             match self.reg.commands.try_recv() {
                 Ok(command) => {
@@ -162,32 +182,68 @@ impl Slot {
         if self.reg.cancel.is_cancelled() {
             self.stopping = true;
         }
-        let before = session.media_time_ms();
-        session.handle_timeout(Instant::now());
-        let now_ms = session.media_time_ms();
-        if now_ms > before
-            && let Some(tap) = &mut self.reg.tap
-        {
-            tap(now_ms - FRAME_DURATION.as_millis() as u64, session.remote_frame());
+        session.handle_timeout_send(Instant::now());
+        while let Some((dst, n)) = session.poll_transmit(&mut io.send) {
+            // WouldBlock: the kernel buffer is full; late audio is worthless, drop it.
+            let _ = self.reg.socket.send_to(&io.send[..n], dst);
         }
-        self.send(send_buf);
     }
 
-    fn reg_finished(&self) -> bool {
-        self.stopping
+    /// Reads everything both sockets hold into the session, stamped with kernel arrival times.
+    fn receive(&mut self, clock: &ArrivalClock, inbox: &mut Inbox) {
+        let session = &mut self.reg.session;
+        let sockets = [Some(&self.reg.socket), self.reg.rtcp.as_ref()];
+        for (which, socket) in sockets.into_iter().enumerate() {
+            let Some(socket) = socket else { continue };
+            if self.errors[which] >= MAX_RECEIVE_ERRORS {
+                continue;
+            }
+            loop {
+                match inbox.receive(socket, clock) {
+                    Received::Datagram { arrival, src, bytes } => {
+                        self.errors[which] = 0;
+                        if which == 0 {
+                            session.handle_datagram(arrival, src, bytes);
+                        } else {
+                            session.handle_rtcp(arrival, src, bytes);
+                        }
+                    }
+                    Received::Truncated => self.rx_dropped += 1,
+                    Received::Empty => break,
+                    Received::Failed(err) => {
+                        // ICMP errors surface here; a socket that only fails is given up on.
+                        self.errors[which] += 1;
+                        tracing::debug!(error = %err, "media receive failed");
+                        break;
+                    }
+                }
+            }
+        }
+    }
+
+    /// The second pass: the listening half of the tick, the tap, RTCP and events out.
+    fn listen_half(&mut self, send_buf: &mut [u8]) {
+        let session = &mut self.reg.session;
+        session.finish_timeout();
+        if self.ticked
+            && let Some(tap) = &mut self.reg.tap
+        {
+            let at_ms = session.media_time_ms() - FRAME_DURATION.as_millis() as u64;
+            tap(at_ms, session.remote_frame());
+        }
+        self.send(send_buf);
     }
 
     /// Sends what the session produced and hands its events on.
     fn send(&mut self, send_buf: &mut [u8]) {
         let session = &mut self.reg.session;
         while let Some((dst, n)) = session.poll_transmit(send_buf) {
-            // WouldBlock: the kernel buffer is full; late audio is worthless, drop it.
-            let _ = self.reg.send.send_to(&send_buf[..n], dst);
+            let _ = self.reg.socket.send_to(&send_buf[..n], dst);
         }
         while let Some((dst, n)) = session.poll_transmit_rtcp(send_buf) {
-            let socket = match (&self.reg.rtcp_send, session.rtcp_mode()) {
+            let socket = match (&self.reg.rtcp, session.rtcp_mode()) {
                 (Some(rtcp), RtcpMode::Separate { .. }) => rtcp,
-                _ => &self.reg.send,
+                _ => &self.reg.socket,
             };
             let _ = socket.send_to(&send_buf[..n], dst);
         }
@@ -213,13 +269,13 @@ impl Slot {
         }
     }
 
-    /// Ends the session: says goodbye, finalizes, reports the summary, stops the receiver.
+    /// Ends the session: says goodbye, finalizes, reports the summary. The sockets close
+    /// when the slot is dropped.
     #[allow(clippy::disallowed_methods)] // the worker is a driver: it reads the clock
     fn finish(mut self, send_buf: &mut [u8]) {
         // Closed before the summary goes out, so a handle that sees the summary also sees
         // the session as stopped.
         self.reg.commands.close();
-        self.reg.receiving.cancel();
         self.reg.session.close(Instant::now());
         self.send(send_buf);
         for event in self.pending.drain(..) {
@@ -227,7 +283,7 @@ impl Slot {
                 break;
             }
         }
-        let dropped = self.reg.ring_dropped.load(Ordering::Relaxed);
+        let dropped = self.rx_dropped;
         let result = self
             .reg
             .session
@@ -238,69 +294,5 @@ impl Slot {
             })
             .map_err(DriverError::from);
         let _ = self.reg.done.send(result);
-    }
-}
-
-/// The network task of one session: receives, stamps, and pushes into the ring until stopped.
-pub(crate) async fn receive(
-    rtp: UdpSocket,
-    rtcp: Option<UdpSocket>,
-    mut ring: rtrb::Producer<Datagram>,
-    stop: CancellationToken,
-    dropped: Arc<AtomicU64>,
-) {
-    let mut slot = Datagram {
-        arrival: tokio::time::Instant::now().into_std(),
-        src: SocketAddr::from(([0, 0, 0, 0], 0)),
-        rtcp: false,
-        len: 0,
-        data: [0; MAX_DATAGRAM],
-    };
-    // One byte more than a slot holds, so an oversized datagram is seen as such.
-    let mut rtcp_buf = [0u8; MAX_DATAGRAM + 1];
-    let mut buf = [0u8; MAX_DATAGRAM + 1];
-    let mut errors = 0u32;
-    loop {
-        let received = tokio::select! {
-            () = stop.cancelled() => return,
-            r = rtp.recv_from(&mut buf) => r.map(|(n, src)| (n, src, false)),
-            r = recv_rtcp(rtcp.as_ref(), &mut rtcp_buf) => r.map(|(n, src)| (n, src, true)),
-        };
-        let (n, src, is_rtcp) = match received {
-            Ok(r) => {
-                errors = 0;
-                r
-            }
-            Err(err) => {
-                // ICMP errors surface here; a socket that only fails is given up on.
-                errors += 1;
-                tracing::debug!(error = %err, "media receive failed");
-                if errors >= 100 {
-                    return;
-                }
-                continue;
-            }
-        };
-        let bytes = if is_rtcp { &rtcp_buf[..n] } else { &buf[..n] };
-        if n > MAX_DATAGRAM {
-            dropped.fetch_add(1, Ordering::Relaxed);
-            continue;
-        }
-        slot.arrival = tokio::time::Instant::now().into_std();
-        slot.src = src;
-        slot.rtcp = is_rtcp;
-        slot.len = n;
-        slot.data[..n].copy_from_slice(bytes);
-        if ring.push(slot).is_err() {
-            // The worker is behind by more than the ring: drop, count.
-            dropped.fetch_add(1, Ordering::Relaxed);
-        }
-    }
-}
-
-async fn recv_rtcp(socket: Option<&UdpSocket>, buf: &mut [u8]) -> std::io::Result<(usize, SocketAddr)> {
-    match socket {
-        Some(socket) => socket.recv_from(buf).await,
-        None => std::future::pending().await,
     }
 }

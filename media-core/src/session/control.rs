@@ -12,6 +12,7 @@ impl MediaSession {
     /// from the RTP port with rtcp-mux). Datagrams from another host than the remote's, and
     /// malformed ones, are dropped and counted.
     pub fn handle_rtcp(&mut self, now: Instant, src: SocketAddr, bytes: &[u8]) {
+        self.finish_timeout();
         if src.ip() != self.remote.addr().ip() {
             self.counters.foreign += 1;
             return;
@@ -87,6 +88,7 @@ impl MediaSession {
     /// Says goodbye (a final report and RTCP `BYE`), for the driver to send before
     /// [`finish`](Self::finish).
     pub fn close(&mut self, now: Instant) {
+        self.finish_timeout();
         let receiver = self.receiver_info();
         let Some(rtcp) = &mut self.rtcp else {
             return;

@@ -238,6 +238,18 @@ pub struct MediaSession {
     sending: bool,
     /// Where received SRTP is decrypted; taken while a packet is handled.
     plain: Option<Box<[u8; PLAIN_BUFFER]>>,
+    /// The listening half of the latest tick, when the driver split it off.
+    half_tick: Option<HalfTick>,
+}
+
+/// What the listening half of a tick needs from its sending half.
+#[derive(Debug, Clone, Copy)]
+struct HalfTick {
+    at: Instant,
+    /// Media time at the tick's start, in ms.
+    at_ms: u64,
+    /// Whether agent audio was queued when the tick started.
+    agent_speaking: bool,
 }
 
 /// Largest datagram decrypted (anything longer is not a packet we would accept).
@@ -310,6 +322,7 @@ impl MediaSession {
             plain: config.srtp.is_some().then(|| Box::new([0; PLAIN_BUFFER])),
             srtp: config.srtp.as_ref().map(SrtpSession::new).transpose()?,
             sending: true,
+            half_tick: None,
         })
     }
 
@@ -317,6 +330,7 @@ impl MediaSession {
     /// payload types, packets that fail SRTP authentication and packets from anyone but the
     /// latched remote are dropped and counted.
     pub fn handle_datagram(&mut self, now: Instant, src: SocketAddr, bytes: &[u8]) {
+        self.finish_timeout();
         if let Remote::Latched(remote) = self.remote
             && remote != src
         {
@@ -394,11 +408,37 @@ impl MediaSession {
     /// Runs every 20 ms tick that is due at `now`. A driver that woke late catches up: each
     /// missed tick still plays, records and sends one frame, with consecutive timestamps.
     pub fn handle_timeout(&mut self, now: Instant) {
+        self.handle_timeout_send(now);
+        self.finish_timeout();
+    }
+
+    /// [`handle_timeout`](Self::handle_timeout) in two halves, for a driver that runs many
+    /// sessions on one timer: this one runs the ticks due at `now` except the listening half
+    /// of the last (jitter buffer, decoding, ear, recording), so the driver can send every
+    /// session's packet ([`poll_transmit`](Self::poll_transmit)) before any session does the
+    /// slower listening; [`finish_timeout`](Self::finish_timeout) runs that half. Every other
+    /// call that changes the session (a datagram, a command, closing) finishes it first, so
+    /// the halves of a tick always run in order.
+    pub fn handle_timeout_send(&mut self, now: Instant) {
+        self.finish_timeout();
         while self.next_tick <= now {
             let at = self.next_tick;
-            self.tick(at);
+            let half = self.tick_send(at);
             self.ticks += 1;
             self.next_tick = at + FRAME_DURATION;
+            if self.next_tick <= now {
+                self.tick_listen(half);
+            } else {
+                self.half_tick = Some(half);
+            }
+        }
+    }
+
+    /// Runs the listening half that [`handle_timeout_send`](Self::handle_timeout_send) left
+    /// pending, if any.
+    pub fn finish_timeout(&mut self) {
+        if let Some(half) = self.half_tick.take() {
+            self.tick_listen(half);
         }
     }
 
@@ -440,12 +480,14 @@ impl MediaSession {
     /// Queues agent audio (8 kHz mono) to be sent after whatever is queued. Takes the buffer
     /// by value so handing over a TTS result costs no copy.
     pub fn play(&mut self, id: UtteranceId, samples_8k: Vec<i16>) {
+        self.finish_timeout();
         self.pacer.play(id, samples_8k);
     }
 
     /// Drops all queued agent audio now (barge-in). Each dropped utterance is reported as
     /// `PlaybackFinished { interrupted: true }` with how much of it was sent.
     pub fn flush(&mut self) {
+        self.finish_timeout();
         self.pacer.flush();
         self.drain_pacer_events();
     }
@@ -455,6 +497,7 @@ impl MediaSession {
     /// otherwise. Agent audio waits while they are sent; each digit is reported with
     /// [`MediaEvent::DtmfSent`].
     pub fn send_dtmf(&mut self, digits: &str, tone_ms: u32) -> Result<(), DtmfSendError> {
+        self.finish_timeout();
         self.dtmf_tx.queue(digits, tone_ms)
     }
 
@@ -471,6 +514,7 @@ impl MediaSession {
 
     /// Turns the reporting of the remote party's speech on or off.
     pub fn set_listening(&mut self, listening: bool) {
+        self.finish_timeout();
         let now_ms = self.media_time_ms();
         match &mut self.ear {
             Ear::Energy(endpointer) => {
@@ -556,7 +600,8 @@ impl MediaSession {
 
     /// Ends the session: finalizes the recording and returns the final counters. Fails if the
     /// recording failed at any point of the call.
-    pub fn finish(self) -> Result<SessionSummary, SessionError> {
+    pub fn finish(mut self) -> Result<SessionSummary, SessionError> {
+        self.finish_timeout();
         let stats = self.stats();
         let duration_ms = self.media_time_ms();
         if let Some(err) = self.recording_error {
@@ -570,11 +615,25 @@ impl MediaSession {
         })
     }
 
-    /// One 20 ms tick at media time `at`.
-    fn tick(&mut self, at: Instant) {
+    /// The sending half of a 20 ms tick at media time `at`: RTCP that is due and this tick's
+    /// packet. It runs first so a driver of many sessions can send every packet before any
+    /// session listens.
+    fn tick_send(&mut self, at: Instant) -> HalfTick {
         self.rtcp_tick(at);
-        self.receive_tick(at);
-        let at_ms = self.media_time_ms();
+        // Agent audio still queued at this tick means the agent is talking.
+        let agent_speaking = !self.pacer.is_idle();
+        self.send_tick(at);
+        HalfTick {
+            at,
+            at_ms: self.media_time_ms(),
+            agent_speaking,
+        }
+    }
+
+    /// The listening half of a tick: the remote frame out of the jitter buffer, into the ear
+    /// and, with what was sent, into the recording.
+    fn tick_listen(&mut self, half: HalfTick) {
+        self.receive_tick(half.at);
         match &mut self.ear {
             Ear::Energy(endpointer) => {
                 if let Some(event) = endpointer.process(&self.rx_frame) {
@@ -582,13 +641,11 @@ impl MediaSession {
                 }
             }
             Ear::Analysis(live) => {
-                // Agent audio still queued at this tick means the agent is talking.
-                live.set_agent_speaking(!self.pacer.is_idle());
-                live.process(at_ms, &self.rx_frame);
+                live.set_agent_speaking(half.agent_speaking);
+                live.process(half.at_ms, &self.rx_frame);
             }
         }
         self.drain_ear();
-        self.send_tick(at);
         // Record both sides of this tick as one stereo frame.
         if let Some(recorder) = &mut self.recorder
             && let Err(err) = recorder.write_frame(&self.rx_frame, &self.tx_frame)
