@@ -257,7 +257,7 @@ async fn inbound_plans(
 }
 
 impl CallService {
-    /// Answers the SIP driver's inbound calls (see [`crate::inbound`]) until shutdown.
+    /// Answers the SIP driver's inbound calls by their `[[inbound]]` routes until shutdown.
     pub fn serve_inbound(
         &self,
         incoming: tokio::sync::mpsc::Receiver<sip_stack::driver::IncomingCallHandle>,
