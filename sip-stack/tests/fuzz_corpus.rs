@@ -34,9 +34,26 @@ fn sip_message_corpus() {
 
 #[test]
 fn sdp_corpus() {
-    let mut parsed = 0;
+    use sip_stack::sdp::{Direction, Format, Offer, answer, negotiate, parse_audio};
+    let ours = Offer {
+        session_id: 1,
+        address: std::net::IpAddr::from([127, 0, 0, 1]),
+        port: 4000,
+        formats: vec![
+            Format::new(0, "PCMU", 8000),
+            Format::new(101, "telephone-event", 8000),
+        ],
+        ptime: 20,
+        crypto: Vec::new(),
+    };
+    let (mut parsed, mut answered) = (0, 0);
     for (_, bytes) in corpus("sdp") {
-        parsed += usize::from(sip_stack::sdp::parse_audio(&bytes).is_ok());
+        if let Ok(remote) = parse_audio(&bytes) {
+            parsed += 1;
+            let _ = negotiate(&ours, &remote);
+            answered += usize::from(answer(&ours, 2, &remote, None, Direction::SendRecv).is_ok());
+        }
     }
     assert!(parsed >= 1, "the valid seed still parses");
+    assert!(answered >= 1, "and an offer among them is answered");
 }
