@@ -228,12 +228,9 @@ async fn a_blind_transfer_hands_the_phone_to_another_and_ends_our_leg() {
             other => panic!("unexpected {other:?}"),
         }
     };
-    assert_eq!(
-        statuses.first(),
-        Some(&(202, false)),
-        "{statuses:?}\n{}",
-        trunk.log()
-    );
+    // The REFER's 202 and the first NOTIFY (100 Trying) may arrive in either order (RFC 3515
+    // lets the NOTIFY overtake the 202 on UDP).
+    assert!(statuses.contains(&(202, false)), "{statuses:?}\n{}", trunk.log());
     assert_eq!(statuses.last(), Some(&(200, true)), "{statuses:?}");
     assert_eq!(cause.by, HangupBy::Local, "we left after the transfer: {cause:?}");
     let established = bob
