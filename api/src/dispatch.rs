@@ -167,23 +167,13 @@ async fn place(inner: Arc<Inner>, index: usize, row: CallRow, permit: OwnedSemap
             lifecycle: "dialing".to_owned(),
         },
     );
-    let token = {
-        let mut running = inner.running.lock().unwrap_or_else(|e| e.into_inner());
-        running
-            .entry(row.id.clone())
-            .or_insert_with(|| inner.shutdown.child_token())
-            .clone()
-    };
+    let token = inner.track(&row.id);
     let report = match request(&inner, trunk, &row).await {
         Err(reason) => CallReport::failed(reason),
         Ok(request) => run_placed(&inner, trunk, &row.id, request, token).await,
     };
     record(&inner, &row.id, &report).await;
-    inner
-        .running
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .remove(&row.id);
+    inner.untrack(&row.id);
     inner.metrics.active(-1);
     trunk.running.fetch_sub(1, Ordering::SeqCst);
     drop(permit);

@@ -95,13 +95,7 @@ async fn answer(inner: Arc<Inner>, call: IncomingCallHandle) {
     }
     tracing::info!(call_id = %row.id, dialled = %redact(&dialled), "inbound call");
     inner.metrics.active(1);
-    let token = {
-        let mut running = inner.running.lock().unwrap_or_else(|e| e.into_inner());
-        running
-            .entry(row.id.clone())
-            .or_insert_with(|| inner.shutdown.child_token())
-            .clone()
-    };
+    let token = inner.track(&row.id);
     let request = InboundRequest {
         call,
         workflow: plan.workflow.clone(),
@@ -116,11 +110,7 @@ async fn answer(inner: Arc<Inner>, call: IncomingCallHandle) {
     let report: CallReport = answer_call(&inner.sip, &inner.speech, &inner.runtime, request, tx, token).await;
     let _ = updater.await;
     record(&inner, &row.id, &report).await;
-    inner
-        .running
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .remove(&row.id);
+    inner.untrack(&row.id);
     inner.metrics.active(-1);
     drop(permit);
 }

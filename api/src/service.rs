@@ -176,6 +176,23 @@ pub(crate) struct Inner {
     pub(crate) inbound: Vec<crate::inbound::InboundPlan>,
 }
 
+impl Inner {
+    /// Registers a call being run and returns the token that hangs it up (the API's hangup and
+    /// shutdown cancel it); an earlier registration of the same id keeps its token.
+    pub(crate) fn track(&self, id: &str) -> CancellationToken {
+        let mut running = self.running.lock().unwrap_or_else(|e| e.into_inner());
+        running
+            .entry(id.to_owned())
+            .or_insert_with(|| self.shutdown.child_token())
+            .clone()
+    }
+
+    /// Forgets a call that has ended.
+    pub(crate) fn untrack(&self, id: &str) {
+        self.running.lock().unwrap_or_else(|e| e.into_inner()).remove(id);
+    }
+}
+
 /// Cloneable handle to the call service.
 #[derive(Clone)]
 pub struct CallService {

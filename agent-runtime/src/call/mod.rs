@@ -255,30 +255,12 @@ pub async fn run_call(
     updates: mpsc::UnboundedSender<CallUpdate>,
     cancel: CancellationToken,
 ) -> CallReport {
-    let socket = match UdpSocket::bind(SocketAddr::new(config.rtp_ip, 0)).await {
-        Ok(s) => s,
-        Err(err) => return CallReport::failed(format!("cannot bind an RTP socket: {err}")),
-    };
-    let port = match socket.local_addr() {
-        Ok(a) => a.port(),
-        Err(err) => return CallReport::failed(format!("RTP socket has no address: {err}")),
-    };
-    let offer = Offer {
-        session_id: u64::from(rand::random::<u32>()),
-        address: config.public_ip.unwrap_or(config.rtp_ip),
-        port,
-        formats: media_sdp::offered_formats(config.opus),
-        ptime: 20,
-        crypto: if config.srtp {
-            vec![media_sdp::offered_crypto()]
-        } else {
-            Vec::new()
-        },
+    let (socket, offer) = match local_media(config).await {
+        Ok(m) => m,
+        Err(reason) => return CallReport::failed(reason),
     };
     // Render the first words while the phone rings, so the agent speaks the moment it is answered.
-    let mut first_words = vec![request.workflow.opening.clone()];
-    first_words.extend(request.workflow.steps.first().map(|s| s.question.clone()));
-    let prerendered = speaker::prerender(speech.tts.clone(), first_words);
+    let prerendered = prerender_opening(speech, &request.workflow);
     let _ = updates.send(CallUpdate::Lifecycle(Lifecycle::Dialing));
     tracing::info!(to = %request.to, "dialing");
     let params = InviteParams {
@@ -372,37 +354,18 @@ pub async fn answer_call(
         Ok(remote) => remote,
         Err(err) => return refuse(488, format!("the caller's offer: {err}")).await,
     };
-    let socket = match UdpSocket::bind(SocketAddr::new(config.rtp_ip, 0)).await {
-        Ok(s) => s,
-        Err(err) => return refuse(500, format!("cannot bind an RTP socket: {err}")).await,
+    let (socket, local) = match local_media(config).await {
+        Ok(m) => m,
+        Err(reason) => return refuse(500, reason).await,
     };
-    let port = match socket.local_addr() {
-        Ok(a) => a.port(),
-        Err(err) => return refuse(500, format!("RTP socket has no address: {err}")).await,
-    };
-    let session_id = u64::from(rand::random::<u32>());
-    let local = Offer {
-        session_id,
-        address: config.public_ip.unwrap_or(config.rtp_ip),
-        port,
-        formats: media_sdp::offered_formats(config.opus),
-        ptime: 20,
-        crypto: if config.srtp {
-            vec![media_sdp::offered_crypto()]
-        } else {
-            Vec::new()
-        },
-    };
-    let (answer, negotiated) = match sdp::answer(&local, session_id, &remote, None, sdp::Direction::SendRecv)
-    {
-        Ok(a) => a,
-        Err(err) => return refuse(488, format!("the caller's offer: {err}")).await,
-    };
+    let (answer, negotiated) =
+        match sdp::answer(&local, local.session_id, &remote, None, sdp::Direction::SendRecv) {
+            Ok(a) => a,
+            Err(err) => return refuse(488, format!("the caller's offer: {err}")).await,
+        };
     let _ = updates.send(CallUpdate::Lifecycle(Lifecycle::Ringing));
     let _ = sip.ring(handle).await;
-    let mut first_words = vec![workflow.opening.clone()];
-    first_words.extend(workflow.steps.first().map(|s| s.question.clone()));
-    let prerendered = speaker::prerender(speech.tts.clone(), first_words);
+    let prerendered = prerender_opening(speech, &workflow);
     tracing::info!(dialled = %call.info.to_user, "answering an inbound call");
     if let Err(err) = sip.accept(handle, answer.into_bytes()).await {
         prerendered.abort();
@@ -452,6 +415,42 @@ pub async fn answer_call(
         cancel,
     )
     .await
+}
+
+/// A bound RTP socket and our description of it (either direction's offer or answer is derived
+/// from it).
+async fn local_media(config: &RuntimeConfig) -> Result<(UdpSocket, Offer), String> {
+    let socket = UdpSocket::bind(SocketAddr::new(config.rtp_ip, 0))
+        .await
+        .map_err(|err| format!("cannot bind an RTP socket: {err}"))?;
+    let port = socket
+        .local_addr()
+        .map_err(|err| format!("RTP socket has no address: {err}"))?
+        .port();
+    let offer = Offer {
+        session_id: u64::from(rand::random::<u32>()),
+        address: config.public_ip.unwrap_or(config.rtp_ip),
+        port,
+        formats: media_sdp::offered_formats(config.opus),
+        ptime: 20,
+        crypto: if config.srtp {
+            vec![media_sdp::offered_crypto()]
+        } else {
+            Vec::new()
+        },
+    };
+    Ok((socket, offer))
+}
+
+/// Starts rendering the disclosure and the first question, so the agent speaks the moment the
+/// call is up.
+fn prerender_opening(
+    speech: &Speech,
+    workflow: &Workflow,
+) -> tokio::task::JoinHandle<Vec<(String, crate::speech::Audio)>> {
+    let mut first_words = vec![workflow.opening.clone()];
+    first_words.extend(workflow.steps.first().map(|s| s.question.clone()));
+    speaker::prerender(speech.tts.clone(), first_words)
 }
 
 /// An answered call, ours to talk on.
