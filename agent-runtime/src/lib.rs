@@ -5,6 +5,7 @@
 #![deny(missing_docs)]
 
 pub mod call;
+pub mod compiler;
 pub mod conversation;
 pub mod extract;
 pub mod llm;

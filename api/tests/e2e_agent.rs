@@ -49,7 +49,7 @@ async fn a_confirmation_collects_a_yes_and_an_email() {
     assert_eq!(call["form_fills"]["confirmed"], true, "{call:#}");
     assert_eq!(call["form_fills"]["email"], "jane@example.com", "{call:#}");
     assert!(
-        call["form_fills"].get("choice").is_none(),
+        call["form_fills"].get("reschedule_to").is_none(),
         "the reschedule branch was not taken"
     );
     let agent = turns(call, "agent");
@@ -287,7 +287,7 @@ async fn keypresses_answer_the_questions() {
     }
     let run = session.finish().await.expect("the call ends");
     let call = &run.call;
-    assert_eq!(call["form_fills"]["confirmed"], true, "{call:#}");
+    assert_eq!(call["form_fills"]["attend_tuesday"], true, "{call:#}");
     assert_eq!(call["form_fills"]["account_number"], "4729", "{call:#}");
     assert_eq!(call["outcome"], "completed");
     let caller: Vec<String> = turns(call, "caller")

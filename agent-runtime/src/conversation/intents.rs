@@ -19,8 +19,18 @@ pub enum Intent {
     Goodbye,
     /// "Hold on", "one moment".
     Wait,
-    /// "Can you repeat that?"
+    /// "Can you repeat that?", "What?"
     Repeat,
+    /// "What is this about?", "Why are you calling?"
+    About,
+    /// "Call me back tomorrow at 5", "I'm driving, can you call later?"
+    CallBack,
+    /// A question of their own ("How much is it?", "Where is the office?").
+    Question,
+    /// "I'd rather not say": no answer to this question.
+    Decline,
+    /// "I'm not interested."
+    NotInterested,
 }
 
 /// The intent in an utterance, if any.
@@ -71,15 +81,90 @@ pub fn intent(text: &str) -> Option<Intent> {
         return Some(Intent::AreYouAi);
     }
     if any(&[
+        "what is this about",
+        "what's this about",
+        "what is this regarding",
+        "what's this regarding",
+        "what is it about",
+        "what's it about",
+        "why are you calling",
+        "why are you calling me",
+        "what are you calling about",
+        "what is this call about",
+        "what's the call about",
+        "what's this for",
+    ]) {
+        return Some(Intent::About);
+    }
+    if any(&[
         "who is this",
         "who's this",
         "who is calling",
         "who's calling",
-        "what is this about",
-        "what's this about",
         "who are you",
+        "who's speaking",
+        "who am i speaking",
+        "who am i talking",
+        "who is speaking",
+        "where are you calling from",
     ]) {
         return Some(Intent::WhoIsThis);
+    }
+    if any(&[
+        "call me back",
+        "call back later",
+        "call me later",
+        "call back tomorrow",
+        "call me tomorrow",
+        "call me next",
+        "call back next",
+        "call me in",
+        "call back in",
+        "call another time",
+        "call me another time",
+        "call at another time",
+        "not a good time",
+        "bad time right now",
+        "i'm driving",
+        "im driving",
+        "i'm in a meeting",
+        "i am in a meeting",
+        "can you call back",
+        "could you call back",
+        "try me later",
+        "try again later",
+    ]) {
+        return Some(Intent::CallBack);
+    }
+    if any(&[
+        "rather not say",
+        "rather not share",
+        "prefer not to say",
+        "prefer not to answer",
+        "prefer not to share",
+        "rather not answer",
+        "don't want to say",
+        "don't want to share",
+        "don't want to give",
+        "not comfortable sharing",
+        "not comfortable giving",
+        "no comment",
+        "skip that",
+        "skip this question",
+        "pass on that",
+        "i'll pass",
+        "none of your business",
+    ]) {
+        return Some(Intent::Decline);
+    }
+    if any(&[
+        "not interested",
+        "no interest",
+        "don't need it",
+        "don't want it",
+        "not for me",
+    ]) {
+        return Some(Intent::NotInterested);
     }
     if any(&[
         "repeat that",
@@ -106,6 +191,45 @@ pub fn intent(text: &str) -> Option<Intent> {
     let ws = words(text);
     if ws.len() <= 4 && any(&["goodbye", "bye", "bye bye", "i have to go", "gotta go"]) {
         return Some(Intent::Goodbye);
+    }
+    // "What?", "Huh?", "Sorry?", "Excuse me?": they did not hear the question.
+    if ws.len() <= 3
+        && ws.iter().all(|w| {
+            matches!(
+                w.as_str(),
+                "what"
+                    | "huh"
+                    | "sorry"
+                    | "excuse"
+                    | "me"
+                    | "pardon"
+                    | "hello"
+                    | "eh"
+                    | "come"
+                    | "again"
+                    | "say"
+                    | "hmm"
+                    | "um"
+                    | "uh"
+            )
+        })
+        && ws.iter().any(|w| {
+            matches!(
+                w.as_str(),
+                "what" | "huh" | "sorry" | "excuse" | "pardon" | "again"
+            )
+        })
+    {
+        return Some(Intent::Repeat);
+    }
+    // A question of their own: Whisper writes the question mark.
+    let trimmed = text.trim();
+    const OPENERS: &[&str] = &[
+        "what", "what's", "when", "when's", "where", "where's", "how", "how's", "why", "which", "who", "is",
+        "are", "can", "could", "do", "does", "will", "would", "should", "am", "did", "was",
+    ];
+    if trimmed.ends_with('?') && ws.len() >= 3 && ws.first().is_some_and(|w| OPENERS.contains(&w.as_str())) {
+        return Some(Intent::Question);
     }
     None
 }
@@ -208,6 +332,15 @@ mod tests {
         assert_eq!(intent("Wait, are you a robot?"), Some(Intent::AreYouAi));
         assert_eq!(intent("Please stop calling me."), Some(Intent::DoNotCall));
         assert_eq!(intent("Who is this?"), Some(Intent::WhoIsThis));
+        assert_eq!(intent("Sorry, what is this about?"), Some(Intent::About));
+        assert_eq!(intent("What?"), Some(Intent::Repeat));
+        assert_eq!(
+            intent("I'm driving, can you call me back tomorrow at 5?"),
+            Some(Intent::CallBack)
+        );
+        assert_eq!(intent("How much is the bill?"), Some(Intent::Question));
+        assert_eq!(intent("I'd rather not say."), Some(Intent::Decline));
+        assert_eq!(intent("Sorry, I'm not interested."), Some(Intent::NotInterested));
         assert_eq!(intent("Okay, bye."), Some(Intent::Goodbye));
         assert_eq!(intent("Hold on one second."), Some(Intent::Wait));
         assert_eq!(intent("Yes, Tuesday works for me."), None);

@@ -35,6 +35,8 @@ fn kind_name(kind: &FieldKind) -> String {
         FieldKind::YesNo => "yes or no".to_owned(),
         FieldKind::Date => "a date".to_owned(),
         FieldKind::Time => "a time of day".to_owned(),
+        FieldKind::DateTime => "a day and time".to_owned(),
+        FieldKind::Rating { min, max } => format!("a score from {min} to {max}"),
         FieldKind::Email => "an email address".to_owned(),
         FieldKind::Phone => "a phone number".to_owned(),
         FieldKind::Number => "a number".to_owned(),

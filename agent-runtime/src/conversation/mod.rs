@@ -10,13 +10,16 @@
 mod answers;
 mod intents;
 mod llm_mode;
+mod offscript;
+mod script;
+mod summary;
 
 pub use answers::spoken_email;
 pub use intents::{Intent, intent, is_menu, menu_choice};
 pub use llm_mode::{ThinkRequest, Thought};
 
 use crate::transcript::{Role, Turn};
-use crate::workflow::{FieldKind, Step, Workflow};
+use crate::workflow::{FieldKind, Workflow};
 use serde_json::{Map, Value};
 use std::collections::VecDeque;
 use time::Date;
@@ -133,6 +136,12 @@ pub enum EndReason {
     Transferred,
     /// A human was asked for but could not be reached.
     TransferFailed,
+    /// Someone other than the callee answered (or a wrong number).
+    WrongPerson,
+    /// The callee said they are not interested.
+    NotInterested,
+    /// The callee asked to be called back another time.
+    CallbackRequested,
 }
 
 impl EndReason {
@@ -148,6 +157,9 @@ impl EndReason {
             EndReason::Error => "error",
             EndReason::Transferred => "transferred",
             EndReason::TransferFailed => "transfer_failed",
+            EndReason::WrongPerson => "wrong_person",
+            EndReason::NotInterested => "not_interested",
+            EndReason::CallbackRequested => "callback_requested",
         }
     }
 }
@@ -296,6 +308,14 @@ pub struct Conversation {
     /// The model failed once: the rest of the call is deterministic.
     llm_failed: bool,
     last_caller_text: String,
+    /// The name check ("Am I speaking with Sarah?") waits for its answer.
+    asking_identity: bool,
+    /// An uncertain answer being read back.
+    readback: Option<script::Readback>,
+    /// Summary notes the caller's words triggered.
+    notes: Vec<String>,
+    /// Why the agent ends the call, once it decided.
+    end_reason: Option<EndReason>,
     actions: VecDeque<Action>,
 }
 
@@ -324,6 +344,10 @@ impl Conversation {
             next_thought: 1,
             llm_failed: false,
             last_caller_text: String::new(),
+            asking_identity: false,
+            readback: None,
+            notes: Vec::new(),
+            end_reason: None,
             actions: VecDeque::new(),
         }
     }
@@ -391,21 +415,6 @@ impl Conversation {
         }
     }
 
-    /// The disclosure (never interruptible), then the first question.
-    fn greet(&mut self, now_ms: u64) {
-        let opening = self.workflow.opening.clone();
-        self.say(now_ms, opening, false);
-        match self.next_step(None) {
-            Some(i) => {
-                self.step = Some(i);
-                let question = self.workflow.steps[i].question.clone();
-                self.say(now_ms, question, true);
-                self.state = State::Speaking { then: After::Listen };
-            }
-            None => self.close(now_ms, None, EndReason::Completed),
-        }
-    }
-
     fn on_playback_finished(
         &mut self,
         id: SayId,
@@ -434,6 +443,7 @@ impl Conversation {
                 }
                 After::Hangup(reason) => {
                     self.state = State::Done;
+                    self.end_reason = Some(reason);
                     self.actions.push_back(Action::Hangup { reason });
                 }
                 After::Transfer => {
@@ -541,15 +551,7 @@ impl Conversation {
                 }
                 self.no_inputs = 0;
                 self.last_caller_text.clone_from(&text);
-                if let Some(intent) = intent(&text) {
-                    self.on_intent(intent, now_ms);
-                    return;
-                }
-                if self.config.llm && !self.llm_failed {
-                    self.think(now_ms);
-                } else {
-                    self.answer(&text, None, now_ms);
-                }
+                self.on_words(&text, now_ms);
             }
             _ => {}
         }
@@ -722,106 +724,6 @@ impl Conversation {
         })
     }
 
-    fn on_intent(&mut self, intent: Intent, now_ms: u64) {
-        let question = self.current_question();
-        match intent {
-            Intent::Human if self.config.can_transfer && self.workflow.transfer_on_request => {
-                self.say(
-                    now_ms,
-                    "Of course, I will connect you with a person now. Please hold.".to_owned(),
-                    false,
-                );
-                self.state = State::Speaking {
-                    then: After::Transfer,
-                };
-            }
-            Intent::Human => {
-                let text = format!("I am sorry, I cannot connect you with a person on this call. {question}");
-                self.ask(now_ms, text);
-            }
-            Intent::AreYouAi => self.ask(now_ms, format!("Yes, I am an AI assistant. {question}")),
-            Intent::WhoIsThis => {
-                let text = format!("{} {}", self.workflow.opening, question);
-                self.ask(now_ms, text);
-            }
-            Intent::Repeat => self.ask(now_ms, question),
-            Intent::Wait => {
-                self.say(now_ms, "Sure, take your time.".to_owned(), true);
-                self.state = State::Speaking { then: After::Listen };
-            }
-            Intent::DoNotCall => {
-                self.fields.insert("do_not_call".to_owned(), Value::Bool(true));
-                let text =
-                    "Understood. I am sorry for the trouble, we will not call you again. Goodbye.".to_owned();
-                self.say(now_ms, text, false);
-                self.ending = true;
-                self.state = State::Speaking {
-                    then: After::Hangup(EndReason::DoNotCall),
-                };
-            }
-            Intent::Goodbye => self.close(now_ms, None, EndReason::CallerDone),
-        }
-    }
-
-    /// Reads the current step's answer from speech (`text`) or keys (`keys`), and moves on.
-    fn answer(&mut self, text: &str, keys: Option<&str>, now_ms: u64) {
-        let Some(i) = self.step else {
-            self.close(now_ms, None, EndReason::Completed);
-            return;
-        };
-        let Step { field, question, .. } = self.workflow.steps[i].clone();
-        let value = match keys {
-            Some(k) => answers::from_keys(&field.kind, k),
-            None => answers::from_speech(&field.kind, text, self.config.today),
-        };
-        match value {
-            Some(value) => {
-                let ack = answers::acknowledgement(&field.kind, &value);
-                self.fields.insert(field.name.clone(), value);
-                self.clarifications = 0;
-                match self.next_step(Some(i)) {
-                    Some(next) => {
-                        self.step = Some(next);
-                        let q = self.workflow.steps[next].question.clone();
-                        self.ask(now_ms, format!("{ack} {q}"));
-                    }
-                    None => {
-                        self.step = None;
-                        self.close(now_ms, Some(ack), EndReason::Completed);
-                    }
-                }
-            }
-            None if self.clarifications < self.config.max_clarifications => {
-                self.clarifications += 1;
-                let text = if self.clarifications == 1 {
-                    format!("{} {question}", answers::clarification(&field.kind))
-                } else {
-                    answers::clarification(&field.kind).to_owned()
-                };
-                self.ask(now_ms, text);
-            }
-            None => {
-                // Give up on this question rather than loop; keep what was said as free text.
-                if !text.is_empty() {
-                    self.fields
-                        .insert(format!("{}_unparsed", field.name), Value::String(text.to_owned()));
-                }
-                self.clarifications = 0;
-                match self.next_step(Some(i)) {
-                    Some(next) => {
-                        self.step = Some(next);
-                        let q = self.workflow.steps[next].question.clone();
-                        self.ask(now_ms, format!("No problem, let's move on. {q}"));
-                    }
-                    None => {
-                        self.step = None;
-                        self.close(now_ms, Some("No problem.".to_owned()), EndReason::Completed);
-                    }
-                }
-            }
-        }
-    }
-
     fn on_key(&mut self, digit: char, now_ms: u64) {
         if !matches!(self.state, State::Listening { .. }) {
             return;
@@ -907,6 +809,15 @@ impl Conversation {
 
     fn leave_voicemail(&mut self, now_ms: u64) {
         self.ending = true;
+        if !self.workflow.leave_voicemail {
+            // The prompt said not to leave a message: hang up at the beep.
+            self.state = State::Done;
+            self.end_reason = Some(EndReason::Voicemail);
+            self.actions.push_back(Action::Hangup {
+                reason: EndReason::Voicemail,
+            });
+            return;
+        }
         let message = self.workflow.voicemail_message.clone();
         self.say(now_ms, message, false);
         self.state = State::Speaking {
@@ -976,6 +887,7 @@ impl Conversation {
             None => self.workflow.closing.clone(),
         };
         self.ending = true;
+        self.end_reason = Some(reason);
         self.say(now_ms, closing, false);
         self.state = State::Speaking {
             then: After::Hangup(reason),
@@ -1099,45 +1011,53 @@ impl Conversation {
         &self.workflow
     }
 
-    /// A short summary of the call: who it was for, what was asked, and the answers.
+    /// A short summary of the call: what was agreed and collected, in a sentence or two.
     pub fn summary(&self) -> String {
-        let who = self
-            .workflow
-            .organization
-            .as_deref()
-            .map(|o| format!(" for {o}"))
-            .unwrap_or_default();
-        if self.reached_machine {
-            return format!(
-                "Call{who} reached voicemail; the message was left: \"{}\"",
-                self.workflow.voicemail_message
-            );
-        }
-        let mut parts = Vec::new();
-        for step in &self.workflow.steps {
-            if let Some(value) = self.fields.get(&step.field.name) {
-                let shown = match value {
-                    Value::Bool(true) => "yes".to_owned(),
-                    Value::Bool(false) => "no".to_owned(),
-                    Value::String(s) => s.clone(),
-                    other => other.to_string(),
-                };
-                parts.push(format!("{} {}", step.question, shown));
+        summary::summarize(
+            &self.workflow,
+            &self.fields,
+            &summary::Happened {
+                machine: self.reached_machine,
+                end: self.end_reason,
+                transferred: self.transferred,
+                transfer_failed: self.transfer_failed,
+                notes: &self.notes,
+            },
+        )
+    }
+
+    /// What the caller may say next, for speech recognition: the callee's and organization's
+    /// names, the current question's options and the words its kind of answer uses.
+    pub fn expected_vocabulary(&self) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        out.extend(self.workflow.callee.clone());
+        out.extend(self.workflow.organization.clone());
+        let step = self.readback.as_ref().map(|r| r.step).or(self.step);
+        if let Some(step) = step.and_then(|i| self.workflow.steps.get(i)) {
+            match &step.field.kind {
+                FieldKind::Choice { options } => out.extend(options.iter().cloned()),
+                FieldKind::Date | FieldKind::DateTime => out.extend(
+                    [
+                        "Monday",
+                        "Tuesday",
+                        "Wednesday",
+                        "Thursday",
+                        "Friday",
+                        "Saturday",
+                        "Sunday",
+                        "tomorrow",
+                        "next week",
+                    ]
+                    .map(str::to_owned),
+                ),
+                FieldKind::Email => {
+                    out.extend(["at", "dot com", "gmail", "yahoo", "outlook"].map(str::to_owned))
+                }
+                FieldKind::YesNo => out.extend(["yes", "no"].map(str::to_owned)),
+                _ => {}
             }
         }
-        if self.fields.get("do_not_call") == Some(&Value::Bool(true)) {
-            parts.push("The callee asked not to be called again.".to_owned());
-        }
-        if self.transferred {
-            parts.push("The callee asked for a person and was transferred.".to_owned());
-        } else if self.transfer_failed() {
-            parts.push("The callee asked for a person, but nobody could be reached.".to_owned());
-        }
-        if parts.is_empty() {
-            format!("Call{who}: no answers were collected.")
-        } else {
-            format!("Call{who}: {}", parts.join(" "))
-        }
+        out
     }
 }
 

@@ -1,70 +1,241 @@
-//! A choice among the options the agent offered ("Monday or Tuesday?" -> "Tuesday, please").
+//! A choice among the options the agent offered ("Monday at 10 AM or Tuesday at 3 PM?" ->
+//! "Yes, Monday at 10 is fine."). An option is picked when the caller says its key words (its
+//! weekdays, months, numbers and nouns; "at", "AM", "o'clock" may be left out), numbers said as
+//! words or digits alike; when several fit, the one mentioned last wins, so self-corrections
+//! ("Monday, no, Tuesday") come out right. Failing that, "the first one" / "the second" pick by
+//! position, and a word that only sounds like an option's ("money" for "Monday") is a guess to
+//! read back.
 
+use super::fuzzy;
+use super::numbers::number_words;
 use super::words;
 
-const ORDINALS: [&str; 5] = ["first", "second", "third", "fourth", "fifth"];
+const ORDINALS: [&str; 6] = ["first", "second", "third", "fourth", "fifth", "sixth"];
 
-/// The option the caller picked: the one whose words they said (the last one mentioned wins when they
-/// correct themselves: "Monday, no, Tuesday"), or "the first/second one". `None` when no option fits.
-pub fn choice(text: &str, options: &[String]) -> Option<String> {
+/// Words an answer may leave out of an option.
+const OPTIONAL: &[&str] = &[
+    "at",
+    "on",
+    "the",
+    "a",
+    "an",
+    "in",
+    "am",
+    "pm",
+    "a.m",
+    "p.m",
+    "o'clock",
+    "oclock",
+    "of",
+    "for",
+    "by",
+    "to",
+    "with",
+    "slot",
+    "slots",
+    "appointment",
+    "time",
+    "one",
+    "option",
+    "plan",
+    "please",
+];
+
+/// How sure a match is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Certainty {
+    /// The caller said the option's words.
+    Sure,
+    /// A guess by sound or by a partial match: read it back first.
+    Guess,
+}
+
+/// Words with numbers normalized to digits ("ten" -> "10", "3pm" -> "3", "pm").
+fn tokens(text: &str) -> Vec<String> {
     let ws = words(text);
-    let mut best: Option<(usize, usize)> = None; // (position of last mention, option index)
-    for (index, option) in options.iter().enumerate() {
-        let option_words = words(option);
-        if option_words.is_empty() {
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < ws.len() {
+        let w = &ws[i];
+        // "3pm" / "10am" / "3:30pm"
+        let digits = w.trim_end_matches(|c: char| c.is_ascii_alphabetic() || c == '.');
+        if !digits.is_empty()
+            && digits.len() < w.len()
+            && digits.chars().all(|c| c.is_ascii_digit() || c == ':')
+        {
+            out.push(digits.trim_end_matches(":00").to_owned());
+            out.push(w[digits.len()..].replace('.', ""));
+            i += 1;
             continue;
         }
-        // Every word of the option must be said, in a window; take the last place it appears.
-        let last = ws
-            .windows(option_words.len())
-            .enumerate()
-            .filter(|(_, window)| {
-                window
-                    .iter()
-                    .zip(&option_words)
-                    .all(|(a, b)| a == b || a.trim_end_matches('s') == b)
+        if let Some((n, used)) = number_words(&ws[i..]).filter(|_| !matches!(w.as_str(), "a" | "one")) {
+            out.push(n.to_string());
+            i += used;
+            continue;
+        }
+        if w == "one" {
+            out.push("1".to_owned());
+            i += 1;
+            continue;
+        }
+        out.push(w.trim_end_matches(":00").to_owned());
+        i += 1;
+    }
+    out
+}
+
+/// The option picked and how sure the match is; `None` when no option fits.
+pub fn choice_match(text: &str, options: &[String]) -> Option<(String, Certainty)> {
+    let said = tokens(text);
+    // (position of the last key word said, option index)
+    let mut best: Option<(usize, usize, usize)> = None; // (last position, key words, index)
+    for (index, option) in options.iter().enumerate() {
+        let keys: Vec<String> = tokens(option)
+            .into_iter()
+            .filter(|t| !OPTIONAL.contains(&t.as_str()))
+            .collect();
+        let keys = if keys.is_empty() { tokens(option) } else { keys };
+        if keys.is_empty() {
+            continue;
+        }
+        let positions: Option<Vec<usize>> = keys
+            .iter()
+            .map(|k| {
+                said.iter()
+                    .rposition(|s| s == k || s.trim_end_matches('s') == k.trim_end_matches('s'))
             })
-            .map(|(i, _)| i)
-            .next_back();
-        if let Some(pos) = last
-            && best.is_none_or(|(p, _)| pos > p)
-        {
-            best = Some((pos, index));
+            .collect();
+        if let Some(positions) = positions {
+            let last = positions.into_iter().max().unwrap_or(0);
+            // More key words said beats fewer ("Wednesday at 1" over "Wednesday"); then the
+            // later mention.
+            let better = best.is_none_or(|(p, n, _)| keys.len() > n || keys.len() == n && last > p);
+            if better {
+                best = Some((last, keys.len(), index));
+            }
         }
     }
-    if let Some((_, index)) = best {
-        return Some(options[index].clone());
+    if let Some((_, _, index)) = best {
+        // Two options with the same key words and only one said fully: still sure.
+        return Some((options[index].clone(), Certainty::Sure));
     }
-    let ordinal = ws.iter().find_map(|w| ORDINALS.iter().position(|o| o == w))?;
-    let index = if ws.iter().any(|w| w == "last") {
-        options.len().checked_sub(1)?
-    } else {
-        ordinal
-    };
-    options.get(index).cloned()
+    if let Some(pick) = by_position(&said, options) {
+        return Some((pick, Certainty::Sure));
+    }
+    // A partial match: a word of one option alone ("Wednesday" when the options are "Wednesday
+    // at 9 AM" and "Thursday at 4 PM").
+    let partial: Vec<usize> = options
+        .iter()
+        .enumerate()
+        .filter(|(_, o)| {
+            let keys: Vec<String> = tokens(o)
+                .into_iter()
+                .filter(|t| !OPTIONAL.contains(&t.as_str()))
+                .collect();
+            keys.iter()
+                .any(|k| k.chars().any(char::is_alphabetic) && said.contains(k))
+        })
+        .map(|(i, _)| i)
+        .collect();
+    if partial.len() == 1 {
+        return Some((options[partial[0]].clone(), Certainty::Sure));
+    }
+    // By sound: "money" for "Monday".
+    let mut guess: Option<(f64, usize)> = None;
+    for (index, option) in options.iter().enumerate() {
+        for key in tokens(option)
+            .iter()
+            .filter(|t| !OPTIONAL.contains(&t.as_str()) && t.len() >= 3)
+        {
+            for s in &said {
+                let score = fuzzy::sound_alike(s, key);
+                if score >= 0.78 && guess.is_none_or(|(g, _)| score > g) {
+                    guess = Some((score, index));
+                }
+            }
+        }
+    }
+    guess.map(|(_, index)| (options[index].clone(), Certainty::Guess))
+}
+
+/// The option the caller picked, when they said it plainly.
+pub fn choice(text: &str, options: &[String]) -> Option<String> {
+    choice_match(text, options).and_then(|(o, c)| (c == Certainty::Sure).then_some(o))
+}
+
+/// "the first one", "the second option", "the last one", "the earlier one".
+fn by_position(said: &[String], options: &[String]) -> Option<String> {
+    if said.iter().any(|w| w == "last" || w == "latter" || w == "later") {
+        return options.last().cloned();
+    }
+    if said.iter().any(|w| w == "former" || w == "earlier") {
+        return options.first().cloned();
+    }
+    let ordinal = said.iter().find_map(|w| ORDINALS.iter().position(|o| o == w))?;
+    options.get(ordinal).cloned()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn days() -> Vec<String> {
-        vec!["Monday".into(), "Tuesday".into()]
+    fn opts(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| (*s).to_owned()).collect()
     }
 
     #[test]
     fn picks_the_option_said() {
-        assert_eq!(choice("Tuesday would be better", &days()), Some("Tuesday".into()));
-        assert_eq!(
-            choice("Monday, no wait, Tuesday", &days()),
-            Some("Tuesday".into())
-        );
-        assert_eq!(choice("the first one", &days()), Some("Monday".into()));
-        assert_eq!(choice("neither", &days()), None);
-        let plans = vec!["basic plan".to_owned(), "premium plan".to_owned()];
+        let days = opts(&["Monday", "Tuesday"]);
+        assert_eq!(choice("Tuesday would be better", &days), Some("Tuesday".into()));
+        assert_eq!(choice("Monday, no wait, Tuesday", &days), Some("Tuesday".into()));
+        assert_eq!(choice("the first one", &days), Some("Monday".into()));
+        assert_eq!(choice("neither", &days), None);
+        let plans = opts(&["basic plan", "premium plan"]);
         assert_eq!(
             choice("I'll take the premium plan", &plans),
             Some("premium plan".into())
+        );
+    }
+
+    #[test]
+    fn times_said_loosely_still_match() {
+        let slots = opts(&["Monday at 10 AM", "Tuesday at 3 PM"]);
+        assert_eq!(
+            choice("Yes, Monday at 10 is fine.", &slots),
+            Some("Monday at 10 AM".into())
+        );
+        assert_eq!(choice("tuesday at three", &slots), Some("Tuesday at 3 PM".into()));
+        let same_day = opts(&["Wednesday at 9 AM", "Wednesday at 1 PM", "Thursday at 4 PM"]);
+        assert_eq!(
+            choice("Wednesday at one works", &same_day),
+            Some("Wednesday at 1 PM".into())
+        );
+        assert_eq!(
+            choice(
+                "April 15 at 3 PM please",
+                &opts(&["April 14 at 10 AM", "April 15 at 3 PM"])
+            ),
+            Some("April 15 at 3 PM".into())
+        );
+        assert_eq!(choice("11am", &opts(&["11am", "2pm"])), Some("11am".into()));
+    }
+
+    #[test]
+    fn misheard_options_are_guesses() {
+        let days = opts(&["Monday", "Thursday"]);
+        assert_eq!(
+            choice_match("money works", &days),
+            Some(("Monday".into(), Certainty::Guess))
+        );
+        assert_eq!(
+            choice_match("thirsty please", &days),
+            Some(("Thursday".into(), Certainty::Guess))
+        );
+        assert_eq!(choice("money works", &days), None);
+        let slots = opts(&["Wednesday at 9 AM", "Thursday at 4 PM"]);
+        assert_eq!(
+            choice_match("Wednesday", &slots),
+            Some(("Wednesday at 9 AM".into(), Certainty::Sure))
         );
     }
 }

@@ -6,14 +6,18 @@
 //! optional) and returns `None` when the answer is not there, never a guess.
 
 mod choice;
+mod correction;
 mod datetime;
 mod email;
+mod fuzzy;
 mod numbers;
 mod yesno;
 
-pub use choice::choice;
+pub use choice::{Certainty, choice, choice_match};
+pub use correction::after_correction;
 pub use datetime::{date, time};
 pub use email::email;
+pub use fuzzy::{best_match, close, sound_alike};
 pub use numbers::{digits, number, phone};
 pub use yesno::yes_no;
 

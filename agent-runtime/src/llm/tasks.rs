@@ -4,28 +4,39 @@
 
 use super::{ChatMessage, ChatRole, LlmClient};
 use crate::transcript::{Role, Turn};
-use crate::workflow::{self, Condition, Field, FieldKind, Step, Workflow, WorkflowError};
+use crate::workflow::{self, Condition, Fact, Field, FieldKind, Step, Workflow, WorkflowError};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
 const COMPILE_INSTRUCTIONS: &str = r#"You turn instructions for an outbound phone call into a JSON workflow.
 Answer with one JSON object only:
-{"vague": false, "reason": "", "organization": string or null, "goal": "one sentence",
+{"vague": false, "reason": "", "organization": string or null, "callee": "the callee's name" or null,
+ "goal": "one sentence", "subject": "what the call is about, addressed to the callee" or null,
+ "message": "a reminder or notice to say before the questions" or null,
  "steps": [{"question": "what the agent asks, addressed to the callee",
-            "field": {"name": "snake_case", "type": "yes_no|date|time|email|phone|number|digits|choice|text",
-                      "options": ["only for choice"]},
+            "field": {"name": "snake_case", "type": "yes_no|date|time|datetime|email|phone|number|digits|choice|rating|text",
+                      "options": ["only for choice"], "min": 1, "max": 10},
             "when": null or {"field": "earlier field name", "equals": true|false|"option"}}],
- "voicemail_message": "what to leave on an answering machine",
+ "facts": [{"topic": ["words"], "answer": "what to say if the callee asks"}],
+ "leave_voicemail": true, "voicemail_message": "what to leave on an answering machine",
  "max_duration_secs": 600, "ivr_target": null or "menu option to reach", "transfer_on_request": false}
-Set "vague": true with a "reason" when the instructions give no goal or question."#;
+Ask one question per field, in the order given. A confirmation is a yes_no field; reschedule options are a
+choice asked only when the confirmation is false. min/max only for rating.
+Set "vague": true with a "reason" when the instructions give no goal, question or message."#;
 
 #[derive(Debug, Deserialize)]
 struct Compiled {
     #[serde(default)]
     vague: bool,
     organization: Option<String>,
+    callee: Option<String>,
     #[serde(default)]
     goal: String,
+    subject: Option<String>,
+    message: Option<String>,
+    #[serde(default)]
+    facts: Vec<Fact>,
+    leave_voicemail: Option<bool>,
     #[serde(default)]
     steps: Vec<CompiledStep>,
     voicemail_message: Option<String>,
@@ -49,6 +60,8 @@ struct CompiledField {
     kind: String,
     #[serde(default)]
     options: Vec<String>,
+    min: Option<u8>,
+    max: Option<u8>,
 }
 
 /// Compiles a prompt with the model; the deterministic compiler answers when the model fails or
@@ -107,6 +120,11 @@ fn from_compiled(prompt: &str, c: Compiled) -> Result<Workflow, WorkflowError> {
                 "yes_no" => FieldKind::YesNo,
                 "date" => FieldKind::Date,
                 "time" => FieldKind::Time,
+                "datetime" | "date_time" => FieldKind::DateTime,
+                "rating" => FieldKind::Rating {
+                    min: s.field.min.unwrap_or(1),
+                    max: s.field.max.unwrap_or(10),
+                },
                 "email" => FieldKind::Email,
                 "phone" => FieldKind::Phone,
                 "number" => FieldKind::Number,
@@ -132,17 +150,34 @@ fn from_compiled(prompt: &str, c: Compiled) -> Result<Workflow, WorkflowError> {
         .as_ref()
         .map(|o| format!(" calling on behalf of {o}"))
         .unwrap_or_else(|| " calling".into());
+    let non_empty = |t: Option<String>| t.filter(|t| !t.trim().is_empty());
     let workflow = Workflow {
         prompt: prompt.to_owned(),
         // The disclosure is ours, never the model's.
         opening: format!("{}{org_part}.", workflow::DISCLOSURE),
-        organization: c.organization,
+        organization: non_empty(c.organization),
+        callee: non_empty(c.callee),
         goal: c.goal,
+        subject: non_empty(c.subject),
+        message: non_empty(c.message),
         steps,
+        replies: Vec::new(),
+        facts: c.facts,
+        notes: Vec::new(),
+        rules: Vec::new(),
         closing: "Thank you for your time. Goodbye!".to_owned(),
+        leave_voicemail: c.leave_voicemail.unwrap_or(true),
         voicemail_message: c
             .voicemail_message
             .filter(|m| !m.trim().is_empty())
+            .map(|m| {
+                // A machine hears the disclosure too.
+                if m.starts_with(workflow::DISCLOSURE) {
+                    m
+                } else {
+                    format!("{}{org_part}. {m}", workflow::DISCLOSURE)
+                }
+            })
             .unwrap_or_else(|| {
                 format!(
                     "{}{org_part}. Please call us back at your convenience. Goodbye.",
@@ -152,6 +187,7 @@ fn from_compiled(prompt: &str, c: Compiled) -> Result<Workflow, WorkflowError> {
         max_duration_secs: c.max_duration_secs.unwrap_or(600),
         ivr_target: c.ivr_target.filter(|t| !t.trim().is_empty()),
         transfer_on_request: c.transfer_on_request,
+        model: None,
     };
     workflow.validate()?;
     Ok(workflow)

@@ -154,6 +154,12 @@ impl From<CreateError> for ApiError {
             CreateError::Prompt(WorkflowError::TooVague) => {
                 Self::new(StatusCode::UNPROCESSABLE_ENTITY, "prompt_too_vague", message).field("prompt")
             }
+            CreateError::Prompt(WorkflowError::NotEnglish) => {
+                Self::new(StatusCode::UNPROCESSABLE_ENTITY, "prompt_not_english", message).field("prompt")
+            }
+            CreateError::Prompt(WorkflowError::Unreadable) => {
+                Self::new(StatusCode::UNPROCESSABLE_ENTITY, "prompt_unreadable", message).field("prompt")
+            }
             CreateError::Prompt(_) => bad("invalid_prompt", "prompt"),
             CreateError::UnknownWorkflow(_) => {
                 Self::new(StatusCode::NOT_FOUND, "workflow_not_found", message).field("workflow_id")

@@ -1,0 +1,388 @@
+//! Call-level settings a prompt states in passing: a number to transfer to, a menu option to
+//! reach, a time limit, rules of conduct, how to close.
+
+use super::*;
+
+/// A phone number in the text ("call back at 555-0100", "(555) 123-4567").
+pub(super) fn phone_in(text: &str) -> Option<String> {
+    let mut best = String::new();
+    let mut current = String::new();
+    for ch in text.chars().chain(std::iter::once(' ')) {
+        if ch.is_ascii_digit()
+            || (matches!(ch, '-' | '(' | ')' | '.' | '+') && !current.is_empty())
+            || (ch == '(')
+            || (ch == '+' && current.is_empty())
+            || (ch == ' ' && current.ends_with(')'))
+        {
+            current.push(ch);
+        } else {
+            let digits = current.chars().filter(char::is_ascii_digit).count();
+            if digits >= 7 && digits > best.chars().filter(char::is_ascii_digit).count() {
+                best = current.trim().trim_end_matches(['.', '-']).to_owned();
+            }
+            current.clear();
+        }
+    }
+    (!best.is_empty()).then_some(best)
+}
+
+/// "Navigate the phone menu to billing", "get to the billing department", "reach the pharmacy",
+/// "talk to someone in claims", "press through the menu to customer service".
+pub(super) fn menu_target(sentence: &str) -> Option<String> {
+    let lower = sentence.to_lowercase();
+    let lower = lower.trim_end_matches(['.', '!', '?']);
+    let menu_words = [
+        "menu",
+        "ivr",
+        "phone tree",
+        "automated",
+        "prompts",
+        "press",
+        "option",
+        "extension",
+        "department",
+        "dept",
+        "desk",
+        "line",
+        "team",
+        "queue",
+    ];
+    let has_menu_word = menu_words.iter().any(|k| lower.contains(k));
+    const PATTERNS: &[&str] = &[
+        "navigate the phone menu to ",
+        "navigate the menu to ",
+        "navigate the ivr to ",
+        "navigate the phone tree to ",
+        "navigate the automated menu to ",
+        "navigate through the menu to ",
+        "navigate to the ",
+        "navigate to ",
+        "press through the menu to reach ",
+        "press through the menu to get to ",
+        "press through the menu to ",
+        "go through the menu to reach ",
+        "go through the menu to get to ",
+        "go through the menu to ",
+        "go through the phone menu to ",
+        "through the menu to reach ",
+        "through the menu to ",
+        "through the ivr to ",
+        "use the menu to reach ",
+        "use the menu to get to ",
+        "use the phone menu to reach ",
+        "get through to ",
+        "get connected to ",
+        "get transferred to ",
+        "get put through to ",
+        "get to ",
+        "reach ",
+        "talk to someone in ",
+        "talk to somebody in ",
+        "speak to someone in ",
+        "speak with someone in ",
+        "speak to someone from ",
+        "speak with someone from ",
+        "talk to someone from ",
+        "talk to a person in ",
+        "speak to a person in ",
+        "talk to a human in ",
+        "get a person in ",
+        "get someone in ",
+        "get a human in ",
+        "get someone from ",
+        "get a person from ",
+        "talk to someone at ",
+        "speak to someone at ",
+        "talk to ",
+        "speak to ",
+        "speak with ",
+        "ask for ",
+        "be connected to ",
+        "connect to ",
+        "select the option for ",
+        "choose the option for ",
+        "press the option for ",
+        "pick the option for ",
+        "press the key for ",
+        "select ",
+        "choose ",
+    ];
+    for p in PATTERNS {
+        let Some(at) = lower.find(p) else {
+            continue;
+        };
+        let before = &lower[..at];
+        // Loose patterns need a menu word or a department-like target.
+        let loose = matches!(
+            *p,
+            "reach "
+                | "talk to "
+                | "speak to "
+                | "speak with "
+                | "ask for "
+                | "get to "
+                | "select "
+                | "choose "
+                | "connect to "
+                | "be connected to "
+        );
+        let mut target = lower[at + p.len()..].trim().to_owned();
+        for cut in [
+            " and ",
+            ", then",
+            ", ",
+            " then ",
+            " so ",
+            " to ask",
+            " to find",
+            " to get",
+            " to see",
+            " to check",
+            " to confirm",
+            " to request",
+            " to dispute",
+            " to report",
+            " to cancel",
+            " to schedule",
+            " to book",
+            " to order",
+            " to inquire",
+            " and ask",
+            " once ",
+            " when ",
+            " where ",
+            " who ",
+            " that ",
+        ] {
+            if let Some(at) = target.find(cut) {
+                target.truncate(at);
+            }
+        }
+        let target = target
+            .trim()
+            .trim_start_matches("the ")
+            .trim_start_matches("a ")
+            .trim_end_matches(" menu")
+            .trim_end_matches(" option")
+            .trim_end_matches(" department")
+            .trim_end_matches(" dept")
+            .trim_end_matches(" desk")
+            .trim_end_matches(" line")
+            .trim_end_matches(" team")
+            .trim_end_matches(" queue")
+            .trim_end_matches(" section")
+            .trim_end_matches(" office")
+            .trim_end_matches(" people")
+            .trim_end_matches(" person")
+            .trim_end_matches(" representative")
+            .trim_end_matches(" agent")
+            .trim_end_matches(" staff")
+            .trim_end_matches(" unit")
+            .trim()
+            .to_owned();
+        let departmentish = lower[at + p.len()..].split_whitespace().take(5).any(|w| {
+            matches!(
+                w.trim_end_matches(['.', ',']),
+                "department"
+                    | "dept"
+                    | "desk"
+                    | "line"
+                    | "team"
+                    | "queue"
+                    | "menu"
+                    | "option"
+                    | "section"
+                    | "office"
+                    | "unit"
+                    | "services"
+                    | "support"
+                    | "billing"
+                    | "sales"
+                    | "pharmacy"
+                    | "claims"
+                    | "returns"
+                    | "appointments"
+                    | "scheduling"
+                    | "accounts"
+                    | "collections"
+                    | "reservations"
+                    | "enrollment"
+                    | "records"
+                    | "payroll"
+                    | "benefits"
+                    | "shipping"
+                    | "refunds"
+            )
+        });
+        if loose && !(has_menu_word || departmentish) {
+            continue;
+        }
+        // "reach them", "talk to a person" (a transfer), "ask for their email": not menus.
+        if target.is_empty()
+            || matches!(
+                target.as_str(),
+                "them"
+                    | "him"
+                    | "her"
+                    | "a human"
+                    | "a person"
+                    | "someone"
+                    | "somebody"
+                    | "a real person"
+                    | "a live person"
+                    | "voicemail"
+                    | "the customer"
+                    | "you"
+            )
+            || target.starts_with("their ")
+            || target.starts_with("his ")
+            || target.starts_with("her ")
+            || target.split_whitespace().count() > 5
+        {
+            continue;
+        }
+        if before.contains("if ") && !before.contains(',') {
+            continue;
+        }
+        return Some(target);
+    }
+    None
+}
+
+/// "keep the call under 2 minutes", "no longer than 90 seconds".
+pub(super) fn duration_limit(lower: &str) -> Option<u32> {
+    if ![
+        "under",
+        "less than",
+        "no longer than",
+        "at most",
+        "maximum",
+        "max",
+        "no more than",
+        "shorter than",
+        "within",
+        "limit",
+        "keep it",
+        "keep the call",
+    ]
+    .iter()
+    .any(|k| lower.contains(k))
+    {
+        return None;
+    }
+    let ws: Vec<&str> = lower.split_whitespace().collect();
+    let found = ws.windows(2).find_map(|w| {
+        let n = crate::extract::number(w[0])?;
+        let unit = w[1].trim_end_matches(['.', ',', ')']);
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)] // small positive durations
+        let n = n as u32;
+        match unit {
+            "minute" | "minutes" | "min" | "mins" => Some(n * 60),
+            "second" | "seconds" | "secs" | "sec" => Some(n),
+            _ => None,
+        }
+    });
+    if found.is_none()
+        && (lower.contains("keep it short")
+            || lower.contains("keep the call short")
+            || lower.contains("keep it brief")
+            || lower.contains("keep the call brief"))
+    {
+        return Some(180);
+    }
+    found.filter(|s| (10..=7200).contains(s))
+}
+
+pub(super) fn transfer_instruction(lower: &str) -> bool {
+    let verbs = [
+        "transfer",
+        "connect them",
+        "put them through",
+        "bridge",
+        "hand them",
+        "hand the call",
+        "hand off",
+        "loop in",
+        "patch them",
+    ];
+    let human = [
+        "human",
+        "person",
+        "representative",
+        "agent",
+        "manager",
+        "supervisor",
+        "specialist",
+        "colleague",
+        "someone",
+        "staff",
+        "team",
+        "sales",
+        "me",
+        "us",
+        "a rep",
+        "associate",
+        "advisor",
+        "expert",
+        "live",
+    ];
+    (verbs.iter().any(|v| lower.contains(v)) && human.iter().any(|h| lower.contains(h)))
+        || lower.starts_with("offer to transfer")
+        || lower.starts_with("offer to connect")
+}
+
+pub(super) fn is_rule(lower: &str) -> bool {
+    let ws = words(lower);
+    let first = ws.first().map(String::as_str);
+    matches!(first, Some("don't" | "never" | "avoid" | "refrain"))
+        || lower.starts_with("do not")
+        || lower.starts_with("no need to")
+        || lower.starts_with("under no circumstances")
+        || lower.starts_with("not to")
+        || lower.starts_with("you must not")
+        || lower.starts_with("you should not")
+        || lower.starts_with("you shouldn't")
+        || lower.starts_with("you may not")
+        || lower.starts_with("make sure not")
+        || lower.starts_with("be careful not")
+}
+
+/// "Thank them and end the call" -> the closing to say (`Some(None)` for the default).
+pub(super) fn closing_instruction(c: &str) -> Option<Option<String>> {
+    let lower = c.to_lowercase();
+    let lower = lower.trim_end_matches(['.', '!']);
+    if let Some(rest) = lower
+        .strip_prefix("thank them for ")
+        .or_else(|| lower.strip_prefix("thank the customer for "))
+        .or_else(|| lower.strip_prefix("thank him for "))
+        .or_else(|| lower.strip_prefix("thank her for "))
+    {
+        let reason = rest.split(" and ").next().unwrap_or(rest).trim();
+        let reason = reason
+            .replace("their ", "your ")
+            .replace("his ", "your ")
+            .replace("her ", "your ");
+        return Some(Some(format!("Thank you for {reason}. Goodbye!")));
+    }
+    let closings = [
+        "thank them",
+        "thank the customer",
+        "thank him",
+        "thank her",
+        "thank you",
+        "end the call",
+        "end call",
+        "say goodbye",
+        "say bye",
+        "hang up",
+        "wrap up",
+        "end politely",
+        "close the call",
+        "end the conversation",
+        "finish the call",
+        "then hang up",
+        "conclude the call",
+        "sign off",
+    ];
+    closings.iter().any(|k| lower.starts_with(k)).then_some(None)
+}

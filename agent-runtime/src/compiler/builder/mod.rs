@@ -1,0 +1,727 @@
+//! The compiler's builder: it takes the prompt's sentences one by one, sorts each clause into
+//! what it asks for (instructions, conditions, context), and assembles the workflow at the end.
+//!
+//! The clause readers live in `asks` (questions and fields) and `branches` (conditions and the
+//! voicemail); the word lists and phrase helpers they share in `wording`, `conditions` and
+//! `directives`.
+
+mod asks;
+mod branches;
+mod conditions;
+mod directives;
+mod wording;
+
+use super::names::greeting_name;
+use super::question::{
+    self, Ask, ask_for, invert, kind_of, name_of, options_in, scale_in, split_list, wh_question,
+};
+use super::text::{
+    CONDITION_OPENERS, address_callee, capitalize, clauses, sentence_case, split_trailing_punct, strip_any,
+    strip_word, terminate, words,
+};
+use super::topics;
+use crate::workflow::{
+    Condition, DISCLOSURE, Fact, Field, FieldKind, Note, Reply, Step, Workflow, WorkflowError,
+};
+use conditions::*;
+use directives::*;
+use serde_json::Value;
+use wording::*;
+
+/// Default longest call.
+const DEFAULT_MAX_DURATION_SECS: u32 = 600;
+
+/// What to do about answering machines.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Voicemail {
+    /// Nothing said: a short message from the call's content.
+    Default,
+    /// A message built from the call's content (with a callback number, if given).
+    Generated { callback: Option<String> },
+    /// This message.
+    Exact(String),
+    /// Hang up without a message.
+    Skip,
+}
+
+/// The workflow as it is being built.
+pub struct Builder {
+    callee: Option<String>,
+    organization: Option<String>,
+    /// Whether the organization was named as such ("on behalf of X"), not just seen ("at X").
+    organization_named: bool,
+    steps: Vec<Step>,
+    /// A confirmation taken from a purpose ("... to confirm an appointment"), to be replaced by
+    /// an explicit question on the same thing.
+    implicit: Option<usize>,
+    messages: Vec<String>,
+    /// An event a reminder is about ("your meeting on Thursday"), for the attendance question.
+    reminded_event: Option<String>,
+    replies: Vec<Reply>,
+    facts: Vec<Fact>,
+    notes: Vec<Note>,
+    rules: Vec<String>,
+    voicemail: Voicemail,
+    ivr_target: Option<String>,
+    transfer: bool,
+    max_duration_secs: Option<u32>,
+    closing: Option<String>,
+    subject: Option<String>,
+    goal: Option<String>,
+    /// Whether the last clause's steps were a branch (an "otherwise" follows it).
+    last_condition: Option<Condition>,
+}
+
+impl Builder {
+    /// A builder for a call to `callee` on behalf of `organization`.
+    pub fn new(callee: Option<String>, organization: Option<(String, bool)>) -> Self {
+        let organization_named = organization.as_ref().is_some_and(|(_, strong)| *strong);
+        Self {
+            callee,
+            organization: organization.map(|(o, _)| o),
+            organization_named,
+            steps: Vec::new(),
+            implicit: None,
+            messages: Vec::new(),
+            reminded_event: None,
+            replies: Vec::new(),
+            facts: Vec::new(),
+            notes: Vec::new(),
+            rules: Vec::new(),
+            voicemail: Voicemail::Default,
+            ivr_target: None,
+            transfer: false,
+            max_duration_secs: None,
+            closing: None,
+            subject: None,
+            goal: None,
+            last_condition: None,
+        }
+    }
+
+    /// Reads one sentence of the prompt.
+    pub fn sentence(&mut self, sentence: &str) {
+        let sentence = &sentence.replace(super::text::MESSAGE_BREAK, " ");
+        self.goal.get_or_insert_with(|| terminate(sentence, '.'));
+        // "Could you please give Mr. Brooks a call?" asks the agent to call, not the callee.
+        let lower = sentence.to_lowercase();
+        let request = strip_any(
+            &lower,
+            &[
+                "could you please",
+                "can you please",
+                "would you please",
+                "could you",
+                "can you",
+                "would you",
+                "please",
+            ],
+        )
+        .map(|r| strip_any(r, &["please"]).unwrap_or(r).to_owned());
+        if let Some(r) = request
+            && sentence.trim_end().ends_with('?')
+            && (r.starts_with("give") && r.contains(" a call")
+                || r.starts_with("call ")
+                || r.starts_with("ring ")
+                || r.starts_with("phone ")
+                || r.starts_with("reach out")
+                || r.starts_with("contact ")
+                || r.starts_with("make a call")
+                || r.starts_with("place a call"))
+        {
+            return;
+        }
+        // A direct question the writer wants asked, as written ("Would you like a reminder text?").
+        if sentence.trim_end().ends_with('?') && !starts_instruction(sentence) {
+            let q = self.address(
+                strip_any(sentence.trim(), &["please", "also", "then", "and", "finally"])
+                    .unwrap_or(sentence.trim()),
+            );
+            let q = sentence_case(&q, '?');
+            if question::invert(&q).is_none() || is_question_start(&q) {
+                self.push_asks(vec![ask_from_question(&q)], None);
+                return;
+            }
+        }
+        for clause in clauses(sentence) {
+            self.clause(&clause);
+        }
+    }
+
+    fn address(&self, text: &str) -> String {
+        address_callee(text, self.callee.as_deref())
+    }
+
+    /// Reads one clause.
+    fn clause(&mut self, raw: &str) {
+        let c = strip_lead_ins(raw.trim());
+        if c.is_empty() {
+            return;
+        }
+        let lower = c.to_lowercase();
+        let first = words(&lower).into_iter().next().unwrap_or_default();
+        if first == "otherwise" || lower.starts_with("if not") || lower.starts_with("if no,") {
+            let rest = strip_any(c, &["otherwise", "if not", "if no"]).unwrap_or("");
+            self.conditional("no", rest.trim_start_matches(',').trim());
+            return;
+        }
+        if lower.starts_with("if so") || lower.starts_with("if yes") {
+            let rest = strip_any(c, &["if so", "if yes"]).unwrap_or("");
+            self.conditional("yes", rest.trim_start_matches(',').trim());
+            return;
+        }
+        if CONDITION_OPENERS.contains(&first.as_str()) && is_condition_start(&lower) {
+            let (cond, cons) = split_condition(c);
+            self.conditional(&cond, &cons);
+            return;
+        }
+        if let Some((cons, cond)) = trailing_condition(c) {
+            // A run-on "confirm X if they need to move it offer A or B": the condition has its
+            // own consequence, and the words before it are an instruction of their own.
+            let (inner_cond, inner_cons) = split_condition(&format!("if {cond}"));
+            if !inner_cons.is_empty() && !cond.contains(',') && inner_cond.split_whitespace().count() >= 2 {
+                self.instruction(&cons);
+                self.conditional(&inner_cond, &inner_cons);
+            } else {
+                self.conditional(&cond, &cons);
+            }
+            return;
+        }
+        self.instruction(c);
+    }
+
+    /// An unconditional instruction or context.
+    fn instruction(&mut self, c: &str) {
+        let lower = c.to_lowercase();
+        if self.voicemail_instruction(c) {
+            return;
+        }
+        if let Some(target) = menu_target(c) {
+            self.ivr_target = Some(target);
+            return;
+        }
+        if let Some(secs) = duration_limit(&lower) {
+            self.max_duration_secs = Some(secs);
+            return;
+        }
+        if transfer_instruction(&lower) {
+            self.transfer = true;
+            return;
+        }
+        if is_rule(&lower) {
+            self.rules.push(sentence_case(c, '.'));
+            return;
+        }
+        if let Some(closing) = closing_instruction(c) {
+            if closing.is_some() {
+                self.closing = closing;
+            }
+            return;
+        }
+        if self.inform(c) || self.confirm(c) || self.ask(c) || self.offer(c) || self.schedule(c) {
+            return;
+        }
+        self.context(c);
+    }
+
+    /// "Remind them that ...", "Let them know ...", "Tell whoever answers ...".
+    fn inform(&mut self, c: &str) -> bool {
+        let lower = c.to_lowercase();
+        let ws: Vec<&str> = lower.split_whitespace().collect();
+        let Some(&verb) = ws.first() else {
+            return false;
+        };
+        let verb = verb.trim_end_matches(',');
+        if !matches!(
+            verb,
+            "remind"
+                | "tell"
+                | "let"
+                | "inform"
+                | "notify"
+                | "mention"
+                | "explain"
+                | "say"
+                | "share"
+                | "announce"
+                | "advise"
+                | "alert"
+                | "read"
+                | "deliver"
+                | "relay"
+                | "pass"
+                | "give"
+                | "update"
+        ) {
+            return false;
+        }
+        let rest = &c[verb.len()..].trim_start();
+        // The listener: "them", "her", "the customer", "whoever answers", the callee's name.
+        let rest = self.strip_listener(rest);
+        let rest_lower = rest.to_lowercase();
+        let message = match verb {
+            "remind" => {
+                if let Some(r) = strip_any(rest, &["that"]) {
+                    format!("This is a reminder that {}", self.address(r))
+                } else if let Some(r) = strip_any(rest, &["about", "of", "regarding"]) {
+                    let r = self.address(r);
+                    self.note_event(&r);
+                    format!("This is a reminder about {}", ensure_possessive(&r))
+                } else if let Some(r) = strip_word(rest, "to") {
+                    format!("Please remember to {}", self.address(r))
+                } else if rest.is_empty() {
+                    return true;
+                } else {
+                    let r = self.address(rest);
+                    self.note_event(&r);
+                    format!("This is a reminder about {}", ensure_possessive(&r))
+                }
+            }
+            "let" => {
+                let Some(r) = strip_any(rest, &["know"]) else {
+                    return false;
+                };
+                let r = strip_any(r, &["that"]).unwrap_or(r);
+                if r.is_empty() {
+                    return true;
+                }
+                format!("I'm calling to let you know that {}", self.address(r))
+            }
+            "tell" | "inform" | "notify" | "advise" | "alert" | "update" | "explain" | "mention" | "say"
+            | "share" | "announce" | "relay" | "pass" | "deliver" | "read" | "give" => {
+                // "Give them the address" is informing; "give them a choice" is not.
+                if verb == "give" && !rest_lower.contains("message") {
+                    return false;
+                }
+                if matches!(verb, "say")
+                    && matches!(rest_lower.as_str(), "goodbye" | "bye" | "thanks" | "thank you")
+                {
+                    return false;
+                }
+                let r = strip_any(
+                    rest,
+                    &[
+                        "that",
+                        "about",
+                        "of",
+                        "on",
+                        "them",
+                        "along",
+                        "the message that",
+                        "the message:",
+                        "the message",
+                    ],
+                )
+                .unwrap_or(rest);
+                let r = strip_any(r, &["that", ":"]).unwrap_or(r);
+                if let Some(todo) = strip_word(r, "to")
+                    && verb == "tell"
+                {
+                    format!("Please {}", self.address(todo))
+                } else if r.is_empty() {
+                    return true;
+                } else {
+                    let addressed = self.address(r.trim_matches('"'));
+                    if verb == "tell" || verb == "say" || verb == "mention" || verb == "explain" {
+                        capitalize(&addressed)
+                    } else {
+                        format!("I'm calling to let you know that {addressed}")
+                    }
+                }
+            }
+            _ => return false,
+        };
+        let message = sentence_case(&message, '.');
+        if verb == "remind" && self.reminded_event.is_none() {
+            self.note_event(&message);
+        }
+        self.messages.push(message);
+        true
+    }
+
+    /// Drops "them", "her", "the customer", "whoever answers", "<name>" after a verb of speech.
+    fn strip_listener<'a>(&self, rest: &'a str) -> &'a str {
+        let mut r = rest.trim_start();
+        let mut r2 = r;
+        for the in ["the ", "our ", "this "] {
+            if let Some(after) = strip_word(r2, the.trim()) {
+                let role = words(after).into_iter().next().unwrap_or_default();
+                if super::names::is_role(&role) {
+                    r2 = after[after.find(' ').unwrap_or(after.len())..].trim_start();
+                    return r2.trim_start_matches(',').trim_start();
+                }
+            }
+        }
+        for l in [
+            "whoever answers the phone",
+            "whoever answers",
+            "whoever picks up",
+            "the person who answers",
+            "them all",
+            "them",
+            "him",
+            "her",
+            "everyone",
+            "you",
+        ] {
+            if let Some(after) = strip_word(r, l) {
+                // "her appointment" is not the listener "her".
+                if l == "her"
+                    && !matches!(
+                        words(after).first().map(String::as_str),
+                        Some(
+                            "that"
+                                | "about"
+                                | "of"
+                                | "to"
+                                | "know"
+                                | "we"
+                                | "the"
+                                | "our"
+                                | "this"
+                                | "it"
+                                | "there"
+                        )
+                    )
+                {
+                    continue;
+                }
+                r = after;
+                break;
+            }
+        }
+        if let Some(name) = &self.callee {
+            for n in [name.as_str(), greeting_name(name)] {
+                if let Some(after) = strip_word(r, n) {
+                    return after.trim_start_matches(',').trim_start();
+                }
+            }
+        }
+        r.trim_start_matches(',').trim_start()
+    }
+
+    /// Records the event a reminder or confirmation is about ("your meeting on Thursday").
+    fn note_event(&mut self, text: &str) {
+        if let Some(event) = event_phrase(text) {
+            self.reminded_event.get_or_insert(event.clone());
+            self.subject.get_or_insert(event);
+        }
+    }
+
+    /// Context: who, for whom, what about; a purpose ("... to confirm an appointment") becomes a
+    /// replaceable step.
+    fn context(&mut self, c: &str) {
+        let lower = c.to_lowercase();
+        // A purpose: "Call Dana to confirm her oil change", "You're calling to remind them ...".
+        for marker in [" to ", " in order to "] {
+            let mut from = 0;
+            while let Some(at) = lower[from..].find(marker).map(|a| a + from) {
+                from = at + marker.len();
+                let tail = &c[at + marker.len()..];
+                let verb = words(tail).into_iter().next().unwrap_or_default();
+                if !matches!(
+                    verb.as_str(),
+                    "confirm"
+                        | "remind"
+                        | "ask"
+                        | "collect"
+                        | "get"
+                        | "find"
+                        | "see"
+                        | "check"
+                        | "verify"
+                        | "let"
+                        | "tell"
+                        | "inform"
+                        | "notify"
+                        | "follow"
+                        | "offer"
+                        | "schedule"
+                        | "book"
+                        | "survey"
+                        | "gather"
+                        | "request"
+                        | "reschedule"
+                        | "discuss"
+                ) {
+                    continue;
+                }
+                if verb == "follow" {
+                    // "to follow up on their visit": what it is about.
+                    if let Some(topic) = strip_any(
+                        tail,
+                        &[
+                            "follow up on",
+                            "follow up about",
+                            "follow up regarding",
+                            "follow up after",
+                            "follow up",
+                        ],
+                    ) {
+                        let t = self.address(topic);
+                        if !t.is_empty() {
+                            self.subject.get_or_insert(terminate(&t, ' ').trim().to_owned());
+                        }
+                    }
+                    return;
+                }
+                if verb == "discuss" {
+                    let t = self.address(strip_word(tail, "discuss").unwrap_or(""));
+                    if !t.is_empty() {
+                        self.subject.get_or_insert(t);
+                    }
+                    return;
+                }
+                let before = self.steps.len();
+                self.clause(tail);
+                if verb == "confirm" && self.steps.len() == before + 1 {
+                    self.implicit = Some(before);
+                }
+                return;
+            }
+        }
+        // "Call about invoice #4521", "This call is about their renewal", "regarding their order".
+        for marker in ["about ", "regarding ", "concerning ", "re: "] {
+            if let Some(at) = lower.find(marker)
+                && (lower.starts_with("call")
+                    || lower.contains("calling")
+                    || lower.contains("this call")
+                    || lower.contains("this is"))
+            {
+                let t = self.address(&c[at + marker.len()..]);
+                let t = t.trim_end_matches(['.', '!']).to_owned();
+                if !t.is_empty() {
+                    self.subject.get_or_insert(ensure_possessive(&t));
+                    self.facts.push(Fact {
+                        topic: Vec::new(),
+                        answer: sentence_case(&format!("I'm calling about {}", ensure_possessive(&t)), '.'),
+                    });
+                }
+                return;
+            }
+        }
+        // A fact the agent may repeat when asked ("They expressed interest in our $299/month plan").
+        let addressed = self.address(c);
+        let informative = c.chars().any(|ch| ch.is_ascii_digit() || ch == '$')
+            || c.split_whitespace()
+                .skip(1)
+                .any(|w| w.chars().next().is_some_and(char::is_uppercase));
+        if informative
+            && !lower.starts_with("call ")
+            && !lower.starts_with("you are")
+            && !lower.starts_with("you're")
+        {
+            self.facts.push(Fact {
+                topic: Vec::new(),
+                answer: sentence_case(&addressed, '.'),
+            });
+        }
+    }
+
+    /// Adds questions, naming their fields uniquely. A confirmation replaces the implicit one
+    /// taken from the prompt's purpose when both are about the same thing.
+    fn push_asks(&mut self, asks: Vec<Ask>, when: Option<Condition>) {
+        for ask in asks {
+            if ask.question.trim().is_empty() {
+                continue;
+            }
+            // The same question twice ("confirm the appointment ... Ask if they can make the
+            // appointment"): keep the more specific one where the first was.
+            if let Some(i) = self.implicit
+                && ask.kind == FieldKind::YesNo
+                && self.steps.get(i).is_some_and(|s| s.when.is_none())
+                && self.steps[i + 1..].iter().all(|s| {
+                    s.when
+                        .as_ref()
+                        .is_none_or(|c| c.field != self.steps[i].field.name)
+                })
+            {
+                let name = self.steps[i].field.name.clone();
+                self.steps[i].question = ask.question;
+                self.steps[i].field = Field {
+                    name,
+                    kind: FieldKind::YesNo,
+                };
+                self.implicit = None;
+                continue;
+            }
+            if self.steps.iter().any(|s| s.question == ask.question) {
+                continue;
+            }
+            let mut name = ask.name.clone();
+            // The question that confirms the call's appointment, reservation or delivery is
+            // `confirmed`, however the prompt phrased it.
+            if ask.kind == FieldKind::YesNo
+                && when.is_none()
+                && is_confirmation(&ask.question)
+                && !self.steps.iter().any(|s| s.field.name == "confirmed")
+            {
+                name = "confirmed".into();
+            }
+            if name == "confirmed" && self.steps.iter().any(|s| s.field.name == "confirmed") {
+                name = format!(
+                    "{}_confirmed",
+                    topics::field_name_from(&ask.question)
+                        .split('_')
+                        .next()
+                        .unwrap_or("also")
+                );
+            }
+            if name == "choice" && self.steps.iter().any(|s| s.field.name == "confirmed") {
+                name = "reschedule_to".into();
+            }
+            let name = self.unique_name(&name);
+            self.steps.push(Step {
+                question: ask.question,
+                field: Field { name, kind: ask.kind },
+                when: when.clone(),
+            });
+        }
+    }
+
+    fn unique_name(&self, base: &str) -> String {
+        let base = if base.is_empty() { "answer" } else { base };
+        let taken = |n: &str| self.steps.iter().any(|s| s.field.name == n);
+        if !taken(base) {
+            return base.to_owned();
+        }
+        (2..)
+            .map(|i| format!("{base}_{i}"))
+            .find(|n| !taken(n))
+            .unwrap_or_else(|| base.to_owned())
+    }
+
+    /// The workflow.
+    pub fn finish(mut self, prompt: &str) -> Result<Workflow, WorkflowError> {
+        // Calling into a phone menu, the names seen are the business called, not the callee or
+        // whom we call for.
+        if self.ivr_target.is_some() {
+            self.callee = None;
+            if !self.organization_named {
+                self.organization = None;
+            }
+        }
+        // A reminder about an event asks whether they will make it, unless a question already
+        // confirms it.
+        if let Some(event) = self.reminded_event.clone()
+            && !self.steps.iter().any(|s| {
+                s.field.kind == FieldKind::YesNo && s.when.is_none() && mentions_event(&s.question, &event)
+            })
+        {
+            let ack = Step {
+                question: format!("Will you be able to make it to {event}?"),
+                field: Field {
+                    name: self.unique_name("attending"),
+                    kind: FieldKind::YesNo,
+                },
+                when: None,
+            };
+            self.steps.insert(0, ack);
+        } else if self.steps.is_empty() && !self.messages.is_empty() {
+            self.steps.push(Step {
+                question: "Can you confirm you got this message?".to_owned(),
+                field: Field {
+                    name: "acknowledged".into(),
+                    kind: FieldKind::YesNo,
+                },
+                when: None,
+            });
+        }
+        if self.steps.is_empty() && self.ivr_target.is_none() && self.messages.is_empty() {
+            return Err(WorkflowError::TooVague);
+        }
+        let org_part = self
+            .organization
+            .as_ref()
+            .map(|o| format!(" calling on behalf of {o}"))
+            .unwrap_or_else(|| " calling".into());
+        let opening = format!("{DISCLOSURE}{org_part}.");
+        let message = (!self.messages.is_empty()).then(|| self.messages.join(" "));
+        let voicemail_message = self.voicemail_message(&org_part, message.as_deref());
+        let subject = self.subject.clone();
+        if let Some(s) = &subject {
+            self.facts.insert(
+                0,
+                Fact {
+                    topic: vec!["about".into()],
+                    answer: sentence_case(&format!("I'm calling about {s}"), '.'),
+                },
+            );
+        }
+        if let Some(m) = &message {
+            self.facts.push(Fact {
+                topic: Vec::new(),
+                answer: m.clone(),
+            });
+        }
+        let goal = self.goal.clone().unwrap_or_else(|| {
+            message
+                .clone()
+                .or_else(|| self.steps.first().map(|s| s.question.clone()))
+                .unwrap_or_default()
+        });
+        let workflow = Workflow {
+            prompt: prompt.to_owned(),
+            organization: self.organization,
+            callee: self.callee,
+            goal,
+            subject,
+            opening,
+            message,
+            steps: self.steps,
+            replies: self.replies,
+            facts: self.facts,
+            notes: self.notes,
+            rules: self.rules,
+            closing: self
+                .closing
+                .unwrap_or_else(|| "Thank you for your time. Goodbye!".to_owned()),
+            leave_voicemail: self.voicemail != Voicemail::Skip,
+            voicemail_message,
+            max_duration_secs: self.max_duration_secs.unwrap_or(DEFAULT_MAX_DURATION_SECS),
+            ivr_target: self.ivr_target,
+            transfer_on_request: self.transfer,
+            model: None,
+        };
+        workflow.validate()?;
+        Ok(workflow)
+    }
+
+    /// The message for an answering machine: the prompt's own words, or one built from what the
+    /// call is about (the reminder, the subject) and a callback number.
+    fn voicemail_message(&self, org_part: &str, message: Option<&str>) -> String {
+        let for_whom = self
+            .callee
+            .as_deref()
+            .map(|n| format!(" for {}", greeting_name(n)))
+            .unwrap_or_default();
+        match &self.voicemail {
+            Voicemail::Exact(text) => {
+                if text.starts_with(DISCLOSURE) {
+                    text.clone()
+                } else {
+                    format!("{DISCLOSURE}{org_part}{for_whom}. {text}")
+                }
+            }
+            Voicemail::Skip | Voicemail::Default | Voicemail::Generated { .. } => {
+                let callback = match &self.voicemail {
+                    Voicemail::Generated {
+                        callback: Some(number),
+                    } => format!("Please call us back at {number}."),
+                    _ => "Please call us back at your convenience.".to_owned(),
+                };
+                let core = match (message, &self.subject) {
+                    (Some(m), _) => m.to_owned(),
+                    (None, Some(s)) => sentence_case(&format!("I'm calling about {s}"), '.'),
+                    (None, None) => String::new(),
+                };
+                let core = if core.is_empty() {
+                    String::new()
+                } else {
+                    format!(" {core}")
+                };
+                format!("{DISCLOSURE}{org_part}{for_whom}.{core} {callback} Thank you, goodbye.")
+            }
+        }
+    }
+}

@@ -1,0 +1,54 @@
+//! The built-in workflow compiler: a prompt in plain English, as business users write them
+//! ("Call and confirm the appointment for Sarah Kim on Thursday at 2 PM. If she needs to
+//! reschedule, offer April 14 at 10 AM or April 15 at 3 PM. Collect her phone number."), becomes a
+//! [`Workflow`] without a language model.
+//!
+//! It reads the prompt clause by clause. Each clause is an instruction (ask, collect, confirm,
+//! remind, offer, leave a voicemail, navigate a menu, transfer), a condition on an earlier answer
+//! (a branch), or context (who is called, for whom, facts the agent may repeat). Questions come
+//! from the instruction's own words, turned to address the callee; lists become one question
+//! each; the kind of answer comes from the topic ("company size" is a number, "preferred meeting
+//! time" a day and time). A prompt is refused only when it asks nothing, collects nothing and
+//! delivers nothing.
+
+mod builder;
+mod language;
+mod names;
+mod question;
+mod text;
+mod topics;
+
+use crate::workflow::{MAX_PROMPT_CHARS, Workflow, WorkflowError};
+
+pub use names::greeting_name;
+
+/// Compiles a prompt with the deterministic compiler.
+pub fn compile(prompt: &str) -> Result<Workflow, WorkflowError> {
+    let prompt = prompt.trim();
+    if prompt.is_empty() {
+        return Err(WorkflowError::Empty);
+    }
+    if prompt.chars().count() > MAX_PROMPT_CHARS {
+        return Err(WorkflowError::TooLong {
+            max: MAX_PROMPT_CHARS,
+        });
+    }
+    match language::read(prompt) {
+        language::Reading::English => {}
+        language::Reading::OtherLanguage => return Err(WorkflowError::NotEnglish),
+        language::Reading::Unreadable => return Err(WorkflowError::Unreadable),
+    }
+    let normalized = text::normalize(prompt);
+    let sentences = text::sentences(&normalized);
+    let organization = names::organization(&sentences);
+    // A business name found as the callee is whom we call for, not whom we greet.
+    let callee = names::callee(&sentences).filter(|c| organization.as_ref().is_none_or(|(o, _)| o != c));
+    let mut builder = builder::Builder::new(callee, organization);
+    for sentence in &sentences {
+        builder.sentence(sentence);
+    }
+    builder.finish(prompt)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,969 @@
+//! Who the call is for and who it is made by: the callee's name ("Call Sarah Kim", "remind Mr.
+//! Patel", "the customer, Maria Lopez,", "Dana's oil change") and the organization ("on behalf of
+//! Bright Dental", "you are the assistant at QuickLube", "your appointment at City Dental").
+
+use super::text::split_trailing_punct;
+
+/// Words that are capitalized but are not names.
+const NOT_NAMES: &[&str] = &[
+    "i",
+    "ai",
+    "a",
+    "an",
+    "the",
+    "this",
+    "that",
+    "these",
+    "those",
+    "our",
+    "we",
+    "you",
+    "your",
+    "they",
+    "their",
+    "he",
+    "she",
+    "his",
+    "her",
+    "them",
+    "it",
+    "its",
+    "please",
+    "ask",
+    "call",
+    "confirm",
+    "collect",
+    "get",
+    "then",
+    "if",
+    "when",
+    "once",
+    "also",
+    "and",
+    "or",
+    "but",
+    "so",
+    "tell",
+    "remind",
+    "let",
+    "offer",
+    "make",
+    "check",
+    "see",
+    "find",
+    "hi",
+    "hello",
+    "hey",
+    "thanks",
+    "thank",
+    "ok",
+    "okay",
+    "yes",
+    "no",
+    "monday",
+    "tuesday",
+    "wednesday",
+    "thursday",
+    "friday",
+    "saturday",
+    "sunday",
+    "january",
+    "february",
+    "march",
+    "april",
+    "may",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
+    "am",
+    "pm",
+    "a.m",
+    "p.m",
+    "today",
+    "tomorrow",
+    "tonight",
+    "next",
+    "this",
+    "last",
+    "morning",
+    "afternoon",
+    "evening",
+    "noon",
+    "voicemail",
+    "email",
+    "phone",
+    "sms",
+    "text",
+    "usd",
+    "id",
+    "dob",
+    "nps",
+    "faq",
+    "us",
+    "usa",
+    "uk",
+    "customer",
+    "client",
+    "patient",
+    "lead",
+    "caller",
+    "callee",
+    "user",
+    "member",
+    "mom",
+    "dad",
+    "sir",
+    "madam",
+    "ma'am",
+    "everyone",
+    "anyone",
+    "someone",
+    "whoever",
+    "nobody",
+    "mr",
+    "mrs",
+    "ms",
+    "dr",
+    "miss",
+    "mr.",
+    "mrs.",
+    "ms.",
+    "dr.",
+    "be",
+    "do",
+    "don't",
+    "is",
+    "are",
+    "was",
+    "keep",
+    "leave",
+    "say",
+    "mention",
+    "note",
+    "record",
+    "reach",
+    "press",
+    "navigate",
+    "go",
+    "try",
+    "give",
+    "inform",
+    "notify",
+    "explain",
+    "transfer",
+    "connect",
+    "book",
+    "schedule",
+    "verify",
+    "end",
+    "hang",
+    "christmas",
+    "thanksgiving",
+    "easter",
+    "halloween",
+    "new",
+    "year's",
+    "eve",
+    "spanish",
+    "english",
+    "zoom",
+    "teams",
+    "google",
+    "gmail",
+    "outlook",
+    "visa",
+    "mastercard",
+    "amex",
+    "paypal",
+    "venmo",
+    "ach",
+    "street",
+    "st",
+    "avenue",
+    "ave",
+    "road",
+    "rd",
+    "suite",
+    "room",
+    "floor",
+    "building",
+    "main",
+    "downtown",
+    "north",
+    "south",
+    "east",
+    "west",
+    "central",
+    "urgent",
+    "important",
+    "note:",
+    "goal",
+    "task",
+    "context",
+    "background",
+    "instructions",
+    "questions",
+    "script",
+    "step",
+    "first",
+    "second",
+    "third",
+    "finally",
+    "lastly",
+    "after",
+    "before",
+    "otherwise",
+    "unless",
+    "only",
+    "don't",
+    "never",
+    "always",
+    "do",
+    "kindly",
+    "hey",
+    "greet",
+    "introduce",
+    "gently",
+    "politely",
+    "briefly",
+    "quickly",
+];
+
+/// Words that mark a business name ("Bright Dental", "Acme Corp", "Riverside Animal Hospital").
+const ORG_WORDS: &[&str] = &[
+    "dental",
+    "dentistry",
+    "clinic",
+    "medical",
+    "health",
+    "healthcare",
+    "hospital",
+    "pharmacy",
+    "care",
+    "inc",
+    "inc.",
+    "llc",
+    "ltd",
+    "corp",
+    "corp.",
+    "co",
+    "co.",
+    "company",
+    "corporation",
+    "group",
+    "bank",
+    "insurance",
+    "motors",
+    "auto",
+    "automotive",
+    "services",
+    "service",
+    "solutions",
+    "systems",
+    "software",
+    "technologies",
+    "tech",
+    "labs",
+    "logistics",
+    "express",
+    "delivery",
+    "deliveries",
+    "store",
+    "stores",
+    "shop",
+    "market",
+    "foods",
+    "farms",
+    "veterinary",
+    "vet",
+    "animal",
+    "school",
+    "academy",
+    "university",
+    "college",
+    "library",
+    "church",
+    "bakery",
+    "pizza",
+    "grill",
+    "kitchen",
+    "cafe",
+    "café",
+    "bistro",
+    "restaurant",
+    "hotel",
+    "inn",
+    "resort",
+    "spa",
+    "salon",
+    "barbershop",
+    "fitness",
+    "gym",
+    "studio",
+    "studios",
+    "partners",
+    "associates",
+    "law",
+    "legal",
+    "capital",
+    "finance",
+    "financial",
+    "credit",
+    "union",
+    "lending",
+    "mortgage",
+    "properties",
+    "property",
+    "realty",
+    "apartments",
+    "homes",
+    "plumbing",
+    "hvac",
+    "electric",
+    "electrical",
+    "energy",
+    "power",
+    "utilities",
+    "water",
+    "gas",
+    "telecom",
+    "wireless",
+    "mobile",
+    "internet",
+    "cable",
+    "airlines",
+    "air",
+    "travel",
+    "tours",
+    "rentals",
+    "rental",
+    "storage",
+    "movers",
+    "moving",
+    "cleaning",
+    "cleaners",
+    "landscaping",
+    "roofing",
+    "construction",
+    "builders",
+    "pediatrics",
+    "orthodontics",
+    "optometry",
+    "eye",
+    "vision",
+    "chiropractic",
+    "therapy",
+    "wellness",
+    "physio",
+    "physiotherapy",
+    "center",
+    "centre",
+    "institute",
+    "foundation",
+    "association",
+    "society",
+    "club",
+    "agency",
+    "office",
+    "department",
+    "works",
+    "industries",
+    "enterprises",
+    "holdings",
+    "media",
+    "marketing",
+    "consulting",
+    "realtors",
+    "lawn",
+    "pest",
+    "control",
+    "security",
+    "alarm",
+    "wash",
+    "tire",
+    "tires",
+    "garage",
+    "repair",
+    "repairs",
+    "pets",
+    "grooming",
+    "boutique",
+    "books",
+    "furniture",
+    "appliances",
+    "hardware",
+    "supply",
+    "supplies",
+    "outfitters",
+    "cinema",
+    "theater",
+    "theatre",
+    "museum",
+    "gallery",
+    "daycare",
+    "preschool",
+    "tutoring",
+    "learning",
+    "nutrition",
+    "bikes",
+    "cycles",
+    "yoga",
+    "pilates",
+    "crossfit",
+    "dojo",
+    "brewing",
+    "coffee",
+    "roasters",
+    "deli",
+    "diner",
+    "tavern",
+    "pub",
+    "bar",
+    "steakhouse",
+    "sushi",
+    "taqueria",
+    "cantina",
+    "trattoria",
+    "pizzeria",
+    "catering",
+    "events",
+    "florist",
+    "flowers",
+    "analytics",
+    "ventures",
+    "networks",
+    "communications",
+    "labs",
+    "lab",
+    "bio",
+    "pharma",
+    "dynamics",
+    "consultants",
+    "advisors",
+    "wealth",
+    "investments",
+    "bancorp",
+    "trust",
+    "mutual",
+    "benefits",
+    "internet",
+    "broadband",
+    "fiber",
+    "solar",
+    "roofers",
+    "painters",
+    "electricians",
+    "plumbers",
+    "mechanics",
+    "motorsports",
+    "dealership",
+    "honda",
+    "toyota",
+    "ford",
+    "pediatric",
+    "urgent",
+];
+
+/// Honorifics that start a name.
+const TITLES: &[&str] = &[
+    "mr", "mrs", "ms", "dr", "miss", "mr.", "mrs.", "ms.", "dr.", "mx", "mx.",
+];
+
+/// Whether a capitalized word is a common word rather than a name ("If", "Ask", "Monday").
+pub fn is_common_word(word: &str) -> bool {
+    NOT_NAMES.contains(&word.to_lowercase().as_str())
+}
+
+/// Whether a word can be part of a proper name.
+fn name_like(word: &str) -> bool {
+    let (core, _) = split_trailing_punct(word);
+    let core = core.trim_end_matches("'s").trim_end_matches('\'');
+    let mut chars = core.chars();
+    let Some(first) = chars.next() else {
+        return false;
+    };
+    first.is_uppercase()
+        && core
+            .chars()
+            .all(|c| c.is_alphabetic() || matches!(c, '\'' | '-' | '.'))
+        && !NOT_NAMES.contains(&core.to_lowercase().as_str())
+}
+
+/// A run of capitalized words from `words[i]` (a title first allowed), up to `max` words; stops
+/// after a word that ends in punctuation. Returns the name and how many words it used.
+fn capitalized_run(words: &[&str], i: usize, max: usize, allow_title: bool) -> Option<(String, usize, bool)> {
+    let mut parts = Vec::new();
+    let mut j = i;
+    let mut possessive = false;
+    if allow_title
+        && let Some(w) = words.get(j)
+        && TITLES.contains(&split_trailing_punct(w).0.to_lowercase().trim_end_matches('.'))
+        && words.get(j + 1).is_some_and(|n| name_like(n))
+    {
+        let t = split_trailing_punct(w).0;
+        let t = if t.ends_with('.') {
+            t.to_owned()
+        } else {
+            format!("{t}.")
+        };
+        parts.push(t);
+        j += 1;
+    }
+    while let Some(w) = words.get(j) {
+        if parts.len() >= max || !name_like(w) {
+            break;
+        }
+        let (core, tail) = split_trailing_punct(w);
+        possessive = core.ends_with("'s") || core.ends_with('\'');
+        parts.push(core.trim_end_matches("'s").trim_end_matches('\'').to_owned());
+        j += 1;
+        if !tail.is_empty() || possessive {
+            break;
+        }
+    }
+    let names = parts
+        .iter()
+        .filter(|p| !TITLES.contains(&p.to_lowercase().as_str()))
+        .count();
+    (names > 0).then(|| (parts.join(" "), j - i, possessive))
+}
+
+/// Whether a capitalized run names a business rather than a person.
+pub fn org_like(name: &str) -> bool {
+    name.split_whitespace().any(|w| {
+        ORG_WORDS.contains(
+            &w.to_lowercase()
+                .trim_end_matches(['.', ','])
+                .trim_end_matches("'s"),
+        )
+    }) || name.contains('&')
+        || name.chars().filter(|c| c.is_uppercase()).count() > name.split_whitespace().count() + 1
+}
+
+/// Role words that precede a callee's name ("the customer, Maria Lopez", "patient John Doe").
+const ROLES: &[&str] = &[
+    "customer",
+    "client",
+    "patient",
+    "lead",
+    "prospect",
+    "member",
+    "tenant",
+    "guest",
+    "student",
+    "parent",
+    "homeowner",
+    "subscriber",
+    "applicant",
+    "candidate",
+    "donor",
+    "caller",
+    "callee",
+    "owner",
+    "driver",
+    "buyer",
+    "seller",
+    "resident",
+    "policyholder",
+    "borrower",
+    "vendor",
+    "supplier",
+    "contact",
+    "user",
+    "person",
+    "family",
+    "household",
+    "account holder",
+    "renter",
+    "attendee",
+    "participant",
+    "volunteer",
+    "employee",
+    "recipient",
+    "shopper",
+    "passenger",
+    "traveler",
+    "traveller",
+    "visitor",
+];
+
+/// Whether a word names the callee's role ("customer", "patient", "resident").
+pub fn is_role(word: &str) -> bool {
+    ROLES.contains(&word.trim_end_matches('s')) || ROLES.contains(&word)
+}
+
+/// The callee's name, if the prompt gives one.
+pub fn callee(sentences: &[String]) -> Option<String> {
+    for sentence in sentences {
+        let words: Vec<&str> = sentence.split_whitespace().collect();
+        let lower: Vec<String> = words
+            .iter()
+            .map(|w| split_trailing_punct(w).0.to_lowercase())
+            .collect();
+        for i in 0..words.len() {
+            let prev = if i == 0 { "" } else { lower[i - 1].as_str() };
+            let prev2 = if i < 2 { "" } else { lower[i - 2].as_str() };
+            let opener = matches!(
+                prev,
+                "call"
+                    | "phone"
+                    | "ring"
+                    | "remind"
+                    | "ask"
+                    | "tell"
+                    | "text"
+                    | "contact"
+                    | "reach"
+                    | "named"
+                    | "is"
+                    | "for"
+                    | "let"
+                    | "inform"
+                    | "notify"
+                    | "thank"
+                    | "with"
+                    | "to"
+                    | "dial"
+                    | "message"
+                    | "sure"
+                    | "that"
+                    | "give"
+                    | "whether"
+                    | "if"
+            ) || ROLES.contains(&prev);
+            if !opener {
+                continue;
+            }
+            let Some((name, used, possessive)) = capitalized_run(&words, i, 3, true) else {
+                continue;
+            };
+            if org_like(&name) {
+                continue;
+            }
+            let next = lower.get(i + used).map(String::as_str).unwrap_or("");
+            let accepted = match prev {
+                // "Call Sam", "call Mr. Patel about", "Remind Dana that", "Ask John if"
+                "call" | "phone" | "ring" | "remind" | "ask" | "tell" | "text" | "contact" | "dial"
+                | "inform" | "notify" | "thank" | "message" => {
+                    !(prev == "ask" && next == "for") || prev2.is_empty()
+                }
+                // "let Dana know"
+                "let" => next == "know",
+                // "named Sam", "her name is Sam", "the callee is Sam"
+                "named" => true,
+                "is" => matches!(
+                    prev2,
+                    "name" | "callee" | "customer" | "client" | "patient" | "contact"
+                ),
+                // "confirm the appointment for Sarah Kim on Thursday" (not "for Bright Dental")
+                "for" => {
+                    possessive
+                        || matches!(
+                            next,
+                            "on" | "at"
+                                | "this"
+                                | "next"
+                                | "tomorrow"
+                                | "today"
+                                | "to"
+                                | "about"
+                                | "and"
+                                | "in"
+                                | "that"
+                                | "who"
+                                | "is"
+                                | ""
+                        )
+                        || sentence.to_lowercase().contains("appointment for")
+                        || sentence.to_lowercase().contains("reservation for")
+                }
+                // "speak with Sam" / "talk to Sam" / "follow up with Kevin", never "meeting with Dana"
+                "with" | "to" => matches!(prev2, "speak" | "talk" | "speaking" | "up" | "in" | "base"),
+                // "make sure Mrs. Alvarez is still coming", "check that Alex is coming"
+                "sure" | "that" | "whether" | "if" => matches!(
+                    next,
+                    "is" | "can"
+                        | "will"
+                        | "has"
+                        | "still"
+                        | "received"
+                        | "got"
+                        | "knows"
+                        | "remembers"
+                        | "would"
+                        | "wants"
+                        | "plans"
+                ),
+                // "give Mr. Brooks a call"
+                "give" => next == "a",
+                "reach" => true,
+                // "the customer, Maria Lopez," / "customer Maria Lopez"
+                _ => ROLES.contains(&prev),
+            };
+            if accepted {
+                return Some(name);
+            }
+        }
+        // "Dana's oil change", "Sarah's appointment": a possessive name opening a sentence or
+        // following a verb.
+        for i in 0..words.len() {
+            let (core, _) = split_trailing_punct(words[i]);
+            if !(core.ends_with("'s") && name_like(words[i])) {
+                continue;
+            }
+            let prev = if i == 0 { "" } else { lower[i - 1].as_str() };
+            if !matches!(
+                prev,
+                "" | "confirm" | "about" | "of" | "that" | "re" | "regarding" | "on"
+            ) {
+                continue;
+            }
+            if let Some((name, _, true)) = capitalized_run(&words, i, 1, false)
+                && !org_like(&name)
+                && !(i == 0 && NOT_NAMES.contains(&name.to_lowercase().as_str()))
+            {
+                return Some(name);
+            }
+        }
+    }
+    None
+}
+
+/// The organization the call is made for, if the prompt says, and whether a marker named it as
+/// such ("on behalf of X") rather than a business name merely appearing ("at City Dental").
+pub fn organization(sentences: &[String]) -> Option<(String, bool)> {
+    const MARKERS: &[&str] = &[
+        "on behalf of ",
+        "calling from ",
+        "calling for ",
+        "call on behalf of ",
+        "calls for ",
+        "answering for ",
+        "answer calls for ",
+        "answer the phone for ",
+        "you work for ",
+        "you work at ",
+        "you represent ",
+        "representing ",
+        "you are calling from ",
+        "you're calling from ",
+        "assistant for ",
+        "assistant at ",
+        "assistant from ",
+        "assistant with ",
+        "receptionist at ",
+        "receptionist for ",
+        "agent for ",
+        "agent at ",
+        "agent from ",
+        "representative of ",
+        "representative from ",
+        "scheduler at ",
+        "scheduler for ",
+        "coordinator at ",
+        "coordinator for ",
+        "team at ",
+        "team from ",
+        "office of ",
+        "we are ",
+        "we're ",
+        "this is ",
+        "from ",
+        "for ",
+        "at ",
+        "with ",
+        "to ",
+    ];
+    let mut weak: Option<(String, bool)> = None;
+    for sentence in sentences {
+        let lower = sentence.to_lowercase();
+        let starts_with_call = lower.starts_with("call ") || lower.starts_with("please call ");
+        for (rank, marker) in MARKERS.iter().enumerate() {
+            let mut from = 0;
+            while let Some(at) = lower[from..].find(marker).map(|a| a + from) {
+                from = at + marker.len();
+                // Whole words only.
+                if at > 0 && lower.as_bytes()[at - 1].is_ascii_alphanumeric() {
+                    continue;
+                }
+                let rest: Vec<&str> = sentence[at + marker.len()..].split_whitespace().collect();
+                let Some(name) = org_run(&rest) else {
+                    continue;
+                };
+                let strong = rank < MARKERS.len() - 8;
+                // "Call Comcast's billing line" names whom we call, not whom we call for.
+                if starts_with_call && lower[..at].split_whitespace().count() <= 2 && !strong {
+                    continue;
+                }
+                if strong {
+                    return Some((name, true));
+                }
+                if org_like(&name) {
+                    if matches!(*marker, "we are " | "we're " | "this is ") {
+                        return Some((name, true));
+                    }
+                    weak.get_or_insert((name, false));
+                }
+            }
+        }
+    }
+    weak
+}
+
+/// A business name at the start of `words`: capitalized words, with "&", "of", "and", "the" and
+/// numbers inside ("Bank of America", "Smith & Sons", "24 Hour Fitness"); a trailing possessive
+/// noun is dropped ("Bright Dental's front desk" -> "Bright Dental").
+fn org_run(words: &[&str]) -> Option<String> {
+    let mut parts: Vec<String> = Vec::new();
+    for (i, w) in words.iter().enumerate() {
+        let (core, tail) = split_trailing_punct(w);
+        let lower = core.to_lowercase();
+        let capital = core
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_uppercase() || c.is_ascii_digit());
+        let connector = matches!(lower.as_str(), "&" | "of" | "and" | "the" | "+")
+            && !parts.is_empty()
+            && words
+                .get(i + 1)
+                .is_some_and(|n| n.chars().next().is_some_and(char::is_uppercase));
+        let the_first = parts.is_empty()
+            && lower == "the"
+            && words
+                .get(i + 1)
+                .is_some_and(|n| n.chars().next().is_some_and(char::is_uppercase));
+        if the_first {
+            continue;
+        }
+        if !(capital || connector) {
+            break;
+        }
+        if capital
+            && NOT_NAMES.contains(&lower.trim_end_matches("'s"))
+            && !ORG_WORDS.contains(&lower.as_str())
+        {
+            break;
+        }
+        let possessive = core.ends_with("'s");
+        // "Luigi's Trattoria", "Dr. Lee's office": a possessive that goes on in capitals is part
+        // of the name.
+        let continues = possessive
+            && tail.is_empty()
+            && words
+                .get(i + 1)
+                .is_some_and(|n| n.chars().next().is_some_and(char::is_uppercase));
+        if continues {
+            parts.push(core.to_owned());
+            continue;
+        }
+        parts.push(core.trim_end_matches("'s").to_owned());
+        if !tail.is_empty() || possessive || parts.len() >= 6 {
+            break;
+        }
+    }
+    while parts
+        .last()
+        .is_some_and(|p| matches!(p.to_lowercase().as_str(), "&" | "of" | "and" | "the"))
+    {
+        parts.pop();
+    }
+    let name = parts.join(" ");
+    (!name.is_empty() && name.chars().any(char::is_alphabetic)).then_some(name)
+}
+
+/// The first name of a callee ("Sarah Kim" -> "Sarah"; "Mr. Patel" stays whole).
+pub fn greeting_name(name: &str) -> &str {
+    if TITLES
+        .iter()
+        .any(|t| name.to_lowercase().starts_with(&format!("{t} ")))
+    {
+        return name;
+    }
+    name.split_whitespace().next().unwrap_or(name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(text: &str) -> Vec<String> {
+        super::super::text::sentences(text)
+    }
+
+    #[test]
+    fn callees() {
+        let cases = [
+            ("Call Sarah Kim and confirm her appointment.", Some("Sarah Kim")),
+            (
+                "Call and confirm the appointment for Sarah Kim on Thursday April 10 at 2 PM.",
+                Some("Sarah Kim"),
+            ),
+            (
+                "Please remind Mr. Patel that his car is ready.",
+                Some("Mr. Patel"),
+            ),
+            (
+                "Call the customer, Maria Lopez, about her order.",
+                Some("Maria Lopez"),
+            ),
+            ("Confirm Dana's oil change tomorrow at 9am.", Some("Dana")),
+            ("Confirm the meeting with Dana on Friday.", None),
+            ("Call Bright Dental and ask for the billing department.", None),
+            ("Call and confirm the appointment for Thursday at 2 PM.", None),
+            (
+                "You are calling on behalf of Bright Dental. Ask if they can come.",
+                None,
+            ),
+            ("Her name is Priya. Ask if she can come.", Some("Priya")),
+        ];
+        for (prompt, want) in cases {
+            assert_eq!(callee(&s(prompt)).as_deref(), want, "{prompt}");
+        }
+    }
+
+    #[test]
+    fn organizations() {
+        let cases = [
+            (
+                "You are calling on behalf of Bright Dental. Ask if they can come.",
+                Some("Bright Dental"),
+            ),
+            (
+                "Please call Dana on behalf of QuickLube to confirm.",
+                Some("QuickLube"),
+            ),
+            (
+                "You're the scheduling assistant at Riverside Animal Hospital.",
+                Some("Riverside Animal Hospital"),
+            ),
+            (
+                "Confirm the appointment at City Dental on Friday.",
+                Some("City Dental"),
+            ),
+            ("Call Comcast and get to the billing department.", None),
+            (
+                "We are Smith & Sons Plumbing. Confirm the visit.",
+                Some("Smith & Sons Plumbing"),
+            ),
+            (
+                "Confirm the appointment for Thursday at 2 PM at the downtown clinic.",
+                None,
+            ),
+            (
+                "This is a courtesy call from Bank of America about your card.",
+                Some("Bank of America"),
+            ),
+        ];
+        for (prompt, want) in cases {
+            assert_eq!(
+                organization(&s(prompt)).map(|(o, _)| o).as_deref(),
+                want,
+                "{prompt}"
+            );
+        }
+    }
+}

@@ -1,0 +1,483 @@
+//! The deterministic engine's side of a turn: checking we reached the right person, reading the
+//! caller's words for the current question (and for questions they answered before being asked),
+//! reading uncertain answers back, answering their own questions from the prompt's facts, and
+//! moving along the script.
+
+use super::answers::{self, Heard};
+use super::intents::{Intent, intent};
+use super::offscript;
+use super::{After, Conversation, EndReason, State};
+use crate::extract;
+use crate::workflow::FieldKind;
+use serde_json::Value;
+
+/// How many times an uncertain answer is read back before it is given up.
+const MAX_READBACKS: u32 = 2;
+
+/// An answer waiting for the caller's "yes" before it is kept.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) struct Readback {
+    /// The step it answers.
+    pub step: usize,
+    /// The value heard.
+    pub value: Value,
+    /// How many times it was read back.
+    pub times: u32,
+}
+
+impl Conversation {
+    /// The disclosure (never interruptible), then the name check or the first question.
+    pub(super) fn greet(&mut self, now_ms: u64) {
+        let opening = self.workflow.opening.clone();
+        self.say(now_ms, opening, false);
+        if let Some(q) = self.workflow.identity_question() {
+            self.asking_identity = true;
+            self.ask(now_ms, q);
+            return;
+        }
+        self.begin_script(now_ms, None);
+    }
+
+    /// The message, if any, and the first question, after `prefix` ("Thanks, Sarah.").
+    pub(super) fn begin_script(&mut self, now_ms: u64, prefix: Option<String>) {
+        let mut parts: Vec<String> = prefix.into_iter().collect();
+        parts.extend(self.workflow.message.clone());
+        match self.next_unanswered() {
+            Some(i) => {
+                self.step = Some(i);
+                parts.push(self.workflow.steps[i].question.clone());
+                self.ask(now_ms, parts.join(" "));
+            }
+            None => {
+                self.step = None;
+                let ack = (!parts.is_empty()).then(|| parts.join(" "));
+                self.close(now_ms, ack, EndReason::Completed);
+            }
+        }
+    }
+
+    /// What the caller said while we listened, for the deterministic engine or the model.
+    pub(super) fn on_words(&mut self, text: &str, now_ms: u64) {
+        self.check_notes(text);
+        if self.asking_identity {
+            self.identity_answer(text, now_ms);
+            return;
+        }
+        if let Some(rb) = self.readback.take() {
+            self.readback_answer(rb, text, now_ms);
+            return;
+        }
+        if let Some(found) = intent(text) {
+            // "No thanks, I'm not interested" to "Are you interested ...?" is an answer.
+            let asks_interest = self.current_question().to_lowercase().contains("interest");
+            if !(found == Intent::NotInterested && asks_interest) {
+                self.on_intent(found, text, now_ms);
+                return;
+            }
+        }
+        if self.config.llm && !self.llm_failed {
+            self.think(now_ms);
+        } else {
+            self.answer(text, None, now_ms);
+        }
+    }
+
+    /// The answer to "Am I speaking with Sarah?".
+    fn identity_answer(&mut self, text: &str, now_ms: u64) {
+        let lower = text.to_lowercase();
+        if let Some(found) = intent(text) {
+            match found {
+                Intent::WhoIsThis
+                | Intent::AreYouAi
+                | Intent::Repeat
+                | Intent::About
+                | Intent::Question
+                | Intent::Wait => {
+                    let q = self.workflow.identity_question().unwrap_or_default();
+                    let reply = match found {
+                        Intent::AreYouAi => "Yes, I am an AI assistant.".to_owned(),
+                        Intent::WhoIsThis => self.workflow.opening.clone(),
+                        Intent::About => offscript::about(&self.workflow),
+                        Intent::Wait => {
+                            self.say(now_ms, "Sure, take your time.".to_owned(), true);
+                            self.state = State::Speaking { then: After::Listen };
+                            return;
+                        }
+                        _ => String::new(),
+                    };
+                    let text = if reply.is_empty() {
+                        q
+                    } else {
+                        format!("{reply} {q}")
+                    };
+                    self.ask(now_ms, text);
+                    return;
+                }
+                _ => {
+                    self.asking_identity = false;
+                    self.on_intent(found, text, now_ms);
+                    return;
+                }
+            }
+        }
+        let wrong = [
+            "wrong number",
+            "not here",
+            "isn't here",
+            "is not here",
+            "not available",
+            "isn't available",
+            "not home",
+            "isn't home",
+            "no one by that name",
+            "nobody by that name",
+            "no one here by",
+            "nobody here by",
+            "he's out",
+            "she's out",
+            "they're out",
+            "not in right now",
+            "isn't in",
+            "doesn't live here",
+            "does not live here",
+            "you have the wrong",
+        ]
+        .iter()
+        .any(|k| lower.contains(k))
+            || extract::yes_no(text) == Some(false) && !lower.contains("speaking");
+        self.asking_identity = false;
+        if wrong {
+            let name = self
+                .workflow
+                .callee
+                .as_deref()
+                .map(crate::compiler::greeting_name)
+                .unwrap_or("them")
+                .to_owned();
+            let from = self
+                .workflow
+                .organization
+                .as_deref()
+                .map(|o| format!("{o} called"))
+                .unwrap_or_else(|| "we called".to_owned());
+            let about = self
+                .workflow
+                .subject
+                .as_deref()
+                .map(|s| format!(" about {}", s.replace("your ", "their ")))
+                .unwrap_or_default();
+            let text = format!(
+                "I'm sorry for the trouble. Could you please let {name} know that {from}{about}? Thank you, goodbye."
+            );
+            self.ending = true;
+            self.say(now_ms, text, false);
+            self.end_reason = Some(EndReason::WrongPerson);
+            self.state = State::Speaking {
+                then: After::Hangup(EndReason::WrongPerson),
+            };
+            return;
+        }
+        // Anything else is the callee (a "yes", "speaking", "this is Sam, and ..."): keep what
+        // they already answered, then go on.
+        self.fill_ahead(text, None);
+        let name = self
+            .workflow
+            .callee
+            .as_deref()
+            .map(crate::compiler::greeting_name)
+            .unwrap_or("")
+            .to_owned();
+        let thanks = if name.is_empty() {
+            "Thank you.".to_owned()
+        } else {
+            format!("Thanks, {name}.")
+        };
+        self.begin_script(now_ms, Some(thanks));
+    }
+
+    /// Something the caller asked for that comes before the current question.
+    pub(super) fn on_intent(&mut self, found: Intent, text: &str, now_ms: u64) {
+        let question = self.current_question();
+        match found {
+            Intent::Human if self.config.can_transfer && self.workflow.transfer_on_request => {
+                self.say(
+                    now_ms,
+                    "Of course, I will connect you with a person now. Please hold.".to_owned(),
+                    false,
+                );
+                self.state = State::Speaking {
+                    then: After::Transfer,
+                };
+            }
+            Intent::Human => {
+                let text = format!("I am sorry, I cannot connect you with a person on this call. {question}");
+                self.ask(now_ms, text);
+            }
+            Intent::AreYouAi => self.ask(now_ms, format!("Yes, I am an AI assistant. {question}")),
+            Intent::WhoIsThis => {
+                let text = format!("{} {}", self.workflow.opening, question);
+                self.ask(now_ms, text);
+            }
+            Intent::About => {
+                let text = format!("{} {question}", offscript::about(&self.workflow));
+                self.ask(now_ms, text);
+            }
+            Intent::Question => {
+                let reply = offscript::answer(text, &self.workflow)
+                    .unwrap_or_else(|| offscript::no_answer(&self.workflow));
+                self.ask(now_ms, format!("{reply} {question}"));
+            }
+            Intent::Repeat => self.ask(now_ms, question),
+            Intent::Wait => {
+                self.say(now_ms, "Sure, take your time.".to_owned(), true);
+                self.state = State::Speaking { then: After::Listen };
+            }
+            Intent::DoNotCall => {
+                self.fields.insert("do_not_call".to_owned(), Value::Bool(true));
+                let text =
+                    "Understood. I am sorry for the trouble, we will not call you again. Goodbye.".to_owned();
+                self.say(now_ms, text, false);
+                self.ending = true;
+                self.end_reason = Some(EndReason::DoNotCall);
+                self.state = State::Speaking {
+                    then: After::Hangup(EndReason::DoNotCall),
+                };
+            }
+            Intent::CallBack => {
+                let when = answers::from_speech(&FieldKind::DateTime, text, self.config.today);
+                let said = match &when {
+                    Some(v) => format!(" {}", answers::spoken(&FieldKind::DateTime, v)),
+                    None => " later".to_owned(),
+                };
+                match when {
+                    Some(v) => self.fields.insert("callback_time".to_owned(), v),
+                    None => self
+                        .fields
+                        .insert("callback_requested".to_owned(), Value::Bool(true)),
+                };
+                let text = format!("Of course, we will call you back{said}. Thank you, goodbye.");
+                self.ending = true;
+                self.say(now_ms, text, false);
+                self.end_reason = Some(EndReason::CallbackRequested);
+                self.state = State::Speaking {
+                    then: After::Hangup(EndReason::CallbackRequested),
+                };
+            }
+            Intent::Decline => self.skip_step(now_ms, "No problem."),
+            Intent::NotInterested => {
+                self.ending = true;
+                let text = format!("I understand. {}", self.workflow.closing);
+                self.say(now_ms, text, false);
+                self.end_reason = Some(EndReason::NotInterested);
+                self.state = State::Speaking {
+                    then: After::Hangup(EndReason::NotInterested),
+                };
+            }
+            Intent::Goodbye => self.close(now_ms, None, EndReason::CallerDone),
+        }
+    }
+
+    /// Reads the current step's answer from speech (`text`) or keys (`keys`), and moves on.
+    pub(super) fn answer(&mut self, text: &str, keys: Option<&str>, now_ms: u64) {
+        let Some(i) = self.step else {
+            self.close(now_ms, None, EndReason::Completed);
+            return;
+        };
+        let kind = self.workflow.steps[i].field.kind.clone();
+        let heard = match keys {
+            Some(k) => answers::from_keys(&kind, k).map(|value| Heard { value, sure: true }),
+            None => answers::read(&kind, text, self.config.today),
+        };
+        match heard {
+            Some(Heard { value, sure: false }) => {
+                let said = answers::spoken(&kind, &value);
+                self.readback = Some(Readback {
+                    step: i,
+                    value,
+                    times: 1,
+                });
+                self.ask(now_ms, format!("Just to confirm: {said}?"));
+            }
+            Some(Heard { value, sure: true }) => {
+                self.keep(i, value.clone());
+                let ahead = if keys.is_none() {
+                    self.fill_ahead(text, Some(i))
+                } else {
+                    0
+                };
+                let ack = self.acknowledgement(i, &value, ahead);
+                self.next_question(now_ms, ack);
+            }
+            None if self.clarifications < self.config.max_clarifications => {
+                self.clarifications += 1;
+                let question = self.workflow.steps[i].question.clone();
+                let text = if self.clarifications == 1 {
+                    format!("{} {question}", answers::clarification(&kind))
+                } else {
+                    answers::clarification(&kind).to_owned()
+                };
+                self.ask(now_ms, text);
+            }
+            None => {
+                // Give up on this question rather than loop; keep what was said as free text.
+                if !text.is_empty() {
+                    let name = self.workflow.steps[i].field.name.clone();
+                    self.fields
+                        .insert(format!("{name}_unparsed"), Value::String(text.to_owned()));
+                }
+                self.skip_step(now_ms, "No problem, let's move on.");
+            }
+        }
+    }
+
+    /// The caller's answer to "Just to confirm: Monday?".
+    fn readback_answer(&mut self, rb: Readback, text: &str, now_ms: u64) {
+        let kind = self.workflow.steps[rb.step].field.kind.clone();
+        // "No, Tuesday": a new value in the same breath.
+        let corrected = answers::read(&kind, text, self.config.today).filter(|h| h.value != rb.value);
+        match (extract::yes_no(text), corrected) {
+            (_, Some(h)) if h.sure => {
+                self.step = Some(rb.step);
+                self.keep(rb.step, h.value.clone());
+                let ack = self.acknowledgement(rb.step, &h.value, 0);
+                self.next_question(now_ms, ack);
+            }
+            (_, Some(h)) if rb.times < MAX_READBACKS => {
+                let said = answers::spoken(&kind, &h.value);
+                self.readback = Some(Readback {
+                    step: rb.step,
+                    value: h.value,
+                    times: rb.times + 1,
+                });
+                self.ask(now_ms, format!("Sorry, just to confirm: {said}?"));
+            }
+            (Some(true), _) => {
+                self.keep(rb.step, rb.value.clone());
+                let ack = self.acknowledgement(rb.step, &rb.value, 0);
+                self.next_question(now_ms, ack);
+            }
+            _ => {
+                self.step = Some(rb.step);
+                let question = self.workflow.steps[rb.step].question.clone();
+                if rb.times < MAX_READBACKS {
+                    self.ask(now_ms, format!("Sorry about that. {question}"));
+                } else {
+                    self.skip_step(now_ms, "Sorry about that, let's move on.");
+                }
+            }
+        }
+    }
+
+    /// Stores an answer.
+    fn keep(&mut self, step: usize, value: Value) {
+        let name = self.workflow.steps[step].field.name.clone();
+        self.fields.insert(name, value);
+        self.clarifications = 0;
+    }
+
+    /// Answers to later questions given in the same breath ("Yes, and my email is ..."): only
+    /// answers that cannot be mistaken for something else (an email address, a phone number, an
+    /// offered option said plainly). Returns how many were kept.
+    pub(super) fn fill_ahead(&mut self, text: &str, after: Option<usize>) -> usize {
+        let mut kept = 0;
+        let start = after.map_or(0, |i| i + 1);
+        for i in start..self.workflow.steps.len() {
+            let step = &self.workflow.steps[i];
+            if self.fields.contains_key(&step.field.name) {
+                continue;
+            }
+            if let Some(c) = &step.when
+                && self.fields.get(&c.field) != Some(&c.equals)
+            {
+                continue;
+            }
+            let value = match &step.field.kind {
+                FieldKind::Email => extract::email(text).map(Value::String),
+                FieldKind::Phone => extract::phone(text).filter(|p| p.len() >= 10).map(Value::String),
+                FieldKind::Choice { options } => extract::choice(text, options).map(Value::String),
+                _ => None,
+            };
+            if let Some(v) = value {
+                let name = step.field.name.clone();
+                self.fields.insert(name, v);
+                kept += 1;
+            }
+        }
+        kept
+    }
+
+    /// Moves to the next applicable unanswered question after saying `ack`, or closes.
+    fn next_question(&mut self, now_ms: u64, ack: String) {
+        match self.next_unanswered() {
+            Some(next) => {
+                self.step = Some(next);
+                let q = self.workflow.steps[next].question.clone();
+                self.ask(now_ms, format!("{ack} {q}").trim().to_owned());
+            }
+            None => {
+                self.step = None;
+                self.close(now_ms, Some(ack), EndReason::Completed);
+            }
+        }
+    }
+
+    /// Leaves the current question unanswered and goes on.
+    fn skip_step(&mut self, now_ms: u64, ack: &str) {
+        self.clarifications = 0;
+        let Some(i) = self.step else {
+            self.close(now_ms, Some(ack.to_owned()), EndReason::Completed);
+            return;
+        };
+        let next = self
+            .next_step(Some(i))
+            .filter(|n| !self.fields.contains_key(&self.workflow.steps[*n].field.name));
+        match next.or_else(|| self.next_unanswered().filter(|n| *n > i)) {
+            Some(n) => {
+                self.step = Some(n);
+                let q = self.workflow.steps[n].question.clone();
+                self.ask(now_ms, format!("{ack} {q}"));
+            }
+            None => {
+                self.step = None;
+                self.close(now_ms, Some(ack.to_owned()), EndReason::Completed);
+            }
+        }
+    }
+
+    /// What the agent says on an answer: the prompt's reply for it, or a short acknowledgement.
+    fn acknowledgement(&self, step: usize, value: &Value, ahead: usize) -> String {
+        let field = &self.workflow.steps[step].field;
+        let replies: Vec<&str> = self
+            .workflow
+            .replies
+            .iter()
+            .filter(|r| r.when.field == field.name && &r.when.equals == value)
+            .map(|r| r.say.as_str())
+            .collect();
+        let base = answers::acknowledgement(&field.kind, value);
+        let mut parts = vec![base];
+        parts.extend(replies.into_iter().map(str::to_owned));
+        if ahead > 0 {
+            parts.push("I have noted the rest too.".to_owned());
+        }
+        parts.join(" ")
+    }
+
+    /// Records the summary notes the prompt asked for when the caller mentions them.
+    fn check_notes(&mut self, text: &str) {
+        let lower = text.to_lowercase();
+        let words = extract::words(&lower);
+        for note in &self.workflow.notes {
+            let hit = note.mentions.iter().any(|m| {
+                if m.contains(' ') {
+                    lower.contains(m.as_str())
+                } else {
+                    words.iter().any(|w| w == m)
+                }
+            });
+            if hit && !self.notes.contains(&note.note) {
+                self.notes.push(note.note.clone());
+            }
+        }
+    }
+}
