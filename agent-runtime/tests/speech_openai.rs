@@ -76,8 +76,10 @@ async fn transcriptions(
     let mut seen = seen.lock().expect("state");
     seen.authorization.push(authorization(&headers));
     seen.transcription_fields.push(fields);
-    // Whisper servers pad the text with a leading space.
-    axum::Json(serde_json::json!({ "text": " Hello from the fake server. " })).into_response()
+    // Whisper servers pad the text with a leading space, and some leak a decoder token or a
+    // caption for a noise.
+    axum::Json(serde_json::json!({ "text": " <|notimestamps|> Hello from [BLANK_AUDIO] the fake server. " }))
+        .into_response()
 }
 
 async fn speech(

@@ -22,6 +22,7 @@ use rubato::{Fft, FixedSync, Resampler};
 use serde::Deserialize;
 
 #[cfg(feature = "piper")]
+pub mod cleanup;
 pub mod espeak;
 pub mod openai;
 #[cfg(feature = "piper")]
@@ -479,8 +480,9 @@ impl SpeechToText {
 
     /// Transcribes one utterance. Whisper gets it resampled to 16 kHz on the blocking pool; a remote
     /// server gets it at its own rate (servers resample, and 8 kHz uploads are half the size).
+    /// The text is cleaned of decoder tokens and non-speech captions ([`cleanup`]).
     pub async fn transcribe(&self, audio: &Audio) -> Result<String, SpeechError> {
-        match self {
+        let raw = match self {
             #[cfg(feature = "whisper")]
             Self::Whisper(whisper) => {
                 let whisper = whisper.clone();
@@ -490,7 +492,8 @@ impl SpeechToText {
                     .map_err(SpeechError::Worker)?
             }
             Self::OpenAi(openai) => openai.transcribe(audio).await,
-        }
+        }?;
+        Ok(cleanup::clean_transcript(&raw))
     }
 }
 
