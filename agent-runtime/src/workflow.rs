@@ -222,6 +222,32 @@ impl Workflow {
             .map(|name| format!("Am I speaking with {}?", crate::compiler::greeting_name(name)))
     }
 
+    /// What the deterministic engine says first, utterance by utterance, so the call runner can
+    /// render it while the phone rings: the opening, then the identity check or the message with
+    /// the first question (as `Conversation` greets).
+    pub fn first_words(&self) -> Vec<String> {
+        let mut words = vec![self.opening.clone()];
+        if let Some(q) = self.identity_question() {
+            words.push(q);
+            return words;
+        }
+        let first: Vec<String> = self
+            .message
+            .iter()
+            .cloned()
+            .chain(
+                self.steps
+                    .iter()
+                    .find(|s| s.when.is_none())
+                    .map(|s| s.question.clone()),
+            )
+            .collect();
+        if !first.is_empty() {
+            words.push(first.join(" "));
+        }
+        words
+    }
+
     /// Checks the rules every workflow must follow (LLM output goes through this too).
     pub fn validate(&self) -> Result<(), WorkflowError> {
         if !self.opening.starts_with(DISCLOSURE) {

@@ -448,9 +448,7 @@ fn prerender_opening(
     speech: &Speech,
     workflow: &Workflow,
 ) -> tokio::task::JoinHandle<Vec<(String, crate::speech::Audio)>> {
-    let mut first_words = vec![workflow.opening.clone()];
-    first_words.extend(workflow.steps.first().map(|s| s.question.clone()));
-    speaker::prerender(speech.tts.clone(), first_words)
+    speaker::prerender(speech.tts.clone(), workflow.first_words())
 }
 
 /// An answered call, ours to talk on.

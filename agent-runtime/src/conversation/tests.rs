@@ -734,3 +734,28 @@ fn a_beep_heard_before_leave_voicemail_starts_the_message_at_once() {
     let said = play_all(&mut c, &a, &mut now);
     assert_eq!(said, vec![c.workflow().voicemail_message.clone()]);
 }
+
+/// The call runner renders `Workflow::first_words` while the phone rings; the engine must say
+/// exactly those first, or the prerendered audio is wasted.
+#[test]
+fn the_first_words_are_what_the_runner_prerenders() {
+    for prompt in [
+        APPOINTMENT,
+        "Call and confirm the appointment for Sarah Kim on Thursday at 2 PM.",
+        "Tell them this is a test of the ClawCall API and ask what the weather is where they are.",
+        "Remind them that their order ships Friday.",
+    ] {
+        let mut c = engine(prompt);
+        let expected = c.workflow().first_words();
+        c.handle(Input::Answered { now_ms: 0 });
+        let said: Vec<String> = drain(&mut c)
+            .into_iter()
+            .filter_map(|a| match a {
+                Action::Say { text, .. } => Some(text),
+                _ => None,
+            })
+            .take(expected.len())
+            .collect();
+        assert_eq!(said, expected, "{prompt}");
+    }
+}

@@ -21,8 +21,8 @@ use rubato::audioadapter_buffers::direct::InterleavedSlice;
 use rubato::{Fft, FixedSync, Resampler};
 use serde::Deserialize;
 
-#[cfg(feature = "piper")]
 pub mod cleanup;
+#[cfg(feature = "piper")]
 pub mod espeak;
 pub mod openai;
 #[cfg(feature = "piper")]
