@@ -22,6 +22,7 @@ fn main() {
         let mut by_kind: BTreeMap<&str, (u32, u32)> = BTreeMap::new();
         let (mut matched, mut refused_clear) = (0, 0);
         for case in &cases {
+            #[allow(clippy::disallowed_methods)] // a benchmark's own stopwatch
             let start = Instant::now();
             let compiled = agent_runtime::workflow::compile(&case.prompt);
             times.push(start.elapsed().as_micros());
