@@ -1,6 +1,7 @@
 //! Ringback benchmarks, and the labelled corpus and scoring of the audio-intelligence
 //! evaluation.
 
+pub mod callees;
 pub mod corpus;
 pub mod eval;
 pub mod prompts;

@@ -977,6 +977,11 @@ impl Conversation {
         self.state == State::Done
     }
 
+    /// Why the agent ended (or is ending) the call, once it decided.
+    pub fn end_reason(&self) -> Option<EndReason> {
+        self.end_reason
+    }
+
     /// Whether a machine answered.
     pub fn reached_machine(&self) -> bool {
         self.reached_machine

@@ -10,6 +10,9 @@
 //! - [`Phone`]: a baresip user agent that registers to the trunk, plays a WAV as its microphone, records
 //!   what it hears and is driven over its `ctrl_tcp` socket.
 //! - [`speech`]: the human side of a call rendered with Piper, transcription with Whisper, and WAV helpers.
+//! - [`voice`]: a scripted callee's lines in other voices (espeak-ng, flite, Piper at other rates and
+//!   seeds) with line noise; [`listen`]: what the phone hears, read while the call runs, and when the far
+//!   end starts and ends a turn.
 //!
 //! Every process is started in its own process group with its output in a log file, and is stopped when
 //! its handle is dropped. Ports are picked per instance, so instances run side by side. The tools are
@@ -36,10 +39,12 @@
 pub mod certs;
 mod ctrl;
 mod kamailio;
+pub mod listen;
 mod phone;
 mod process;
 pub mod speech;
 mod template;
+pub mod voice;
 
 use std::io;
 use std::net::SocketAddr;
@@ -70,6 +75,15 @@ pub enum TestbedError {
     /// A rendered config or an audio file could not be written.
     #[error("cannot write {path}: {source}")]
     WriteFile {
+        /// The file.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: io::Error,
+    },
+    /// A file could not be read.
+    #[error("cannot read {path}: {source}")]
+    ReadFile {
         /// The file.
         path: PathBuf,
         /// The underlying error.

@@ -399,6 +399,34 @@ impl Phone {
         }
     }
 
+    /// Switches the microphone to another WAV (8 kHz mono 16-bit) mid-call: it plays from its start.
+    /// baresip hangs up when a WAV ends, so give it enough length.
+    pub async fn play(&self, wav: &Path) -> Result<()> {
+        let path = wav
+            .to_str()
+            .filter(|p| wav.is_absolute() && !p.contains(char::is_whitespace));
+        let Some(path) = path else {
+            return Err(TestbedError::UnusablePath(wav.to_owned()));
+        };
+        self.command("ausrc", &format!("aufile,{path}")).await.map(|_| ())
+    }
+
+    /// The recording of what the phone hears in the call now running (the newest `dump-*-dec.wav`,
+    /// still being written), for [`HeardTail`](crate::listen::HeardTail).
+    pub fn hearing_now(&self) -> Option<PathBuf> {
+        let mut dumps: Vec<PathBuf> = std::fs::read_dir(&self.record_dir)
+            .ok()?
+            .filter_map(|entry| entry.ok().map(|e| e.path()))
+            .filter(|path| {
+                path.file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.starts_with("dump-") && n.ends_with("-dec.wav"))
+            })
+            .collect();
+        dumps.sort();
+        dumps.pop()
+    }
+
     /// The newest complete recording of what the phone heard (`dump-*-dec.wav`), once its call has ended.
     /// `None` before any call has ended (baresip completes the file's header when the call closes).
     pub fn heard_wav(&self) -> Option<PathBuf> {

@@ -298,7 +298,7 @@ pub fn wav_duration(path: impl AsRef<Path>) -> Result<Duration> {
 
 /// Runs an embedded script with the venv's Python (`python -c <script> args...`), feeding `stdin`;
 /// returns its standard output.
-async fn run_python(
+pub(crate) async fn run_python(
     name: &'static str,
     script: &str,
     args: &[&std::ffi::OsStr],
