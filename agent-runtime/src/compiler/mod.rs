@@ -13,6 +13,7 @@
 
 mod builder;
 mod language;
+mod lists;
 mod names;
 mod question;
 mod text;

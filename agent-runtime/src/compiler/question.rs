@@ -415,7 +415,20 @@ pub fn invert(clause: &str) -> Option<String> {
 /// "what time works best" -> "What time works best for you?"; `None` when it does not open with
 /// a question word.
 pub fn wh_question(clause: &str) -> Option<String> {
-    let tokens = expand(clause.trim().trim_end_matches(['.', '?', '!']));
+    let clause = clause.trim().trim_end_matches(['.', '?', '!']);
+    // Notes leave the subject out: "how likely to recommend us", "how soon looking to move".
+    let lower_clause = clause.to_lowercase();
+    for (short, full) in [
+        ("how likely to ", "how likely you are to "),
+        ("how soon looking ", "how soon you are looking "),
+        ("how soon to ", "how soon you want to "),
+        ("how often visit", "how often you visit"),
+    ] {
+        if lower_clause.starts_with(short) {
+            return wh_question(&format!("{full}{}", &clause[short.len()..]));
+        }
+    }
+    let tokens = expand(clause);
     let wh = lower(tokens.first()?);
     if !WH.contains(&wh.as_str()) {
         return None;
@@ -857,9 +870,35 @@ pub fn ask_for(np: &str) -> Ask {
         };
     }
     let bare = topics::strip_determiners(np);
-    let possessive = np.to_lowercase().starts_with("your ");
-    let question = if possessive {
-        format!("What is your {bare}?")
+    let lower = bare.to_lowercase();
+    // "own or rent", "weekly, monthly, or rarely": the options are the whole topic.
+    if let Some(options) = options_in(np).filter(|o| {
+        (2..=5).contains(&o.len())
+            && o.iter().all(|x| x.split_whitespace().count() <= 3)
+            && o.iter().map(|x| x.len() + 4).sum::<usize>() + 4 >= np.len()
+    }) {
+        let verbs = options.iter().all(|o| {
+            matches!(
+                o.to_lowercase().as_str(),
+                "own" | "rent" | "lease" | "buy" | "finance"
+            )
+        });
+        let question = if verbs {
+            format!("Do you {}?", options.join(" or "))
+        } else {
+            format!("Would you say {}?", options.join(" or "))
+        };
+        return Ask {
+            name: field_name_from(&bare),
+            question,
+            kind: FieldKind::Choice { options },
+        };
+    }
+    let question = if lower.starts_with("any ") {
+        format!("Do you have {bare}?")
+    } else if np.to_lowercase().starts_with("your ") || !looks_like_words_with_verb(&lower) {
+        let plural = lower.ends_with('s') && !lower.ends_with("ss") && !lower.ends_with("us");
+        format!("What {} your {bare}?", if plural { "are" } else { "is" })
     } else {
         format!("Could you tell me about {np}?")
     };
@@ -874,6 +913,29 @@ pub fn ask_for(np: &str) -> Ask {
         question,
         kind,
     }
+}
+
+/// Whether a topic has a verb or pronoun in it ("switched to a competitor", "we close at 6"), so
+/// "What is your ...?" would not fit it.
+fn looks_like_words_with_verb(lower: &str) -> bool {
+    lower.split_whitespace().any(|w| {
+        matches!(
+            w,
+            "we" | "they"
+                | "you"
+                | "i"
+                | "he"
+                | "she"
+                | "it"
+                | "is"
+                | "are"
+                | "was"
+                | "were"
+                | "be"
+                | "to"
+                | "if"
+        ) || (w.ends_with("ed") && w.len() > 4)
+    })
 }
 
 #[cfg(test)]

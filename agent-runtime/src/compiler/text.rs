@@ -39,6 +39,8 @@ const SHORTHAND: &[(&str, &str)] = &[
 /// Normalizes typography and shorthand; bullets and numbered items become sentences of their own.
 pub fn normalize(prompt: &str) -> String {
     let raw_lines: Vec<&str> = prompt.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+    let expanded = super::lists::expand(&raw_lines);
+    let raw_lines: Vec<&str> = expanded.iter().map(String::as_str).collect();
     let mut lines = Vec::new();
     for (i, line) in raw_lines.iter().enumerate() {
         let bullet = strip_bullet(line).len() != line.len();

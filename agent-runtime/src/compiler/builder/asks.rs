@@ -242,8 +242,22 @@ impl Builder {
             .map(|s| s.field.name.clone())
     }
 
-    /// The questions in what follows an ask verb.
+    /// The questions in what follows an ask verb, with the notes beside it ("y/n", "1-10",
+    /// "(weekly, monthly, or rarely)") applied to the one question it gives.
     pub(super) fn asks_from(&mut self, rest: &str, collecting: bool) -> Vec<Ask> {
+        let (base, notes) = annotations::take(rest);
+        let mut asks = self.asks_from_text(&base, collecting);
+        if asks.len() == 1 {
+            let ask = asks.remove(0);
+            let topic =
+                self.address(strip_any(&base, &["about", "whether", "if", "to", "for"]).unwrap_or(&base));
+            asks.push(annotations::apply(ask, &topic, &notes));
+        }
+        asks
+    }
+
+    /// The questions in what follows an ask verb, notes taken off.
+    fn asks_from_text(&mut self, rest: &str, collecting: bool) -> Vec<Ask> {
         let rest = rest.trim().trim_end_matches(['.', '!']);
         let rest = strip_any(
             rest,

@@ -326,7 +326,15 @@ pub(super) fn transfer_instruction(lower: &str) -> bool {
         "expert",
         "live",
     ];
-    (verbs.iter().any(|v| lower.contains(v)) && human.iter().any(|h| lower.contains(h)))
+    let ws = words(lower);
+    let has_word = |h: &str| {
+        if h.contains(' ') {
+            lower.contains(h)
+        } else {
+            ws.iter().any(|w| w == h)
+        }
+    };
+    (verbs.iter().any(|v| lower.contains(v)) && human.iter().any(|h| has_word(h)))
         || lower.starts_with("offer to transfer")
         || lower.starts_with("offer to connect")
 }

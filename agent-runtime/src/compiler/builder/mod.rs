@@ -5,6 +5,7 @@
 //! voicemail); the word lists and phrase helpers they share in `wording`, `conditions` and
 //! `directives`.
 
+mod annotations;
 mod asks;
 mod branches;
 mod conditions;
@@ -200,11 +201,27 @@ impl Builder {
             self.ivr_target = Some(target);
             return;
         }
-        if let Some(secs) = duration_limit(&lower) {
+        // "Ask if the wait was under 30 minutes" is a question, not a limit or a hand-off.
+        let opener = words(&lower).into_iter().next().unwrap_or_default();
+        let asking = matches!(
+            opener.as_str(),
+            "ask"
+                | "find"
+                | "collect"
+                | "get"
+                | "check"
+                | "see"
+                | "inquire"
+                | "request"
+                | "gather"
+                | "verify"
+                | "confirm"
+        ) || is_question_start(c);
+        if !asking && let Some(secs) = duration_limit(&lower) {
             self.max_duration_secs = Some(secs);
             return;
         }
-        if transfer_instruction(&lower) {
+        if !asking && transfer_instruction(&lower) {
             self.transfer = true;
             return;
         }

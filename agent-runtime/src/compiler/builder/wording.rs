@@ -262,6 +262,10 @@ pub(super) fn is_question_start(s: &str) -> bool {
             | "where's"
             | "how's"
             | "who's"
+            | "any"
+            | "anything"
+            | "anyone"
+            | "anybody"
     )
 }
 
@@ -369,7 +373,13 @@ pub(super) fn rating_ask(what: &str) -> Ask {
 
 /// "How likely are you to recommend us?" with its scale said first.
 pub(super) fn scale_question(q: &str, min: u8, max: u8) -> String {
-    let q = q.trim();
+    let mut q = q.trim();
+    // A scale already said first is replaced, not said twice.
+    if q.to_lowercase().starts_with("on a scale of")
+        && let Some(comma) = q.find(", ")
+    {
+        q = &q[comma + 2..];
+    }
     let cut = [" on a scale of", " from ", " (", " out of"]
         .iter()
         .filter_map(|m| q.to_lowercase().find(m))

@@ -1,0 +1,408 @@
+//! Lists in a prompt, as people write them in notes: a header ("Questions:", "Qualify:", "Post-stay
+//! survey for Saltmarsh Inn guests:") over bullet or numbered lines, an inline enumeration ("Ask:
+//! 1) rate the doctor 1-10, 2) ...", "(a) how often ..., (b) ..."), or a comma list after an asking
+//! header ("qualify: own or rent, # of entry doors, interested y/n").
+//!
+//! Items under an asking header are questions even when they are bare topics ("monthly budget",
+//! "gate code, if there is one"): each is rewritten as an instruction the clause reader knows
+//! ("Ask about monthly budget."), so the rest of the compiler reads one shape. Items under any
+//! other header, or with none, are left as they are (context, instructions of their own).
+
+/// Words of a header that asks for the items below it.
+const ASKING_HEADERS: &[&str] = &[
+    "question",
+    "ask",
+    "qualif",
+    "survey",
+    "collect",
+    "gather",
+    "find out",
+    "get",
+    "learn",
+    "need to know",
+    "want to know",
+    "checklist",
+    "poll",
+    "intake",
+    "questionnaire",
+    "screen",
+    "lead",
+    "info needed",
+    "information needed",
+    "to confirm",
+    "confirm",
+    "verify",
+];
+
+/// Words that open an item that already says what to do (left as it is).
+const INSTRUCTION_OPENERS: &[&str] = &[
+    "ask",
+    "confirm",
+    "collect",
+    "get",
+    "find",
+    "check",
+    "verify",
+    "remind",
+    "tell",
+    "let",
+    "offer",
+    "leave",
+    "say",
+    "mention",
+    "explain",
+    "thank",
+    "end",
+    "hang",
+    "transfer",
+    "navigate",
+    "press",
+    "schedule",
+    "book",
+    "record",
+    "note",
+    "make",
+    "see",
+    "inform",
+    "notify",
+    "give",
+    "read",
+    "call",
+    "follow",
+    "request",
+    "gather",
+    "obtain",
+    "capture",
+    "if",
+    "when",
+    "unless",
+    "otherwise",
+    "once",
+    "do",
+    "don't",
+    "never",
+    "please",
+    "try",
+    "keep",
+    "be",
+    "introduce",
+    "update",
+    "deliver",
+];
+
+/// Words that open a question (an item that is one, with or without its question mark).
+const QUESTION_OPENERS: &[&str] = &[
+    "what", "which", "when", "where", "who", "whom", "whose", "why", "how", "is", "are", "was", "were", "do",
+    "does", "did", "can", "could", "will", "would", "should", "have", "has", "had", "any", "anything", "may",
+];
+
+/// Marks a bullet item: `- `, `* `, `• `, `1. `, `2) `, `a) `, `(b) `.
+fn bullet(line: &str) -> Option<&str> {
+    let t = line.trim_start();
+    for b in ["- ", "* ", "\u{2022} ", "> ", "\u{25cf} "] {
+        if let Some(rest) = t.strip_prefix(b) {
+            return Some(rest.trim_start());
+        }
+    }
+    enumerator_at(t, 0).map(|len| t[len..].trim_start())
+}
+
+/// The length of an enumerator at byte `at` ("1)", "1.", "a)", "(a)", "(1)") followed by a space.
+fn enumerator_at(text: &str, at: usize) -> Option<usize> {
+    let rest = &text[at..];
+    let bytes = rest.as_bytes();
+    let (open, body) = if bytes.first() == Some(&b'(') {
+        (1, &rest[1..])
+    } else {
+        (0, rest)
+    };
+    let digits = body.chars().take_while(char::is_ascii_digit).count();
+    let letter = body.chars().next().is_some_and(|c| c.is_ascii_lowercase())
+        && body
+            .chars()
+            .nth(1)
+            .is_some_and(|c| c == ')' || (c == '.' && open == 0));
+    let label = if (1..=2).contains(&digits) {
+        digits
+    } else if letter {
+        1
+    } else {
+        return None;
+    };
+    let close = body[label..].chars().next()?;
+    let closes = close == ')' || (close == '.' && open == 0 && digits > 0);
+    if !closes {
+        return None;
+    }
+    let after = body[label + 1..].chars().next();
+    after.is_some_and(char::is_whitespace).then_some(open + label + 1)
+}
+
+/// Splits "Ask: 1) A, 2) B, 3) C" into the head and its items, when at least two enumerators run
+/// in order (1, 2 or a, b).
+fn inline_items(line: &str) -> Option<(String, Vec<String>)> {
+    let mut marks = Vec::new();
+    let mut prev_boundary = true;
+    for (i, c) in line.char_indices() {
+        if prev_boundary && let Some(len) = enumerator_at(line, i) {
+            marks.push((i, len));
+        }
+        prev_boundary = c.is_whitespace() || c == ':' || c == ',' || c == ';';
+    }
+    if marks.len() < 2 {
+        return None;
+    }
+    let label = |(i, len): (usize, usize)| {
+        line[i..i + len]
+            .trim_matches(|c: char| c == '(' || c == ')' || c == '.')
+            .to_owned()
+    };
+    let first = label(marks[0]);
+    if first != "1" && first != "a" {
+        return None;
+    }
+    let second = label(marks[1]);
+    if second != "2" && second != "b" {
+        return None;
+    }
+    let head = line[..marks[0].0].trim().to_owned();
+    let mut items = Vec::new();
+    for (k, &(i, len)) in marks.iter().enumerate() {
+        let end = marks.get(k + 1).map_or(line.len(), |m| m.0);
+        let item = line[i + len..end]
+            .trim()
+            .trim_end_matches([',', ';'])
+            .trim()
+            .trim_end_matches(" and")
+            .trim_end_matches(" or")
+            .trim()
+            .trim_end_matches(',')
+            .trim();
+        if !item.is_empty() {
+            items.push(item.to_owned());
+        }
+    }
+    (items.len() >= 2).then_some((head, items))
+}
+
+/// Whether a header asks for the items under it.
+fn is_asking_header(header: &str) -> bool {
+    let lower = header.to_lowercase();
+    ASKING_HEADERS.iter().any(|h| {
+        lower.contains(h)
+            && (h.contains(' ')
+                || lower
+                    .split(|c: char| !c.is_alphanumeric())
+                    .any(|w| w.starts_with(h) && w.len() <= h.len() + 7))
+    })
+}
+
+/// "qualify: own or rent, # of doors, interested y/n": an asking header and a comma list after
+/// its colon, split into the header and its items.
+fn colon_items(line: &str) -> Option<(String, Vec<String>)> {
+    let colon = line.rfind(": ")?;
+    let (head, rest) = (&line[..colon], line[colon + 1..].trim());
+    // The header is the last few words before the colon ("call re: X. qualify:").
+    let header_start = head.rfind(['.', '!', '?']).map_or(0, |i| i + 1);
+    let header = head[header_start..].trim();
+    if header.split_whitespace().count() > 8 || !is_asking_header(header) {
+        return None;
+    }
+    let first = rest.split_whitespace().next().unwrap_or("").to_lowercase();
+    if INSTRUCTION_OPENERS.contains(&first.as_str()) {
+        return None;
+    }
+    let rest = rest.trim_end_matches(['.', '!']);
+    let items: Vec<String> = split_outside_parens(rest)
+        .into_iter()
+        .map(|i| {
+            let i = i.trim();
+            i.strip_prefix("and ")
+                .or_else(|| i.strip_prefix("or "))
+                .unwrap_or(i)
+        })
+        .filter(|i| !i.is_empty())
+        .map(str::to_owned)
+        .collect();
+    (items.len() >= 2).then(|| (format!("{}:", head.trim_end()), items))
+}
+
+/// Splits at commas and semicolons that are not inside parentheses.
+fn split_outside_parens(text: &str) -> Vec<&str> {
+    let mut parts = Vec::new();
+    let (mut depth, mut start) = (0i32, 0);
+    for (i, c) in text.char_indices() {
+        match c {
+            '(' => depth += 1,
+            ')' => depth -= 1,
+            ',' | ';' if depth <= 0 => {
+                parts.push(&text[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    parts.push(&text[start..]);
+    parts
+}
+
+/// An item under an asking header, as an instruction the clause reader understands.
+fn as_instruction(item: &str) -> String {
+    let t = item.trim();
+    let lower = t.to_lowercase();
+    let first = lower
+        .split(|c: char| !(c.is_alphanumeric() || c == '\''))
+        .next()
+        .unwrap_or("");
+    if INSTRUCTION_OPENERS.contains(&first) {
+        return t.to_owned();
+    }
+    if t.ends_with('?') {
+        return t.to_owned();
+    }
+    let body = t.trim_end_matches(['.', '!', ';', ',']);
+    // "How likely ..." after "Ask" is not a name: the item's capital goes.
+    let body = &lowercase_first(body);
+    if first == "rate" || first == "score" {
+        return format!("Ask them to {body}.");
+    }
+    if QUESTION_OPENERS.contains(&first) {
+        // "how often they shop with us": the ask reader turns it into a question.
+        return format!("Ask {body}.");
+    }
+    format!("Ask about {body}.")
+}
+
+fn lowercase_first(text: &str) -> String {
+    let mut chars = text.chars();
+    match chars.next() {
+        // An acronym or a name stays ("CRM they use", "Jess's hours").
+        Some(c) if chars.clone().next().is_some_and(char::is_lowercase) => {
+            c.to_lowercase().chain(chars).collect()
+        }
+        _ => text.to_owned(),
+    }
+}
+
+/// Rewrites list items under asking headers as instructions (see the module docs); other lines
+/// are returned as they are.
+pub fn expand(lines: &[&str]) -> Vec<String> {
+    // First, inline enumerations and colon lists become a header and bullet items.
+    let mut split: Vec<String> = Vec::new();
+    for line in lines {
+        let body = bullet(line).unwrap_or(line);
+        if let Some((head, items)) = inline_items(body).or_else(|| colon_items(body)) {
+            if !head.is_empty() {
+                let head = if head.ends_with(':') || head.ends_with('.') {
+                    head
+                } else {
+                    format!("{head}:")
+                };
+                split.push(head);
+            }
+            split.extend(items.into_iter().map(|i| format!("- {i}")));
+        } else {
+            split.push((*line).to_owned());
+        }
+    }
+    // Then each item is read under the nearest header above it.
+    let mut out = Vec::with_capacity(split.len());
+    let mut asking = false;
+    let mut seen_header = false;
+    for (i, line) in split.iter().enumerate() {
+        match bullet(line) {
+            Some(item) => {
+                if asking {
+                    out.push(format!("- {}", as_instruction(item)));
+                } else {
+                    out.push(line.clone());
+                }
+            }
+            None => {
+                let t = line.trim();
+                let next_is_item = split.get(i + 1).is_some_and(|n| bullet(n).is_some());
+                if t.ends_with(':') {
+                    asking = is_asking_header(t);
+                    seen_header = true;
+                } else if next_is_item && !seen_header {
+                    // A title over a list ("Stackwise CRM - lead from Tuesday's webinar").
+                    asking = is_asking_header(t);
+                } else {
+                    asking = false;
+                }
+                out.push(line.clone());
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn headers_and_items() {
+        let lines = [
+            "Goal: confirm tomorrow's furnace tune-up.",
+            "Questions:",
+            "- Will someone 18+ be home during the window?",
+            "- Any pets we should know about?",
+            "- Gate code, if there is one",
+        ];
+        assert_eq!(
+            expand(&lines),
+            vec![
+                "Goal: confirm tomorrow's furnace tune-up.",
+                "Questions:",
+                "- Will someone 18+ be home during the window?",
+                "- Any pets we should know about?",
+                "- Ask about gate code, if there is one.",
+            ]
+        );
+        let notes = ["Details:", "- Window: 1-3 PM"];
+        assert_eq!(expand(&notes), vec!["Details:", "- Window: 1-3 PM"]);
+    }
+
+    #[test]
+    fn inline_enumerations() {
+        let (head, items) =
+            inline_items("Ask: 1) rate the doctor 1-10, 2) rate the front desk staff 1-10, 3) was the wait under 30 minutes (yes/no).")
+                .unwrap_or_default();
+        assert_eq!(head, "Ask:");
+        assert_eq!(
+            items,
+            vec![
+                "rate the doctor 1-10",
+                "rate the front desk staff 1-10",
+                "was the wait under 30 minutes (yes/no)."
+            ]
+        );
+        let (_, items) = inline_items(
+            "Run a survey: (a) how often they shop (weekly, monthly, or rarely), (b) what they buy most, and (c) rate checkout speed from 1 to 10.",
+        )
+        .unwrap_or_default();
+        assert_eq!(items.len(), 3);
+        assert_eq!(items[0], "how often they shop (weekly, monthly, or rarely)");
+        assert!(inline_items("Offer plan b) or nothing").is_none());
+    }
+
+    #[test]
+    fn comma_lists_after_an_asking_header() {
+        let out = expand(&[
+            "call re: free home security assessment. qualify: own or rent, # of entry doors, interested in a free assessment y/n",
+        ]);
+        assert_eq!(
+            out,
+            vec![
+                "call re: free home security assessment. qualify:",
+                "- Ask about own or rent.",
+                "- Ask about # of entry doors.",
+                "- Ask about interested in a free assessment y/n.",
+            ]
+        );
+        // A message after a colon is not a list.
+        let msg = ["Leave a voicemail: Hi, this is Sam, call us back."];
+        assert_eq!(expand(&msg), vec![msg[0].to_owned()]);
+    }
+}
