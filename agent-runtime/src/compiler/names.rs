@@ -466,6 +466,144 @@ const ORG_WORDS: &[&str] = &[
     "ford",
     "pediatric",
     "urgent",
+    "coworking",
+    "crm",
+    "booths",
+    "propane",
+    "imaging",
+    "radiology",
+    "dermatology",
+    "cardiology",
+    "orthopedics",
+    "cooperative",
+    "co-op",
+    "coop",
+    "county",
+    "authority",
+    "bureau",
+    "dmv",
+    "hoa",
+    "wholesale",
+    "distributors",
+    "distribution",
+    "remodeling",
+    "heating",
+    "cooling",
+    "landscapes",
+    "nursery",
+    "gardens",
+    "farm",
+    "winery",
+    "brewery",
+    "suites",
+    "marina",
+    "golf",
+    "athletics",
+    "photography",
+    "printing",
+    "architects",
+    "engineering",
+    "accounting",
+    "cpa",
+    "bookkeeping",
+    "payroll",
+    "staffing",
+    "recruiting",
+    "talent",
+    "escrow",
+    "funeral",
+    "dentists",
+    "surgery",
+    "surgical",
+    "orthodontic",
+    "veterinarians",
+    "kennel",
+    "kennels",
+    "childcare",
+    "assisted",
+    "rehab",
+    "rehabilitation",
+    "counseling",
+    "psychiatry",
+    "medicine",
+    "housing",
+    "management",
+    "residences",
+    "towers",
+    "plaza",
+    "mall",
+    "outlet",
+    "warehouse",
+    "depot",
+    "mart",
+    "grocers",
+    "grocery",
+    "provisions",
+    "creamery",
+    "dairy",
+    "meats",
+    "butcher",
+    "seafood",
+    "juice",
+    "bagels",
+    "donuts",
+    "cakes",
+    "bakes",
+    "sweets",
+    "confections",
+    "cinemas",
+    "entertainment",
+    "productions",
+    "films",
+    "publishing",
+    "radio",
+    "tv",
+    "telehealth",
+    "diagnostics",
+    "laboratories",
+    "scientific",
+    "research",
+    "ministries",
+    "parish",
+    "synagogue",
+    "mosque",
+    "cathedral",
+    "leasing",
+    "collision",
+    "glass",
+    "windows",
+    "locksmith",
+    "hauling",
+    "junk",
+    "disposal",
+    "recycling",
+    "sanitation",
+    "transport",
+    "transit",
+    "shipping",
+    "freight",
+    "courier",
+    "airways",
+    "cruises",
+    "vacations",
+    "getaways",
+    "adventures",
+    "sporting",
+    "electronics",
+    "computers",
+    "robotics",
+    "devices",
+    "optical",
+    "hearing",
+    "audiology",
+    "podiatry",
+    "spine",
+    "allergy",
+    "oncology",
+    "fertility",
+    "maternity",
+    "midwifery",
+    "hospice",
 ];
 
 /// Honorifics that start a name.
@@ -596,8 +734,19 @@ pub fn is_role(word: &str) -> bool {
     ROLES.contains(&word.trim_end_matches('s')) || ROLES.contains(&word)
 }
 
-/// The callee's name, if the prompt gives one.
+/// The callee's name, if the prompt gives one. When the call goes to a business ("Call Larch &
+/// Pine Furniture and follow up on the table for Amelia Grant"), only a person asked for by name
+/// ("ask to speak with the owner, Nadia") is the callee.
 pub fn callee(sentences: &[String]) -> Option<String> {
+    let business_call = sentences.iter().any(|s| {
+        let ws: Vec<&str> = s.split_whitespace().collect();
+        let lower: Vec<String> = ws.iter().map(|w| w.to_lowercase()).collect();
+        (0..ws.len().saturating_sub(1)).any(|i| {
+            matches!(lower[i].as_str(), "call" | "phone" | "ring" | "contact")
+                && (i == 0 || lower[i - 1] == "please")
+                && org_run(&ws[i + 1..]).is_some_and(|o| org_like(&o))
+        })
+    });
     for sentence in sentences {
         let words: Vec<&str> = sentence.split_whitespace().collect();
         let lower: Vec<String> = words
@@ -641,7 +790,8 @@ pub fn callee(sentences: &[String]) -> Option<String> {
             let Some((name, used, possessive)) = capitalized_run(&words, i, 3, true) else {
                 continue;
             };
-            if org_like(&name) {
+            // "Call Larch & Pine Furniture's store": a business, not a person.
+            if org_like(&name) || org_run(&words[i..]).is_some_and(|o| org_like(&o)) {
                 continue;
             }
             let next = lower.get(i + used).map(String::as_str).unwrap_or("");
@@ -660,6 +810,7 @@ pub fn callee(sentences: &[String]) -> Option<String> {
                     "name" | "callee" | "customer" | "client" | "patient" | "contact"
                 ),
                 // "confirm the appointment for Sarah Kim on Thursday" (not "for Bright Dental")
+                "for" if business_call => false,
                 "for" => {
                     possessive
                         || matches!(
@@ -711,6 +862,9 @@ pub fn callee(sentences: &[String]) -> Option<String> {
         // "Dana's oil change", "Sarah's appointment": a possessive name opening a sentence or
         // following a verb.
         for i in 0..words.len() {
+            if business_call {
+                break;
+            }
             let (core, _) = split_trailing_punct(words[i]);
             if !(core.ends_with("'s") && name_like(words[i])) {
                 continue;

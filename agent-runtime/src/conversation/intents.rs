@@ -133,6 +133,15 @@ pub fn intent(text: &str) -> Option<Intent> {
         "could you call back",
         "try me later",
         "try again later",
+        "try her",
+        "try him",
+        "try back",
+        "call her back",
+        "call him back",
+        "call her tomorrow",
+        "call him tomorrow",
+        "call her later",
+        "call him later",
     ]) {
         return Some(Intent::CallBack);
     }
@@ -234,6 +243,64 @@ pub fn intent(text: &str) -> Option<Intent> {
     None
 }
 
+/// Whether the words are only a greeting or an introduction, with no answer in them: "Hello?",
+/// "Dockside Bakery, good morning, this is Ana!", "Lakeside Dental, how can I help you?". A
+/// business or a person picking up says this before anything else; it is not an answer.
+pub fn is_greeting(text: &str) -> bool {
+    let ws = words(text);
+    if ws.is_empty() || ws.len() > 16 {
+        return false;
+    }
+    let t = format!(" {} ", ws.join(" "));
+    let has = |p: &str| t.contains(&format!(" {p} "));
+    let greets = [
+        "hello",
+        "hi",
+        "hey",
+        "good morning",
+        "good afternoon",
+        "good evening",
+        "this is",
+        "how can i help",
+        "how may i help",
+        "how can i direct",
+        "thanks for calling",
+        "thank you for calling",
+        "speaking",
+    ]
+    .iter()
+    .any(|p| has(p));
+    // An answer word means it is more than a greeting ("Hello, yes, this is Sam").
+    let answers = [
+        "yes", "yeah", "yep", "no", "nope", "sure", "correct", "right", "okay", "ok", "fine", "works",
+    ]
+    .iter()
+    .any(|p| has(p))
+        || ws.iter().any(|w| w.chars().any(|c| c.is_ascii_digit()));
+    greets && !answers
+}
+
+/// The name someone gives in "this is Ana" / "Ana speaking", as they said it.
+pub fn introduced_name(text: &str) -> Option<String> {
+    let ws: Vec<&str> = text
+        .split(|c: char| c.is_whitespace() || matches!(c, ',' | '!' | '?' | '.' | ';'))
+        .filter(|w| !w.is_empty())
+        .collect();
+    let lower: Vec<String> = ws.iter().map(|w| w.to_lowercase()).collect();
+    let capital = |w: &str| w.chars().next().is_some_and(char::is_uppercase);
+    for i in 0..lower.len() {
+        if lower[i] == "this" && lower.get(i + 1).is_some_and(|w| w == "is") {
+            if let Some(name) = ws.get(i + 2).filter(|w| capital(w)) {
+                return Some((*name).to_owned());
+            }
+        }
+        if lower[i] == "speaking" && i > 0 && capital(ws[i - 1]) {
+            return Some(ws[i - 1].to_owned());
+        }
+    }
+    None
+}
+
 /// Whether the words sound like a phone menu ("press 1 for ...", "para español oprima dos").
 pub fn is_menu(text: &str) -> bool {
     let ws = words(text);
@@ -322,6 +389,22 @@ pub fn menu_choice(text: &str, target: &str) -> Option<char> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn greetings_are_not_answers() {
+        assert!(is_greeting("Dockside Bakery, good morning, this is Ana!"));
+        assert!(is_greeting("Hello?"));
+        assert!(is_greeting("Lakeside Dental, how can I help you?"));
+        assert!(!is_greeting("Hello, yes, this is Sam."));
+        assert!(!is_greeting("Yes, Tuesday works."));
+        assert!(!is_greeting("We're about twenty people."));
+        assert_eq!(
+            introduced_name("Dockside Bakery, good morning, this is Ana!").as_deref(),
+            Some("Ana")
+        );
+        assert_eq!(introduced_name("Greg speaking.").as_deref(), Some("Greg"));
+        assert_eq!(introduced_name("this is the front desk"), None);
+    }
 
     #[test]
     fn intents() {

@@ -15,7 +15,7 @@ mod script;
 mod summary;
 
 pub use answers::spoken_email;
-pub use intents::{Intent, intent, is_menu, menu_choice};
+pub use intents::{Intent, intent, introduced_name, is_greeting, is_menu, menu_choice};
 pub use llm_mode::{ThinkRequest, Thought};
 
 use crate::transcript::{Role, Turn};
@@ -312,6 +312,8 @@ pub struct Conversation {
     asking_identity: bool,
     /// An uncertain answer being read back.
     readback: Option<script::Readback>,
+    /// Greetings answered with the question again (a business picking up says its name first).
+    greetings_answered: u32,
     /// Summary notes the caller's words triggered.
     notes: Vec<String>,
     /// Why the agent ends the call, once it decided.
@@ -346,6 +348,7 @@ impl Conversation {
             last_caller_text: String::new(),
             asking_identity: false,
             readback: None,
+            greetings_answered: 0,
             notes: Vec::new(),
             end_reason: None,
             actions: VecDeque::new(),

@@ -4,7 +4,7 @@
 //! moving along the script.
 
 use super::answers::{self, Heard};
-use super::intents::{Intent, intent};
+use super::intents::{Intent, intent, introduced_name, is_greeting};
 use super::offscript;
 use super::{After, Conversation, EndReason, State};
 use crate::extract;
@@ -13,6 +13,14 @@ use serde_json::Value;
 
 /// How many times an uncertain answer is read back before it is given up.
 const MAX_READBACKS: u32 = 2;
+
+/// "Hi, Ana!" to someone who gave their name, "Hi!" otherwise.
+fn greeting_back(text: &str) -> String {
+    match introduced_name(text) {
+        Some(name) => format!("Hi, {name}!"),
+        None => "Hi!".to_owned(),
+    }
+}
 
 /// An answer waiting for the caller's "yes" before it is kept.
 #[derive(Debug, Clone, PartialEq)]
@@ -67,6 +75,14 @@ impl Conversation {
             self.readback_answer(rb, text, now_ms);
             return;
         }
+        // "Dockside Bakery, good morning, this is Ana!" over our first question: greet, ask again.
+        if self.greetings_answered < 2 && is_greeting(text) && self.no_answer_in(text) {
+            self.greetings_answered += 1;
+            let hi = greeting_back(text);
+            let question = self.current_question();
+            self.ask(now_ms, format!("{hi} {question}").trim().to_owned());
+            return;
+        }
         if let Some(found) = intent(text) {
             // "No thanks, I'm not interested" to "Are you interested ...?" is an answer.
             let asks_interest = self.current_question().to_lowercase().contains("interest");
@@ -82,9 +98,48 @@ impl Conversation {
         }
     }
 
+    /// Whether `text` holds no answer to the current question (a greeting never answers free text).
+    fn no_answer_in(&self, text: &str) -> bool {
+        let Some(step) = self.step.and_then(|i| self.workflow.steps.get(i)) else {
+            return true;
+        };
+        match &step.field.kind {
+            FieldKind::Text => true,
+            kind => answers::read(kind, text, self.config.today).is_none(),
+        }
+    }
+
+    /// Whether the words name the callee ("Yes, this is Sarah", "Sarah speaking").
+    fn names_callee(&self, text: &str) -> bool {
+        let Some(callee) = self.workflow.callee.as_deref() else {
+            return false;
+        };
+        let first = crate::compiler::greeting_name(callee).to_lowercase();
+        let ws = extract::words(text);
+        ws.iter().any(|w| *w == first || extract::close(w, &first))
+    }
+
     /// The answer to "Am I speaking with Sarah?".
     fn identity_answer(&mut self, text: &str, now_ms: u64) {
         let lower = text.to_lowercase();
+        // Someone else picking up with a greeting ("Hartwell Dental, this is Ana"): ask for the
+        // callee by name, once or twice, before taking whoever it is as them.
+        if self.greetings_answered < 1 && is_greeting(text) && !self.names_callee(text) {
+            self.greetings_answered += 1;
+            let name = self
+                .workflow
+                .callee
+                .as_deref()
+                .map(crate::compiler::greeting_name)
+                .unwrap_or("them")
+                .to_owned();
+            let hi = greeting_back(text);
+            self.ask(
+                now_ms,
+                format!("{hi} May I speak with {name}, please?").trim().to_owned(),
+            );
+            return;
+        }
         if let Some(found) = intent(text) {
             match found {
                 Intent::WhoIsThis

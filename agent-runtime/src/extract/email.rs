@@ -57,6 +57,56 @@ fn piece(word: &str) -> String {
     word.to_owned()
 }
 
+/// The domain said after "at": labels of one to three words ("haddad events" is `haddadevents`)
+/// joined by "dot" or "dash"; the last label (the top-level domain) is one word, or letters
+/// spelled out ("I, O" is `io`).
+fn spoken_domain(ts: &[String]) -> String {
+    let mut labels: Vec<Vec<&str>> = vec![Vec::new()];
+    let mut joins: Vec<&str> = Vec::new();
+    for w in ts {
+        let w = w.as_str();
+        match connector(w) {
+            Some(c) if c == "." || c == "-" => {
+                if labels.last().is_none_or(Vec::is_empty) {
+                    break;
+                }
+                joins.push(c);
+                labels.push(Vec::new());
+            }
+            Some(_) => break,
+            None => {
+                let label = labels.last_mut().map_or(0, |l| l.len());
+                if label >= 3 || STOP.contains(&w) && label > 0 {
+                    break;
+                }
+                if let Some(l) = labels.last_mut() {
+                    l.push(w);
+                }
+            }
+        }
+    }
+    if labels.last().is_some_and(Vec::is_empty) {
+        labels.pop();
+        joins.pop();
+    }
+    if let Some(last) = labels.last_mut()
+        && last.len() > 1
+    {
+        // "dot com thanks": the top-level domain is its first word, unless it is spelled out.
+        if !last.iter().all(|w| w.len() == 1) {
+            last.truncate(1);
+        }
+    }
+    let mut domain = String::new();
+    for (i, label) in labels.iter().enumerate() {
+        if i > 0 {
+            domain.push_str(joins.get(i - 1).copied().unwrap_or("."));
+        }
+        domain.extend(label.iter().map(|w| piece(w)));
+    }
+    domain
+}
+
 /// The first email address in the text.
 pub fn email(text: &str) -> Option<String> {
     let ts = tokens(text);
@@ -79,23 +129,7 @@ pub fn email(text: &str) -> Option<String> {
         }
         local_words.reverse();
         let local: String = local_words.iter().map(|w| piece(w)).collect();
-        let mut domain = String::new();
-        let mut expect_label = true;
-        for w in &ts[at + 1..] {
-            let w = w.as_str();
-            match (expect_label, connector(w)) {
-                (true, None) => {
-                    domain.push_str(w);
-                    expect_label = false;
-                }
-                (false, Some(c)) if c == "." || c == "-" => {
-                    domain.push_str(c);
-                    expect_label = true;
-                }
-                _ => break,
-            }
-        }
-        let domain = domain.trim_end_matches(['.', '-']).to_owned();
+        let domain = spoken_domain(&ts[at + 1..]);
         if valid(&local, &domain) {
             return Some(format!("{local}@{domain}"));
         }
@@ -128,6 +162,18 @@ mod tests {
         assert_eq!(
             email("My email is jane at example.com"),
             Some("jane@example.com".into())
+        );
+        assert_eq!(
+            email("Uh, sure, it's monique at baptiste bakes dot com. Baptiste is B, A, P, T, I, S, T, E."),
+            Some("monique@baptistebakes.com".into())
+        );
+        assert_eq!(
+            email("Dan at parcelpoint dot I, O."),
+            Some("dan@parcelpoint.io".into())
+        );
+        assert_eq!(
+            email("It's corinne at haddad events dot com. Corinne with two N's."),
+            Some("corinne@haddadevents.com".into())
         );
         assert_eq!(
             email("bob dash smith at my-company dot org"),

@@ -54,9 +54,18 @@ pub(crate) fn number_words(ws: &[String]) -> Option<(u64, usize)> {
         }
         let next = ws.get(i + 1).map(String::as_str);
         let homophone = matches!(w, "to" | "too" | "for" | "ate" | "o" | "oh" | "a");
+        let low = current % 100;
         if let Some(t) = tens(w) {
+            // "eighteen seventy": a new number starts (said like a year or a price).
+            if low != 0 {
+                break;
+            }
             current += t;
         } else if let Some(u) = unit(w).filter(|_| !homophone) {
+            // "twenty five" goes on; "one two" and "twelve five" do not.
+            if low != 0 && !(low >= 20 && low % 10 == 0 && u < 10) {
+                break;
+            }
             current += u;
         } else if w == "a" && !any && matches!(next, Some("hundred" | "thousand")) {
             current = 1;
@@ -76,15 +85,64 @@ pub(crate) fn number_words(ws: &[String]) -> Option<(u64, usize)> {
     any.then_some((total + current, used))
 }
 
-/// The first number in the text ("about twenty five", "25", "3.5"), as written or in words.
+/// Words with hyphenated number words split ("twenty-two" -> "twenty", "two").
+fn number_tokens(text: &str) -> Vec<String> {
+    // "1,875": a thousands separator, not a list.
+    let chars: Vec<char> = text.chars().collect();
+    let text: String = chars
+        .iter()
+        .enumerate()
+        .filter(|&(i, c)| {
+            !(*c == ','
+                && i > 0
+                && chars[i - 1].is_ascii_digit()
+                && chars
+                    .get(i + 1..i + 4)
+                    .is_some_and(|d| d.iter().all(char::is_ascii_digit)))
+        })
+        .map(|(_, c)| *c)
+        .collect();
+    words(&text)
+        .into_iter()
+        .flat_map(|w| {
+            let parts: Vec<&str> = w.split('-').collect();
+            if parts.len() > 1 && parts.iter().all(|p| tens(p).is_some() || unit(p).is_some()) {
+                parts.into_iter().map(str::to_owned).collect()
+            } else {
+                vec![w]
+            }
+        })
+        .collect()
+}
+
+/// The first number in the text ("about twenty five", "25", "3.5", "$1,875", "400k"), as written
+/// or in words. Pairs said the way prices and years are ("eighteen seventy-five", "two
+/// forty-nine") are one number.
 pub fn number(text: &str) -> Option<f64> {
-    let ws = words(text);
+    let ws = number_tokens(text);
     for i in 0..ws.len() {
-        let w = ws[i].trim_end_matches('%');
+        let w = ws[i].trim_end_matches('%').trim_start_matches('$');
         if let Ok(n) = w.replace(',', "").parse::<f64>() {
             return Some(n);
         }
-        if let Some((n, _)) = number_words(&ws[i..]) {
+        if let Some(k) = w.strip_suffix('k')
+            && let Ok(n) = k.replace(',', "").parse::<f64>()
+        {
+            return Some(n * 1000.0);
+        }
+        if let Some((n, used)) = number_words(&ws[i..]) {
+            // "eighteen seventy-five", "two forty-nine": a second group right after the first.
+            let rest = &ws[i + used..];
+            let pair = (1..100).contains(&n)
+                && used <= 2
+                && rest
+                    .first()
+                    .is_some_and(|w| tens(w).is_some() || unit(w).is_some_and(|u| u >= 10))
+                && !ws[i..i + used].iter().any(|w| w == "hundred" || w == "thousand");
+            if pair && let Some((m, _)) = number_words(rest).filter(|(m, _)| (10..100).contains(m)) {
+                #[allow(clippy::cast_precision_loss)] // spoken numbers are far below 2^52
+                return Some((n * 100 + m) as f64);
+            }
             #[allow(clippy::cast_precision_loss)] // spoken numbers are far below 2^52
             return Some(n as f64);
         }
@@ -153,6 +211,13 @@ mod tests {
         assert_eq!(number("It costs 3.5 dollars"), Some(3.5));
         assert_eq!(number("I'm going to the store"), None);
         assert_eq!(number("nothing"), None);
+        assert_eq!(number("We're about twenty-two people."), Some(22.0));
+        assert_eq!(number("around a hundred and twenty"), Some(120.0));
+        assert_eq!(number("about four hundred thousand a year"), Some(400_000.0));
+        assert_eq!(number("it was eighteen seventy-five"), Some(1875.0));
+        assert_eq!(number("Saturday is two forty-nine."), Some(249.0));
+        assert_eq!(number("$1,875.50"), Some(1875.5));
+        assert_eq!(number("maybe 400k"), Some(400_000.0));
     }
 
     #[test]

@@ -37,10 +37,42 @@ const NEGATED_NEGATIVES: &[&str] = &[
     "of course",
 ];
 
+/// Reactions that are not answers ("Oh no. Wednesday... okay, yeah, got it.").
+const EXCLAMATIONS: &[&str] = &["oh no", "oh dear", "uh oh", "oh my", "oh boy", "oh man"];
+/// Phrases that agree without a yes word ("Got it", "I'll be there", "We do").
+const YES_PHRASES: &[&str] = &[
+    "got it",
+    "will do",
+    "sounds good",
+    "that works",
+    "i'll be there",
+    "i will be there",
+    "we'll be there",
+    "see you then",
+    "i did",
+    "i do",
+    "we do",
+    "we did",
+    "i have",
+    "we have",
+    "i am",
+    "i can",
+    "we can",
+    "i will",
+    "we will",
+    "of course",
+    "you bet",
+    "that's right",
+    "that is right",
+];
+
 /// `Some(true)` for a yes, `Some(false)` for a no, `None` when unclear or both.
 pub fn yes_or_no_words(text: &str) -> Option<bool> {
-    let lower = text.to_lowercase();
+    let lower = text.to_lowercase().replace('\u{2019}', "'");
     let mut cleaned = lower.clone();
+    for exclamation in EXCLAMATIONS {
+        cleaned = cleaned.replace(exclamation, " ");
+    }
     let mut forced_yes = false;
     for phrase in NEGATED_NEGATIVES {
         if cleaned.contains(phrase) {
@@ -49,7 +81,9 @@ pub fn yes_or_no_words(text: &str) -> Option<bool> {
         }
     }
     let ws = words(&cleaned);
-    let positive = forced_yes || ws.iter().any(|w| YES.contains(&w.as_str()));
+    let padded = format!(" {} ", ws.join(" "));
+    let phrase_yes = YES_PHRASES.iter().any(|p| padded.contains(&format!(" {p} ")));
+    let positive = forced_yes || phrase_yes || ws.iter().any(|w| YES.contains(&w.as_str()));
     let negative = ws.iter().any(|w| NO.contains(&w.as_str()) || w.ends_with("n't"));
     match (positive, negative) {
         (true, false) => Some(true),
@@ -68,7 +102,12 @@ pub fn yes_no(text: &str) -> Option<bool> {
         {
             Some(true)
         }
-        Some("no" | "nope" | "nah") if !text.to_lowercase().starts_with("no problem") => Some(false),
+        Some("no" | "nope" | "nah")
+            if !text.to_lowercase().starts_with("no problem")
+                && !text.to_lowercase().starts_with("no worries") =>
+        {
+            Some(false)
+        }
         _ => yes_or_no_words(text),
     }
 }
@@ -86,6 +125,10 @@ mod tests {
             "That's correct",
             "No problem!",
             "Of course.",
+            "Oh no. Wednesday, nine to one... okay, yeah, I'll let the owner know. Got it.",
+            "Got it, thanks.",
+            "I'll be there.",
+            "We do.",
         ] {
             assert_eq!(yes_no(yes), Some(true), "{yes}");
         }
@@ -95,6 +138,8 @@ mod tests {
             "I won't be there",
             "No, sorry, that doesn't work",
             "I cannot.",
+            "I don't, no.",
+            "Not yet.",
         ] {
             assert_eq!(yes_no(no), Some(false), "{no}");
         }
