@@ -254,7 +254,7 @@ fn as_instruction(item: &str) -> String {
         .split(|c: char| !(c.is_alphanumeric() || c == '\''))
         .next()
         .unwrap_or("");
-    if INSTRUCTION_OPENERS.contains(&first) {
+    if INSTRUCTION_OPENERS.contains(&first) || lower.starts_with("do not ") {
         return t.to_owned();
     }
     if t.ends_with('?') {

@@ -905,6 +905,10 @@ pub fn ask_for(np: &str) -> Ask {
     let kind = kind_of(&question);
     let kind = if kind == FieldKind::YesNo {
         FieldKind::Text
+    } else if kind == FieldKind::Text && numeric_topic(&lower) {
+        FieldKind::Number
+    } else if kind == FieldKind::Text && date_topic(&lower) {
+        FieldKind::Date
     } else {
         kind
     };
@@ -913,6 +917,73 @@ pub fn ask_for(np: &str) -> Ask {
         question,
         kind,
     }
+}
+
+/// Whether a topic's head noun is a quantity ("interest rate", "balance left on the loan",
+/// "roof age in years", "average monthly electric bill").
+fn numeric_topic(lower: &str) -> bool {
+    let head = lower.split(" of ").next().unwrap_or(lower);
+    let head_words: Vec<&str> = head
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .collect();
+    const QUANTITIES: &[&str] = &[
+        "rate",
+        "balance",
+        "amount",
+        "price",
+        "cost",
+        "budget",
+        "income",
+        "revenue",
+        "salary",
+        "age",
+        "mileage",
+        "total",
+        "fee",
+        "bill",
+        "years",
+        "months",
+        "count",
+        "size",
+        "headcount",
+        "payment",
+        "deposit",
+        "premium",
+        "spend",
+        "spending",
+        "rent",
+        "value",
+        "score",
+        "percentage",
+        "weight",
+        "height",
+        "quantity",
+        "volume",
+        "capacity",
+        "footage",
+        "acreage",
+        "miles",
+        "hours",
+        "number",
+    ];
+    head_words.iter().any(|w| QUANTITIES.contains(w))
+        && !head_words.iter().any(|w| {
+            matches!(
+                *w,
+                "method" | "type" | "plan" | "frequency" | "schedule" | "date" | "time"
+            )
+        })
+}
+
+/// Whether a topic is a calendar date ("wedding date", "move-in day", "start date").
+fn date_topic(lower: &str) -> bool {
+    let ws: Vec<&str> = lower
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .collect();
+    ws.last()
+        .is_some_and(|w| matches!(*w, "date" | "day" | "birthday" | "deadline"))
 }
 
 /// Whether a topic has a verb or pronoun in it ("switched to a competitor", "we close at 6"), so

@@ -34,6 +34,29 @@ const SHORTHAND: &[(&str, &str)] = &[
     ("e-mail", "email"),
     ("emailaddress", "email address"),
     ("cb", "callback"),
+    ("cant", "can't"),
+    ("dont", "don't"),
+    ("wont", "won't"),
+    ("isnt", "isn't"),
+    ("doesnt", "doesn't"),
+    ("didnt", "didn't"),
+    ("wasnt", "wasn't"),
+    ("arent", "aren't"),
+    ("havent", "haven't"),
+    ("hasnt", "hasn't"),
+    ("shouldnt", "shouldn't"),
+    ("couldnt", "couldn't"),
+    ("wouldnt", "wouldn't"),
+    ("theyre", "they're"),
+    ("youre", "you're"),
+    ("shes", "she's"),
+    ("hes", "he's"),
+    ("apointment", "appointment"),
+    ("appoinment", "appointment"),
+    ("tues", "Tuesday"),
+    ("thur", "Thursday"),
+    ("thurs", "Thursday"),
+    ("weds", "Wednesday"),
 ];
 
 /// Normalizes typography and shorthand; bullets and numbered items become sentences of their own.
@@ -357,11 +380,13 @@ pub fn clauses(sentence: &str) -> Vec<String> {
             cuts.push((cut, i + 1));
             continue;
         }
-        // "..., and if it wasn't, ask ...": a condition of its own.
+        // "..., and if it wasn't, ask ...", "... in person, and if so offer ...": a condition of
+        // its own.
         if w == "if"
             && !conditional
             && (lower[i - 1] == "and" || prev.ends_with(','))
-            && words[i + 1..].iter().any(|x| x.ends_with(','))
+            && (words[i + 1..].iter().any(|x| x.ends_with(','))
+                || matches!(after, "so" | "yes" | "not" | "no"))
         {
             let cut = if lower[i - 1] == "and" { i - 1 } else { i };
             cuts.push((cut, cut));
@@ -518,7 +543,55 @@ pub fn address_callee(clause: &str, name: Option<&str>) -> String {
                 continue;
             }
         }
-        let swapped = second_person(w);
+        // "her" is "you" as an object ("still bothering her", "call her back") and "your"
+        // before a noun ("her knee").
+        let next_lower = words
+            .get(i + 1)
+            .map(|n| split_trailing_punct(n).0.to_lowercase())
+            .unwrap_or_default();
+        let object_her = lower == "her"
+            && (!tail.is_empty()
+                || matches!(
+                    next_lower.as_str(),
+                    "" | "to"
+                        | "for"
+                        | "at"
+                        | "about"
+                        | "with"
+                        | "and"
+                        | "or"
+                        | "on"
+                        | "in"
+                        | "if"
+                        | "that"
+                        | "again"
+                        | "know"
+                        | "back"
+                        | "up"
+                        | "a"
+                        | "an"
+                        | "the"
+                        | "this"
+                        | "tomorrow"
+                        | "today"
+                        | "now"
+                        | "later"
+                        | "when"
+                        | "whether"
+                        | "what"
+                        | "how"
+                        | "any"
+                ));
+        let swapped = if object_her {
+            let you = if core.chars().next().is_some_and(char::is_uppercase) {
+                "You"
+            } else {
+                "you"
+            };
+            format!("{you}{tail}")
+        } else {
+            second_person(w)
+        };
         let is_subject = matches!(lower.as_str(), "they" | "he" | "she");
         if subject_was_swapped {
             let verb = match lower.as_str() {

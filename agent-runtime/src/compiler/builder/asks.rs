@@ -2,6 +2,109 @@
 
 use super::*;
 
+/// Times offered without an offer verb: "we have openings Monday at 2 or Wednesday at 4", "Sam
+/// also has Friday at 1 PM or next Monday at 9:15 AM available, so please let her pick one",
+/// "Thursday or Friday are open".
+fn availability_options(c: &str) -> Option<Vec<String>> {
+    let lower = c.to_lowercase();
+    const MARKS: &[&str] = &[
+        "openings on",
+        "openings",
+        "opening on",
+        "availability on",
+        "availability",
+        "slots on",
+        "slots",
+        "also has",
+        "also have",
+        "we can do",
+        "we could do",
+    ];
+    let (at, len) = MARKS.iter().find_map(|m| {
+        let at = lower.find(&format!("{m} "))?;
+        Some((at, m.len() + 1))
+    })?;
+    let mut rest = c[at + len..].trim();
+    for tail in [
+        ", so",
+        " so please",
+        " available",
+        " open",
+        ". ",
+        " for them",
+        " if ",
+    ] {
+        if let Some(cut) = rest.to_lowercase().find(tail) {
+            rest = rest[..cut].trim();
+        }
+    }
+    let options = clean_options(options_in(rest)?);
+    let timely = |o: &String| {
+        let l = o.to_lowercase();
+        l.chars().any(|ch| ch.is_ascii_digit())
+            || [
+                "monday",
+                "tuesday",
+                "wednesday",
+                "thursday",
+                "friday",
+                "saturday",
+                "sunday",
+                "morning",
+                "afternoon",
+                "evening",
+                "tomorrow",
+                "next week",
+                "noon",
+            ]
+            .iter()
+            .any(|d| l.contains(d))
+    };
+    (options.len() >= 2 && options.iter().all(timely)).then_some(options)
+}
+
+/// Splits "A, what B, and how C" at a comma (and "and") that opens a question word, "whether" or
+/// "if"; a single segment when there is none.
+fn wh_segments(clause: &str) -> Vec<String> {
+    let ws: Vec<&str> = clause.split_whitespace().collect();
+    let mut cuts = vec![0];
+    for i in 1..ws.len() {
+        let prev = ws[i - 1];
+        let w = ws[i].to_lowercase();
+        let opens = |w: &str| {
+            matches!(
+                w,
+                "what" | "how" | "when" | "which" | "where" | "who" | "whether" | "if" | "why"
+            )
+        };
+        if prev.ends_with(',') && opens(&w) {
+            cuts.push(i);
+        } else if prev.ends_with(',')
+            && w == "and"
+            && ws.get(i + 1).is_some_and(|n| opens(&n.to_lowercase()))
+            && !ws.get(i + 2).is_some_and(|n| n.to_lowercase() == "so")
+        {
+            cuts.push(i + 1);
+        }
+    }
+    let mut out = Vec::new();
+    for (k, &start) in cuts.iter().enumerate() {
+        let end = cuts.get(k + 1).map_or(ws.len(), |&e| {
+            if ws[e - 1].eq_ignore_ascii_case("and") {
+                e - 1
+            } else {
+                e
+            }
+        });
+        let seg = ws[start..end].join(" ");
+        let seg = seg.trim().trim_end_matches(',').trim().to_owned();
+        if !seg.is_empty() {
+            out.push(seg);
+        }
+    }
+    out
+}
+
 impl Builder {
     /// "Confirm the appointment for Thursday at 2 PM", "Confirm their payment method and the
     /// expected payment date", "Make sure they're still coming", "Verify their address".
@@ -75,6 +178,18 @@ impl Builder {
             .collect();
         if !infos.is_empty() && infos.iter().all(Option::is_some) {
             return infos.into_iter().flatten().collect();
+        }
+        // "Verify her current interest rate, the balance left on her loan, and whether she's had
+        // any late payments": several pieces, each asked for.
+        if items.len() >= 2 && items.iter().all(|i| event_noun(i).is_none()) {
+            let mut asks = Vec::new();
+            for item in &items {
+                match strip_any(item, &["whether", "if"]) {
+                    Some(clause) => asks.extend(self.yes_no_clauses(clause)),
+                    None => asks.push(ask_for(item)),
+                }
+            }
+            return asks;
         }
         // An event: "the appointment for Thursday at 2 PM" -> "Will you still be able to make
         // your appointment on Thursday at 2 PM?"
@@ -310,6 +425,23 @@ impl Builder {
     /// "if they can come on Tuesday and whether they need parking" -> one yes/no each; "whether
     /// they prefer mornings or afternoons" -> a choice.
     pub(super) fn yes_no_clauses(&mut self, clause: &str) -> Vec<Ask> {
+        // "if she's pre-approved, what her price range is, and how soon she's moving": a list
+        // of questions of different shapes; each is read on its own.
+        let segments = wh_segments(clause);
+        if segments.len() > 1 {
+            let mut asks = self.yes_no_clauses(&segments[0]);
+            for seg in &segments[1..] {
+                let lower = seg.to_lowercase();
+                if let Some(rest) = strip_any(seg, &["whether", "if"]) {
+                    asks.extend(self.yes_no_clauses(rest));
+                } else if lower.starts_with("how many") || lower.starts_with("how much") {
+                    asks.extend(self.noun_phrases(seg));
+                } else {
+                    asks.extend(self.noun_phrases(seg));
+                }
+            }
+            return asks;
+        }
         let addressed = self.address(clause);
         let mut parts: Vec<String> = addressed
             .split(" and whether ")
@@ -520,6 +652,18 @@ impl Builder {
 
     /// "Offer Monday or Tuesday", "offer to schedule a call", "offer a 10% discount".
     pub(super) fn offer(&mut self, c: &str) -> bool {
+        if let Some(options) = availability_options(c) {
+            let q = format!("Would {} work better for you?", join_options(&options));
+            self.push_asks(
+                vec![Ask {
+                    question: q,
+                    kind: FieldKind::Choice { options },
+                    name: "choice".into(),
+                }],
+                None,
+            );
+            return true;
+        }
         let Some(rest) = strip_any(
             c,
             &[

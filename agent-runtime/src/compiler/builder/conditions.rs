@@ -182,10 +182,17 @@ pub(super) fn trailing_condition(c: &str) -> Option<(String, String)> {
         let cons = c[..at].trim().trim_end_matches(',').to_owned();
         // "Collect their email if you don't already have it": no real condition.
         let cl = cond.to_lowercase();
+        // "Get a callback number in case the mechanic finds anything else": a purpose.
+        let in_case_purpose = marker == " in case "
+            && !matches!(
+                cl.split_whitespace().next().unwrap_or(""),
+                "they" | "he" | "she" | "you" | "they're" | "he's" | "she's" | "you're" | "it" | "that"
+            );
         if cl.contains("don't already have")
             || cl.contains("do not already have")
             || cl.contains("don't have it")
             || is_judgement(&cl)
+            || in_case_purpose
         {
             return Some((cons, "they answer".to_owned()));
         }

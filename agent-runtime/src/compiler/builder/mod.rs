@@ -130,6 +130,13 @@ impl Builder {
                 || r.starts_with("make a call")
                 || r.starts_with("place a call"))
         {
+            // "Could you please call Mr. Henderson and confirm his cleaning on Friday?": the
+            // request is the instruction, said politely.
+            let body = &sentence[sentence.len() - r.len().min(sentence.len())..];
+            let body = format!("{}.", body.trim().trim_end_matches('?').trim());
+            for clause in clauses(&body) {
+                self.clause(&clause);
+            }
             return;
         }
         // A direct question the writer wants asked, as written ("Would you like a reminder text?").
@@ -367,6 +374,23 @@ impl Builder {
                     r2 = after[after.find(' ').unwrap_or(after.len())..].trim_start();
                     return r2.trim_start_matches(',').trim_start();
                 }
+            }
+        }
+        // "customers", "all residents", "parents": the listeners named by their role.
+        {
+            let ws: Vec<&str> = r.split_whitespace().collect();
+            let skip = usize::from(
+                ws.first()
+                    .is_some_and(|w| matches!(w.to_lowercase().as_str(), "all" | "our" | "the")),
+            );
+            if let Some(role) = ws.get(skip)
+                && super::names::is_role(&role.to_lowercase().trim_end_matches(','))
+                && ws.get(skip + 1).is_some_and(|n| {
+                    matches!(n.to_lowercase().as_str(), "know" | "that" | "about" | "of" | "to")
+                })
+            {
+                let cut: usize = ws[..=skip].iter().map(|w| w.len() + 1).sum();
+                r = r[cut.min(r.len())..].trim_start();
             }
         }
         for l in [

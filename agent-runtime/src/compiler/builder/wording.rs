@@ -401,11 +401,54 @@ pub(super) fn scale_question(q: &str, min: u8, max: u8) -> String {
 pub(super) fn looks_like_clause(text: &str) -> bool {
     let ws = words(text);
     let subject = ws.first().map(String::as_str);
-    matches!(
+    let pronoun = matches!(
         subject,
-        Some("you" | "it" | "there" | "we" | "everything" | "nothing")
+        Some(
+            "you"
+                | "it"
+                | "there"
+                | "we"
+                | "everything"
+                | "nothing"
+                | "you're"
+                | "you'll"
+                | "you've"
+                | "you'd"
+                | "it's"
+                | "there's"
+                | "we're"
+                | "they're"
+                | "everything's"
+        )
     ) && ws.len() > 1
-        && !matches!(ws.get(1).map(String::as_str), Some("and" | "or"))
+        && !matches!(ws.get(1).map(String::as_str), Some("and" | "or"));
+    // "your insurance is still Delta Dental", "the new address is correct": a noun phrase, then
+    // a verb.
+    // ("the date you will pay the rest" is a noun phrase: its verb belongs to "you".)
+    let noun_then_verb = ws.len() > 2
+        && (1..ws.len().min(5)).any(|i| {
+            matches!(
+                ws[i].as_str(),
+                "is" | "are"
+                    | "was"
+                    | "were"
+                    | "has"
+                    | "have"
+                    | "will"
+                    | "can"
+                    | "still"
+                    | "would"
+                    | "should"
+                    | "hasn't"
+                    | "isn't"
+                    | "aren't"
+                    | "won't"
+            ) && !matches!(
+                ws[i - 1].as_str(),
+                "you" | "they" | "he" | "she" | "we" | "i" | "who" | "that" | "which"
+            )
+        });
+    pronoun || noun_then_verb
 }
 
 /// Whether a yes/no question confirms an event ("Can you come to your appointment on Tuesday?",
