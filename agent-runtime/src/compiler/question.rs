@@ -791,6 +791,26 @@ pub fn kind_of(question: &str) -> FieldKind {
     if YES_NO.contains(&first) {
         return FieldKind::YesNo;
     }
+    // "What is the nightly rate?", "What's your current balance?": the topic's head decides.
+    for lead in ["what is ", "what's ", "what are ", "what was ", "what would be "] {
+        if let Some(np) = q.strip_prefix(lead) {
+            let np = np.trim_end_matches(['?', '.']);
+            if numeric_topic(np) {
+                return FieldKind::Number;
+            }
+            if date_topic(np) {
+                return FieldKind::Date;
+            }
+        }
+    }
+    // "When is the payment due?", "When does the replacement arrive?"
+    if first == "when" {
+        return if has("time") || has("what hour") {
+            FieldKind::DateTime
+        } else {
+            FieldKind::Date
+        };
+    }
     FieldKind::Text
 }
 

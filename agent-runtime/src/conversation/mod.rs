@@ -521,10 +521,36 @@ impl Conversation {
                 interrupted: false,
             });
         }
+        // A phone menu where a person was expected (a business's switchboard): navigate it toward
+        // what the call is about, then start over with whoever answers.
+        if is_menu(&text)
+            && self.fields.is_empty()
+            && !self.ending
+            && matches!(
+                self.state,
+                State::Listening { .. } | State::Speaking { .. } | State::AwaitingBeep { .. }
+            )
+        {
+            if !self.playing.is_empty() {
+                self.actions.push_back(Action::StopSpeaking);
+            }
+            self.reached_machine = false;
+            self.asking_identity = false;
+            self.readback = None;
+            self.state = State::Navigating {
+                since_ms: now_ms,
+                hearing: false,
+            };
+        }
         match self.state {
             State::Navigating { since_ms, .. } => {
                 if is_menu(&text) {
-                    let target = self.workflow.ivr_target.clone().unwrap_or_default();
+                    // The prompt's own target, else what the call is about.
+                    let target = self
+                        .workflow
+                        .ivr_target
+                        .clone()
+                        .unwrap_or_else(|| self.workflow.prompt.clone());
                     if let Some(key) = menu_choice(&text, &target) {
                         self.actions.push_back(Action::SendDtmf {
                             digits: key.to_string(),
