@@ -172,6 +172,15 @@ pub fn intent(text: &str) -> Option<Intent> {
         "don't need it",
         "don't want it",
         "not for me",
+        "cancel that",
+        "cancel it",
+        "please cancel",
+        "won't be needing",
+        "don't need it anymore",
+        "no longer need",
+        "sold the house",
+        "we've moved",
+        "we moved",
     ]) {
         return Some(Intent::NotInterested);
     }

@@ -122,9 +122,44 @@ impl Conversation {
     /// The answer to "Am I speaking with Sarah?".
     fn identity_answer(&mut self, text: &str, now_ms: u64) {
         let lower = text.to_lowercase();
+        // "Hang on, let me get him": whoever answered fetches the callee; wait for them.
+        let fetching = [
+            "let me get",
+            "i'll get",
+            "let me grab",
+            "i'll grab",
+            "i'll go get",
+            "let me see if",
+            "i'll see if",
+            "i'll put",
+            "let me put",
+            "putting you through",
+            "hang on",
+        ]
+        .iter()
+        .any(|k| lower.contains(k));
+        if fetching && !self.names_callee(text) {
+            self.greetings_answered += 1;
+            self.say(now_ms, "Sure, thank you.".to_owned(), true);
+            self.state = State::Speaking { then: After::Listen };
+            return;
+        }
+        // "Speaking.", "This is she.", "That's me": the callee.
+        let self_named = [
+            "speaking",
+            "this is she",
+            "this is he",
+            "this is me",
+            "it's me",
+            "that's me",
+            "that is me",
+        ]
+        .iter()
+        .any(|k| lower.contains(k))
+            && introduced_name(text).is_none_or(|_| self.names_callee(text));
         // Someone else picking up with a greeting ("Hartwell Dental, this is Ana"): ask for the
-        // callee by name, once or twice, before taking whoever it is as them.
-        if self.greetings_answered < 1 && is_greeting(text) && !self.names_callee(text) {
+        // callee by name, once, before taking whoever it is as them.
+        if !self_named && self.greetings_answered < 1 && is_greeting(text) && !self.names_callee(text) {
             self.greetings_answered += 1;
             let name = self
                 .workflow
@@ -196,10 +231,19 @@ impl Conversation {
             "doesn't live here",
             "does not live here",
             "you have the wrong",
+            "doesn't work here",
+            "does not work here",
+            "no longer works",
+            "not with us",
+            "not with the company",
+            "left the company",
+            "she left",
+            "he left",
+            "passed away",
         ]
         .iter()
         .any(|k| lower.contains(k))
-            || extract::yes_no(text) == Some(false) && !lower.contains("speaking");
+            || extract::yes_no(text) == Some(false) && !lower.contains("speaking") && !self_named;
         self.asking_identity = false;
         if wrong {
             let name = self
@@ -219,7 +263,12 @@ impl Conversation {
                 .workflow
                 .subject
                 .as_deref()
-                .map(|s| format!(" about {}", s.replace("your ", "their ")))
+                .map(|s| {
+                    format!(
+                        " about {}",
+                        s.replace("your ", "their ").trim_end_matches(['.', '!', '?'])
+                    )
+                })
                 .unwrap_or_default();
             let text = format!(
                 "I'm sorry for the trouble. Could you please let {name} know that {from}{about}? Thank you, goodbye."
@@ -320,6 +369,13 @@ impl Conversation {
             }
             Intent::Decline => self.skip_step(now_ms, "No problem."),
             Intent::NotInterested => {
+                // "Cancel it, we sold the house" to "Can you still make it?": a no, kept.
+                if let Some(i) = self.step
+                    && self.workflow.steps[i].field.kind == FieldKind::YesNo
+                    && !self.fields.contains_key(&self.workflow.steps[i].field.name)
+                {
+                    self.keep(i, Value::Bool(false));
+                }
                 self.ending = true;
                 let text = format!("I understand. {}", self.workflow.closing);
                 self.say(now_ms, text, false);

@@ -181,7 +181,33 @@ impl Builder {
         }
         // "Verify her current interest rate, the balance left on her loan, and whether she's had
         // any late payments": several pieces, each asked for.
-        if items.len() >= 2 && items.iter().all(|i| event_noun(i).is_none()) {
+        let info_piece = |i: &String| {
+            let l = i.to_lowercase();
+            let when_words = [
+                "today",
+                "tomorrow",
+                "monday",
+                "tuesday",
+                "wednesday",
+                "thursday",
+                "friday",
+                "saturday",
+                "sunday",
+                " am",
+                " pm",
+                "morning",
+                "afternoon",
+                "noon",
+                "'s ",
+            ];
+            l.starts_with("whether")
+                || l.starts_with("if ")
+                || (event_noun(i).is_none()
+                    && i.split_whitespace().count() <= 9
+                    && !when_words.iter().any(|w| l.contains(w))
+                    && !l.chars().any(|c| c.is_ascii_digit()))
+        };
+        if items.len() >= 2 && items.iter().all(info_piece) {
             let mut asks = Vec::new();
             for item in &items {
                 match strip_any(item, &["whether", "if"]) {

@@ -172,6 +172,21 @@ pub(super) const EVENTS: &[&str] = &[
     "transfer",
     "ride",
     "check-in",
+    "tune-up",
+    "tuneup",
+    "adjustment",
+    "massage",
+    "neuter",
+    "spay",
+    "vaccine",
+    "booster",
+    "pickup",
+    "hold",
+    "conference",
+    "cleanup",
+    "pump-out",
+    "mowing",
+    "visit",
 ];
 
 /// Strips the words that open a clause without adding to it ("Please also", "Then", "I need you to").
