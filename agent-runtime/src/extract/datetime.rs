@@ -225,7 +225,24 @@ pub fn time(text: &str) -> Option<(u8, u8)> {
             let suffix = meridiem(after)
                 .or_else(|| meridiem_word(ws[i].trim_start_matches(|c: char| c.is_ascii_digit())));
             let oclock = after.first().is_some_and(|n| n == "o'clock" || n == "oclock");
-            let at = i > 0 && ws[i - 1] == "at";
+            // "at 3", "around three", "after five", "by two": a time.
+            let at = i > 0
+                && matches!(
+                    ws[i - 1].as_str(),
+                    "at" | "around" | "about" | "after" | "by" | "before" | "until" | "till" | "say" | "like"
+                        | "maybe" | "between"
+                );
+            // "tonight at seven", "Thursday evening around eight": the part of the day says PM.
+            let suffix = suffix.or_else(|| {
+                let part = |p: &str| ws.iter().any(|w| w == p);
+                if part("tonight") || part("evening") || part("afternoon") {
+                    Some(Meridiem::Pm)
+                } else if part("morning") {
+                    Some(Meridiem::Am)
+                } else {
+                    None
+                }
+            });
             if suffix.is_some()
                 || oclock
                 || at
@@ -338,6 +355,9 @@ mod tests {
     #[test]
     fn times() {
         assert_eq!(time("3 PM works"), Some((15, 0)));
+        assert_eq!(time("Try her tomorrow around three"), Some((15, 0)));
+        assert_eq!(time("tonight at eight"), Some((20, 0)));
+        assert_eq!(time("Thursday morning at ten"), Some((10, 0)));
         assert_eq!(time("at 3pm"), Some((15, 0)));
         assert_eq!(time("3:30 p.m."), Some((15, 30)));
         assert_eq!(time("15:45"), Some((15, 45)));
