@@ -205,7 +205,23 @@ fn colon_items(line: &str) -> Option<(String, Vec<String>)> {
     // The header is the last few words before the colon ("call re: X. qualify:").
     let header_start = head.rfind(['.', '!', '?']).map_or(0, |i| i + 1);
     let header = head[header_start..].trim();
-    if header.split_whitespace().count() > 8 || !is_asking_header(header) {
+    // Only a header that plainly asks ("Ask:", "qualify:", "questions:") takes a comma list;
+    // "Lead: Corinne Haddad, event planner, ..." describes.
+    let strong = [
+        "question",
+        "ask",
+        "qualif",
+        "survey",
+        "collect",
+        "gather",
+        "find out",
+        "need to know",
+        "checklist",
+        "screen",
+        "intake",
+    ];
+    let header_lower = header.to_lowercase();
+    if header.split_whitespace().count() > 8 || !strong.iter().any(|h| header_lower.contains(h)) {
         return None;
     }
     let first = rest.split_whitespace().next().unwrap_or("").to_lowercase();

@@ -77,6 +77,16 @@ pub fn intent(text: &str) -> Option<Intent> {
         "is this a robot",
         "is this a recording",
         "am i talking to a",
+        "ai robot",
+        "ai robots",
+        "is this an ai",
+        "is this ai",
+        "is this a bot",
+        "is this a machine",
+        "are you a computer",
+        "is this a computer",
+        "are you automated",
+        "is this automated",
     ]) {
         return Some(Intent::AreYouAi);
     }

@@ -229,8 +229,17 @@ pub fn time(text: &str) -> Option<(u8, u8)> {
             let at = i > 0
                 && matches!(
                     ws[i - 1].as_str(),
-                    "at" | "around" | "about" | "after" | "by" | "before" | "until" | "till" | "say" | "like"
-                        | "maybe" | "between"
+                    "at" | "around"
+                        | "about"
+                        | "after"
+                        | "by"
+                        | "before"
+                        | "until"
+                        | "till"
+                        | "say"
+                        | "like"
+                        | "maybe"
+                        | "between"
                 );
             // "tonight at seven", "Thursday evening around eight": the part of the day says PM.
             let suffix = suffix.or_else(|| {

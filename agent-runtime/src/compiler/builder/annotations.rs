@@ -48,6 +48,22 @@ fn option_list(note: &str) -> Option<Vec<String>> {
     if !(note.contains(',') || lower.contains(" or ") || note.contains('/')) {
         return None;
     }
+    let lower_note = note.trim().to_lowercase();
+    let mut note = note.trim();
+    for lead in [
+        "we have ",
+        "we've got ",
+        "we offer ",
+        "either ",
+        "options: ",
+        "options are ",
+        "choices: ",
+    ] {
+        if lower_note.starts_with(lead) {
+            note = &note[lead.len()..];
+            break;
+        }
+    }
     let options: Vec<String> = note
         .split([',', '/'])
         .flat_map(|p| p.split(" or "))

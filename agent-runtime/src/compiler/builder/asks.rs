@@ -132,7 +132,16 @@ impl Builder {
         };
         let lower = c.to_lowercase();
         let rest = self.strip_listener(rest);
-        let rest = strip_any(rest, &["with them", "with the customer"]).unwrap_or(rest);
+        let rest =
+            strip_any(rest, &["with them", "with the customer", "with him", "with her"]).unwrap_or(rest);
+        // "Confirm with Yusuf Karim that ...": the callee is who confirms.
+        let rest = match (strip_word(rest, "with"), self.callee.clone()) {
+            (Some(after), Some(name)) => [name.as_str(), greeting_name(&name)]
+                .iter()
+                .find_map(|n| strip_word(after, n))
+                .unwrap_or(rest),
+            _ => rest,
+        };
         if rest.is_empty() {
             return true;
         }
@@ -659,7 +668,9 @@ impl Builder {
             if ["what", "when", "where", "which", "who", "why", "how"].contains(&first.as_str()) {
                 pending_wh = Some(first);
             }
-            let mut ask = ask_for(&item);
+            // Notes beside this item ("(we have Tuesday or Thursday mornings)", "y/n").
+            let (item, notes) = annotations::take(&item);
+            let mut ask = annotations::apply(ask_for(&item), &item, &notes);
             if let Some((min, max)) = scale_in(&item) {
                 if !matches!(ask.kind, FieldKind::Rating { .. }) {
                     ask.question = scale_question(&ask.question, min, max);

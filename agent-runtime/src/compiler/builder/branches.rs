@@ -137,8 +137,15 @@ impl Builder {
             .as_ref()
             .filter(|_| is_generic_condition(&lower))
             .map(|c| c.field.clone());
+        // "If Friday no longer works" after "Is there parking?": the yes/no it talks about.
+        let named = self.steps.iter().rev().find(|s| {
+            s.field.kind == FieldKind::YesNo
+                && s.when.is_none()
+                && shares_content(&lower, &s.question.to_lowercase())
+        });
         let latest_yes_no = sibling
             .and_then(|f| self.steps.iter().find(|s| s.field.name == f))
+            .or(named)
             .or_else(|| {
                 self.steps
                     .iter()
@@ -179,6 +186,7 @@ impl Builder {
                     "unavailable",
                     "conflict",
                     "push",
+                    "no longer",
                 ]
                 .iter()
                 .any(|k| lower.contains(k));
