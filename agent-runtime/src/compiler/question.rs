@@ -290,6 +290,8 @@ fn expand(clause: &str) -> Vec<String> {
             "you've" => Some(("you", "have")),
             "you'd" => Some(("you", "would")),
             "you'll" => Some(("you", "will")),
+            // "it's been scheduled": has.
+            "it's" if next_is_been(clause, w) => Some(("it", "has")),
             "it's" => Some(("it", "is")),
             "there's" => Some(("there", "is")),
             "that's" => Some(("that", "is")),
@@ -315,6 +317,15 @@ fn expand(clause: &str) -> Vec<String> {
         }
     }
     out
+}
+
+/// Whether the word after `word` in `clause` is "been" or "got" ("it's been", "it's got").
+fn next_is_been(clause: &str, word: &str) -> bool {
+    let ws: Vec<&str> = clause.split_whitespace().collect();
+    ws.iter()
+        .position(|w| std::ptr::eq(*w, word) || *w == word)
+        .and_then(|i| ws.get(i + 1))
+        .is_some_and(|n| matches!(n.to_lowercase().as_str(), "been" | "got" | "had"))
 }
 
 fn lower(w: &str) -> String {
@@ -503,10 +514,27 @@ pub fn split_list(text: &str) -> Vec<String> {
     for b in BINOMIALS {
         protected = replace_ci(&protected, b, &b.replace(" and ", " \u{1}and\u{1} "));
     }
+    // Nothing inside parentheses splits a list: "(deposits, transfers, or bill pay)" is a note.
+    let mut depth = 0i32;
+    let protected: String = protected
+        .chars()
+        .map(|c| match c {
+            '(' => {
+                depth += 1;
+                c
+            }
+            ')' => {
+                depth -= 1;
+                c
+            }
+            ',' if depth > 0 => '\u{3}',
+            c => c,
+        })
+        .collect();
     let mut items = Vec::new();
     for part in protected.split(',') {
         for piece in split_and(part) {
-            let piece = piece.replace(" \u{1}and\u{1} ", " and ");
+            let piece = piece.replace(" \u{1}and\u{1} ", " and ").replace('\u{3}', ",");
             let piece = piece
                 .trim()
                 .trim_start_matches("and ")
@@ -521,7 +549,27 @@ pub fn split_list(text: &str) -> Vec<String> {
 }
 
 fn split_and(part: &str) -> Vec<String> {
-    part.split(" and ").map(str::to_owned).collect()
+    // " and " inside parentheses stays.
+    let mut out = Vec::new();
+    let (mut depth, mut start) = (0i32, 0usize);
+    let bytes = part.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'(' => depth += 1,
+            b')' => depth -= 1,
+            b' ' if depth <= 0 && part[i..].starts_with(" and ") => {
+                out.push(part[start..i].to_owned());
+                start = i + 5;
+                i += 5;
+                continue;
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    out.push(part[start..].to_owned());
+    out
 }
 
 fn replace_ci(text: &str, needle: &str, with: &str) -> String {

@@ -89,6 +89,8 @@ pub fn normalize(prompt: &str) -> String {
         lines.push(protect_quoted_message(&line));
     }
     let text = lines.join(" ");
+    // "ask pay method + date": a plus joins a list.
+    let text = text.replace(" + ", " and ");
     let text: String = text
         .chars()
         .map(|c| match c {

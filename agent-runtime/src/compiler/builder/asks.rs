@@ -68,9 +68,22 @@ fn availability_options(c: &str) -> Option<Vec<String>> {
 fn wh_segments(clause: &str) -> Vec<String> {
     let ws: Vec<&str> = clause.split_whitespace().collect();
     let mut cuts = vec![0];
+    // "whether it's been scheduled, the payment date, and the amount": after a yes/no, noun
+    // phrases are questions of their own too.
+    let first = ws.first().map(|w| w.to_lowercase()).unwrap_or_default();
+    let yes_no_first = matches!(first.as_str(), "whether" | "if");
+    let noun_opener = |w: &str| yes_no_first && matches!(w, "the" | "their" | "his" | "her" | "your");
     for i in 1..ws.len() {
         let prev = ws[i - 1];
         let w = ws[i].to_lowercase();
+        if prev.ends_with(',') && noun_opener(&w) {
+            cuts.push(i);
+            continue;
+        }
+        if prev.ends_with(',') && w == "and" && ws.get(i + 1).is_some_and(|n| noun_opener(&n.to_lowercase())) {
+            cuts.push(i + 1);
+            continue;
+        }
         let opens = |w: &str| {
             matches!(
                 w,
@@ -395,6 +408,16 @@ impl Builder {
     /// The questions in what follows an ask verb, with the notes beside it ("y/n", "1-10",
     /// "(weekly, monthly, or rarely)") applied to the one question it gives.
     pub(super) fn asks_from(&mut self, rest: &str, collecting: bool) -> Vec<Ask> {
+        // "to rate X from 1 to 10, and whether Y (yes or no)": each part on its own, with its
+        // own notes.
+        let segments = wh_segments(rest);
+        if segments.len() > 1 {
+            let mut asks = Vec::new();
+            for segment in segments {
+                asks.extend(self.asks_from(&segment, collecting));
+            }
+            return asks;
+        }
         let (base, notes) = annotations::take(rest);
         let mut asks = self.asks_from_text(&base, collecting);
         if asks.len() == 1 {
