@@ -224,6 +224,22 @@ fn colon_items(line: &str) -> Option<(String, Vec<String>)> {
     if header.split_whitespace().count() > 8 || !strong.iter().any(|h| header_lower.contains(h)) {
         return None;
     }
+    // "Find out which applies: pay now, an arrangement, or already paid": options, not items.
+    if [
+        "which",
+        "whether",
+        "prefer",
+        "choose",
+        "pick",
+        "option",
+        "if they'd",
+        "if they would",
+    ]
+    .iter()
+    .any(|w| header_lower.contains(w))
+    {
+        return None;
+    }
     let first = rest.split_whitespace().next().unwrap_or("").to_lowercase();
     if INSTRUCTION_OPENERS.contains(&first.as_str()) {
         return None;

@@ -716,6 +716,8 @@ const ROLES: &[&str] = &[
     "family",
     "household",
     "account holder",
+    "holder",
+    "accountholder",
     "renter",
     "attendee",
     "participant",
@@ -857,6 +859,18 @@ pub fn callee(sentences: &[String]) -> Option<String> {
             };
             if accepted {
                 return Some(name);
+            }
+        }
+        // "call the Rivera family", "the Nguyen household": the family name.
+        for i in 1..words.len().saturating_sub(1) {
+            let next = split_trailing_punct(words[i + 1]).0.to_lowercase();
+            if lower[i - 1] == "the"
+                && matches!(next.as_str(), "family" | "household" | "residence" | "home")
+                && name_like(words[i])
+                && !org_like(words[i])
+                && !NOT_NAMES.contains(&lower[i].as_str())
+            {
+                return Some(split_trailing_punct(words[i]).0.to_owned());
             }
         }
         // "Dana's oil change", "Sarah's appointment": a possessive name opening a sentence or
@@ -1014,8 +1028,18 @@ fn org_run(words: &[&str]) -> Option<String> {
             parts.push(core.to_owned());
             continue;
         }
-        parts.push(core.trim_end_matches("'s").to_owned());
-        if !tail.is_empty() || possessive || parts.len() >= 6 {
+        // "St. Brigid Academy", "Mt. Sinai": the abbreviation's period does not end the name.
+        let abbreviation = tail == "."
+            && matches!(lower.as_str(), "st" | "mt" | "ft" | "dr" | "jr" | "sr")
+            && words
+                .get(i + 1)
+                .is_some_and(|n| n.chars().next().is_some_and(char::is_uppercase));
+        parts.push(format!(
+            "{}{}",
+            core.trim_end_matches("'s"),
+            if abbreviation { "." } else { "" }
+        ));
+        if (!tail.is_empty() && !abbreviation) || possessive || parts.len() >= 6 {
             break;
         }
     }

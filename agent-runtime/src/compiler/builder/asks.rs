@@ -80,7 +80,8 @@ fn wh_segments(clause: &str) -> Vec<String> {
             cuts.push(i);
             continue;
         }
-        if prev.ends_with(',') && w == "and" && ws.get(i + 1).is_some_and(|n| noun_opener(&n.to_lowercase())) {
+        if prev.ends_with(',') && w == "and" && ws.get(i + 1).is_some_and(|n| noun_opener(&n.to_lowercase()))
+        {
             cuts.push(i + 1);
             continue;
         }
@@ -162,6 +163,26 @@ impl Builder {
         // "check in", "check how they're doing": not a confirmation.
         if lower.starts_with("check in") || lower.starts_with("check how") || lower.starts_with("check up") {
             return false;
+        }
+        // "Verify you're speaking with the account holder": the name check every call with a
+        // named callee makes anyway.
+        if [
+            "you're speaking with",
+            "you are speaking with",
+            "you're talking to",
+            "you are talking to",
+            "you have the right person",
+            "you've reached",
+            "you have reached",
+            "it's the right person",
+            "identity",
+            "you're speaking to",
+            "you are speaking to",
+        ]
+        .iter()
+        .any(|k| rest_lower.starts_with(k))
+        {
+            return true;
         }
         let asks = self.confirmation_asks(rest, &rest_lower);
         self.push_asks(asks, None);
@@ -446,6 +467,22 @@ impl Builder {
         )
         .unwrap_or(rest);
         let rest_lower = rest.to_lowercase();
+        // "which applies: pay now, payment arrangement, or already paid": options after a colon.
+        if let Some((head, list)) = rest.split_once(": ")
+            && let Some(options) = options_in(list).filter(|o| (2..=6).contains(&o.len()))
+        {
+            let head = self.address(strip_any(head, &["whether", "if"]).unwrap_or(head));
+            let stem = wh_question(&head)
+                .or_else(|| invert(&head))
+                .unwrap_or_else(|| sentence_case(&head, '?'));
+            let stem = stem.trim_end_matches('?');
+            let options = clean_options(options);
+            return vec![Ask {
+                question: format!("{stem}: {}?", join_options(&options)),
+                name: topics::field_name_from(&head),
+                kind: FieldKind::Choice { options },
+            }];
+        }
         // A quoted question: ask: "Would you like a receipt?"
         if let Some(q) = quoted(rest) {
             return vec![ask_from_question(&sentence_case(&q, '?'))];

@@ -71,6 +71,9 @@ pub struct Builder {
     goal: Option<String>,
     /// Whether the last clause's steps were a branch (an "otherwise" follows it).
     last_condition: Option<Condition>,
+    /// What the prompt said the call is about ("Call about invoice #4521"), said before the
+    /// first question when there is no other message.
+    stated_subject: Option<String>,
 }
 
 impl Builder {
@@ -97,6 +100,7 @@ impl Builder {
             subject: None,
             goal: None,
             last_condition: None,
+            stated_subject: None,
         }
     }
 
@@ -295,6 +299,9 @@ impl Builder {
                     format!("Please remember to {}", self.address(r))
                 } else if rest.is_empty() {
                     return true;
+                } else if looks_like_clause(&self.address(rest)) {
+                    // "Remind the customer their water bill is 30 days overdue."
+                    format!("This is a reminder that {}", self.address(rest))
                 } else {
                     let r = self.address(rest);
                     self.note_event(&r);
@@ -356,7 +363,15 @@ impl Builder {
             _ => return false,
         };
         let message = sentence_case(&message, '.');
-        if verb == "remind" && self.reminded_event.is_none() {
+        // "Remind them their appointment is tomorrow" is about an event; "remind them their bill
+        // is overdue and service may stop" is not (the event word must open the reminder).
+        let head: String = rest_lower
+            .trim_start_matches("that ")
+            .split_whitespace()
+            .take(4)
+            .collect::<Vec<_>>()
+            .join(" ");
+        if verb == "remind" && self.reminded_event.is_none() && event_noun(&head).is_some() {
             self.note_event(&message);
         }
         self.messages.push(message);
@@ -533,6 +548,7 @@ impl Builder {
                 let t = t.trim_end_matches(['.', '!']).to_owned();
                 if !t.is_empty() {
                     self.subject.get_or_insert(ensure_possessive(&t));
+                    self.stated_subject.get_or_insert(ensure_possessive(&t));
                     self.facts.push(Fact {
                         topic: Vec::new(),
                         answer: sentence_case(&format!("I'm calling about {}", ensure_possessive(&t)), '.'),
@@ -677,6 +693,14 @@ impl Builder {
             .map(|o| format!(" calling on behalf of {o}"))
             .unwrap_or_else(|| " calling".into());
         let opening = format!("{DISCLOSURE}{org_part}.");
+        // Nothing to deliver but a stated subject ("Call about the outstanding balance of $240"):
+        // say why we call before asking.
+        if self.messages.is_empty()
+            && let Some(s) = self.stated_subject.clone()
+        {
+            self.messages
+                .push(sentence_case(&format!("I'm calling about {s}"), '.'));
+        }
         let message = (!self.messages.is_empty()).then(|| self.messages.join(" "));
         let voicemail_message = self.voicemail_message(&org_part, message.as_deref());
         let subject = self.subject.clone();

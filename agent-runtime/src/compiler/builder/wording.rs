@@ -5,6 +5,14 @@ use super::*;
 
 /// Words that open a clause without adding to it.
 pub(super) const LEAD_INS: &[&str] = &[
+    "either way",
+    "in any case",
+    "regardless",
+    "in either case",
+    "no matter what",
+    "at the end",
+    "before hanging up",
+    "before you hang up",
     "please",
     "kindly",
     "also",
@@ -441,7 +449,7 @@ pub(super) fn looks_like_clause(text: &str) -> bool {
     // a verb.
     // ("the date you will pay the rest" is a noun phrase: its verb belongs to "you".)
     let noun_then_verb = ws.len() > 2
-        && (1..ws.len().min(5)).any(|i| {
+        && (1..ws.len().min(12)).any(|i| {
             matches!(
                 ws[i].as_str(),
                 "is" | "are"
