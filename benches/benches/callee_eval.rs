@@ -53,7 +53,39 @@ struct Tally {
     passed: u32,
     by_kind: BTreeMap<String, (u32, u32)>,
     by_behaviour: BTreeMap<String, (u32, u32)>,
+    /// How many cases failed for each kind of problem.
+    problems: BTreeMap<&'static str, u32>,
     failures: Vec<(String, Vec<String>)>,
+}
+
+/// The kind of a problem the scorer wrote, for the per-kind failure counts.
+fn problem_kind(problem: &str) -> &'static str {
+    let p = problem;
+    if p.starts_with("prompt refused") {
+        "prompt_refused"
+    } else if p.starts_with("the first agent words") {
+        "no_disclosure_first"
+    } else if p.starts_with("outcome") {
+        "wrong_outcome"
+    } else if p.starts_with("end_reason") {
+        "wrong_end_reason"
+    } else if p.starts_with("keys pressed") {
+        "wrong_keys"
+    } else if p.starts_with("voicemail lacks") {
+        "voicemail_message"
+    } else if p.starts_with("the call did not run") {
+        "call_failed"
+    } else if p.ends_with("no question about it") {
+        "field_never_asked"
+    } else if p.ends_with("not collected") || p.contains("=-") && !p.contains(", got ") {
+        "field_not_collected"
+    } else if p.contains("should be absent") {
+        "field_should_be_absent"
+    } else if p.contains(" want ") {
+        "field_wrong_or_missing"
+    } else {
+        "other"
+    }
 }
 
 impl Tally {
@@ -70,6 +102,12 @@ impl Tally {
             e.1 += 1;
         }
         if !ok {
+            let mut kinds: Vec<&'static str> = problems.iter().map(|p| problem_kind(p)).collect();
+            kinds.sort_unstable();
+            kinds.dedup();
+            for k in kinds {
+                *self.problems.entry(k).or_default() += 1;
+            }
             self.failures.push((case.id.clone(), problems));
         }
     }
@@ -88,6 +126,7 @@ impl Tally {
             "success_rate": rate(self.passed, self.cases),
             "by_kind": table(&self.by_kind),
             "by_behaviour": table(&self.by_behaviour),
+            "failed_cases_by_problem": self.problems,
         })
     }
 

@@ -102,6 +102,13 @@ pub fn yes_no(text: &str) -> Option<bool> {
         {
             Some(true)
         }
+        Some("not")
+            if ws
+                .get(1)
+                .is_some_and(|w| matches!(w.as_str(), "yet" | "really" | "at" | "quite" | "anymore" | "today" | "now")) =>
+        {
+            Some(false)
+        }
         Some("no" | "nope" | "nah")
             if !text.to_lowercase().starts_with("no problem")
                 && !text.to_lowercase().starts_with("no worries") =>
@@ -140,6 +147,7 @@ mod tests {
             "I cannot.",
             "I don't, no.",
             "Not yet.",
+            "Not yet, honestly, I've been swamped. If you've got someone, Friday at ten would be great.",
         ] {
             assert_eq!(yes_no(no), Some(false), "{no}");
         }
