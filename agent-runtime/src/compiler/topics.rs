@@ -560,6 +560,18 @@ pub fn lookup(np: &str) -> Option<Found> {
             .replace("{what_np}", &what_np)
             .replace("{np}", &np_text)
             .replace("{how_many}", &how_many);
+        // Comments asked in the prompt's own word, so the callee hears what was meant.
+        let question = if topic.name == "comments" {
+            if np_text.contains("suggest") {
+                "Do you have a suggestion for us?".to_owned()
+            } else if np_text.contains("improve") || np_text.contains("better") {
+                "Is there anything we could do better?".to_owned()
+            } else {
+                question
+            }
+        } else {
+            question
+        };
         return Some(Found {
             name,
             kind: topic.kind,

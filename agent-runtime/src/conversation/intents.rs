@@ -35,7 +35,17 @@ pub enum Intent {
 
 /// The intent in an utterance, if any.
 pub fn intent(text: &str) -> Option<Intent> {
-    let t = format!(" {} ", words(text).join(" "));
+    // Fillers between the words of a phrase ("could you, um, call back") are not words.
+    let content: Vec<String> = words(text)
+        .into_iter()
+        .filter(|w| {
+            !matches!(
+                w.as_str(),
+                "um" | "uh" | "erm" | "er" | "hmm" | "like" | "ah" | "oh"
+            )
+        })
+        .collect();
+    let t = format!(" {} ", content.join(" "));
     let any = |list: &[&str]| list.iter().any(|p| t.contains(&format!(" {p} ")));
     if any(&[
         "stop calling",
@@ -139,6 +149,13 @@ pub fn intent(text: &str) -> Option<Intent> {
         "im driving",
         "i'm in a meeting",
         "i am in a meeting",
+        "in the middle of something",
+        "in the middle of",
+        "can't talk right now",
+        "cant talk right now",
+        "can't talk now",
+        "busy right now",
+        "not a great time",
         "can you call back",
         "could you call back",
         "try me later",

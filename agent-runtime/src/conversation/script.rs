@@ -138,7 +138,7 @@ impl Conversation {
         ]
         .iter()
         .any(|k| lower.contains(k));
-        if fetching && !self.names_callee(text) {
+        if fetching {
             self.greetings_answered += 1;
             self.say(now_ms, "Sure, thank you.".to_owned(), true);
             self.state = State::Speaking { then: After::Listen };

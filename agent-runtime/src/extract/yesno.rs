@@ -103,9 +103,12 @@ pub fn yes_no(text: &str) -> Option<bool> {
             Some(true)
         }
         Some("not")
-            if ws
-                .get(1)
-                .is_some_and(|w| matches!(w.as_str(), "yet" | "really" | "at" | "quite" | "anymore" | "today" | "now")) =>
+            if ws.get(1).is_some_and(|w| {
+                matches!(
+                    w.as_str(),
+                    "yet" | "really" | "at" | "quite" | "anymore" | "today" | "now"
+                )
+            }) =>
         {
             Some(false)
         }

@@ -580,6 +580,8 @@ impl Builder {
                     && !p.to_lowercase().contains(" or not")
                     && (p.to_lowercase().contains("prefer")
                         || p.to_lowercase().contains("would like")
+                        || p.to_lowercase().contains("'d like")
+                        || p.to_lowercase().contains("rather")
                         || p.to_lowercase().contains("want")
                         || options.iter().all(|o| o.split_whitespace().count() <= 3))
                 {
