@@ -775,6 +775,28 @@ pub fn callee(sentences: &[String]) -> Option<String> {
                 && org_run(&ws[i + 1..]).is_some_and(|o| org_like(&o))
         })
     });
+    let all = sentences.join(" ").to_lowercase();
+    let pet_context = [
+        "animal",
+        "vet ",
+        "veterinar",
+        "pet ",
+        "pets",
+        "paws",
+        "dog",
+        "cat ",
+        "cat's",
+        "puppy",
+        "kitten",
+        "grooming",
+        "neuter",
+        "spay",
+        "canine",
+        "feline",
+        "kennel",
+    ]
+    .iter()
+    .any(|k| all.contains(k));
     for sentence in sentences {
         let words: Vec<&str> = sentence.split_whitespace().collect();
         let lower: Vec<String> = words
@@ -833,10 +855,12 @@ pub fn callee(sentences: &[String]) -> Option<String> {
                 "let" => next == "know",
                 // "named Sam", "her name is Sam", "the callee is Sam"
                 "named" => true,
-                "is" => matches!(
-                    prev2,
-                    "name" | "callee" | "customer" | "client" | "patient" | "contact"
-                ),
+                "is" => {
+                    matches!(
+                        prev2,
+                        "name" | "callee" | "customer" | "client" | "patient" | "contact"
+                    ) || is_role(prev2)
+                }
                 // "confirm the appointment for Sarah Kim on Thursday" (not "for Bright Dental")
                 "for" if business_call => false,
                 "for" => {
@@ -902,7 +926,8 @@ pub fn callee(sentences: &[String]) -> Option<String> {
         // "Dana's oil change", "Sarah's appointment": a possessive name opening a sentence or
         // following a verb.
         for i in 0..words.len() {
-            if business_call {
+            // "confirm Bella's dental cleaning" at an animal hospital: Bella is the pet.
+            if business_call || pet_context {
                 break;
             }
             let (core, _) = split_trailing_punct(words[i]);

@@ -395,10 +395,29 @@ impl Conversation {
             return;
         };
         let kind = self.workflow.steps[i].field.kind.clone();
+        // "The doctor, a nine. And the front desk... make that a five.": each part to its question.
+        let parts = if keys.is_none() {
+            self.topic_parts(text, i)
+        } else {
+            Vec::new()
+        };
+        let own = parts.first().map_or(text, |&(_, start, _)| &text[..start]);
         let heard = match keys {
             Some(k) => answers::from_keys(&kind, k).map(|value| Heard { value, sure: true }),
-            None => answers::read(&kind, text, self.config.today),
+            None => answers::read(&kind, own, self.config.today)
+                .or_else(|| answers::read(&kind, text, self.config.today)),
         };
+        if heard.as_ref().is_some_and(|h| h.sure) {
+            for &(j, start, end) in &parts {
+                let later = self.workflow.steps[j].field.kind.clone();
+                if let Some(h) = answers::read(&later, &text[start..end], self.config.today)
+                    && h.sure
+                {
+                    let name = self.workflow.steps[j].field.name.clone();
+                    self.fields.insert(name, h.value);
+                }
+            }
+        }
         match heard {
             Some(Heard { value, sure: false }) => {
                 let said = answers::spoken(&kind, &value);
@@ -439,6 +458,126 @@ impl Conversation {
                 self.skip_step(now_ms, "No problem, let's move on.");
             }
         }
+    }
+
+    /// Where the caller's words turn to a later question's topic: (step, start, end) byte ranges
+    /// of `text`, in order, for unanswered later steps whose distinctive words are said.
+    fn topic_parts(&self, text: &str, current: usize) -> Vec<(usize, usize, usize)> {
+        const COMMON: &[&str] = &[
+            "what",
+            "which",
+            "when",
+            "where",
+            "who",
+            "how",
+            "is",
+            "are",
+            "was",
+            "were",
+            "your",
+            "you",
+            "the",
+            "a",
+            "an",
+            "of",
+            "to",
+            "on",
+            "in",
+            "for",
+            "with",
+            "and",
+            "or",
+            "do",
+            "does",
+            "did",
+            "have",
+            "has",
+            "any",
+            "us",
+            "would",
+            "could",
+            "can",
+            "will",
+            "rate",
+            "scale",
+            "out",
+            "like",
+            "much",
+            "many",
+            "that",
+            "this",
+            "it",
+            "be",
+            "we",
+            "our",
+            "from",
+            "at",
+            "by",
+            "best",
+            "good",
+            "there",
+            "yes",
+            "no",
+            "please",
+            "today",
+            "now",
+            "still",
+            "able",
+            "get",
+            "got",
+            "about",
+            "overall",
+            "experience",
+        ];
+        let content = |q: &str| -> Vec<String> {
+            extract::words(q)
+                .into_iter()
+                .filter(|w| {
+                    w.len() > 2 && !COMMON.contains(&w.as_str()) && !w.chars().all(|c| c.is_ascii_digit())
+                })
+                .collect()
+        };
+        let mine = content(&self.workflow.steps[current].question);
+        let lower = text.to_lowercase();
+        let mut anchors: Vec<(usize, usize)> = Vec::new();
+        for j in current + 1..self.workflow.steps.len() {
+            let step = &self.workflow.steps[j];
+            if self.fields.contains_key(&step.field.name) {
+                continue;
+            }
+            if let Some(c) = &step.when
+                && self.fields.get(&c.field) != Some(&c.equals)
+            {
+                continue;
+            }
+            let own: Vec<String> = content(&step.question)
+                .into_iter()
+                .filter(|w| !mine.contains(w))
+                .collect();
+            let at = own
+                .iter()
+                .filter_map(|w| {
+                    lower.match_indices(w.as_str()).find_map(|(at, _)| {
+                        let before = at == 0 || !lower.as_bytes()[at - 1].is_ascii_alphanumeric();
+                        let end = at + w.len();
+                        let after = end == lower.len() || !lower.as_bytes()[end].is_ascii_alphanumeric();
+                        (before && after).then_some(at)
+                    })
+                })
+                .min();
+            if let Some(at) = at.filter(|&a| a > 0) {
+                anchors.push((j, at));
+            }
+        }
+        anchors.sort_by_key(|&(_, at)| at);
+        anchors
+            .iter()
+            .enumerate()
+            .map(|(k, &(j, at))| {
+                let end = anchors.get(k + 1).map_or(text.len(), |&(_, next)| next);
+                (j, at, end)
+            })
+            .collect()
     }
 
     /// The caller's answer to "Just to confirm: Monday?".

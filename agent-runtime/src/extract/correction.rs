@@ -21,6 +21,14 @@ const MARKERS: &[&str] = &[
     "oops",
     "no no",
     "not that",
+    "i'd say",
+    "i would say",
+    "on average",
+    "averaged out",
+    "all in all",
+    "overall",
+    "let's say",
+    "call it",
 ];
 
 /// The words after the last correction, if the caller corrected themselves.

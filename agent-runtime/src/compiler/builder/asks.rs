@@ -471,17 +471,27 @@ impl Builder {
         if let Some((head, list)) = rest.split_once(": ")
             && let Some(options) = options_in(list).filter(|o| (2..=6).contains(&o.len()))
         {
+            // "for a payment date and how he'll pay: autopay, card, or check": the options are
+            // the last item's.
+            let mut items = split_list(head);
+            let last = items.pop().unwrap_or_else(|| head.to_owned());
+            let mut asks = Vec::new();
+            for item in items {
+                asks.extend(self.noun_phrases(&item));
+            }
+            let head = strip_any(&last, &["for", "about"]).unwrap_or(&last);
             let head = self.address(strip_any(head, &["whether", "if"]).unwrap_or(head));
             let stem = wh_question(&head)
                 .or_else(|| invert(&head))
                 .unwrap_or_else(|| sentence_case(&head, '?'));
             let stem = stem.trim_end_matches('?');
             let options = clean_options(options);
-            return vec![Ask {
+            asks.push(Ask {
                 question: format!("{stem}: {}?", join_options(&options)),
                 name: topics::field_name_from(&head),
                 kind: FieldKind::Choice { options },
-            }];
+            });
+            return asks;
         }
         // A quoted question: ask: "Would you like a receipt?"
         if let Some(q) = quoted(rest) {
