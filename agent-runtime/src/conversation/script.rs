@@ -116,7 +116,14 @@ impl Conversation {
         };
         let first = crate::compiler::greeting_name(callee).to_lowercase();
         let ws = extract::words(text);
-        ws.iter().any(|w| *w == first || extract::close(w, &first))
+        // A misheard name is close in sound and shape ("Donna" for "Dana"), not any word that
+        // starts alike ("Dental").
+        ws.iter().any(|w| {
+            *w == first
+                || extract::close(w, &first)
+                    && w.len().abs_diff(first.len()) <= 1
+                    && w.chars().take(2).eq(first.chars().take(2))
+        })
     }
 
     /// The answer to "Am I speaking with Sarah?".

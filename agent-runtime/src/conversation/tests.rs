@@ -759,3 +759,134 @@ fn the_first_words_are_what_the_runner_prerenders() {
         assert_eq!(said, expected, "{prompt}");
     }
 }
+
+/// Answers the call, plays what the agent says first, and returns it.
+fn start(c: &mut Conversation, now: &mut u64) -> Vec<String> {
+    c.handle(Input::Answered { now_ms: *now });
+    let actions = drain(c);
+    play_all(c, &actions, now)
+}
+
+#[test]
+fn a_business_greeting_is_not_an_answer_and_is_greeted_back() {
+    let mut c = engine(
+        "Call Dockside Bakery and let them know their water will be shut off Wednesday from 9 AM to 1 PM. \
+         Ask them to confirm they got the notice.",
+    );
+    let mut now = 0;
+    start(&mut c, &mut now);
+    let actions = caller(&mut c, "Dockside Bakery, good morning, this is Ana!", &mut now);
+    let said = play_all(&mut c, &actions, &mut now);
+    assert_eq!(said.len(), 1);
+    assert!(said[0].starts_with("Hi, Ana!"), "{said:?}");
+    assert!(
+        c.fields().is_empty(),
+        "a greeting filled a field: {:?}",
+        c.fields()
+    );
+    let actions = caller(
+        &mut c,
+        "Oh no. Wednesday... okay, yeah, I'll let the owner know. Got it.",
+        &mut now,
+    );
+    play_all(&mut c, &actions, &mut now);
+    assert_eq!(c.fields().values().next(), Some(&json!(true)));
+}
+
+#[test]
+fn someone_else_picking_up_is_asked_for_the_callee_or_waited_for() {
+    let mut c = engine(
+        "Call Isaac Delgado and ask which works better for a second interview: Tuesday at 11 AM or Thursday at 2 PM.",
+    );
+    let mut now = 0;
+    assert_eq!(
+        start(&mut c, &mut now).last().map(String::as_str),
+        Some("Am I speaking with Isaac?")
+    );
+    let actions = caller(
+        &mut c,
+        "No, this is his roommate. Hang on, let me get him. Isaac! Phone!",
+        &mut now,
+    );
+    let said = play_all(&mut c, &actions, &mut now);
+    assert_eq!(said, vec!["Sure, thank you.".to_owned()]);
+    assert!(!c.is_done());
+    let actions = caller(&mut c, "Hello? Yeah, this is Isaac.", &mut now);
+    let said = play_all(&mut c, &actions, &mut now);
+    assert!(said[0].starts_with("Thanks, Isaac."), "{said:?}");
+
+    let mut c = engine("Call Dana Whitfield to confirm her appointment on Tuesday at 8 AM.");
+    let mut now = 0;
+    start(&mut c, &mut now);
+    let actions = caller(&mut c, "Hartwell Dental, this is Robert speaking.", &mut now);
+    let said = play_all(&mut c, &actions, &mut now);
+    assert_eq!(
+        said,
+        vec!["Hi, Robert! May I speak with Dana, please?".to_owned()]
+    );
+    let actions = caller(&mut c, "Speaking.", &mut now);
+    let said = play_all(&mut c, &actions, &mut now);
+    assert!(
+        said[0].starts_with("Thanks, Dana."),
+        "'Speaking.' is the callee: {said:?}"
+    );
+}
+
+#[test]
+fn a_phone_menu_where_a_person_was_expected_is_navigated_toward_the_call_s_purpose() {
+    let mut c = engine(
+        "Call the Bayshore Grand Hotel reservations line. Ask whether they have a king room available for the night of Saturday, August 9.",
+    );
+    let mut now = 0;
+    start(&mut c, &mut now);
+    let actions = caller(
+        &mut c,
+        "Thank you for calling the Bayshore Grand Hotel. To make or change a reservation, press 1. For the front desk, press 2.",
+        &mut now,
+    );
+    assert!(
+        actions.contains(&Action::SendDtmf { digits: "1".into() }),
+        "the reservations key is pressed: {actions:?}"
+    );
+    assert!(c.fields().is_empty());
+    // The person who answers hears the disclosure again, then the question.
+    let actions = caller(&mut c, "Reservations, this is Mia.", &mut now);
+    let said = play_all(&mut c, &actions, &mut now);
+    assert!(said[0].starts_with("Hello, this is an AI assistant"), "{said:?}");
+    assert!(said.iter().any(|s| s.contains("king room")), "{said:?}");
+}
+
+#[test]
+fn one_answer_to_two_questions_is_split_by_their_topics() {
+    let mut c = engine(
+        "Patient survey for Riverstone Urgent Care. Ask: 1) rate the doctor 1-10, 2) rate the front desk staff 1-10.",
+    );
+    let mut now = 0;
+    start(&mut c, &mut now);
+    let actions = caller(
+        &mut c,
+        "The doctor, a nine. And the front desk... a seven. Well, no, they were pretty rude, actually. Make that a five.",
+        &mut now,
+    );
+    play_all(&mut c, &actions, &mut now);
+    let values: Vec<&Value> = c.fields().values().collect();
+    assert_eq!(values, vec![&json!(9), &json!(5)], "{:?}", c.fields());
+}
+
+#[test]
+fn a_cancellation_is_a_no_and_a_polite_end() {
+    let mut c = engine(
+        "Confirm tomorrow's furnace tune-up with Coldspring Heating. If they need another day, offer Thursday or Friday.",
+    );
+    let mut now = 0;
+    start(&mut c, &mut now);
+    let actions = caller(
+        &mut c,
+        "Oh, no, we sold the house last month, so you can cancel that.",
+        &mut now,
+    );
+    play_all(&mut c, &actions, &mut now);
+    assert_eq!(c.end_reason(), Some(EndReason::NotInterested));
+    assert_eq!(c.fields().get("confirmed"), Some(&json!(false)));
+    assert!(c.fields().len() == 1, "no reschedule asked: {:?}", c.fields());
+}
