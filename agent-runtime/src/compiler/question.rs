@@ -81,6 +81,20 @@ const WH: &[&str] = &[
 
 /// Past participles that follow "have" as an auxiliary ("you have received", "have had a chance").
 const PARTICIPLES: &[&str] = &[
+    "sent",
+    "paid",
+    "gone",
+    "taken",
+    "given",
+    "found",
+    "left",
+    "bought",
+    "sold",
+    "chosen",
+    "known",
+    "heard",
+    "spoken",
+    "written",
     "been",
     "done",
     "had",
@@ -369,7 +383,19 @@ pub fn invert(clause: &str) -> Option<String> {
         adverbs.push(rest.remove(0));
     }
     let verb = lower(rest.first()?);
-    let next = rest.get(1).map(|w| lower(w)).unwrap_or_default();
+    // The word after the verb, past adverbs ("have already sent").
+    let next = rest
+        .iter()
+        .skip(1)
+        .map(|w| lower(w))
+        .find(|w| {
+            !matches!(
+                w.as_str(),
+                "already" | "just" | "never" | "ever" | "recently" | "still" | "not"
+            )
+        })
+        .unwrap_or_default();
+    let participle = |w: &str| PARTICIPLES.contains(&w) || (w.ends_with("ed") && w.len() > 4);
     let subject_lc = if first == "you" || first == "it" || first == "there" {
         subject.to_lowercase()
     } else {
@@ -381,9 +407,7 @@ pub fn invert(clause: &str) -> Option<String> {
         parts.extend(tail.iter().cloned());
         terminate(&parts.join(" "), '?')
     };
-    let main_have = matches!(verb.as_str(), "have" | "has" | "had")
-        && !PARTICIPLES.contains(&next.as_str())
-        && next != "to";
+    let main_have = matches!(verb.as_str(), "have" | "has" | "had") && !participle(&next) && next != "to";
     if AUX.contains(&verb.as_str()) && !main_have {
         return Some(join(&verb, &rest[1..]));
     }
@@ -757,7 +781,11 @@ pub fn kind_of(question: &str) -> FieldKind {
     {
         return FieldKind::Rating { min: 1, max: 5 };
     }
-    let first = q.split_whitespace().next().unwrap_or("");
+    let first = q
+        .split_whitespace()
+        .next()
+        .unwrap_or("")
+        .trim_end_matches(['?', '.', ',', '!']);
     const YES_NO: &[&str] = &[
         "can", "could", "will", "would", "do", "does", "did", "is", "are", "have", "has", "should", "may",
         "shall", "was", "were", "am",

@@ -584,7 +584,61 @@ pub fn address_callee(clause: &str, name: Option<&str>) -> String {
                         | "how"
                         | "any"
                 ));
-        let swapped = if object_her {
+        // "she's already sent it": has, not is.
+        let perfect = matches!(lower.as_str(), "she's" | "he's" | "they're")
+            && {
+                let mut k = i + 1;
+                while words.get(k).is_some_and(|n| {
+                    matches!(
+                        n.to_lowercase().as_str(),
+                        "already" | "just" | "never" | "ever" | "recently" | "not" | "still"
+                    )
+                }) {
+                    k += 1;
+                }
+                words.get(k).is_some_and(|n| {
+                    let n = split_trailing_punct(n).0.to_lowercase();
+                    (n.ends_with("ed") && n.len() > 4)
+                        || matches!(
+                            n.as_str(),
+                            "sent"
+                                | "paid"
+                                | "done"
+                                | "gone"
+                                | "been"
+                                | "had"
+                                | "made"
+                                | "got"
+                                | "gotten"
+                                | "seen"
+                                | "taken"
+                                | "given"
+                                | "heard"
+                                | "spoken"
+                                | "found"
+                                | "left"
+                                | "bought"
+                                | "sold"
+                                | "set"
+                                | "put"
+                                | "read"
+                                | "written"
+                                | "chosen"
+                                | "known"
+                                | "come"
+                                | "run"
+                        )
+                })
+            }
+            && lower != "they're";
+        let swapped = if perfect {
+            let you = if core.chars().next().is_some_and(char::is_uppercase) {
+                "You've"
+            } else {
+                "you've"
+            };
+            format!("{you}{tail}")
+        } else if object_her {
             let you = if core.chars().next().is_some_and(char::is_uppercase) {
                 "You"
             } else {

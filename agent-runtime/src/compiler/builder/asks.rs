@@ -340,6 +340,14 @@ impl Builder {
         if !ask_verb && !collect_verb {
             return false;
         }
+        // "Find out:" over a list: the items are the questions.
+        let c = c.trim_end_matches(['.', ':', '!']).trim();
+        if matches!(
+            lower.trim_end_matches(['.', ':', '!']).trim(),
+            "find out" | "ask" | "collect" | "gather" | "get" | "learn" | "ask them" | "ask about"
+        ) {
+            return true;
+        }
         let rest = strip_any(
             c,
             &[
