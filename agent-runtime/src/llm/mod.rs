@@ -31,6 +31,10 @@ pub struct LlmConfig {
     pub retries: u32,
     /// Sampling temperature.
     pub temperature: f32,
+    /// Most tokens one conversational turn or the summary may have (`max_tokens`). A phone turn is
+    /// a sentence or two; without a bound a small model can write until its context is full (seen:
+    /// SmolLM2-135M on llama.cpp repeating one sentence for 3,700 tokens).
+    pub max_tokens: u32,
 }
 
 impl std::fmt::Debug for LlmConfig {
@@ -53,6 +57,7 @@ impl Default for LlmConfig {
             timeout_ms: 30_000,
             retries: 2,
             temperature: 0.2,
+            max_tokens: 200,
         }
     }
 }
@@ -159,6 +164,8 @@ pub enum Delta {
     Text(String),
     /// A complete tool call.
     ToolCall(ToolCall),
+    /// The answer hit the token limit (`finish_reason: "length"`): its last words are cut short.
+    Truncated,
     /// The answer is complete.
     Done,
 }
