@@ -2,7 +2,7 @@
 //! overall timeout.
 
 use super::sse::{EventParser, StreamError};
-use super::{ChatMessage, Delta, LlmConfig, Reply, Tool};
+use super::{ChatMessage, Delta, LlmConfig, ModelName, Reply, Tool};
 use serde_json::{Value, json};
 use std::time::Duration;
 use tokio::sync::mpsc;
@@ -67,6 +67,14 @@ impl LlmClient {
         let base = base.strip_suffix("/v1").unwrap_or(base);
         let url = format!("{base}/v1/chat/completions");
         Ok(Self { http, config, url })
+    }
+
+    /// The same client asking for another model (a workflow's choice); the connection pool is
+    /// shared.
+    pub fn with_model(&self, model: &ModelName) -> Self {
+        let mut client = self.clone();
+        client.config.model = model.as_str().to_owned();
+        client
     }
 
     /// The configuration.

@@ -4,10 +4,12 @@
 //! [`LlmClient::complete`].
 
 mod client;
+mod model;
 mod sentences;
 mod sse;
 
 pub use client::{LlmClient, LlmError, LlmStream};
+pub use model::{MAX_MODEL_CHARS, ModelName, ModelNameError};
 pub use sentences::SentenceSplitter;
 
 use serde::{Deserialize, Serialize};
@@ -21,7 +23,7 @@ pub struct LlmConfig {
     pub base_url: String,
     /// Sent as `Authorization: Bearer`; none when absent.
     pub api_key: Option<String>,
-    /// Model name.
+    /// Model name: the default for workflows that do not choose one (`Workflow::model`).
     pub model: String,
     /// Time allowed until the first token (or the whole answer when not streaming).
     pub first_token_timeout_ms: u64,
