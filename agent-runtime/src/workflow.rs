@@ -196,9 +196,10 @@ pub struct Workflow {
     pub ivr_target: Option<String>,
     /// Hand the call to a human (the call's bridge number) when the callee asks for one.
     pub transfer_on_request: bool,
-    /// The language model to use on calls of this workflow (the configured one when absent).
+    /// The language model to use on calls of this workflow (the configured one when absent); it
+    /// is only used when a language model is configured at all.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub model: Option<String>,
+    pub model: Option<crate::llm::ModelName>,
 }
 
 impl Workflow {

@@ -83,6 +83,7 @@ fn client(base_url: String, first_token_ms: u64) -> LlmClient {
         timeout_ms: 5_000,
         retries: 2,
         temperature: 0.0,
+        max_tokens: 100,
     })
     .expect("client")
 }
@@ -120,6 +121,7 @@ async fn a_stream_yields_text_then_the_assembled_tool_call() {
         (json!("test-model"), json!(true))
     );
     assert_eq!(body["messages"][1]["content"], "yes");
+    assert_eq!(body["max_tokens"], 100, "a turn is bounded");
 }
 
 #[tokio::test]
@@ -127,7 +129,7 @@ async fn busy_servers_are_retried() {
     let f = fake(2, Duration::ZERO);
     let base = server(f.clone()).await;
     let reply = client(base, 5_000)
-        .complete(&messages(), &[], true)
+        .complete(&messages(), &[], true, None)
         .await
         .expect("third try works");
     assert_eq!(reply.text, "{\"ok\":true}");
@@ -156,8 +158,49 @@ async fn a_slow_first_token_times_out_and_bad_keys_are_reported() {
     bad.api_key = Some("wrong".into());
     let err = LlmClient::new(bad)
         .expect("client")
-        .complete(&messages(), &[], false)
+        .complete(&messages(), &[], false, None)
         .await
         .expect_err("401");
     assert!(matches!(err, LlmError::Status { status: 401, .. }), "{err}");
+}
+
+/// A server that answers with the head of an event stream the way llama.cpp's `llama-server` does
+/// while it is still reading a long prompt: a role-only chunk, a keep-alive comment, then nothing
+/// for `stall` (then one token).
+async fn stalling_server(stall: Duration) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut request = vec![0u8; 16 * 1024];
+                let _ = socket.read(&mut request).await;
+                let head = "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\nconnection: close\r\n\r\n";
+                let role = "data: {\"choices\":[{\"finish_reason\":null,\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":null}}]}\n\n";
+                let _ = socket.write_all(format!("{head}{role}:\n\n").as_bytes()).await;
+                tokio::time::sleep(stall).await;
+                let token = "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Hi.\"},\"finish_reason\":\"stop\"}]}\n\ndata: [DONE]\n\n";
+                let _ = socket.write_all(token.as_bytes()).await;
+            });
+        }
+    });
+    format!("http://{addr}")
+}
+
+#[tokio::test]
+async fn keep_alives_before_the_first_token_do_not_stop_its_clock() {
+    let base = stalling_server(Duration::from_secs(3)).await;
+    let mut stream = client(base, 300)
+        .stream(&messages(), &[])
+        .await
+        .expect("the stream's head arrives at once");
+    let mut got = Vec::new();
+    while let Some(d) = stream.deltas.recv().await {
+        got.push(d);
+    }
+    assert!(
+        matches!(got.as_slice(), [Err(LlmError::Timeout(t))] if *t == Duration::from_millis(300)),
+        "the first-token timeout, not the whole answer's: {got:?}"
+    );
 }

@@ -70,6 +70,8 @@ pub struct DemoOptions {
     pub timeout: Duration,
     /// A language model for the agent; the deterministic engine when `None`.
     pub llm: Option<agent_runtime::llm::LlmConfig>,
+    /// The call's `model` (the workflow's choice); the configured one when `None`.
+    pub model: Option<String>,
     /// A human to hand the call to when the callee asks (`+1556...` rings the testbed's `bob`).
     pub bridge_number: Option<String>,
     /// How the trunk hands calls to the bridge number.
@@ -92,6 +94,7 @@ impl DemoOptions {
             data_dir,
             timeout: Duration::from_secs(120),
             llm: None,
+            model: None,
             bridge_number: None,
             transfer: agent_runtime::call::TransferMode::default(),
             inbound: Vec::new(),
@@ -239,6 +242,7 @@ impl DemoSession {
                 "prompt": self.options.prompt,
                 "callback_url": format!("http://{}/callback", self.receiver.addr),
                 "bridge_number": self.options.bridge_number,
+                "model": self.options.model,
             }))
             .send()
             .await?;

@@ -16,6 +16,7 @@ use crate::store::{
 };
 use crate::webhook::{CallbackUrlError, check_callback_url};
 use agent_runtime::call::{RuntimeConfig, Speech};
+use agent_runtime::llm::{ModelName, ModelNameError};
 use agent_runtime::phone::{E164, PhoneError};
 use agent_runtime::workflow::{self, Workflow, WorkflowError};
 use serde_json::{Value, json};
@@ -45,6 +46,14 @@ pub enum CreateError {
     /// No workflow by that id for this key.
     #[error("no workflow {0:?}")]
     UnknownWorkflow(String),
+    /// `model` is not a model name.
+    #[error("model: {0}")]
+    Model(#[from] ModelNameError),
+    /// `model` was given with a stored workflow, which already chose its model.
+    #[error(
+        "model: the model is chosen with the workflow; give it to POST /v1/workflows, or give a prompt instead of workflow_id"
+    )]
+    ModelWithStoredWorkflow,
     /// The callback URL is not allowed.
     #[error("callback_url: {0}")]
     CallbackUrl(#[from] CallbackUrlError),
@@ -140,6 +149,9 @@ pub struct CallSpec {
     pub trunk: Option<String>,
     /// A human to bridge to.
     pub bridge_number: Option<String>,
+    /// The language model for the call's workflow (with a prompt only); the configured one when
+    /// absent.
+    pub model: Option<String>,
     /// Idempotency key.
     #[serde(skip)]
     pub idempotency_key: Option<String>,
@@ -223,12 +235,27 @@ pub struct Parts {
 }
 
 /// Compiles a prompt: by the language model when one is configured (the built-in compiler answers
-/// when the model fails or breaks a rule), else by the built-in compiler alone.
-async fn compile(speech: &Speech, prompt: &str) -> Result<Workflow, workflow::WorkflowError> {
-    match &speech.llm {
-        Some(llm) => agent_runtime::llm::compile_workflow(llm, prompt).await,
-        None => workflow::compile(prompt),
-    }
+/// when the model fails or breaks a rule), else by the built-in compiler alone. A chosen `model`
+/// compiles it and is stored with the workflow, for its calls.
+async fn compile(
+    speech: &Speech,
+    prompt: &str,
+    model: Option<&ModelName>,
+) -> Result<Workflow, workflow::WorkflowError> {
+    let mut workflow = match (&speech.llm, model) {
+        (Some(llm), Some(model)) => {
+            agent_runtime::llm::compile_workflow(&llm.with_model(model), prompt).await
+        }
+        (Some(llm), None) => agent_runtime::llm::compile_workflow(llm, prompt).await,
+        (None, _) => workflow::compile(prompt),
+    }?;
+    workflow.model = model.cloned();
+    Ok(workflow)
+}
+
+/// Parses an optional model name (an empty one is refused: leave the field out for the default).
+fn model_name(model: Option<&str>) -> Result<Option<ModelName>, ModelNameError> {
+    model.map(ModelName::parse).transpose()
 }
 
 /// Compiles and stores the workflow of each `[[inbound]]` route (the configured model when there
@@ -239,7 +266,7 @@ async fn inbound_plans(
 ) -> Result<Vec<crate::inbound::InboundPlan>, StoreError> {
     let mut plans = Vec::new();
     for route in &config.inbound {
-        let workflow = match compile(&parts.speech, &route.prompt).await {
+        let workflow = match compile(&parts.speech, &route.prompt, None).await {
             Ok(w) => w,
             Err(err) => {
                 tracing::warn!(%err, number = %route.number, "the model could not compile an inbound prompt");
@@ -452,8 +479,10 @@ impl CallService {
         &self,
         owner: &str,
         prompt: &str,
+        model: Option<&str>,
     ) -> Result<(WorkflowRow, Workflow), CreateError> {
-        let workflow = compile(&self.inner.speech, prompt).await?;
+        let model = model_name(model)?;
+        let workflow = compile(&self.inner.speech, prompt, model.as_ref()).await?;
         let row = workflow_row(&workflow, owner, &self.inner.clock.now_rfc3339());
         self.inner.store.insert_workflow(&row).await?;
         Ok((row, workflow))
@@ -468,11 +497,13 @@ impl CallService {
             Some(b) => Some(E164::parse(b).map_err(CreateError::BridgeNumber)?),
             None => None,
         };
+        let model = model_name(spec.model.as_deref())?;
         let now_ms = inner.clock.now_ms();
         let now = inner.clock.now_rfc3339();
         let (workflow_id, new_workflow) = match &spec.workflow {
+            WorkflowSource::Stored(_) if model.is_some() => return Err(CreateError::ModelWithStoredWorkflow),
             WorkflowSource::Prompt(prompt) => {
-                let compiled = compile(&inner.speech, prompt).await?;
+                let compiled = compile(&inner.speech, prompt, model.as_ref()).await?;
                 let row = workflow_row(&compiled, owner, &now);
                 (row.id.clone(), Some(row))
             }
@@ -504,7 +535,15 @@ impl CallService {
             }
             Some(k) => Some(k),
         };
-        let request_hash = request_hash(spec.face, &to, &spec, &callback_url, &metadata, &trunk.name);
+        let request_hash = request_hash(
+            spec.face,
+            &to,
+            &spec,
+            &callback_url,
+            &metadata,
+            &trunk.name,
+            model.as_ref(),
+        );
         let window_ms = i64::try_from(inner.idempotency_window.as_millis()).unwrap_or(i64::MAX);
         let expired_before = now_ms.saturating_sub(window_ms);
         if let Some(key) = key
@@ -683,8 +722,9 @@ fn request_hash(
     callback_url: &Option<String>,
     metadata: &Value,
     trunk: &str,
+    model: Option<&ModelName>,
 ) -> String {
-    let canonical = json!([
+    let mut canonical = json!([
         face.as_str(),
         to.as_str(),
         spec.workflow,
@@ -693,6 +733,10 @@ fn request_hash(
         trunk,
         spec.bridge_number.as_deref().map(str::trim),
     ]);
+    // Appended only when given, so the hashes of requests without a model stay what they were.
+    if let (Some(model), Some(parts)) = (model, canonical.as_array_mut()) {
+        parts.push(json!(model.as_str()));
+    }
     hex::encode(Sha256::digest(canonical.to_string().as_bytes()))
 }
 
@@ -767,6 +811,7 @@ mod tests {
             metadata: None,
             trunk: None,
             bridge_number: None,
+            model: None,
             idempotency_key: Some("k".into()),
         }
     }
@@ -775,20 +820,34 @@ mod tests {
     fn request_hashes_see_meaning_not_form() {
         let to = E164::parse("+15551234567").expect("valid");
         let meta = json!({"a": 1, "b": 2});
-        let a = request_hash(Face::V1, &to, &spec("Ask if ok?"), &None, &meta, "t");
-        let b = request_hash(Face::V1, &to, &spec("Ask if ok?"), &None, &meta, "t");
+        let a = request_hash(Face::V1, &to, &spec("Ask if ok?"), &None, &meta, "t", None);
+        let b = request_hash(Face::V1, &to, &spec("Ask if ok?"), &None, &meta, "t", None);
         assert_eq!(a, b);
         assert_ne!(
             a,
-            request_hash(Face::V1, &to, &spec("Ask if fine?"), &None, &meta, "t")
+            request_hash(Face::V1, &to, &spec("Ask if fine?"), &None, &meta, "t", None)
         );
         assert_ne!(
             a,
-            request_hash(Face::Prompt, &to, &spec("Ask if ok?"), &None, &meta, "t")
+            request_hash(Face::Prompt, &to, &spec("Ask if ok?"), &None, &meta, "t", None)
         );
         assert_ne!(
             a,
-            request_hash(Face::V1, &to, &spec("Ask if ok?"), &None, &json!({}), "t")
+            request_hash(Face::V1, &to, &spec("Ask if ok?"), &None, &json!({}), "t", None)
+        );
+        let model = ModelName::parse("gpt-4o-mini").expect("a name");
+        assert_ne!(
+            a,
+            request_hash(
+                Face::V1,
+                &to,
+                &spec("Ask if ok?"),
+                &None,
+                &meta,
+                "t",
+                Some(&model)
+            ),
+            "another model is another request"
         );
     }
 }

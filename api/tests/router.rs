@@ -1132,3 +1132,190 @@ async fn the_mcp_endpoint_places_and_follows_calls() {
     assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED);
     server.shutdown().await;
 }
+
+/// A chat-completions server that answers every request with a workflow the built-in compiler's
+/// rules refuse (so the built-in one stands in) and keeps the `model` each request named.
+async fn model_recorder(models: std::sync::Arc<std::sync::Mutex<Vec<String>>>) -> String {
+    let app = axum::Router::new().route(
+        "/v1/chat/completions",
+        axum::routing::post(move |body: axum::Json<Value>| {
+            let models = models.clone();
+            async move {
+                let model = body.0["model"].as_str().unwrap_or_default().to_owned();
+                models.lock().expect("lock").push(model);
+                axum::Json(json!({"choices":[{"message":{"role":"assistant","content":"{}"},"finish_reason":"stop"}]}))
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move { axum::serve(listener, app).await.expect("serve") });
+    format!("http://{addr}")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_model_is_chosen_per_workflow_and_checked() {
+    let models = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let base_url = model_recorder(models.clone()).await;
+    let (_data, server, router) = start(|c| {
+        c.limits.requests_per_minute = 1000;
+        c.providers.llm = Some(agent_runtime::llm::LlmConfig {
+            base_url,
+            model: "configured-model".into(),
+            ..Default::default()
+        });
+    })
+    .await;
+    let key = key(&server).await;
+    let post = |uri: &'static str, body: Value| {
+        let (router, key) = (router.clone(), key.clone());
+        async move { call(&router, "POST", uri, Some(&key), Some(body), &[]).await }
+    };
+    let get_workflow = |id: String| {
+        let (router, key) = (router.clone(), key.clone());
+        async move {
+            call(
+                &router,
+                "GET",
+                &format!("/v1/workflows/{id}"),
+                Some(&key),
+                None,
+                &[],
+            )
+            .await
+        }
+    };
+
+    // A workflow keeps its model, and its compilation already asks that model.
+    let chosen = post(
+        "/v1/workflows",
+        json!({"prompt": PROMPT, "model": "meta-llama/Llama-3.1-8B-Instruct"}),
+    )
+    .await;
+    assert_eq!(chosen.status, StatusCode::CREATED, "{}", chosen.body);
+    assert_eq!(chosen.body["model"], "meta-llama/Llama-3.1-8B-Instruct");
+    let id = chosen.body["workflow_id"].as_str().expect("id").to_owned();
+    assert_eq!(
+        get_workflow(id.clone()).await.body["model"],
+        "meta-llama/Llama-3.1-8B-Instruct"
+    );
+    let default = post("/v1/workflows", json!({"prompt": PROMPT})).await;
+    assert_eq!(default.status, StatusCode::CREATED, "{}", default.body);
+    assert_eq!(
+        default.body["model"],
+        Value::Null,
+        "the configured model: {}",
+        default.body
+    );
+    assert_eq!(
+        *models.lock().expect("lock"),
+        vec![
+            "meta-llama/Llama-3.1-8B-Instruct".to_owned(),
+            "configured-model".to_owned()
+        ],
+        "each compilation asked the workflow's model, else the configured one"
+    );
+
+    // Bad names are refused with a 400 that names the field and the rule.
+    for bad in [json!(""), json!("gpt 4o"), json!("x\"}"), json!("a".repeat(129))] {
+        let refused = post("/v1/workflows", json!({"prompt": PROMPT, "model": bad})).await;
+        assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{bad}: {}", refused.body);
+        assert_eq!(refused.body["error"]["code"], "invalid_model", "{}", refused.body);
+        assert_eq!(refused.body["error"]["field"], "model", "{}", refused.body);
+    }
+    let wrong_type = post("/v1/workflows", json!({"prompt": PROMPT, "model": 7})).await;
+    assert_eq!(wrong_type.status, StatusCode::BAD_REQUEST, "{}", wrong_type.body);
+
+    // A call with a prompt and a model: its workflow is stored with the model.
+    let placed = post(
+        "/v1/calls",
+        json!({"to": "+15551234567", "prompt": PROMPT, "model": "qwen2.5:7b"}),
+    )
+    .await;
+    assert_eq!(placed.status, StatusCode::CREATED, "{}", placed.body);
+    let wf = placed.body["workflow_id"].as_str().expect("workflow").to_owned();
+    assert_eq!(get_workflow(wf).await.body["model"], "qwen2.5:7b");
+    let refused = post(
+        "/v1/calls",
+        json!({"to": "+15551234567", "prompt": PROMPT, "model": "qwen 2.5"}),
+    )
+    .await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.body);
+    assert_eq!(refused.body["error"]["code"], "invalid_model");
+    // A stored workflow already chose its model.
+    let with_stored = post(
+        "/v1/calls",
+        json!({"to": "+15551234567", "workflow_id": id, "model": "gpt-4o"}),
+    )
+    .await;
+    assert_eq!(
+        with_stored.status,
+        StatusCode::BAD_REQUEST,
+        "{}",
+        with_stored.body
+    );
+    assert_eq!(with_stored.body["error"]["code"], "model_with_workflow_id");
+    assert!(
+        with_stored.body["error"]["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("POST /v1/workflows"),
+        "{}",
+        with_stored.body
+    );
+    // Another model is another request for idempotency.
+    let first = post(
+        "/v1/calls",
+        json!({"to": "+15551234567", "prompt": PROMPT, "model": "a-model", "idempotency_key": "m-1"}),
+    )
+    .await;
+    assert_eq!(first.status, StatusCode::CREATED, "{}", first.body);
+    let again = post(
+        "/v1/calls",
+        json!({"to": "+15551234567", "prompt": PROMPT, "model": "a-model", "idempotency_key": "m-1"}),
+    )
+    .await;
+    assert_eq!(again.status, StatusCode::OK, "{}", again.body);
+    let other = post(
+        "/v1/calls",
+        json!({"to": "+15551234567", "prompt": PROMPT, "model": "b-model", "idempotency_key": "m-1"}),
+    )
+    .await;
+    assert_eq!(other.status, StatusCode::CONFLICT, "{}", other.body);
+
+    // The prompt-to-call face takes the model too, and refuses a bad one in its own shape.
+    let prompt_face = post(
+        "/api/call-prompt",
+        json!({"prompt": PROMPT, "recipient_phone": "+14155551234", "model": "gpt-4o-mini"}),
+    )
+    .await;
+    assert_eq!(prompt_face.status, StatusCode::OK, "{}", prompt_face.body);
+    let wf = prompt_face.body["workflow_id"]
+        .as_str()
+        .expect("workflow")
+        .to_owned();
+    assert_eq!(get_workflow(wf).await.body["model"], "gpt-4o-mini");
+    let bad = post(
+        "/api/call-prompt",
+        json!({"prompt": PROMPT, "recipient_phone": "+14155551234", "model": "gpt-4o mini"}),
+    )
+    .await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST, "{}", bad.body);
+    assert_eq!(bad.body["success"], false);
+    assert!(
+        bad.body["message"].as_str().unwrap_or("").contains("model"),
+        "{}",
+        bad.body
+    );
+
+    // The OpenAPI document offers the field on all three requests.
+    let doc = call(&router, "GET", "/openapi.json", None, None, &[]).await;
+    for schema in ["CreateCall", "CreateWorkflow", "CallPrompt", "WorkflowObject"] {
+        assert!(
+            doc.body["components"]["schemas"][schema]["properties"]["model"].is_object(),
+            "{schema} has no model: {}",
+            doc.body["components"]["schemas"][schema]
+        );
+    }
+    server.shutdown().await;
+}

@@ -78,6 +78,10 @@ async fn think(
                 .into_iter()
                 .for_each(|s| send(Thought::Sentence(s))),
             Ok(Delta::ToolCall(call)) => send(Thought::Tool(call)),
+            // The token limit cut the last sentence: it is not said half.
+            Ok(Delta::Truncated) => {
+                splitter = SentenceSplitter::default();
+            }
             Ok(Delta::Done) => break,
             Err(err) => {
                 if let Some(rest) = splitter.finish() {

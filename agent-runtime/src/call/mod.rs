@@ -48,6 +48,20 @@ pub struct Speech {
     pub vad: Option<VadPool>,
 }
 
+impl Speech {
+    /// The providers for a call of `workflow`: the workflow's own model, when it chose one, answers
+    /// the call's turns and writes its summary; otherwise the configured model does.
+    pub fn for_workflow(&self, workflow: &Workflow) -> std::borrow::Cow<'_, Speech> {
+        match (&self.llm, &workflow.model) {
+            (Some(llm), Some(model)) => std::borrow::Cow::Owned(Speech {
+                llm: Some(llm.with_model(model)),
+                ..self.clone()
+            }),
+            _ => std::borrow::Cow::Borrowed(self),
+        }
+    }
+}
+
 /// The process's Silero VAD: each call links its media session to one batching worker, whose
 /// single inference runs the ready chunks of all calls.
 #[derive(Clone)]
@@ -478,6 +492,7 @@ async fn converse_to_the_end(
         offer,
         prerendered,
     } = answered;
+    let speech = &*speech.for_workflow(&plan.workflow);
     let answered_at = Instant::now();
     let _ = updates.send(CallUpdate::Lifecycle(Lifecycle::Answered));
     let media = media

@@ -21,6 +21,31 @@ pub enum Thought {
     Failed(String),
 }
 
+/// Whether a sentence the model wrote must not be spoken: markup, JSON or a tool call written out
+/// as text (a small model, or a server that could not parse the model's tool call, passes it on as
+/// content), or no words at all. Such a turn is unusable and the deterministic engine answers.
+pub fn unspeakable(text: &str) -> bool {
+    const MARKERS: [&str; 7] = [
+        "<tool_call",
+        "</",
+        "<|",
+        "|>",
+        "{\"",
+        "\"name\":",
+        "\"arguments\"",
+    ];
+    let lower = text.to_ascii_lowercase();
+    if MARKERS.iter().any(|m| lower.contains(m)) {
+        return true;
+    }
+    let letters = text.chars().filter(|c| c.is_alphabetic()).count();
+    let symbols = text
+        .chars()
+        .filter(|c| matches!(c, '{' | '}' | '[' | ']' | '<' | '>' | '\\' | '|' | '='))
+        .count();
+    letters == 0 || symbols * 4 > letters
+}
+
 /// A request for the model's next turn.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ThinkRequest {
@@ -170,4 +195,31 @@ pub fn tools(workflow: &Workflow, can_transfer: bool) -> Vec<Tool> {
         });
     }
     tools
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn markup_and_tool_calls_written_as_text_are_not_spoken() {
+        for text in [
+            "<tool_call>",
+            "{\"name\": \"end_call\", \"arguments\": {}}",
+            "</tool_call>",
+            "<|im_end|>",
+            "{}",
+            "...",
+            "[[x]] {{y}} <z>",
+        ] {
+            assert!(unspeakable(text), "{text:?}");
+        }
+        for text in [
+            "Thank you, I have you down for Tuesday.",
+            "Could you spell that, please?",
+            "It's 3 PM - does that work?",
+        ] {
+            assert!(!unspeakable(text), "{text:?}");
+        }
+    }
 }

@@ -267,6 +267,8 @@ enum State {
     Thinking {
         id: ThoughtId,
         spoke: bool,
+        /// A tool call of this turn did something (a field collected, keys, an ending).
+        acted: bool,
         then: After,
         since_ms: u64,
     },
@@ -599,6 +601,7 @@ impl Conversation {
         self.state = State::Thinking {
             id,
             spoke: false,
+            acted: false,
             then: After::Listen,
             since_ms: now_ms,
         };
@@ -609,6 +612,7 @@ impl Conversation {
         let State::Thinking {
             id: current,
             spoke,
+            acted,
             then,
             since_ms,
         } = self.state
@@ -619,64 +623,84 @@ impl Conversation {
             return;
         }
         match thought {
+            Thought::Sentence(text) if llm_mode::unspeakable(&text) => {
+                // Markup or a tool call written out as text: the model's output is unusable.
+                self.model_failed("the model wrote text that is not speech", spoke, then, now_ms);
+            }
             Thought::Sentence(text) => {
                 self.say(now_ms, text, true);
                 self.state = State::Thinking {
                     id,
                     spoke: true,
+                    acted,
                     then,
                     since_ms,
                 };
             }
             Thought::Tool(call) => {
-                let then = self.on_tool(&call, then);
+                let (then, used) = self.on_tool(&call, then);
                 self.state = State::Thinking {
                     id,
                     spoke,
+                    acted: acted || used,
                     then,
                     since_ms,
                 };
             }
-            Thought::Done => self.thought_done(spoke, then, now_ms),
-            Thought::Failed(reason) => {
-                tracing::warn!(%reason, "the language model failed; continuing without it");
-                self.llm_failed = true;
-                if spoke {
-                    self.thought_done(true, then, now_ms);
-                } else {
-                    let text = self.last_caller_text.clone();
-                    self.answer(&text, None, now_ms);
-                }
+            // Neither words nor a usable tool call: as good as no answer.
+            Thought::Done if !spoke && !acted => {
+                self.model_failed("the model's turn was empty", spoke, then, now_ms)
             }
+            Thought::Done => self.thought_done(spoke, then, now_ms),
+            Thought::Failed(reason) => self.model_failed(&reason, spoke, then, now_ms),
         }
     }
 
-    /// Carries out one tool call; returns what follows the model's words.
-    fn on_tool(&mut self, call: &crate::llm::ToolCall, then: After) -> After {
+    /// The model failed (an error, a timeout, an empty or unusable turn): the deterministic engine
+    /// answers this turn, if nothing was said yet, and the rest of the call.
+    fn model_failed(&mut self, reason: &str, spoke: bool, then: After, now_ms: u64) {
+        tracing::warn!(%reason, "the language model failed; continuing without it");
+        self.llm_failed = true;
+        if spoke {
+            self.thought_done(true, then, now_ms);
+        } else {
+            let text = self.last_caller_text.clone();
+            self.answer(&text, None, now_ms);
+        }
+    }
+
+    /// Carries out one tool call; returns what follows the model's words, and whether the call did
+    /// anything (an unknown tool or field does not).
+    fn on_tool(&mut self, call: &crate::llm::ToolCall, then: After) -> (After, bool) {
         let args = call.args();
         match call.function.name.as_str() {
             "collect_field" => {
                 let name = args.get("name").and_then(Value::as_str).unwrap_or_default();
-                let value = args.get("value").map(|v| match v {
-                    Value::String(s) => s.clone(),
-                    other => other.to_string(),
-                });
+                let value = args
+                    .get("value")
+                    .map(|v| match v {
+                        Value::String(s) => s.trim().to_owned(),
+                        other => other.to_string(),
+                    })
+                    .filter(|v| !v.is_empty());
                 let step = self.workflow.steps.iter().position(|s| s.field.name == name);
-                if let (Some(i), Some(value)) = (step, value) {
-                    let kind = self.workflow.steps[i].field.kind.clone();
-                    let typed = answers::from_speech(&kind, &value, self.config.today)
-                        .unwrap_or(Value::String(value));
-                    self.fields.insert(name.to_owned(), typed);
-                    // Keep the deterministic pointer on the first unanswered question, for a fallback.
-                    self.step = self.next_unanswered();
-                } else {
-                    tracing::warn!(name, "the model collected an unknown field");
-                }
-                then
+                let (Some(i), Some(value)) = (step, value) else {
+                    tracing::warn!(name, "the model collected an unknown field, or no value");
+                    return (then, false);
+                };
+                let kind = self.workflow.steps[i].field.kind.clone();
+                let typed =
+                    answers::from_speech(&kind, &value, self.config.today).unwrap_or(Value::String(value));
+                self.fields.insert(name.to_owned(), typed);
+                // Keep the deterministic pointer on the first unanswered question, for a fallback.
+                self.step = self.next_unanswered();
+                (then, true)
             }
-            "end_call" => After::Hangup(EndReason::Completed),
-            "transfer" if self.config.can_transfer && self.workflow.transfer_on_request => After::Transfer,
-            "leave_voicemail" => After::Voicemail,
+            "end_call" => (After::Hangup(EndReason::Completed), true),
+            "transfer" if self.config.can_transfer && self.workflow.transfer_on_request => {
+                (After::Transfer, true)
+            }
+            "leave_voicemail" => (After::Voicemail, true),
             "send_dtmf" => {
                 let digits: String = args
                     .get("digits")
@@ -686,14 +710,15 @@ impl Conversation {
                     .filter(|c| c.is_ascii_digit() || matches!(c, '*' | '#'))
                     .take(20)
                     .collect();
-                if !digits.is_empty() {
+                let pressed = !digits.is_empty();
+                if pressed {
                     self.actions.push_back(Action::SendDtmf { digits });
                 }
-                then
+                (then, pressed)
             }
             other => {
                 tracing::warn!(tool = other, "the model called a tool it was not offered");
-                then
+                (then, false)
             }
         }
     }

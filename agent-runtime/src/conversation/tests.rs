@@ -556,6 +556,94 @@ fn when_the_model_fails_the_script_carries_on() {
     assert!(matches!(actions.as_slice(), [Action::Say { .. }]), "{actions:?}");
 }
 
+/// The engine after the opening, with the caller's first answer sent to the model.
+fn llm_turn_asked(caller_said: &str) -> (Conversation, ThoughtId, u64) {
+    let mut c = llm_engine(APPOINTMENT);
+    let mut now = 0;
+    c.handle(Input::Answered { now_ms: now });
+    let a = drain(&mut c);
+    play_all(&mut c, &a, &mut now);
+    let actions = caller(&mut c, caller_said, &mut now);
+    let [Action::Think { id, .. }] = actions.as_slice() else {
+        panic!("{actions:?}")
+    };
+    (c, *id, now)
+}
+
+#[test]
+fn an_empty_model_turn_is_answered_by_the_script() {
+    // A real server's answer to a model that stops at once: no text, no tool call, then `stop`.
+    let (mut c, id, mut now) = llm_turn_asked("Yes I can come.");
+    c.handle(Input::Thought {
+        id,
+        thought: Thought::Done,
+        now_ms: now,
+    });
+    let a = drain(&mut c);
+    let said = play_all(&mut c, &a, &mut now);
+    assert_eq!(
+        said,
+        vec!["Great, thank you. What is the best email address to reach you?".to_owned()],
+        "the caller's yes was taken by the script, not asked again"
+    );
+    assert_eq!(c.fields().get("confirmed"), Some(&json!(true)));
+    let actions = caller(&mut c, "jane at example dot com", &mut now);
+    assert!(
+        matches!(actions.as_slice(), [Action::Say { .. }]),
+        "the rest of the call is deterministic: {actions:?}"
+    );
+}
+
+#[test]
+fn a_turn_of_unknown_tools_or_fields_is_answered_by_the_script() {
+    let (mut c, id, mut now) = llm_turn_asked("Yes I can come.");
+    for thought in [
+        tool(
+            "collect_field",
+            json!({"name": "favourite_colour", "value": "blue"}),
+        ),
+        tool("collect_field", json!({"name": "confirmed", "value": ""})),
+        tool("book_flight", json!({})),
+        Thought::Done,
+    ] {
+        c.handle(Input::Thought {
+            id,
+            thought,
+            now_ms: now,
+        });
+    }
+    let a = drain(&mut c);
+    let said = play_all(&mut c, &a, &mut now);
+    assert_eq!(
+        said,
+        vec!["Great, thank you. What is the best email address to reach you?".to_owned()]
+    );
+    assert!(c.fields().get("favourite_colour").is_none());
+}
+
+#[test]
+fn a_tool_call_written_as_text_is_not_spoken() {
+    let (mut c, id, mut now) = llm_turn_asked("Yes I can come.");
+    for thought in [
+        Thought::Sentence("<tool_call> {\"name\": \"collect_field\", \"arguments\": {\"name\":".into()),
+        Thought::Sentence("Thank you.".into()),
+        Thought::Done,
+    ] {
+        c.handle(Input::Thought {
+            id,
+            thought,
+            now_ms: now,
+        });
+    }
+    let a = drain(&mut c);
+    let said = play_all(&mut c, &a, &mut now);
+    assert_eq!(
+        said,
+        vec!["Great, thank you. What is the best email address to reach you?".to_owned()],
+        "the markup is not spoken, and the rest of that turn is ignored"
+    );
+}
+
 #[test]
 fn barge_in_during_a_model_turn_drops_the_rest_of_it() {
     let mut c = llm_engine(APPOINTMENT);

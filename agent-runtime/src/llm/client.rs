@@ -2,7 +2,7 @@
 //! overall timeout.
 
 use super::sse::{EventParser, StreamError};
-use super::{ChatMessage, Delta, LlmConfig, Reply, Tool};
+use super::{ChatMessage, Delta, LlmConfig, ModelName, Reply, Tool};
 use serde_json::{Value, json};
 use std::time::Duration;
 use tokio::sync::mpsc;
@@ -69,18 +69,36 @@ impl LlmClient {
         Ok(Self { http, config, url })
     }
 
+    /// The same client asking for another model (a workflow's choice); the connection pool is
+    /// shared.
+    pub fn with_model(&self, model: &ModelName) -> Self {
+        let mut client = self.clone();
+        client.config.model = model.as_str().to_owned();
+        client
+    }
+
     /// The configuration.
     pub fn config(&self) -> &LlmConfig {
         &self.config
     }
 
-    fn body(&self, messages: &[ChatMessage], tools: &[Tool], stream: bool, json_mode: bool) -> Value {
+    fn body(
+        &self,
+        messages: &[ChatMessage],
+        tools: &[Tool],
+        stream: bool,
+        json_mode: bool,
+        max_tokens: Option<u32>,
+    ) -> Value {
         let mut body = json!({
             "model": self.config.model,
             "messages": messages,
             "temperature": self.config.temperature,
             "stream": stream,
         });
+        if let Some(max) = max_tokens {
+            body["max_tokens"] = json!(max);
+        }
         if !tools.is_empty() {
             body["tools"] = Value::Array(
                 tools
@@ -146,17 +164,18 @@ impl LlmClient {
         }
     }
 
-    /// One whole answer (no streaming). `json_mode` asks for a JSON object.
+    /// One whole answer (no streaming). `json_mode` asks for a JSON object; `max_tokens` bounds
+    /// its length (none for a workflow, whose JSON is long).
     pub async fn complete(
         &self,
         messages: &[ChatMessage],
         tools: &[Tool],
         json_mode: bool,
+        max_tokens: Option<u32>,
     ) -> Result<Reply, LlmError> {
         let deadline = Instant::now() + Duration::from_millis(self.config.timeout_ms);
-        let response = self
-            .send(&self.body(messages, tools, false, json_mode), deadline)
-            .await?;
+        let body = self.body(messages, tools, false, json_mode, max_tokens);
+        let response = self.send(&body, deadline).await?;
         let remaining = deadline.saturating_duration_since(Instant::now());
         let value: Value = tokio::time::timeout(remaining, response.json())
             .await
@@ -180,22 +199,23 @@ impl LlmClient {
         Ok(Reply { text, tool_calls })
     }
 
-    /// A streamed answer. Errors before the first byte are returned here (after retries); later ones
-    /// arrive on the stream.
+    /// A streamed answer of at most `max_tokens` (the configuration's). Errors before the first
+    /// byte are returned here (after retries); later ones arrive on the stream.
     pub async fn stream(&self, messages: &[ChatMessage], tools: &[Tool]) -> Result<LlmStream, LlmError> {
         let started = Instant::now();
         let first_deadline = started + Duration::from_millis(self.config.first_token_timeout_ms);
         let deadline = started + Duration::from_millis(self.config.timeout_ms);
-        let mut response = self
-            .send(&self.body(messages, tools, true, false), first_deadline)
-            .await?;
+        let body = self.body(messages, tools, true, false, Some(self.config.max_tokens));
+        let mut response = self.send(&body, first_deadline).await?;
         let (tx, deltas) = mpsc::channel(64);
         let first_timeout = Duration::from_millis(self.config.first_token_timeout_ms);
         let total = Duration::from_millis(self.config.timeout_ms);
         let task = tokio::spawn(async move {
             let mut parser = EventParser::default();
-            let mut first = true;
             loop {
+                // Until the model writes something, only the first-token deadline counts: a server's
+                // keep-alive pings and role-only chunks do not show that it is generating.
+                let first = !parser.has_started();
                 let limit = if first { first_deadline } else { deadline };
                 let chunk = tokio::time::timeout_at(limit, response.chunk()).await;
                 let chunk = match chunk {
@@ -212,7 +232,6 @@ impl LlmClient {
                     Ok(Ok(None)) => break,
                     Ok(Ok(Some(bytes))) => bytes,
                 };
-                first = false;
                 match parser.push(&chunk) {
                     Ok(deltas) => {
                         for d in deltas {

@@ -4,10 +4,12 @@
 //! [`LlmClient::complete`].
 
 mod client;
+mod model;
 mod sentences;
 mod sse;
 
 pub use client::{LlmClient, LlmError, LlmStream};
+pub use model::{MAX_MODEL_CHARS, ModelName, ModelNameError};
 pub use sentences::SentenceSplitter;
 
 use serde::{Deserialize, Serialize};
@@ -21,7 +23,7 @@ pub struct LlmConfig {
     pub base_url: String,
     /// Sent as `Authorization: Bearer`; none when absent.
     pub api_key: Option<String>,
-    /// Model name.
+    /// Model name: the default for workflows that do not choose one (`Workflow::model`).
     pub model: String,
     /// Time allowed until the first token (or the whole answer when not streaming).
     pub first_token_timeout_ms: u64,
@@ -31,6 +33,10 @@ pub struct LlmConfig {
     pub retries: u32,
     /// Sampling temperature.
     pub temperature: f32,
+    /// Most tokens one conversational turn or the summary may have (`max_tokens`). A phone turn is
+    /// a sentence or two; without a bound a small model can write until its context is full (seen:
+    /// SmolLM2-135M on llama.cpp repeating one sentence for 3,700 tokens).
+    pub max_tokens: u32,
 }
 
 impl std::fmt::Debug for LlmConfig {
@@ -53,6 +59,7 @@ impl Default for LlmConfig {
             timeout_ms: 30_000,
             retries: 2,
             temperature: 0.2,
+            max_tokens: 200,
         }
     }
 }
@@ -159,6 +166,8 @@ pub enum Delta {
     Text(String),
     /// A complete tool call.
     ToolCall(ToolCall),
+    /// The answer hit the token limit (`finish_reason: "length"`): its last words are cut short.
+    Truncated,
     /// The answer is complete.
     Done,
 }

@@ -79,7 +79,7 @@ pub async fn compile_workflow(client: &LlmClient, prompt: &str) -> Result<Workfl
         ChatMessage::text(ChatRole::System, COMPILE_INSTRUCTIONS),
         ChatMessage::text(ChatRole::User, prompt),
     ];
-    let reply = match client.complete(&messages, &[], true).await {
+    let reply = match client.complete(&messages, &[], true, None).await {
         Ok(r) => r,
         Err(err) => {
             tracing::warn!(%err, "workflow compilation by the model failed; using the built-in compiler");
@@ -221,7 +221,10 @@ pub async fn summarize(
         ),
         ChatMessage::text(ChatRole::User, text),
     ];
-    match client.complete(&messages, &[], false).await {
+    match client
+        .complete(&messages, &[], false, Some(client.config().max_tokens))
+        .await
+    {
         Ok(reply) if !reply.text.trim().is_empty() => Some(reply.text.trim().to_owned()),
         Ok(_) => None,
         Err(err) => {

@@ -31,6 +31,15 @@ pub struct CallPrompt {
     pub callback_url: Option<String>,
     /// Prevents duplicate calls within the idempotency window (5 minutes by default).
     pub idempotency_key: Option<String>,
+    /// The language model for the generated workflow and its call; the server's configured model
+    /// when absent; ignored when no model is configured. 1 to 128 ASCII letters, digits and
+    /// `. _ - : / @ +`.
+    #[schema(
+        example = "gpt-4o-mini",
+        max_length = 128,
+        pattern = r"^[A-Za-z0-9._:/@+-]{1,128}$"
+    )]
+    pub model: Option<String>,
 }
 
 /// `POST /api/call` body.
@@ -85,24 +94,31 @@ pub struct PollCreated {
     pub api_key: Option<String>,
 }
 
-async fn prompt_face_call(
-    state: &AppState,
-    caller: &Caller,
-    headers: &HeaderMap,
+/// A prompt-to-call face's call: what its two requests share.
+struct PromptFaceCall {
     workflow: WorkflowSource,
     recipient_phone: String,
     callback_url: Option<String>,
     idempotency_key: Option<String>,
+    model: Option<String>,
+}
+
+async fn prompt_face_call(
+    state: &AppState,
+    caller: &Caller,
+    headers: &HeaderMap,
+    call: PromptFaceCall,
 ) -> Result<Response, ApiError> {
     let spec = CallSpec {
         face: Face::Prompt,
-        to: recipient_phone,
-        workflow,
-        callback_url,
+        to: call.recipient_phone,
+        workflow: call.workflow,
+        callback_url: call.callback_url,
         metadata: None,
         trunk: None,
         bridge_number: None,
-        idempotency_key: idempotency_header(headers)?.or(idempotency_key),
+        model: call.model,
+        idempotency_key: idempotency_header(headers)?.or(call.idempotency_key),
     };
     let created = state
         .service
@@ -126,7 +142,7 @@ fn prompt_error(err: ApiError) -> ApiError {
 #[utoipa::path(post, path = "/api/call-prompt", tag = "prompt-to-call", request_body = CallPrompt,
     responses(
         (status = 200, description = "Call initiated (or the earlier call for a repeated idempotency_key)", body = PromptCreated),
-        (status = 400, description = "Missing fields or invalid phone number", body = ErrorBody),
+        (status = 400, description = "Missing fields, invalid phone number or invalid model name", body = ErrorBody),
         (status = 401, body = ErrorBody),
         (status = 409, description = "idempotency_key reused with a different request", body = ErrorBody),
         (status = 422, description = "Workflow generation failed: the prompt is too vague", body = ErrorBody),
@@ -140,16 +156,14 @@ pub(super) async fn call_prompt(
     req: Result<Json<CallPrompt>, JsonRejection>,
 ) -> Result<Response, ApiError> {
     let req = body(req).map_err(prompt_error)?;
-    prompt_face_call(
-        &state,
-        &caller,
-        &headers,
-        WorkflowSource::Prompt(req.prompt),
-        req.recipient_phone,
-        req.callback_url,
-        req.idempotency_key,
-    )
-    .await
+    let call = PromptFaceCall {
+        workflow: WorkflowSource::Prompt(req.prompt),
+        recipient_phone: req.recipient_phone,
+        callback_url: req.callback_url,
+        idempotency_key: req.idempotency_key,
+        model: req.model,
+    };
+    prompt_face_call(&state, &caller, &headers, call).await
 }
 
 /// Place a call with an existing workflow.
@@ -167,16 +181,14 @@ pub(super) async fn call_workflow(
     req: Result<Json<CallWorkflow>, JsonRejection>,
 ) -> Result<Response, ApiError> {
     let req = body(req).map_err(prompt_error)?;
-    prompt_face_call(
-        &state,
-        &caller,
-        &headers,
-        WorkflowSource::Stored(req.workflow_id),
-        req.recipient_phone,
-        req.callback_url,
-        req.idempotency_key,
-    )
-    .await
+    let call = PromptFaceCall {
+        workflow: WorkflowSource::Stored(req.workflow_id),
+        recipient_phone: req.recipient_phone,
+        callback_url: req.callback_url,
+        idempotency_key: req.idempotency_key,
+        model: None,
+    };
+    prompt_face_call(&state, &caller, &headers, call).await
 }
 
 /// Fire: place a call and return at once; poll `GET /call/{id}` for the result.
@@ -218,6 +230,7 @@ pub(super) async fn poll_create(
         metadata: None,
         trunk: None,
         bridge_number: req.bridge_number,
+        model: None,
         idempotency_key: idempotency_header(&headers)?,
     };
     let created = state.service.create(&caller.0.id, spec).await?;

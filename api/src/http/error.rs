@@ -161,6 +161,8 @@ impl From<CreateError> for ApiError {
                 Self::new(StatusCode::UNPROCESSABLE_ENTITY, "prompt_unreadable", message).field("prompt")
             }
             CreateError::Prompt(_) => bad("invalid_prompt", "prompt"),
+            CreateError::Model(_) => bad("invalid_model", "model"),
+            CreateError::ModelWithStoredWorkflow => bad("model_with_workflow_id", "model"),
             CreateError::UnknownWorkflow(_) => {
                 Self::new(StatusCode::NOT_FOUND, "workflow_not_found", message).field("workflow_id")
             }

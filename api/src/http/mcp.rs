@@ -183,6 +183,7 @@ async fn call_tool(state: &AppState, caller: &Caller, name: &str, args: &Value) 
                 metadata: None,
                 trunk: None,
                 bridge_number: None,
+                model: None,
                 idempotency_key: arg(args, "idempotency_key"),
             };
             match state.service.create(&caller.0.id, spec).await {

@@ -45,6 +45,15 @@ pub struct CreateCall {
     pub trunk: Option<String>,
     /// A human the agent may bridge the call to, E.164.
     pub bridge_number: Option<String>,
+    /// The language model for this call's workflow (with `prompt` only; a stored workflow keeps
+    /// the model it was created with). The server's configured model when absent; ignored when no
+    /// model is configured. 1 to 128 ASCII letters, digits and `. _ - : / @ +`.
+    #[schema(
+        example = "gpt-4o-mini",
+        max_length = 128,
+        pattern = r"^[A-Za-z0-9._:/@+-]{1,128}$"
+    )]
+    pub model: Option<String>,
     /// Idempotency key (the `Idempotency-Key` header takes precedence).
     pub idempotency_key: Option<String>,
 }
@@ -181,6 +190,15 @@ pub struct CreateWorkflow {
     /// What the agent should do on calls using this workflow.
     #[schema(example = "Ask if they can come on Tuesday at 3 PM.")]
     pub prompt: String,
+    /// The language model for this workflow's calls (and its compilation); the server's configured
+    /// model when absent; ignored when no model is configured. 1 to 128 ASCII letters, digits and
+    /// `. _ - : / @ +`.
+    #[schema(
+        example = "gpt-4o-mini",
+        max_length = 128,
+        pattern = r"^[A-Za-z0-9._:/@+-]{1,128}$"
+    )]
+    pub model: Option<String>,
 }
 
 /// A compiled workflow.
@@ -198,6 +216,8 @@ pub struct WorkflowObject {
     pub questions: Vec<String>,
     /// Said before hanging up.
     pub closing: String,
+    /// The language model chosen for this workflow's calls; null for the server's configured one.
+    pub model: Option<String>,
     /// RFC 3339.
     pub created_at: String,
 }
@@ -213,7 +233,7 @@ fn call_body(state: &AppState, row: &CallRow) -> Result<Call, ApiError> {
     responses(
         (status = 201, description = "Queued", body = Call),
         (status = 200, description = "An earlier call with this idempotency key (nothing new is dialled)", body = Call),
-        (status = 400, description = "Bad input", body = ErrorBody),
+        (status = 400, description = "Bad input (e.g. `invalid_model`, or `model_with_workflow_id`)", body = ErrorBody),
         (status = 401, description = "Missing or invalid API key", body = ErrorBody),
         (status = 404, description = "Unknown workflow", body = ErrorBody),
         (status = 409, description = "Idempotency key reused with a different request", body = ErrorBody),
@@ -244,6 +264,7 @@ pub(super) async fn create_call(
         metadata: req.metadata,
         trunk: req.trunk,
         bridge_number: req.bridge_number,
+        model: req.model,
         idempotency_key: idempotency_header(&headers)?.or(req.idempotency_key),
     };
     let created = state.service.create(&caller.0.id, spec).await?;
@@ -564,7 +585,7 @@ pub(super) async fn redeliver(
 
 /// Compile a prompt into a workflow (422 when it is too vague to act on).
 #[utoipa::path(post, path = "/v1/workflows", tag = "workflows", request_body = CreateWorkflow,
-    responses((status = 201, body = WorkflowObject), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+    responses((status = 201, body = WorkflowObject), (status = 400, description = "Bad input (e.g. `invalid_model`)", body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 422, description = "Prompt too vague", body = ErrorBody), (status = 429, body = ErrorBody)),
     security(("bearer" = []), ("api_key" = [])))]
 pub(super) async fn create_workflow(
@@ -573,7 +594,10 @@ pub(super) async fn create_workflow(
     req: Result<Json<CreateWorkflow>, JsonRejection>,
 ) -> Result<Response, ApiError> {
     let req = body(req)?;
-    let (row, workflow) = state.service.create_workflow(&caller.0.id, &req.prompt).await?;
+    let (row, workflow) = state
+        .service
+        .create_workflow(&caller.0.id, &req.prompt, req.model.as_deref())
+        .await?;
     let object = workflow_object(row.id, row.created_at, workflow);
     Ok((StatusCode::CREATED, Json(object)).into_response())
 }
@@ -586,6 +610,7 @@ fn workflow_object(id: String, created_at: String, w: Workflow) -> WorkflowObjec
         opening: w.opening,
         questions: w.steps.into_iter().map(|s| s.question).collect(),
         closing: w.closing,
+        model: w.model.map(String::from),
         created_at,
     }
 }

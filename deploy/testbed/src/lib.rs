@@ -9,6 +9,8 @@
 //!   with `openssl`, for kamailio's TLS listener and for tests of our own.
 //! - [`Phone`]: a baresip user agent that registers to the trunk, plays a WAV as its microphone, records
 //!   what it hears and is driven over its `ctrl_tcp` socket.
+//! - [`LlamaServer`]: a real OpenAI-compatible chat-completions server (llama.cpp's `llama-server`)
+//!   with a real small model (SmolLM2-135M-Instruct), for the agent's LLM path.
 //! - [`speech`]: the human side of a call rendered with Piper, transcription with Whisper, and WAV helpers.
 //! - [`voice`]: a scripted callee's lines in other voices (espeak-ng, flite, Piper at other rates and
 //!   seeds) with line noise; [`listen`]: what the phone hears, read while the call runs, and when the far
@@ -40,6 +42,7 @@ pub mod certs;
 mod ctrl;
 mod kamailio;
 pub mod listen;
+mod llama;
 mod phone;
 mod process;
 pub mod speech;
@@ -54,6 +57,7 @@ use std::time::Duration;
 
 pub use certs::TestCertificates;
 pub use kamailio::{Kamailio, KamailioOptions};
+pub use llama::{LlamaInstall, LlamaServer, LlamaServerOptions};
 pub use phone::{EventKind, Phone, PhoneEvent, PhoneOptions};
 
 /// Result of the testbed's operations.
@@ -204,6 +208,11 @@ pub enum TestbedError {
         /// The kinds of all events received so far, in order.
         seen: Vec<EventKind>,
     },
+    /// The language model server or its model is not installed.
+    #[error(
+        "the LLM test server is not installed ({0} is missing): run deploy/setup (it runs deploy/setup-llm)"
+    )]
+    LlmMissing(PathBuf),
     /// Neither `RINGBACK_CACHE` nor `HOME` is set, so there is no cache directory.
     #[error("neither RINGBACK_CACHE nor HOME is set")]
     NoCacheDir,
