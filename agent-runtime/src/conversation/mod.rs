@@ -24,6 +24,10 @@ use serde_json::{Map, Value};
 use std::collections::VecDeque;
 use time::Date;
 
+/// How long a machine verdict from the audio alone waits for a person's words before it is
+/// taken: long enough for a business greeting to be heard and transcribed.
+pub const MACHINE_CONFIRM_MS: u64 = 8_000;
+
 /// Identifies one thing the agent says, so playback reports can be matched to it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct SayId(pub u64);
@@ -316,6 +320,11 @@ pub struct Conversation {
     readback: Option<script::Readback>,
     /// Greetings answered with the question again (a business picking up says its name first).
     greetings_answered: u32,
+    /// When the audio detector said "machine", while nothing confirms it yet (a receptionist's
+    /// greeting has a machine's cadence): its beep, its words or a long wait will.
+    machine_suspected: Option<u64>,
+    /// Whether the caller said something only a person says (an answer, a greeting, a question).
+    heard_live: bool,
     /// Summary notes the caller's words triggered.
     notes: Vec<String>,
     /// Why the agent ends the call, once it decided.
@@ -351,6 +360,8 @@ impl Conversation {
             asking_identity: false,
             readback: None,
             greetings_answered: 0,
+            machine_suspected: None,
+            heard_live: false,
             notes: Vec::new(),
             end_reason: None,
             actions: VecDeque::new(),
@@ -398,6 +409,9 @@ impl Conversation {
                 self.beep_ms = Some(now_ms);
                 if self.reached_machine && !self.ending {
                     self.leave_voicemail(now_ms);
+                } else if self.machine_suspected.is_some() && !self.heard_live {
+                    // The beep confirms what the cadence suggested.
+                    self.confirm_machine(now_ms);
                 }
             }
             Input::TransferResult { connected, now_ms } => self.on_transfer_result(connected, now_ms),
@@ -522,6 +536,25 @@ impl Conversation {
                 end_ms,
                 interrupted: false,
             });
+        }
+        // The greeting's words settle a suspected machine: voicemail phrases confirm it, anything
+        // a person says clears it.
+        if !text.is_empty() && !self.reached_machine && !self.ending && !is_menu(&text) {
+            let machine_words = matches!(
+                media_core::analysis::amd::classify_transcript(&text),
+                Some((media_core::analysis::amd::Verdict::Machine, _))
+            );
+            let first_words = !self.heard_live && self.fields.is_empty();
+            // (With a language model, the model hears the greeting and may call leave_voicemail.)
+            let long_greeting = !self.config.llm && text.split_whitespace().count() >= 10;
+            if machine_words && first_words && (self.machine_suspected.is_some() || long_greeting) {
+                self.confirm_machine(now_ms);
+                return;
+            }
+            if !machine_words {
+                self.heard_live = true;
+                self.machine_suspected = None;
+            }
         }
         // A phone menu where a person was expected (a business's switchboard): navigate it toward
         // what the call is about, then start over with whoever answers.
@@ -813,14 +846,24 @@ impl Conversation {
         self.answer("", Some(&keys), now_ms);
     }
 
+    /// The audio detector thinks a machine answered. A live business greeting ("Good morning,
+    /// Lakeside Dental, this is Maria.") has a machine's cadence, so the verdict waits for the
+    /// greeting's words, a beep, or [`MACHINE_CONFIRM_MS`] without a word from a person; the
+    /// disclosure plays on meanwhile.
     fn on_machine(&mut self, now_ms: u64) {
-        if self.reached_machine || self.state == State::Done {
+        if self.reached_machine || self.state == State::Done || self.heard_live {
             return;
         }
         // A phone menu is a machine too, and the one the workflow asked to navigate.
         if matches!(self.state, State::Navigating { .. }) {
             return;
         }
+        self.machine_suspected.get_or_insert(now_ms);
+    }
+
+    /// A machine it is: stop talking to it and wait for its beep.
+    fn confirm_machine(&mut self, now_ms: u64) {
+        self.machine_suspected = None;
         if !self.playing.is_empty() {
             self.actions.push_back(Action::StopSpeaking);
         }
@@ -925,6 +968,13 @@ impl Conversation {
                 self.leave_voicemail(now_ms);
             }
             _ => {}
+        }
+        if let Some(since) = self.machine_suspected
+            && !self.heard_live
+            && now_ms >= since + MACHINE_CONFIRM_MS
+            && !self.ending
+        {
+            self.confirm_machine(now_ms);
         }
     }
 

@@ -303,8 +303,24 @@ fn a_machine_gets_the_message_after_the_beep() {
     let mut now = 0;
     c.handle(Input::Answered { now_ms: now });
     let greeting = drain(&mut c);
+    // The cadence alone is not enough (a receptionist sounds like that too): the agent goes on.
     c.handle(Input::Machine { now_ms: 1200 });
-    assert_eq!(drain(&mut c), vec![Action::StopSpeaking]);
+    assert!(
+        drain(&mut c).is_empty(),
+        "a machine verdict from the audio alone waits"
+    );
+    // The greeting's words confirm it: the agent stops talking to it.
+    c.handle(Input::CallerSaid {
+        text: "Hi, you've reached Dana, leave a message.".into(),
+        start_ms: 0,
+        end_ms: 3000,
+        now_ms: 3100,
+    });
+    assert_eq!(
+        drain(&mut c),
+        vec![Action::StopSpeaking],
+        "no answer to a greeting"
+    );
     // The media layer reports the greeting cut short.
     for action in &greeting {
         if let Action::Say { id, .. } = action {
@@ -313,17 +329,11 @@ fn a_machine_gets_the_message_after_the_beep() {
                 played_ms: 0,
                 interrupted: true,
                 total_ms: 1000,
-                now_ms: 1200,
+                now_ms: 3100,
             });
         }
     }
-    c.handle(Input::CallerSaid {
-        text: "Hi, you've reached Dana, leave a message.".into(),
-        start_ms: 0,
-        end_ms: 3000,
-        now_ms: 3100,
-    });
-    assert!(drain(&mut c).is_empty(), "no answer to a greeting");
+    assert!(drain(&mut c).is_empty());
     now = 4000;
     c.handle(Input::Beep { now_ms: now });
     let actions = drain(&mut c);
@@ -977,4 +987,45 @@ fn a_cancellation_is_a_no_and_a_polite_end() {
     assert_eq!(c.end_reason(), Some(EndReason::NotInterested));
     assert_eq!(c.fields().get("confirmed"), Some(&json!(false)));
     assert!(c.fields().len() == 1, "no reschedule asked: {:?}", c.fields());
+}
+
+#[test]
+fn a_receptionist_with_a_machine_s_cadence_is_a_person() {
+    let mut c = engine(APPOINTMENT);
+    let mut now = 0;
+    c.handle(Input::Answered { now_ms: now });
+    let first = drain(&mut c);
+    // The detector says machine on the greeting's cadence...
+    c.handle(Input::Machine { now_ms: 2700 });
+    assert!(drain(&mut c).is_empty());
+    // ...but the words are a live business greeting: no voicemail, the call goes on.
+    c.handle(Input::CallerSaid {
+        text: "Good morning, Bright Dental, this is Maria.".into(),
+        start_ms: 0,
+        end_ms: 2700,
+        now_ms: 3200,
+    });
+    play_all(&mut c, &first, &mut now);
+    for t in (4000..20_000).step_by(500) {
+        c.handle(Input::Tick { now_ms: t });
+    }
+    assert!(!c.reached_machine());
+    let actions = caller(&mut c, "Yes, Tuesday at three works.", &mut now);
+    play_all(&mut c, &actions, &mut now);
+    assert_eq!(
+        c.fields().get("confirmed"),
+        Some(&json!(true)),
+        "{:?}",
+        c.fields()
+    );
+
+    // With nothing but the cadence and silence, the machine verdict stands after a while.
+    let mut c = engine(APPOINTMENT);
+    c.handle(Input::Answered { now_ms: 0 });
+    drain(&mut c);
+    c.handle(Input::Machine { now_ms: 2700 });
+    c.handle(Input::Tick {
+        now_ms: 2700 + MACHINE_CONFIRM_MS,
+    });
+    assert!(c.reached_machine());
 }
