@@ -755,6 +755,12 @@ const ROLES: &[&str] = &[
     "traveler",
     "traveller",
     "visitor",
+    "patron",
+    "guardian",
+    "caregiver",
+    "alumnus",
+    "alumni",
+    "homeowners",
 ];
 
 /// Whether a word names the callee's role ("customer", "patient", "resident").

@@ -924,7 +924,11 @@ pub fn ask_for(np: &str) -> Ask {
                 ]
                 .iter()
                 .any(|p| lower.starts_with(p));
-        let topic = topics::lookup(np).filter(|_| !open_question);
+        // "how many times a month they visit" is a count, whatever topic "visit" suggests.
+        let counting =
+            lower.starts_with("how many") || lower.starts_with("how much") || lower.starts_with("how often");
+        let topic =
+            topics::lookup(np).filter(|t| !open_question && (!counting || t.kind == FieldKind::Number));
         let kind = topic.as_ref().map_or_else(|| kind_of(&q), |t| t.kind.clone());
         let name = topic.map_or_else(|| name_of(&q, &kind), |t| t.name);
         return Ask {

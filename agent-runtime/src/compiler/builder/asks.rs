@@ -88,7 +88,20 @@ fn wh_segments(clause: &str) -> Vec<String> {
         let opens = |w: &str| {
             matches!(
                 w,
-                "what" | "how" | "when" | "which" | "where" | "who" | "whether" | "if" | "why"
+                "what"
+                    | "how"
+                    | "when"
+                    | "which"
+                    | "where"
+                    | "who"
+                    | "whether"
+                    | "if"
+                    | "why"
+                    | "what's"
+                    | "how's"
+                    | "where's"
+                    | "who's"
+                    | "when's"
             )
         };
         if prev.ends_with(',') && opens(&w) {

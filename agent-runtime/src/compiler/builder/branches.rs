@@ -82,6 +82,18 @@ impl Builder {
             return;
         }
         let condition = self.condition_for(cond);
+        // "and if so, whether she wants pickup or delivery": a question without its verb.
+        let cons_first = words(&cons_lower).into_iter().next().unwrap_or_default();
+        let cons_owned;
+        let cons = if matches!(
+            cons_first.as_str(),
+            "whether" | "what" | "when" | "how" | "which" | "where" | "who"
+        ) {
+            cons_owned = format!("ask {cons}");
+            cons_owned.as_str()
+        } else {
+            cons
+        };
         // A message under a condition is said as the reply to the answer that met it.
         let before_messages = self.messages.len();
         let before_steps = self.steps.len();

@@ -362,7 +362,8 @@ impl Builder {
             }
             _ => return false,
         };
-        let message = sentence_case(&message, '.');
+        // A message said in a question ("can you remind them that ... by Friday?") is a statement.
+        let message = sentence_case(message.trim_end_matches('?'), '.');
         // "Remind them their appointment is tomorrow" is about an event; "remind them their bill
         // is overdue and service may stop" is not (the event word must open the reminder).
         let head: String = rest_lower
@@ -371,7 +372,11 @@ impl Builder {
             .take(4)
             .collect::<Vec<_>>()
             .join(" ");
-        if verb == "remind" && self.reminded_event.is_none() && event_noun(&head).is_some() {
+        // ("Minh's field trip permission slip is due Friday" is a deadline, not an event.)
+        let deadline = ["due", "expire", "overdue", "ready", "past due", "renew", "late"]
+            .iter()
+            .any(|k| rest_lower.contains(k));
+        if verb == "remind" && self.reminded_event.is_none() && event_noun(&head).is_some() && !deadline {
             self.note_event(&message);
         }
         self.messages.push(message);
