@@ -487,8 +487,22 @@ pub fn wh_question(clause: &str) -> Option<String> {
             break;
         }
     }
-    let phrase = tokens[..end.min(tokens.len())].join(" ");
-    let rest = &tokens[end.min(tokens.len())..];
+    // "how many times a month you visit": the rate ("a month") belongs to the question phrase.
+    let mut end = end.min(tokens.len());
+    while tokens
+        .get(end)
+        .is_some_and(|t| matches!(lower(t).as_str(), "a" | "an" | "per" | "each" | "every"))
+        && tokens.get(end + 1).is_some_and(|t| {
+            matches!(
+                lower(t).as_str(),
+                "day" | "week" | "month" | "year" | "night" | "quarter"
+            )
+        })
+    {
+        end += 2;
+    }
+    let phrase = tokens[..end].join(" ");
+    let rest = &tokens[end..];
     if rest.is_empty() {
         return Some(terminate(&capitalize(&phrase), '?'));
     }
@@ -1152,6 +1166,10 @@ mod tests {
             ),
             ("what time works best", "What time works best for you?"),
             ("how many people will attend", "How many people will attend?"),
+            (
+                "how many times a month you visit",
+                "How many times a month do you visit?",
+            ),
             (
                 "how likely you are to recommend us",
                 "How likely are you to recommend us?",

@@ -406,7 +406,21 @@ impl Builder {
             if let Some(role) = ws.get(skip)
                 && super::names::is_role(&role.to_lowercase().trim_end_matches(','))
                 && ws.get(skip + 1).is_some_and(|n| {
-                    matches!(n.to_lowercase().as_str(), "know" | "that" | "about" | "of" | "to")
+                    matches!(
+                        n.to_lowercase().as_str(),
+                        "know"
+                            | "that"
+                            | "about"
+                            | "of"
+                            | "to"
+                            | "whether"
+                            | "if"
+                            | "what"
+                            | "how"
+                            | "when"
+                            | "which"
+                            | "for"
+                    )
                 })
             {
                 let cut: usize = ws[..=skip].iter().map(|w| w.len() + 1).sum();
