@@ -216,6 +216,16 @@ async fn main() {
                 tally.add(&case, problems);
             }
             tally.report("calls", part);
+            // The tiny run under `cargo test --benches` is a smoke test of the harness: a call
+            // that could not be placed or run is an error there, a task the agent failed is not.
+            if !full {
+                let broken: Vec<&(String, Vec<String>)> = tally
+                    .failures
+                    .iter()
+                    .filter(|(_, p)| p.iter().any(|p| problem_kind(p) == "call_failed"))
+                    .collect();
+                assert!(broken.is_empty(), "calls did not run: {broken:?}");
+            }
             calls.insert(part.clone(), tally.json());
         }
         session.server.shutdown().await;

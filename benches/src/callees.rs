@@ -463,7 +463,12 @@ fn string_matches(want: &str, got: &str, kind: &FieldKind) -> bool {
             words(want).iter().all(|w| have.contains(w))
         }
         _ => {
-            let have = words(got);
+            // An option said as "Wednesday at 3 PM" holds the time 15:00 too.
+            let mut have = words(got);
+            if let Some((h, m)) = agent_runtime::extract::time(got) {
+                have.push(format!("{h:02}:{m:02}"));
+                have.push(format!("{h}:{m:02}"));
+            }
             words(want).iter().all(|w| have.contains(w))
         }
     }

@@ -78,6 +78,20 @@ fn calendar_words_fixed(text: &str) -> Option<String> {
     changed.then(|| fixed.join(" "))
 }
 
+/// Whether the answer denies what the question asks about: "No problems at all" to "Has the
+/// truck had any problems?", "No pets" to "Do you have pets?" (where "no problem" alone would
+/// read as a yes).
+pub fn denies_topic(question: &str, answer: &str) -> bool {
+    let q = extract::words(question);
+    let a = extract::words(answer);
+    let stem = |w: &str| w.trim_end_matches('s').to_owned();
+    a.windows(2).take(4).any(|pair| {
+        matches!(pair[0].as_str(), "no" | "none" | "zero")
+            && pair[1].len() > 2
+            && q.iter().any(|w| stem(w) == stem(&pair[1]))
+    })
+}
+
 /// How a value is said back to the caller ("Monday, December 7 at 3 PM", "jane at example dot com").
 pub fn spoken(kind: &FieldKind, value: &Value) -> String {
     let text = match value {

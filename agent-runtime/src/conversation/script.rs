@@ -411,6 +411,14 @@ impl Conversation {
         let own = parts.first().map_or(text, |&(_, start, _)| &text[..start]);
         let heard = match keys {
             Some(k) => answers::from_keys(&kind, k).map(|value| Heard { value, sure: true }),
+            None if kind == FieldKind::YesNo
+                && answers::denies_topic(&self.workflow.steps[i].question, own) =>
+            {
+                Some(Heard {
+                    value: Value::Bool(false),
+                    sure: true,
+                })
+            }
             None => answers::read(&kind, own, self.config.today)
                 .or_else(|| answers::read(&kind, text, self.config.today)),
         };

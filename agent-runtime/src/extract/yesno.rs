@@ -73,6 +73,16 @@ pub fn yes_or_no_words(text: &str) -> Option<bool> {
     for exclamation in EXCLAMATIONS {
         cleaned = cleaned.replace(exclamation, " ");
     }
+    // "not right now": "right" is a time here, not agreement.
+    for phrase in [
+        "right now",
+        "right away",
+        "right here",
+        "right there",
+        "right after",
+    ] {
+        cleaned = cleaned.replace(phrase, " now ");
+    }
     let mut forced_yes = false;
     for phrase in NEGATED_NEGATIVES {
         if cleaned.contains(phrase) {
@@ -150,6 +160,7 @@ mod tests {
             "I cannot.",
             "I don't, no.",
             "Not yet.",
+            "Autopay... hmm. Um, no. Not right now.",
             "Not yet, honestly, I've been swamped. If you've got someone, Friday at ten would be great.",
         ] {
             assert_eq!(yes_no(no), Some(false), "{no}");

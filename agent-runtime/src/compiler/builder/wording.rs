@@ -593,13 +593,39 @@ pub(super) fn with_article(np: &str) -> String {
 }
 
 pub(super) fn clean_options(options: Vec<String>) -> Vec<String> {
+    const TAILS: &[&str] = &[
+        " slots",
+        " slot",
+        " the same day",
+        " same day",
+        " instead",
+        " are better",
+        " is better",
+        " would be better",
+        " works better",
+        " available",
+        " class",
+        " that week",
+        " same window",
+        " then",
+    ];
     options
         .into_iter()
         .map(|o| {
-            o.trim_end_matches(" slots")
-                .trim_end_matches(" slot")
+            let mut o = o
                 .trim()
-                .to_owned()
+                .trim_matches(|c: char| matches!(c, '(' | ')' | '"' | '.' | ','))
+                .trim()
+                .to_owned();
+            loop {
+                let lower = o.to_lowercase();
+                match TAILS.iter().find(|t| lower.ends_with(*t)) {
+                    Some(t) if o.len() > t.len() + 2 => o.truncate(o.len() - t.len()),
+                    _ => break,
+                }
+                o = o.trim_end_matches(',').trim().to_owned();
+            }
+            o
         })
         .collect()
 }
