@@ -698,13 +698,23 @@ fn capitalized_run(words: &[&str], i: usize, max: usize, allow_title: bool) -> O
 
 /// Whether a capitalized run names a business rather than a person.
 pub fn org_like(name: &str) -> bool {
-    name.split_whitespace().any(|w| {
-        ORG_WORDS.contains(
-            &w.to_lowercase()
-                .trim_end_matches(['.', ','])
-                .trim_end_matches("'s"),
-        )
-    }) || name.contains('&')
+    // "QuickCart", "TalentBridge", "HubSpot": a capital inside a word is a brand.
+    let camel = name.split_whitespace().any(|w| {
+        let core = w.trim_end_matches("'s");
+        core.len() > 3
+            && core.chars().next().is_some_and(char::is_uppercase)
+            && core.chars().skip(1).any(char::is_uppercase)
+            && core.chars().any(char::is_lowercase)
+    });
+    camel
+        || name.split_whitespace().any(|w| {
+            ORG_WORDS.contains(
+                &w.to_lowercase()
+                    .trim_end_matches(['.', ','])
+                    .trim_end_matches("'s"),
+            )
+        })
+        || name.contains('&')
         || name.chars().filter(|c| c.is_uppercase()).count() > name.split_whitespace().count() + 1
 }
 
@@ -963,6 +973,24 @@ pub fn callee(sentences: &[String]) -> Option<String> {
 pub fn organization(sentences: &[String]) -> Option<(String, bool)> {
     const MARKERS: &[&str] = &[
         "on behalf of ",
+        "you're from ",
+        "you are from ",
+        "we're from ",
+        "i'm from ",
+        "customers of ",
+        "clients of ",
+        "members of ",
+        "patients of ",
+        "users of ",
+        "recruiter at ",
+        "recruiter for ",
+        "advisor at ",
+        "nurse at ",
+        "manager at ",
+        "specialist at ",
+        "specialist from ",
+        "rep from ",
+        "rep at ",
         "calling from ",
         "calling for ",
         "call on behalf of ",
@@ -1004,6 +1032,17 @@ pub fn organization(sentences: &[String]) -> Option<(String, bool)> {
         "to ",
     ];
     let mut weak: Option<(String, bool)> = None;
+    // "Sunrise Family Dentistry here.": a business introducing itself.
+    for sentence in sentences {
+        let trimmed = sentence.trim().trim_end_matches(['.', '!', ',']);
+        if let Some(name) = trimmed.strip_suffix(" here")
+            && name.split_whitespace().count() <= 6
+            && let Some(org) = org_run(&name.split_whitespace().collect::<Vec<_>>())
+            && org == name.trim()
+        {
+            return Some((org, true));
+        }
+    }
     for sentence in sentences {
         let lower = sentence.to_lowercase();
         let starts_with_call = lower.starts_with("call ") || lower.starts_with("please call ");
@@ -1067,9 +1106,43 @@ fn org_run(words: &[&str]) -> Option<String> {
         if !(capital || connector) {
             break;
         }
+        // "First Harbor Bank", "City Water": a common word may open a business name.
+        let name_opener = matches!(
+            lower.as_str(),
+            "first"
+                | "new"
+                | "city"
+                | "united"
+                | "american"
+                | "national"
+                | "central"
+                | "north"
+                | "south"
+                | "east"
+                | "west"
+                | "great"
+                | "golden"
+                | "royal"
+                | "best"
+                | "prime"
+                | "premier"
+                | "main"
+                | "grand"
+                | "old"
+                | "green"
+                | "blue"
+                | "red"
+                | "metro"
+                | "county"
+                | "state"
+                | "global"
+        ) && words
+            .get(i + 1)
+            .is_some_and(|n| n.chars().next().is_some_and(char::is_uppercase));
         if capital
             && NOT_NAMES.contains(&lower.trim_end_matches("'s"))
             && !ORG_WORDS.contains(&lower.as_str())
+            && !name_opener
         {
             break;
         }
