@@ -952,8 +952,32 @@ pub fn ask_for(np: &str) -> Ask {
         };
     }
     if let Some(t) = topics::lookup(np) {
+        // "the earliest day and time they have": the topic's kind, the prompt's own words.
+        let lower_np = np.to_lowercase();
+        let question = if [
+            "earliest",
+            "soonest",
+            "next available",
+            "first available",
+            "latest",
+            "cheapest",
+            "lowest",
+            "highest",
+        ]
+        .iter()
+        .any(|k| lower_np.contains(k))
+        {
+            let np = if lower_np.starts_with("the ") || lower_np.starts_with("your ") {
+                np.to_owned()
+            } else {
+                format!("the {np}")
+            };
+            format!("What is {np}?")
+        } else {
+            t.question
+        };
         return Ask {
-            question: t.question,
+            question,
             kind: t.kind,
             name: t.name,
         };

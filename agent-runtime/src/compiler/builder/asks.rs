@@ -112,6 +112,17 @@ fn wh_segments(clause: &str) -> Vec<String> {
             && !ws.get(i + 2).is_some_and(|n| n.to_lowercase() == "so")
         {
             cuts.push(i + 1);
+        } else if prev.ends_with(',')
+            && matches!(w.as_str(), "and" | "also")
+            && ws.get(i + 1).is_some_and(|n| {
+                matches!(
+                    n.to_lowercase().as_str(),
+                    "roughly" | "approximately" | "about" | "exactly" | "also" | "ask"
+                )
+            })
+            && ws.get(i + 2).is_some_and(|n| opens(&n.to_lowercase()))
+        {
+            cuts.push(i + 2);
         }
     }
     let mut out = Vec::new();
