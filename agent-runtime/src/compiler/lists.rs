@@ -1,7 +1,7 @@
 //! Lists in a prompt, as people write them in notes: a header ("Questions:", "Qualify:", "Post-stay
 //! survey for Saltmarsh Inn guests:") over bullet or numbered lines, an inline enumeration ("Ask:
-//! 1) rate the doctor 1-10, 2) ...", "(a) how often ..., (b) ..."), or a comma list after an asking
-//! header ("qualify: own or rent, # of entry doors, interested y/n").
+//! 1\) rate the doctor 1-10, 2\) ...", "(a) how often ..., (b) ..."), or a comma list after an
+//! asking header ("qualify: own or rent, # of entry doors, interested y/n").
 //!
 //! Items under an asking header are questions even when they are bare topics ("monthly budget",
 //! "gate code, if there is one"): each is rewritten as an instruction the clause reader knows

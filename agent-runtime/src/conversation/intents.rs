@@ -325,10 +325,11 @@ pub fn introduced_name(text: &str) -> Option<String> {
     let lower: Vec<String> = ws.iter().map(|w| w.to_lowercase()).collect();
     let capital = |w: &str| w.chars().next().is_some_and(char::is_uppercase);
     for i in 0..lower.len() {
-        if lower[i] == "this" && lower.get(i + 1).is_some_and(|w| w == "is") {
-            if let Some(name) = ws.get(i + 2).filter(|w| capital(w)) {
-                return Some((*name).to_owned());
-            }
+        if lower[i] == "this"
+            && lower.get(i + 1).is_some_and(|w| w == "is")
+            && let Some(name) = ws.get(i + 2).filter(|w| capital(w))
+        {
+            return Some((*name).to_owned());
         }
         if lower[i] == "speaking" && i > 0 && capital(ws[i - 1]) {
             return Some(ws[i - 1].to_owned());

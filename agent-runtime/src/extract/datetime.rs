@@ -176,7 +176,7 @@ fn resolve(today: Date, year: Option<i32>, month: Month, day: u8) -> Option<Date
 pub fn time(text: &str) -> Option<(u8, u8)> {
     let ws = words(text);
     let joined = ws.join(" ");
-    if joined.contains("noon") || joined.contains("midday") {
+    if ws.iter().any(|w| w == "noon" || w == "midday") {
         return Some((12, 0));
     }
     if joined.contains("midnight") {
@@ -366,6 +366,8 @@ mod tests {
         assert_eq!(time("3 PM works"), Some((15, 0)));
         assert_eq!(time("Try her tomorrow around three"), Some((15, 0)));
         assert_eq!(time("tonight at eight"), Some((20, 0)));
+        assert_eq!(time("around one in the afternoon"), Some((13, 0)));
+        assert_eq!(time("at noon"), Some((12, 0)));
         assert_eq!(time("Thursday morning at ten"), Some((10, 0)));
         assert_eq!(time("at 3pm"), Some((15, 0)));
         assert_eq!(time("3:30 p.m."), Some((15, 30)));

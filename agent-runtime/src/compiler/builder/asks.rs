@@ -109,7 +109,7 @@ fn wh_segments(clause: &str) -> Vec<String> {
         } else if prev.ends_with(',')
             && w == "and"
             && ws.get(i + 1).is_some_and(|n| opens(&n.to_lowercase()))
-            && !ws.get(i + 2).is_some_and(|n| n.to_lowercase() == "so")
+            && ws.get(i + 2).is_none_or(|n| n.to_lowercase() != "so")
         {
             cuts.push(i + 1);
         } else if prev.ends_with(',')
@@ -127,13 +127,17 @@ fn wh_segments(clause: &str) -> Vec<String> {
     }
     let mut out = Vec::new();
     for (k, &start) in cuts.iter().enumerate() {
-        let end = cuts.get(k + 1).map_or(ws.len(), |&e| {
-            if ws[e - 1].eq_ignore_ascii_case("and") {
-                e - 1
-            } else {
-                e
-            }
-        });
+        let mut end = cuts.get(k + 1).copied().unwrap_or(ws.len());
+        // The words that led into the next part are not this part's: ", and roughly".
+        while end > start
+            && cuts.get(k + 1).is_some()
+            && matches!(
+                ws[end - 1].to_lowercase().as_str(),
+                "and" | "also" | "roughly" | "approximately" | "about" | "exactly" | "ask"
+            )
+        {
+            end -= 1;
+        }
         let seg = ws[start..end].join(" ");
         let seg = seg.trim().trim_end_matches(',').trim().to_owned();
         if !seg.is_empty() {
@@ -568,11 +572,8 @@ impl Builder {
         if segments.len() > 1 {
             let mut asks = self.yes_no_clauses(&segments[0]);
             for seg in &segments[1..] {
-                let lower = seg.to_lowercase();
                 if let Some(rest) = strip_any(seg, &["whether", "if"]) {
                     asks.extend(self.yes_no_clauses(rest));
-                } else if lower.starts_with("how many") || lower.starts_with("how much") {
-                    asks.extend(self.noun_phrases(seg));
                 } else {
                     asks.extend(self.noun_phrases(seg));
                 }

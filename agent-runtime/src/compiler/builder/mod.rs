@@ -404,7 +404,7 @@ impl Builder {
                     .is_some_and(|w| matches!(w.to_lowercase().as_str(), "all" | "our" | "the")),
             );
             if let Some(role) = ws.get(skip)
-                && super::names::is_role(&role.to_lowercase().trim_end_matches(','))
+                && super::names::is_role(role.to_lowercase().trim_end_matches(','))
                 && ws.get(skip + 1).is_some_and(|n| {
                     matches!(
                         n.to_lowercase().as_str(),
