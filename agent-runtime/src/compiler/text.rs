@@ -293,7 +293,20 @@ fn is_abbreviation(before: &[char], after: &[char]) -> bool {
             next.chars().next().is_some_and(char::is_uppercase) && !super::names::is_common_word(&next);
         return word.chars().all(char::is_uppercase) && next_is_name;
     }
-    ABBREVIATIONS.contains(&lower)
+    // "500 Market St. If not, ...": a street abbreviation ends the sentence when what follows
+    // opens one; "St. Luke's" does not.
+    if ABBREVIATIONS.contains(&lower) {
+        let next: String = after
+            .iter()
+            .skip_while(|c| c.is_whitespace())
+            .take_while(|c| c.is_alphabetic() || **c == '\'')
+            .collect();
+        let opens_sentence = next.chars().next().is_some_and(char::is_uppercase)
+            && super::names::is_common_word(&next)
+            && matches!(lower, "st" | "ave" | "dept" | "apt" | "est" | "approx" | "ft");
+        return !opens_sentence;
+    }
+    false
 }
 
 /// Words that open a new instruction inside a sentence ("confirm the time, then ask for the email").

@@ -192,6 +192,27 @@ impl Builder {
         if lower.starts_with("check in") || lower.starts_with("check how") || lower.starts_with("check up") {
             return false;
         }
+        // "Make sure they know to bring their insurance card": something to tell them.
+        for lead in [
+            "they know to ",
+            "they know that ",
+            "you know to ",
+            "they remember to ",
+            "they bring ",
+        ] {
+            if rest_lower.starts_with(lead) {
+                let what = self.address(&rest[lead.len()..]);
+                let message = if lead.ends_with("to ") {
+                    format!("Please remember to {what}")
+                } else if lead == "they bring " {
+                    format!("Please bring {what}")
+                } else {
+                    capitalize(&what)
+                };
+                self.messages.push(sentence_case(&message, '.'));
+                return true;
+            }
+        }
         // "Verify you're speaking with the account holder": the name check every call with a
         // named callee makes anyway.
         if [

@@ -605,7 +605,11 @@ impl Builder {
             // appointment"): keep the more specific one where the first was.
             if let Some(i) = self.implicit
                 && ask.kind == FieldKind::YesNo
-                && self.steps.get(i).is_some_and(|s| s.when.is_none())
+                && self.steps.get(i).is_some_and(|s| {
+                    s.when.is_none()
+                        && (is_confirmation(&ask.question)
+                            || shares_content(&ask.question.to_lowercase(), &s.question.to_lowercase()))
+                })
                 && self.steps[i + 1..].iter().all(|s| {
                     s.when
                         .as_ref()
