@@ -510,10 +510,20 @@ fn table() -> Vec<(&'static [&'static str], Topic)> {
 pub fn lookup(np: &str) -> Option<Found> {
     let lower = np.to_lowercase();
     let bare = strip_determiners(&lower);
-    // Someone else's thing ("the adjuster's name") is not the callee's.
+    // Someone else's thing ("the adjuster's name", "the name of the day-of contact person") is
+    // not the callee's.
     if bare
         .split_whitespace()
         .any(|w| w.ends_with("'s") && w != "company's" && w != "business's")
+    {
+        return None;
+    }
+    if let Some((head, owner)) = bare.split_once(" of ")
+        && matches!(
+            head.trim(),
+            "name" | "full name" | "first name" | "last name" | "phone number" | "number" | "email"
+        )
+        && !owner.trim_start().starts_with("your")
     {
         return None;
     }

@@ -111,6 +111,15 @@ pub(super) fn take(text: &str) -> (String, Annotations) {
         rest = &rest[close + 1..];
     }
     kept.push_str(rest);
+    // "..., yes or no", "... (yes or no)" already taken; the spelled-out tail too.
+    for tail in [", yes or no", " yes or no", ", y/n", ", yes/no"] {
+        let lower_kept = kept.trim_end_matches(['.', '?', ' ']).to_lowercase();
+        if lower_kept.ends_with(tail) {
+            let keep = kept.trim_end_matches(['.', '?', ' ']).len() - tail.len();
+            kept.truncate(keep);
+            notes.yes_no = true;
+        }
+    }
     // A scale inside a rating topic: "rating 1-10 for ease of use".
     let rating_words = ["rat", "score", "scale"];
     let kept_lower = kept.to_lowercase();

@@ -98,7 +98,11 @@ impl Builder {
         let before_messages = self.messages.len();
         let before_steps = self.steps.len();
         let saved_event = self.reminded_event.clone();
-        self.clause(cons);
+        // "tell them they can renew online and ask if they'd like the office hours": each
+        // instruction of the consequence under the same condition.
+        for part in clauses(cons) {
+            self.clause(&part);
+        }
         if let Some(c) = condition {
             let said: Vec<String> = self.messages.drain(before_messages..).collect();
             for say in said {
