@@ -302,8 +302,12 @@ fn is_abbreviation(before: &[char], after: &[char]) -> bool {
             .take_while(|c| c.is_alphabetic() || **c == '\'')
             .collect();
         let opens_sentence = next.chars().next().is_some_and(char::is_uppercase)
-            && super::names::is_common_word(&next)
-            && matches!(lower, "st" | "ave" | "dept" | "apt" | "est" | "approx" | "ft");
+            && (super::names::is_common_word(&next)
+                || INSTRUCTION_VERBS.contains(&next.to_lowercase().as_str()))
+            && matches!(
+                lower,
+                "st" | "ave" | "dept" | "apt" | "est" | "approx" | "ft" | "dr" | "rd" | "blvd"
+            );
         return !opens_sentence;
     }
     false
@@ -520,6 +524,22 @@ pub fn second_person(word: &str) -> String {
 /// "he needs" -> "you need"). `name` (the callee's) is addressed too: "Sarah's appointment" ->
 /// "your appointment".
 pub fn address_callee(clause: &str, name: Option<&str>) -> String {
+    // "the move for the Alvarez family on June 14": the family is who we talk to.
+    let clause = &match name {
+        Some(n) => {
+            let mut c = clause.to_owned();
+            for (from, to) in [
+                (format!(" for the {n} family"), String::new()),
+                (format!(" for the {n} household"), String::new()),
+                (format!("the {n} family"), "your family".to_owned()),
+                (format!("the {n} household"), "your household".to_owned()),
+            ] {
+                c = c.replace(&from, &to);
+            }
+            c
+        }
+        None => clause.to_owned(),
+    };
     let words: Vec<&str> = clause.split_whitespace().collect();
     let name_words: Vec<String> = name
         .map(|n| n.split_whitespace().map(str::to_lowercase).collect())
