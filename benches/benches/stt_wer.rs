@@ -18,7 +18,9 @@
 //! about 15 minutes the first time, then about 25 minutes of decoding). `cargo test --benches`:
 //! three answers, one per engine, in one call, both models (CI). `STT_WER_PARTS=dev` decodes the
 //! development part only (for tuning the hints without looking at the held-out part);
-//! `STT_WER_MODELS=tiny.en` one model; `STT_WER_PARALLEL=n` calls at a time (default 2).
+//! `STT_WER_MODELS=tiny.en` one model; `STT_WER_HINTS=on` (or `off`) one side of each pair;
+//! `STT_WER_PARALLEL=n` calls at a time (default 2); `STT_WER_SHOW=1` prints every transcript to
+//! stderr.
 #![allow(missing_docs)]
 #![allow(clippy::print_stdout)] // the JSON line is this program's output
 
@@ -465,6 +467,12 @@ async fn main() {
             .collect(),
         None => vec![WhisperModel::TinyEn, WhisperModel::Base],
     };
+    // For tuning the hints: STT_WER_HINTS=on skips the decodes without them.
+    let hint_modes: Vec<bool> = match std::env::var("STT_WER_HINTS").ok().as_deref() {
+        Some("on") => vec![true],
+        Some("off") => vec![false],
+        _ => vec![false, true],
+    };
     let parallel = std::env::var("STT_WER_PARALLEL")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -541,17 +549,27 @@ async fn main() {
                 let started = now();
                 let encoded = whisper.encode(&audio).expect("encode").expect("audio");
                 let encoded_in = started.elapsed();
-                let started = now();
-                let off = clean_transcript(&whisper.decode(&encoded, &SttHints::new()).expect("decode"));
-                plain.push(encoded_in + started.elapsed());
-                let started = now();
-                let on = clean_transcript(&whisper.decode(&encoded, &hints).expect("decode"));
-                hinted.push(encoded_in + started.elapsed());
-                if hints.echoed_by(&on) {
-                    echoed += 1;
+                let mut texts = Vec::with_capacity(2);
+                for with_hints in hint_modes.iter().copied() {
+                    let started = now();
+                    let given = if with_hints {
+                        hints.clone()
+                    } else {
+                        SttHints::new()
+                    };
+                    let text = clean_transcript(&whisper.decode(&encoded, &given).expect("decode"));
+                    let took = encoded_in + started.elapsed();
+                    if with_hints {
+                        hinted.push(took);
+                        echoed += usize::from(hints.echoed_by(&text));
+                    } else {
+                        plain.push(took);
+                    }
+                    texts.push((with_hints, text));
                 }
                 let reference = stt::normalize(&utterance.text);
-                for (with_hints, text) in [(false, &off), (true, &on)] {
+                for (with_hints, text) in &texts {
+                    let with_hints = *with_hints;
                     let errors = stt::word_errors(&reference, &stt::normalize(text));
                     let key = (clip.engine, clip.noise, model.name(), with_hints, clip.part);
                     let count = cells.entry(key).or_default();

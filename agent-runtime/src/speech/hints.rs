@@ -91,10 +91,11 @@ impl SttHints {
     }
 
     /// Whether `transcript` looks like the hint written back rather than something a caller said:
-    /// at least three words, nearly all of them (all but one in ten) words of the hint, covering
-    /// at least two whole terms ("Monday, Tuesday, Wednesday", or "Priya Raman, Lakeside
-    /// Dental."). A caller who says one offered option word for word ("Thursday at 10 AM") covers
-    /// one term and is not suspected; "Monday or Tuesday" has a word of its own.
+    /// at least three words, nearly all of them (all but one in ten) words of the hint, making up
+    /// at least two whole terms ("Monday, Tuesday, Wednesday", "Priya Raman, Lakeside Dental.", or
+    /// one term twice: "Thursday at 10 AM, Thursday at 10 AM."). A caller who says one offered
+    /// option word for word ("Thursday at 10 AM") says one term and is not suspected; "Monday or
+    /// Tuesday" has a word of its own.
     pub fn echoed_by(&self, transcript: &str) -> bool {
         let said = words(transcript);
         if self.terms.is_empty() || said.len() < 3 {
@@ -105,14 +106,27 @@ impl SttHints {
         if foreign * 10 > said.len() {
             return false;
         }
-        let said: HashSet<&String> = said.iter().collect();
-        let covered = self
-            .terms
-            .iter()
-            .filter(|t| words(t).iter().all(|w| said.contains(w)))
-            .count();
-        covered >= 2
+        // Whole terms said, counting repeats ("Thursday at 10 AM, Thursday at 10 AM").
+        let said_terms: usize = self.terms.iter().map(|t| occurrences(&said, &words(t))).sum();
+        said_terms >= 2
     }
+}
+
+/// How many times `term` appears in `said` as a run of words, without overlaps.
+fn occurrences(said: &[String], term: &[String]) -> usize {
+    if term.is_empty() {
+        return 0;
+    }
+    let (mut count, mut at) = (0, 0);
+    while at + term.len() <= said.len() {
+        if said[at..at + term.len()] == *term {
+            count += 1;
+            at += term.len();
+        } else {
+            at += 1;
+        }
+    }
+    count
 }
 
 /// Lower-case words of letters, digits and apostrophes.
@@ -173,6 +187,8 @@ mod tests {
         assert!(days.echoed_by("Monday, Tuesday, Wednesday, Thursday, Friday."));
         let names = hints(&["Priya Raman", "Lakeside Dental"]);
         assert!(names.echoed_by("Priya Raman, Lakeside Dental."));
+        let options = hints(&["Thursday at 10 AM", "Friday at 3 PM"]);
+        assert!(options.echoed_by("Thursday at 10 AM, Thursday at 10 AM."));
     }
 
     #[test]
