@@ -6,8 +6,8 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
 use agent_runtime::speech::{
-    Audio, OpenAiSttConfig, OpenAiTtsConfig, SampleRate, SpeechError, SpeechToText, SttConfig, TextToSpeech,
-    TtsConfig,
+    Audio, OpenAiSttConfig, OpenAiTtsConfig, SampleRate, SpeechError, SpeechToText, SttConfig, SttHints,
+    TextToSpeech, TtsConfig,
 };
 use axum::Router;
 use axum::extract::{Multipart, State};
@@ -53,11 +53,12 @@ fn authorization(headers: &HeaderMap) -> Option<String> {
         .map(str::to_owned)
 }
 
-async fn transcriptions(
-    State(seen): State<Shared>,
-    headers: HeaderMap,
+/// Records a transcription request's fields.
+async fn record_transcription(
+    seen: &Shared,
+    headers: &HeaderMap,
     mut multipart: Multipart,
-) -> Response {
+) -> BTreeMap<String, Field> {
     let mut fields = BTreeMap::new();
     while let Some(field) = multipart.next_field().await.expect("well-formed multipart") {
         let name = field.name().expect("named field").to_owned();
@@ -74,12 +75,31 @@ async fn transcriptions(
         );
     }
     let mut seen = seen.lock().expect("state");
-    seen.authorization.push(authorization(&headers));
-    seen.transcription_fields.push(fields);
+    seen.authorization.push(authorization(headers));
+    seen.transcription_fields.push(fields.clone());
+    fields
+}
+
+async fn transcriptions(State(seen): State<Shared>, headers: HeaderMap, multipart: Multipart) -> Response {
+    record_transcription(&seen, &headers, multipart).await;
     // Whisper servers pad the text with a leading space, and some leak a decoder token or a
     // caption for a noise.
     axum::Json(serde_json::json!({ "text": " <|notimestamps|> Hello from [BLANK_AUDIO] the fake server. " }))
         .into_response()
+}
+
+/// A server whose model writes the prompt back, as Whisper does now and then on noise.
+async fn echoing_transcriptions(
+    State(seen): State<Shared>,
+    headers: HeaderMap,
+    multipart: Multipart,
+) -> Response {
+    let fields = record_transcription(&seen, &headers, multipart).await;
+    let text = match fields.get("prompt") {
+        Some(prompt) => String::from_utf8_lossy(&prompt.bytes).into_owned(),
+        None => "Friday works for me.".to_owned(),
+    };
+    axum::Json(serde_json::json!({ "text": text })).into_response()
 }
 
 async fn speech(
@@ -118,6 +138,7 @@ async fn start() -> FakeServer {
     let app = Router::new()
         .route("/v1/audio/transcriptions", post(transcriptions))
         .route("/v1/audio/speech", post(speech))
+        .route("/echo/v1/audio/transcriptions", post(echoing_transcriptions))
         .route("/denied/v1/audio/speech", post(unauthorized))
         .route("/denied/v1/audio/transcriptions", post(unauthorized))
         .route("/slow/v1/audio/speech", post(never_answers))
@@ -167,6 +188,58 @@ async fn transcription_uploads_a_wav_file_with_the_model_and_parses_text() {
     assert_eq!(fields["model"].bytes, b"whisper-large-v3");
     assert_eq!(fields["language"].bytes, b"en");
     assert_eq!(fields["response_format"].bytes, b"json");
+}
+
+#[tokio::test]
+async fn hints_are_sent_as_the_prompt_and_an_echo_is_asked_again_without() {
+    let server = start().await;
+    let mut hints = SttHints::new();
+    hints.extend([
+        "Priya Raman",
+        "Lakeside Dental",
+        "Thursday at 10 AM",
+        "Friday at 3 PM",
+    ]);
+    let audio = Audio::new(SampleRate::HZ_8000, vec![0; 800]);
+
+    let stt = SpeechToText::from_config(&SttConfig::OpenAi(OpenAiSttConfig {
+        base_url: format!("http://{}", server.addr),
+        ..Default::default()
+    }))
+    .expect("provider");
+    assert_eq!(
+        stt.transcribe_with(&audio, &hints).await.expect("transcription"),
+        "Hello from the fake server."
+    );
+    let sent = server.seen.lock().expect("state").transcription_fields[0]["prompt"]
+        .bytes
+        .clone();
+    assert_eq!(
+        sent,
+        b"Priya Raman, Lakeside Dental, Thursday at 10 AM, Friday at 3 PM."
+    );
+
+    let echoing = SpeechToText::from_config(&SttConfig::OpenAi(OpenAiSttConfig {
+        base_url: format!("http://{}/echo", server.addr),
+        ..Default::default()
+    }))
+    .expect("provider");
+    assert_eq!(
+        echoing
+            .transcribe_with(&audio, &hints)
+            .await
+            .expect("transcription"),
+        "Friday works for me."
+    );
+    let asked: Vec<bool> = server.seen.lock().expect("state").transcription_fields[1..]
+        .iter()
+        .map(|f| f.contains_key("prompt"))
+        .collect();
+    assert_eq!(asked, [true, false], "asked with the hint, then without");
+    // No hints, no prompt field.
+    stt.transcribe(&audio).await.expect("transcription");
+    let seen = server.seen.lock().expect("state");
+    assert!(!seen.transcription_fields[3].contains_key("prompt"));
 }
 
 #[tokio::test]

@@ -706,6 +706,15 @@ mod tests {
         )
         .expect("valid");
         assert!(matches!(config.providers.stt(), SttConfig::OpenAi(_)));
+
+        // The on-box recognizer's model: a name or a directory; a typo fails at load time.
+        let config =
+            Config::from_toml("[providers.stt]\nprovider = \"whisper\"\nmodel = \"base\"\n").expect("valid");
+        let SttConfig::Whisper(whisper) = config.providers.stt() else {
+            panic!("whisper expected")
+        };
+        assert_eq!(whisper.model, agent_runtime::speech::WhisperModel::Base);
+        assert!(Config::from_toml("[providers.stt]\nprovider = \"whisper\"\nmodel = \"tiny\"\n").is_err());
     }
 
     #[test]

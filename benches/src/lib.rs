@@ -5,3 +5,4 @@ pub mod callees;
 pub mod corpus;
 pub mod eval;
 pub mod prompts;
+pub mod stt;

@@ -402,9 +402,15 @@ impl<'a> Converse<'a> {
                 });
                 self.probe_say = None;
                 let stt = self.speech.stt.clone();
+                // What the turn is expected to contain (names, offered options), to bias the
+                // recognizer; taken now, while the conversation still waits for this answer.
+                let hints = conversation.stt_hints();
                 self.transcriptions.spawn(async move {
                     let audio = Audio::new(SampleRate::HZ_16000, samples_16k);
-                    let text = stt.transcribe(&audio).await.map_err(|e| e.to_string());
+                    let text = stt
+                        .transcribe_with(&audio, &hints)
+                        .await
+                        .map_err(|e| e.to_string());
                     Transcribed {
                         text,
                         start_ms,

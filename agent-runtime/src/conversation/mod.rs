@@ -13,10 +13,12 @@ mod llm_mode;
 mod offscript;
 mod script;
 mod summary;
+mod vocabulary;
 
 pub use answers::spoken_email;
 pub use intents::{Intent, intent, introduced_name, is_greeting, is_menu, menu_choice};
 pub use llm_mode::{ThinkRequest, Thought};
+pub use vocabulary::{Expecting, turn_hints};
 
 use crate::transcript::{Role, Turn};
 use crate::workflow::{FieldKind, Workflow};

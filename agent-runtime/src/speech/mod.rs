@@ -24,12 +24,14 @@ use serde::Deserialize;
 pub mod cleanup;
 #[cfg(feature = "piper")]
 pub mod espeak;
+pub mod hints;
 pub mod openai;
 #[cfg(feature = "piper")]
 pub mod piper;
 #[cfg(feature = "whisper")]
 pub mod whisper;
 
+pub use hints::SttHints;
 pub use openai::{OpenAiStt, OpenAiSttConfig, OpenAiTts, OpenAiTtsConfig};
 #[cfg(feature = "piper")]
 pub use piper::PiperTts;
@@ -267,8 +269,12 @@ pub fn resample(audio: &Audio, to: SampleRate) -> Audio {
     Audio::from_f32(to, &output.take_data())
 }
 
-/// Where `deploy/setup` puts the on-box models: `$HOME/.cache/ringback/models`.
+/// Where `deploy/setup` puts the on-box models: `$RINGBACK_CACHE/models`, by default
+/// `$HOME/.cache/ringback/models`.
 pub fn default_models_dir() -> PathBuf {
+    if let Some(cache) = std::env::var_os("RINGBACK_CACHE").filter(|c| !c.is_empty()) {
+        return PathBuf::from(cache).join("models");
+    }
     let home = std::env::var_os("HOME")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from("."));
@@ -388,25 +394,84 @@ impl PiperConfig {
     }
 }
 
+/// Which Whisper weights to load: `model = "tiny.en"`, `"base"`, or the path of a CTranslate2
+/// Whisper directory (with `preprocessor_config.json`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+#[non_exhaustive]
+pub enum WhisperModel {
+    /// Whisper tiny.en, English only (75 MB), `whisper-tiny-en` in the models directory.
+    TinyEn,
+    /// Whisper base, multilingual (145 MB; no base.en ships in a package registry),
+    /// `whisper-base` in the models directory: fewer errors on noisy lines and unusual voices,
+    /// about twice the decode time of tiny.en.
+    Base,
+    /// A model directory of your own.
+    Dir(PathBuf),
+}
+
+impl WhisperModel {
+    /// The model directory.
+    pub fn dir(&self) -> PathBuf {
+        match self {
+            Self::TinyEn => default_models_dir().join("whisper-tiny-en"),
+            Self::Base => default_models_dir().join("whisper-base"),
+            Self::Dir(dir) => dir.clone(),
+        }
+    }
+
+    /// The name used in configuration and reports: `tiny.en`, `base`, or the directory.
+    pub fn name(&self) -> String {
+        match self {
+            Self::TinyEn => "tiny.en".to_owned(),
+            Self::Base => "base".to_owned(),
+            Self::Dir(dir) => dir.display().to_string(),
+        }
+    }
+}
+
+impl TryFrom<String> for WhisperModel {
+    type Error = SpeechError;
+
+    /// `tiny.en`, `base`, or a path (anything with a `/`); other words are refused so that a typo
+    /// fails when the configuration loads rather than as a missing directory at the first call.
+    fn try_from(name: String) -> Result<Self, SpeechError> {
+        match name.as_str() {
+            "tiny.en" => Ok(Self::TinyEn),
+            "base" => Ok(Self::Base),
+            path if path.contains('/') => Ok(Self::Dir(PathBuf::from(path))),
+            _ => Err(SpeechError::UnknownWhisperModel { name }),
+        }
+    }
+}
+
 /// Settings of on-box Whisper.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct WhisperConfig {
-    /// The CTranslate2 model directory (with `preprocessor_config.json`).
-    pub model_dir: PathBuf,
+    /// The weights: `tiny.en` (the default), `base`, or a directory.
+    pub model: WhisperModel,
     /// CTranslate2 threads. Two is what a 3 s utterance needs to come back in under a second.
     pub threads: usize,
     /// Beam width; 1 is greedy decoding, several times faster and word-exact on clear speech.
     pub beam_size: usize,
-    /// Language token. English-only (`.en`) models must be given `en`: leaving the language open
-    /// triggers detection, which those models cannot do.
+    /// Language token of multilingual models (base). Set it: left open, the model guesses the
+    /// language of each utterance, and on short phone answers it guesses wrong. English-only
+    /// (`.en`) models take no language token and ignore this.
     pub language: String,
+}
+
+impl WhisperConfig {
+    /// The directory the model loads from.
+    pub fn model_dir(&self) -> PathBuf {
+        self.model.dir()
+    }
 }
 
 impl Default for WhisperConfig {
     fn default() -> Self {
         Self {
-            model_dir: default_models_dir().join("whisper-tiny-en"),
+            model: WhisperModel::TinyEn,
             threads: 2,
             beam_size: 1,
             language: "en".to_owned(),
@@ -478,20 +543,28 @@ impl SpeechToText {
         }
     }
 
-    /// Transcribes one utterance. Whisper gets it resampled to 16 kHz on the blocking pool; a remote
-    /// server gets it at its own rate (servers resample, and 8 kHz uploads are half the size).
-    /// The text is cleaned of decoder tokens and non-speech captions ([`cleanup`]).
+    /// Transcribes one utterance without hints; see [`transcribe_with`](Self::transcribe_with).
     pub async fn transcribe(&self, audio: &Audio) -> Result<String, SpeechError> {
+        self.transcribe_with(audio, &SttHints::new()).await
+    }
+
+    /// Transcribes one utterance, biased towards what the conversation expects (`hints`: on-box
+    /// Whisper takes them as previous text, a remote server as the `prompt` field). Whisper gets the
+    /// audio resampled to 16 kHz on the blocking pool; a remote server gets it at its own rate
+    /// (servers resample, and 8 kHz uploads are half the size). The text is cleaned of decoder
+    /// tokens, non-speech captions and loops ([`cleanup`]).
+    pub async fn transcribe_with(&self, audio: &Audio, hints: &SttHints) -> Result<String, SpeechError> {
         let raw = match self {
             #[cfg(feature = "whisper")]
             Self::Whisper(whisper) => {
                 let whisper = whisper.clone();
                 let audio = audio.clone();
-                tokio::task::spawn_blocking(move || whisper.transcribe_blocking(&audio))
+                let hints = hints.clone();
+                tokio::task::spawn_blocking(move || whisper.transcribe_blocking(&audio, &hints))
                     .await
                     .map_err(SpeechError::Worker)?
             }
-            Self::OpenAi(openai) => openai.transcribe(audio).await,
+            Self::OpenAi(openai) => openai.transcribe(audio, hints).await,
         }?;
         Ok(cleanup::clean_transcript(&raw))
     }
@@ -559,6 +632,22 @@ pub enum SpeechError {
     #[cfg(feature = "piper")]
     #[error("phonemization failed")]
     Phonemize(#[from] espeak::EspeakError),
+    /// `model` names no Whisper model this build knows and is not a path.
+    #[error("unknown Whisper model `{name}`: use \"tiny.en\", \"base\" or the path of a model directory")]
+    UnknownWhisperModel {
+        /// What the configuration said.
+        name: String,
+    },
+    /// A Whisper model's `preprocessor_config.json` is not the feature-extractor config.
+    #[cfg(feature = "whisper")]
+    #[error("invalid Whisper preprocessor config {}", path.display())]
+    WhisperConfig {
+        /// The file.
+        path: PathBuf,
+        /// What the parser said.
+        #[source]
+        source: serde_json::Error,
+    },
     /// CTranslate2 failed to load or run Whisper.
     #[cfg(feature = "whisper")]
     #[error("Whisper (CTranslate2) error")]
@@ -745,6 +834,27 @@ mod tests {
             panic!("wrong variant: {stt:?}")
         };
         assert_eq!((whisper.beam_size, whisper.language.as_str()), (5, "en"));
+        assert_eq!(whisper.model, WhisperModel::TinyEn);
+        for (name, model) in [
+            ("tiny.en", WhisperModel::TinyEn),
+            ("base", WhisperModel::Base),
+            (
+                "/opt/whisper-small",
+                WhisperModel::Dir("/opt/whisper-small".into()),
+            ),
+            ("./models/x", WhisperModel::Dir("./models/x".into())),
+        ] {
+            let stt: SttConfig =
+                serde_json::from_value(serde_json::json!({"provider": "whisper", "model": name}))
+                    .expect("whisper model");
+            let SttConfig::Whisper(whisper) = stt else {
+                panic!("wrong variant: {stt:?}")
+            };
+            assert_eq!(whisper.model, model);
+        }
+        assert!(WhisperModel::Base.dir().ends_with("whisper-base"));
+        let typo = serde_json::from_str::<SttConfig>(r#"{"provider": "whisper", "model": "bsae"}"#);
+        assert!(typo.is_err(), "an unknown model name is refused");
 
         let typo = serde_json::from_str::<SttConfig>(r#"{"provider": "whisper", "beamsize": 5}"#);
         assert!(typo.is_err(), "unknown keys are refused");

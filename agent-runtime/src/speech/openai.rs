@@ -12,7 +12,8 @@ use std::time::Duration;
 use reqwest::multipart::{Form, Part};
 use serde::{Deserialize, Serialize};
 
-use super::{Audio, SpeechError};
+use super::cleanup::has_word_loop;
+use super::{Audio, SpeechError, SttHints};
 
 /// How long to wait for a TCP/TLS connection to a provider.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -169,9 +170,24 @@ impl OpenAiStt {
         })
     }
 
-    /// Uploads `audio` as a 16-bit WAV file and returns the trimmed transcript.
-    pub async fn transcribe(&self, audio: &Audio) -> Result<String, SpeechError> {
-        let file = Part::bytes(audio.to_wav()?)
+    /// Uploads `audio` as a 16-bit WAV file, with the hints' text as the API's `prompt` (the same
+    /// previous-text prompt on-box Whisper gets), and returns the trimmed transcript. A transcript
+    /// that is the hint written back, or loops, is asked for again without the prompt.
+    pub async fn transcribe(&self, audio: &Audio, hints: &SttHints) -> Result<String, SpeechError> {
+        let wav = audio.to_wav()?;
+        let Some(prompt) = hints.prompt() else {
+            return self.request(&wav, None).await;
+        };
+        let text = self.request(&wav, Some(&prompt)).await?;
+        if hints.echoed_by(&text) || has_word_loop(&text) {
+            tracing::debug!("the hinted transcript looped or wrote the hint back; asking without the hint");
+            return self.request(&wav, None).await;
+        }
+        Ok(text)
+    }
+
+    async fn request(&self, wav: &[u8], prompt: Option<&str>) -> Result<String, SpeechError> {
+        let file = Part::bytes(wav.to_vec())
             .file_name("utterance.wav")
             .mime_str("audio/wav")?;
         let mut form = Form::new()
@@ -180,6 +196,9 @@ impl OpenAiStt {
             .text("response_format", "json");
         if let Some(language) = &self.config.language {
             form = form.text("language", language.clone());
+        }
+        if let Some(prompt) = prompt {
+            form = form.text("prompt", prompt.to_owned());
         }
         let request = authorize(self.client.post(&self.url), self.config.api_key.as_deref()).multipart(form);
         let response = check_status(request.send().await?).await?;
