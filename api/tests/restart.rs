@@ -279,3 +279,97 @@ async fn real_sip_answers_map_to_each_faces_words() {
     }
     server.shutdown().await;
 }
+
+/// A server killed in the middle of a conversation (SIGKILL, nothing flushed) leaves a recording
+/// that no call row points to (and whose header may lag its audio). After a restart the call is finalized `failed` with
+/// the interruption as cause, and its recording is repaired and served (and so later purged by
+/// retention), not orphaned.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_killed_mid_conversation_keeps_its_recording() {
+    use ringback_testbed::{Phone, PhoneOptions, speech};
+    let trunk = Kamailio::start(KamailioOptions::default())
+        .await
+        .expect("kamailio");
+    let greeting = speech::render_phone_audio(&[(1.0, "Hello, who is this?")], 40.0)
+        .await
+        .expect("renders");
+    let _alice = Phone::start(PhoneOptions::new(trunk.addr(), &greeting))
+        .await
+        .expect("alice starts");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = dir.path().join("data");
+    let port = free_tcp_port();
+    let config = dir.path().join("ringback.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[server]\nlisten = \"127.0.0.1:{port}\"\n[sip]\nlisten = \"127.0.0.1:0\"\n\
+             [storage]\ndata_dir = \"{data}\"\n[webhooks]\nallow_private = true\n\
+             [[trunks]]\nname = \"kamailio\"\nproxy = \"{trunk}\"\ndomain = \"trunk.test\"\nusername = \"agent\"\n\
+             password = \"agentpw\"\n",
+            data = data.display(),
+            trunk = trunk.addr(),
+        ),
+    )
+    .expect("config");
+    let created = Command::new(BIN)
+        .args(["keys", "create", "--config"])
+        .arg(&config)
+        .output()
+        .expect("keys create");
+    assert!(created.status.success());
+    let key = String::from_utf8(created.stdout)
+        .expect("utf-8")
+        .trim()
+        .to_owned();
+    let server = serve(&config, port).await;
+    let (status, call) = http(
+        port,
+        Method::POST,
+        "/v1/calls",
+        &key,
+        Some(json!({"to": "+15550001234", "prompt": PROMPT})),
+    )
+    .await;
+    assert_eq!(status, 201, "{call}");
+    let id = call["call_id"].as_str().expect("id").to_owned();
+    wait_for(port, &key, &id, "answered").await;
+    // The agent's disclosure and the phone's greeting reach the recording.
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    drop(server); // SIGKILL mid-call.
+
+    let file = data.join("recordings").join(format!("{id}.wav"));
+    // The recorder keeps its header at most a second behind (media-core's recorder), so what
+    // the crash loses is the call's link to the file, not the audio.
+    let on_disk = std::fs::metadata(&file)
+        .expect("a recording was being written")
+        .len();
+    assert!(on_disk > 44 + 32_000, "{on_disk} bytes recorded before the kill");
+
+    let server = serve(&config, port).await;
+    let call = wait_for(port, &key, &id, "finalized").await;
+    assert_eq!(call["outcome"], "failed", "{call:#}");
+    assert!(
+        call["error"].as_str().unwrap_or("").contains("interrupted"),
+        "{call:#}"
+    );
+    let response = reqwest::Client::new()
+        .get(format!("http://127.0.0.1:{port}/v1/calls/{id}/recording"))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(
+        response.status().as_u16(),
+        200,
+        "the recovered recording is served"
+    );
+    let served = response.bytes().await.expect("body");
+    let copy = dir.path().join("served.wav");
+    std::fs::write(&copy, &served).expect("write");
+    let length = speech::wav_duration(&copy).expect("a readable WAV");
+    assert!(length > Duration::from_secs(3), "recovered {length:?}");
+    let agent = speech::channel_rms(&copy, 1).expect("agent channel");
+    assert!(agent > 0.01, "the agent's words survive the crash: RMS {agent}");
+    drop(server);
+}
