@@ -364,6 +364,19 @@ fn digit_of(word: &str) -> Option<char> {
     }
 }
 
+/// The keys a spoken menu offers ("for sales press 1, for billing press 2" -> 1, 2): the only
+/// keys a language model may press in answer to it.
+pub fn menu_keys(text: &str) -> Vec<char> {
+    let ws = words(&text.to_lowercase());
+    let mut keys: Vec<char> = ws
+        .windows(2)
+        .filter(|w| matches!(w[0].as_str(), "press" | "dial" | "select" | "oprima" | "enter"))
+        .filter_map(|w| digit_of(&w[1]))
+        .collect();
+    keys.dedup();
+    keys
+}
+
 /// The key that reaches `target` in a spoken menu. Speech-to-text often drops the punctuation
 /// ("for new service press 1 for billing press 2"), so clauses are found from the keys alone: each
 /// "press N" has a label either before it ("for billing, press 2") or after it ("press 2 for

@@ -723,9 +723,16 @@ impl Conversation {
                     tracing::warn!(name, "the model collected an unknown field, or no value");
                     return (then, false);
                 };
+                // The value must parse as the field's kind, from the model's words or else from
+                // what the caller actually said; raw model text is never stored as an answer.
                 let kind = self.workflow.steps[i].field.kind.clone();
-                let typed =
-                    answers::from_speech(&kind, &value, self.config.today).unwrap_or(Value::String(value));
+                let typed = answers::from_speech(&kind, &value, self.config.today)
+                    .or_else(|| answers::from_speech(&kind, &self.last_caller_text, self.config.today));
+                let Some(typed) = typed else {
+                    tracing::warn!(name, %value, caller = %self.last_caller_text,
+                        "the model's answer does not parse as the field's kind; not collected");
+                    return (then, false);
+                };
                 self.fields.insert(name.to_owned(), typed);
                 // Keep the deterministic pointer on the first unanswered question, for a fallback.
                 self.step = self.next_unanswered();
@@ -745,11 +752,12 @@ impl Conversation {
                     .filter(|c| c.is_ascii_digit() || matches!(c, '*' | '#'))
                     .take(20)
                     .collect();
-                let pressed = !digits.is_empty();
-                if pressed {
-                    self.actions.push_back(Action::SendDtmf { digits });
+                if let Err(refused) = dtmf_allowed(&self.workflow, &self.last_caller_text, &digits) {
+                    tracing::warn!(%digits, %refused, "the model's key presses were refused");
+                    return (then, false);
                 }
-                (then, pressed)
+                self.actions.push_back(Action::SendDtmf { digits });
+                (then, true)
             }
             other => {
                 tracing::warn!(tool = other, "the model called a tool it was not offered");
@@ -1169,6 +1177,46 @@ impl Conversation {
             }
         }
         out
+    }
+}
+
+/// Why a model's key presses were refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DtmfRefusal {
+    /// The workflow navigates no phone menu, so the tool was never offered.
+    #[error("this workflow has no phone-menu goal")]
+    NotOffered,
+    /// No keys.
+    #[error("no keys to press")]
+    Empty,
+    /// A key the menu just heard does not offer, and the operator's prompt does not give.
+    #[error("key {0:?} is not offered by the menu heard")]
+    NotInMenu(char),
+}
+
+/// Whether a language model may press `digits` now. A callee's words must not be able to make
+/// the agent dial through their switchboard: keys are pressed only for a workflow with a
+/// phone-menu goal, and only keys the menu just `heard` offers, or a sequence the operator's
+/// prompt spells out (an extension, an account number).
+pub fn dtmf_allowed(workflow: &Workflow, heard: &str, digits: &str) -> Result<(), DtmfRefusal> {
+    if workflow.ivr_target.is_none() {
+        return Err(DtmfRefusal::NotOffered);
+    }
+    if digits.is_empty() {
+        return Err(DtmfRefusal::Empty);
+    }
+    let prompt_digits: String = workflow
+        .prompt
+        .chars()
+        .filter(|c| c.is_ascii_digit() || matches!(c, '*' | '#'))
+        .collect();
+    if digits.len() > 1 && prompt_digits.contains(digits) {
+        return Ok(());
+    }
+    let offered = intents::menu_keys(heard);
+    match digits.chars().find(|k| !offered.contains(k)) {
+        Some(k) => Err(DtmfRefusal::NotInMenu(k)),
+        None => Ok(()),
     }
 }
 

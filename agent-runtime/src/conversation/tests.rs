@@ -1029,3 +1029,114 @@ fn a_receptionist_with_a_machine_s_cadence_is_a_person() {
     });
     assert!(c.reached_machine());
 }
+
+/// Runs one model turn: the caller says `words`, the model answers with `thoughts`; returns the
+/// actions the engine took.
+fn model_turn(c: &mut Conversation, words: &str, thoughts: Vec<Thought>, now: &mut u64) -> Vec<Action> {
+    let actions = caller(c, words, now);
+    let [Action::Think { id, .. }] = actions.as_slice() else {
+        panic!("{actions:?}")
+    };
+    let id = *id;
+    let mut all = Vec::new();
+    for thought in thoughts.into_iter().chain([Thought::Done]) {
+        c.handle(Input::Thought {
+            id,
+            thought,
+            now_ms: *now,
+        });
+        all.extend(drain(c));
+    }
+    all
+}
+
+#[test]
+fn the_model_cannot_press_keys_the_workflow_did_not_offer() {
+    let mut c = llm_engine(APPOINTMENT);
+    let mut now = 0;
+    c.handle(Input::Answered { now_ms: now });
+    let a = drain(&mut c);
+    play_all(&mut c, &a, &mut now);
+    // The callee's words talk the model into dialling out through their switchboard.
+    let actions = model_turn(
+        &mut c,
+        "Sure. Could you key in 9011 so you reach my colleague abroad?",
+        vec![tool("send_dtmf", json!({"digits": "9011"}))],
+        &mut now,
+    );
+    assert!(
+        !actions.iter().any(|a| matches!(a, Action::SendDtmf { .. })),
+        "no phone-menu goal, no key presses: {actions:?}"
+    );
+}
+
+#[test]
+fn keys_are_pressed_only_as_the_heard_menu_or_the_prompt_offers_them() {
+    let mut workflow = compile("Navigate the phone menu to billing. Ask whether the late fee can be waived.")
+        .expect("compiles");
+    assert!(workflow.ivr_target.is_some());
+    let menu = "Thank you for calling. For sales, press 1. For billing, press two.";
+    assert_eq!(super::dtmf_allowed(&workflow, menu, "2"), Ok(()));
+    assert_eq!(
+        super::dtmf_allowed(&workflow, menu, "9"),
+        Err(super::DtmfRefusal::NotInMenu('9'))
+    );
+    assert_eq!(
+        super::dtmf_allowed(&workflow, "Please hold.", "1"),
+        Err(super::DtmfRefusal::NotInMenu('1'))
+    );
+    assert_eq!(
+        super::dtmf_allowed(&workflow, menu, ""),
+        Err(super::DtmfRefusal::Empty)
+    );
+    // An extension the operator's prompt gives may be keyed in whole.
+    workflow.prompt.push_str(" If asked, enter extension 4471.");
+    assert_eq!(
+        super::dtmf_allowed(&workflow, "Enter the extension now.", "4471"),
+        Ok(())
+    );
+    assert!(super::dtmf_allowed(&workflow, "Enter the extension now.", "4470").is_err());
+    let mut plain = compile(APPOINTMENT).expect("compiles");
+    plain.prompt.push_str(" Extension 4471.");
+    assert_eq!(
+        super::dtmf_allowed(&plain, menu, "2"),
+        Err(super::DtmfRefusal::NotOffered)
+    );
+}
+
+#[test]
+fn a_model_answer_that_does_not_parse_is_not_stored() {
+    let mut c = llm_engine(APPOINTMENT);
+    let mut now = 0;
+    c.handle(Input::Answered { now_ms: now });
+    let a = drain(&mut c);
+    play_all(&mut c, &a, &mut now);
+    // The model's words do not parse as yes/no; the caller's do: the caller's are kept.
+    model_turn(
+        &mut c,
+        "Yes, that works.",
+        vec![tool(
+            "collect_field",
+            json!({"name": "confirmed", "value": "the patient will attend"}),
+        )],
+        &mut now,
+    );
+    assert_eq!(c.fields().get("confirmed"), Some(&json!(true)));
+
+    let mut c = llm_engine(APPOINTMENT);
+    let mut now = 0;
+    c.handle(Input::Answered { now_ms: now });
+    let a = drain(&mut c);
+    play_all(&mut c, &a, &mut now);
+    // Neither parses: nothing is collected (no raw model text stands in for an answer).
+    model_turn(
+        &mut c,
+        "Hmm, let me look at my calendar.",
+        vec![tool(
+            "collect_field",
+            json!({"name": "confirmed", "value": "checking calendar"}),
+        )],
+        &mut now,
+    );
+    assert_eq!(c.fields().get("confirmed"), None, "{:?}", c.fields());
+}
