@@ -25,6 +25,9 @@ pub enum ConfigError {
     /// An inbound route is wrong.
     #[error("{0}")]
     Inbound(String),
+    /// A `[policy]` entry is malformed.
+    #[error("invalid configuration: {0}")]
+    Policy(#[from] crate::policy::PolicyConfigError),
 }
 
 /// The whole configuration.
@@ -50,6 +53,8 @@ pub struct Config {
     /// Inbound calls: which workflow answers which dialled number. A number with no route is
     /// refused (404).
     pub inbound: Vec<InboundRoute>,
+    /// Which destinations may be dialled (toll-fraud protection).
+    pub policy: crate::policy::PolicyConfig,
 }
 
 /// `[[inbound]]`: the agent that answers calls to one number.
@@ -446,13 +451,18 @@ impl Config {
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
+        self.policy.validate()?;
         for route in &self.inbound {
             let bad = |why: String| ConfigError::Inbound(format!("inbound route {:?}: {why}", route.number));
             if route.number != "*" {
                 agent_runtime::phone::E164::parse(&route.number).map_err(|e| bad(format!("number: {e}")))?;
             }
             if let Some(b) = &route.bridge_number {
-                agent_runtime::phone::E164::parse(b).map_err(|e| bad(format!("bridge_number: {e}")))?;
+                let number =
+                    agent_runtime::phone::E164::parse(b).map_err(|e| bad(format!("bridge_number: {e}")))?;
+                self.policy
+                    .check(&number)
+                    .map_err(|e| bad(format!("bridge_number: {e}")))?;
             }
             agent_runtime::workflow::compile(&route.prompt).map_err(|e| bad(format!("prompt: {e}")))?;
         }
@@ -637,6 +647,20 @@ mod tests {
     }
 
     #[test]
+    fn a_malformed_policy_is_refused_at_start() {
+        let err = Config::from_toml("[policy]\nallowed_country_codes = [\"+44\"]\n")
+            .expect_err("a country code is digits")
+            .to_string();
+        assert!(err.contains("allowed_country_codes"), "{err}");
+        let config = Config::from_toml("[policy]\nallowed_country_codes = [\"1\", \"44\"]\n").expect("valid");
+        assert_eq!(config.policy.allowed_country_codes, ["1", "44"]);
+        assert!(
+            !config.policy.blocked_prefixes.is_empty(),
+            "the default blocks stay"
+        );
+    }
+
+    #[test]
     fn inbound_routes_parse_and_bad_ones_are_named() {
         let config = Config::from_toml(
             "[[inbound]]\nnumber = \"+15551230000\"\nprompt = \"You answer calls for Acme. Ask for the caller's name.\"\n\
@@ -662,6 +686,10 @@ mod tests {
             (
                 "number = \"+15551230000\"\nprompt = \"Ask for the caller's name.\"\nbridge_number = \"x\"",
                 "bridge_number",
+            ),
+            (
+                "number = \"+15551230000\"\nprompt = \"Ask for the caller's name.\"\nbridge_number = \"+19005550123\"",
+                "blocked prefix",
             ),
         ] {
             let err = Config::from_toml(&format!("[[inbound]]\n{bad}\n"))

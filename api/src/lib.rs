@@ -15,6 +15,7 @@ pub mod limits;
 pub mod metrics;
 pub mod model;
 pub mod outbox;
+pub mod policy;
 pub mod retention;
 pub mod server;
 pub mod service;

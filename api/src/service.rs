@@ -40,6 +40,12 @@ pub enum CreateError {
     /// `bridge_number` is not a dialable E.164 number.
     #[error("bridge_number: {0}")]
     BridgeNumber(PhoneError),
+    /// The destination policy refuses `to`.
+    #[error("to: {0}")]
+    ToNotAllowed(crate::policy::Refusal),
+    /// The destination policy refuses `bridge_number`.
+    #[error("bridge_number: {0}")]
+    BridgeNotAllowed(crate::policy::Refusal),
     /// The prompt is empty, too long or too vague.
     #[error("prompt: {0}")]
     Prompt(#[from] WorkflowError),
@@ -181,6 +187,8 @@ pub(crate) struct Inner {
     pub(crate) allow_private_callbacks: bool,
     pub(crate) idempotency_window: Duration,
     pub(crate) daily_cap: u32,
+    /// Which destinations may be dialled.
+    pub(crate) policy: crate::policy::PolicyConfig,
     pub(crate) running: Mutex<HashMap<String, CancellationToken>>,
     pub(crate) tasks: TaskTracker,
     pub(crate) shutdown: CancellationToken,
@@ -361,6 +369,7 @@ impl CallService {
                 allow_private_callbacks: config.webhooks.allow_private,
                 idempotency_window: config.limits.idempotency_window,
                 daily_cap: config.limits.daily_calls_per_key,
+                policy: config.policy.clone(),
                 running: Mutex::new(HashMap::new()),
                 tasks: TaskTracker::new(),
                 shutdown,
@@ -490,13 +499,27 @@ impl CallService {
         Ok((row, workflow))
     }
 
+    /// Whether the destination policy lets `number` be dialled (checked again by [`Self::create`];
+    /// faces call it early when a refusal must cost nothing, such as minting a trial key).
+    pub fn check_destination(&self, number: &E164) -> Result<(), crate::policy::Refusal> {
+        self.inner.policy.check(number)
+    }
+
     /// Validates and stores a call (lifecycle `queued`), or names the earlier call its idempotency
     /// key is live for. The dispatcher places it when its trunk has a free channel.
     pub async fn create(&self, owner: &str, spec: CallSpec) -> Result<Created, CreateError> {
         let inner = &self.inner;
         let to = E164::parse(&spec.to).map_err(CreateError::To)?;
+        inner.policy.check(&to).map_err(CreateError::ToNotAllowed)?;
         let bridge_number = match spec.bridge_number.as_deref().filter(|b| !b.trim().is_empty()) {
-            Some(b) => Some(E164::parse(b).map_err(CreateError::BridgeNumber)?),
+            Some(b) => {
+                let number = E164::parse(b).map_err(CreateError::BridgeNumber)?;
+                inner
+                    .policy
+                    .check(&number)
+                    .map_err(CreateError::BridgeNotAllowed)?;
+                Some(number)
+            }
             None => None,
         };
         let model = model_name(spec.model.as_deref())?;

@@ -1319,3 +1319,100 @@ async fn the_model_is_chosen_per_workflow_and_checked() {
     }
     server.shutdown().await;
 }
+
+/// Toll fraud: premium-rate, satellite and international destinations are refused on every face
+/// before anything is stored or dialled (and before a trial key is minted); an anonymous trial
+/// cannot bridge; an operator opens countries in `[policy]`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_destination_policy_refuses_toll_fraud_numbers_on_every_face() {
+    let (_data, server, router) = start(|c| {
+        c.limits.requests_per_minute = 1000;
+        c.server.trial_keys = true;
+    })
+    .await;
+    let key = key(&server).await;
+    for number in ["+19005550123", "+18765550123", "+881612345678", "+442071838750"] {
+        let refused = call(
+            &router,
+            "POST",
+            "/v1/calls",
+            Some(&key),
+            Some(json!({"to": number, "prompt": PROMPT})),
+            &[],
+        )
+        .await;
+        assert_eq!(
+            refused.status,
+            StatusCode::FORBIDDEN,
+            "{number}: {}",
+            refused.body
+        );
+        assert_eq!(refused.body["error"]["code"], "destination_not_allowed");
+        assert_eq!(refused.body["error"]["field"], "to");
+        let bridged = call(
+            &router,
+            "POST",
+            "/v1/calls",
+            Some(&key),
+            Some(json!({"to": "+15551234567", "prompt": PROMPT, "bridge_number": number})),
+            &[],
+        )
+        .await;
+        assert_eq!(bridged.status, StatusCode::FORBIDDEN, "{number}");
+        assert_eq!(bridged.body["error"]["field"], "bridge_number");
+        let anonymous = call(
+            &router,
+            "POST",
+            "/call",
+            None,
+            Some(json!({"to": number, "task": PROMPT})),
+            &[],
+        )
+        .await;
+        assert_eq!(anonymous.status, StatusCode::FORBIDDEN, "{number}");
+        assert!(
+            anonymous.body["api_key"].is_null(),
+            "a refused number mints no key"
+        );
+    }
+    let trial_bridge = call(
+        &router,
+        "POST",
+        "/call",
+        None,
+        Some(json!({"to": "+15551234567", "task": PROMPT, "bridge_number": "+15551230000"})),
+        &[],
+    )
+    .await;
+    assert_eq!(trial_bridge.status, StatusCode::FORBIDDEN);
+    assert_eq!(trial_bridge.body["error"]["code"], "bridge_not_allowed_for_trial");
+    let listed = ringback::keys::list(server.service.store()).await.expect("list");
+    assert_eq!(listed.len(), 1, "no trial key was minted by a refused request");
+    let calls = server
+        .service
+        .store()
+        .calls(&ringback::store::CallFilter {
+            limit: 100,
+            ..ringback::store::CallFilter::default()
+        })
+        .await
+        .expect("list");
+    assert!(calls.is_empty(), "nothing refused was stored");
+    server.shutdown().await;
+
+    // International dialling is something the operator turns on; blocked ranges stay blocked.
+    let (_data, server, router) =
+        start(|c| c.policy.allowed_country_codes = vec!["1".into(), "44".into()]).await;
+    let uk_key = common::key(&server).await;
+    let uk = call(
+        &router,
+        "POST",
+        "/v1/calls",
+        Some(&uk_key),
+        Some(json!({"to": "+442071838750", "prompt": PROMPT})),
+        &[],
+    )
+    .await;
+    assert_eq!(uk.status, StatusCode::CREATED, "{}", uk.body);
+    server.shutdown().await;
+}

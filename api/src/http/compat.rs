@@ -196,7 +196,7 @@ pub(super) async fn call_workflow(
     params(("Idempotency-Key" = Option<String>, Header, description = "Returns the original call for a repeated request")),
     responses(
         (status = 200, description = "Queued (or the earlier call for a repeated Idempotency-Key)", body = PollCreated),
-        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
         (status = 409, body = ErrorBody), (status = 422, body = ErrorBody),
         (status = 429, body = ErrorBody), (status = 503, body = ErrorBody)),
     security(("api_key" = []), ("bearer" = [])))]
@@ -208,11 +208,25 @@ pub(super) async fn poll_create(
 ) -> Result<Response, ApiError> {
     let req = body(req)?;
     // Validate before issuing a trial key, so bad requests do not mint keys.
-    agent_runtime::phone::E164::parse(&req.to)
+    let to = agent_runtime::phone::E164::parse(&req.to)
         .map_err(|e| ApiError::from(crate::service::CreateError::To(e)))?;
+    state
+        .service
+        .check_destination(&to)
+        .map_err(|e| ApiError::from(crate::service::CreateError::ToNotAllowed(e)))?;
     let (caller, api_key) = match extensions.get::<Caller>().cloned() {
         Some(c) => (c, None),
         None => {
+            // An anonymous trial may not hand a call to a second number: two arbitrary numbers
+            // bridged for free is the classic toll-fraud pattern.
+            if req.bridge_number.as_deref().is_some_and(|b| !b.trim().is_empty()) {
+                return Err(ApiError::new(
+                    axum::http::StatusCode::FORBIDDEN,
+                    "bridge_not_allowed_for_trial",
+                    "bridge_number needs an API key; trial calls cannot be handed to another number",
+                )
+                .field("bridge_number"));
+            }
             let key = keys::create(
                 state.service.store(),
                 state.service.clock(),

@@ -151,6 +151,12 @@ impl From<CreateError> for ApiError {
             CreateError::To(agent_runtime::PhoneError::Emergency) => bad("emergency_number", "to"),
             CreateError::To(_) => bad("invalid_to", "to"),
             CreateError::BridgeNumber(_) => bad("invalid_bridge_number", "bridge_number"),
+            CreateError::ToNotAllowed(_) => {
+                Self::new(StatusCode::FORBIDDEN, "destination_not_allowed", message).field("to")
+            }
+            CreateError::BridgeNotAllowed(_) => {
+                Self::new(StatusCode::FORBIDDEN, "destination_not_allowed", message).field("bridge_number")
+            }
             CreateError::Prompt(WorkflowError::TooVague) => {
                 Self::new(StatusCode::UNPROCESSABLE_ENTITY, "prompt_too_vague", message).field("prompt")
             }

@@ -235,6 +235,7 @@ fn call_body(state: &AppState, row: &CallRow) -> Result<Call, ApiError> {
         (status = 200, description = "An earlier call with this idempotency key (nothing new is dialled)", body = Call),
         (status = 400, description = "Bad input (e.g. `invalid_model`, or `model_with_workflow_id`)", body = ErrorBody),
         (status = 401, description = "Missing or invalid API key", body = ErrorBody),
+        (status = 403, description = "The destination policy refuses `to` or `bridge_number` (`destination_not_allowed`)", body = ErrorBody),
         (status = 404, description = "Unknown workflow", body = ErrorBody),
         (status = 409, description = "Idempotency key reused with a different request", body = ErrorBody),
         (status = 422, description = "Prompt too vague", body = ErrorBody),

@@ -1,0 +1,227 @@
+//! Where calls may go: the pre-dial destination policy. Toll fraud is the first thing attackers try
+//! on an exposed telephony box (premium-rate numbers that pay the caller's attacker per minute,
+//! satellite ranges at tens of dollars a minute), so every number Ringback would dial (a call's
+//! `to`, a hand-off's `bridge_number`, an inbound route's bridge) passes one check before anything
+//! is dialled: its country calling code must be allowed, and it must not start with a blocked
+//! prefix. International dialling is something an operator turns on.
+
+use agent_runtime::phone::E164;
+use serde::{Deserialize, Serialize};
+
+/// `[policy]`: which destinations may be dialled.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PolicyConfig {
+    /// Country calling codes that may be dialled, without `+` (`"1"`, `"44"`), or `"*"` for any.
+    /// Default: `["1"]` (North America), as the fire-and-poll face's write-up allows.
+    pub allowed_country_codes: Vec<String>,
+    /// Numbers starting with these (E.164, with `+`) are never dialled, whatever the country codes
+    /// allow. Setting the key replaces the default list ([`DEFAULT_BLOCKED_PREFIXES`]).
+    pub blocked_prefixes: Vec<String>,
+}
+
+/// Premium-rate and satellite ranges, and the NANP (+1) areas that are other countries billed at
+/// international rates (the Caribbean "one-ring" fraud destinations). Blocked unless the operator
+/// replaces the list.
+pub const DEFAULT_BLOCKED_PREFIXES: &[(&str, &str)] = &[
+    ("+1900", "NANP premium rate"),
+    ("+1976", "NANP premium rate"),
+    ("+1242", "Bahamas, international rate"),
+    ("+1246", "Barbados, international rate"),
+    ("+1264", "Anguilla, international rate"),
+    ("+1268", "Antigua and Barbuda, international rate"),
+    ("+1284", "British Virgin Islands, international rate"),
+    ("+1345", "Cayman Islands, international rate"),
+    ("+1441", "Bermuda, international rate"),
+    ("+1473", "Grenada, international rate"),
+    ("+1649", "Turks and Caicos, international rate"),
+    ("+1658", "Jamaica, international rate"),
+    ("+1664", "Montserrat, international rate"),
+    ("+1721", "Sint Maarten, international rate"),
+    ("+1758", "Saint Lucia, international rate"),
+    ("+1767", "Dominica, international rate"),
+    ("+1784", "Saint Vincent, international rate"),
+    ("+1809", "Dominican Republic, international rate"),
+    ("+1829", "Dominican Republic, international rate"),
+    ("+1849", "Dominican Republic, international rate"),
+    ("+1868", "Trinidad and Tobago, international rate"),
+    ("+1869", "Saint Kitts and Nevis, international rate"),
+    ("+1876", "Jamaica, international rate"),
+    ("+870", "Inmarsat satellite"),
+    ("+881", "Global mobile satellite systems (Iridium, Globalstar)"),
+    ("+882", "International networks"),
+    ("+883", "International networks"),
+    ("+979", "International premium rate"),
+];
+
+impl Default for PolicyConfig {
+    fn default() -> Self {
+        Self {
+            allowed_country_codes: vec!["1".to_owned()],
+            blocked_prefixes: DEFAULT_BLOCKED_PREFIXES
+                .iter()
+                .map(|(p, _)| (*p).to_owned())
+                .collect(),
+        }
+    }
+}
+
+/// A `[policy]` entry that cannot be a country code or a prefix.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PolicyConfigError {
+    /// Not 1 to 3 digits, nor `*`.
+    #[error("policy.allowed_country_codes: {0:?} is not a country calling code (1 to 3 digits, or \"*\")")]
+    CountryCode(String),
+    /// Not `+` and 1 to 15 digits.
+    #[error("policy.blocked_prefixes: {0:?} is not a number prefix (\"+\" and 1 to 15 digits)")]
+    Prefix(String),
+}
+
+/// Why a number may not be dialled.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    /// Its country calling code is not allowed.
+    #[error(
+        "{number} is outside the allowed country calling codes ({allowed}); an operator allows more in [policy] allowed_country_codes"
+    )]
+    CountryNotAllowed {
+        /// The number.
+        number: String,
+        /// The allowed codes, for the message.
+        allowed: String,
+    },
+    /// It starts with a blocked prefix.
+    #[error("{number} starts with the blocked prefix {prefix} ({why})")]
+    BlockedPrefix {
+        /// The number.
+        number: String,
+        /// The prefix.
+        prefix: String,
+        /// What the range is, when it is one of the defaults.
+        why: &'static str,
+    },
+}
+
+impl PolicyConfig {
+    /// Checks the entries' syntax (at start-up).
+    pub fn validate(&self) -> Result<(), PolicyConfigError> {
+        for code in &self.allowed_country_codes {
+            let digits = (1..=3).contains(&code.len()) && code.bytes().all(|b| b.is_ascii_digit());
+            if code != "*" && !digits {
+                return Err(PolicyConfigError::CountryCode(code.clone()));
+            }
+        }
+        for prefix in &self.blocked_prefixes {
+            let ok = prefix
+                .strip_prefix('+')
+                .is_some_and(|d| (1..=15).contains(&d.len()) && d.bytes().all(|b| b.is_ascii_digit()));
+            if !ok {
+                return Err(PolicyConfigError::Prefix(prefix.clone()));
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether `number` may be dialled. Country calling codes are prefix-free, so a number is in
+    /// an allowed country exactly when its digits start with that code.
+    pub fn check(&self, number: &E164) -> Result<(), Refusal> {
+        let n = number.as_str();
+        if let Some(prefix) = self.blocked_prefixes.iter().find(|p| n.starts_with(p.as_str())) {
+            let why = DEFAULT_BLOCKED_PREFIXES
+                .iter()
+                .find(|(p, _)| p == prefix)
+                .map_or("blocked by the operator", |(_, why)| why);
+            return Err(Refusal::BlockedPrefix {
+                number: n.to_owned(),
+                prefix: prefix.clone(),
+                why,
+            });
+        }
+        let digits = n.trim_start_matches('+');
+        let allowed = self
+            .allowed_country_codes
+            .iter()
+            .any(|c| c == "*" || digits.starts_with(c.as_str()));
+        if allowed {
+            Ok(())
+        } else {
+            Err(Refusal::CountryNotAllowed {
+                number: n.to_owned(),
+                allowed: self
+                    .allowed_country_codes
+                    .iter()
+                    .map(|c| format!("+{c}"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn e164(s: &str) -> E164 {
+        E164::parse(s).expect("valid")
+    }
+
+    #[test]
+    fn the_default_dials_north_america_only_and_never_premium_or_caribbean_ranges() {
+        let policy = PolicyConfig::default();
+        assert_eq!(policy.check(&e164("+14155550123")), Ok(()));
+        assert!(matches!(
+            policy.check(&e164("+442071838750")),
+            Err(Refusal::CountryNotAllowed { .. })
+        ));
+        for premium in ["+19005550123", "+19765550123", "+18765550123", "+18095550123"] {
+            assert!(
+                matches!(policy.check(&e164(premium)), Err(Refusal::BlockedPrefix { .. })),
+                "{premium}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_operator_opens_countries_but_blocked_ranges_stay_blocked() {
+        let policy = PolicyConfig {
+            allowed_country_codes: vec!["*".to_owned()],
+            ..PolicyConfig::default()
+        };
+        assert_eq!(policy.check(&e164("+442071838750")), Ok(()));
+        let refused = policy.check(&e164("+881612345678")).expect_err("satellite");
+        assert!(refused.to_string().contains("satellite"), "{refused}");
+        // Country codes are matched on whole codes: +44 allows the UK, not +4...
+        let uk = PolicyConfig {
+            allowed_country_codes: vec!["44".to_owned()],
+            blocked_prefixes: vec!["+449".to_owned()],
+        };
+        assert_eq!(uk.check(&e164("+442071838750")), Ok(()));
+        assert!(uk.check(&e164("+4930123456")).is_err());
+        assert!(matches!(
+            uk.check(&e164("+449098790000")),
+            Err(Refusal::BlockedPrefix {
+                why: "blocked by the operator",
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn malformed_entries_are_refused_at_start() {
+        let bad_code = PolicyConfig {
+            allowed_country_codes: vec!["+1".to_owned()],
+            ..PolicyConfig::default()
+        };
+        assert!(matches!(
+            bad_code.validate(),
+            Err(PolicyConfigError::CountryCode(_))
+        ));
+        let bad_prefix = PolicyConfig {
+            blocked_prefixes: vec!["1900".to_owned()],
+            ..PolicyConfig::default()
+        };
+        assert!(matches!(bad_prefix.validate(), Err(PolicyConfigError::Prefix(_))));
+        assert_eq!(PolicyConfig::default().validate(), Ok(()));
+    }
+}
