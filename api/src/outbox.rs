@@ -59,14 +59,14 @@ pub fn retry_delay(schedule: &[Duration], step: usize, jitter_pct: u32, unit: f6
 }
 
 impl Outbox {
-    /// A sender signing with `key`.
+    /// A sender signing with `key`; fails when the HTTP client cannot be built (its TLS backend).
     pub fn new(
         store: Store,
         clock: Arc<dyn Clock>,
         key: SigningKey,
         config: OutboxConfig,
         metrics: Metrics,
-    ) -> Self {
+    ) -> Result<Self, reqwest::Error> {
         let mut builder = reqwest::Client::builder()
             .timeout(config.timeout)
             .redirect(reqwest::redirect::Policy::none())
@@ -74,8 +74,9 @@ impl Outbox {
         if !config.allow_private {
             builder = builder.dns_resolver(Arc::new(PublicOnlyResolver));
         }
-        let client = builder.build().unwrap_or_default();
-        Self {
+        // No fallback client: a default one would drop the private-address guard.
+        let client = builder.build()?;
+        Ok(Self {
             inner: Arc::new(Inner {
                 store,
                 clock,
@@ -85,7 +86,7 @@ impl Outbox {
                 metrics,
                 wake: Notify::new(),
             }),
-        }
+        })
     }
 
     /// Tells the sender a delivery is due now.

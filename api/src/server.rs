@@ -48,7 +48,10 @@ pub enum ServerError {
         /// The cause.
         source: std::io::Error,
     },
-    /// The configured webhook secret is malformed.
+    /// The webhook HTTP client cannot be built (no fallback: it would lose the address guard).
+    #[error("webhook HTTP client: {0}")]
+    WebhookClient(#[source] reqwest::Error),
+    /// `webhooks.secret` is malformed.
     #[error("webhooks.secret must look like whsec_<base64 of at least 16 bytes>")]
     WebhookSecret,
     /// The data directory could not be created.
@@ -244,7 +247,8 @@ impl Server {
                 allow_private: config.webhooks.allow_private,
             },
             metrics.clone(),
-        );
+        )
+        .map_err(ServerError::WebhookClient)?;
         let service = CallService::start(
             &config,
             Parts {

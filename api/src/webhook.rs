@@ -48,30 +48,47 @@ pub fn check_callback_url(url: &str, allow_private: bool) -> Result<reqwest::Url
     Ok(parsed)
 }
 
-/// Loopback, private, link-local, shared (CGNAT), unspecified, broadcast or multicast: addresses a
-/// callback must not reach unless the operator allows it.
+/// Loopback, private, link-local, shared (CGNAT), unspecified, broadcast, multicast, reserved,
+/// benchmarking or protocol-assignment addresses, and IPv6 addresses that carry one of those
+/// (IPv4-mapped, NAT64, 6to4): addresses a callback must not reach unless the operator allows it.
 pub fn is_private(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(ip) => {
-            let [a, b, ..] = ip.octets();
+            let [a, b, c, _] = ip.octets();
             ip.is_loopback()
                 || ip.is_private()
                 || ip.is_link_local()
                 || ip.is_unspecified()
                 || ip.is_broadcast()
                 || ip.is_multicast()
-                || (a == 100 && (64..128).contains(&b))
+                || a == 0 // "this network"
+                || (a == 100 && (64..128).contains(&b)) // shared address space (CGNAT)
+                || (a == 192 && b == 0 && c == 0) // IETF protocol assignments
+                || (a == 198 && (b == 18 || b == 19)) // benchmarking
+                || a >= 240 // reserved
         }
-        IpAddr::V6(ip) => match ip.to_ipv4_mapped() {
-            Some(v4) => is_private(IpAddr::V4(v4)),
-            None => {
-                ip.is_loopback()
-                    || ip.is_unspecified()
-                    || ip.is_multicast()
-                    || (ip.segments()[0] & 0xfe00) == 0xfc00
-                    || (ip.segments()[0] & 0xffc0) == 0xfe80
+        IpAddr::V6(ip) => {
+            let s = ip.segments();
+            let embedded = |hi: u16, lo: u16| {
+                let [a, b] = hi.to_be_bytes();
+                let [c, d] = lo.to_be_bytes();
+                is_private(IpAddr::V4(std::net::Ipv4Addr::new(a, b, c, d)))
+            };
+            if let Some(v4) = ip.to_ipv4_mapped() {
+                return is_private(IpAddr::V4(v4));
             }
-        },
+            ip.is_loopback()
+                || ip.is_unspecified()
+                || ip.is_multicast()
+                || (s[0] & 0xfe00) == 0xfc00 // unique local
+                || (s[0] & 0xffc0) == 0xfe80 // link local
+                || (s[0] & 0xffc0) == 0xfec0 // site local (deprecated)
+                || (s[0] == 0x2001 && s[1] == 0x0db8) // documentation
+                || (s[0] == 0x0064 && s[1] == 0xff9b && s[2] == 0x0001) // NAT64, local use
+                || (s[0] == 0x0064 && s[1] == 0xff9b && s[2..6] == [0; 4] && embedded(s[6], s[7])) // NAT64
+                || (s[0] == 0x2002 && embedded(s[1], s[2])) // 6to4
+                || (s[..6] == [0; 6] && embedded(s[6], s[7])) // IPv4-compatible (deprecated)
+        }
     }
 }
 
@@ -202,9 +219,30 @@ mod tests {
             "fe80::1",
             "fd00::1",
             "0.0.0.0",
+            // Ranges an auditor found missing: protocol assignments, benchmarking, reserved,
+            // "this network", and IPv6 forms that carry a private IPv4 address.
+            "192.0.0.8",
+            "198.18.0.1",
+            "198.19.255.1",
+            "240.0.0.1",
+            "0.1.2.3",
+            "64:ff9b::a00:1",
+            "64:ff9b::7f00:1",
+            "64:ff9b:1::1",
+            "2002:c0a8:101::1",
+            "2002:7f00:1::1",
+            "2001:db8::1",
+            "fec0::1",
         ] {
             assert!(is_private(private.parse().expect("ip")), "{private}");
         }
-        assert!(!is_private("93.184.216.34".parse().expect("ip")));
+        for public in [
+            "93.184.216.34",
+            "64:ff9b::5db8:d822",
+            "2002:5db8:d822::1",
+            "2606:4700::1111",
+        ] {
+            assert!(!is_private(public.parse().expect("ip")), "{public}");
+        }
     }
 }
