@@ -167,8 +167,10 @@ fn arg(args: &Value, name: &str) -> Option<String> {
 async fn call_tool(state: &AppState, caller: &Caller, name: &str, args: &Value) -> ToolResult {
     let render = |row: &crate::store::CallRow| {
         Call::from_row(row, state.service.public_url())
-            .map_err(|e| e.to_string())
-            .and_then(|c| serde_json::to_value(c).map_err(|e| e.to_string()))
+            .map_err(|e| super::ApiError::internal(&e).message().to_owned())
+            .and_then(|c| {
+                serde_json::to_value(c).map_err(|e| super::ApiError::internal(&e).message().to_owned())
+            })
     };
     let result: Result<Value, String> = match name {
         "call_phone" => {
@@ -192,7 +194,8 @@ async fn call_tool(state: &AppState, caller: &Caller, name: &str, args: &Value) 
                     "lifecycle": created.row.lifecycle,
                     "replayed": created.replayed,
                 })),
-                Err(err) => Err(err.to_string()),
+                // Through the API's error mapping: a store failure is logged, not shown.
+                Err(err) => Err(super::ApiError::from(err).message().to_owned()),
             }
         }
         "get_call_status" | "get_recording" => {
