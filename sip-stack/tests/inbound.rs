@@ -264,6 +264,46 @@ fn strangers_get_403_and_digest_trunks_are_challenged() {
     assert_eq!(refusals[0].0, 403);
     assert!(events(&mut ep).is_empty());
 
+    // The right password, but an answer without the qop our challenge requires, or for another
+    // Request-URI: refused like a wrong password.
+    let no_qop = Challenge {
+        qop_auth: false,
+        ..ch.clone()
+    };
+    let other_uri = format!("sip:+19005550123@{LOCAL}");
+    for (i, (challenge, uri)) in [(&no_qop, uri.as_str()), (&ch, other_uri.as_str())]
+        .into_iter()
+        .enumerate()
+    {
+        let auth = digest::authorization(
+            challenge,
+            Credentials {
+                username: "pbx",
+                password: "pbxsecret",
+            },
+            RequestParts {
+                method: "INVITE",
+                uri,
+            },
+            1,
+            "cn1",
+        );
+        ep.handle_datagram(
+            t0,
+            stranger,
+            &invite(
+                &format!("z9hG4bKq{i}"),
+                "s-1@x",
+                10 + i as u32,
+                STRANGER,
+                Some(&auth),
+            ),
+        );
+        let r = responses(&mut ep, STRANGER).pop().unwrap();
+        assert_eq!(r.status, 403, "case {i}: {auth}");
+    }
+    assert!(events(&mut ep).is_empty());
+
     // The right credentials: the call is the digest trunk's.
     let auth = answer("pbx", "pbxsecret");
     ep.handle_datagram(

@@ -217,8 +217,13 @@ impl Endpoint {
         let password = trunk
             .and_then(|i| self.trunks[i].inbound.credentials.as_ref())
             .map_or("\u{0}unknown", |c| c.password.as_str());
-        let valid =
-            auth.realm == REALM && auth.verify(request.msg.method.as_str(), password) && trunk.is_some();
+        // Our challenge requires qop=auth (so the client nonce and count bind the answer), and the
+        // answer must be for this request's URI, not one captured from another request.
+        let valid = auth.realm == REALM
+            && auth.qop.is_some()
+            && auth.uri == request.msg.uri
+            && auth.verify(request.msg.method.as_str(), password)
+            && trunk.is_some();
         match (valid, fresh) {
             (true, Some(true)) => {
                 self.nonces.issued.remove(&auth.nonce);
