@@ -499,6 +499,15 @@ To: <sip:agent@127.0.0.1>\r\nCall-ID: bad-1\r\nMax-Forwards: 70\r\n";
     assert!(sent[0].1.starts_with("SIP/2.0 420 "), "{}", sent[0].1);
     assert!(sent[0].1.contains("Unsupported: 100rel, foo\r\n"));
 
+    // A raw NUL inside a header value (it would cut the value short in C peers and logs).
+    let nul = format!(
+        "OPTIONS sip:agent@127.0.0.1 SIP/2.0\r\n{}CSeq: 5 OPTIONS\r\nSubject: hi\0there\r\nContent-Length: 0\r\n\r\n",
+        base.replace("z9hG4bKm1", "z9hG4bKm5")
+    );
+    ep.handle_datagram(t0, scanner, nul.as_bytes());
+    let sent = sent_text(&mut ep);
+    assert!(sent[0].1.starts_with("SIP/2.0 400 "), "{}", sent[0].1);
+
     // An ACK is never answered, however broken.
     ep.handle_datagram(t0, scanner, b"ACK  sip:x SIP/2.0\r\nCall-ID: a\r\n\r\n");
     assert!(sent_text(&mut ep).is_empty());

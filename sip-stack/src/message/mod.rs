@@ -538,7 +538,33 @@ fn check_grammar(message: &Message) -> Result<(), ParseError> {
     Ok(())
 }
 
+/// Whether `value` holds a control character (other than HTAB) that is not a quoted-pair.
+fn has_bare_control(value: &str) -> bool {
+    let mut quoted = false;
+    let mut escaped = false;
+    for c in value.chars() {
+        if escaped {
+            escaped = false;
+            continue;
+        }
+        match c {
+            '\\' if quoted => escaped = true,
+            '"' => quoted = !quoted,
+            '\t' => {}
+            c if c.is_control() => return true,
+            _ => {}
+        }
+    }
+    false
+}
+
 fn check_header(name: &str, value: &str) -> Result<(), grammar::Why> {
+    // Header values are TEXT-UTF8 with linear white space (RFC 3261 25.1): a raw NUL or another
+    // control character is not valid (it would cut the value short in C peers and logs), except
+    // escaped as a quoted-pair inside a quoted string (`"NUL:\<NUL>"`, RFC 4475 3.1.1.2).
+    if has_bare_control(value) {
+        return Err("control character in value");
+    }
     let is = |n: &str| name.eq_ignore_ascii_case(n);
     if is("via") {
         for part in grammar::split_commas(value) {
