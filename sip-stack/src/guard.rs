@@ -2,6 +2,10 @@
 //! temporary bans for scanners (known scanner user agents, OPTIONS sweeps), for repeated authentication
 //! failures and for floods of junk. Trunk addresses never pass through here.
 //!
+//! Memory is bounded under a flood of distinct sources: at most `max_tracked` entries, the oldest
+//! forgotten first in O(1), and IPv6 sources are tracked per /64 (one subscriber's prefix), so an
+//! attacker cannot mint fresh identities from one allocation.
+//!
 //! Written by hand rather than with `governor`: that crate reads its own clock, while this core takes
 //! time as an argument like every other core of the stack, so bans and limits are tested in virtual
 //! time.
@@ -105,8 +109,25 @@ struct Source {
 pub struct Guard {
     config: GuardConfig,
     sources: HashMap<IpAddr, Source>,
+    /// Keys of `sources` in the order they were added (entries already forgotten are skipped):
+    /// the eviction order when the table is full.
+    order: VecDeque<IpAddr>,
     bans: VecDeque<(IpAddr, &'static str)>,
     last_sweep: Option<Instant>,
+}
+
+/// The key a source is tracked under: the address itself for IPv4, its /64 for IPv6.
+fn key(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => {
+                let s = v6.segments();
+                IpAddr::V6(std::net::Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
+            }
+        },
+    }
 }
 
 impl Guard {
@@ -115,18 +136,33 @@ impl Guard {
         Self {
             config,
             sources: HashMap::new(),
+            order: VecDeque::new(),
             bans: VecDeque::new(),
             last_sweep: None,
         }
     }
 
     fn source(&mut self, now: Instant, ip: IpAddr) -> &mut Source {
-        if self.sources.len() >= self.config.max_tracked && !self.sources.contains_key(&ip) {
-            self.expire(now);
+        let ip = key(ip);
+        if !self.sources.contains_key(&ip) {
             if self.sources.len() >= self.config.max_tracked {
-                // Still full: forget everyone not banned rather than grow without bound.
-                self.sources
-                    .retain(|_, s| s.banned_until.is_some_and(|until| until > now));
+                self.expire(now);
+            }
+            // Still full: forget the oldest entry, banned or not (a forgotten scanner is banned
+            // again by its next offence), rather than grow without bound.
+            while self.sources.len() >= self.config.max_tracked.max(1) {
+                match self.order.pop_front() {
+                    Some(old) => {
+                        self.sources.remove(&old);
+                    }
+                    None => break,
+                }
+            }
+            self.order.push_back(ip);
+            // Forgotten entries leave stale keys behind: compact now and then (amortized O(1)).
+            if self.order.len() > 2 * self.config.max_tracked.max(16) {
+                let sources = &self.sources;
+                self.order.retain(|k| sources.contains_key(k));
             }
         }
         let source = self.sources.entry(ip).or_insert(Source {
@@ -162,7 +198,7 @@ impl Guard {
             self.strike(now, ip, "message flood");
             return false;
         }
-        if let Some(source) = self.sources.get_mut(&ip) {
+        if let Some(source) = self.sources.get_mut(&key(ip)) {
             source.tat = tat + interval;
         }
         true
@@ -238,7 +274,7 @@ impl Guard {
     /// Whether `ip` is banned at `now`.
     pub fn is_banned(&self, now: Instant, ip: IpAddr) -> bool {
         self.sources
-            .get(&ip)
+            .get(&key(ip))
             .and_then(|s| s.banned_until)
             .is_some_and(|until| until > now)
     }
@@ -352,5 +388,52 @@ To: <sip:100@10.0.0.1>\r\nCall-ID: g\r\nCSeq: 1 {method}\r\nUser-Agent: {agent}\
             guard.admit(t0, IpAddr::from(i.to_be_bytes()));
         }
         assert!(guard.tracked() <= 100);
+    }
+
+    #[test]
+    #[allow(clippy::disallowed_methods)] // any origin will do for virtual time
+    fn a_flood_of_banned_sources_stays_within_the_bound() {
+        let t0 = Instant::now();
+        let mut guard = Guard::new(GuardConfig {
+            max_tracked: 100,
+            max_auth_failures: 1,
+            ..GuardConfig::default()
+        });
+        // Every source gets banned at once: the table used to keep every ban past its bound.
+        for i in 0..10_000u32 {
+            let v4 = IpAddr::from((0x0a00_0000 | i).to_be_bytes());
+            guard.auth_failure(t0, v4);
+            let v6 = IpAddr::V6(std::net::Ipv6Addr::from(
+                (0x2001_0db8_0000_0000_u128 + u128::from(i)) << 64,
+            ));
+            guard.auth_failure(t0, v6);
+        }
+        assert!(guard.tracked() <= 100, "{} tracked", guard.tracked());
+        assert!(
+            guard.order.len() <= 2 * 100,
+            "{} keys in the eviction order",
+            guard.order.len()
+        );
+        // The newest bans hold; the oldest were forgotten.
+        assert!(guard.is_banned(t0, IpAddr::from((0x0a00_0000u32 | 9_999).to_be_bytes())));
+        assert!(!guard.is_banned(t0, IpAddr::from(0x0a00_0000u32.to_be_bytes())));
+    }
+
+    #[test]
+    #[allow(clippy::disallowed_methods)] // any origin will do for virtual time
+    fn ipv6_sources_are_one_per_64() {
+        let t0 = Instant::now();
+        let mut guard = Guard::new(GuardConfig {
+            max_auth_failures: 2,
+            ..GuardConfig::default()
+        });
+        // Fresh addresses from one /64 are the same source: the second failure bans the prefix.
+        let a: IpAddr = "2001:db8:1:2::1".parse().expect("ip");
+        let b: IpAddr = "2001:db8:1:2:ffff::9".parse().expect("ip");
+        guard.auth_failure(t0, a);
+        guard.auth_failure(t0, b);
+        assert!(guard.is_banned(t0, "2001:db8:1:2:abcd::1".parse().expect("ip")));
+        assert!(!guard.is_banned(t0, "2001:db8:1:3::1".parse().expect("ip")));
+        assert_eq!(guard.tracked(), 1);
     }
 }
