@@ -12,7 +12,7 @@ use crate::metrics::Metrics;
 use crate::model::{Call, PromptCallback};
 use crate::outbox::Outbox;
 use crate::store::{
-    CallRow, Finalized, IdempotencyClaim, Inserted, NewDelivery, Store, StoreError, WorkflowRow,
+    CallRow, DailyCap, Finalized, IdempotencyClaim, Inserted, NewDelivery, Store, StoreError, WorkflowRow,
 };
 use crate::webhook::{CallbackUrlError, check_callback_url};
 use agent_runtime::call::{RuntimeConfig, Speech};
@@ -576,15 +576,21 @@ impl CallService {
         {
             return self.replay(key, &call_id, &hash, &request_hash).await;
         }
-        if inner.daily_cap > 0 {
-            let (day_start, left) = utc_day(now_ms);
-            let made = inner.store.calls_created_since(owner, day_start).await?;
-            if made >= i64::from(inner.daily_cap) {
-                return Err(CreateError::DailyCap {
-                    cap: inner.daily_cap,
-                    retry_after_secs: left,
-                });
-            }
+        // Checked early (a refusal costs no queue slot) and again inside the insert (a burst of
+        // concurrent requests cannot all pass the early check).
+        let (day_start, day_left) = utc_day(now_ms);
+        let cap_reached = CreateError::DailyCap {
+            cap: inner.daily_cap,
+            retry_after_secs: day_left,
+        };
+        let cap = (inner.daily_cap > 0).then(|| DailyCap {
+            since_ms: day_start,
+            max: i64::from(inner.daily_cap),
+        });
+        if let Some(cap) = cap
+            && inner.store.calls_created_since(owner, cap.since_ms).await? >= cap.max
+        {
+            return Err(cap_reached);
         }
         let reservation = trunk
             .reserve()
@@ -633,9 +639,10 @@ impl CallService {
         });
         match inner
             .store
-            .insert_call(&row, new_workflow.as_ref(), claim.as_ref())
+            .insert_call_capped(&row, new_workflow.as_ref(), claim.as_ref(), cap)
             .await?
         {
+            Inserted::CapReached => Err(cap_reached),
             Inserted::Created => {
                 reservation.commit();
                 inner.metrics.set_queued(&trunk.name, trunk.queued() as i64);

@@ -1416,3 +1416,42 @@ async fn the_destination_policy_refuses_toll_fraud_numbers_on_every_face() {
     assert_eq!(uk.status, StatusCode::CREATED, "{}", uk.body);
     server.shutdown().await;
 }
+
+/// The daily cap holds under a burst: concurrent requests of one key cannot all pass the count
+/// before any of them is stored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_of_concurrent_calls_cannot_pass_the_daily_cap() {
+    let (_data, server, router) = start(|c| {
+        c.limits.daily_calls_per_key = 3;
+        c.limits.requests_per_minute = 1000;
+    })
+    .await;
+    let key = key(&server).await;
+    let burst = (0..16).map(|i| {
+        let router = router.clone();
+        let key = key.clone();
+        tokio::spawn(async move {
+            call(
+                &router,
+                "POST",
+                "/v1/calls",
+                Some(&key),
+                Some(json!({"to": format!("+1555123{i:04}"), "prompt": PROMPT})),
+                &[],
+            )
+            .await
+            .status
+        })
+    });
+    let mut statuses = Vec::new();
+    for task in burst.collect::<Vec<_>>() {
+        statuses.push(task.await.expect("task"));
+    }
+    let created = statuses.iter().filter(|s| **s == StatusCode::CREATED).count();
+    let capped = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::TOO_MANY_REQUESTS)
+        .count();
+    assert_eq!((created, capped), (3, 13), "{statuses:?}");
+    server.shutdown().await;
+}

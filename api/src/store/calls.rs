@@ -61,6 +61,8 @@ pub struct IdempotencyClaim<'a> {
 pub enum Inserted {
     /// The call was stored.
     Created,
+    /// Nothing was stored: the key's daily cap is reached.
+    CapReached,
     /// The key is live and belongs to an earlier call.
     Existing {
         /// The earlier call.
@@ -68,6 +70,15 @@ pub enum Inserted {
         /// The hash of the earlier request.
         request_hash: String,
     },
+}
+
+/// A cap on the calls one key creates in a period, checked in the insert's transaction.
+#[derive(Debug, Clone, Copy)]
+pub struct DailyCap {
+    /// The period's start (ms since the epoch).
+    pub since_ms: i64,
+    /// Calls allowed in the period.
+    pub max: i64,
 }
 
 /// Filters of `GET /v1/calls`.
@@ -104,8 +115,40 @@ impl Store {
         workflow: Option<&WorkflowRow>,
         claim: Option<&IdempotencyClaim<'_>>,
     ) -> Result<Inserted, StoreError> {
+        self.insert_call_capped(call, workflow, claim, None).await
+    }
+
+    /// [`Self::insert_call`], refusing (`Inserted::CapReached`) when the call's key already made
+    /// `cap.max` calls since `cap.since_ms`. The count and the insert are one transaction behind
+    /// a write to the key's row, so a burst of concurrent requests cannot all pass the check.
+    pub async fn insert_call_capped(
+        &self,
+        call: &CallRow,
+        workflow: Option<&WorkflowRow>,
+        claim: Option<&IdempotencyClaim<'_>>,
+        cap: Option<DailyCap>,
+    ) -> Result<Inserted, StoreError> {
         for _ in 0..3 {
             let mut tx = self.pool.begin().await?;
+            if let Some(cap) = cap {
+                // A write first: Postgres locks the key's row until commit; SQLite takes its
+                // single write lock before the count is read.
+                sqlx::query("UPDATE api_keys SET name = name WHERE id = $1")
+                    .bind(&call.api_key_id)
+                    .execute(&mut *tx)
+                    .await?;
+                let made: i64 = sqlx::query_scalar(
+                    "SELECT COUNT(*) FROM calls WHERE api_key_id = $1 AND created_ms >= $2",
+                )
+                .bind(&call.api_key_id)
+                .bind(cap.since_ms)
+                .fetch_one(&mut *tx)
+                .await?;
+                if made >= cap.max {
+                    tx.rollback().await?;
+                    return Ok(Inserted::CapReached);
+                }
+            }
             if let Some(claim) = claim {
                 // The first statement writes, so SQLite takes the write lock before reading anything.
                 let claimed = sqlx::query(

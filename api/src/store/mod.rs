@@ -7,7 +7,7 @@ mod calls;
 mod keys;
 mod outbox;
 
-pub use calls::{CallFilter, Finalized, IdempotencyClaim, Inserted};
+pub use calls::{CallFilter, DailyCap, Finalized, IdempotencyClaim, Inserted};
 pub use outbox::{AttemptRow, DeliveryRow, NewDelivery};
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
