@@ -263,6 +263,9 @@ pub struct MediaConfig {
     pub ring_timeout_secs: u64,
     /// Maximum call duration after answer, seconds.
     pub max_duration_secs: u64,
+    /// Maximum time a caller and a human stay bridged after a hand-off, seconds (both legs are
+    /// then hung up; a bridge holds two trunk channels and is what toll fraud sells).
+    pub max_bridged_secs: u64,
     /// Offer Opus after G.711 (used only when the other side has no G.711).
     pub opus: bool,
     /// Offer SRTP (`RTP/SAVP` with an SDES `a=crypto` key); calls whose answer refuses it fail.
@@ -280,6 +283,7 @@ impl Default for MediaConfig {
             silero_model: None,
             ring_timeout_secs: 60,
             max_duration_secs: 600,
+            max_bridged_secs: 3600,
             opus: true,
             srtp: false,
         }

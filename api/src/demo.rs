@@ -79,6 +79,8 @@ pub struct DemoOptions {
     /// Inbound routes (`+1777...` numbers reach Ringback through the testbed's trunk); a route
     /// without a callback URL reports to the demo's receiver.
     pub inbound: Vec<crate::config::InboundRoute>,
+    /// `[media] max_bridged_secs`, when not the default.
+    pub max_bridged_secs: Option<u64>,
 }
 
 impl DemoOptions {
@@ -98,6 +100,7 @@ impl DemoOptions {
             bridge_number: None,
             transfer: agent_runtime::call::TransferMode::default(),
             inbound: Vec::new(),
+            max_bridged_secs: None,
         }
     }
 }
@@ -217,6 +220,9 @@ impl DemoSession {
             }
         }
         config.providers.llm.clone_from(&options.llm);
+        if let Some(secs) = options.max_bridged_secs {
+            config.media.max_bridged_secs = secs;
+        }
         let server = Server::start(config).await?;
         let api_key = keys::create(server.service.store(), &SystemClock, Some("demo".to_owned()))
             .await?

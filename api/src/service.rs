@@ -330,6 +330,7 @@ impl CallService {
             public_ip: config.media.public_ip,
             ring_timeout: Duration::from_secs(config.media.ring_timeout_secs),
             max_duration: Duration::from_secs(config.media.max_duration_secs),
+            max_bridged: Duration::from_secs(config.media.max_bridged_secs),
             jitter_delay_ms: config.media.jitter_delay_ms,
             end_of_turn_ms: config.media.end_of_turn_ms,
             analysis: config.media.vad != crate::config::VadChoice::Energy,

@@ -494,6 +494,40 @@ async fn a_caller_who_asks_for_a_person_is_bridged_to_one() {
     );
 }
 
+/// A bridge does not run for ever: past `[media] max_bridged_secs` both legs are hung up, though
+/// neither party hangs up (a free-running bridge between two numbers is what toll fraud sells).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bridge_ends_at_its_limit_when_nobody_hangs_up() {
+    use ringback_testbed::{EventKind, Phone, PhoneOptions};
+    let data = tempfile::tempdir().expect("temp dir");
+    let mut options = DemoOptions::standard(data.path().to_owned());
+    options.prompt = APPOINTMENT.to_owned();
+    options.phone_lines = vec![(10.0, "Can I please speak to a real person?".to_owned())];
+    options.bridge_number = Some("+15560001111".to_owned());
+    options.max_bridged_secs = Some(8);
+    options.timeout = Duration::from_secs(150);
+    let mut session = demo::DemoSession::start(&options).await.expect("starts");
+    let silence = speech::silence(120.0).expect("silence");
+    let bob = Phone::start(PhoneOptions::new(session.trunk.addr(), &silence).account("bob", "bobpw"))
+        .await
+        .expect("bob starts");
+    session.place_call().await.expect("placed");
+    let up = bob
+        .wait_for_event(EventKind::CallEstablished, Duration::from_secs(90))
+        .await
+        .unwrap_or_else(|e| panic!("bob's phone never rang: {e}\n{}", session.trunk.log()));
+    drop(up);
+    // Nobody hangs up: the limit does, for both.
+    bob.wait_for_event(EventKind::CallClosed, Duration::from_secs(40))
+        .await
+        .expect("the human's leg is hung up at the bridge's limit");
+    let run = session.finish().await.expect("the call ends");
+    let call = &run.call;
+    assert_eq!(call["outcome"], "completed", "{call:#}");
+    assert_eq!(call["end_reason"], "transferred", "{call:#}");
+    assert_eq!(call["sip"]["hangup_by"], "agent", "{call:#}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_inbound_call_to_a_routed_number_is_answered_by_its_agent() {
     use ringback::config::InboundRoute;

@@ -135,6 +135,8 @@ pub struct Converse<'a> {
     handoff: Option<Handoff>,
     /// The caller talks to the human now: the agent is out of the call.
     bridged: bool,
+    /// When a bridge in place ends, whatever the parties do.
+    bridged_until: Option<tokio::time::Instant>,
     /// Whether the first words heard were offered to the answering-machine detector.
     greeting_offered: bool,
 }
@@ -144,6 +146,10 @@ pub struct Bridge {
     pub(super) to: BridgeTo,
     pub(super) caller: CallerLeg,
     pub(super) rtp_ip: std::net::IpAddr,
+    /// Longest the two parties stay bridged: a bridge costs two trunk legs for as long as it
+    /// lasts, the agent's own limit no longer applies, and a free-running bridge between two
+    /// numbers is the toll fraudster's product.
+    pub(super) max_bridged: Duration,
 }
 
 /// The next event of the human's leg, or never when there is none.
@@ -197,6 +203,7 @@ impl<'a> Converse<'a> {
             bridge,
             handoff: None,
             bridged: false,
+            bridged_until: None,
             greeting_offered: false,
         }
     }
@@ -265,10 +272,17 @@ impl<'a> Converse<'a> {
                     self.local_end = Some(LocalEnd::Canceled);
                     self.hang_up().await;
                 }
-                // Once bridged, the call is the human's: the agent's time limit no longer applies.
+                // Once bridged, the call is the human's: the agent's time limit no longer applies,
+                // the bridge's own does.
                 () = tokio::time::sleep_until(deadline), if !self.hanging_up && !self.bridged => {
                     tracing::warn!("hard call duration limit reached");
                     self.end_reason = Some(EndReason::MaxDuration);
+                    self.hang_up().await;
+                }
+                () = tokio::time::sleep_until(self.bridged_until.unwrap_or(deadline)),
+                    if !self.hanging_up && self.bridged_until.is_some() =>
+                {
+                    tracing::warn!("bridged call duration limit reached; hanging up both legs");
                     self.hang_up().await;
                 }
             }
@@ -602,6 +616,10 @@ impl<'a> Converse<'a> {
         if connected {
             tracing::info!("the human has the call");
             self.bridged = true;
+            self.bridged_until = self
+                .bridge
+                .as_ref()
+                .map(|b| tokio::time::Instant::now() + b.max_bridged);
             self.end_reason = Some(EndReason::Transferred);
             // Our media is out of the path now (or our leg is about to end): close the recording.
             let _ = self.media.stop().await;

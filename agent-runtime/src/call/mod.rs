@@ -97,6 +97,8 @@ pub struct RuntimeConfig {
     pub ring_timeout: Duration,
     /// Longest a call may last once answered (the workflow may ask for less).
     pub max_duration: Duration,
+    /// Longest a caller and a human stay bridged after a hand-off (both legs are then hung up).
+    pub max_bridged: Duration,
     /// Jitter buffer playout delay.
     pub jitter_delay_ms: u32,
     /// Trailing silence that ends the caller's turn.
@@ -117,6 +119,7 @@ impl Default for RuntimeConfig {
             public_ip: None,
             ring_timeout: Duration::from_secs(60),
             max_duration: Duration::from_secs(600),
+            max_bridged: Duration::from_secs(3600),
             jitter_delay_ms: 60,
             end_of_turn_ms: 500,
             analysis: true,
@@ -533,6 +536,7 @@ async fn converse_to_the_end(
             offer: offer.clone(),
         },
         rtp_ip: config.rtp_ip,
+        max_bridged: config.max_bridged,
     });
     let limit = u32::try_from(config.max_duration.as_secs()).unwrap_or(u32::MAX);
     workflow.max_duration_secs = workflow.max_duration_secs.min(limit);
