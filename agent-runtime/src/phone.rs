@@ -55,19 +55,10 @@ impl E164 {
 }
 
 impl fmt::Display for E164 {
-    /// Masked: country code and the last two digits only (`+1*******67`).
+    /// Masked as every number in Ringback's logs is (`+1********67`, see
+    /// [`sip_stack::Redacted`]).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let n = &self.0;
-        let keep_head = 2.min(n.len());
-        let keep_tail = 2.min(n.len().saturating_sub(keep_head));
-        let hidden = n.len() - keep_head - keep_tail;
-        write!(
-            f,
-            "{}{}{}",
-            &n[..keep_head],
-            "*".repeat(hidden),
-            &n[n.len() - keep_tail..]
-        )
+        sip_stack::Redacted(&self.0).fmt(f)
     }
 }
 

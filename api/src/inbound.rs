@@ -115,12 +115,9 @@ async fn answer(inner: Arc<Inner>, call: IncomingCallHandle) {
     drop(permit);
 }
 
-/// A number for logs: the last four digits only.
+/// A number for logs, masked as every number in the logs is ([`sip_stack::Redacted`]).
 fn redact(number: &str) -> String {
-    let chars: Vec<char> = number.chars().collect();
-    let hidden = chars.len().saturating_sub(4);
-    let shown: String = chars[hidden..].iter().collect();
-    format!("{}{shown}", "*".repeat(hidden.min(12)))
+    sip_stack::Redacted(number).to_string()
 }
 
 #[cfg(test)]
@@ -154,8 +151,14 @@ mod tests {
 
     #[test]
     fn logs_keep_only_the_last_digits() {
-        assert_eq!(redact("+15551230000"), "********0000");
-        assert_eq!(redact("12"), "12");
-        assert_eq!(redact("ünïcödé"), "***cödé", "never cut inside a character");
+        // One masker: the same number shows the same digits wherever it is logged, so log lines
+        // from different parts of the system together reveal no more than one of them.
+        let number = "+15551230000";
+        let e164 = agent_runtime::phone::E164::parse(number).expect("valid");
+        assert_eq!(redact(number), "+1********00");
+        assert_eq!(redact(number), e164.to_string());
+        assert_eq!(redact(number), sip_stack::Redacted(number).to_string());
+        assert_eq!(redact("12"), "**");
+        assert_eq!(redact("ünïcödé"), "ü****dé", "never cut inside a character");
     }
 }

@@ -1,10 +1,11 @@
 //! Phone numbers and SIP users never reach the logs whole: `Redacted` keeps enough to tell calls apart
-//! (the country code and the last two digits) and masks the rest.
+//! (a `+` and the first digit, and the last two digits) and masks the rest. It is the only masker
+//! of numbers in Ringback: two maskers that hide different digits together reveal more than either.
 
 use std::fmt;
 
 /// A phone number, SIP user or SIP URI, masked when displayed: `+15551234567` shows as
-/// `+155******67`, `sip:alice@trunk.test` as `sip:a***e@trunk.test`.
+/// `+1********67`, `sip:alice@trunk.test` as `sip:a***e@trunk.test`.
 #[derive(Clone, Copy)]
 pub struct Redacted<'a>(pub &'a str);
 
@@ -37,8 +38,8 @@ impl fmt::Debug for Redacted<'_> {
     }
 }
 
-/// Writes `user` with its middle masked: up to 4 leading characters (a `+` and country code) and 2
-/// trailing ones stay when the value is long enough for that to leave most of it hidden.
+/// Writes `user` with its middle masked: up to 2 leading characters (a `+` and the first digit) and
+/// 2 trailing ones stay when the value is long enough for that to leave most of it hidden.
 fn mask(user: &str, f: &mut fmt::Formatter<'_>) -> fmt::Result {
     let chars: Vec<char> = user.chars().collect();
     let n = chars.len();
@@ -46,8 +47,8 @@ fn mask(user: &str, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         0 => return Ok(()),
         1..=3 => (0, 0),
         4..=6 => (1, 1),
-        7..=9 => (2, 2),
-        _ => (4, 2),
+        7..=9 => (1, 2),
+        _ => (2, 2),
     };
     for c in &chars[..head] {
         fmt::Write::write_char(f, *c)?;
@@ -68,15 +69,15 @@ mod tests {
     #[test]
     fn numbers_and_uris_are_masked() {
         let cases = [
-            ("+15551234567", "+155******67"),
-            ("5551234", "55***34"),
+            ("+15551234567", "+1********67"),
+            ("5551234", "5****34"),
             ("alice", "a***e"),
             ("bob", "***"),
             ("", ""),
-            ("sip:+15551234567@trunk.test", "sip:+155******67@trunk.test"),
+            ("sip:+15551234567@trunk.test", "sip:+1********67@trunk.test"),
             ("sips:alice@10.0.0.1:5061", "sips:a***e@10.0.0.1:5061"),
             ("sip:trunk.test", "sip:trunk.test"),
-            ("tel:+4930123456", "tel:+493*****56"),
+            ("tel:+4930123456", "tel:+4*******56"),
         ];
         for (input, shown) in cases {
             assert_eq!(Redacted(input).to_string(), shown, "{input}");
