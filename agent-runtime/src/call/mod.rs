@@ -280,6 +280,11 @@ pub async fn run_call(
     cancel: CancellationToken,
 ) -> CallReport {
     let peer = match sip.trunk_addr(request.trunk).await {
+        // No address to find our own towards: the driver looks the name up again on the trunk's
+        // next registration or keep-alive.
+        Ok(addr) if addr == sip_stack::trunk::UNRESOLVED => {
+            return CallReport::failed("SIP: the trunk's name has not resolved yet".to_owned());
+        }
         Ok(addr) => addr.ip(),
         Err(err) => return CallReport::failed(format!("SIP: {err}")),
     };
