@@ -320,8 +320,8 @@ impl MediaSession {
 
     /// Handles one datagram received at `now` from `src`. Malformed packets, packets of other
     /// payload types, packets that fail SRTP authentication and packets from anyone but the
-    /// remote's media source (the signalled address, or one latched as the policy allows; see
-    /// [`source`](self::source)) are dropped and counted.
+    /// remote's media source (the signalled address, or one latched as [`LatchPolicy`] allows)
+    /// are dropped and counted.
     pub fn handle_datagram(&mut self, now: Instant, src: SocketAddr, bytes: &[u8]) {
         self.finish_timeout();
         if let Some(remote) = self.remote.fixed()

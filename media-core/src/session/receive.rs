@@ -100,8 +100,8 @@ impl MediaSession {
         }
     }
 
-    /// Whether a valid packet from `src` is the remote's (strict source, see
-    /// [`source`](super::source)); the first that fixes the source is reported, those refused are
+    /// Whether a valid packet from `src` is the remote's (strict source, see the `source`
+    /// module); the first that fixes the source is reported, those refused are
     /// counted as foreign.
     pub(super) fn admit(&mut self, src: SocketAddr) -> bool {
         let signalled = self.remote.addr();
