@@ -375,9 +375,10 @@ impl Endpoint {
         }
     }
 
-    /// Our IP towards `peer` when bound to the unspecified address: the learned route; for a peer
-    /// whose route is unknown, loopback for a loopback peer, else a trunk's route (the driver learns
-    /// every trunk's at start, and refuses to start when one has none).
+    /// Our IP towards `peer` when bound to the unspecified address: the learned route. For a peer
+    /// whose route is unknown (the table is full): loopback for a loopback peer, else a trunk's
+    /// route, else any route learned (the driver learns every trunk's at start, and the server
+    /// refuses to start when one has none); only with no route at all, the bound address.
     fn route_to(&self, peer: IpAddr) -> IpAddr {
         if let Some(ip) = self.routes.get(&peer) {
             return *ip;
@@ -385,14 +386,16 @@ impl Endpoint {
         if peer.is_loopback() {
             return peer;
         }
-        let trunk_route = self
+        let routable = |ip: &&IpAddr| !ip.is_loopback();
+        let known = self
             .trunks
             .iter()
-            .find_map(|t| self.routes.get(&t.proxy.ip()).filter(|ip| !ip.is_loopback()));
-        match trunk_route {
+            .find_map(|t| self.routes.get(&t.proxy.ip()).filter(routable))
+            .or_else(|| self.routes.values().find(routable));
+        match known {
             Some(ip) => *ip,
             None => {
-                tracing::warn!(%peer, "no route known towards this peer: advertising the bound address");
+                tracing::debug!(%peer, "no route known towards this peer: naming the bound address");
                 self.config.local_addr.ip()
             }
         }
@@ -536,11 +539,11 @@ impl Endpoint {
         handle: CallHandle,
         f: impl FnOnce(&mut Call, &CallContext<'_>) -> Vec<CallAction>,
     ) -> Result<(), EndpointError> {
-        let call = self
+        let peer = self
             .calls
-            .get_mut(&handle)
+            .get(&handle)
+            .map(Call::next_hop)
             .ok_or(EndpointError::UnknownCall(handle))?;
-        let peer = call.next_hop();
         let local = self.local_for(peer);
         let call = self
             .calls
