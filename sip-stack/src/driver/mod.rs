@@ -212,7 +212,8 @@ impl SipHandle {
     }
 
     /// Where a trunk's proxy is now (its name looked up), for the application to find its own
-    /// address towards it (the SDP's `c=` line).
+    /// address towards it (the SDP's `c=` line). [`UNRESOLVED`] while its name has not resolved;
+    /// asking then starts a new lookup.
     pub async fn trunk_addr(&self, trunk: TrunkId) -> Result<SocketAddr, DriverError> {
         let (reply, answer) = oneshot::channel();
         self.commands
@@ -711,6 +712,11 @@ impl Loop {
                     .get(trunk.0)
                     .map(|t| t.proxy)
                     .ok_or(EndpointError::UnknownTrunk(trunk));
+                // A call cannot start towards a name not resolved yet: look it up again, as a
+                // failed request would, so the next call finds it.
+                if addr == Ok(UNRESOLVED) {
+                    self.re_resolve(trunk, true);
+                }
                 let _ = reply.send(addr);
                 false
             }
