@@ -245,9 +245,10 @@ pub enum VadChoice {
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct MediaConfig {
-    /// Address RTP sockets bind to.
+    /// Address RTP sockets bind to. The unspecified address (the default) advertises, per call, our
+    /// address on the route towards the call's trunk.
     pub rtp_ip: IpAddr,
-    /// Address advertised in SDP behind NAT.
+    /// Address advertised in SDP behind NAT (a static public address with port forwarding).
     pub public_ip: Option<IpAddr>,
     /// Jitter buffer delay, ms.
     pub jitter_delay_ms: u32,
@@ -270,12 +271,40 @@ pub struct MediaConfig {
     pub opus: bool,
     /// Offer SRTP (`RTP/SAVP` with an SDES `a=crypto` key); calls whose answer refuses it fail.
     pub srtp: bool,
+    /// Whose RTP a call takes besides the address its SDP names: `private` (the default: another
+    /// source only when the SDP names a private, loopback or unspecified address, the far end's
+    /// NAT), `always` (also a public address's other port) or `never`. Only within a stream's first
+    /// packets; after that the source is fixed and anyone else's packets are dropped and counted.
+    pub latch: LatchChoice,
+}
+
+/// `[media] latch`: when a call takes media from a source other than the SDP's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LatchChoice {
+    /// Also from another port of a public signalled address.
+    Always,
+    /// Only when the signalled address is private, loopback or unspecified (NAT).
+    #[default]
+    Private,
+    /// Only from the signalled address and port.
+    Never,
+}
+
+impl From<LatchChoice> for media_core::LatchPolicy {
+    fn from(choice: LatchChoice) -> Self {
+        match choice {
+            LatchChoice::Always => media_core::LatchPolicy::Always,
+            LatchChoice::Private => media_core::LatchPolicy::Private,
+            LatchChoice::Never => media_core::LatchPolicy::Never,
+        }
+    }
 }
 
 impl Default for MediaConfig {
     fn default() -> Self {
         Self {
-            rtp_ip: IpAddr::from([127, 0, 0, 1]),
+            rtp_ip: IpAddr::from([0, 0, 0, 0]),
             public_ip: None,
             jitter_delay_ms: 60,
             end_of_turn_ms: 500,
@@ -286,6 +315,7 @@ impl Default for MediaConfig {
             max_bridged_secs: 3600,
             opus: true,
             srtp: false,
+            latch: LatchChoice::default(),
         }
     }
 }
@@ -720,6 +750,22 @@ mod tests {
         assert_eq!(config.server.listen.port(), 8080);
         assert_eq!(config.media.end_of_turn_ms, 500);
         assert_eq!(config.media.vad, VadChoice::Silero);
+    }
+
+    #[test]
+    fn media_addresses_are_found_and_the_latch_policy_is_private_by_default() {
+        let config = Config::default();
+        assert!(config.media.rtp_ip.is_unspecified(), "the route per call decides");
+        assert_eq!(config.media.latch, LatchChoice::Private);
+        for (text, want) in [
+            ("always", media_core::LatchPolicy::Always),
+            ("private", media_core::LatchPolicy::Private),
+            ("never", media_core::LatchPolicy::Never),
+        ] {
+            let config = Config::from_toml(&format!("[media]\nlatch = \"{text}\"\n")).expect(text);
+            assert_eq!(media_core::LatchPolicy::from(config.media.latch), want);
+        }
+        assert!(Config::from_toml("[media]\nlatch = \"sometimes\"\n").is_err());
     }
 
     #[test]

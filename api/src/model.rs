@@ -152,6 +152,10 @@ pub struct MediaStats {
     /// RTP packets sent to the callee (none while the callee holds the call).
     #[serde(default)]
     pub packets_sent: u64,
+    /// Packets dropped because they came from another source than the callee's media (someone
+    /// spraying our RTP port, or a source the `[media] latch` policy refused).
+    #[serde(default)]
+    pub packets_foreign: u64,
 }
 
 /// The prompt-to-call face's completion callback body.
@@ -266,6 +270,7 @@ impl Call {
                     mos: round2(estimate_mos(loss, jitter)),
                     packets_received: media.get("packets_received").and_then(Value::as_u64).unwrap_or(0),
                     packets_sent: media.get("packets_sent").and_then(Value::as_u64).unwrap_or(0),
+                    packets_foreign: media.get("packets_foreign").and_then(Value::as_u64).unwrap_or(0),
                 })
             }
             None => None,

@@ -71,6 +71,16 @@ pub enum ServerError {
     /// The SIP TLS certificate, key or CA could not be used.
     #[error("SIP TLS: {0}")]
     Tls(tls::TlsError),
+    /// No address a trunk can reach can be advertised to it (SIP Via and Contact, or SDP).
+    #[error("trunk {trunk}: {what}: {source}")]
+    Address {
+        /// The trunk's name.
+        trunk: String,
+        /// `[sip]` or `[media]`.
+        what: &'static str,
+        /// Why.
+        source: sip_stack::AddressError,
+    },
 }
 
 /// The SIP driver's sockets: the bound UDP socket, and the TCP and TLS listeners when configured.
@@ -161,6 +171,37 @@ fn load_vad(model: &Path, onnxruntime: &Path) -> Result<VadPool, ServerError> {
     Ok(VadPool::new(move || Box::new(worker.link())))
 }
 
+/// Refuses to start when a trunk given by address could only be told the unspecified address, or a
+/// loopback address from elsewhere, in SIP or in SDP (trunks given by name are checked when their
+/// name resolves, and their calls fail with the reason).
+fn check_addresses(config: &Config, endpoint: &EndpointConfig) -> Result<(), ServerError> {
+    let trunks = config.sip_trunks();
+    for trunk in &trunks {
+        let only = std::slice::from_ref(trunk);
+        sip_stack::driver::check_addresses(endpoint, only).map_err(|source| ServerError::Address {
+            trunk: trunk.name.clone(),
+            what: "[sip] listen/public_addr",
+            source,
+        })?;
+        if trunk.proxy == sip_stack::trunk::UNRESOLVED {
+            continue;
+        }
+        let media = agent_runtime::RuntimeConfig {
+            rtp_ip: config.media.rtp_ip,
+            public_ip: config.media.public_ip,
+            ..agent_runtime::RuntimeConfig::default()
+        };
+        agent_runtime::call::media_address(&media, trunk.proxy.ip()).map_err(|source| {
+            ServerError::Address {
+                trunk: trunk.name.clone(),
+                what: "[media] rtp_ip/public_ip",
+                source,
+            }
+        })?;
+    }
+    Ok(())
+}
+
 impl Server {
     /// Starts everything with the given configuration.
     pub async fn start(config: Config) -> Result<Self, ServerError> {
@@ -205,6 +246,7 @@ impl Server {
             t1: Duration::from_millis(config.sip.t1_ms),
             ..TimerConfig::default()
         };
+        check_addresses(&config, &endpoint)?;
         let sockets = sip_sockets(&config.sip, sip_socket).await?;
         let options = DriverOptions {
             tls_client: Some(tls::connector(config.sip.tls_ca.as_deref()).map_err(ServerError::Tls)?),
@@ -314,5 +356,43 @@ impl Server {
         let _ = tokio::time::timeout(Duration::from_secs(5), self.sip_task).await;
         // SSE streams keep connections open; graceful shutdown waits for them only so long.
         let _ = tokio::time::timeout(Duration::from_secs(5), self.http_task).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(listen: &str, rtp_ip: &str, trunk: &str) -> (Config, EndpointConfig) {
+        let toml = format!(
+            "[sip]\nlisten = \"{listen}\"\n[media]\nrtp_ip = \"{rtp_ip}\"\n\
+             [[trunks]]\nname = \"carrier\"\nproxy = \"{trunk}\"\n"
+        );
+        let config = Config::from_toml(&toml).expect("valid");
+        let endpoint = EndpointConfig::new(config.sip.listen);
+        (config, endpoint)
+    }
+
+    #[test]
+    fn start_up_refuses_to_advertise_loopback_to_a_trunk_elsewhere() {
+        // The demo's shape: everything on loopback, RTP on the unspecified address.
+        let (ok, endpoint) = config("127.0.0.1:5080", "0.0.0.0", "127.0.0.1:5060");
+        check_addresses(&ok, &endpoint).expect("loopback trunk");
+        let (ok, endpoint) = config("0.0.0.0:5080", "0.0.0.0", "127.0.0.1:5060");
+        check_addresses(&ok, &endpoint).expect("unspecified binds");
+        // 192.0.2.1 needs no route to be refused: loopback is never named to it.
+        let (bad, endpoint) = config("127.0.0.1:5080", "0.0.0.0", "192.0.2.1:5060");
+        let err = check_addresses(&bad, &endpoint)
+            .expect_err("SIP on loopback")
+            .to_string();
+        assert!(
+            err.contains("carrier") && err.contains("[sip]") && err.contains("loopback"),
+            "{err}"
+        );
+        let (bad, endpoint) = config("192.0.2.9:5080", "127.0.0.1", "192.0.2.1:5060");
+        let err = check_addresses(&bad, &endpoint)
+            .expect_err("RTP on loopback")
+            .to_string();
+        assert!(err.contains("[media]") && err.contains("loopback"), "{err}");
     }
 }

@@ -336,6 +336,7 @@ impl CallService {
             analysis: config.media.vad != crate::config::VadChoice::Energy,
             opus: config.media.opus,
             srtp: config.media.srtp,
+            latch: config.media.latch.into(),
         };
         let mut trunks = Vec::new();
         for (index, t) in config.sip_trunks().iter().enumerate() {

@@ -15,8 +15,9 @@ use crate::recorder::RecordingInfo;
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum MediaEvent {
-    /// The first valid RTP packet came from this address; replies now go there (symmetric RTP,
-    /// which is what gets media through the far end's NAT).
+    /// The remote's media source is fixed at this address: the one the SDP names, confirmed by its
+    /// first packet, or another one latched onto as the session's `LatchPolicy` allows (the far
+    /// end's NAT). Replies go there; packets from anyone else are dropped and counted (`foreign`).
     RemoteLatched(SocketAddr),
     /// The remote party started talking at `at_ms` (reported about 60 ms later). Use it for
     /// barge-in.
@@ -142,7 +143,8 @@ pub struct MediaStats {
     pub duplicates: u64,
     /// Datagrams that were not valid RTP.
     pub malformed: u64,
-    /// Datagrams from an address other than the latched remote.
+    /// Datagrams and valid RTP packets dropped because they came from another source than the
+    /// remote's (strict media source), RTCP from another IP included.
     pub foreign: u64,
     /// RTP packets with a payload type that was not negotiated.
     pub unknown_payload_type: u64,

@@ -64,7 +64,7 @@ pub use event::{MediaEvent, MediaStats, SessionSummary};
 pub use pacer::UtteranceId;
 pub use recorder::RecordingInfo;
 pub use rtp::{Packetizer, PayloadType, RtpTimestamp, SeqNo, Ssrc};
-pub use session::{MediaSession, MediaUpdate, SessionConfig, SessionError};
+pub use session::{LatchPolicy, MediaSession, MediaUpdate, SessionConfig, SessionError};
 
 #[cfg(feature = "driver")]
 pub use driver::{DriverError, MediaHandle, RunningSession};

@@ -647,9 +647,9 @@ fn loss_jitter_reordering_and_duplicates_are_accounted_exactly() {
 
 #[test]
 fn b_latches_onto_as_real_address_behind_nat() {
-    // B's SDP says A is somewhere it is not (its private address behind a NAT, say).
+    // B's SDP says A is somewhere it is not: its private address behind a NAT.
     let mut h = Harness::new(Setup {
-        b_signalled_remote: addr("203.0.113.50:40000"),
+        b_signalled_remote: addr("10.0.0.50:40000"),
         ..Setup::default()
     });
     h.run_for_ms(1000);

@@ -10,6 +10,7 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+pub mod address;
 pub mod call;
 pub mod digest;
 #[cfg(feature = "driver")]
@@ -27,6 +28,7 @@ pub mod transaction;
 pub mod transport;
 pub mod trunk;
 
+pub use address::AddressError;
 pub use call::timer::SessionTimerConfig;
 pub use call::{CallDirection, CallEvent, CallHandle, EndCause, HangupBy, InviteParams};
 pub use endpoint::{Endpoint, EndpointConfig, EndpointError, EndpointStats, Event, IncomingCall};

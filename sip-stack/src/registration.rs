@@ -90,6 +90,9 @@ pub struct Registration {
     challenge: Option<(Challenge, ChallengeKind)>,
     nonce_count: u32,
     failures: u32,
+    /// A Contact we advertised before the registrar told us our address behind NAT: the next
+    /// REGISTER removes its binding (`expires=0`) until one succeeds.
+    stale_contact: Option<String>,
 }
 
 /// Longest back-off between failed attempts.
@@ -111,6 +114,7 @@ impl Registration {
             challenge: None,
             nonce_count: 0,
             failures: 0,
+            stale_contact: None,
         }
     }
 
@@ -137,6 +141,15 @@ impl Registration {
             State::Registered { .. } | State::Failed { .. } | State::Idle { .. }
         ) {
             self.state = State::Idle { at: now };
+        }
+    }
+
+    /// Registers again at once with the address we now advertise, removing the binding of
+    /// `old_contact` (the registrar reported that we are reached elsewhere, behind NAT).
+    pub fn rebind(&mut self, now: Instant, old_contact: String) {
+        if matches!(self.state, State::Registered { .. }) {
+            self.stale_contact = Some(old_contact);
+            self.retry_now(now);
         }
     }
 
@@ -206,6 +219,11 @@ impl Registration {
             ],
             body: None,
         };
+        if let Some(old) = &self.stale_contact
+            && !unregister
+        {
+            request.extra.insert(1, ("Contact", format!("{old};expires=0")));
+        }
         let credentials = match (self.authorize(&mut request, ctx.cnonce), fresh) {
             (false, _) => Sent::Nothing,
             (true, true) => Sent::Fresh,
@@ -269,6 +287,7 @@ impl Registration {
             }
             200..=299 => {
                 self.failures = 0;
+                self.stale_contact = None;
                 let expires = granted_expiry(response, self.config.register_expires);
                 // Refresh at 85% of the grant, so a slow registrar never sees the binding lapse.
                 let refresh = Duration::from_millis(u64::from(expires) * 850);

@@ -334,7 +334,8 @@ pub fn answer(
 /// The outcome of negotiation: what to send and where.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Negotiated {
-    /// Where to send RTP (until symmetric RTP latches onto the real source).
+    /// Where to send RTP, and whose RTP to take (another source only as the media layer's latch
+    /// policy allows).
     pub remote: SocketAddr,
     /// The audio codec, with the payload type the remote uses for it.
     pub codec: Format,

@@ -20,12 +20,12 @@ use crate::transcript::Turn;
 use crate::workflow::Workflow;
 use media_core::analysis::{LiveAnalysisConfig, VadMode, VadService, Verdict};
 use media_core::engine::MediaEngine;
-use media_core::{Codec, MediaSession, Ssrc};
+use media_core::{Codec, LatchPolicy, MediaSession, Ssrc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use sip_stack::driver::{IncomingCallHandle, PlacedCall, SipHandle};
 use sip_stack::sdp::{self, Offer};
-use sip_stack::{CallEvent, CallHandle, EndCause, HangupBy, InviteParams, TrunkId};
+use sip_stack::{AddressError, CallEvent, CallHandle, EndCause, HangupBy, InviteParams, TrunkId};
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -89,9 +89,11 @@ impl std::fmt::Debug for VadPool {
 /// Settings of the call runner.
 #[derive(Debug, Clone)]
 pub struct RuntimeConfig {
-    /// Address to bind RTP sockets on.
+    /// Address to bind RTP sockets on. The unspecified address (the default) advertises, for each
+    /// call, our address on the route towards its trunk.
     pub rtp_ip: IpAddr,
-    /// Address to advertise in SDP (a public address behind NAT); `rtp_ip` when `None`.
+    /// Address to advertise in SDP (a public address behind NAT); found as said of `rtp_ip` when
+    /// `None`.
     pub public_ip: Option<IpAddr>,
     /// How long to let a call ring before giving up (CANCEL, outcome `no_answer`).
     pub ring_timeout: Duration,
@@ -110,12 +112,15 @@ pub struct RuntimeConfig {
     pub opus: bool,
     /// Offer SRTP (`RTP/SAVP` with an SDES key); an answer without it fails the call.
     pub srtp: bool,
+    /// When media from another source than the SDP's is taken (the far end's NAT); packets from
+    /// anyone else are dropped and counted.
+    pub latch: LatchPolicy,
 }
 
 impl Default for RuntimeConfig {
     fn default() -> Self {
         Self {
-            rtp_ip: IpAddr::from([127, 0, 0, 1]),
+            rtp_ip: IpAddr::from([0, 0, 0, 0]),
             public_ip: None,
             ring_timeout: Duration::from_secs(60),
             max_duration: Duration::from_secs(600),
@@ -125,6 +130,7 @@ impl Default for RuntimeConfig {
             analysis: true,
             opus: true,
             srtp: false,
+            latch: LatchPolicy::default(),
         }
     }
 }
@@ -201,6 +207,10 @@ pub struct MediaReport {
     pub packets_received: u64,
     /// Packets sent.
     pub packets_sent: u64,
+    /// Packets dropped because they came from another source than the callee's media (strict
+    /// media source: someone spraying our RTP port, or a source the latch policy refused).
+    #[serde(default)]
+    pub packets_foreign: u64,
 }
 
 /// Everything known when a call is over.
@@ -272,9 +282,18 @@ pub async fn run_call(
     updates: mpsc::UnboundedSender<CallUpdate>,
     cancel: CancellationToken,
 ) -> CallReport {
-    let (socket, offer) = match local_media(config).await {
+    let peer = match sip.trunk_addr(request.trunk).await {
+        // No address to find our own towards: the driver looks the name up again on the trunk's
+        // next registration or keep-alive.
+        Ok(addr) if addr == sip_stack::trunk::UNRESOLVED => {
+            return CallReport::failed("SIP: the trunk's name has not resolved yet".to_owned());
+        }
+        Ok(addr) => addr.ip(),
+        Err(err) => return CallReport::failed(format!("SIP: {err}")),
+    };
+    let (socket, offer) = match local_media(config, peer).await {
         Ok(m) => m,
-        Err(reason) => return CallReport::failed(reason),
+        Err(err) => return CallReport::failed(err.to_string()),
     };
     // Render the first words while the phone rings, so the agent speaks the moment it is answered.
     let prerendered = prerender_opening(speech, &request.workflow);
@@ -371,9 +390,9 @@ pub async fn answer_call(
         Ok(remote) => remote,
         Err(err) => return refuse(488, format!("the caller's offer: {err}")).await,
     };
-    let (socket, local) = match local_media(config).await {
+    let (socket, local) = match local_media(config, call.info.source.addr.ip()).await {
         Ok(m) => m,
-        Err(reason) => return refuse(500, reason).await,
+        Err(err) => return refuse(500, err.to_string()).await,
     };
     let (answer, negotiated) =
         match sdp::answer(&local, local.session_id, &remote, None, sdp::Direction::SendRecv) {
@@ -434,19 +453,40 @@ pub async fn answer_call(
     .await
 }
 
+/// Why a call's media socket could not be set up.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum LocalMediaError {
+    /// The RTP socket could not be bound.
+    #[error("cannot bind an RTP socket: {0}")]
+    Bind(std::io::Error),
+    /// No address the peer can reach can be named in our SDP.
+    #[error("media address: {0}")]
+    Address(#[from] AddressError),
+}
+
+/// The address our SDP names to a call whose signalling peer (its trunk's proxy, or the source of
+/// an inbound call) is `peer`: `public_ip` if set, else `rtp_ip` if it is a specific address, else
+/// our address on the route towards the peer. Never the unspecified address (which a peer reads as
+/// hold), never loopback to a peer elsewhere. The server checks each trunk with it at start-up.
+pub fn media_address(config: &RuntimeConfig, peer: IpAddr) -> Result<IpAddr, AddressError> {
+    let route = (config.public_ip.is_none() && config.rtp_ip.is_unspecified())
+        .then(|| sip_stack::driver::local_ip_towards(peer).ok())
+        .flatten();
+    sip_stack::address::advertised_ip(config.rtp_ip, config.public_ip, route, peer)
+}
+
 /// A bound RTP socket and our description of it (either direction's offer or answer is derived
-/// from it).
-async fn local_media(config: &RuntimeConfig) -> Result<(UdpSocket, Offer), String> {
+/// from it), for a call whose signalling peer is `peer`.
+async fn local_media(config: &RuntimeConfig, peer: IpAddr) -> Result<(UdpSocket, Offer), LocalMediaError> {
+    let address = media_address(config, peer)?;
     let socket = UdpSocket::bind(SocketAddr::new(config.rtp_ip, 0))
         .await
-        .map_err(|err| format!("cannot bind an RTP socket: {err}"))?;
-    let port = socket
-        .local_addr()
-        .map_err(|err| format!("RTP socket has no address: {err}"))?
-        .port();
+        .map_err(LocalMediaError::Bind)?;
+    let port = socket.local_addr().map_err(LocalMediaError::Bind)?.port();
     let offer = Offer {
         session_id: u64::from(rand::random::<u32>()),
-        address: config.public_ip.unwrap_or(config.rtp_ip),
+        address,
         port,
         formats: media_sdp::offered_formats(config.opus),
         ptime: 20,
@@ -563,6 +603,7 @@ async fn converse_to_the_end(
                 jitter_ms: s.stats.jitter_ms,
                 packets_received: s.stats.packets_received,
                 packets_sent: s.stats.packets_sent,
+                packets_foreign: s.stats.foreign,
             }),
         ),
         None => (None, None),
@@ -614,6 +655,7 @@ fn start_media(
     session_config.recording = plan.recording.clone();
     session_config.jitter_delay_ms = config.jitter_delay_ms;
     session_config.end_of_turn_silence_ms = config.end_of_turn_ms;
+    session_config.latch = config.latch;
     if config.analysis {
         let mut analysis = LiveAnalysisConfig::default();
         analysis.analyzer.endpoint.end_of_turn_ms = u64::from(config.end_of_turn_ms);
@@ -698,5 +740,47 @@ fn driver_gone(answered: bool) -> EndCause {
         reason: "SIP driver stopped".to_owned(),
         by: HangupBy::Local,
         answered,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().expect("test address")
+    }
+
+    #[test]
+    fn the_default_rtp_address_is_the_unspecified_one_and_never_advertised() {
+        let config = RuntimeConfig::default();
+        assert!(config.rtp_ip.is_unspecified());
+        // The route to a loopback trunk is loopback.
+        assert_eq!(media_address(&config, ip("127.0.0.1")), Ok(ip("127.0.0.1")));
+        let public = RuntimeConfig {
+            public_ip: Some(ip("203.0.113.7")),
+            ..RuntimeConfig::default()
+        };
+        assert_eq!(media_address(&public, ip("192.0.2.1")), Ok(ip("203.0.113.7")));
+        let loopback = RuntimeConfig {
+            rtp_ip: ip("127.0.0.1"),
+            ..RuntimeConfig::default()
+        };
+        assert!(matches!(
+            media_address(&loopback, ip("192.0.2.1")),
+            Err(AddressError::Loopback { .. })
+        ));
+    }
+
+    #[tokio::test]
+    async fn an_unspecified_bind_offers_the_route_towards_a_loopback_trunk_in_sdp() {
+        let (socket, offer) = local_media(&RuntimeConfig::default(), ip("127.0.0.1"))
+            .await
+            .expect("media socket");
+        assert!(socket.local_addr().expect("bound").ip().is_unspecified());
+        let sdp = offer.to_sdp();
+        assert!(sdp.contains("c=IN IP4 127.0.0.1\r\n"), "{sdp}");
+        assert!(sdp.contains(" IN IP4 127.0.0.1\r\n"), "o= line: {sdp}");
+        assert!(!sdp.contains("0.0.0.0"), "{sdp}");
     }
 }

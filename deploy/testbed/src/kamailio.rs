@@ -25,8 +25,15 @@ const STOP_GRACE: Duration = Duration::from_secs(3);
 /// How to start a [`Kamailio`].
 #[derive(Debug, Clone)]
 pub struct KamailioOptions {
-    /// UDP port on 127.0.0.1; `None` picks a free one.
+    /// The address to listen on: 127.0.0.1 by default; another one of the network namespace the
+    /// caller runs in (see [`netns`](crate::netns)).
+    pub ip: Ipv4Addr,
+    /// UDP port; `None` picks a free one.
     pub port: Option<u16>,
+    /// Act as a carrier's SIP edge without a media relay: an INVITE whose SDP names a private
+    /// address gets its `c=` and `o=` rewritten to the address it came from (nathelper
+    /// `fix_nated_sdp`), and the call is logged as `NAT-SDP <from ip>`.
+    pub nat_sdp: bool,
     /// How long to wait for kamailio to answer OPTIONS before giving up.
     pub ready_timeout: Duration,
     /// Also listen on TCP (a free port of 127.0.0.1), see [`Kamailio::tcp_addr`].
@@ -39,7 +46,9 @@ pub struct KamailioOptions {
 impl Default for KamailioOptions {
     fn default() -> Self {
         Self {
+            ip: Ipv4Addr::LOCALHOST,
             port: None,
+            nat_sdp: false,
             ready_timeout: Duration::from_secs(10),
             tcp: false,
             tls: false,
@@ -96,7 +105,7 @@ impl Kamailio {
     async fn start_on(port: u16, options: &KamailioOptions) -> Result<Self> {
         let ready_timeout = options.ready_timeout;
         let started = Instant::now();
-        let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+        let addr = SocketAddr::from((options.ip, port));
         let run_dir = tempfile::Builder::new()
             .prefix("ringback-kamailio-")
             .tempdir()
@@ -121,7 +130,10 @@ impl Kamailio {
             "kamailio.cfg.in",
             CFG_TEMPLATE,
             &[
+                ("ip", &options.ip.to_string()),
                 ("port", &port.to_string()),
+                ("nat_module", nat_module(options.nat_sdp)),
+                ("nat_route", nat_route(options.nat_sdp)),
                 ("run_dir", run_path),
                 ("stream_listeners", &stream_listeners(tcp_addr, tls_addr)),
                 ("tls_module", &tls_module(certificates.as_ref())?),
@@ -225,6 +237,27 @@ impl Kamailio {
                     format!("no answer in {timeout:?}"),
                 ),
             })
+    }
+}
+
+/// nathelper, for [`KamailioOptions::nat_sdp`].
+fn nat_module(nat_sdp: bool) -> &'static str {
+    if nat_sdp {
+        "loadmodule \"nathelper.so\""
+    } else {
+        ""
+    }
+}
+
+/// The rewrite of private SDP addresses, for [`KamailioOptions::nat_sdp`]: `nat_uac_test("8")` is
+/// an SDP that names an RFC 1918 address; `fix_nated_sdp("10")` rewrites `c=` (2) and `o=` (8) to
+/// the source address.
+fn nat_route(nat_sdp: bool) -> &'static str {
+    if nat_sdp {
+        "    if (is_method(\"INVITE\") && has_body(\"application/sdp\") && nat_uac_test(\"8\")) {\n        \
+         xlog(\"L_NOTICE\", \"NAT-SDP $si\\n\");\n        fix_nated_sdp(\"10\");\n    }"
+    } else {
+        ""
     }
 }
 
@@ -348,7 +381,10 @@ mod tests {
             "kamailio.cfg.in",
             CFG_TEMPLATE,
             &[
+                ("ip", "127.0.0.1"),
                 ("port", "5099"),
+                ("nat_module", nat_module(false)),
+                ("nat_route", nat_route(false)),
                 ("run_dir", "/tmp/x"),
                 ("stream_listeners", &stream_listeners(None, None)),
                 ("tls_module", ""),
@@ -356,6 +392,24 @@ mod tests {
         )
         .unwrap();
         assert!(cfg.contains("listen=udp:127.0.0.1:5099\n"));
+        assert!(!cfg.contains("nathelper"));
+        let nat = template::render(
+            "kamailio.cfg.in",
+            CFG_TEMPLATE,
+            &[
+                ("ip", "198.51.100.10"),
+                ("port", "5099"),
+                ("nat_module", nat_module(true)),
+                ("nat_route", nat_route(true)),
+                ("run_dir", "/tmp/x"),
+                ("stream_listeners", &stream_listeners(None, None)),
+                ("tls_module", ""),
+            ],
+        )
+        .unwrap();
+        assert!(nat.contains("listen=udp:198.51.100.10:5099\n"));
+        assert!(nat.contains("loadmodule \"nathelper.so\"\n"));
+        assert!(nat.contains("        fix_nated_sdp(\"10\");\n"));
         assert!(cfg.contains("unix:/tmp/x/kamailio_ctl"));
         assert!(cfg.contains("disable_tcp=yes\n"));
         let both = stream_listeners(

@@ -16,6 +16,9 @@
 //!   seeds) with line noise; [`listen`]: what the phone hears, read while the call runs, and when the far
 //!   end starts and ends a turn.
 //!
+//! - [`netns`]: network namespaces with a NAT router between a LAN and a carrier network, for tests of
+//!   real networks (root only).
+//!
 //! Every process is started in its own process group with its output in a log file, and is stopped when
 //! its handle is dropped. Ports are picked per instance, so instances run side by side. The tools are
 //! installed by `deploy/setup`.
@@ -43,6 +46,7 @@ mod ctrl;
 mod kamailio;
 pub mod listen;
 mod llama;
+pub mod netns;
 mod phone;
 mod process;
 pub mod speech;
@@ -259,6 +263,14 @@ pub enum TestbedError {
         path: PathBuf,
         /// Its format.
         found: String,
+    },
+    /// A network namespace, link, address, route or NAT rule could not be set up.
+    #[error("network namespaces: `{step}` failed: {detail}")]
+    Netns {
+        /// The command or call that failed.
+        step: String,
+        /// What it said.
+        detail: String,
     },
     /// A WAV file has no such channel.
     #[error("WAV {path} has {channels} channel(s), no channel {channel}")]

@@ -36,6 +36,9 @@ const POLL: Duration = Duration::from_millis(10);
 pub struct PhoneOptions {
     /// The registrar and outbound proxy, usually [`Kamailio::addr`](crate::Kamailio::addr).
     pub registrar: SocketAddr,
+    /// The address the phone listens on and names in its SDP: 127.0.0.1 by default; another one
+    /// of the network namespace the caller runs in (see [`netns`](crate::netns)).
+    pub ip: Ipv4Addr,
     /// SIP user (and digest user name).
     pub user: String,
     /// Digest password.
@@ -59,6 +62,7 @@ impl PhoneOptions {
     pub fn new(registrar: SocketAddr, audio: impl Into<PathBuf>) -> Self {
         Self {
             registrar,
+            ip: Ipv4Addr::LOCALHOST,
             user: "alice".to_owned(),
             password: "alicepw".to_owned(),
             audio: audio.into(),
@@ -213,6 +217,7 @@ impl Phone {
             "baresip/config.in",
             CONFIG_TEMPLATE,
             &[
+                ("ip", &options.ip.to_string()),
                 ("sip_port", &sip_port.to_string()),
                 ("name", &name),
                 ("audio_wav", config_path(&options.audio)?),
@@ -307,7 +312,7 @@ impl Phone {
 
         Ok(Self {
             user: options.user.clone(),
-            sip_addr: SocketAddr::from((Ipv4Addr::LOCALHOST, sip_port)),
+            sip_addr: SocketAddr::from((options.ip, sip_port)),
             record_dir,
             consumed: Mutex::new(HashMap::new()),
             ctrl,
@@ -573,6 +578,7 @@ mod tests {
         assert!(accounts.contains("<sip:bob@127.0.0.1:5099;transport=udp>;auth_user=bob;auth_pass=bobpw;"));
         assert!(accounts.contains(";audio_codecs=PCMU,PCMA;"));
         let values = [
+            ("ip", "127.0.0.1"),
             ("sip_port", "1"),
             ("name", "n"),
             ("audio_wav", "/a.wav"),

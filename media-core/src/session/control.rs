@@ -13,7 +13,9 @@ impl MediaSession {
     /// malformed ones, are dropped and counted.
     pub fn handle_rtcp(&mut self, now: Instant, src: SocketAddr, bytes: &[u8]) {
         self.finish_timeout();
-        if src.ip() != self.remote.addr().ip() {
+        // Only from the IP of the fixed media source: before RTP has fixed it, nothing vouches for
+        // an RTCP sender.
+        if self.remote.fixed().is_none_or(|fixed| fixed.ip() != src.ip()) {
             self.counters.foreign += 1;
             return;
         }

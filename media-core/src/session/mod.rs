@@ -46,8 +46,11 @@ pub struct SessionConfig {
     pub payload_type: PayloadType,
     /// The negotiated `telephone-event/8000` payload type, if any.
     pub telephone_event_pt: Option<PayloadType>,
-    /// Where the SDP says to send RTP; replaced by the source of the first valid packet.
+    /// Where the SDP says to send RTP, and whose RTP we accept; another source is taken only as
+    /// `latch` allows (see [`LatchPolicy`]).
     pub remote: SocketAddr,
+    /// When media from a source other than `remote` is taken (the far end's NAT).
+    pub latch: LatchPolicy,
     /// Our SSRC. Pick it at random: the first sequence number and timestamp are derived from
     /// it, which gives them the randomness RFC 3550 asks for without an RNG in the core.
     pub local_ssrc: Ssrc,
@@ -85,6 +88,7 @@ impl SessionConfig {
             payload_type,
             telephone_event_pt: None,
             remote,
+            latch: LatchPolicy::default(),
             local_ssrc,
             recording: None,
             opus: OpusParams::default(),
@@ -133,23 +137,6 @@ pub enum SessionError {
         /// The one asked for.
         to: Codec,
     },
-}
-
-/// Where outgoing packets go.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Remote {
-    /// The address from SDP; no packet received yet.
-    Signalled(SocketAddr),
-    /// The source of the first valid packet; only packets from it are accepted.
-    Latched(SocketAddr),
-}
-
-impl Remote {
-    fn addr(self) -> SocketAddr {
-        match self {
-            Remote::Signalled(addr) | Remote::Latched(addr) => addr,
-        }
-    }
 }
 
 /// The remote audio stream.
@@ -202,6 +189,9 @@ pub struct MediaSession {
     payload_type: PayloadType,
     telephone_event_pt: Option<PayloadType>,
     remote: Remote,
+    /// The address the last description named (the remote may have latched elsewhere).
+    signalled: SocketAddr,
+    latch: LatchPolicy,
     started: Instant,
     next_tick: Instant,
     ticks: u64,
@@ -285,7 +275,9 @@ impl MediaSession {
             codec: config.codec,
             payload_type: config.payload_type,
             telephone_event_pt: config.telephone_event_pt,
-            remote: Remote::Signalled(config.remote),
+            remote: Remote::signalled(config.remote),
+            signalled: config.remote,
+            latch: config.latch,
             started: now,
             next_tick: now,
             ticks: 0,
@@ -328,10 +320,11 @@ impl MediaSession {
 
     /// Handles one datagram received at `now` from `src`. Malformed packets, packets of other
     /// payload types, packets that fail SRTP authentication and packets from anyone but the
-    /// latched remote are dropped and counted.
+    /// remote's media source (the signalled address, or one latched as [`LatchPolicy`] allows)
+    /// are dropped and counted.
     pub fn handle_datagram(&mut self, now: Instant, src: SocketAddr, bytes: &[u8]) {
         self.finish_timeout();
-        if let Remote::Latched(remote) = self.remote
+        if let Some(remote) = self.remote.fixed()
             && remote != src
         {
             self.counters.foreign += 1;
@@ -395,11 +388,13 @@ impl MediaSession {
             }
         };
         if packet.payload_type == self.payload_type {
-            self.latch(src);
-            self.handle_audio(now, &packet);
+            if self.admit(src) {
+                self.handle_audio(now, &packet);
+            }
         } else if Some(packet.payload_type) == self.telephone_event_pt {
-            self.latch(src);
-            self.handle_telephone_event(now, &packet);
+            if self.admit(src) {
+                self.handle_telephone_event(now, &packet);
+            }
         } else {
             self.counters.unknown_payload_type += 1;
         }
@@ -696,6 +691,9 @@ mod receive;
 mod renegotiate;
 
 pub use renegotiate::MediaUpdate;
+mod source;
+use source::Remote;
+pub use source::{LATCH_WINDOW, LatchPolicy, is_unreachable};
 mod send;
 #[cfg(test)]
 mod tests;

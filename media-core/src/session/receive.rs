@@ -4,7 +4,8 @@
 use std::net::SocketAddr;
 use std::time::Instant;
 
-use super::{Counters, Ear, MediaSession, Remote};
+use super::source::Admit;
+use super::{Counters, Ear, MediaSession};
 use crate::codec::{Concealment, Decoder};
 use crate::dtmf::Digit;
 use crate::event::MediaEvent;
@@ -99,14 +100,25 @@ impl MediaSession {
         }
     }
 
-    /// Symmetric RTP: the first valid packet fixes where we send and whom we accept.
-    pub(super) fn latch(&mut self, src: SocketAddr) {
-        if let Remote::Signalled(signalled) = self.remote {
-            if signalled != src {
-                tracing::debug!(%signalled, latched = %src, "remote media address differs from SDP");
+    /// Whether a valid packet from `src` is the remote's (strict source, see the `source`
+    /// module); the first that fixes the source is reported, those refused are
+    /// counted as foreign.
+    pub(super) fn admit(&mut self, src: SocketAddr) -> bool {
+        let signalled = self.remote.addr();
+        match self.remote.admit(self.latch, src) {
+            Admit::Accept => true,
+            Admit::Fixed(fixed) => {
+                if fixed != signalled {
+                    tracing::debug!(%signalled, latched = %fixed, "remote media address differs from SDP");
+                }
+                self.events.push_back(MediaEvent::RemoteLatched(fixed));
+                true
             }
-            self.remote = Remote::Latched(src);
-            self.events.push_back(MediaEvent::RemoteLatched(src));
+            Admit::Refuse => {
+                self.counters.foreign += 1;
+                tracing::trace!(%src, %signalled, "dropped RTP from a foreign source");
+                false
+            }
         }
     }
 }

@@ -25,7 +25,8 @@ pub struct MediaUpdate {
 }
 
 impl MediaSession {
-    /// Applies a renegotiated description. A new address is latched afresh (symmetric RTP); a
+    /// Applies a renegotiated description. A new address is the remote's media source from now on,
+    /// confirmed (or latched, as the policy allows) by its first packets as at the start; a
     /// codec change is taken at the same clock rate only (PCMU and PCMA, say), since the jitter
     /// buffer and the recording run at it. Refused changes leave the session as it was.
     pub fn update_media(&mut self, update: MediaUpdate) -> Result<(), SessionError> {
@@ -43,10 +44,13 @@ impl MediaSession {
             self.encoder = Encoder::new(update.codec, &OpusParams::default())?;
             self.codec = update.codec;
         }
-        if self.remote.addr() != update.remote {
-            // Latched afresh by the first packet from the new side (an SSRC change is handled
-            // by the receive path, as for any stream).
-            self.remote = Remote::Signalled(update.remote);
+        // A refresh that names the same address keeps the source as it is (a NAT source latched
+        // earlier stays, and no new latching window opens for anyone else).
+        if self.signalled != update.remote {
+            self.signalled = update.remote;
+            // Only signalling moves media: the new side's first packets confirm it (an SSRC
+            // change is handled by the receive path, as for any stream).
+            self.remote = Remote::signalled(update.remote);
         }
         self.payload_type = update.payload_type;
         self.packetizer.set_payload_type(update.payload_type);

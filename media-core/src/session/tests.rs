@@ -105,36 +105,159 @@ fn marker_bit_starts_each_talkspurt() {
     );
 }
 
+/// A session whose SDP named `signalled`, taking other sources as `latch` allows.
+fn session_with(t0: Instant, signalled: &str, latch: LatchPolicy) -> MediaSession {
+    let mut config = SessionConfig::new(Codec::Pcmu, pt(0), addr(signalled), Ssrc(42));
+    config.telephone_event_pt = Some(pt(101));
+    config.latch = latch;
+    MediaSession::new(config, t0).expect("session")
+}
+
+/// Valid PCMU packets of one stream from `src`, `n` of them from sequence number `seq`.
+fn spray(s: &mut MediaSession, t0: Instant, src: SocketAddr, seq: u16, n: u16) {
+    for k in 0..n {
+        let seq = seq.wrapping_add(k);
+        let ts = u32::from(seq) * 160;
+        s.handle_datagram(t0, src, &rtp_packet(0, seq, ts, 0xA77AC4, &[0x55; 160]));
+    }
+}
+
+fn counts(s: &MediaSession) -> (u64, u64) {
+    let stats = s.stats();
+    (stats.packets_received, stats.foreign)
+}
+
 #[test]
-fn latches_onto_the_first_valid_source_and_ignores_others() {
+fn takes_media_only_from_the_signalled_source_and_drops_a_spraying_attacker() {
     let t0 = origin();
-    let mut s = session(t0);
-    let nat = addr("203.0.113.7:31000");
-    // Garbage first: not latched.
-    s.handle_datagram(t0, nat, &[1, 2, 3]);
-    s.handle_datagram(t0, nat, &rtp_packet(96, 1, 0, 7, &[0; 160]));
-    assert!(drain_events(&mut s).is_empty());
-    s.handle_datagram(t0, nat, &rtp_packet(0, 1, 0, 7, &[0xFF; 160]));
+    let phone = addr("192.0.2.10:4000");
+    for latch in [LatchPolicy::Always, LatchPolicy::Private, LatchPolicy::Never] {
+        let mut s = session_with(t0, "192.0.2.10:4000", latch);
+        // The attacker sprays before the phone speaks: garbage and valid RTP alike.
+        let attacker = addr("203.0.113.66:31000");
+        s.handle_datagram(t0, attacker, &[1, 2, 3]);
+        spray(&mut s, t0, attacker, 1, 5);
+        assert!(drain_events(&mut s).is_empty(), "{latch:?}");
+        assert_eq!(counts(&s), (0, 5), "{latch:?}");
+        s.handle_timeout(t0);
+        assert!(drain_transmit(&mut s).iter().all(|(to, _)| *to == phone));
+        // The phone's first packet fixes the source.
+        spray(&mut s, t0, phone, 100, 1);
+        assert_eq!(drain_events(&mut s), vec![MediaEvent::RemoteLatched(phone)]);
+        // The attacker goes on, from the phone's IP too: nothing of it is heard or answered.
+        spray(&mut s, t0, attacker, 6, 20);
+        spray(&mut s, t0, addr("192.0.2.10:4002"), 30, 3);
+        assert_eq!(counts(&s), (1, 28), "{latch:?}");
+        assert_eq!(s.remote(), phone);
+        s.handle_timeout(t0 + TICK);
+        assert!(drain_transmit(&mut s).iter().all(|(to, _)| *to == phone));
+        assert_eq!(s.stats().malformed, 1);
+    }
+}
+
+#[test]
+fn a_private_signalled_address_latches_onto_the_nat_source_by_default() {
+    let t0 = origin();
+    let nat = addr("198.51.100.7:31000");
+    let mut s = session_with(t0, "10.0.0.5:4000", LatchPolicy::Private);
+    spray(&mut s, t0, nat, 1, 1);
     assert_eq!(drain_events(&mut s), vec![MediaEvent::RemoteLatched(nat)]);
     assert_eq!(s.remote(), nat);
     s.handle_timeout(t0);
     assert!(drain_transmit(&mut s).iter().all(|(to, _)| *to == nat));
-    // Someone else sending valid RTP is ignored.
-    s.handle_datagram(
-        t0,
-        addr("198.51.100.1:5000"),
-        &rtp_packet(0, 2, 160, 7, &[0xFF; 160]),
-    );
-    let stats = s.stats();
+    // Fixed from then on: the private address itself, or anyone else, is dropped.
+    spray(&mut s, t0, addr("10.0.0.5:4000"), 2, 1);
+    spray(&mut s, t0, addr("203.0.113.66:31000"), 3, 4);
+    assert_eq!(counts(&s), (1, 5));
+    // With `never`, the NAT source is refused: only the signalled address would do.
+    let mut strict = session_with(t0, "10.0.0.5:4000", LatchPolicy::Never);
+    spray(&mut strict, t0, nat, 1, 3);
+    assert_eq!(counts(&strict), (0, 3));
+    assert_eq!(strict.remote(), addr("10.0.0.5:4000"));
+}
+
+#[test]
+fn a_public_signalled_address_moves_port_only_with_always() {
+    let t0 = origin();
+    let moved_port = addr("192.0.2.10:4002");
+    let mut private = session_with(t0, "192.0.2.10:4000", LatchPolicy::Private);
+    spray(&mut private, t0, moved_port, 1, 2);
+    assert_eq!(counts(&private), (0, 2));
+    let mut always = session_with(t0, "192.0.2.10:4000", LatchPolicy::Always);
+    // Another IP is never taken for a public signalled address, even with `always`.
+    spray(&mut always, t0, addr("203.0.113.66:4000"), 1, 2);
+    spray(&mut always, t0, moved_port, 3, 2);
     assert_eq!(
-        (
-            stats.malformed,
-            stats.unknown_payload_type,
-            stats.foreign,
-            stats.packets_received
-        ),
-        (1, 1, 1, 1)
+        drain_events(&mut always),
+        vec![MediaEvent::RemoteLatched(moved_port)]
     );
+    assert_eq!(counts(&always), (2, 2));
+}
+
+#[test]
+fn a_latch_is_refused_after_the_first_packets_of_the_stream() {
+    let t0 = origin();
+    let mut s = session_with(t0, "192.0.2.10:4000", LatchPolicy::Always);
+    // The window passes with packets nobody may latch from ...
+    spray(&mut s, t0, addr("203.0.113.66:31000"), 1, u16::from(LATCH_WINDOW));
+    // ... so a port change that would have been taken early is refused now.
+    spray(&mut s, t0, addr("192.0.2.10:4002"), 100, 3);
+    assert!(drain_events(&mut s).is_empty());
+    assert_eq!(counts(&s), (0, u64::from(LATCH_WINDOW) + 3));
+    // The signalled source itself is still heard.
+    spray(&mut s, t0, addr("192.0.2.10:4000"), 200, 1);
+    assert_eq!(counts(&s), (1, u64::from(LATCH_WINDOW) + 3));
+}
+
+#[test]
+fn rtcp_is_taken_only_from_the_fixed_sources_ip() {
+    let t0 = origin();
+    let mut config = SessionConfig::new(Codec::Pcmu, pt(0), addr("192.0.2.10:4000"), Ssrc(42));
+    config.rtcp = RtcpMode::next_port(addr("192.0.2.10:4000"));
+    let mut s = MediaSession::new(config, t0).expect("session");
+    // A receiver report for our SSRC 42, with no report blocks.
+    let rr = [0x80, 201, 0, 1, 0, 0, 0, 7];
+    // Before the media source is fixed, nobody vouches for an RTCP sender.
+    s.handle_rtcp(t0, addr("192.0.2.10:4001"), &rr);
+    assert_eq!(s.stats().foreign, 1);
+    spray(&mut s, t0, addr("192.0.2.10:4000"), 1, 1);
+    s.handle_rtcp(t0, addr("203.0.113.66:4001"), &rr);
+    assert_eq!(s.stats().foreign, 2);
+    s.handle_rtcp(t0, addr("192.0.2.10:4001"), &rr);
+    assert_eq!(s.stats().foreign, 2);
+}
+
+#[test]
+fn only_a_renegotiation_moves_the_media_source() {
+    let t0 = origin();
+    let mut s = session_with(t0, "10.0.0.5:4000", LatchPolicy::Private);
+    let nat = addr("198.51.100.7:31000");
+    spray(&mut s, t0, nat, 1, 1);
+    assert_eq!(s.remote(), nat);
+    let update = MediaUpdate {
+        remote: addr("10.0.0.5:4000"),
+        codec: Codec::Pcmu,
+        payload_type: pt(0),
+        telephone_event_pt: Some(pt(101)),
+        sending: true,
+    };
+    // A refresh naming the same address keeps the latched source, and opens no window.
+    s.update_media(update).expect("refresh");
+    assert_eq!(s.remote(), nat);
+    spray(&mut s, t0, addr("203.0.113.66:31000"), 2, 1);
+    assert_eq!(counts(&s), (1, 1));
+    // A re-INVITE that moves media: the new address is the source, the old one is dropped.
+    let moved = addr("192.0.2.30:6000");
+    s.update_media(MediaUpdate {
+        remote: moved,
+        ..update
+    })
+    .expect("move");
+    spray(&mut s, t0, nat, 3, 1);
+    assert_eq!(counts(&s), (1, 2));
+    spray(&mut s, t0, moved, 4, 1);
+    assert_eq!(counts(&s), (2, 2));
+    assert_eq!(s.remote(), moved);
 }
 
 #[test]

@@ -6,10 +6,12 @@
 //! the UDP-only shorthand that refuses inbound calls.
 
 mod resolve;
+mod route;
 mod stream;
 pub mod tls;
 
 pub use resolve::{ResolveError, Resolver};
+pub use route::{check_addresses, local_ip_towards};
 
 use crate::call::{CallEvent, CallHandle, InviteParams};
 use crate::endpoint::{Endpoint, EndpointConfig, EndpointError, EndpointStats, Event, IncomingCall};
@@ -67,6 +69,7 @@ enum Command {
         reply: Option<oneshot::Sender<Result<(), EndpointError>>>,
     },
     Stats(oneshot::Sender<DriverStats>),
+    TrunkAddr(TrunkId, oneshot::Sender<Result<SocketAddr, EndpointError>>),
     Shutdown,
 }
 
@@ -206,6 +209,18 @@ impl SipHandle {
             .await
             .map_err(|_| DriverError::Stopped)?;
         answer.await.map_err(|_| DriverError::Stopped)
+    }
+
+    /// Where a trunk's proxy is now (its name looked up), for the application to find its own
+    /// address towards it (the SDP's `c=` line). [`UNRESOLVED`] while its name has not resolved;
+    /// asking then starts a new lookup.
+    pub async fn trunk_addr(&self, trunk: TrunkId) -> Result<SocketAddr, DriverError> {
+        let (reply, answer) = oneshot::channel();
+        self.commands
+            .send(Command::TrunkAddr(trunk, reply))
+            .await
+            .map_err(|_| DriverError::Stopped)?;
+        Ok(answer.await.map_err(|_| DriverError::Stopped)??)
     }
 
     /// Hangs up every call, unregisters, and stops the driver (the task ends after a short grace).
@@ -352,6 +367,7 @@ pub fn start(
             .map(|t| (t.proxy, server_name(t)))
             .collect();
         let hosts = trunks.iter().map(|t| t.host.clone()).collect();
+        let proxies: Vec<IpAddr> = trunks.iter().map(|t| t.proxy.ip()).collect();
         let endpoint = Endpoint::new(Instant::now().into_std(), config.clone(), trunks);
         let (stream_tx, stream_rx) = mpsc::channel(1024);
         let driver = Loop {
@@ -377,6 +393,10 @@ pub fn start(
             resolved_tx,
             resolved_rx,
         };
+        let mut driver = driver;
+        for ip in proxies {
+            driver.learn_route(ip);
+        }
         driver.run().await;
     });
     Driver {
@@ -488,7 +508,10 @@ impl Loop {
             let tls_listener = self.sockets.tls.as_ref().map(|(l, _)| l);
             tokio::select! {
                 received = self.sockets.udp.recv_from(&mut buf) => match received {
-                    Ok((len, from)) => self.endpoint.handle_datagram(Instant::now().into_std(), from, &buf[..len]),
+                    Ok((len, from)) => {
+                        self.learn_route(from.ip());
+                        self.endpoint.handle_datagram(Instant::now().into_std(), from, &buf[..len]);
+                    }
                     // ICMP port-unreachable surfaces as an error on the next receive: not fatal.
                     Err(err) => tracing::debug!(%err, "SIP receive error"),
                 },
@@ -613,7 +636,10 @@ impl Loop {
     fn on_stream_event(&mut self, event: StreamEvent) {
         let now = Instant::now().into_std();
         match event {
-            StreamEvent::Message { peer, bytes } => self.endpoint.handle_message(now, peer, &bytes),
+            StreamEvent::Message { peer, bytes } => {
+                self.learn_route(peer.addr.ip());
+                self.endpoint.handle_message(now, peer, &bytes);
+            }
             StreamEvent::Closed { peer, id, failed } => {
                 if self.connections.get(&peer).is_some_and(|c| c.id == id) {
                     if let Some(conn) = self.connections.remove(&peer)
@@ -677,6 +703,21 @@ impl Loop {
                     endpoint: self.endpoint.stats(),
                     connections: self.connections.len(),
                 });
+                false
+            }
+            Some(Command::TrunkAddr(trunk, reply)) => {
+                let addr = self
+                    .endpoint
+                    .trunks()
+                    .get(trunk.0)
+                    .map(|t| t.proxy)
+                    .ok_or(EndpointError::UnknownTrunk(trunk));
+                // A call cannot start towards a name not resolved yet: look it up again, as a
+                // failed request would, so the next call finds it.
+                if addr == Ok(UNRESOLVED) {
+                    self.re_resolve(trunk, true);
+                }
+                let _ = reply.send(addr);
                 false
             }
             Some(Command::Shutdown) | None => {
@@ -775,6 +816,22 @@ impl Loop {
                 self.tls_names.insert(next, server_name(config));
             }
             let _ = self.endpoint.set_trunk_proxy(trunk, next);
+            self.learn_route(next.ip());
+        }
+    }
+
+    /// Looks up our route towards `ip` when the endpoint needs it (bound to the unspecified address
+    /// and not known yet): one connect of a throw-away UDP socket, no packet sent.
+    fn learn_route(&mut self, ip: IpAddr) {
+        if ip.is_unspecified() || !self.endpoint.needs_route(ip) {
+            return;
+        }
+        match local_ip_towards(ip) {
+            Ok(local) => {
+                tracing::debug!(peer = %ip, %local, "route learned");
+                self.endpoint.learn_route(ip, local);
+            }
+            Err(err) => tracing::warn!(peer = %ip, %err, "no route towards this peer"),
         }
     }
 

@@ -50,7 +50,7 @@ impl Endpoint {
             let tag = self.token(10);
             let call_id = format!("{}@ringback", self.token(20));
             let domain = config.domain();
-            let local = self.local(config.transport).clone();
+            let local = self.local_for(self.trunk_peer(&config));
             let request = OutgoingRequest {
                 method: Method::Options,
                 uri: format!("sip:{domain}{}", config.transport.uri_param()),

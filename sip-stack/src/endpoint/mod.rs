@@ -8,6 +8,7 @@
 //! in-dialog requests, ACK and CANCEL), `inbound` for the admission of new calls from trunks, and
 //! `keepalive` for the OPTIONS pings that watch each trunk.
 
+use crate::address::{self, AddressError};
 use crate::call::timer::SessionTimerConfig;
 use crate::call::{Call, CallAction, CallContext, CallEvent, CallHandle, CallIds, InviteParams};
 use crate::guard::{Guard, GuardConfig};
@@ -119,14 +120,41 @@ impl EndpointConfig {
         }
     }
 
-    /// How we name ourselves on `transport`.
-    fn local(&self, transport: Transport) -> Local {
+    /// The address our listener on `transport` is bound to.
+    fn bound(&self, transport: Transport) -> SocketAddr {
         let listener = match transport {
             Transport::Udp => Some(self.local_addr),
             Transport::Tcp => self.tcp_addr,
             Transport::Tls => self.tls_addr,
         };
-        let bound = listener.unwrap_or(self.local_addr);
+        listener.unwrap_or(self.local_addr)
+    }
+
+    /// Whether the address we advertise depends on the peer: bound to the unspecified address with
+    /// no public address configured, so each peer is told our address on the route towards it.
+    pub fn needs_routes(&self) -> bool {
+        self.public_addr.is_none()
+            && [Transport::Udp, Transport::Tcp, Transport::Tls]
+                .iter()
+                .any(|t| self.bound(*t).ip().is_unspecified())
+    }
+
+    /// The IP we advertise to `peer` when our local address on the route towards it is `route`
+    /// (see [`address::advertised_ip`]); for a check at start-up, before any message is sent.
+    pub fn advertised_ip(
+        &self,
+        transport: Transport,
+        route: Option<IpAddr>,
+        peer: IpAddr,
+    ) -> Result<IpAddr, AddressError> {
+        let public = self.public_addr.map(|a| a.ip());
+        address::advertised_ip(self.bound(transport).ip(), public, route, peer)
+    }
+
+    /// How we name ourselves on `transport` when the peer does not matter (a configured or
+    /// specific address).
+    fn local(&self, transport: Transport) -> Local {
+        let bound = self.bound(transport);
         let addr = match (self.public_addr, transport) {
             (Some(public), Transport::Udp) => public,
             (Some(public), _) => SocketAddr::new(public.ip(), bound.port()),
@@ -244,7 +272,17 @@ pub struct Endpoint {
     transmits: VecDeque<Transmit>,
     events: VecDeque<Event>,
     scratch: Vec<Transmit>,
+    /// Our local IP on the route towards each peer, learned from the driver; used when bound to the
+    /// unspecified address. Bounded by [`MAX_ROUTES`].
+    routes: HashMap<IpAddr, IpAddr>,
+    /// Where a registrar saw our REGISTERs come from, when that differs from what we advertised
+    /// (NAT): advertised to that registrar from then on (UDP only).
+    reported: HashMap<SocketAddr, SocketAddr>,
 }
+
+/// Most peers whose route we remember; a source spraying from many addresses cannot grow the table
+/// beyond this (those past it are told the address of a trunk's route).
+const MAX_ROUTES: usize = 4096;
 
 impl Endpoint {
     /// An endpoint with the given trunks; those configured to register start doing so at `now`, and
@@ -278,6 +316,8 @@ impl Endpoint {
             transmits: VecDeque::new(),
             events: VecDeque::new(),
             scratch: Vec::new(),
+            routes: HashMap::new(),
+            reported: HashMap::new(),
         };
         for (i, trunk) in trunks.into_iter().enumerate() {
             if trunk.register && trunk.credentials.is_some() {
@@ -308,8 +348,108 @@ impl Endpoint {
         format!("z9hG4bK{}", self.token(16))
     }
 
-    fn local(&self, transport: Transport) -> &Local {
-        local_of(&self.locals, transport)
+    /// How we name ourselves to `peer`: the configured public address if any; else where its
+    /// registrar told us it sees us (NAT); else the bound address when it is a specific one; else our
+    /// address on the route towards the peer (learned by [`learn_route`](Self::learn_route)).
+    fn local_for(&self, peer: Peer) -> Local {
+        let fixed = local_of(&self.locals, peer.transport);
+        if self.config.public_addr.is_some() {
+            return fixed.clone();
+        }
+        if peer.transport == Transport::Udp
+            && let Some(addr) = self.reported.get(&peer.addr)
+        {
+            return Local {
+                transport: peer.transport,
+                host: addr.to_string(),
+            };
+        }
+        let bound = self.config.bound(peer.transport);
+        if !bound.ip().is_unspecified() {
+            return fixed.clone();
+        }
+        let ip = self.route_to(peer.addr.ip());
+        Local {
+            transport: peer.transport,
+            host: SocketAddr::new(ip, bound.port()).to_string(),
+        }
+    }
+
+    /// Our IP towards `peer` when bound to the unspecified address: the learned route. For a peer
+    /// whose route is unknown (the table is full): loopback for a loopback peer, else a trunk's
+    /// route, else any route learned (the driver learns every trunk's at start, and the server
+    /// refuses to start when one has none); only with no route at all, the bound address.
+    fn route_to(&self, peer: IpAddr) -> IpAddr {
+        if let Some(ip) = self.routes.get(&peer) {
+            return *ip;
+        }
+        if peer.is_loopback() {
+            return peer;
+        }
+        let routable = |ip: &&IpAddr| !ip.is_loopback();
+        let known = self
+            .trunks
+            .iter()
+            .find_map(|t| self.routes.get(&t.proxy.ip()).filter(routable))
+            .or_else(|| self.routes.values().find(routable));
+        match known {
+            Some(ip) => *ip,
+            None => {
+                tracing::debug!(%peer, "no route known towards this peer: naming the bound address");
+                self.config.local_addr.ip()
+            }
+        }
+    }
+
+    /// How registration `i` names us to its registrar.
+    fn registration_local(&self, i: usize) -> Local {
+        let trunk = self.registrations[i].trunk();
+        match self.trunks.get(trunk.0) {
+            Some(config) => self.local_for(self.trunk_peer(config)),
+            None => local_of(&self.locals, self.registrations[i].transport()).clone(),
+        }
+    }
+
+    /// Whether the endpoint wants to know our route towards `peer` (see
+    /// [`learn_route`](Self::learn_route)): bound to the unspecified address, not known yet, and
+    /// room in the table.
+    pub fn needs_route(&self, peer: IpAddr) -> bool {
+        self.config.needs_routes() && !self.routes.contains_key(&peer) && self.routes.len() < MAX_ROUTES
+    }
+
+    /// Tells the endpoint our local IP on the route towards `peer` (the driver connects a UDP socket
+    /// to the peer and reads its local address). An unspecified `local` is ignored.
+    pub fn learn_route(&mut self, peer: IpAddr, local: IpAddr) {
+        if local.is_unspecified() || self.routes.len() >= MAX_ROUTES {
+            return;
+        }
+        self.routes.insert(peer, local);
+    }
+
+    /// A registrar's 2xx says where it saw our REGISTER come from (top Via `received`/`rport`).
+    /// When that differs from what we advertised, it becomes what we advertise to it (Via and
+    /// Contact of later REGISTERs and calls), and the registration is refreshed at once, removing
+    /// the binding of the old Contact. Returns that old Contact, if it changed. Only for UDP and when
+    /// no public address is configured (the operator's word wins).
+    fn note_reported(&mut self, peer: Peer, response: &IncomingResponse, user: &str) -> Option<String> {
+        if peer.transport != Transport::Udp || self.config.public_addr.is_some() {
+            return None;
+        }
+        let top = response.msg.headers.values("via").next()?;
+        let first = message::grammar::split_commas(top).into_iter().next()?;
+        let reported = address::reported_address(&message::grammar::via(first).ok()?)?;
+        let before = self.local_for(peer);
+        if before.host == reported.to_string() || reported.ip().is_unspecified() {
+            return None;
+        }
+        tracing::info!(
+            registrar = %peer.addr,
+            advertised = %before.host,
+            %reported,
+            "the registrar sees us at another address (NAT): advertising that to it from now on"
+        );
+        self.reported.insert(peer.addr, reported);
+        Some(before.contact(user))
     }
 
     fn trunk_peer(&self, trunk: &TrunkConfig) -> Peer {
@@ -379,9 +519,10 @@ impl Endpoint {
         let ids = self.new_ids();
         let next_hop = self.trunk_peer(&trunk);
         tracing::info!(call = %handle, trunk = %trunk.name, to = %Redacted(&params.to_user), "placing call");
+        let local = self.local_for(next_hop);
         let ctx = CallContext {
             now,
-            local: self.local(trunk.transport),
+            local: &local,
             timers: self.config.session_timers,
         };
         let (call, invite) = Call::outbound(handle, params.trunk, trunk, params, ids, next_hop, &ctx);
@@ -398,14 +539,19 @@ impl Endpoint {
         handle: CallHandle,
         f: impl FnOnce(&mut Call, &CallContext<'_>) -> Vec<CallAction>,
     ) -> Result<(), EndpointError> {
+        let peer = self
+            .calls
+            .get(&handle)
+            .map(Call::next_hop)
+            .ok_or(EndpointError::UnknownCall(handle))?;
+        let local = self.local_for(peer);
         let call = self
             .calls
             .get_mut(&handle)
             .ok_or(EndpointError::UnknownCall(handle))?;
-        let local = local_of(&self.locals, call.next_hop().transport);
         let ctx = CallContext {
             now,
-            local,
+            local: &local,
             timers: self.config.session_timers,
         };
         let actions = f(call, &ctx);
@@ -495,9 +641,9 @@ impl Endpoint {
     pub fn unregister_all(&mut self, now: Instant) {
         for i in 0..self.registrations.len() {
             let (branch, cnonce) = (self.branch(), self.token(12));
-            let transport = self.registrations[i].transport();
+            let local = self.registration_local(i);
             let ctx = RegisterContext {
-                local: local_of(&self.locals, transport),
+                local: &local,
                 branch: &branch,
                 cnonce: &cnonce,
             };
@@ -679,13 +825,23 @@ impl Endpoint {
                 let Some(i) = self.registrations.iter().position(|r| r.trunk() == trunk) else {
                     return;
                 };
-                let transport = self.registrations[i].transport();
+                let rebind = if (200..300).contains(&response.status) {
+                    let peer = self.trunk_peer(&self.trunks[trunk.0]);
+                    let user = self.trunks[trunk.0].local_user().to_owned();
+                    self.note_reported(peer, response, &user)
+                } else {
+                    None
+                };
+                let local = self.registration_local(i);
                 let ctx = RegisterContext {
-                    local: local_of(&self.locals, transport),
+                    local: &local,
                     branch: &branch,
                     cnonce: &cnonce,
                 };
                 let actions = self.registrations[i].handle_response(now, response, &ctx);
+                if let Some(old_contact) = rebind {
+                    self.registrations[i].rebind(now, old_contact);
+                }
                 self.apply_registration_actions(now, trunk, actions);
             }
             Owner::Call(handle) => {
@@ -724,9 +880,9 @@ impl Endpoint {
             .retain(|_, (t, _)| t.state() != ClientState::Terminated);
         for i in 0..self.registrations.len() {
             let (branch, cnonce) = (self.branch(), self.token(12));
-            let transport = self.registrations[i].transport();
+            let local = self.registration_local(i);
             let ctx = RegisterContext {
-                local: local_of(&self.locals, transport),
+                local: &local,
                 branch: &branch,
                 cnonce: &cnonce,
             };
