@@ -89,6 +89,11 @@ pub struct ServerConfig {
     /// Anonymous trial keys (the fire-and-poll face's proto-key): `POST /call` without credentials
     /// creates a key and returns it once. Off unless an operator turns it on.
     pub trial_keys: bool,
+    /// Trial keys one client address (IPv6: one /64) may mint per UTC day.
+    pub trial_keys_per_source: u32,
+    /// Reverse proxies in front of the API whose `X-Forwarded-For` names the client; from anyone
+    /// else the header is ignored.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 impl Default for ServerConfig {
@@ -97,6 +102,8 @@ impl Default for ServerConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             public_url: None,
             trial_keys: false,
+            trial_keys_per_source: 3,
+            trusted_proxies: Vec::new(),
         }
     }
 }

@@ -233,11 +233,17 @@ async fn request(inner: &Inner, trunk: &Trunk, row: &CallRow) -> Result<CallRequ
         }),
         None => None,
     };
+    // The recording is opened before dialing: one that cannot be created (a full disk, a
+    // directory that is not writable) refuses the call with that cause, rather than leaving the
+    // callee in dead air after they answer.
+    let recording = inner.recordings.join(format!("{}.wav", row.id));
+    media_core::recorder::Recorder::create(&recording)
+        .map_err(|e| format!("cannot create the call's recording: {e}"))?;
     Ok(CallRequest {
         to,
         workflow,
         trunk: TrunkId(trunk.index),
-        recording: Some(inner.recordings.join(format!("{}.wav", row.id))),
+        recording: Some(recording),
         bridge,
     })
 }

@@ -156,6 +156,10 @@ pub struct MediaStats {
     /// spraying our RTP port, or a source the `[media] latch` policy refused).
     #[serde(default)]
     pub packets_foreign: u64,
+    /// Why the call has no recording though one was configured (the disk filled, the directory
+    /// was not writable): the call went on without it. Absent when nothing failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recording_failed: Option<String>,
 }
 
 /// The prompt-to-call face's completion callback body.
@@ -271,6 +275,10 @@ impl Call {
                     packets_received: media.get("packets_received").and_then(Value::as_u64).unwrap_or(0),
                     packets_sent: media.get("packets_sent").and_then(Value::as_u64).unwrap_or(0),
                     packets_foreign: media.get("packets_foreign").and_then(Value::as_u64).unwrap_or(0),
+                    recording_failed: media
+                        .get("recording_failed")
+                        .and_then(Value::as_str)
+                        .map(str::to_owned),
                 })
             }
             None => None,

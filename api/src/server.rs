@@ -313,7 +313,12 @@ impl Server {
             service.clone(),
             config.limits.requests_per_minute,
             config.server.trial_keys,
-        );
+        )
+        .with_trial(http::trial::TrialPolicy {
+            enabled: config.server.trial_keys,
+            keys_per_source_per_day: config.server.trial_keys_per_source,
+            trusted_proxies: config.server.trusted_proxies.clone(),
+        });
         let limits = Arc::clone(&state.limits);
         let forget = shutdown.child_token();
         background.spawn(async move {
@@ -327,6 +332,8 @@ impl Server {
         let app = http::app(state);
         let http_shutdown = shutdown.clone();
         let http_task = tokio::spawn(async move {
+            // The peer address reaches handlers (trial keys are counted per client).
+            let app = app.into_make_service_with_connect_info::<SocketAddr>();
             let serve = axum::serve(listener, app).with_graceful_shutdown(http_shutdown.cancelled_owned());
             if let Err(err) = serve.await {
                 tracing::error!(%err, "HTTP server failed");

@@ -1455,3 +1455,89 @@ async fn a_burst_of_concurrent_calls_cannot_pass_the_daily_cap() {
     assert_eq!((created, capped), (3, 13), "{statuses:?}");
     server.shutdown().await;
 }
+
+/// A recording that cannot be created (a full disk, a directory that is not writable) refuses the
+/// call before dialing, with that cause, instead of answering into dead air.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_whose_recording_cannot_be_created_fails_before_dialing() {
+    let (data, server, router) = start(|c| c.limits.requests_per_minute = 1000).await;
+    let key = key(&server).await;
+    // The recordings directory becomes a file: nothing can be created in it.
+    let recordings = data.path().join("recordings");
+    std::fs::remove_dir_all(&recordings).expect("remove");
+    std::fs::write(&recordings, b"not a directory").expect("file");
+    let created = call(
+        &router,
+        "POST",
+        "/v1/calls",
+        Some(&key),
+        Some(json!({"to": "+15551234567", "prompt": PROMPT})),
+        &[],
+    )
+    .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    let id = created.body["call_id"].as_str().expect("id").to_owned();
+    let call = common::finalized(&server, &key, &id).await;
+    assert_eq!(call["outcome"], "failed", "{call:#}");
+    assert!(
+        call["error"].as_str().unwrap_or("").contains("recording"),
+        "the cause names the recording: {call:#}"
+    );
+    server.shutdown().await;
+}
+
+/// Trial keys cannot be farmed: each client address mints its share per day, a forwarded
+/// address is believed only from a configured proxy, and other clients are not affected.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn trial_keys_are_capped_per_client_address() {
+    use axum::extract::ConnectInfo;
+    let data = tempfile::tempdir().expect("temp dir");
+    let mut config = config(data.path(), dead_port());
+    config.limits.requests_per_minute = 1000;
+    let server = Server::start(config).await.expect("server starts");
+    let state =
+        AppState::new(server.service.clone(), 1000, true).with_trial(ringback::http::trial::TrialPolicy {
+            enabled: true,
+            keys_per_source_per_day: 2,
+            trusted_proxies: vec!["127.0.0.1".parse().expect("ip")],
+        });
+    // Every request arrives from the proxy on 127.0.0.1.
+    let proxy = std::net::SocketAddr::from(([127, 0, 0, 1], 40_000));
+    let router = app(state).layer(axum::Extension(ConnectInfo(proxy)));
+    let mint = |client: &'static str| {
+        let router = router.clone();
+        async move {
+            call(
+                &router,
+                "POST",
+                "/call",
+                None,
+                Some(json!({"to": "+15555550123", "task": PROMPT})),
+                &[("x-forwarded-for", client)],
+            )
+            .await
+        }
+    };
+    for _ in 0..2 {
+        let ok = mint("203.0.113.7").await;
+        assert_eq!(ok.status, StatusCode::OK, "{}", ok.body);
+        assert!(ok.body["api_key"].is_string());
+    }
+    let capped = mint("203.0.113.7").await;
+    assert_eq!(capped.status, StatusCode::TOO_MANY_REQUESTS, "{}", capped.body);
+    assert_eq!(capped.body["error"]["code"], "trial_limit_reached");
+    assert!(capped.body["api_key"].is_null());
+    assert!(capped.headers.contains_key("retry-after"));
+    // Prepending a made-up address does not help: the proxy's own hop is the one believed.
+    let spoofed = mint("198.51.100.1, 203.0.113.7").await;
+    assert_eq!(spoofed.status, StatusCode::TOO_MANY_REQUESTS);
+    // Another client is not affected.
+    let other = mint("203.0.113.8").await;
+    assert_eq!(other.status, StatusCode::OK, "{}", other.body);
+    let trials = ringback::keys::list(server.service.store())
+        .await
+        .expect("keys")
+        .len();
+    assert_eq!(trials, 3, "two for the first client, one for the other");
+    server.shutdown().await;
+}

@@ -549,7 +549,7 @@ mod tests {
     }
 
     #[test]
-    fn the_corpus_parses_and_every_turn_has_hints() {
+    fn the_corpus_parses_and_the_turns_that_expect_words_have_hints() {
         let dev = load("dev").unwrap();
         let heldout = load("heldout").unwrap();
         assert!(dev.len() + heldout.len() >= 60);
@@ -561,8 +561,13 @@ mod tests {
         ids.sort_unstable();
         ids.dedup();
         assert_eq!(ids.len(), dev.len() + heldout.len(), "ids are unique");
-        for u in dev.iter().chain(&heldout) {
+        // The tuned policy gives no hint for numbers, digits, times, ratings and yes/no (names
+        // there made Whisper write them into the answer); a name check always has one.
+        let all: Vec<&Utterance> = dev.iter().chain(&heldout).collect();
+        for u in all.iter().filter(|u| u.expect == "identity") {
             assert!(!u.hints().is_empty(), "{}", u.id);
         }
+        let hinted = all.iter().filter(|u| !u.hints().is_empty()).count();
+        assert!(hinted * 2 >= all.len(), "{hinted} of {} turns hinted", all.len());
     }
 }

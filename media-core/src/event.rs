@@ -225,8 +225,11 @@ impl MediaStats {
 pub struct SessionSummary {
     /// Final counters.
     pub stats: MediaStats,
-    /// The recording, when one was configured.
+    /// The recording, when one was configured and could be written to the end.
     pub recording: Option<RecordingInfo>,
+    /// Why a configured recording could not be created, written or finalized: the call went on
+    /// without it (a full disk never costs the call).
+    pub recording_failed: Option<String>,
     /// Media time the session ran, in ms.
     pub duration_ms: u64,
 }

@@ -211,6 +211,10 @@ pub struct MediaReport {
     /// media source: someone spraying our RTP port, or a source the latch policy refused).
     #[serde(default)]
     pub packets_foreign: u64,
+    /// Why the call has no recording though one was asked for (the disk filled, the directory
+    /// went read-only): the call went on without it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recording_failed: Option<String>,
 }
 
 /// Everything known when a call is over.
@@ -604,6 +608,7 @@ async fn converse_to_the_end(
                 packets_received: s.stats.packets_received,
                 packets_sent: s.stats.packets_sent,
                 packets_foreign: s.stats.foreign,
+                recording_failed: s.recording_failed,
             }),
         ),
         None => (None, None),

@@ -723,16 +723,9 @@ impl Conversation {
                     tracing::warn!(name, "the model collected an unknown field, or no value");
                     return (then, false);
                 };
-                // The value must parse as the field's kind, from the model's words or else from
-                // what the caller actually said; raw model text is never stored as an answer.
                 let kind = self.workflow.steps[i].field.kind.clone();
-                let typed = answers::from_speech(&kind, &value, self.config.today)
-                    .or_else(|| answers::from_speech(&kind, &self.last_caller_text, self.config.today));
-                let Some(typed) = typed else {
-                    tracing::warn!(name, %value, caller = %self.last_caller_text,
-                        "the model's answer does not parse as the field's kind; not collected");
-                    return (then, false);
-                };
+                let typed =
+                    answers::from_speech(&kind, &value, self.config.today).unwrap_or(Value::String(value));
                 self.fields.insert(name.to_owned(), typed);
                 // Keep the deterministic pointer on the first unanswered question, for a fallback.
                 self.step = self.next_unanswered();

@@ -144,6 +144,7 @@ fn prompt_error(err: ApiError) -> ApiError {
         (status = 200, description = "Call initiated (or the earlier call for a repeated idempotency_key)", body = PromptCreated),
         (status = 400, description = "Missing fields, invalid phone number or invalid model name", body = ErrorBody),
         (status = 401, body = ErrorBody),
+        (status = 403, description = "The destination policy refuses the number (`destination_not_allowed`)", body = ErrorBody),
         (status = 409, description = "idempotency_key reused with a different request", body = ErrorBody),
         (status = 422, description = "Workflow generation failed: the prompt is too vague", body = ErrorBody),
         (status = 429, description = "Rate limited", body = ErrorBody),
@@ -171,6 +172,7 @@ pub(super) async fn call_prompt(
     responses(
         (status = 200, body = PromptCreated),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, description = "The destination policy refuses the number (`destination_not_allowed`)", body = ErrorBody),
         (status = 404, description = "Unknown workflow_id", body = ErrorBody),
         (status = 409, body = ErrorBody), (status = 429, body = ErrorBody), (status = 503, body = ErrorBody)),
     security(("bearer" = []), ("api_key" = [])))]
@@ -226,6 +228,25 @@ pub(super) async fn poll_create(
                     "bridge_number needs an API key; trial calls cannot be handed to another number",
                 )
                 .field("bridge_number"));
+            }
+            let peer = extensions
+                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+                .map(|c| c.0.ip());
+            let source = super::trial::client_address(peer, &headers, &state.trial.trusted_proxies)
+                .unwrap_or(std::net::IpAddr::from([0, 0, 0, 0]));
+            let now_ms = state.service.clock().now_ms();
+            let (_, retry_after) = crate::limits::utc_day(now_ms);
+            if !state.trial_mints.try_mint(
+                source,
+                now_ms.div_euclid(86_400_000),
+                state.trial.keys_per_source_per_day,
+            ) {
+                return Err(ApiError::new(
+                    axum::http::StatusCode::TOO_MANY_REQUESTS,
+                    "trial_limit_reached",
+                    "this address has used its trial keys for today; use an API key",
+                )
+                .retry_after(retry_after));
             }
             let key = keys::create(
                 state.service.store(),

@@ -11,6 +11,7 @@ mod error;
 mod mcp;
 mod openapi;
 mod ops;
+pub mod trial;
 mod v1;
 
 pub use error::{ApiError, ErrorBody, ErrorDetail};
@@ -38,6 +39,10 @@ pub struct AppState {
     pub limits: Arc<RateLimits>,
     /// Whether anonymous trial keys may be issued by `POST /call`.
     pub trial_keys: bool,
+    /// How many trial keys a client may mint, and whose forwarded addresses are believed.
+    pub trial: Arc<trial::TrialPolicy>,
+    /// Trial keys minted today, per client.
+    pub trial_mints: Arc<trial::TrialMints>,
 }
 
 impl AppState {
@@ -47,7 +52,21 @@ impl AppState {
             service,
             limits: Arc::new(RateLimits::per_minute(requests_per_minute)),
             trial_keys,
+            trial: Arc::new(trial::TrialPolicy {
+                enabled: trial_keys,
+                keys_per_source_per_day: 3,
+                trusted_proxies: Vec::new(),
+            }),
+            trial_mints: Arc::new(trial::TrialMints::default()),
         }
+    }
+
+    /// The trial-key policy (`[server] trial_keys_per_source`, `trusted_proxies`).
+    #[must_use]
+    pub fn with_trial(mut self, policy: trial::TrialPolicy) -> Self {
+        self.trial_keys = policy.enabled;
+        self.trial = Arc::new(policy);
+        self
     }
 }
 

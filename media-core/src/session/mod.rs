@@ -269,7 +269,16 @@ impl MediaSession {
                 ..EndpointerConfig::default()
             })?)),
         };
-        let recorder = config.recording.as_deref().map(Recorder::create).transpose()?;
+        // A recording that cannot be created does not stop the call: it goes on unrecorded and
+        // says why when it ends.
+        let (recorder, recording_error) = match config.recording.as_deref().map(Recorder::create) {
+            Some(Ok(recorder)) => (Some(recorder), None),
+            Some(Err(err)) => {
+                tracing::warn!(error = %err, "recording cannot be created; the call goes on without it");
+                (None, Some(err))
+            }
+            None => (None, None),
+        };
         let (first_seq, first_timestamp) = initial_seq_and_timestamp(config.local_ssrc);
         Ok(MediaSession {
             codec: config.codec,
@@ -294,7 +303,7 @@ impl MediaSession {
             packetizer: Packetizer::new(config.local_ssrc, config.payload_type, first_seq, first_timestamp),
             tx: TxQueue::new(),
             recorder,
-            recording_error: None,
+            recording_error,
             events: VecDeque::with_capacity(16),
             counters: Counters::default(),
             rx_frame: SILENCE,
@@ -593,19 +602,28 @@ impl MediaSession {
         .with_mos(self.codec)
     }
 
-    /// Ends the session: finalizes the recording and returns the final counters. Fails if the
-    /// recording failed at any point of the call.
+    /// Ends the session: finalizes the recording and returns the final counters. A recording that
+    /// failed at any point is reported in the summary, not as an error: the call's outcome,
+    /// transcript and stats stand without it.
     pub fn finish(mut self) -> Result<SessionSummary, SessionError> {
         self.finish_timeout();
         let stats = self.stats();
         let duration_ms = self.media_time_ms();
-        if let Some(err) = self.recording_error {
-            return Err(err.into());
-        }
-        let recording = self.recorder.map(Recorder::finalize).transpose()?;
+        let (recording, recording_failed) = match (self.recording_error, self.recorder) {
+            (Some(err), _) => (None, Some(err.to_string())),
+            (None, Some(recorder)) => match recorder.finalize() {
+                Ok(info) => (Some(info), None),
+                Err(err) => {
+                    tracing::warn!(error = %err, "recording cannot be finalized");
+                    (None, Some(err.to_string()))
+                }
+            },
+            (None, None) => (None, None),
+        };
         Ok(SessionSummary {
             stats,
             recording,
+            recording_failed,
             duration_ms,
         })
     }

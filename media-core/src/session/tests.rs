@@ -446,14 +446,24 @@ fn muting_mid_speech_reports_the_discard() {
 }
 
 #[test]
-fn an_unwritable_recording_path_fails_creation() {
+fn a_recording_that_cannot_be_created_does_not_stop_the_call() {
     let t0 = origin();
     let mut config = SessionConfig::new(Codec::Pcmu, pt(0), addr("192.0.2.10:4000"), Ssrc(1));
     config.recording = Some(PathBuf::from("/nonexistent-dir/rec.wav"));
-    assert!(matches!(
-        MediaSession::new(config, t0),
-        Err(SessionError::Recording(_))
-    ));
+    // The session runs (media flows) without the recording, and its summary says why.
+    let mut s = MediaSession::new(config, t0).expect("the call goes on");
+    let src = addr("192.0.2.10:4000");
+    for k in 0..5u32 {
+        let now = t0 + TICK * k;
+        s.handle_datagram(now, src, &rtp_packet(0, k as u16, k * 160, 9, &[0xFF; 160]));
+        s.handle_timeout(now);
+    }
+    assert!(!drain_transmit(&mut s).is_empty(), "audio is still sent");
+    let summary = s.finish().expect("finish");
+    assert_eq!(summary.stats.packets_received, 5);
+    assert!(summary.recording.is_none());
+    let why = summary.recording_failed.expect("the summary says why");
+    assert!(why.contains("nonexistent-dir"), "{why}");
 }
 
 #[test]
