@@ -53,6 +53,20 @@ async fn serve(config: &std::path::Path, port: u16) -> Serve {
     panic!("the server never listened on {port}");
 }
 
+/// An API key made with `ringback keys create`, as an operator makes one.
+fn create_key(config: &std::path::Path) -> String {
+    let created = Command::new(BIN)
+        .args(["keys", "create", "--config"])
+        .arg(config)
+        .output()
+        .expect("keys create");
+    assert!(created.status.success());
+    String::from_utf8(created.stdout)
+        .expect("utf-8")
+        .trim()
+        .to_owned()
+}
+
 async fn http(port: u16, method: Method, path: &str, key: &str, body: Option<Value>) -> (u16, Value) {
     let mut request = reqwest::Client::new()
         .request(method, format!("http://127.0.0.1:{port}{path}"))
@@ -100,16 +114,7 @@ async fn a_killed_server_loses_no_call_and_no_callback() {
         ),
     )
     .expect("config");
-    let created = Command::new(BIN)
-        .args(["keys", "create", "--config"])
-        .arg(&config)
-        .output()
-        .expect("keys create");
-    assert!(created.status.success());
-    let key = String::from_utf8(created.stdout)
-        .expect("utf-8")
-        .trim()
-        .to_owned();
+    let key = create_key(&config);
     // The receiver refuses the very first delivery, takes every later one.
     let mut receiver = Receiver::start(1).await;
     let hook = receiver.url();
@@ -312,16 +317,7 @@ async fn a_call_killed_mid_conversation_keeps_its_recording() {
         ),
     )
     .expect("config");
-    let created = Command::new(BIN)
-        .args(["keys", "create", "--config"])
-        .arg(&config)
-        .output()
-        .expect("keys create");
-    assert!(created.status.success());
-    let key = String::from_utf8(created.stdout)
-        .expect("utf-8")
-        .trim()
-        .to_owned();
+    let key = create_key(&config);
     let server = serve(&config, port).await;
     let (status, call) = http(
         port,

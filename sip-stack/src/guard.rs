@@ -116,8 +116,9 @@ pub struct Guard {
     last_sweep: Option<Instant>,
 }
 
-/// The key a source is tracked under: the address itself for IPv4, its /64 for IPv6.
-fn key(ip: IpAddr) -> IpAddr {
+/// The key a source is tracked under: the address itself for IPv4, its /64 for IPv6 (one
+/// subscriber's prefix, so one allocation is one source). Shared with the API's trial-key limits.
+pub fn source_prefix(ip: IpAddr) -> IpAddr {
     match ip {
         IpAddr::V4(_) => ip,
         IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
@@ -143,7 +144,7 @@ impl Guard {
     }
 
     fn source(&mut self, now: Instant, ip: IpAddr) -> &mut Source {
-        let ip = key(ip);
+        let ip = source_prefix(ip);
         if !self.sources.contains_key(&ip) {
             if self.sources.len() >= self.config.max_tracked {
                 self.expire(now);
@@ -198,7 +199,7 @@ impl Guard {
             self.strike(now, ip, "message flood");
             return false;
         }
-        if let Some(source) = self.sources.get_mut(&key(ip)) {
+        if let Some(source) = self.sources.get_mut(&source_prefix(ip)) {
             source.tat = tat + interval;
         }
         true
@@ -274,7 +275,7 @@ impl Guard {
     /// Whether `ip` is banned at `now`.
     pub fn is_banned(&self, now: Instant, ip: IpAddr) -> bool {
         self.sources
-            .get(&key(ip))
+            .get(&source_prefix(ip))
             .and_then(|s| s.banned_until)
             .is_some_and(|until| until > now)
     }

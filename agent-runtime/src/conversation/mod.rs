@@ -1137,40 +1137,6 @@ impl Conversation {
             },
         )
     }
-
-    /// What the caller may say next, for speech recognition: the callee's and organization's
-    /// names, the current question's options and the words its kind of answer uses.
-    pub fn expected_vocabulary(&self) -> Vec<String> {
-        let mut out: Vec<String> = Vec::new();
-        out.extend(self.workflow.callee.clone());
-        out.extend(self.workflow.organization.clone());
-        let step = self.readback.as_ref().map(|r| r.step).or(self.step);
-        if let Some(step) = step.and_then(|i| self.workflow.steps.get(i)) {
-            match &step.field.kind {
-                FieldKind::Choice { options } => out.extend(options.iter().cloned()),
-                FieldKind::Date | FieldKind::DateTime => out.extend(
-                    [
-                        "Monday",
-                        "Tuesday",
-                        "Wednesday",
-                        "Thursday",
-                        "Friday",
-                        "Saturday",
-                        "Sunday",
-                        "tomorrow",
-                        "next week",
-                    ]
-                    .map(str::to_owned),
-                ),
-                FieldKind::Email => {
-                    out.extend(["at", "dot com", "gmail", "yahoo", "outlook"].map(str::to_owned))
-                }
-                FieldKind::YesNo => out.extend(["yes", "no"].map(str::to_owned)),
-                _ => {}
-            }
-        }
-        out
-    }
 }
 
 /// Why a model's key presses were refused.

@@ -39,7 +39,7 @@ impl TrialMints {
         if today.0 != day {
             *today = (day, HashMap::new());
         }
-        let key = prefix(source);
+        let key = sip_stack::guard::source_prefix(source);
         let known = today.1.contains_key(&key);
         if !known && today.1.len() >= MAX_SOURCES {
             return false;
@@ -50,20 +50,6 @@ impl TrialMints {
         }
         *count += 1;
         true
-    }
-}
-
-/// The address a client is counted under: itself for IPv4, its /64 for IPv6.
-fn prefix(ip: IpAddr) -> IpAddr {
-    match ip {
-        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-            Some(v4) => IpAddr::V4(v4),
-            None => {
-                let s = v6.segments();
-                IpAddr::V6(std::net::Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
-            }
-        },
-        IpAddr::V4(_) => ip,
     }
 }
 
