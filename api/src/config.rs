@@ -248,6 +248,19 @@ pub enum VadChoice {
     Energy,
 }
 
+/// `[media] turn_model`: what ends the caller's turn besides silence.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TurnModelChoice {
+    /// Smart Turn v3 hears each pause: "complete" ends the turn at once, "incomplete" lets the
+    /// pause run up to `max_turn_pause_ms`. Needs `vad = "silero"`; a model that is missing or
+    /// fails leaves the silence rule in charge (logged at start-up).
+    #[default]
+    SmartTurn,
+    /// `end_of_turn_ms` of silence alone.
+    Off,
+}
+
 /// `[media]`
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
@@ -267,6 +280,17 @@ pub struct MediaConfig {
     pub vad: VadChoice,
     /// The Silero model (default: `silero_vad.onnx` in the models directory).
     pub silero_model: Option<PathBuf>,
+    /// The end-of-turn model: `smart_turn` (the default) or `off`.
+    pub turn_model: TurnModelChoice,
+    /// The Smart Turn model (default: `smart-turn-v3.2-cpu.onnx` in the models directory).
+    pub smart_turn_model: Option<PathBuf>,
+    /// The longest pause, ms, inside a turn the model judged unfinished ("my email is ... uh"),
+    /// or whose words stop mid-sentence.
+    pub max_turn_pause_ms: u32,
+    /// Quiet after a caller's turn before the agent answers, ms. 0 (the default) answers as soon
+    /// as the words are in; 1000 never cuts off a caller who pauses under a second, and makes
+    /// every answer wait that long (slow speakers, people reading out numbers).
+    pub turn_patience_ms: u32,
     /// Ring timeout, seconds.
     pub ring_timeout_secs: u64,
     /// Maximum call duration after answer, seconds.
@@ -317,6 +341,10 @@ impl Default for MediaConfig {
             end_of_turn_ms: 500,
             vad: VadChoice::Silero,
             silero_model: None,
+            turn_model: TurnModelChoice::SmartTurn,
+            smart_turn_model: None,
+            max_turn_pause_ms: 2_000,
+            turn_patience_ms: 0,
             ring_timeout_secs: 60,
             max_duration_secs: 600,
             max_bridged_secs: 3600,

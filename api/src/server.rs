@@ -4,7 +4,7 @@
 
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
-use crate::config::VadChoice;
+use crate::config::{TurnModelChoice, VadChoice};
 use crate::http;
 use crate::metrics::Metrics;
 use crate::outbox::{Outbox, OutboxConfig};
@@ -12,7 +12,7 @@ use crate::retention;
 use crate::service::{CallService, Parts};
 use crate::store::{Store, StoreError};
 use crate::webhook::SigningKey;
-use agent_runtime::call::{Speech, VadPool};
+use agent_runtime::call::{Speech, TurnPool, VadPool};
 use agent_runtime::speech::{SpeechError, SpeechToText, TextToSpeech};
 use sip_stack::EndpointConfig;
 use sip_stack::driver::{DriverOptions, SipHandle, Sockets, tls};
@@ -143,16 +143,29 @@ pub async fn load_speech(config: &Config) -> Result<Speech, ServerError> {
             .clone()
             .unwrap_or_else(|| agent_runtime::speech::default_models_dir().join("silero_vad.onnx"))
     });
+    let turn_model =
+        (silero_model.is_some() && config.media.turn_model == TurnModelChoice::SmartTurn).then(|| {
+            let path = config.media.smart_turn_model.clone().unwrap_or_else(|| {
+                agent_runtime::speech::default_models_dir().join("smart-turn-v3.2-cpu.onnx")
+            });
+            let timing = media_core::analysis::turn::TurnModelTiming {
+                max_pause_ms: u64::from(config.media.max_turn_pause_ms),
+                ..media_core::analysis::turn::TurnModelTiming::default()
+            };
+            (path, timing)
+        });
     let speech = tokio::task::spawn_blocking(move || -> Result<Speech, ServerError> {
         let vad = match silero_model {
             Some(model) => Some(load_vad(&model, &tts_onnxruntime)?),
             None => None,
         };
+        let turn = turn_model.and_then(|(path, timing)| load_turn_model(&path, &tts_onnxruntime, timing));
         Ok(Speech {
             tts: TextToSpeech::from_config(&tts)?,
             stt: SpeechToText::from_config(&stt)?,
             llm,
             vad,
+            turn,
         })
     })
     .await??;
@@ -169,6 +182,31 @@ fn load_vad(model: &Path, onnxruntime: &Path) -> Result<VadPool, ServerError> {
         SileroWorker::spawn(model, WorkerConfig::default()).map_err(|e| ServerError::Vad(e.to_string()))?,
     );
     Ok(VadPool::new(move || Box::new(worker.link())))
+}
+
+/// Loads Smart Turn and starts its worker; a model that cannot load leaves turns to the silence
+/// rule (said once here: a missing optional model must not keep the server down).
+fn load_turn_model(
+    model: &Path,
+    onnxruntime: &Path,
+    timing: media_core::analysis::turn::TurnModelTiming,
+) -> Option<TurnPool> {
+    use media_core::analysis::smart_turn::{SmartTurnModel, SmartTurnWorker};
+
+    let loaded = SmartTurnModel::load(model, onnxruntime)
+        .map_err(|e| e.to_string())
+        .and_then(|m| SmartTurnWorker::spawn(m).map_err(|e| e.to_string()));
+    match loaded {
+        Ok(worker) => {
+            tracing::info!(model = %model.display(), max_pause_ms = timing.max_pause_ms, "end of turn: Smart Turn");
+            let worker = Arc::new(worker);
+            Some(TurnPool::new(timing, move || Box::new(worker.link())))
+        }
+        Err(err) => {
+            tracing::warn!(error = %err, "Smart Turn is not available; turns end after end_of_turn_ms of silence");
+            None
+        }
+    }
 }
 
 /// Refuses to start when a trunk given by address could only be told the unspecified address, or a

@@ -333,6 +333,7 @@ impl CallService {
             max_bridged: Duration::from_secs(config.media.max_bridged_secs),
             jitter_delay_ms: config.media.jitter_delay_ms,
             end_of_turn_ms: config.media.end_of_turn_ms,
+            turn_patience_ms: config.media.turn_patience_ms,
             analysis: config.media.vad != crate::config::VadChoice::Energy,
             opus: config.media.opus,
             srtp: config.media.srtp,

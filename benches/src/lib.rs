@@ -6,3 +6,4 @@ pub mod corpus;
 pub mod eval;
 pub mod prompts;
 pub mod stt;
+pub mod turns;

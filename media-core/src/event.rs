@@ -33,6 +33,19 @@ pub enum MediaEvent {
         /// End of the speech.
         end_ms: u64,
     },
+    /// The remote party paused inside their turn (a segment of speech ended; the turn may go on).
+    /// The turn's audio so far, to start speech-to-text before the turn is known to be over: if
+    /// the next `Utterance` has the same `start_ms` and `end_ms`, its audio is this one.
+    TurnPaused {
+        /// Start of the turn's speech.
+        start_ms: u64,
+        /// End of its speech so far.
+        end_ms: u64,
+        /// Media time of `samples_16k[0]`.
+        audio_start_ms: u64,
+        /// The turn so far at 16 kHz, pre-roll and post-roll included.
+        samples_16k: Vec<i16>,
+    },
     /// The remote party finished an utterance (after the end-of-turn silence).
     Utterance {
         /// Start of the speech.

@@ -1,6 +1,7 @@
 //! The answered call: moves events between the media session, the speech providers and the
 //! conversation until someone hangs up, and measures each turn.
 
+use super::continuation::{Continuation, TurnText};
 use super::handoff::{BridgeTo, CallerLeg, Handoff, HandoffEnd};
 use super::latency::{Probe, TurnLatency};
 use super::speaker::{Finished, Part, Playbacks, Voice};
@@ -103,6 +104,9 @@ struct Transcribed {
     end_ms: u64,
 }
 
+/// The longest pause inside an unfinished turn when no turn model says otherwise, ms.
+pub(super) const DEFAULT_MAX_PAUSE_MS: u64 = 2_000;
+
 /// The loop's state.
 pub struct Converse<'a> {
     sip: &'a SipHandle,
@@ -139,6 +143,18 @@ pub struct Converse<'a> {
     bridged_until: Option<tokio::time::Instant>,
     /// Whether the first words heard were offered to the answering-machine detector.
     greeting_offered: bool,
+    /// The caller's unfinished turn, held until they finish it.
+    continuation: Continuation,
+    /// Speculative recognition: the turn so far, transcribed from its first pause. Used when the
+    /// turn ends without more speech, dropped when the caller goes on.
+    draft: Option<Draft>,
+}
+
+/// A transcription started at a pause in the caller's turn.
+struct Draft {
+    start_ms: u64,
+    end_ms: u64,
+    task: JoinHandle<Result<String, String>>,
 }
 
 /// A bridge number and what a hand-off needs of the caller's leg.
@@ -205,7 +221,21 @@ impl<'a> Converse<'a> {
             bridged: false,
             bridged_until: None,
             greeting_offered: false,
+            draft: None,
+            continuation: Continuation::new(
+                speech
+                    .turn
+                    .as_ref()
+                    .map_or(DEFAULT_MAX_PAUSE_MS, |t| t.timing().max_pause_ms),
+            ),
         }
+    }
+
+    /// How the caller's unfinished turns are held (the default: the turn model's longest pause,
+    /// no patience).
+    pub fn with_continuation(mut self, continuation: Continuation) -> Self {
+        self.continuation = continuation;
+        self
     }
 
     fn now_ms(&self) -> u64 {
@@ -267,7 +297,12 @@ impl<'a> Converse<'a> {
                     Ok(t) => self.on_transcript(t, &mut conversation),
                     Err(err) => tracing::error!(%err, "transcription task failed"),
                 },
-                _ = ticker.tick() => conversation.handle(Input::Tick { now_ms: self.now_ms() }),
+                _ = ticker.tick() => {
+                    if let Some(turn) = self.continuation.due(self.now_ms()) {
+                        self.caller_said(turn, &mut conversation);
+                    }
+                    conversation.handle(Input::Tick { now_ms: self.now_ms() });
+                }
                 () = self.cancel.cancelled(), if !self.hanging_up => {
                     self.local_end = Some(LocalEnd::Canceled);
                     self.hang_up().await;
@@ -288,6 +323,9 @@ impl<'a> Converse<'a> {
             }
         };
         self.transcriptions.abort_all();
+        if let Some(draft) = self.draft.take() {
+            draft.task.abort();
+        }
         if let Some(task) = self.thinking.take() {
             task.abort();
         }
@@ -398,14 +436,47 @@ impl<'a> Converse<'a> {
                     self.finished(conversation, f);
                 }
             }
-            MediaEvent::SpeechStarted { .. } => conversation.handle(Input::CallerSpeaking { now_ms }),
-            MediaEvent::SpeechDiscarded { .. } => conversation.handle(Input::CallerNoise { now_ms }),
+            MediaEvent::SpeechStarted { .. } => {
+                self.continuation.caller_started();
+                conversation.handle(Input::CallerSpeaking { now_ms });
+            }
+            MediaEvent::SpeechDiscarded { .. } => {
+                self.continuation.caller_discarded();
+                conversation.handle(Input::CallerNoise { now_ms });
+            }
+            MediaEvent::TurnPaused {
+                start_ms,
+                end_ms,
+                samples_16k,
+                ..
+            } => {
+                // One draft at a time: a newer pause waits for the turn's end instead.
+                if self.draft.as_ref().is_some_and(|d| !d.task.is_finished()) {
+                    return;
+                }
+                let stt = self.speech.stt.clone();
+                let hints = conversation.stt_hints();
+                let task = tokio::spawn(async move {
+                    let audio = Audio::new(SampleRate::HZ_16000, samples_16k);
+                    stt.transcribe_with(&audio, &hints)
+                        .await
+                        .map_err(|e| e.to_string())
+                });
+                if let Some(old) = self.draft.replace(Draft {
+                    start_ms,
+                    end_ms,
+                    task,
+                }) {
+                    old.task.abort();
+                }
+            }
             MediaEvent::Utterance {
                 start_ms,
                 end_ms,
                 samples_16k,
                 ..
             } => {
+                self.continuation.turn_ended();
                 let speech_end = self.started + Duration::from_millis(end_ms);
                 self.probe = Some(Probe {
                     speech_end: speech_end.min(Instant::now()),
@@ -415,6 +486,22 @@ impl<'a> Converse<'a> {
                     tts: None,
                 });
                 self.probe_say = None;
+                match self.draft.take() {
+                    // The caller said nothing more since the pause: the draft is this turn's words.
+                    Some(draft) if draft.start_ms == start_ms && draft.end_ms == end_ms => {
+                        self.transcriptions.spawn(async move {
+                            let text = draft.task.await.unwrap_or_else(|e| Err(e.to_string()));
+                            Transcribed {
+                                text,
+                                start_ms,
+                                end_ms,
+                            }
+                        });
+                        return;
+                    }
+                    Some(stale) => stale.task.abort(),
+                    None => {}
+                }
                 let stt = self.speech.stt.clone();
                 // What the turn is expected to contain (names, offered options), to bias the
                 // recognizer; taken now, while the conversation still waits for this answer.
@@ -500,6 +587,19 @@ impl<'a> Converse<'a> {
         });
         tracing::info!(words = text.split_whitespace().count(), "caller said");
         self.offer_greeting(&text, t.end_ms);
+        let part = TurnText {
+            text,
+            start_ms: t.start_ms,
+            end_ms: t.end_ms,
+        };
+        if let Some(turn) = self.continuation.transcript(part, self.now_ms()) {
+            self.caller_said(turn, conversation);
+        }
+    }
+
+    /// The caller's turn, finished, goes to the conversation.
+    fn caller_said(&mut self, t: TurnText, conversation: &mut Conversation) {
+        let text = t.text;
         if let Some(probe) = self.probe.as_mut() {
             probe.transcript_at = Some(Instant::now());
         }

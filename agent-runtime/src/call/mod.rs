@@ -3,6 +3,7 @@
 //! sans-IO pieces it wires together ([`sip_stack`], [`media_core`], [`Conversation`]); this module
 //! only moves events between them and measures.
 
+pub mod continuation;
 mod converse;
 mod handoff;
 mod latency;
@@ -18,6 +19,7 @@ use crate::phone::E164;
 use crate::speech::{SpeechToText, TextToSpeech};
 use crate::transcript::Turn;
 use crate::workflow::Workflow;
+use media_core::analysis::turn::{TurnModelTiming, TurnService};
 use media_core::analysis::{LiveAnalysisConfig, VadMode, VadService, Verdict};
 use media_core::engine::MediaEngine;
 use media_core::{Codec, LatchPolicy, MediaSession, Ssrc};
@@ -46,6 +48,9 @@ pub struct Speech {
     pub llm: Option<crate::llm::LlmClient>,
     /// Silero VAD, if loaded; without it webrtc-vad alone decides what is speech.
     pub vad: Option<VadPool>,
+    /// The end-of-turn model (Smart Turn), if loaded, and when its verdicts end a turn; without
+    /// it a fixed silence (`end_of_turn_ms`) does.
+    pub turn: Option<TurnPool>,
 }
 
 impl Speech {
@@ -86,6 +91,42 @@ impl std::fmt::Debug for VadPool {
     }
 }
 
+/// The process's end-of-turn model: each call links its analysis to the one Smart Turn worker.
+#[derive(Clone)]
+pub struct TurnPool {
+    link: Arc<dyn Fn() -> Box<dyn TurnService> + Send + Sync>,
+    timing: TurnModelTiming,
+}
+
+impl TurnPool {
+    /// A pool whose links `link` makes (the closure keeps the worker alive), used with `timing`.
+    pub fn new(
+        timing: TurnModelTiming,
+        link: impl Fn() -> Box<dyn TurnService> + Send + Sync + 'static,
+    ) -> Self {
+        TurnPool {
+            link: Arc::new(link),
+            timing,
+        }
+    }
+
+    /// A link for one call.
+    pub fn link(&self) -> Box<dyn TurnService> {
+        (self.link)()
+    }
+
+    /// When the model's verdicts end a turn.
+    pub fn timing(&self) -> TurnModelTiming {
+        self.timing
+    }
+}
+
+impl std::fmt::Debug for TurnPool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TurnPool").field("timing", &self.timing).finish()
+    }
+}
+
 /// Settings of the call runner.
 #[derive(Debug, Clone)]
 pub struct RuntimeConfig {
@@ -105,6 +146,9 @@ pub struct RuntimeConfig {
     pub jitter_delay_ms: u32,
     /// Trailing silence that ends the caller's turn.
     pub end_of_turn_ms: u32,
+    /// Quiet after a caller's turn before the agent answers it, ms (0: as soon as its words are
+    /// in). A pause shorter than this never cuts the caller off; every answer waits this long.
+    pub turn_patience_ms: u32,
     /// The on-box audio intelligence (VAD, barge-in, in-band DTMF, beeps, answering-machine
     /// detection) listens to the call; `false` falls back to the energy endpointer.
     pub analysis: bool,
@@ -127,6 +171,7 @@ impl Default for RuntimeConfig {
             max_bridged: Duration::from_secs(3600),
             jitter_delay_ms: 60,
             end_of_turn_ms: 500,
+            turn_patience_ms: 0,
             analysis: true,
             opus: true,
             srtp: false,
@@ -595,6 +640,15 @@ async fn converse_to_the_end(
         prerendered,
         bridge,
     )
+    .with_continuation(
+        continuation::Continuation::new(
+            speech
+                .turn
+                .as_ref()
+                .map_or(converse::DEFAULT_MAX_PAUSE_MS, |t| t.timing().max_pause_ms),
+        )
+        .with_patience(u64::from(config.turn_patience_ms)),
+    )
     .run(&mut placed, conversation)
     .await;
     let talk_ms = u64::try_from(answered_at.elapsed().as_millis()).unwrap_or(u64::MAX);
@@ -664,6 +718,7 @@ fn start_media(
     if config.analysis {
         let mut analysis = LiveAnalysisConfig::default();
         analysis.analyzer.endpoint.end_of_turn_ms = u64::from(config.end_of_turn_ms);
+        analysis.analyzer.endpoint.turn_model = speech.turn.as_ref().map(TurnPool::timing);
         analysis.analyzer.vad = if speech.vad.is_some() {
             VadMode::Silero
         } else {
@@ -678,6 +733,11 @@ fn start_media(
         && let Some(vad) = &speech.vad
     {
         session.attach_vad(vad.link());
+    }
+    if config.analysis
+        && let Some(turn) = &speech.turn
+    {
+        session.attach_turn_model(turn.link());
     }
     Ok((codec, session))
 }

@@ -123,6 +123,14 @@ pub enum AnalysisEvent {
         /// Start of the caller's speech.
         at_ms: u64,
     },
+    /// The caller paused: ask the turn model whether their turn is complete and answer with
+    /// [`Analyzer::turn_verdict`] (only with a turn model configured).
+    TurnCheck {
+        /// Identifies the check.
+        seq: u64,
+        /// End of the turn's last speech.
+        at_ms: u64,
+    },
     /// A DTMF digit, in-band or RFC 4733, reported once.
     Dtmf(MergedDigit),
     /// A beep has lasted the minimum length (it may go on): stop talking and wait for its end.
@@ -374,7 +382,7 @@ impl Analyzer {
             probability,
         }) = self.classifier.as_mut().and_then(ChunkClassifier::poll_decision)
         {
-            let mut found = [None; 3];
+            let mut found = [None; 4];
             let mut n = 0;
             self.endpointer.process(start_ms, end_ms, probability, |e| {
                 if n < found.len() {
@@ -383,14 +391,7 @@ impl Analyzer {
                 }
             });
             for e in found.into_iter().flatten() {
-                self.emit(match e {
-                    EndpointEvent::SpeechStarted { at_ms } => AnalysisEvent::SpeechStarted { at_ms },
-                    EndpointEvent::SpeechEnded { start_ms, end_ms } => {
-                        AnalysisEvent::SpeechEnded { start_ms, end_ms }
-                    }
-                    EndpointEvent::EndOfTurn { at_ms } => AnalysisEvent::EndOfTurn { at_ms },
-                    EndpointEvent::BargeIn { at_ms } => AnalysisEvent::BargeIn { at_ms },
-                });
+                self.emit(endpoint_event(e));
             }
             let speech = self.endpointer.is_speech();
             if let Some(d) = self
@@ -403,11 +404,32 @@ impl Analyzer {
         }
     }
 
+    /// The turn model's answer to [`AnalysisEvent::TurnCheck`] `seq`: the probability that the
+    /// caller's turn is complete, at media time `now_ms` (see [`Endpointer::turn_verdict`]).
+    pub fn turn_verdict(&mut self, seq: u64, complete: f32, now_ms: u64) {
+        let mut found = None;
+        self.endpointer
+            .turn_verdict(seq, complete, now_ms, |e| found = Some(e));
+        if let Some(e) = found {
+            self.emit(endpoint_event(e));
+        }
+    }
+
     fn emit(&mut self, event: AnalysisEvent) {
         if self.events.len() == EVENT_CAPACITY {
             self.events.pop_front();
             self.dropped_events += 1;
         }
         self.events.push_back(event);
+    }
+}
+
+fn endpoint_event(e: EndpointEvent) -> AnalysisEvent {
+    match e {
+        EndpointEvent::SpeechStarted { at_ms } => AnalysisEvent::SpeechStarted { at_ms },
+        EndpointEvent::SpeechEnded { start_ms, end_ms } => AnalysisEvent::SpeechEnded { start_ms, end_ms },
+        EndpointEvent::EndOfTurn { at_ms } => AnalysisEvent::EndOfTurn { at_ms },
+        EndpointEvent::BargeIn { at_ms } => AnalysisEvent::BargeIn { at_ms },
+        EndpointEvent::TurnCheck { seq, at_ms } => AnalysisEvent::TurnCheck { seq, at_ms },
     }
 }

@@ -10,8 +10,14 @@
 //!   where it ended), less `end_lag_ms` for Silero's lingering probability. Segments are what `ringback analyze` prints.
 //! - The caller's turn ends after `end_of_turn_ms` of silence (default 500 ms): the cue to
 //!   answer. A turn may hold several segments.
+//! - With a turn model (`turn_model`, see [`turn`](super::turn)), each segment's end asks for a
+//!   verdict ([`EndpointEvent::TurnCheck`]): "complete" ends the turn at once, "incomplete" lets
+//!   the pause run to `max_pause_ms` (judged again every `recheck_ms`), and no answer leaves the
+//!   silence rule above in charge.
 //! - While the agent is speaking, speech of `barge_in_ms` raises a barge-in (earlier than a full
 //!   start, since stopping the agent quickly matters most).
+
+use crate::analysis::turn::TurnModelTiming;
 
 /// Settings of the endpointer.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -31,6 +37,8 @@ pub struct EndpointConfig {
     /// Taken off ends, in ms: Silero's probability stays above the threshold for about two
     /// chunks after speech stops (measured against energy labels of Piper speech, 60-130 ms).
     pub end_lag_ms: u64,
+    /// Ask a turn model at each pause; `None` ends turns by silence alone.
+    pub turn_model: Option<TurnModelTiming>,
 }
 
 impl Default for EndpointConfig {
@@ -43,6 +51,7 @@ impl Default for EndpointConfig {
             barge_in_ms: 120,
             speech_pad_ms: 30,
             end_lag_ms: 64,
+            turn_model: None,
         }
     }
 }
@@ -105,6 +114,22 @@ pub enum EndpointEvent {
         /// Start of the caller's speech.
         at_ms: u64,
     },
+    /// The caller paused: is their turn complete? Answer with [`Endpointer::turn_verdict`].
+    TurnCheck {
+        /// Identifies the check; answers to older checks are ignored.
+        seq: u64,
+        /// End of the turn's last speech.
+        at_ms: u64,
+    },
+}
+
+/// What the turn model said about the current pause.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Verdict {
+    /// Nothing yet (or no model): the silence rule decides.
+    Unjudged,
+    /// The caller has more to say: wait up to the longest pause.
+    Incomplete,
 }
 
 /// Segmentation state; each variant carries what it needs.
@@ -133,6 +158,11 @@ pub struct Endpointer {
     agent_speaking: bool,
     /// The previous chunk counted as speech (for the hysteresis band).
     was_speech: bool,
+    /// The last turn check asked (0: none yet).
+    check_seq: u64,
+    /// Silence (from the turn's last speech) at which the last check was asked.
+    checked_at_silence_ms: u64,
+    verdict: Verdict,
 }
 
 impl Endpointer {
@@ -145,6 +175,9 @@ impl Endpointer {
             state: State::Silence { turn_end: None },
             agent_speaking: false,
             was_speech: false,
+            check_seq: 0,
+            checked_at_silence_ms: 0,
+            verdict: Verdict::Unjudged,
         })
     }
 
@@ -174,16 +207,10 @@ impl Endpointer {
         self.was_speech = speech;
         let len = end_ms - start_ms;
         self.state = match (self.state, speech) {
-            (State::Silence { turn_end }, false) => {
-                if let Some(t) = turn_end
-                    && end_ms >= t + self.config.end_of_turn_ms
-                {
-                    out(EndpointEvent::EndOfTurn { at_ms: t });
-                    State::Silence { turn_end: None }
-                } else {
-                    State::Silence { turn_end }
-                }
-            }
+            (State::Silence { turn_end }, false) => match turn_end {
+                Some(t) => self.pause(t, end_ms, &mut out),
+                None => State::Silence { turn_end },
+            },
             (State::Silence { turn_end }, true) => {
                 self.onset(start_ms, end_ms, len, turn_end, false, &mut out)
             }
@@ -212,11 +239,8 @@ impl Endpointer {
                     let silence = State::Silence { turn_end };
                     // An open turn may still be due to end.
                     match turn_end {
-                        Some(t) if end_ms >= t + self.config.end_of_turn_ms => {
-                            out(EndpointEvent::EndOfTurn { at_ms: t });
-                            State::Silence { turn_end: None }
-                        }
-                        _ => silence,
+                        Some(t) => self.pause(t, end_ms, &mut out),
+                        None => silence,
                     }
                 } else {
                     State::Onset {
@@ -259,6 +283,10 @@ impl Endpointer {
                         start_ms: start,
                         end_ms,
                     });
+                    self.verdict = Verdict::Unjudged;
+                    if self.config.turn_model.is_some() {
+                        self.ask(end_ms, self.end_silence(end_ms, last_speech_end), &mut out);
+                    }
                     State::Silence {
                         turn_end: Some(end_ms),
                     }
@@ -270,6 +298,63 @@ impl Endpointer {
                 }
             }
         };
+    }
+
+    /// The turn model's answer to check `seq`: the probability that the turn is complete, at
+    /// media time `now_ms`. Answers to an older check, or after speech resumed, are ignored; so
+    /// is a value that is not a probability (the silence rule keeps deciding).
+    pub fn turn_verdict(&mut self, seq: u64, complete: f32, now_ms: u64, mut out: impl FnMut(EndpointEvent)) {
+        let Some(timing) = self.config.turn_model else {
+            return;
+        };
+        let State::Silence { turn_end: Some(t) } = self.state else {
+            return;
+        };
+        if seq != self.check_seq || !(0.0..=1.0).contains(&complete) {
+            return;
+        }
+        if complete >= timing.threshold {
+            out(EndpointEvent::EndOfTurn { at_ms: t });
+            self.state = State::Silence { turn_end: None };
+        } else {
+            self.verdict = Verdict::Incomplete;
+            self.state = self.pause(t, now_ms, &mut out);
+        }
+    }
+
+    /// A chunk of silence `now_ms` into the pause after the turn's speech that ended at `t`:
+    /// ends the turn when the rule in force says so, or asks the model again.
+    fn pause(&mut self, t: u64, now_ms: u64, out: &mut impl FnMut(EndpointEvent)) -> State {
+        let silence = now_ms.saturating_sub(t);
+        let limit = match (self.verdict, self.config.turn_model) {
+            (Verdict::Incomplete, Some(timing)) => timing.max_pause_ms.max(self.config.end_of_turn_ms),
+            _ => self.config.end_of_turn_ms,
+        };
+        if silence >= limit {
+            out(EndpointEvent::EndOfTurn { at_ms: t });
+            return State::Silence { turn_end: None };
+        }
+        if let (Verdict::Incomplete, Some(timing)) = (self.verdict, self.config.turn_model)
+            && silence >= self.checked_at_silence_ms + timing.recheck_ms.max(1)
+        {
+            self.ask(t, silence, out);
+        }
+        State::Silence { turn_end: Some(t) }
+    }
+
+    /// Asks the model about the pause after speech that ended at `t`, `silence` ms into it.
+    fn ask(&mut self, t: u64, silence: u64, out: &mut impl FnMut(EndpointEvent)) {
+        self.check_seq += 1;
+        self.checked_at_silence_ms = silence;
+        out(EndpointEvent::TurnCheck {
+            seq: self.check_seq,
+            at_ms: t,
+        });
+    }
+
+    /// Silence at the end of a segment, measured from its reported end.
+    fn end_silence(&self, reported_end: u64, last_speech_end: u64) -> u64 {
+        last_speech_end.saturating_sub(reported_end) + self.config.min_silence_ms
     }
 
     /// Closes a segment in progress (at the end of a file); returns it if speech was reported.
@@ -292,7 +377,7 @@ impl Endpointer {
     }
 
     fn onset(
-        &self,
+        &mut self,
         start: u64,
         end_ms: u64,
         speech_ms: u64,
@@ -308,6 +393,8 @@ impl Endpointer {
         }
         if speech_ms >= self.config.min_speech_ms {
             out(EndpointEvent::SpeechStarted { at_ms });
+            // The caller went on: the pending check, if any, is moot.
+            self.check_seq += 1;
             State::Speech {
                 start: at_ms,
                 last_speech_end: end_ms,
@@ -413,6 +500,129 @@ mod tests {
         let mut quiet = Endpointer::new(EndpointConfig::default()).expect("valid");
         let events = run(&mut quiet, &pattern(&[(0.0, 5), (0.9, 10), (0.0, 20)]));
         assert!(!events.iter().any(|e| matches!(e, EndpointEvent::BargeIn { .. })));
+    }
+
+    fn with_model() -> Endpointer {
+        Endpointer::new(EndpointConfig {
+            turn_model: Some(TurnModelTiming::default()),
+            ..EndpointConfig::default()
+        })
+        .expect("valid")
+    }
+
+    /// Feeds chunks `from..to` (32 ms each) of probability `p`, collecting events.
+    fn feed(ep: &mut Endpointer, from: usize, to: usize, p: f32, events: &mut Vec<EndpointEvent>) {
+        for i in from..to {
+            let start = i as u64 * 32;
+            ep.process(start, start + 32, p, |e| events.push(e));
+        }
+    }
+
+    fn check_seq(events: &[EndpointEvent]) -> Option<u64> {
+        events.iter().rev().find_map(|e| match e {
+            EndpointEvent::TurnCheck { seq, .. } => Some(*seq),
+            _ => None,
+        })
+    }
+
+    fn turn_end(events: &[EndpointEvent]) -> Option<usize> {
+        events
+            .iter()
+            .position(|e| matches!(e, EndpointEvent::EndOfTurn { .. }))
+    }
+
+    #[test]
+    fn a_complete_verdict_ends_the_turn_at_the_first_pause() {
+        let mut ep = with_model();
+        let mut events = Vec::new();
+        feed(&mut ep, 0, 20, 0.9, &mut events);
+        feed(&mut ep, 20, 29, 0.0, &mut events);
+        let seq = check_seq(&events).expect("a check at the segment's end");
+        assert!(turn_end(&events).is_none(), "{events:?}");
+        // 9 chunks of silence (288 ms, plus the 64 ms end lag): the silence rule's 500 is far.
+        ep.turn_verdict(seq, 0.9, 29 * 32, |e| events.push(e));
+        assert_eq!(events.last(), Some(&EndpointEvent::EndOfTurn { at_ms: 640 - 64 }));
+        // A late second answer changes nothing.
+        let n = events.len();
+        ep.turn_verdict(seq, 0.9, 30 * 32, |e| events.push(e));
+        assert_eq!(events.len(), n);
+    }
+
+    #[test]
+    fn an_incomplete_verdict_waits_through_a_long_pause_and_the_caller_goes_on() {
+        let mut ep = with_model();
+        let mut events = Vec::new();
+        feed(&mut ep, 0, 20, 0.9, &mut events);
+        feed(&mut ep, 20, 29, 0.0, &mut events);
+        let seq = check_seq(&events).expect("check");
+        ep.turn_verdict(seq, 0.1, 29 * 32, |e| events.push(e));
+        // A 1.2 s pause: the silence rule would have ended the turn; rechecks are asked.
+        feed(&mut ep, 29, 57, 0.0, &mut events);
+        assert!(turn_end(&events).is_none(), "{events:?}");
+        let rechecks = events
+            .iter()
+            .filter(|e| matches!(e, EndpointEvent::TurnCheck { .. }))
+            .count();
+        assert!(rechecks >= 3, "{events:?}");
+        // The caller goes on: an answer to the old check is moot.
+        feed(&mut ep, 57, 70, 0.9, &mut events);
+        let moot = check_seq(&events).expect("check");
+        ep.turn_verdict(moot, 0.99, 70 * 32, |e| events.push(e));
+        assert!(turn_end(&events).is_none(), "{events:?}");
+    }
+
+    #[test]
+    fn an_incomplete_turn_ends_at_the_longest_pause() {
+        let mut ep = with_model();
+        let mut events = Vec::new();
+        feed(&mut ep, 0, 20, 0.9, &mut events);
+        feed(&mut ep, 20, 29, 0.0, &mut events);
+        ep.turn_verdict(check_seq(&events).expect("check"), 0.2, 29 * 32, |e| {
+            events.push(e)
+        });
+        // Every recheck says incomplete too.
+        for i in 29..120 {
+            let start = i * 32;
+            let mut new = Vec::new();
+            ep.process(start, start + 32, 0.0, |e| new.push(e));
+            if let Some(seq) = check_seq(&new) {
+                ep.turn_verdict(seq, 0.2, start + 32, |e| new.push(e));
+            }
+            events.extend(new);
+        }
+        let at = turn_end(&events).expect("the turn ends");
+        assert_eq!(events[at], EndpointEvent::EndOfTurn { at_ms: 576 });
+        // It ended on the chunk that reached 2 s of silence after 576 ms.
+        let checks_after = events[at..]
+            .iter()
+            .filter(|e| matches!(e, EndpointEvent::TurnCheck { .. }))
+            .count();
+        assert_eq!(checks_after, 0);
+    }
+
+    #[test]
+    fn without_an_answer_the_silence_rule_decides() {
+        let mut ep = with_model();
+        let mut events = Vec::new();
+        feed(&mut ep, 0, 20, 0.9, &mut events);
+        feed(&mut ep, 20, 40, 0.0, &mut events);
+        let mut plain = Endpointer::new(EndpointConfig::default()).expect("valid");
+        let mut expected = Vec::new();
+        feed(&mut plain, 0, 20, 0.9, &mut expected);
+        feed(&mut plain, 20, 40, 0.0, &mut expected);
+        events.retain(|e| !matches!(e, EndpointEvent::TurnCheck { .. }));
+        assert_eq!(events, expected);
+        // Nonsense from the model is ignored too.
+        let mut ep = with_model();
+        let mut events = Vec::new();
+        feed(&mut ep, 0, 20, 0.9, &mut events);
+        feed(&mut ep, 20, 29, 0.0, &mut events);
+        ep.turn_verdict(check_seq(&events).expect("check"), f32::NAN, 29 * 32, |e| {
+            events.push(e)
+        });
+        feed(&mut ep, 29, 40, 0.0, &mut events);
+        events.retain(|e| !matches!(e, EndpointEvent::TurnCheck { .. }));
+        assert_eq!(events, expected);
     }
 
     #[test]

@@ -16,6 +16,8 @@ use std::collections::VecDeque;
 
 use crate::analysis::amd::Verdict;
 use crate::analysis::analyzer::{AnalysisError, AnalysisEvent, Analyzer, AnalyzerConfig};
+use crate::analysis::mel::WINDOW_SAMPLES;
+use crate::analysis::turn::{TurnJob, TurnService};
 use crate::analysis::vad::VadService;
 use crate::event::MediaEvent;
 use crate::frame::{FRAME_MS, FRAME_SAMPLES, FRAME_SAMPLES_16K, Frame, SILENCE};
@@ -64,6 +66,7 @@ pub enum LiveAnalysisError {
 pub struct LiveAnalysis {
     analyzer: Analyzer,
     vad: Option<Box<dyn VadService>>,
+    turn: Option<Box<dyn TurnService>>,
     /// The caller's last frames, indexed by frame number modulo its length.
     ring: Box<[i16]>,
     ring_frames: u64,
@@ -82,6 +85,7 @@ impl std::fmt::Debug for LiveAnalysis {
         f.debug_struct("LiveAnalysis")
             .field("config", &self.config)
             .field("silero_attached", &self.vad.is_some())
+            .field("turn_model_attached", &self.turn.is_some())
             .field("turn_start_ms", &self.turn_start_ms)
             .field("listening", &self.listening)
             .finish_non_exhaustive()
@@ -105,6 +109,7 @@ impl LiveAnalysis {
         Ok(LiveAnalysis {
             analyzer: Analyzer::new(config.analyzer)?,
             vad: None,
+            turn: None,
             ring: vec![0; ring_frames as usize * FRAME_SAMPLES].into_boxed_slice(),
             ring_frames,
             next_frame: 0,
@@ -119,6 +124,12 @@ impl LiveAnalysis {
     /// Sends this call's Silero jobs to `vad` (the process's batching worker).
     pub fn attach_vad(&mut self, vad: Box<dyn VadService>) {
         self.vad = Some(vad);
+    }
+
+    /// Sends this call's end-of-turn questions to `turn` (the process's Smart Turn worker). Only
+    /// useful with `analyzer.endpoint.turn_model` set; without it the silence rule ends turns.
+    pub fn attach_turn_model(&mut self, turn: Box<dyn TurnService>) {
+        self.turn = Some(turn);
     }
 
     /// The caller's frame that starts at media time `at_ms` (a multiple of 20 ms).
@@ -141,6 +152,7 @@ impl LiveAnalysis {
             tracing::debug!(error = %err, "frame not analysed");
         }
         self.exchange_vad();
+        self.collect_turn_verdicts(at_ms + u64::from(FRAME_MS));
         self.translate(at_ms);
         self.cut_overlong_turn(at_ms + u64::from(FRAME_MS));
     }
@@ -203,6 +215,45 @@ impl LiveAnalysis {
         }
     }
 
+    fn collect_turn_verdicts(&mut self, now_ms: u64) {
+        let Some(turn) = self.turn.as_ref() else {
+            return;
+        };
+        while let Some(answer) = turn.try_recv() {
+            if let Some(complete) = answer.complete {
+                self.analyzer.turn_verdict(answer.seq, complete, now_ms);
+            }
+        }
+    }
+
+    /// Sends the open turn's audio, up to now and at most the model's window, to the turn model.
+    fn ask_turn_model(&mut self, seq: u64, now_ms: u64) {
+        let (Some(turn), Some(start_ms)) = (self.turn.as_ref(), self.turn_start_ms) else {
+            return;
+        };
+        let frame_ms = u64::from(FRAME_MS);
+        let window_ms = (WINDOW_SAMPLES / 16) as u64;
+        let oldest = self
+            .next_frame
+            .saturating_sub(self.ring_frames)
+            .max(self.first_frame.unwrap_or(0));
+        let from = (start_ms.saturating_sub(self.config.pre_roll_ms) / frame_ms)
+            .max(now_ms.saturating_sub(window_ms) / frame_ms)
+            .max(oldest);
+        let to = self.next_frame;
+        if to <= from {
+            return;
+        }
+        match self.upsample(from, to) {
+            Ok(samples) => {
+                let audio_16k = samples.iter().map(|&s| f32::from(s) / 32_768.0).collect();
+                // A full queue drops the question; the silence rule ends this pause.
+                let _ = turn.submit(TurnJob { seq, audio_16k });
+            }
+            Err(err) => tracing::debug!(error = %err, "turn audio not upsampled"),
+        }
+    }
+
     fn translate(&mut self, now_ms: u64) {
         while let Some(event) = self.analyzer.poll_event() {
             match event {
@@ -239,7 +290,26 @@ impl LiveAnalysis {
                     confidence_pct: (d.confidence.clamp(0.0, 1.0) * 100.0).round() as u8,
                     decided_ms: d.decided_ms,
                 }),
-                AnalysisEvent::SpeechEnded { .. } | AnalysisEvent::BeepStarted { .. } => {}
+                AnalysisEvent::TurnCheck { seq, .. } => {
+                    if self.listening {
+                        self.ask_turn_model(seq, now_ms);
+                    }
+                }
+                AnalysisEvent::SpeechEnded { end_ms, .. } => {
+                    if self.listening
+                        && let Some(start_ms) = self.turn_start_ms
+                        && let Some((audio_start_ms, samples_16k)) =
+                            self.cut(start_ms, end_ms.max(start_ms), now_ms)
+                    {
+                        self.events.push_back(MediaEvent::TurnPaused {
+                            start_ms,
+                            end_ms: end_ms.max(start_ms),
+                            audio_start_ms,
+                            samples_16k,
+                        });
+                    }
+                }
+                AnalysisEvent::BeepStarted { .. } => {}
             }
         }
     }
@@ -258,6 +328,19 @@ impl LiveAnalysis {
     /// Cuts `[start - pre-roll, end + post-roll)` out of the ring (as far as it reaches) and
     /// reports it as an utterance at 16 kHz.
     fn hand_over(&mut self, start_ms: u64, end_ms: u64, now_ms: u64) {
+        if let Some((audio_start_ms, samples_16k)) = self.cut(start_ms, end_ms, now_ms) {
+            self.events.push_back(MediaEvent::Utterance {
+                start_ms,
+                end_ms,
+                audio_start_ms,
+                samples_16k,
+            });
+        }
+    }
+
+    /// `[start - pre-roll, end + post-roll)` out of the ring (as far as it reaches, and no
+    /// further than `now_ms`) at 16 kHz, with the media time of its first sample.
+    fn cut(&self, start_ms: u64, end_ms: u64, now_ms: u64) -> Option<(u64, Vec<i16>)> {
         let frame_ms = u64::from(FRAME_MS);
         let oldest = self
             .next_frame
@@ -268,16 +351,14 @@ impl LiveAnalysis {
             .min(self.next_frame)
             .min(now_ms.div_ceil(frame_ms).max(from));
         if to <= from {
-            return;
+            return None;
         }
         match self.upsample(from, to) {
-            Ok(samples_16k) => self.events.push_back(MediaEvent::Utterance {
-                start_ms,
-                end_ms,
-                audio_start_ms: from * frame_ms,
-                samples_16k,
-            }),
-            Err(err) => tracing::warn!(error = %err, "could not upsample the caller's turn"),
+            Ok(samples_16k) => Some((from * frame_ms, samples_16k)),
+            Err(err) => {
+                tracing::warn!(error = %err, "could not upsample the caller's turn");
+                None
+            }
         }
     }
 

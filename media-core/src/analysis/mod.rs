@@ -8,6 +8,8 @@
 //!   [`VadBackend`]: in line (`silero::SileroModel`) or through the one batching
 //!   `worker::SileroWorker` of the process (both with feature `silero`).
 //! - [`endpoint`]: speech start and end, end of turn, barge-in.
+//! - [`turn`]: semantic end of turn, asked of a model at each pause; [`mel`] computes its input,
+//!   `smart_turn` (feature `silero`) runs Smart Turn v3 in the process's one worker thread.
 //! - [`dtmf`]: in-band DTMF (Goertzel) and the merge with RFC 4733 digits.
 //! - [`beep`]: the tone after a voicemail greeting.
 //! - [`amd`]: the answering-machine cascade (beep, greeting cadence, transcript hook).
@@ -44,13 +46,17 @@ pub mod file;
 pub mod gate;
 pub mod goertzel;
 pub mod live;
+pub mod mel;
 pub mod rate;
+pub mod turn;
 pub mod vad;
 
 #[cfg(feature = "silero")]
 pub mod onnx;
 #[cfg(feature = "silero")]
 pub mod silero;
+#[cfg(feature = "silero")]
+pub mod smart_turn;
 #[cfg(feature = "silero")]
 pub mod worker;
 

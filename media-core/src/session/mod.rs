@@ -546,6 +546,19 @@ impl MediaSession {
         }
     }
 
+    /// Sends this session's end-of-turn questions to the process's turn model worker (see
+    /// [`LiveAnalysis::attach_turn_model`](crate::analysis::LiveAnalysis::attach_turn_model)).
+    /// Returns whether the session runs live analysis.
+    pub fn attach_turn_model(&mut self, turn: Box<dyn crate::analysis::turn::TurnService>) -> bool {
+        match &mut self.ear {
+            Ear::Analysis(live) => {
+                live.attach_turn_model(turn);
+                true
+            }
+            Ear::Energy(_) => false,
+        }
+    }
+
     /// Where outgoing packets go now.
     pub fn remote(&self) -> SocketAddr {
         self.remote.addr()
