@@ -66,6 +66,28 @@ async fn an_ai_call_through_a_real_trunk_to_a_real_phone() {
     );
     assert_eq!(call["form_fills"]["confirmed"], true);
 
+    // Turn times are when the audio was on the wire: the agent's turns follow each other without
+    // overlapping (an utterance queued behind another starts when the first ends), and every
+    // turn ends after it starts.
+    let times: Vec<(String, u64, u64)> = transcript
+        .iter()
+        .map(|t| {
+            (
+                t["role"].as_str().unwrap_or_default().to_owned(),
+                t["start_ms"].as_u64().expect("start_ms"),
+                t["end_ms"].as_u64().expect("end_ms"),
+            )
+        })
+        .collect();
+    assert!(times.iter().all(|(_, s, e)| e >= s), "{times:?}");
+    let agent: Vec<&(String, u64, u64)> = times.iter().filter(|t| t.0 == "agent").collect();
+    assert!(agent.len() >= 2, "{times:?}");
+    for pair in agent.windows(2) {
+        // One 20 ms frame of slack: the next utterance starts on the frame after the last one.
+        assert!(pair[1].1 + 20 >= pair[0].2, "agent turns overlap: {times:?}");
+        assert!(pair[1].1 > pair[0].1, "agent turns share a start time: {times:?}");
+    }
+
     // The recording has speech on both channels: left the phone, right the agent.
     let recording = run.recording_file.as_ref().expect("a recording");
     let left = speech::channel_rms(recording, 0).expect("left channel");

@@ -57,6 +57,14 @@ pub enum MediaEvent {
         /// The utterance at 16 kHz, pre-roll and post-roll included, for speech-to-text.
         samples_16k: Vec<i16>,
     },
+    /// The first frame of an utterance queued with `play` went out: the utterance starts on the
+    /// wire now, after whatever was queued before it.
+    PlaybackStarted {
+        /// Which utterance.
+        id: UtteranceId,
+        /// Media time of its first frame, ms.
+        at_ms: u64,
+    },
     /// An utterance queued with `play` left the send queue.
     PlaybackFinished {
         /// Which utterance.

@@ -62,6 +62,8 @@ impl Queued {
 pub struct Pacer {
     queue: VecDeque<Queued>,
     finished: VecDeque<PlaybackFinished>,
+    /// Utterances whose first frame went out since the last poll.
+    started: VecDeque<UtteranceId>,
     idle: bool,
 }
 
@@ -78,6 +80,7 @@ impl Pacer {
         Pacer {
             queue: VecDeque::with_capacity(8),
             finished: VecDeque::with_capacity(8),
+            started: VecDeque::with_capacity(8),
             idle: true,
         }
     }
@@ -101,6 +104,9 @@ impl Pacer {
                 self.finished.push_back(current.finished(false));
                 self.queue.pop_front();
                 continue;
+            }
+            if current.sent == 0 {
+                self.started.push_back(current.id);
             }
             let n = remaining.len().min(FRAME_SAMPLES);
             out[..n].copy_from_slice(&remaining[..n]);
@@ -126,6 +132,12 @@ impl Pacer {
         for queued in self.queue.drain(..) {
             self.finished.push_back(queued.finished(true));
         }
+    }
+
+    /// Takes the next utterance whose first frame went out (in the frame just taken), oldest
+    /// first: when an utterance really starts on the wire, whatever was queued before it.
+    pub fn poll_started(&mut self) -> Option<UtteranceId> {
+        self.started.pop_front()
     }
 
     /// Takes the next finished-utterance report, oldest first.
@@ -229,6 +241,10 @@ mod tests {
             pacer.poll_finished().map(|f| (f.id, f.played_ms)),
             Some((UtteranceId(2), 20))
         );
+        // Each started on its own first frame (polled here after all four).
+        assert_eq!(pacer.poll_started(), Some(UtteranceId(1)));
+        assert_eq!(pacer.poll_started(), Some(UtteranceId(2)));
+        assert_eq!(pacer.poll_started(), None);
         // After silence, the next utterance starts a new talk spurt.
         pacer.play(UtteranceId(3), ramp(10, 0));
         assert_eq!(

@@ -436,6 +436,13 @@ impl<'a> Converse<'a> {
                     self.finished(conversation, f);
                 }
             }
+            MediaEvent::PlaybackStarted { id, at_ms } => {
+                // Turn times follow the audio on the wire (the recording's timeline), not the
+                // moment an utterance was queued behind another.
+                if let Some(say) = Playbacks::first_part_of(id) {
+                    conversation.started_playing(say, at_ms);
+                }
+            }
             MediaEvent::SpeechStarted { .. } => {
                 self.continuation.caller_started();
                 conversation.handle(Input::CallerSpeaking { now_ms });
@@ -642,9 +649,6 @@ impl<'a> Converse<'a> {
         if self.media.play(id, samples).await.is_err() {
             tracing::error!("media session gone");
             return;
-        }
-        if first {
-            conversation.started_playing(say, self.now_ms());
         }
         if first && self.probe_say == Some(say) {
             if let Some(latency) = self.probe.take().and_then(|p| p.finish(Instant::now())) {

@@ -258,6 +258,11 @@ impl Playbacks {
         }
     }
 
+    /// The utterance whose first part `id` is, if it is one (its first audio on the wire).
+    pub fn first_part_of(id: UtteranceId) -> Option<SayId> {
+        id.0.is_multiple_of(PARTS).then_some(SayId(id.0 / PARTS))
+    }
+
     /// The media layer finished a sentence.
     pub fn played(&mut self, id: UtteranceId, played_ms: u64, interrupted: bool) -> Option<Finished> {
         let say = SayId(id.0 / PARTS);

@@ -23,6 +23,10 @@ impl MediaSession {
                 {
                     self.packetizer.start_talkspurt();
                 }
+                while let Some(id) = self.pacer.poll_started() {
+                    let at_ms = self.elapsed_ms(at);
+                    self.events.push_back(MediaEvent::PlaybackStarted { id, at_ms });
+                }
                 self.send_audio();
             }
             DtmfStep::Tone { first } => {
