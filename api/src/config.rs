@@ -291,6 +291,9 @@ pub struct MediaConfig {
     /// as the words are in; 1000 never cuts off a caller who pauses under a second, and makes
     /// every answer wait that long (slow speakers, people reading out numbers).
     pub turn_patience_ms: u32,
+    /// Start speech-to-text at the caller's first pause instead of at the end of their turn
+    /// (the transcript is used when they say nothing more; one draft per call at a time).
+    pub speculative_stt: bool,
     /// Ring timeout, seconds.
     pub ring_timeout_secs: u64,
     /// Maximum call duration after answer, seconds.
@@ -345,6 +348,7 @@ impl Default for MediaConfig {
             smart_turn_model: None,
             max_turn_pause_ms: 2_000,
             turn_patience_ms: 0,
+            speculative_stt: true,
             ring_timeout_secs: 60,
             max_duration_secs: 600,
             max_bridged_secs: 3600,

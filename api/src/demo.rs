@@ -81,6 +81,19 @@ pub struct DemoOptions {
     pub inbound: Vec<crate::config::InboundRoute>,
     /// `[media] max_bridged_secs`, when not the default.
     pub max_bridged_secs: Option<u64>,
+    /// `[media]` turn-taking settings, when not the defaults (the turn-taking benches compare them).
+    pub turn_taking: Option<TurnTaking>,
+}
+
+/// `[media]` turn-taking keys for a demo server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TurnTaking {
+    /// `turn_model`.
+    pub turn_model: crate::config::TurnModelChoice,
+    /// `speculative_stt`.
+    pub speculative_stt: bool,
+    /// `turn_patience_ms`.
+    pub turn_patience_ms: u32,
 }
 
 impl DemoOptions {
@@ -101,6 +114,7 @@ impl DemoOptions {
             transfer: agent_runtime::call::TransferMode::default(),
             inbound: Vec::new(),
             max_bridged_secs: None,
+            turn_taking: None,
         }
     }
 }
@@ -222,6 +236,11 @@ impl DemoSession {
         config.providers.llm.clone_from(&options.llm);
         if let Some(secs) = options.max_bridged_secs {
             config.media.max_bridged_secs = secs;
+        }
+        if let Some(t) = options.turn_taking {
+            config.media.turn_model = t.turn_model;
+            config.media.speculative_stt = t.speculative_stt;
+            config.media.turn_patience_ms = t.turn_patience_ms;
         }
         let server = Server::start(config).await?;
         let api_key = keys::create(server.service.store(), &SystemClock, Some("demo".to_owned()))

@@ -334,6 +334,7 @@ impl CallService {
             jitter_delay_ms: config.media.jitter_delay_ms,
             end_of_turn_ms: config.media.end_of_turn_ms,
             turn_patience_ms: config.media.turn_patience_ms,
+            speculative_stt: config.media.speculative_stt,
             analysis: config.media.vad != crate::config::VadChoice::Energy,
             opus: config.media.opus,
             srtp: config.media.srtp,

@@ -20,7 +20,7 @@
 //! development part only (for tuning the hints without looking at the held-out part);
 //! `STT_WER_MODELS=tiny.en` one model; `STT_WER_HINTS=on` (or `off`) one side of each pair;
 //! `STT_WER_PARALLEL=n` calls at a time (default 2); `STT_WER_SHOW=1` prints every transcript to
-//! stderr.
+//! stderr. `STT_WER_SHORT_WINDOWS=1` runs the encoder on windows just longer than each answer.
 #![allow(missing_docs)]
 #![allow(clippy::print_stdout)] // the JSON line is this program's output
 
@@ -529,6 +529,7 @@ async fn main() {
     for model in &models {
         let config = WhisperConfig {
             model: model.clone(),
+            short_windows: std::env::var("STT_WER_SHORT_WINDOWS").is_ok_and(|v| v == "1"),
             ..WhisperConfig::default()
         };
         let whisper =

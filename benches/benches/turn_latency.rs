@@ -5,11 +5,14 @@
 //! first audio, the server's own share, total) the median and the worst, over every turn.
 //!
 //! `cargo bench -p ringback-benches --bench turn_latency` runs 5 calls; `cargo test --benches`
-//! runs one (CI). `TURN_LATENCY_CALLS=n` overrides.
+//! runs one (CI). `TURN_LATENCY_CALLS=n` overrides. `TURN_LATENCY_TURN_MODEL=off`,
+//! `TURN_LATENCY_SPECULATIVE=0` and `TURN_LATENCY_PATIENCE_MS=n` set the `[media]` turn-taking keys
+//! (defaults otherwise), so each step's share can be measured.
 #![allow(missing_docs)]
 #![allow(clippy::print_stdout)] // the JSON line is this program's output
 
-use ringback::demo::{self, DemoOptions};
+use ringback::config::TurnModelChoice;
+use ringback::demo::{self, DemoOptions, TurnTaking};
 use serde_json::{Value, json};
 use std::time::Duration;
 
@@ -37,6 +40,17 @@ async fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(if full { 5 } else { 1 });
+    let env = |name: &str| std::env::var(name).ok();
+    let turn_taking = TurnTaking {
+        turn_model: match env("TURN_LATENCY_TURN_MODEL").as_deref() {
+            Some("off") => TurnModelChoice::Off,
+            _ => TurnModelChoice::SmartTurn,
+        },
+        speculative_stt: env("TURN_LATENCY_SPECULATIVE").as_deref() != Some("0"),
+        turn_patience_ms: env("TURN_LATENCY_PATIENCE_MS")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0),
+    };
     let mut turns: Vec<Value> = Vec::new();
     let mut outcomes = Vec::new();
     for _ in 0..calls {
@@ -48,6 +62,7 @@ async fn main() {
             (8.0, "It is jane at example dot com.".to_owned()),
         ];
         options.timeout = Duration::from_secs(150);
+        options.turn_taking = Some(turn_taking);
         let run = demo::run(options).await.expect("the demo call runs");
         outcomes.push(run.call["outcome"].clone());
         turns.extend(run.call["latency"].as_array().cloned().unwrap_or_default());
@@ -74,6 +89,11 @@ async fn main() {
             "outcomes": outcomes,
             "stages": stages,
             "stack": "silero vad, whisper tiny.en (ct2), piper (ort), deterministic engine",
+            "turn_taking": {
+                "turn_model": format!("{:?}", turn_taking.turn_model),
+                "speculative_stt": turn_taking.speculative_stt,
+                "turn_patience_ms": turn_taking.turn_patience_ms,
+            },
         })
     );
 }

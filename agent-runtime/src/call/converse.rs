@@ -148,6 +148,8 @@ pub struct Converse<'a> {
     /// Speculative recognition: the turn so far, transcribed from its first pause. Used when the
     /// turn ends without more speech, dropped when the caller goes on.
     draft: Option<Draft>,
+    /// Whether drafts are made at all.
+    speculative_stt: bool,
 }
 
 /// A transcription started at a pause in the caller's turn.
@@ -222,6 +224,7 @@ impl<'a> Converse<'a> {
             bridged_until: None,
             greeting_offered: false,
             draft: None,
+            speculative_stt: true,
             continuation: Continuation::new(
                 speech
                     .turn
@@ -235,6 +238,13 @@ impl<'a> Converse<'a> {
     /// no patience).
     pub fn with_continuation(mut self, continuation: Continuation) -> Self {
         self.continuation = continuation;
+        self
+    }
+
+    /// Whether speech-to-text starts at the caller's first pause (the default) or at the end of
+    /// their turn.
+    pub fn with_speculative_stt(mut self, on: bool) -> Self {
+        self.speculative_stt = on;
         self
     }
 
@@ -458,7 +468,7 @@ impl<'a> Converse<'a> {
                 ..
             } => {
                 // One draft at a time: a newer pause waits for the turn's end instead.
-                if self.draft.as_ref().is_some_and(|d| !d.task.is_finished()) {
+                if !self.speculative_stt || self.draft.as_ref().is_some_and(|d| !d.task.is_finished()) {
                     return;
                 }
                 let stt = self.speech.stt.clone();

@@ -149,6 +149,8 @@ pub struct RuntimeConfig {
     /// Quiet after a caller's turn before the agent answers it, ms (0: as soon as its words are
     /// in). A pause shorter than this never cuts the caller off; every answer waits this long.
     pub turn_patience_ms: u32,
+    /// Start speech-to-text at the caller's first pause (see `MediaEvent::TurnPaused`).
+    pub speculative_stt: bool,
     /// The on-box audio intelligence (VAD, barge-in, in-band DTMF, beeps, answering-machine
     /// detection) listens to the call; `false` falls back to the energy endpointer.
     pub analysis: bool,
@@ -172,6 +174,7 @@ impl Default for RuntimeConfig {
             jitter_delay_ms: 60,
             end_of_turn_ms: 500,
             turn_patience_ms: 0,
+            speculative_stt: true,
             analysis: true,
             opus: true,
             srtp: false,
@@ -649,6 +652,7 @@ async fn converse_to_the_end(
         )
         .with_patience(u64::from(config.turn_patience_ms)),
     )
+    .with_speculative_stt(config.speculative_stt)
     .run(&mut placed, conversation)
     .await;
     let talk_ms = u64::try_from(answered_at.elapsed().as_millis()).unwrap_or(u64::MAX);

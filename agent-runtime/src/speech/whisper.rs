@@ -73,6 +73,7 @@ struct Model {
     /// The prompt from `<|startoftranscript|>` on.
     task: Vec<String>,
     beam_size: usize,
+    short_windows: bool,
 }
 
 impl std::fmt::Debug for WhisperStt {
@@ -147,6 +148,7 @@ impl WhisperStt {
                 features,
                 task,
                 beam_size: config.beam_size.max(1),
+                short_windows: config.short_windows,
             }),
         })
     }
@@ -168,7 +170,7 @@ impl WhisperStt {
         }
         let samples = resample(audio, SampleRate::HZ_16000).to_f32();
         let model = &self.inner;
-        let (mut mel, chunks) = model.features.log_mel(&samples);
+        let (mut mel, chunks) = model.features.log_mel(&samples, model.short_windows);
         if chunks == 0 {
             return Ok(None);
         }
@@ -339,14 +341,26 @@ impl Features {
     }
 
     /// Log-mel features of `samples` in windows of `n_samples` (30 s), as ct2rs computes them:
-    /// `[windows, feature_size, nb_max_frames]`, zero beyond the audio.
-    fn log_mel(&self, samples: &[f32]) -> (Array3<f32>, usize) {
+    /// `[windows, feature_size, frames]`, zero beyond the audio. `frames` is `nb_max_frames`, or
+    /// with `short` and audio shorter than one window, the audio's frames plus a second of
+    /// padding, rounded up to a multiple of 100 (the encoder halves it; the decoder attends over
+    /// what is left).
+    fn log_mel(&self, samples: &[f32], short: bool) -> (Array3<f32>, usize) {
         let mut stft = Spectrogram::new(self.n_fft, self.hop_length);
         let chunks = samples.len().div_ceil(self.n_samples);
-        let mut out = Array3::<f32>::zeros((chunks, self.feature_size, self.nb_max_frames));
+        let frames = if short && chunks == 1 {
+            let per_second = self.sampling_rate / self.hop_length.max(1);
+            (samples.len() / self.hop_length + per_second)
+                .div_ceil(100)
+                .saturating_mul(100)
+                .min(self.nb_max_frames)
+        } else {
+            self.nb_max_frames
+        };
+        let mut out = Array3::<f32>::zeros((chunks, self.feature_size, frames));
         for (c, chunk) in samples.chunks(self.n_samples).enumerate() {
             for (i, frame) in chunk.chunks(self.hop_length).enumerate() {
-                if i >= self.nb_max_frames {
+                if i >= frames {
                     break;
                 }
                 if let Some(fft) = stft.add(frame) {
