@@ -22,7 +22,7 @@ use media_core::analysis::silero::SileroModel;
 use media_core::analysis::smart_turn::SmartTurnModel;
 use media_core::analysis::turn::TurnModelTiming;
 use ringback_benches::corpus;
-use ringback_benches::turns::{self, Answer, Answering, Case, Heard, Kind, Models, Outcome, Rule};
+use ringback_benches::turns::{self, Answer, Answering, Case, Kind, Models, Outcome, Rule};
 use serde_json::{Value, json};
 use std::collections::HashMap;
 
@@ -190,30 +190,16 @@ async fn main() {
                     continue;
                 }
                 let mut words = HashMap::new();
-                for h in &outcome.heard {
-                    if let Heard::Turn {
-                        start_ms,
-                        end_ms,
-                        samples_16k,
-                        ..
-                    }
-                    | Heard::Paused {
-                        start_ms,
-                        end_ms,
-                        samples_16k,
-                        ..
-                    } = h
-                    {
-                        let t = cache
-                            .entry((case.id.clone(), *start_ms, *end_ms))
-                            .or_insert_with(|| {
-                                let t = transcribe(&whisper, samples_16k);
-                                stt_ms.push(t.1);
-                                t
-                            })
-                            .clone();
-                        words.insert((*start_ms, *end_ms), t);
-                    }
+                for (span, samples_16k) in outcome.heard_audio() {
+                    let t = cache
+                        .entry((case.id.clone(), span.0, span.1))
+                        .or_insert_with(|| {
+                            let t = transcribe(&whisper, samples_16k);
+                            stt_ms.push(t.1);
+                            t
+                        })
+                        .clone();
+                    words.insert(span, t);
                 }
                 for (k, (mode, answering)) in modes.iter().enumerate() {
                     let a = turns::answer(r, outcome, &words, *answering, timing.max_pause_ms);

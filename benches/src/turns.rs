@@ -354,6 +354,28 @@ pub struct Outcome {
     pub heard: Vec<Heard>,
 }
 
+impl Outcome {
+    /// The audio handed to speech-to-text, turns and pauses alike, by span `(start_ms, end_ms)`:
+    /// what [`answer`] needs the words of.
+    pub fn heard_audio(&self) -> impl Iterator<Item = ((u64, u64), &[i16])> {
+        self.heard.iter().filter_map(|h| match h {
+            Heard::Turn {
+                start_ms,
+                end_ms,
+                samples_16k,
+                ..
+            }
+            | Heard::Paused {
+                start_ms,
+                end_ms,
+                samples_16k,
+                ..
+            } => Some(((*start_ms, *end_ms), samples_16k.as_slice())),
+            Heard::Started { .. } | Heard::Discarded { .. } => None,
+        })
+    }
+}
+
 /// When the agent would answer, once the words are in.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Answer {
@@ -421,22 +443,6 @@ impl TurnService for InLineTurn {
         #[allow(clippy::disallowed_methods)] // the bench times the model
         let started = Instant::now();
         let complete = lock(&self.model).predict(&job.audio_16k).ok();
-        if let Some(dir) = std::env::var_os("TURN_TAKING_DUMP") {
-            let n = lock(&self.times_ms).len();
-            let path = Path::new(&dir).join(format!("check-{n}-{}.wav", complete.unwrap_or(-1.0)));
-            let spec = hound::WavSpec {
-                channels: 1,
-                sample_rate: 16_000,
-                bits_per_sample: 16,
-                sample_format: hound::SampleFormat::Int,
-            };
-            if let Ok(mut w) = hound::WavWriter::create(path, spec) {
-                for s in &job.audio_16k {
-                    let _ = w.write_sample((s * 32767.0) as i16);
-                }
-                let _ = w.finalize();
-            }
-        }
         lock(&self.times_ms).push(started.elapsed().as_secs_f64() * 1000.0);
         lock(&self.answers).push_back(TurnAnswer {
             seq: job.seq,

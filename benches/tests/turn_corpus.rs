@@ -33,25 +33,11 @@ fn case(id: &str) -> Case {
 
 fn words(whisper: &WhisperStt, outcome: &Outcome) -> HashMap<(u64, u64), (String, u64)> {
     let mut words = HashMap::new();
-    for h in &outcome.heard {
-        if let Heard::Turn {
-            start_ms,
-            end_ms,
-            samples_16k,
-            ..
-        }
-        | Heard::Paused {
-            start_ms,
-            end_ms,
-            samples_16k,
-            ..
-        } = h
-        {
-            let audio = Audio::new(SampleRate::HZ_16000, samples_16k.clone());
-            let text = whisper.transcribe_blocking(&audio, &SttHints::new()).unwrap();
-            // A fixed recognition time keeps the test about order, not speed.
-            words.insert((*start_ms, *end_ms), (text, 600));
-        }
+    for (span, samples_16k) in outcome.heard_audio() {
+        let audio = Audio::new(SampleRate::HZ_16000, samples_16k.to_vec());
+        let text = whisper.transcribe_blocking(&audio, &SttHints::new()).unwrap();
+        // A fixed recognition time keeps the test about order, not speed.
+        words.insert(span, (text, 600));
     }
     words
 }

@@ -105,7 +105,7 @@ struct Transcribed {
 }
 
 /// The longest pause inside an unfinished turn when no turn model says otherwise, ms.
-pub(super) const DEFAULT_MAX_PAUSE_MS: u64 = 2_000;
+const DEFAULT_MAX_PAUSE_MS: u64 = 2_000;
 
 /// The loop's state.
 pub struct Converse<'a> {
@@ -234,10 +234,10 @@ impl<'a> Converse<'a> {
         }
     }
 
-    /// How the caller's unfinished turns are held (the default: the turn model's longest pause,
-    /// no patience).
-    pub fn with_continuation(mut self, continuation: Continuation) -> Self {
-        self.continuation = continuation;
+    /// Answers no caller turn before they have been quiet `ms` after it (see
+    /// [`Continuation::with_patience`]); the default is 0.
+    pub fn with_turn_patience(mut self, ms: u64) -> Self {
+        self.continuation = self.continuation.with_patience(ms);
         self
     }
 

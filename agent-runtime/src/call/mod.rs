@@ -643,15 +643,7 @@ async fn converse_to_the_end(
         prerendered,
         bridge,
     )
-    .with_continuation(
-        continuation::Continuation::new(
-            speech
-                .turn
-                .as_ref()
-                .map_or(converse::DEFAULT_MAX_PAUSE_MS, |t| t.timing().max_pause_ms),
-        )
-        .with_patience(u64::from(config.turn_patience_ms)),
-    )
+    .with_turn_patience(u64::from(config.turn_patience_ms))
     .with_speculative_stt(config.speculative_stt)
     .run(&mut placed, conversation)
     .await;

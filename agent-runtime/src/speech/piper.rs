@@ -15,6 +15,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
+use media_core::analysis::onnx::quiet_session;
 use ort::environment::Environment;
 use ort::session::Session;
 use ort::value::{DynValue, Tensor};
@@ -223,17 +224,7 @@ impl PiperTts {
         let phonemizer = Phonemizer::new(config.espeak_voice.as_deref().unwrap_or(&voice.espeak_voice))?;
 
         let environment = onnx_environment(&config.onnxruntime_path())?;
-        // Builder steps fail with an error that carries the builder back; we only want the cause.
-        // No spinning: on a 2-core box, spinning worker threads would take CPU from RTP pacing
-        // and Whisper for no gain on operators this long.
-        let session = Session::builder(&environment)?
-            .with_intra_threads(config.threads.max(1))
-            .map_err(ort::Error::from)?
-            .with_inter_threads(1)
-            .map_err(ort::Error::from)?
-            .with_intra_op_spinning(false)
-            .map_err(ort::Error::from)?
-            .commit_from_file(&config.model)?;
+        let session = quiet_session(&environment, &config.model, config.threads)?;
         let takes_sid = session.inputs().iter().any(|input| input.name() == "sid");
         Ok(Self {
             inner: Arc::new(Inner {

@@ -233,10 +233,7 @@ impl LiveAnalysis {
         };
         let frame_ms = u64::from(FRAME_MS);
         let window_ms = (WINDOW_SAMPLES / 16) as u64;
-        let oldest = self
-            .next_frame
-            .saturating_sub(self.ring_frames)
-            .max(self.first_frame.unwrap_or(0));
+        let oldest = self.oldest_frame();
         let from = (start_ms.saturating_sub(self.config.pre_roll_ms) / frame_ms)
             .max(now_ms.saturating_sub(window_ms) / frame_ms)
             .max(oldest);
@@ -342,10 +339,7 @@ impl LiveAnalysis {
     /// further than `now_ms`) at 16 kHz, with the media time of its first sample.
     fn cut(&self, start_ms: u64, end_ms: u64, now_ms: u64) -> Option<(u64, Vec<i16>)> {
         let frame_ms = u64::from(FRAME_MS);
-        let oldest = self
-            .next_frame
-            .saturating_sub(self.ring_frames)
-            .max(self.first_frame.unwrap_or(0));
+        let oldest = self.oldest_frame();
         let from = (start_ms.saturating_sub(self.config.pre_roll_ms) / frame_ms).max(oldest);
         let to = ((end_ms + self.config.post_roll_ms).div_ceil(frame_ms))
             .min(self.next_frame)
@@ -360,6 +354,13 @@ impl LiveAnalysis {
                 None
             }
         }
+    }
+
+    /// The number of the oldest frame the ring still holds.
+    fn oldest_frame(&self) -> u64 {
+        self.next_frame
+            .saturating_sub(self.ring_frames)
+            .max(self.first_frame.unwrap_or(0))
     }
 
     fn upsample(&self, from: u64, to: u64) -> Result<Vec<i16>, ResampleError> {

@@ -10,6 +10,8 @@ use std::path::{Path, PathBuf};
 use std::sync::{Mutex, PoisonError};
 
 use ort::environment::Environment;
+use ort::session::Session;
+use ort::session::builder::SessionBuilder;
 
 /// The environment, once built.
 static ENVIRONMENT: Mutex<Option<Environment>> = Mutex::new(None);
@@ -59,4 +61,24 @@ pub fn onnx_environment(dylib: &Path) -> Result<Environment, OnnxEnvError> {
         .with_name("ringback")
         .build()?;
     Ok(environment.insert(built).clone())
+}
+
+/// A session of `model` on `intra_threads` threads (at least one), one inter-op thread, and no
+/// spinning: on a two-core box spinning threads would take CPU from RTP pacing and the other
+/// models for no gain on operators this small.
+pub fn quiet_session(
+    environment: &Environment,
+    model: &Path,
+    intra_threads: usize,
+) -> Result<Session, ort::Error> {
+    // Builder steps fail with an error that carries the builder back; we only want the cause.
+    let cause = |err: ort::Error<SessionBuilder>| -> ort::Error { err.into() };
+    Session::builder(environment)?
+        .with_intra_threads(intra_threads.max(1))
+        .map_err(cause)?
+        .with_inter_threads(1)
+        .map_err(cause)?
+        .with_intra_op_spinning(false)
+        .map_err(cause)?
+        .commit_from_file(model)
 }

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use ort::session::Session;
 use ort::value::TensorRef;
 
-use crate::analysis::onnx::{OnnxEnvError, onnx_environment};
+use crate::analysis::onnx::{OnnxEnvError, onnx_environment, quiet_session};
 use crate::analysis::rate::AnalysisRate;
 use crate::analysis::vad::{STATE_LEN, VadBackend, VadJob};
 
@@ -69,16 +69,7 @@ impl SileroModel {
                 path: model.to_path_buf(),
             });
         }
-        let environment = onnx_environment(onnxruntime)?;
-        // Builder steps fail with an error that carries the builder back; we only want the cause.
-        let session = Session::builder(&environment)?
-            .with_intra_threads(1)
-            .map_err(ort::Error::from)?
-            .with_inter_threads(1)
-            .map_err(ort::Error::from)?
-            .with_intra_op_spinning(false)
-            .map_err(ort::Error::from)?
-            .commit_from_file(model)?;
+        let session = quiet_session(&onnx_environment(onnxruntime)?, model, 1)?;
         Ok(SileroModel {
             session,
             input: Vec::new(),

@@ -16,7 +16,7 @@ use ort::session::Session;
 use ort::value::TensorRef;
 
 use crate::analysis::mel::{FEATURES, FRAMES, LogMel, MELS};
-use crate::analysis::onnx::{OnnxEnvError, onnx_environment};
+use crate::analysis::onnx::{OnnxEnvError, onnx_environment, quiet_session};
 use crate::analysis::turn::{TurnAnswer, TurnJob, TurnService};
 
 /// Why Smart Turn could not be loaded or run.
@@ -62,15 +62,7 @@ impl SmartTurnModel {
                 path: model.to_path_buf(),
             });
         }
-        let environment = onnx_environment(onnxruntime)?;
-        let session = Session::builder(&environment)?
-            .with_intra_threads(1)
-            .map_err(ort::Error::from)?
-            .with_inter_threads(1)
-            .map_err(ort::Error::from)?
-            .with_intra_op_spinning(false)
-            .map_err(ort::Error::from)?
-            .commit_from_file(model)?;
+        let session = quiet_session(&onnx_environment(onnxruntime)?, model, 1)?;
         Ok(SmartTurnModel {
             session,
             mel: LogMel::new(),
