@@ -15,7 +15,7 @@ use serde_json::json;
 fn main() {
     let mut parts = serde_json::Map::new();
     let mut times = Vec::new();
-    for part in ["dev", "dev2", "heldout"] {
+    for part in ["dev", "dev2", "dev3", "heldout"] {
         let Ok(cases) = prompts::load(part) else {
             continue;
         };

@@ -6,6 +6,14 @@ use super::text::split_trailing_punct;
 
 /// Words that are capitalized but are not names.
 const NOT_NAMES: &[&str] = &[
+    "what",
+    "who",
+    "whom",
+    "which",
+    "where",
+    "when",
+    "why",
+    "how",
     "i",
     "ai",
     "a",
@@ -36,7 +44,6 @@ const NOT_NAMES: &[&str] = &[
     "get",
     "then",
     "if",
-    "when",
     "once",
     "also",
     "and",
@@ -87,7 +94,6 @@ const NOT_NAMES: &[&str] = &[
     "tomorrow",
     "tonight",
     "next",
-    "this",
     "last",
     "morning",
     "afternoon",
@@ -219,12 +225,9 @@ const NOT_NAMES: &[&str] = &[
     "otherwise",
     "unless",
     "only",
-    "don't",
     "never",
     "always",
-    "do",
     "kindly",
-    "hey",
     "greet",
     "introduce",
     "gently",
@@ -418,26 +421,64 @@ const ORG_WORDS: &[&str] = &[
     "brewing",
     "coffee",
     "roasters",
-    "deli",
-    "diner",
+    "imaging",
+    "radiology",
+    "diagnostics",
+    "laboratory",
+    "elementary",
+    "high",
+    "middle",
+    "montessori",
+    "charter",
+    "ymca",
+    "parish",
+    "ministries",
+    "trattoria",
+    "cantina",
     "tavern",
+    "diner",
+    "brewery",
+    "winery",
+    "auction",
+    "marina",
+    "kennels",
+    "fabrication",
+    "manufacturing",
+    "steel",
+    "catering",
+    "bridal",
+    "kitchens",
+    "boarding",
+    "soccer",
+    "league",
+    "athletics",
+    "sports",
+    "bros",
+    "brothers",
+    "sons",
+    "town",
+    "village",
+    "district",
+    "photography",
+    "florist",
+    "florists",
+    "orthopedics",
+    "renovations",
+    "events",
+    "optical",
+    "clinics",
+    "deli",
     "pub",
     "bar",
     "steakhouse",
     "sushi",
     "taqueria",
-    "cantina",
-    "trattoria",
     "pizzeria",
-    "catering",
-    "events",
-    "florist",
     "flowers",
     "analytics",
     "ventures",
     "networks",
     "communications",
-    "labs",
     "lab",
     "bio",
     "pharma",
@@ -450,7 +491,6 @@ const ORG_WORDS: &[&str] = &[
     "trust",
     "mutual",
     "benefits",
-    "internet",
     "broadband",
     "fiber",
     "solar",
@@ -472,7 +512,6 @@ const ORG_WORDS: &[&str] = &[
     "installers",
     "decorators",
     "caterers",
-    "florists",
     "jewelers",
     "opticians",
     "lawyers",
@@ -492,15 +531,11 @@ const ORG_WORDS: &[&str] = &[
     "dentists",
     "orthodontists",
     "pharmacists",
-    "realty",
     "crm",
     "booths",
     "propane",
-    "imaging",
-    "radiology",
     "dermatology",
     "cardiology",
-    "orthopedics",
     "cooperative",
     "co-op",
     "coop",
@@ -519,13 +554,8 @@ const ORG_WORDS: &[&str] = &[
     "nursery",
     "gardens",
     "farm",
-    "winery",
-    "brewery",
     "suites",
-    "marina",
     "golf",
-    "athletics",
-    "photography",
     "printing",
     "architects",
     "engineering",
@@ -538,13 +568,10 @@ const ORG_WORDS: &[&str] = &[
     "talent",
     "escrow",
     "funeral",
-    "dentists",
     "surgery",
     "surgical",
     "orthodontic",
-    "veterinarians",
     "kennel",
-    "kennels",
     "childcare",
     "assisted",
     "rehab",
@@ -585,12 +612,9 @@ const ORG_WORDS: &[&str] = &[
     "radio",
     "tv",
     "telehealth",
-    "diagnostics",
     "laboratories",
     "scientific",
     "research",
-    "ministries",
-    "parish",
     "synagogue",
     "mosque",
     "cathedral",
@@ -619,7 +643,6 @@ const ORG_WORDS: &[&str] = &[
     "computers",
     "robotics",
     "devices",
-    "optical",
     "hearing",
     "audiology",
     "podiatry",
@@ -634,6 +657,8 @@ const ORG_WORDS: &[&str] = &[
 
 /// Honorifics that start a name.
 const TITLES: &[&str] = &[
+    "professor",
+    "prof",
     "mr", "mrs", "ms", "dr", "miss", "mr.", "mrs.", "ms.", "dr.", "mx", "mx.",
 ];
 
@@ -669,7 +694,7 @@ fn capitalized_run(words: &[&str], i: usize, max: usize, allow_title: bool) -> O
         && words.get(j + 1).is_some_and(|n| name_like(n))
     {
         let t = split_trailing_punct(w).0;
-        let t = if t.ends_with('.') {
+        let t = if t.ends_with('.') || t.eq_ignore_ascii_case("miss") {
             t.to_owned()
         } else {
             format!("{t}.")
@@ -699,7 +724,8 @@ fn capitalized_run(words: &[&str], i: usize, max: usize, allow_title: bool) -> O
 /// Whether a capitalized run names a business rather than a person.
 pub fn org_like(name: &str) -> bool {
     // "QuickCart", "TalentBridge", "HubSpot": a capital inside a word is a brand.
-    let camel = name.split_whitespace().any(|w| {
+    // "Ferreira-Lopes", "Ortiz-Bell": a capital after a hyphen is a double-barrelled surname.
+    let camel = name.split_whitespace().flat_map(|w| w.split('-')).any(|w| {
         let core = w.trim_end_matches("'s");
         core.len() > 3
             && core.chars().next().is_some_and(char::is_uppercase)
@@ -771,6 +797,9 @@ const ROLES: &[&str] = &[
     "alumnus",
     "alumni",
     "homeowners",
+    "bride",
+    "groom",
+    "manager",
 ];
 
 /// Whether a word names the callee's role ("customer", "patient", "resident").
@@ -814,7 +843,13 @@ pub fn callee(sentences: &[String]) -> Option<String> {
     .iter()
     .any(|k| all.contains(k));
     for sentence in sentences {
-        let words: Vec<&str> = sentence.split_whitespace().collect();
+        // "the homeowner (Gert Vandermeer)", "**Who:** Ms. Farrow": brackets and markup around
+        // a name are not part of it.
+        let words: Vec<&str> = sentence
+            .split_whitespace()
+            .map(|w| w.trim_start_matches(['(', '"', '*', '[']))
+            .filter(|w| !w.is_empty())
+            .collect();
         let lower: Vec<String> = words
             .iter()
             .map(|w| split_trailing_punct(w).0.to_lowercase())
@@ -850,17 +885,55 @@ pub fn callee(sentences: &[String]) -> Option<String> {
                     | "whether"
                     | "if"
             ) || ROLES.contains(&prev);
-            if !opener {
+            // "Owner: Yusra Haddad", "the facilities manager, Mr. Dunleavy", "lead_name:
+            // Dominique Ashford": a name set off by a colon or comma, or after a name key.
+            let after_mark = i > 0 && words[i - 1].ends_with([',', ':']);
+            let name_key = prev == "name" || prev.ends_with("_name");
+            if !(opener || i == 0 || after_mark || name_key) {
                 continue;
             }
             let Some((name, used, possessive)) = capitalized_run(&words, i, 3, true) else {
                 continue;
             };
+            // Mr., Mrs., Ms., Miss: a person being addressed (a Dr. is more often the provider).
+            let title = lower[i].trim_end_matches('.');
+            let addressed = matches!(title, "mr" | "mrs" | "ms" | "miss" | "mx");
+            let full_name = name.split_whitespace().count() >= 2;
             // "Call Larch & Pine Furniture's store": a business, not a person.
             if org_like(&name) || org_run(&words[i..]).is_some_and(|o| org_like(&o)) {
                 continue;
             }
             let next = lower.get(i + used).map(String::as_str).unwrap_or("");
+            // "Mrs. Albescu has a balance", "Joanna Kessler missed her appointment": a person
+            // opening a sentence as its subject.
+            let subject = i == 0
+                && (addressed || full_name)
+                && matches!(
+                    next,
+                    "has" | "had" | "is" | "was" | "owes" | "needs" | "wants" | "missed" | "booked"
+                        | "requested" | "called" | "signed" | "left" | "ordered" | "bought"
+                        | "hasn't" | "isn't" | "will" | "asked" | "inquired" | "applied"
+                        | "scheduled" | "reserved" | "filled" | "submitted" | "visited" | "got"
+                );
+            let marked = (after_mark || prev == "to") && addressed || name_key;
+            if subject || marked {
+                return Some(name);
+            }
+            // "Call Professor Haldane's former student, Beatrix Mwangi": the student is called.
+            let relation = lower[i + used..].iter().take(3).any(|w| {
+                matches!(
+                    w.trim_end_matches([',', '.']),
+                    "student" | "son" | "daughter" | "mother" | "father" | "mom" | "dad" | "wife"
+                        | "husband" | "assistant" | "client" | "patient" | "tenant" | "parent"
+                        | "parents" | "caregiver" | "guardian" | "office" | "secretary"
+                )
+            });
+            if possessive && relation {
+                continue;
+            }
+            if !opener {
+                continue;
+            }
             let accepted = match prev {
                 // "Call Sam", "call Mr. Patel about", "Remind Dana that", "Ask John if"
                 "call" | "phone" | "ring" | "remind" | "ask" | "tell" | "text" | "contact" | "dial"
@@ -874,7 +947,7 @@ pub fn callee(sentences: &[String]) -> Option<String> {
                 "is" => {
                     matches!(
                         prev2,
-                        "name" | "callee" | "customer" | "client" | "patient" | "contact"
+                        "name" | "callee" | "customer" | "client" | "patient" | "contact" | "one"
                     ) || is_role(prev2)
                 }
                 // "confirm the appointment for Sarah Kim on Thursday" (not "for Bright Dental")
@@ -951,6 +1024,30 @@ pub fn callee(sentences: &[String]) -> Option<String> {
                 continue;
             }
             let prev = if i == 0 { "" } else { lower[i - 1].as_str() };
+            // "walked through Theo Vasquez's basement": a first and last name in the possessive.
+            if i >= 2
+                && TITLES.contains(&lower[i - 1].trim_end_matches('.'))
+                && let Some((name, 2, true)) = capitalized_run(&words, i - 1, 2, true)
+                && !business_call
+            {
+                return Some(name);
+            }
+            if i >= 1
+                && name_like(words[i - 1])
+                && split_trailing_punct(words[i - 1]).1.is_empty()
+                && (i == 1 || !name_like(words[i - 2]))
+                && let Some((name, 2, true)) = capitalized_run(&words, i - 1, 2, false)
+                && !org_like(&name)
+                && !lower.get(i + 1).is_some_and(|w| {
+                    matches!(
+                        w.as_str(),
+                        "accounts" | "office" | "billing" | "front" | "team" | "store" | "support"
+                            | "department" | "sales" | "payroll" | "reception" | "desk" | "warehouse"
+                    )
+                })
+            {
+                return Some(name);
+            }
             if !matches!(
                 prev,
                 "" | "confirm" | "about" | "of" | "that" | "re" | "regarding" | "on"
@@ -1075,7 +1172,45 @@ pub fn organization(sentences: &[String]) -> Option<(String, bool)> {
             }
         }
     }
-    weak
+    weak.or_else(|| named_anywhere(sentences))
+}
+
+/// The last resort: a business name standing anywhere in the prompt, unmarked ("Call the parent
+/// of Jayden (7th grade, Lincoln Middle School)", "Cascade Power will be doing maintenance").
+/// Only runs of two words or more that read as a business ("School", "Power", "&", a brand's
+/// inner capital) count, so a person's name or a weekday never becomes the organization.
+fn named_anywhere(sentences: &[String]) -> Option<(String, bool)> {
+    for sentence in sentences {
+        let words: Vec<&str> = sentence.split_whitespace().collect();
+        let mut i = 0;
+        while i < words.len() {
+            let starts_run = words[i]
+                .trim_start_matches(['(', '"', '\''])
+                .chars()
+                .next()
+                .is_some_and(char::is_uppercase);
+            // "at the Maple Lodge", "a test of the ClawCall API": a place or a product named
+            // in passing, not whom we call for.
+            let after_the = i > 0 && words[i - 1].eq_ignore_ascii_case("the");
+            if !starts_run || after_the {
+                i += 1;
+                continue;
+            }
+            let rest: Vec<&str> = words[i..]
+                .iter()
+                .enumerate()
+                .map(|(k, w)| if k == 0 { w.trim_start_matches(['(', '"', '\'']) } else { w })
+                .collect();
+            match org_run(&rest) {
+                Some(name) if name.split_whitespace().count() >= 2 && org_like(&name) => {
+                    return Some((name, false));
+                }
+                Some(name) => i += name.split_whitespace().count().max(1),
+                None => i += 1,
+            }
+        }
+    }
+    None
 }
 
 /// A business name at the start of `words`: capitalized words, with "&", "of", "and", "the" and

@@ -922,6 +922,9 @@ pub fn name_of(question: &str, kind: &FieldKind) -> String {
 /// company?"), by topic when it is a known one.
 pub fn ask_for(np: &str) -> Ask {
     let np = np.trim().trim_end_matches(['.', '?', '!', ',']).trim();
+    if let Some(ask) = date_by_clause(np) {
+        return ask;
+    }
     if let Some(q) = wh_question(np) {
         // "why my bill went up" asks for a reason, whatever the bill is.
         let lower = q.to_lowercase();
@@ -1057,6 +1060,39 @@ pub fn ask_for(np: &str) -> Ask {
     }
 }
 
+/// "the date he'd like to haul out", "the day she'll pay the rest", "the time they can come":
+/// a date or time named by the clause that follows it, asked as "When would you like to haul
+/// out?" and kept as a date (or time).
+fn date_by_clause(np: &str) -> Option<Ask> {
+    let bare = topics::strip_determiners(np);
+    let (head, rest) = bare.split_once(' ')?;
+    let head = head.to_lowercase();
+    let subject = rest.split_whitespace().next()?.to_lowercase();
+    let subject = subject.split('\'').next().unwrap_or(&subject);
+    if !matches!(subject, "he" | "she" | "they" | "you" | "we" | "i" | "it") {
+        return None;
+    }
+    let (opener, kind) = match head.as_str() {
+        "date" | "day" => ("when", FieldKind::Date),
+        "time" => ("what time", FieldKind::Time),
+        _ => return None,
+    };
+    let asked = ask_for(&format!("{opener} {rest}"));
+    let kind = match asked.kind {
+        k @ (FieldKind::Date | FieldKind::DateTime | FieldKind::Time) => k,
+        _ => kind,
+    };
+    Some(Ask {
+        question: asked.question,
+        name: if asked.name.starts_with(head.as_str()) {
+            asked.name
+        } else {
+            format!("{head}_{}", asked.name)
+        },
+        kind,
+    })
+}
+
 /// Whether a topic's head noun is a quantity ("interest rate", "balance left on the loan",
 /// "roof age in years", "average monthly electric bill").
 fn numeric_topic(lower: &str) -> bool {
@@ -1104,6 +1140,28 @@ fn numeric_topic(lower: &str) -> bool {
         "miles",
         "hours",
         "number",
+        "length",
+        "width",
+        "depth",
+        "feet",
+        "foot",
+        "ft",
+        "inches",
+        "pounds",
+        "lbs",
+        "gallons",
+        "square",
+        "sqft",
+        "acres",
+        "employees",
+        "staff",
+        "trucks",
+        "vehicles",
+        "seats",
+        "units",
+        "locations",
+        "bedrooms",
+        "bathrooms",
     ];
     head_words.iter().any(|w| QUANTITIES.contains(w))
         && !head_words.iter().any(|w| {

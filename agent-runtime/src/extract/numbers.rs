@@ -47,6 +47,9 @@ fn tens(word: &str) -> Option<u64> {
 /// "a" only as in "a hundred".
 pub(crate) fn number_words(ws: &[String]) -> Option<(u64, usize)> {
     let (mut total, mut current, mut used, mut any) = (0u64, 0u64, 0usize, false);
+    // The number as it stood before the last unit or tens word: "five hundred, five hundred"
+    // is said twice, not 50,500, so a second "hundred" ends the number before its own unit.
+    let mut before_last = None;
     for (i, w) in ws.iter().enumerate() {
         let w = w.as_str();
         if !any && let Ok(n) = w.parse::<u64>() {
@@ -60,13 +63,17 @@ pub(crate) fn number_words(ws: &[String]) -> Option<(u64, usize)> {
             if low != 0 {
                 break;
             }
+            before_last = Some((total + current, used));
             current += t;
         } else if let Some(u) = unit(w).filter(|_| !homophone) {
             // "twenty five" goes on; "one two" and "twelve five" do not.
             if low != 0 && !(low >= 20 && low % 10 == 0 && u < 10) {
                 break;
             }
+            before_last = Some((total + current, used));
             current += u;
+        } else if w == "hundred" && current >= 100 {
+            return before_last.filter(|&(_, n)| n > 0);
         } else if w == "a" && !any && matches!(next, Some("hundred" | "thousand")) {
             current = 1;
         } else if w == "hundred" && any {
@@ -218,6 +225,9 @@ mod tests {
         assert_eq!(number("Saturday is two forty-nine."), Some(249.0));
         assert_eq!(number("$1,875.50"), Some(1875.5));
         assert_eq!(number("maybe 400k"), Some(400_000.0));
+        // Said twice, not fifty thousand five hundred.
+        assert_eq!(number("um... five hundred? Five hundred this week"), Some(500.0));
+        assert_eq!(number("nine hundred nine hundred"), Some(900.0));
     }
 
     #[test]
