@@ -540,9 +540,21 @@ pub fn address_callee(clause: &str, name: Option<&str>) -> String {
         }
         None => clause.to_owned(),
     };
+    // "The customer's autopay failed": the callee's, said to them.
+    let clause = &["customer", "client", "patient", "resident", "member", "tenant", "homeowner", "account holder"]
+        .iter()
+        .fold(clause.to_owned(), |c, role| {
+            c.replace(&format!("The {role}'s "), "Your ")
+                .replace(&format!("the {role}'s "), "your ")
+        });
     let words: Vec<&str> = clause.split_whitespace().collect();
+    // "Mrs. Albescu": the title's period is not part of the word compared.
     let name_words: Vec<String> = name
-        .map(|n| n.split_whitespace().map(str::to_lowercase).collect())
+        .map(|n| {
+            n.split_whitespace()
+                .map(|w| w.trim_end_matches('.').to_lowercase())
+                .collect()
+        })
         .unwrap_or_default();
     let mut out: Vec<String> = Vec::with_capacity(words.len());
     let mut i = 0;

@@ -246,6 +246,7 @@ impl Builder {
     /// "If you reach voicemail, leave a message saying ...", "don't leave a voicemail".
     pub(super) fn voicemail_rule(&mut self, cons: &str) {
         let lower = cons.to_lowercase();
+        self.voicemail_same |= lower.contains("same");
         if lower.contains("don't leave")
             || lower.contains("do not leave")
             || lower.contains("no message")

@@ -74,6 +74,14 @@ pub struct Builder {
     /// What the prompt said the call is about ("Call about invoice #4521"), said before the
     /// first question when there is no other message.
     stated_subject: Option<String>,
+    /// Facts the prompt states before its first instruction ("The customer's autopay for
+    /// October ($74.99) failed"), addressed to the callee: why we call, said before the first
+    /// question when no reminder or notice says it.
+    background: Vec<String>,
+    /// Whether the voicemail instruction asks for "the same" as the live call ("leave the same
+    /// information"): only then does the background go on a machine, since a balance or a
+    /// diagnosis left on a shared answering machine is not ours to disclose.
+    pub(super) voicemail_same: bool,
 }
 
 impl Builder {
@@ -101,6 +109,8 @@ impl Builder {
             goal: None,
             last_condition: None,
             stated_subject: None,
+            background: Vec::new(),
+            voicemail_same: false,
         }
     }
 
@@ -587,9 +597,21 @@ impl Builder {
             && !lower.starts_with("you are")
             && !lower.starts_with("you're")
         {
+            let answer = sentence_case(&addressed, '.');
+            let introduces_us = ["this is ", "we're ", "we are ", "i'm ", "i am ", "our ", "calling "]
+                .iter()
+                .any(|p| lower.starts_with(p))
+                || self
+                    .organization
+                    .as_deref()
+                    .is_some_and(|o| lower.contains(&o.to_lowercase()));
+            let early = self.steps.is_empty() && self.messages.is_empty();
+            if early && !introduces_us && self.background.len() < 2 && answer.len() <= 200 {
+                self.background.push(answer.clone());
+            }
             self.facts.push(Fact {
                 topic: Vec::new(),
-                answer: sentence_case(&addressed, '.'),
+                answer,
             });
         }
     }
@@ -716,6 +738,7 @@ impl Builder {
             .map(|o| format!(" calling on behalf of {o}"))
             .unwrap_or_else(|| " calling".into());
         let opening = format!("{DISCLOSURE}{org_part}.");
+        let mut background_only = false;
         // Nothing to deliver but a stated subject ("Call about the outstanding balance of $240"):
         // say why we call before asking.
         if self.messages.is_empty()
@@ -723,9 +746,14 @@ impl Builder {
         {
             self.messages
                 .push(sentence_case(&format!("I'm calling about {s}"), '.'));
+        } else if self.messages.is_empty() && !self.background.is_empty() {
+            // What the prompt told us of their situation is why we call: say it first.
+            self.messages.append(&mut self.background);
+            background_only = true;
         }
         let message = (!self.messages.is_empty()).then(|| self.messages.join(" "));
-        let voicemail_message = self.voicemail_message(&org_part, message.as_deref());
+        let voicemail_core = message.as_deref().filter(|_| !background_only || self.voicemail_same);
+        let voicemail_message = self.voicemail_message(&org_part, voicemail_core);
         let subject = self.subject.clone();
         if let Some(s) = &subject {
             self.facts.insert(
