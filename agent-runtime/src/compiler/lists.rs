@@ -221,7 +221,9 @@ fn colon_items(line: &str) -> Option<(String, Vec<String>)> {
         "intake",
     ];
     let header_lower = header.to_lowercase();
-    if header.split_whitespace().count() > 8 || !strong.iter().any(|h| header_lower.contains(h)) {
+    // "Quick 60-second survey for Bao Down Kitchen delivery customers:" is still a header.
+    let longest = if header_lower.contains("survey") { 12 } else { 8 };
+    if header.split_whitespace().count() > longest || !strong.iter().any(|h| header_lower.contains(h)) {
         return None;
     }
     // "Find out which applies: pay now, an arrangement, or already paid": options, not items.
@@ -234,6 +236,7 @@ fn colon_items(line: &str) -> Option<(String, Vec<String>)> {
         "option",
         "if they'd",
         "if they would",
+        "how ",
     ]
     .iter()
     .any(|w| header_lower.contains(w))

@@ -11,6 +11,7 @@
 //! time" a day and time). A prompt is refused only when it asks nothing, collects nothing and
 //! delivers nothing.
 
+mod brief;
 mod builder;
 mod language;
 mod lists;
@@ -39,7 +40,9 @@ pub fn compile(prompt: &str) -> Result<Workflow, WorkflowError> {
         language::Reading::OtherLanguage => return Err(WorkflowError::NotEnglish),
         language::Reading::Unreadable => return Err(WorkflowError::Unreadable),
     }
-    let normalized = text::normalize(prompt);
+    // A JSON brief is read as the prose it stands for.
+    let prose = brief::as_prose(prompt);
+    let normalized = text::normalize(prose.as_deref().unwrap_or(prompt));
     let sentences = text::sentences(&normalized);
     let organization = names::organization(&sentences);
     // A business name found as the callee is whom we call for, not whom we greet.

@@ -659,7 +659,17 @@ const ORG_WORDS: &[&str] = &[
 const TITLES: &[&str] = &[
     "professor",
     "prof",
-    "mr", "mrs", "ms", "dr", "miss", "mr.", "mrs.", "ms.", "dr.", "mx", "mx.",
+    "mr",
+    "mrs",
+    "ms",
+    "dr",
+    "miss",
+    "mr.",
+    "mrs.",
+    "ms.",
+    "dr.",
+    "mx",
+    "mx.",
 ];
 
 /// Whether a capitalized word is a common word rather than a name ("If", "Ask", "Monday").
@@ -910,10 +920,33 @@ pub fn callee(sentences: &[String]) -> Option<String> {
                 && (addressed || full_name)
                 && matches!(
                     next,
-                    "has" | "had" | "is" | "was" | "owes" | "needs" | "wants" | "missed" | "booked"
-                        | "requested" | "called" | "signed" | "left" | "ordered" | "bought"
-                        | "hasn't" | "isn't" | "will" | "asked" | "inquired" | "applied"
-                        | "scheduled" | "reserved" | "filled" | "submitted" | "visited" | "got"
+                    "has"
+                        | "had"
+                        | "is"
+                        | "was"
+                        | "owes"
+                        | "needs"
+                        | "wants"
+                        | "missed"
+                        | "booked"
+                        | "requested"
+                        | "called"
+                        | "signed"
+                        | "left"
+                        | "ordered"
+                        | "bought"
+                        | "hasn't"
+                        | "isn't"
+                        | "will"
+                        | "asked"
+                        | "inquired"
+                        | "applied"
+                        | "scheduled"
+                        | "reserved"
+                        | "filled"
+                        | "submitted"
+                        | "visited"
+                        | "got"
                 );
             let marked = (after_mark || prev == "to") && addressed || name_key;
             if subject || marked {
@@ -923,9 +956,25 @@ pub fn callee(sentences: &[String]) -> Option<String> {
             let relation = lower[i + used..].iter().take(3).any(|w| {
                 matches!(
                     w.trim_end_matches([',', '.']),
-                    "student" | "son" | "daughter" | "mother" | "father" | "mom" | "dad" | "wife"
-                        | "husband" | "assistant" | "client" | "patient" | "tenant" | "parent"
-                        | "parents" | "caregiver" | "guardian" | "office" | "secretary"
+                    "student"
+                        | "son"
+                        | "daughter"
+                        | "mother"
+                        | "father"
+                        | "mom"
+                        | "dad"
+                        | "wife"
+                        | "husband"
+                        | "assistant"
+                        | "client"
+                        | "patient"
+                        | "tenant"
+                        | "parent"
+                        | "parents"
+                        | "caregiver"
+                        | "guardian"
+                        | "office"
+                        | "secretary"
                 )
             });
             if possessive && relation {
@@ -1041,8 +1090,19 @@ pub fn callee(sentences: &[String]) -> Option<String> {
                 && !lower.get(i + 1).is_some_and(|w| {
                     matches!(
                         w.as_str(),
-                        "accounts" | "office" | "billing" | "front" | "team" | "store" | "support"
-                            | "department" | "sales" | "payroll" | "reception" | "desk" | "warehouse"
+                        "accounts"
+                            | "office"
+                            | "billing"
+                            | "front"
+                            | "team"
+                            | "store"
+                            | "support"
+                            | "department"
+                            | "sales"
+                            | "payroll"
+                            | "reception"
+                            | "desk"
+                            | "warehouse"
                     )
                 })
             {
@@ -1199,7 +1259,13 @@ fn named_anywhere(sentences: &[String]) -> Option<(String, bool)> {
             let rest: Vec<&str> = words[i..]
                 .iter()
                 .enumerate()
-                .map(|(k, w)| if k == 0 { w.trim_start_matches(['(', '"', '\'']) } else { w })
+                .map(|(k, w)| {
+                    if k == 0 {
+                        w.trim_start_matches(['(', '"', '\''])
+                    } else {
+                        w
+                    }
+                })
                 .collect();
             match org_run(&rest) {
                 Some(name) if name.split_whitespace().count() >= 2 && org_like(&name) => {

@@ -59,9 +59,143 @@ const SHORTHAND: &[(&str, &str)] = &[
     ("weds", "Wednesday"),
 ];
 
+/// Words prompts are written with, whose misspellings ("confrim", "comming", "survy", "agian")
+/// are set right before the prompt is read. Only lowercase words of five letters or more are
+/// corrected, and only by one slip of the hand (two letters swapped, a letter doubled or
+/// dropped), so a name or another real word is never turned into one of these.
+const TYPO_TARGETS: &[&str] = &[
+    "confirm",
+    "confirmed",
+    "remind",
+    "reminder",
+    "survey",
+    "again",
+    "appointment",
+    "appointments",
+    "coming",
+    "schedule",
+    "scheduled",
+    "reschedule",
+    "whether",
+    "receive",
+    "received",
+    "tomorrow",
+    "delivery",
+    "available",
+    "interested",
+    "payment",
+    "voicemail",
+    "message",
+    "customer",
+    "question",
+    "questions",
+    "feedback",
+    "experience",
+    "recommend",
+    "cancel",
+    "reservation",
+    "satisfied",
+    "collect",
+    "address",
+    "business",
+    "please",
+    "thanks",
+    "would",
+    "could",
+    "should",
+    "their",
+    "which",
+    "about",
+    "because",
+    "between",
+    "tuesday",
+    "wednesday",
+    "thursday",
+    "saturday",
+    "february",
+    "calendar",
+    "necessary",
+    "definitely",
+    "cleanliness",
+    "technician",
+    "installation",
+    "inspection",
+    "prescription",
+    "insurance",
+    "balance",
+    "account",
+    "number",
+    "email",
+    "phone",
+    "option",
+    "options",
+    "prefer",
+    "preferred",
+    "morning",
+    "afternoon",
+    "evening",
+    "anything",
+    "something",
+    "better",
+    "rating",
+    "rate",
+    "still",
+    "today",
+    "tonight",
+];
+
+/// The word `word` was most likely meant to be, when it is one slip away from a word of
+/// [`TYPO_TARGETS`] and is not such a word itself.
+fn corrected(word: &str) -> Option<String> {
+    // "Confrim the time": a capital opening a sentence is kept.
+    let capital = word.chars().next().is_some_and(|c| c.is_ascii_uppercase());
+    let lower = word.to_ascii_lowercase();
+    if lower.len() < 5
+        || !word.chars().skip(1).all(|c| c.is_ascii_lowercase())
+        || TYPO_TARGETS.contains(&lower.as_str())
+    {
+        return None;
+    }
+    let w: Vec<char> = lower.chars().collect();
+    let target = TYPO_TARGETS.iter().copied().find(|target| {
+        let t: Vec<char> = target.chars().collect();
+        one_slip(&w, &t)
+    })?;
+    Some(if capital {
+        capitalize(target)
+    } else {
+        target.to_owned()
+    })
+}
+
+/// Two letters swapped, one letter doubled, or one letter dropped.
+fn one_slip(w: &[char], t: &[char]) -> bool {
+    if w.first() != t.first() {
+        return false;
+    }
+    match w.len() as isize - t.len() as isize {
+        0 => {
+            let diff: Vec<usize> = (0..w.len()).filter(|&i| w[i] != t[i]).collect();
+            diff.len() == 2 && diff[1] == diff[0] + 1 && w[diff[0]] == t[diff[1]] && w[diff[1]] == t[diff[0]]
+        }
+        // A doubled letter: removing one of a pair gives the target.
+        1 => (1..w.len()).any(|i| w[i] == w[i - 1] && w[..i] == t[..i] && w[i + 1..] == t[i..]),
+        // A dropped letter: the target without one of its letters, not a suffix.
+        -1 => (1..t.len() - 1).any(|i| w[..i] == t[..i] && w[i..] == t[i + 1..]),
+        _ => false,
+    }
+}
+
 /// Normalizes typography and shorthand; bullets and numbered items become sentences of their own.
 pub fn normalize(prompt: &str) -> String {
-    let raw_lines: Vec<&str> = prompt.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+    // Shorthand and slips are set right first, so a "survy:" header still opens its list.
+    let fixed: Vec<String> = prompt
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(spell_out)
+        .collect();
+    let raw_lines: Vec<&str> = fixed.iter().map(String::as_str).collect();
     let expanded = super::lists::expand(&raw_lines);
     let raw_lines: Vec<&str> = expanded.iter().map(String::as_str).collect();
     let mut lines = Vec::new();
@@ -101,19 +235,29 @@ pub fn normalize(prompt: &str) -> String {
             c => c,
         })
         .collect();
-    let words: Vec<String> = text
-        .split(' ')
+    text.split(' ')
+        .filter(|w| !w.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// One line with its shorthand spelled out ("pls", "appt", "ur") and its slips set right.
+fn spell_out(line: &str) -> String {
+    line.split(' ')
         .filter(|w| !w.is_empty())
         .map(|w| {
             let (core, tail) = split_trailing_punct(w);
             let lower = core.to_lowercase();
             match SHORTHAND.iter().find(|(s, _)| *s == lower) {
                 Some((_, long)) => format!("{long}{tail}"),
-                None => w.to_owned(),
+                None => match corrected(core) {
+                    Some(right) => format!("{right}{tail}"),
+                    None => w.to_owned(),
+                },
             }
         })
-        .collect();
-    words.join(" ")
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// Marks the sentence ends inside a message dictated after a colon ("leave a message saying: Hi
@@ -541,12 +685,21 @@ pub fn address_callee(clause: &str, name: Option<&str>) -> String {
         None => clause.to_owned(),
     };
     // "The customer's autopay failed": the callee's, said to them.
-    let clause = &["customer", "client", "patient", "resident", "member", "tenant", "homeowner", "account holder"]
-        .iter()
-        .fold(clause.to_owned(), |c, role| {
-            c.replace(&format!("The {role}'s "), "Your ")
-                .replace(&format!("the {role}'s "), "your ")
-        });
+    let clause = &[
+        "customer",
+        "client",
+        "patient",
+        "resident",
+        "member",
+        "tenant",
+        "homeowner",
+        "account holder",
+    ]
+    .iter()
+    .fold(clause.to_owned(), |c, role| {
+        c.replace(&format!("The {role}'s "), "Your ")
+            .replace(&format!("the {role}'s "), "your ")
+    });
     let words: Vec<&str> = clause.split_whitespace().collect();
     // "Mrs. Albescu": the title's period is not part of the word compared.
     let name_words: Vec<String> = name
@@ -581,9 +734,25 @@ pub fn address_callee(clause: &str, name: Option<&str>) -> String {
                 0
             };
             if used > 0 {
+                // "Customer Paulo Ferreira is late": the role goes with the name.
+                let role_before = out.last().is_some_and(|w| {
+                    matches!(
+                        w.to_lowercase().as_str(),
+                        "customer" | "client" | "patient" | "member" | "tenant" | "resident" | "guest"
+                    )
+                });
+                let capital_role = role_before
+                    && out
+                        .pop()
+                        .is_some_and(|w| w.chars().next().is_some_and(char::is_uppercase));
                 let last = split_trailing_punct(words[i + used - 1]);
                 let possessive = last.0.to_lowercase().ends_with("'s");
-                let replacement = if possessive { "your" } else { "you" };
+                let replacement = match (possessive, capital_role) {
+                    (true, false) => "your",
+                    (true, true) => "Your",
+                    (false, false) => "you",
+                    (false, true) => "You",
+                };
                 out.push(format!("{replacement}{}", last.1));
                 subject_was_swapped = !possessive;
                 i += used;
@@ -941,6 +1110,21 @@ pub fn strip_any<'a>(text: &'a str, words: &[&str]) -> Option<&'a str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn slips_of_the_hand_are_set_right_and_real_words_are_not() {
+        assert_eq!(
+            normalize("confrim the appt, comming wed? post-stay survy, stay agian y/n"),
+            "confirm the appointment, coming wed? post-stay survey, stay again y/n."
+        );
+        assert_eq!(normalize("Confrim the paymnt"), "Confirm the payment.");
+        // Real words and names one letter from a target stay.
+        for w in [
+            "reminds", "surveys", "CONFRIM", "rates", "coming", "thread", "cancels", "Bettor",
+        ] {
+            assert_eq!(normalize(w), format!("{w}."));
+        }
+    }
 
     #[test]
     fn sentences_survive_abbreviations_and_bullets() {

@@ -293,6 +293,28 @@ pub(super) fn duration_limit(lower: &str) -> Option<u32> {
     found.filter(|s| (10..=7200).contains(s))
 }
 
+/// "a quick 60-second survey", "this 2-minute check-in": a call sized by its own name.
+pub(super) fn sized_call(lower: &str) -> Option<u32> {
+    let ws: Vec<&str> = lower.split_whitespace().collect();
+    ws.windows(2).find_map(|w| {
+        let (n, unit) = w[0].split_once('-')?;
+        let n: u32 = n.parse().ok()?;
+        let call = w[1].trim_end_matches(['.', ',', ':', ')']);
+        if !matches!(
+            call,
+            "survey" | "call" | "check-in" | "checkin" | "chat" | "questionnaire" | "poll"
+        ) {
+            return None;
+        }
+        let secs = match unit {
+            "second" | "sec" => n,
+            "minute" | "min" => n * 60,
+            _ => return None,
+        };
+        (10..=7200).contains(&secs).then_some(secs)
+    })
+}
+
 pub(super) fn transfer_instruction(lower: &str) -> bool {
     let verbs = [
         "transfer",

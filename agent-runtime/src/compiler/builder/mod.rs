@@ -598,9 +598,11 @@ impl Builder {
             && !lower.starts_with("you're")
         {
             let answer = sentence_case(&addressed, '.');
-            let introduces_us = ["this is ", "we're ", "we are ", "i'm ", "i am ", "our ", "calling "]
-                .iter()
-                .any(|p| lower.starts_with(p))
+            let introduces_us = [
+                "this is ", "we're ", "we are ", "i'm ", "i am ", "our ", "calling ",
+            ]
+            .iter()
+            .any(|p| lower.starts_with(p))
                 || self
                     .organization
                     .as_deref()
@@ -752,7 +754,9 @@ impl Builder {
             background_only = true;
         }
         let message = (!self.messages.is_empty()).then(|| self.messages.join(" "));
-        let voicemail_core = message.as_deref().filter(|_| !background_only || self.voicemail_same);
+        let voicemail_core = message
+            .as_deref()
+            .filter(|_| !background_only || self.voicemail_same);
         let voicemail_message = self.voicemail_message(&org_part, voicemail_core);
         let subject = self.subject.clone();
         if let Some(s) = &subject {
@@ -794,7 +798,10 @@ impl Builder {
                 .unwrap_or_else(|| "Thank you for your time. Goodbye!".to_owned()),
             leave_voicemail: self.voicemail != Voicemail::Skip,
             voicemail_message,
-            max_duration_secs: self.max_duration_secs.unwrap_or(DEFAULT_MAX_DURATION_SECS),
+            max_duration_secs: self
+                .max_duration_secs
+                .or_else(|| directives::sized_call(&prompt.to_lowercase()))
+                .unwrap_or(DEFAULT_MAX_DURATION_SECS),
             ivr_target: self.ivr_target,
             transfer_on_request: self.transfer,
             model: None,
