@@ -199,9 +199,15 @@ fn is_asking_header(header: &str) -> bool {
 
 /// "qualify: own or rent, # of doors, interested y/n": an asking header and a comma list after
 /// its colon, split into the header and its items.
-fn colon_items(line: &str) -> Option<(String, Vec<String>)> {
+fn colon_items(line: &str) -> Option<(String, Vec<String>, Option<String>)> {
     let colon = line.rfind(": ")?;
     let (head, rest) = (&line[..colon], line[colon + 1..].trim());
+    // The list ends with its sentence: "Ask: A, B, and C. If yes to C, offer ..." goes on as
+    // prose after the items.
+    let (rest, tail) = match list_end(rest) {
+        Some(end) => (&rest[..end], Some(rest[end..].trim().to_owned())),
+        None => (rest, None),
+    };
     // The header is the last few words before the colon ("call re: X. qualify:").
     let header_start = head.rfind(['.', '!', '?']).map_or(0, |i| i + 1);
     let header = head[header_start..].trim();
@@ -259,7 +265,21 @@ fn colon_items(line: &str) -> Option<(String, Vec<String>)> {
         .filter(|i| !i.is_empty())
         .map(str::to_owned)
         .collect();
-    (items.len() >= 2).then(|| (format!("{}:", head.trim_end()), items))
+    (items.len() >= 2).then(|| (format!("{}:", head.trim_end()), items, tail))
+}
+
+/// Where the sentence holding a colon list ends, when more prose follows it: a period, question
+/// or exclamation mark before a space and a capital.
+fn list_end(rest: &str) -> Option<usize> {
+    let bytes = rest.as_bytes();
+    (0..bytes.len().saturating_sub(2)).find_map(|i| {
+        (matches!(bytes[i], b'.' | b'?' | b'!')
+            && bytes[i + 1] == b' '
+            && bytes[i + 2].is_ascii_uppercase()
+            && !rest[..i].ends_with(|c: char| c.is_ascii_digit())
+            && !["Mr", "Mrs", "Ms", "Dr", "St"].iter().any(|a| rest[..i].ends_with(a)))
+        .then_some(i + 1)
+    })
 }
 
 /// Splits at commas and semicolons that are not inside parentheses.
@@ -326,7 +346,10 @@ pub fn expand(lines: &[&str]) -> Vec<String> {
     let mut split: Vec<String> = Vec::new();
     for line in lines {
         let body = bullet(line).unwrap_or(line);
-        if let Some((head, items)) = inline_items(body).or_else(|| colon_items(body)) {
+        let found = inline_items(body)
+            .map(|(head, items)| (head, items, None))
+            .or_else(|| colon_items(body));
+        if let Some((head, items, tail)) = found {
             if !head.is_empty() {
                 let head = if head.ends_with(':') || head.ends_with('.') {
                     head
@@ -336,6 +359,7 @@ pub fn expand(lines: &[&str]) -> Vec<String> {
                 split.push(head);
             }
             split.extend(items.into_iter().map(|i| format!("- {i}")));
+            split.extend(tail.filter(|t| !t.is_empty()));
         } else {
             split.push((*line).to_owned());
         }

@@ -340,7 +340,13 @@ pub fn sentences(text: &str) -> Vec<String> {
         let ends = match c {
             '?' | '!' | ';' => next_space && !in_quote,
             '.' => next_space && !in_quote && !is_abbreviation(&chars[start..i], &chars[i + 1..]),
-            ':' => next_space && !in_quote && opens_instruction(&chars[i + 1..]),
+            // "If no: get an email address" is one sentence, its condition and what to do.
+            ':' => {
+                next_space
+                    && !in_quote
+                    && opens_instruction(&chars[i + 1..])
+                    && !opens_condition(&chars[start..i])
+            }
             _ => false,
         };
         if ends {
@@ -369,6 +375,15 @@ fn push_sentence(out: &mut Vec<String>, chars: &[char]) {
         let s = s.trim_end_matches(';').trim();
         out.push(s.to_owned());
     }
+}
+
+/// Whether a sentence so far is a condition ("If no", "When they answer").
+fn opens_condition(before: &[char]) -> bool {
+    let text: String = before.iter().collect();
+    let lower = text.trim_start().to_lowercase();
+    ["if ", "when ", "unless ", "once ", "in case "]
+        .iter()
+        .any(|c| lower.starts_with(c))
 }
 
 /// Whether the words after a colon start an instruction or a question ("Quick survey: ask

@@ -146,6 +146,29 @@ impl Builder {
         if is_judgement(&lower) {
             return None;
         }
+        // "If she can't do Tuesday", "if they need to move it": the call's confirmation is
+        // declined, whatever was asked after it.
+        let changes_plan = negative
+            && [
+                "can't", "cannot", "unable", "not able", "won't", "doesn't work", "does not work",
+                "reschedule", "cancel", "move it", "not available", "unavailable", "conflict",
+                "no longer", "can't make",
+            ]
+            .iter()
+            .any(|k| lower.contains(k));
+        if changes_plan
+            && let Some(step) = self.steps.iter().find(|s| {
+                let f = &s.field.name;
+                s.field.kind == FieldKind::YesNo
+                    && s.when.is_none()
+                    && (f == "confirmed" || f.ends_with("_confirmed") || f == "attending")
+            })
+        {
+            return Some(Condition {
+                field: step.field.name.clone(),
+                equals: Value::Bool(false),
+            });
+        }
         // A sibling of the branch just read ("If they say no, ... If they say yes, ...") is on the
         // same question; otherwise the latest unconditional yes/no, then any.
         let sibling = self
