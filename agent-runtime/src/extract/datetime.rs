@@ -15,6 +15,11 @@ const WEEKDAYS: [(&str, Weekday); 7] = [
     ("sunday", Weekday::Sunday),
 ];
 
+/// Whether a lowercase word names a weekday or a whole month ("friday", "october").
+pub fn weekday_or_month(word: &str) -> bool {
+    WEEKDAYS.iter().any(|(w, _)| *w == word) || month(word).is_some_and(|m| m.to_string().to_lowercase() == word)
+}
+
 fn month(word: &str) -> Option<Month> {
     const MONTHS: [Month; 12] = [
         Month::January,

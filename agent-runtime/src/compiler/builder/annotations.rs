@@ -19,7 +19,7 @@ pub(super) struct Annotations {
 }
 
 impl Annotations {
-    fn is_empty(&self) -> bool {
+    pub(super) fn is_empty(&self) -> bool {
         *self == Self::default()
     }
 }

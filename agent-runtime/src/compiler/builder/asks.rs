@@ -498,6 +498,16 @@ impl Builder {
         }
         let (base, notes) = annotations::take(rest);
         let mut asks = self.asks_from_text(&base, collecting);
+        // "which instrument (piano, guitar, or drums) and the student's age": several questions,
+        // each item reads its own notes.
+        if asks.len() > 1 && !notes.is_empty() {
+            let steps = self.steps.len();
+            let with_notes = self.asks_from_text(rest, collecting);
+            self.steps.truncate(steps);
+            if with_notes.len() == asks.len() {
+                return with_notes;
+            }
+        }
         if asks.len() == 1 {
             let ask = asks.remove(0);
             let topic =

@@ -608,7 +608,11 @@ impl Builder {
                     .as_deref()
                     .is_some_and(|o| lower.contains(&o.to_lowercase()));
             let early = self.steps.is_empty() && self.messages.is_empty();
-            if early && !introduces_us && self.background.len() < 2 && answer.len() <= 200 {
+            // A fact of theirs (an amount, a date), not a sentence introducing them ("A parent,
+            // Mr. Ibsen, asked about lessons").
+            let dated = c.chars().any(|ch| ch.is_ascii_digit() || ch == '$')
+                || words(&lower).iter().any(|w| crate::extract::weekday_or_month(w));
+            if early && dated && !introduces_us && self.background.len() < 2 && answer.len() <= 200 {
                 self.background.push(answer.clone());
             }
             self.facts.push(Fact {
