@@ -277,7 +277,9 @@ fn list_end(rest: &str) -> Option<usize> {
             && bytes[i + 1] == b' '
             && bytes[i + 2].is_ascii_uppercase()
             && !rest[..i].ends_with(|c: char| c.is_ascii_digit())
-            && !["Mr", "Mrs", "Ms", "Dr", "St"].iter().any(|a| rest[..i].ends_with(a)))
+            && !["Mr", "Mrs", "Ms", "Dr", "St"]
+                .iter()
+                .any(|a| rest[..i].ends_with(a)))
         .then_some(i + 1)
     })
 }
@@ -304,6 +306,15 @@ fn split_outside_parens(text: &str) -> Vec<&str> {
 /// An item under an asking header, as an instruction the clause reader understands.
 fn as_instruction(item: &str) -> String {
     let t = item.trim();
+    // "need AV equipment? (y/n)": the note after the mark belongs to the item.
+    let moved;
+    let t = match t.split_once("? (") {
+        Some((q, note)) if note.ends_with(')') => {
+            moved = format!("{q} ({note}");
+            moved.as_str()
+        }
+        _ => t,
+    };
     let lower = t.to_lowercase();
     let first = lower
         .split(|c: char| !(c.is_alphanumeric() || c == '\''))
@@ -313,6 +324,16 @@ fn as_instruction(item: &str) -> String {
         return t.to_owned();
     }
     if t.ends_with('?') {
+        // "Still good for Thursday at 11:45?", "resolved y/n?": a yes/no question in note form.
+        let base = first.split('\'').next().unwrap_or(first);
+        if !QUESTION_OPENERS.contains(&base) && !INSTRUCTION_OPENERS.contains(&base) {
+            let body = t.trim_end_matches('?').trim_end();
+            let body = body
+                .strip_suffix(" y/n")
+                .or_else(|| body.strip_suffix(" (y/n)"))
+                .unwrap_or(body);
+            return format!("Ask about {} (y/n).", lowercase_first(body));
+        }
         return t.to_owned();
     }
     let body = t.trim_end_matches(['.', '!', ';', ',']);
@@ -421,6 +442,42 @@ mod tests {
         );
         let notes = ["Details:", "- Window: 1-3 PM"];
         assert_eq!(expand(&notes), vec!["Details:", "- Window: 1-3 PM"]);
+    }
+
+    #[test]
+    fn note_form_questions_are_yes_no() {
+        let out = expand(&[
+            "Ask:",
+            "- Still good for Thursday at 11:45?",
+            "- need AV equipment? (y/n)",
+            "- What's their biggest headache?",
+        ]);
+        assert_eq!(
+            out,
+            vec![
+                "Ask:",
+                "- Ask about still good for Thursday at 11:45 (y/n).",
+                "- Ask about need AV equipment (y/n).",
+                "- What's their biggest headache?",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_colon_list_ends_with_its_sentence() {
+        let out = expand(&[
+            "Ask: the square footage, how many nights a week, and if they'd like a quote. If yes to the quote, offer Tuesday at 4 PM.",
+        ]);
+        assert_eq!(
+            out,
+            vec![
+                "Ask:",
+                "- Ask about the square footage.",
+                "- Ask how many nights a week.",
+                "- if they'd like a quote",
+                "If yes to the quote, offer Tuesday at 4 PM.",
+            ]
+        );
     }
 
     #[test]

@@ -17,7 +17,8 @@ const WEEKDAYS: [(&str, Weekday); 7] = [
 
 /// Whether a lowercase word names a weekday or a whole month ("friday", "october").
 pub fn weekday_or_month(word: &str) -> bool {
-    WEEKDAYS.iter().any(|(w, _)| *w == word) || month(word).is_some_and(|m| m.to_string().to_lowercase() == word)
+    WEEKDAYS.iter().any(|(w, _)| *w == word)
+        || month(word).is_some_and(|m| m.to_string().to_lowercase() == word)
 }
 
 fn month(word: &str) -> Option<Month> {

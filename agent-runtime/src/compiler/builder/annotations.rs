@@ -203,6 +203,10 @@ fn yes_no_question(topic: &str) -> String {
     if STATE_WORDS.contains(&first.as_str()) {
         return sentence_case(&format!("Are you {t}"), '?');
     }
+    // "resolved", "fixed", "delivered": whether the thing is.
+    if first.len() > 4 && first.ends_with("ed") && !TOPIC_VERBS.contains(&first.as_str()) {
+        return sentence_case(&format!("Is it {t}"), '?');
+    }
     if TOPIC_VERBS.contains(&first.as_str()) {
         return sentence_case(&format!("Do you {t}"), '?');
     }

@@ -150,9 +150,21 @@ impl Builder {
         // declined, whatever was asked after it.
         let changes_plan = negative
             && [
-                "can't", "cannot", "unable", "not able", "won't", "doesn't work", "does not work",
-                "reschedule", "cancel", "move it", "not available", "unavailable", "conflict",
-                "no longer", "can't make",
+                "can't",
+                "cannot",
+                "unable",
+                "not able",
+                "won't",
+                "doesn't work",
+                "does not work",
+                "reschedule",
+                "cancel",
+                "move it",
+                "not available",
+                "unavailable",
+                "conflict",
+                "no longer",
+                "can't make",
             ]
             .iter()
             .any(|k| lower.contains(k));

@@ -501,6 +501,9 @@ pub(super) fn is_negative(cond: &str) -> bool {
         " hasn't ",
         " out of town ",
         " sick ",
+        " bad ",
+        " no good ",
+        " not good ",
     ]
     .iter()
     .any(|k| joined.contains(k))
