@@ -200,7 +200,16 @@ fn is_asking_header(header: &str) -> bool {
 /// "qualify: own or rent, # of doors, interested y/n": an asking header and a comma list after
 /// its colon, split into the header and its items.
 fn colon_items(line: &str) -> Option<(String, Vec<String>, Option<String>)> {
-    let colon = line.rfind(": ")?;
+    // The last colon first ("call re: X. qualify: A, B"), then earlier ones ("NPS survey: how
+    // likely ..., and which class they'd add: mornings or evenings").
+    let colons: Vec<usize> = line.match_indices(": ").map(|(i, _)| i).collect();
+    colons
+        .into_iter()
+        .rev()
+        .find_map(|colon| colon_items_at(line, colon))
+}
+
+fn colon_items_at(line: &str, colon: usize) -> Option<(String, Vec<String>, Option<String>)> {
     let (head, rest) = (&line[..colon], line[colon + 1..].trim());
     // The list ends with its sentence: "Ask: A, B, and C. If yes to C, offer ..." goes on as
     // prose after the items.
@@ -229,7 +238,27 @@ fn colon_items(line: &str) -> Option<(String, Vec<String>, Option<String>)> {
     let header_lower = header.to_lowercase();
     // "Quick 60-second survey for Bao Down Kitchen delivery customers:" is still a header.
     let longest = if header_lower.contains("survey") { 12 } else { 8 };
-    if header.split_whitespace().count() > longest || !strong.iter().any(|h| header_lower.contains(h)) {
+    // "call the new lead: how many dogs, how many walks per week, and their email": items that
+    // are questions make a list under any header.
+    let questions = split_outside_parens(rest)
+        .iter()
+        .filter(|i| {
+            let first = i
+                .trim()
+                .trim_start_matches("and ")
+                .split_whitespace()
+                .next()
+                .unwrap_or("")
+                .to_lowercase();
+            matches!(
+                first.as_str(),
+                "how" | "what" | "which" | "whether" | "when" | "where" | "who"
+            )
+        })
+        .count();
+    let asking = strong.iter().any(|h| header_lower.contains(h)) || questions >= 2;
+    let longest = if questions >= 2 { 12 } else { longest };
+    if header.split_whitespace().count() > longest || !asking {
         return None;
     }
     // "Find out which applies: pay now, an arrangement, or already paid": options, not items.
@@ -254,6 +283,15 @@ fn colon_items(line: &str) -> Option<(String, Vec<String>, Option<String>)> {
         return None;
     }
     let rest = rest.trim_end_matches(['.', '!']);
+    // An item with options after its own colon ("which class they'd add: early morning,
+    // lunchtime, or late evening") is one item, its commas kept.
+    let (rest, options_item) = match rest.find(": ") {
+        Some(inner) => {
+            let start = rest[..inner].rfind(',').map_or(0, |c| c + 1);
+            (&rest[..start], Some(rest[start..].trim()))
+        }
+        None => (rest, None),
+    };
     let items: Vec<String> = split_outside_parens(rest)
         .into_iter()
         .map(|i| {
@@ -264,8 +302,16 @@ fn colon_items(line: &str) -> Option<(String, Vec<String>, Option<String>)> {
         })
         .filter(|i| !i.is_empty())
         .map(str::to_owned)
+        .chain(options_item.map(|i| i.strip_prefix("and ").unwrap_or(i).to_owned()))
         .collect();
-    (items.len() >= 2).then(|| (format!("{}:", head.trim_end()), items, tail))
+    // A header that did not say "ask" over items that are questions says it now.
+    let head = head.trim_end();
+    let head = if strong.iter().any(|h| header_lower.contains(h)) {
+        format!("{head}:")
+    } else {
+        format!("{}. Ask:", head.trim_end_matches(['.', ',']))
+    };
+    (items.len() >= 2).then(|| (head, items, tail))
 }
 
 /// Where the sentence holding a colon list ends, when more prose follows it: a period, question

@@ -310,6 +310,18 @@ impl Builder {
             "letting them know ",
             "to let them know that ",
             "to let them know ",
+            "tell them that ",
+            "tell him that ",
+            "tell her that ",
+            "tell them ",
+            "tell him ",
+            "tell her ",
+            "let them know that ",
+            "let him know that ",
+            "let her know that ",
+            "let them know ",
+            "let him know ",
+            "let her know ",
             "message: ",
             "voicemail: ",
             ": ",
@@ -318,7 +330,15 @@ impl Builder {
             if let Some(at) = lower.find(marker) {
                 let text = cons[at + marker.len()..].trim().trim_matches('"').trim();
                 if !text.is_empty() && !text.to_lowercase().starts_with("ask") {
-                    let text = self.address(text);
+                    // "tell him they're ready and that we're open 9 to 6": told to him, "they"
+                    // are the things he waits for, not him.
+                    let one_person = [" him ", " her "].iter().any(|p| marker.contains(p.trim_start()));
+                    let text = text.replace(" and that ", " and ");
+                    let text = if one_person {
+                        keep_they(&text, |t| self.address(t))
+                    } else {
+                        self.address(&text)
+                    };
                     self.voicemail = Voicemail::Exact(sentence_case(&text, '.'));
                     return;
                 }
@@ -372,4 +392,32 @@ impl Builder {
         }
         false
     }
+}
+
+/// `address` applied to a text whose "they", "them" and "their" stay as they are (they name
+/// things or others when the callee is one person spoken of as "him" or "her").
+fn keep_they(text: &str, address: impl Fn(&str) -> String) -> String {
+    const KEPT: &[(&str, &str)] = &[
+        ("They're", "\u{5}A"),
+        ("they're", "\u{5}B"),
+        ("They", "\u{5}C"),
+        ("they", "\u{5}D"),
+        ("Them", "\u{5}E"),
+        ("them", "\u{5}F"),
+        ("Their", "\u{5}G"),
+        ("their", "\u{5}H"),
+    ];
+    let protected = text
+        .split(' ')
+        .map(|w| {
+            let (core, tail) = split_trailing_punct(w);
+            match KEPT.iter().find(|(k, _)| *k == core) {
+                Some((_, mark)) => format!("{mark}{tail}"),
+                None => w.to_owned(),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ");
+    KEPT.iter()
+        .fold(address(&protected), |t, (word, mark)| t.replace(mark, word))
 }

@@ -824,8 +824,17 @@ impl Builder {
             .unwrap_or_default();
         match &self.voicemail {
             Voicemail::Exact(text) => {
+                // "They're ready to pick up": the words point back at the call's message, which
+                // goes first so the machine's owner knows what "they" are.
+                let points_back = ["They", "It ", "It's", "That", "These", "Those"]
+                    .iter()
+                    .any(|p| text.starts_with(p));
+                let text = match message {
+                    Some(m) if points_back => format!("{m} {text}"),
+                    _ => text.clone(),
+                };
                 if text.starts_with(DISCLOSURE) {
-                    text.clone()
+                    text
                 } else {
                     format!("{DISCLOSURE}{org_part}{for_whom}. {text}")
                 }
