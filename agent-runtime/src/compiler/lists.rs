@@ -311,7 +311,7 @@ fn colon_items_at(line: &str, colon: usize) -> Option<(String, Vec<String>, Opti
     } else {
         format!("{}. Ask:", head.trim_end_matches(['.', ',']))
     };
-    (items.len() >= 2).then(|| (head, items, tail))
+    (items.len() >= 2).then_some((head, items, tail))
 }
 
 /// Where the sentence holding a colon list ends, when more prose follows it: a period, question
