@@ -168,7 +168,7 @@ pub fn from_speech(kind: &FieldKind, text: &str, today: Date) -> Option<Value> {
         FieldKind::Rating { min, max } => rating(text, *min, *max),
         FieldKind::Email => extract::email(text).map(Value::String),
         FieldKind::Phone => extract::phone(text).map(Value::String),
-        FieldKind::Number => extract::number(text).map(number_value),
+        FieldKind::Number => extract::stated_number(text).map(number_value),
         FieldKind::Digits => extract::digits(text).map(Value::String),
         FieldKind::Choice { options } => extract::choice(text, options).map(Value::String),
         FieldKind::Text => {

@@ -145,6 +145,38 @@ pub fn date(text: &str, today: Date) -> Option<Date> {
             return Some(d);
         }
     }
+    // "on the twenty-second", "the 15th": a day of this month, or of the next once it is past.
+    for (i, w) in ws.iter().enumerate().skip(1) {
+        if ws[i - 1] != "the" {
+            continue;
+        }
+        let parts: Vec<String> = w.split('-').map(str::to_owned).collect();
+        let spoken: Vec<String> = parts
+            .iter()
+            .cloned()
+            .chain(ws[i + 1..].iter().take(1).cloned())
+            .collect();
+        let Some((day, used)) = day_at(&spoken, 0) else {
+            continue;
+        };
+        // An ordinal, not a count ("the 3 of us", "the twenty").
+        let last = &spoken[used - 1];
+        let ordinal = ["st", "nd", "rd", "th"].iter().any(|s| last.ends_with(s));
+        if !ordinal {
+            continue;
+        }
+        let this_month = Date::from_calendar_date(today.year(), today.month(), day).ok();
+        if let Some(d) = this_month.filter(|d| *d >= today) {
+            return Some(d);
+        }
+        let next = today.month().next();
+        let year = if next == Month::January {
+            today.year() + 1
+        } else {
+            today.year()
+        };
+        return Date::from_calendar_date(year, next, day).ok();
+    }
     None
 }
 
@@ -364,6 +396,14 @@ mod tests {
         assert_eq!(date("2027-01-15", TODAY), Some(date!(2027 - 01 - 15)));
         assert_eq!(date("I may come", TODAY), None);
         assert_eq!(date("February 30th", TODAY), None);
+        // A day of the month alone: this month's, or next month's once it has passed.
+        assert_eq!(
+            date("I'll pay on the twenty-second.", TODAY),
+            Some(date!(2026 - 11 - 22))
+        );
+        assert_eq!(date("the twenty first", TODAY), Some(date!(2026 - 12 - 21)));
+        assert_eq!(date("by the 30th", TODAY), Some(date!(2026 - 11 - 30)));
+        assert_eq!(date("all the 3 of us", TODAY), None);
         assert_eq!(date("no idea", TODAY), None);
     }
 

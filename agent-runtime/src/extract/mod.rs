@@ -18,7 +18,7 @@ pub use correction::after_correction;
 pub use datetime::{date, time, weekday_or_month};
 pub use email::email;
 pub use fuzzy::{best_match, close, sound_alike};
-pub use numbers::{digits, number, phone};
+pub use numbers::{digits, number, phone, stated_number};
 pub use yesno::yes_no;
 
 /// Lowercase words with punctuation removed, keeping `@`, `.` inside tokens, `:` and `/`.

@@ -127,15 +127,42 @@ fn number_tokens(text: &str) -> Vec<String> {
 /// forty-nine") are one number.
 pub fn number(text: &str) -> Option<f64> {
     let ws = number_tokens(text);
-    for i in 0..ws.len() {
+    (0..ws.len()).find_map(|i| number_at(&ws, i).map(|(n, _)| n))
+}
+
+/// The number an answer gives: one said twice wins over the others ("we bought it three years
+/// ago ... about eighteen hundred square feet. Eighteen hundred, yes."), else the first.
+pub fn stated_number(text: &str) -> Option<f64> {
+    let ws = number_tokens(text);
+    let mut found = Vec::new();
+    let mut i = 0;
+    while i < ws.len() {
+        match number_at(&ws, i) {
+            Some((n, used)) => {
+                found.push(n);
+                i += used.max(1);
+            }
+            None => i += 1,
+        }
+    }
+    found
+        .iter()
+        .find(|n| found.iter().filter(|m| (*m - **n).abs() < f64::EPSILON).count() > 1)
+        .or(found.first())
+        .copied()
+}
+
+/// The number starting at `ws[i]`, and how many tokens it used.
+fn number_at(ws: &[String], i: usize) -> Option<(f64, usize)> {
+    {
         let w = ws[i].trim_end_matches('%').trim_start_matches('$');
         if let Ok(n) = w.replace(',', "").parse::<f64>() {
-            return Some(n);
+            return Some((n, 1));
         }
         if let Some(k) = w.strip_suffix('k')
             && let Ok(n) = k.replace(',', "").parse::<f64>()
         {
-            return Some(n * 1000.0);
+            return Some((n * 1000.0, 1));
         }
         if let Some((n, used)) = number_words(&ws[i..]) {
             // "eighteen seventy-five", "two forty-nine": a second group right after the first.
@@ -146,12 +173,12 @@ pub fn number(text: &str) -> Option<f64> {
                     .first()
                     .is_some_and(|w| tens(w).is_some() || unit(w).is_some_and(|u| u >= 10))
                 && !ws[i..i + used].iter().any(|w| w == "hundred" || w == "thousand");
-            if pair && let Some((m, _)) = number_words(rest).filter(|(m, _)| (10..100).contains(m)) {
+            if pair && let Some((m, more)) = number_words(rest).filter(|(m, _)| (10..100).contains(m)) {
                 #[allow(clippy::cast_precision_loss)] // spoken numbers are far below 2^52
-                return Some((n * 100 + m) as f64);
+                return Some(((n * 100 + m) as f64, used + more));
             }
             #[allow(clippy::cast_precision_loss)] // spoken numbers are far below 2^52
-            return Some(n as f64);
+            return Some((n as f64, used));
         }
     }
     None
@@ -228,6 +255,13 @@ mod tests {
         // Said twice, not fifty thousand five hundred.
         assert_eq!(number("um... five hundred? Five hundred this week"), Some(500.0));
         assert_eq!(number("nine hundred nine hundred"), Some(900.0));
+        assert_eq!(
+            stated_number(
+                "we bought it three years ago, about eighteen hundred square feet. Eighteen hundred, yes."
+            ),
+            Some(1800.0)
+        );
+        assert_eq!(stated_number("Two dogs, both five years old."), Some(2.0));
     }
 
     #[test]
