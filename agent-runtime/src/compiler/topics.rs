@@ -549,6 +549,15 @@ pub fn lookup(np: &str) -> Option<Found> {
         }) else {
             continue;
         };
+        // "any comments", "feedback on the visit" ask for comments; "he's had any whistling or
+        // feedback" asks about a thing that happened.
+        let coordinated = |text: &str| {
+            text.find(phrase)
+                .is_some_and(|at| text[..at].ends_with(" or ") || text[..at].ends_with(" and "))
+        };
+        if topic.name == "comments" && (coordinated(&bare) || coordinated(theirs)) {
+            continue;
+        }
         let np_text = bare.trim_end_matches(['.', '?', '!', ',']).to_owned();
         let name: String = if topic.name == "{np}" {
             field_name_from(phrase)

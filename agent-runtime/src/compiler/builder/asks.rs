@@ -650,7 +650,10 @@ impl Builder {
                 }
                 let ask = yes_no_ask(p, "");
                 // "whether they prefer A or B": the options are the answer.
+                // "whether he's had any whistling or feedback": any of them, yes or no.
+                let any_of = p.to_lowercase().contains(" any ");
                 if let Some(options) = options_in(p).filter(|o| o.len() <= 5)
+                    && !any_of
                     && !p.to_lowercase().contains(" or not")
                     && (p.to_lowercase().contains("prefer")
                         || p.to_lowercase().contains("would like")
