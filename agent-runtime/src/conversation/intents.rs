@@ -55,6 +55,18 @@ pub fn intent(text: &str) -> Option<Intent> {
         "remove me",
         "take me off",
         "unsubscribe",
+        "off your list",
+        "off the list",
+        "off your calling list",
+        "off your call list",
+        "take my number off",
+        "remove my number",
+        "lose my number",
+        "never call",
+        "no more calls",
+        "don't contact",
+        "do not contact",
+        "quit calling",
     ]) {
         return Some(Intent::DoNotCall);
     }
@@ -464,6 +476,10 @@ mod tests {
         );
         assert_eq!(intent("Wait, are you a robot?"), Some(Intent::AreYouAi));
         assert_eq!(intent("Please stop calling me."), Some(Intent::DoNotCall));
+        assert_eq!(
+            intent("No. I don't talk to robots. Take my number off your list, please."),
+            Some(Intent::DoNotCall)
+        );
         assert_eq!(intent("Who is this?"), Some(Intent::WhoIsThis));
         assert_eq!(intent("Sorry, what is this about?"), Some(Intent::About));
         assert_eq!(intent("What?"), Some(Intent::Repeat));

@@ -611,7 +611,17 @@ impl Builder {
             }
             return asks;
         }
-        let addressed = self.address(clause);
+        // "..., and separately whether", "and also if": the same list joint.
+        let addressed = self
+            .address(clause)
+            .replace(" , ", ", ")
+            .replace(", and separately ", " and ")
+            .replace(" and separately ", " and ")
+            .replace(", and also ", " and ")
+            .replace(" and also whether ", " and whether ")
+            .replace(" and also if ", " and if ")
+            .replace(", and whether ", " and whether ")
+            .replace(", and if ", " and if ");
         let mut parts: Vec<String> = addressed
             .split(" and whether ")
             .flat_map(|p| p.split(" and if "))

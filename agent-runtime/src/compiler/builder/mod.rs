@@ -478,6 +478,12 @@ impl Builder {
         if let Some(name) = &self.callee {
             for n in [name.as_str(), greeting_name(name)] {
                 if let Some(after) = strip_word(r, n) {
+                    // "confirm Abena Mensah's pickup": the pickup is theirs; the name stays for
+                    // the addressing that makes it "your pickup".
+                    let first = after.split_whitespace().next().unwrap_or("");
+                    if after.starts_with("'s") || first.ends_with("'s") {
+                        break;
+                    }
                     return after.trim_start_matches(',').trim_start();
                 }
             }
