@@ -180,6 +180,25 @@ const FOREIGN: &[&str] = &[
     "rufe",
     "an",
     // Portuguese and Italian
+    "o",
+    "os",
+    "e",
+    "ele",
+    "ela",
+    "eles",
+    "para",
+    "que",
+    "na",
+    "da",
+    "do",
+    "se",
+    "por",
+    "ou",
+    "um",
+    "em",
+    "pergunte",
+    "ligue",
+    "lembre",
     "não",
     "uma",
     "com",
@@ -241,6 +260,16 @@ mod tests {
     fn languages() {
         assert_eq!(read("Ask if they can come on Tuesday at 3 PM."), Reading::English);
         assert_eq!(read("Call Sam and confirm the delivery."), Reading::English);
+        assert_eq!(
+            read(
+                "Ligue para o Sr. Costa e lembre-o de que a conta vence na sexta. Pergunte se ele prefere pagar por boleto ou Pix."
+            ),
+            Reading::OtherLanguage
+        );
+        assert_eq!(
+            read("Remind Dana: no food after midnight, and do not drive yourself home."),
+            Reading::English
+        );
         assert_eq!(
             read("Llama a la clienta y confirma su cita del martes a las tres. Pregúntale su correo."),
             Reading::OtherLanguage

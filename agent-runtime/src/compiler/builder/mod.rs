@@ -715,6 +715,16 @@ impl Builder {
                 self.organization = None;
             }
         }
+        // "Call Agnes about her overdue account ($312)" and nothing more: the call is a notice of
+        // what it is about.
+        if self.steps.is_empty()
+            && self.messages.is_empty()
+            && self.ivr_target.is_none()
+            && let Some(s) = self.stated_subject.clone()
+        {
+            self.messages
+                .push(sentence_case(&format!("I'm calling about {s}"), '.'));
+        }
         // A reminder about an event asks whether they will make it, unless a question already
         // confirms it.
         if let Some(event) = self.reminded_event.clone()
