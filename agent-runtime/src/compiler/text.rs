@@ -1056,6 +1056,18 @@ pub fn third_person_verb_base(w: &str) -> Option<String> {
         "fit",
         "suit",
         "match",
+        "end",
+        "expire",
+        "start",
+        "begin",
+        "close",
+        "open",
+        "renew",
+        "ship",
+        "finish",
+        "change",
+        "lapse",
+        "mature",
     ];
     let base = if let Some(stem) = w.strip_suffix("ies") {
         format!("{stem}y")

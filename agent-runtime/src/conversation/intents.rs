@@ -181,7 +181,27 @@ pub fn intent(text: &str) -> Option<Intent> {
         "call him tomorrow",
         "call her later",
         "call him later",
-    ]) {
+        "can you call me",
+        "could you call me",
+        "call me on",
+        "call me at",
+        "call me around",
+        "call me after",
+        "call me this",
+        "call back on",
+        "call back at",
+    ]) || [
+        "monday",
+        "tuesday",
+        "wednesday",
+        "thursday",
+        "friday",
+        "saturday",
+        "sunday",
+    ]
+    .iter()
+    .any(|d| t.contains(&format!(" call me {d} ")) || t.contains(&format!(" call back {d} ")))
+    {
         return Some(Intent::CallBack);
     }
     if any(&[
@@ -485,6 +505,12 @@ mod tests {
         assert_eq!(intent("What?"), Some(Intent::Repeat));
         assert_eq!(
             intent("I'm driving, can you call me back tomorrow at 5?"),
+            Some(Intent::CallBack)
+        );
+        assert_eq!(
+            intent(
+                "We submit about four hundred claims a month. But I've got patients waiting. Call me Wednesday at two?"
+            ),
             Some(Intent::CallBack)
         );
         assert_eq!(intent("How much is the bill?"), Some(Intent::Question));

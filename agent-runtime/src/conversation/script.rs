@@ -355,13 +355,47 @@ impl Conversation {
                 };
             }
             Intent::CallBack => {
-                let when = answers::from_speech(&FieldKind::DateTime, text, self.config.today);
+                // "We submit about four hundred a month. Can you call me Wednesday at two?": the
+                // answer given on the way out is kept.
+                if let Some(i) = self.step {
+                    let field = &self.workflow.steps[i].field;
+                    if !matches!(field.kind, FieldKind::Text | FieldKind::YesNo)
+                        && !self.fields.contains_key(&field.name)
+                        && let Some(heard) = answers::read(&field.kind.clone(), text, self.config.today)
+                    {
+                        self.keep(i, heard.value);
+                    }
+                }
+                // The prompt's own "ask when to call back" question holds the time, when it has one.
+                let callback_field = self
+                    .workflow
+                    .steps
+                    .iter()
+                    .find(|s| {
+                        let q = s.question.to_lowercase();
+                        matches!(
+                            s.field.kind,
+                            FieldKind::Date | FieldKind::DateTime | FieldKind::Time
+                        ) && (s.field.name.contains("call")
+                            || q.contains("call back")
+                            || q.contains("callback"))
+                    })
+                    .map(|s| s.field.name.clone());
+                // The time is in the words about calling back, not in an answer said before
+                // them ("about four hundred claims ... call me Wednesday at two").
+                // ASCII lowering keeps byte offsets, so the slice below stays on a boundary.
+                let lower = text.to_ascii_lowercase();
+                let tail = lower.rfind("call").map_or(text, |at| &text[at..]);
+                let when = answers::from_speech(&FieldKind::DateTime, tail, self.config.today)
+                    .or_else(|| answers::from_speech(&FieldKind::DateTime, text, self.config.today));
                 let said = match &when {
                     Some(v) => format!(" {}", answers::spoken(&FieldKind::DateTime, v)),
                     None => " later".to_owned(),
                 };
                 match when {
-                    Some(v) => self.fields.insert("callback_time".to_owned(), v),
+                    Some(v) => self
+                        .fields
+                        .insert(callback_field.unwrap_or_else(|| "callback_time".to_owned()), v),
                     None => self
                         .fields
                         .insert("callback_requested".to_owned(), Value::Bool(true)),
