@@ -170,24 +170,58 @@ pub fn choice(text: &str, options: &[String]) -> Option<String> {
 /// on that day of the month.
 fn by_day_of_month(said: &[String], options: &[String]) -> Option<String> {
     const MONTHS: [&str; 12] = [
-        "january", "february", "march", "april", "may", "june", "july", "august", "september",
-        "october", "november", "december",
+        "january",
+        "february",
+        "march",
+        "april",
+        "may",
+        "june",
+        "july",
+        "august",
+        "september",
+        "october",
+        "november",
+        "december",
     ];
     const ORDINAL_WORDS: [&str; 20] = [
-        "first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth", "tenth",
-        "eleventh", "twelfth", "thirteenth", "fourteenth", "fifteenth", "sixteenth", "seventeenth",
-        "eighteenth", "nineteenth", "twentieth",
+        "first",
+        "second",
+        "third",
+        "fourth",
+        "fifth",
+        "sixth",
+        "seventh",
+        "eighth",
+        "ninth",
+        "tenth",
+        "eleventh",
+        "twelfth",
+        "thirteenth",
+        "fourteenth",
+        "fifteenth",
+        "sixteenth",
+        "seventeenth",
+        "eighteenth",
+        "nineteenth",
+        "twentieth",
     ];
     let ordinal = |w: &str| -> Option<u32> {
         if let Some(i) = ORDINAL_WORDS.iter().position(|o| *o == w) {
             return u32::try_from(i + 1).ok();
         }
-        let digits = w.strip_suffix("st").or_else(|| w.strip_suffix("nd")).or_else(|| w.strip_suffix("rd")).or_else(|| w.strip_suffix("th"))?;
+        let digits = w
+            .strip_suffix("st")
+            .or_else(|| w.strip_suffix("nd"))
+            .or_else(|| w.strip_suffix("rd"))
+            .or_else(|| w.strip_suffix("th"))?;
         digits.parse().ok()
     };
     let day = said.iter().enumerate().find_map(|(i, w)| {
         // "twenty first", "thirty first" arrive as "20"/"30" then an ordinal.
-        let tens = i.checked_sub(1).and_then(|p| said[p].parse::<u32>().ok()).filter(|t| *t == 20 || *t == 30);
+        let tens = i
+            .checked_sub(1)
+            .and_then(|p| said[p].parse::<u32>().ok())
+            .filter(|t| *t == 20 || *t == 30);
         // "4th" arrives as "4" then "th".
         let suffixed = said
             .get(i + 1)

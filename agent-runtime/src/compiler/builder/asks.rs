@@ -678,6 +678,15 @@ impl Builder {
                         question: ask.question,
                     };
                 }
+                // "whether she'd like to pay it now over the phone, or have a statement mailed":
+                // two courses of action, too long for a list of options but a choice all the same.
+                if let Some(options) = either_course(p) {
+                    return Ask {
+                        kind: FieldKind::Choice { options },
+                        name: name_of(&ask.question, &FieldKind::Text),
+                        question: ask.question,
+                    };
+                }
                 ask
             })
             .collect();
@@ -940,4 +949,39 @@ impl Builder {
         );
         true
     }
+}
+
+/// "you'd like to A, or B", "you would prefer to A or B": the two courses offered.
+fn either_course(clause: &str) -> Option<Vec<String>> {
+    // ASCII lowering keeps byte offsets, so slicing `clause` by them is safe.
+    let lower = clause.to_ascii_lowercase();
+    let at = [
+        "'d like to ",
+        "would like to ",
+        "'d prefer to ",
+        "would prefer to ",
+        "'d rather ",
+    ]
+    .iter()
+    .find_map(|m| lower.find(m).map(|a| a + m.len()))?;
+    let rest = &clause[at..];
+    let rest_lower = &lower[at..];
+    let split = rest_lower
+        .rfind(", or ")
+        .map(|s| (s, 5))
+        .or_else(|| rest_lower.rfind(" or ").map(|s| (s, 4)))?;
+    let first = rest[..split.0].trim();
+    let second = rest[split.0 + split.1..].trim().trim_end_matches(['.', '?', '!']);
+    let second = second.strip_prefix("to ").unwrap_or(second);
+    if first.split_whitespace().count() < 2
+        || second.split_whitespace().count() < 2
+        || second.contains(" or ")
+    {
+        return None;
+    }
+    // "... or not" is the yes/no itself.
+    if second.eq_ignore_ascii_case("not") {
+        return None;
+    }
+    Some(vec![first.to_owned(), second.to_owned()])
 }
