@@ -35,6 +35,11 @@ pub fn compile(prompt: &str) -> Result<Workflow, WorkflowError> {
             max: MAX_PROMPT_CHARS,
         });
     }
+    // A letter whose lowercase is longer or shorter in bytes ("İ") is lowered up front, so every
+    // offset the readers find in a lowered copy of the text holds in the text itself.
+    let original = prompt;
+    let steady = steady_case(prompt);
+    let prompt = steady.as_str();
     match language::read(prompt) {
         language::Reading::English => {}
         language::Reading::OtherLanguage => return Err(WorkflowError::NotEnglish),
@@ -51,7 +56,19 @@ pub fn compile(prompt: &str) -> Result<Workflow, WorkflowError> {
     for sentence in &sentences {
         builder.sentence(sentence);
     }
-    builder.finish(prompt)
+    // The workflow keeps the prompt as it was given.
+    builder.finish(original)
+}
+
+/// The text with each letter whose lowercase has another byte length replaced by that lowercase.
+fn steady_case(text: &str) -> String {
+    text.chars()
+        .flat_map(|c| {
+            let lower: Vec<char> = c.to_lowercase().collect();
+            let same = lower.iter().map(|l| l.len_utf8()).sum::<usize>() == c.len_utf8();
+            if same { vec![c] } else { lower }
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -149,3 +149,20 @@ fn validation_catches_broken_workflows() {
     let back: crate::workflow::Workflow = serde_json::from_value(json).expect("round trips");
     assert_eq!(back.steps[0].field.name, "choice");
 }
+
+/// Letters whose lowercase takes more bytes than they do ("İ" is two, "i̇" three) once put
+/// offsets found in a lowered copy off their character boundaries; no prompt may crash the
+/// compiler.
+#[test]
+fn letters_that_change_length_when_lowered_never_crash_it() {
+    for prompt in [
+        "Call İlkay about her İstanbul trip. Ask if she'd like to rebook İt, or get a refund.",
+        "İİİİ call about İ. İf they can't, ask when to call back.",
+        "Ask: İ, İİ, and İİİ. If yes to İ, offer Ⱥ or Ⱦ.",
+        "{\"task\": \"confirm İ\", \"guest\": \"Ⱥnna\", \"if_declined\": \"ask İ\"}",
+        "Remind Ⱥlex that the İnvoice is due. Rate the İ from 1 to 10, rate Ⱦ from 1 to 10, and whether ok.",
+        "ⱥⱥⱥ, İ: how İ, which Ⱥ: x, y, or z",
+    ] {
+        let _ = compile(prompt);
+    }
+}

@@ -1057,6 +1057,7 @@ pub fn third_person_verb_base(w: &str) -> Option<String> {
         "suit",
         "match",
         "end",
+        "cost",
         "expire",
         "start",
         "begin",

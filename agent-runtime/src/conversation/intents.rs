@@ -378,6 +378,21 @@ pub fn is_menu(text: &str) -> bool {
         && ws.iter().any(|w| digit_of(w).is_some())
 }
 
+/// The clause just before the menu's first "press N" when punctuation sets it off ("To report
+/// a stray animal, press 1" gives "to report a stray animal"); `None` without punctuation.
+fn label_before_first_key(text: &str) -> Option<String> {
+    let lower = text.to_ascii_lowercase();
+    let at = ["press ", "dial ", "select "]
+        .iter()
+        .filter_map(|p| lower.find(p))
+        .min()?;
+    let before = lower[..at].trim_end();
+    // Only a clause that ends right before the key ("..., press 1").
+    let before = before.strip_suffix(',')?;
+    let start = before.rfind(['.', ',', ';', ':', '!', '?']).map_or(0, |s| s + 1);
+    Some(before[start..].trim().to_owned())
+}
+
 fn digit_of(word: &str) -> Option<char> {
     match word {
         "zero" | "0" => Some('0'),
@@ -438,7 +453,15 @@ pub fn menu_choice(text: &str, target: &str) -> Option<char> {
         let to = keys.get(n + 1).map_or(ws.len(), |k| k.0).max(from);
         &ws[from..to]
     };
-    let labels_follow = !keys.is_empty()
+    // "To report a stray animal, press 1. ... For all other questions, stay on the line": a
+    // label clause right before the first key says labels come first, whatever follows the last.
+    let label_first = label_before_first_key(text).is_some_and(|clause| {
+        words(&clause)
+            .first()
+            .is_some_and(|w| LEADS.contains(&w.as_str()))
+    });
+    let labels_follow = !label_first
+        && !keys.is_empty()
         && (0..keys.len()).all(|n| after(n).first().is_some_and(|w| LEADS.contains(&w.as_str())));
     let mut best: Option<(usize, char)> = None;
     for (n, &(press, key)) in keys.iter().enumerate() {
@@ -541,6 +564,12 @@ mod tests {
         let flat = "thank you for calling riverside utilities for new service press 1 for billing press 2 \
                     for power outages press 3";
         assert_eq!(menu_choice(flat, "billing"), Some('2'));
+        let stay = "Thank you for calling Marlow County Animal Services. To report a stray or dangerous animal, press 1. For adoptions, press 2. For pet licensing, press 3. For all other questions, please stay on the line.";
+        assert_eq!(menu_choice(stay, "licensing"), Some('3'));
+        assert_eq!(
+            menu_choice("Press 1 for sales, press 2 for billing.", "billing"),
+            Some('2')
+        );
         assert_eq!(menu_choice(flat, "new service"), Some('1'));
         assert_eq!(menu_choice(flat, "an outage"), Some('3'));
         let flat = "welcome press 1 for sales press 2 for billing press 3 to report an outage";

@@ -86,7 +86,9 @@ impl Conversation {
         if let Some(found) = intent(text) {
             // "No thanks, I'm not interested" to "Are you interested ...?" is an answer.
             let asks_interest = self.current_question().to_lowercase().contains("interest");
-            if !(found == Intent::NotInterested && asks_interest) {
+            // "Let me see... hold on... yes, it's been assigned": the answer came after the wait.
+            let answered_after_wait = found == Intent::Wait && !self.no_answer_in(text);
+            if !(answered_after_wait || found == Intent::NotInterested && asks_interest) {
                 self.on_intent(found, text, now_ms);
                 return;
             }
@@ -251,7 +253,25 @@ impl Conversation {
         .iter()
         .any(|k| lower.contains(k))
             || extract::yes_no(text) == Some(false) && !lower.contains("speaking") && !self_named;
+        // "Doctor Amari is with a patient, but I can help you": someone who can answer for them.
+        let offers_help = [
+            "i can help",
+            "can help you",
+            "i could help",
+            "maybe i can help",
+            "what can i do for you",
+            "how can i help",
+            "i handle that",
+            "i can answer",
+        ]
+        .iter()
+        .any(|k| lower.contains(k));
         self.asking_identity = false;
+        if wrong && offers_help {
+            self.fill_ahead(text, None);
+            self.begin_script(now_ms, Some("Thank you.".to_owned()));
+            return;
+        }
         if wrong {
             let name = self
                 .workflow

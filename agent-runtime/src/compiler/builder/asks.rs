@@ -696,10 +696,40 @@ impl Builder {
 
     /// "ask them to rate ...", "ask them to confirm ...", "ask them to spell their name".
     pub(super) fn ask_to(&mut self, clause: &str) -> Vec<Ask> {
-        let lower = clause.to_lowercase();
+        let lower = clause.to_ascii_lowercase();
         if lower.starts_with("rate") || lower.starts_with("score") || lower.starts_with("grade") {
-            let what = strip_any(clause, &["rate", "score", "grade"]).unwrap_or("");
-            return vec![rating_ask(&self.address(what))];
+            // "rate the repair quality from 1 to 10, rate our communication from 1 to 10, and
+            // whether the bill matched the estimate": each rating, then the yes/no.
+            let (ratings, yes_no) = match [", and whether ", " and whether ", ", whether "]
+                .iter()
+                .find_map(|m| lower.find(m).map(|at| (at, m.len())))
+            {
+                Some((at, len)) => (&clause[..at], Some(&clause[at + len..])),
+                None => (clause, None),
+            };
+            let mut asks = Vec::new();
+            let mut rest = ratings;
+            loop {
+                let rest_lower = rest.to_ascii_lowercase();
+                let next = [", and rate ", " and rate ", ", rate "]
+                    .iter()
+                    .filter_map(|m| rest_lower.find(m).map(|at| (at, m.len())))
+                    .min();
+                let (this, more) = match next {
+                    Some((at, len)) => (&rest[..at], Some(&rest[at + len..])),
+                    None => (rest, None),
+                };
+                let what = strip_any(this, &["rate", "score", "grade"]).unwrap_or(this);
+                asks.push(rating_ask(&self.address(what)));
+                match more {
+                    Some(m) => rest = m,
+                    None => break,
+                }
+            }
+            if let Some(q) = yes_no {
+                asks.extend(self.yes_no_clauses(q));
+            }
+            return asks;
         }
         if let Some(rest) = strip_any(clause, &["confirm", "verify"]) {
             let rest_lower = rest.to_lowercase();
