@@ -253,6 +253,9 @@ pub struct Scene {
     pub beeps: Vec<LabelBeep>,
     /// Who answered, for AMD scenes.
     pub truth: Option<Verdict>,
+    /// What was said, in order: (start ms, end ms of its voiced span, text). The AMD bench can
+    /// offer these as a perfect transcript, beside Whisper's.
+    pub said: Vec<(u64, u64, String)>,
 }
 
 impl Scene {
@@ -266,6 +269,7 @@ impl Scene {
             digits: Vec::new(),
             beeps: Vec::new(),
             truth: None,
+            said: Vec::new(),
         }
     }
 
@@ -295,6 +299,12 @@ impl Scene {
             self.speech
                 .push((((at + s) / per_ms) as u64, ((at + e) / per_ms) as u64));
         }
+        let (s, e) = u.span();
+        self.said.push((
+            ((at + s) / per_ms) as u64,
+            ((at + e) / per_ms) as u64,
+            u.text.clone(),
+        ));
         self
     }
 
@@ -520,6 +530,15 @@ fn read_mono(path: &Path) -> Result<Vec<i16>> {
     r.samples::<i16>()
         .collect::<std::result::Result<_, _>>()
         .map_err(wav_err)
+}
+
+/// FNV-1a of several fields, for cache keys.
+pub fn fnv64(fields: &[&[u8]]) -> u64 {
+    let mut h = Fnv::default();
+    for f in fields {
+        h.write(f);
+    }
+    h.0
 }
 
 /// FNV-1a, for cache keys (stable across Rust versions, unlike `DefaultHasher`).
