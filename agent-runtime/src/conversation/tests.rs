@@ -276,7 +276,11 @@ fn phone_menus_are_navigated_before_speaking() {
     c.handle(Input::Answered { now_ms: now });
     assert!(drain(&mut c).is_empty(), "a menu is listened to, not talked over");
     // The answering-machine detector calls the menu a machine: expected, and no voicemail.
-    c.handle(Input::Machine { now_ms: 2_000 });
+    c.handle(Input::Amd {
+        verdict: Verdict::Machine,
+        confidence: 0.8,
+        now_ms: 2_000,
+    });
     assert!(drain(&mut c).is_empty(), "a menu is not a voicemail");
     let actions = caller(
         &mut c,
@@ -304,7 +308,11 @@ fn a_machine_gets_the_message_after_the_beep() {
     c.handle(Input::Answered { now_ms: now });
     let greeting = drain(&mut c);
     // The cadence alone is not enough (a receptionist sounds like that too): the agent goes on.
-    c.handle(Input::Machine { now_ms: 1200 });
+    c.handle(Input::Amd {
+        verdict: Verdict::Machine,
+        confidence: 0.8,
+        now_ms: 1200,
+    });
     assert!(
         drain(&mut c).is_empty(),
         "a machine verdict from the audio alone waits"
@@ -996,7 +1004,11 @@ fn a_receptionist_with_a_machine_s_cadence_is_a_person() {
     c.handle(Input::Answered { now_ms: now });
     let first = drain(&mut c);
     // The detector says machine on the greeting's cadence...
-    c.handle(Input::Machine { now_ms: 2700 });
+    c.handle(Input::Amd {
+        verdict: Verdict::Machine,
+        confidence: 0.8,
+        now_ms: 2700,
+    });
     assert!(drain(&mut c).is_empty());
     // ...but the words are a live business greeting: no voicemail, the call goes on.
     c.handle(Input::CallerSaid {
@@ -1023,7 +1035,11 @@ fn a_receptionist_with_a_machine_s_cadence_is_a_person() {
     let mut c = engine(APPOINTMENT);
     c.handle(Input::Answered { now_ms: 0 });
     drain(&mut c);
-    c.handle(Input::Machine { now_ms: 2700 });
+    c.handle(Input::Amd {
+        verdict: Verdict::Machine,
+        confidence: 0.8,
+        now_ms: 2700,
+    });
     c.handle(Input::Tick {
         now_ms: 2700 + MACHINE_CONFIRM_MS,
     });
