@@ -12,6 +12,12 @@
 //!   this is Dana." | "Leave a message after the beep.");
 //! - with neither, the suspicion stands after [`MACHINE_CONFIRM_MS`].
 //!
+//! A recording's greeting is long, and its turn ends only when it does; so while the audio
+//! suspects a machine, the runtime also transcribes the greeting so far at its pauses
+//! ([`AmdJudge::heard_so_far`]): a recording's language there confirms the machine seconds
+//! earlier. Half a greeting never clears a suspicion ("You've reached Harbor Dental" | "this is
+//! Maria, how can I help?"): only whole turns do.
+//!
 //! The judge is sans-IO: the runtime's conversation feeds it the detector's verdicts, beeps, the
 //! caller's transcribed turns and ticks, with the time (ms since the answer) passed in, and acts
 //! on what it returns. The AMD evaluation (`benches/benches/analysis_eval.rs`) drives the same
@@ -192,17 +198,40 @@ impl AmdJudge {
         }
     }
 
+    /// The words of the caller's turn so far (transcribed at a pause inside it), offered at
+    /// `now_ms` while the audio suspects a machine: only a recording's language counts here, and
+    /// it confirms the machine. Returns the new judgement when it does.
+    pub fn heard_so_far(&mut self, now_ms: u64, text: &str) -> Option<Judgement> {
+        if !self.suspects_machine() || now_ms > self.config.greeting_window_ms {
+            return None;
+        }
+        match classify_transcript(text)? {
+            (Verdict::Machine, confidence) if confidence >= STRONG_WORDS => {
+                self.decide(Verdict::Machine, confidence, now_ms, JudgeCause::Words)
+            }
+            _ => None,
+        }
+    }
+
     /// The time is `now_ms`: an unchallenged suspicion becomes a machine verdict.
     pub fn tick(&mut self, now_ms: u64) -> Option<Judgement> {
         match self.state {
-            State::Suspected { since_ms, confidence } if now_ms >= since_ms + self.config.confirm_after_ms => {
+            State::Suspected { since_ms, confidence }
+                if now_ms >= since_ms + self.config.confirm_after_ms =>
+            {
                 self.decide(Verdict::Machine, confidence, now_ms, JudgeCause::Unchallenged)
             }
             _ => None,
         }
     }
 
-    fn decide(&mut self, verdict: Verdict, confidence: f32, now_ms: u64, cause: JudgeCause) -> Option<Judgement> {
+    fn decide(
+        &mut self,
+        verdict: Verdict,
+        confidence: f32,
+        now_ms: u64,
+        cause: JudgeCause,
+    ) -> Option<Judgement> {
         let j = Judgement {
             verdict,
             confidence: if confidence.is_finite() {
@@ -295,6 +324,23 @@ mod tests {
     }
 
     #[test]
+    fn half_a_greeting_confirms_a_machine_but_never_clears_one() {
+        let mut judge = AmdJudge::default();
+        // Not suspected: the greeting so far is not listened to.
+        assert_eq!(
+            judge.heard_so_far(1_500, "The person you are calling is not available."),
+            None
+        );
+        judge.audio(2_000, Verdict::Machine, 0.8);
+        // A receptionist's phrase or a person's words, half said: nothing yet.
+        assert_eq!(judge.heard_so_far(2_400, "You've reached Harbor Dental,"), None);
+        assert_eq!(judge.heard_so_far(2_600, "Good morning, Harbor Dental,"), None);
+        assert!(judge.suspects_machine());
+        let j = judge.heard_so_far(3_100, "The person you are calling is not available.");
+        assert_eq!(verdict(j), Some((Verdict::Machine, JudgeCause::Words)));
+    }
+
+    #[test]
     fn the_greeting_window_closes() {
         let mut judge = AmdJudge::default();
         judge.audio(1_500, Verdict::Human, 0.9);
@@ -313,7 +359,10 @@ mod tests {
         // A receptionist's phrase alone decides nothing...
         let mut judge = AmdJudge::default();
         assert_eq!(
-            judge.heard(3_000, "You have reached the Lee family and we will call you back soon enough"),
+            judge.heard(
+                3_000,
+                "You have reached the Lee family and we will call you back soon enough"
+            ),
             None
         );
         // ...but with the audio's suspicion it is a machine.
@@ -348,6 +397,9 @@ mod tests {
         let mut words_first = AmdJudge::default();
         words_first.heard(1_500, "Hello?");
         assert_eq!(words_first.audio(2_500, Verdict::Machine, 0.8), None);
-        assert!(!words_first.suspects_machine(), "a person's words outrank the cadence");
+        assert!(
+            !words_first.suspects_machine(),
+            "a person's words outrank the cadence"
+        );
     }
 }

@@ -2,7 +2,9 @@
 //! analysis against their labels. Used by `benches/benches/analysis_eval.rs` (the full harness)
 //! and `benches/tests/analysis_corpus.rs` (the small fixed corpus of the tests).
 
-use media_core::analysis::amd::{AmdCause, AmdDecision, Verdict, classify_transcript};
+use agent_runtime::amd::{AmdJudge, GREETING_WINDOW_MS, JudgeCause, JudgeConfig, Judgement};
+use agent_runtime::conversation::is_menu;
+use media_core::analysis::amd::{AmdDecision, Verdict};
 use media_core::analysis::beep::Beep;
 use media_core::analysis::file::{FileAnalysis, MonoAudio};
 use media_core::analysis::rate::ANALYSIS_FRAME_MS;
@@ -443,6 +445,47 @@ pub const HELD_OUT_GREETINGS: &[Greeting] = &[
         MachineCarrier,
         "Voicemail for, | Diane Foster. | Record your message after the tone.",
     ),
+    // Added with the voices (issue 12), before any held-out figure was looked at.
+    (
+        LiveBusiness,
+        "Hi, thanks for calling Maple Street Veterinary, this is Rosa speaking.",
+    ),
+    (LiveBusiness, "Morning, Kessler Auto Body, this is Frank."),
+    (
+        LiveBusiness,
+        "Good afternoon, Evergreen Property Management, Kevin speaking, how can I help?",
+    ),
+    (LivePersonal, "Hello?"),
+    (LivePersonal, "Hi, this is Sam."),
+    (
+        MachineCarrier,
+        "The person you are calling is not available. Please leave a message after the tone.",
+    ),
+    (
+        MachinePersonal,
+        "Hi, you've reached Sam, leave a message after the tone.",
+    ),
+    (
+        MachinePersonal,
+        "Hi, it's Lena. I'm probably out walking the dog. Talk soon!",
+    ),
+    (
+        MachineBusiness,
+        "Thank you for calling Maple Street Veterinary. We are closed for the day. For emergencies, please call the twenty four hour animal hospital.",
+    ),
+];
+
+/// Voices of the extended corpus, one drawn per scene: Piper, espeak-ng and flite voices (as
+/// `py/render_utterances.py` takes them).
+pub const GREETING_VOICES: &[&str] = &[
+    corpus::PIPER_JOE,
+    "espeak:en-us+f3",
+    "flite:slt",
+    "espeak:en-gb-scotland+m3",
+    "flite:rms",
+    "espeak:en-us+m7",
+    "flite:awb",
+    "espeak:en-gb-x-rp+f2",
 ];
 
 /// What a person says when they have waited and heard nothing.
@@ -503,34 +546,42 @@ pub fn greeting_scenes(part: AmdPart, size: Size, rate: AnalysisRate) -> Result<
         kind: GreetingKind,
         text: &'static str,
         rate: f32,
+        voice: &'static str,
         seed: u64,
     }
     let mut plans = Vec::new();
-    let mut items: Vec<(&str, f32)> = Vec::new();
+    let mut items: Vec<(&str, f32, &str)> = Vec::new();
     for &(i, &(kind, text)) in &greetings {
         for v in 0..variants {
             let seed = base_seed + 100 * i as u64 + v;
             let r = GREETING_RATES[pick(seed, GREETING_RATES.len() as u64) as usize];
+            // Each variant of a greeting in another voice.
+            let voice = GREETING_VOICES[((pick(seed - v, GREETING_VOICES.len() as u64) + v)
+                % GREETING_VOICES.len() as u64) as usize];
             for part_text in text.split('|') {
-                items.push((part_text.trim(), r));
+                items.push((part_text.trim(), r, voice));
             }
             for f in LIVE_FOLLOW_UPS {
-                items.push((f, r));
+                items.push((f, r, voice));
             }
             plans.push(Plan {
-                name: format!("{}/{}/{i}/v{v}", part.as_str(), kind.as_str()),
+                name: format!("{}/{}/{i}/v{v}/{voice}", part.as_str(), kind.as_str()),
                 kind,
                 text,
                 rate: r,
+                voice,
                 seed,
             });
         }
     }
-    items.sort_by(|a, b| a.0.cmp(b.0).then(a.1.total_cmp(&b.1)));
+    items.sort_by(|a, b| a.0.cmp(b.0).then(a.1.total_cmp(&b.1)).then(a.2.cmp(b.2)));
     items.dedup();
-    let rendered = corpus::utterances(&items, rate)?;
-    let find = |text: &str, r: f32| -> &Utterance {
-        let i = items.iter().position(|&(t, s)| t == text && s == r).unwrap_or(0);
+    let rendered = corpus::utterances_in(&items, rate)?;
+    let find = |text: &str, r: f32, voice: &str| -> &Utterance {
+        let i = items
+            .iter()
+            .position(|&(t, s, v)| t == text && s == r && v == voice)
+            .unwrap_or(0);
         &rendered[i]
     };
     let mut scenes = Vec::new();
@@ -553,13 +604,13 @@ pub fn greeting_scenes(part: AmdPart, size: Size, rate: AnalysisRate) -> Result<
                 };
                 s.silence(pause);
             }
-            s.say(find(p, plan.rate), gain);
+            s.say(find(p, plan.rate, plan.voice), gain);
         }
         if live {
             s.silence(2500 + 250 * pick(seed + 4, 11));
             if pick(seed + 5, 2) == 0 {
                 let f = LIVE_FOLLOW_UPS[pick(seed + 6, LIVE_FOLLOW_UPS.len() as u64) as usize];
-                s.say(find(f, plan.rate), gain).silence(1500);
+                s.say(find(f, plan.rate, plan.voice), gain).silence(1500);
             }
         } else {
             // One variant of each machine greeting beeps, the other does not.
@@ -594,32 +645,42 @@ pub fn greeting_scenes(part: AmdPart, size: Size, rate: AnalysisRate) -> Result<
 const TURN_PRE_ROLL_MS: u64 = 200;
 const TURN_POST_ROLL_MS: u64 = 150;
 
-/// What the AMD bench saw of one scene: the detector's verdicts as a live call gets them,
-/// with the greeting's words offered the way the runtime offers them.
+/// How long the bench follows a call, ms: past the longest greeting plus the judge's wait for
+/// confirmation, so every scene ends with the verdict the call would act on. The line is silent
+/// after a scene's audio.
+pub const AMD_HORIZON_MS: u64 = 16_000;
+
+/// What the AMD bench saw of one scene: the verdicts the call acts on, as the runtime reaches
+/// them (the audio detector's verdicts weighed by `agent_runtime::amd::AmdJudge` with the
+/// greeting's words and beeps).
 #[derive(Debug, Clone)]
 pub struct AmdRun {
-    /// The first verdict (the one the conversation first acts on), if any.
-    pub first: Option<AmdDecision>,
-    /// The last verdict (a beep may revise an earlier one); `unknown` if none came.
-    pub last: AmdDecision,
+    /// The first verdict the call acted on, if any.
+    pub first: Option<Judgement>,
+    /// The last; `unknown` at the horizon if none came.
+    pub last: Judgement,
+    /// The audio detector's own first verdict (cadence, beep), if any.
+    pub audio: Option<AmdDecision>,
     /// Speech segments.
     pub speech: Vec<(u64, u64)>,
     /// Beeps.
     pub beeps: Vec<Beep>,
     /// VAD counters.
     pub vad: VadStats,
-    /// Length of the audio, ms.
+    /// Length of the scene's audio, ms.
     pub duration_ms: u64,
     /// Each finished turn: when its transcript was ready, its text, and whether it was offered
-    /// to the detector (the runtime offers while the verdict is still open).
+    /// to the judge.
     pub heard: Vec<(u64, String, bool)>,
 }
 
-/// Runs the analyzer over `audio` as a live call does, and plays the runtime's part of the
-/// transcript hook: at each end of turn the turn's audio (pre- and post-roll included) goes to
-/// `listen`, and its text is offered `stt_delay_ms` later (what speech-to-text takes), through
-/// [`classify_transcript`], while no verdict or only `unknown` has been given, with the end of
-/// the turn's speech as its time (as `agent-runtime`'s call loop does).
+/// Runs the analyzer over `audio` as a live call does (then silence up to [`AMD_HORIZON_MS`]),
+/// and plays the runtime's part: the analyzer's AMD verdicts and beeps go to the judge when the
+/// call's driver would hand them to the conversation; at each end of turn the turn's audio (pre-
+/// and post-roll included) goes to `listen`, and its text reaches the judge `stt_delay_ms` later
+/// (what speech-to-text takes), unless it is a phone menu (the conversation navigates those);
+/// while the judge suspects a machine, the turn so far is heard at each pause inside it (one at a
+/// time) and offered as the greeting so far; the judge's clock ticks every frame.
 pub fn run_amd<B: VadBackend>(
     audio: &MonoAudio,
     config: AnalyzerConfig,
@@ -632,32 +693,52 @@ pub fn run_amd<B: VadBackend>(
         ..config
     };
     let mut analyzer = Analyzer::new(config)?;
+    let mut judge = AmdJudge::new(JudgeConfig::default());
     let frame = audio.rate.frame_samples();
     let per_ms = audio.rate.per_ms() as u64;
     let duration_ms = audio.samples.len() as u64 / per_ms;
+    let horizon_ms = duration_ms.max(AMD_HORIZON_MS);
     let mut run = AmdRun {
         first: None,
-        last: AmdDecision {
+        last: Judgement {
             verdict: Verdict::Unknown,
             confidence: 0.0,
-            decided_ms: duration_ms,
-            cause: AmdCause::Timeout,
+            decided_ms: horizon_ms,
+            cause: JudgeCause::Audio,
         },
+        audio: None,
         speech: Vec::new(),
         beeps: Vec::new(),
         vad: VadStats::default(),
         duration_ms,
         heard: Vec::new(),
     };
-    let mut decided = false;
+    let decided = |run: &mut AmdRun, j: Option<Judgement>| {
+        if let Some(j) = j {
+            run.first.get_or_insert(j);
+            run.last = j;
+        }
+    };
     let mut turn_start: Option<u64> = None;
-    // Turns being transcribed: (ready at, end of speech, text).
-    let mut pending: Vec<(u64, u64, String)> = Vec::new();
+    // Turns being transcribed: (ready at, text, whether it is the greeting so far).
+    let mut pending: Vec<(u64, String, bool)> = Vec::new();
+    let mut cut = |from_ms: u64, to_ms: u64, frame_end: u64| {
+        let from = (from_ms.saturating_sub(TURN_PRE_ROLL_MS) * per_ms) as usize;
+        let to = (((to_ms + TURN_POST_ROLL_MS) * per_ms) as usize)
+            .min((frame_end * per_ms) as usize)
+            .min(audio.samples.len());
+        if from < to {
+            listen(&audio.samples[from..to], from_ms, to_ms)
+        } else {
+            String::new()
+        }
+    };
     let mut padded = vec![0i16; frame];
-    let frames = audio.samples.len().div_ceil(frame);
+    let frames = (horizon_ms / ANALYSIS_FRAME_MS) as usize;
     for k in 0..frames {
         let now = k as u64 * ANALYSIS_FRAME_MS;
-        let chunk = &audio.samples[k * frame..((k + 1) * frame).min(audio.samples.len())];
+        let from = (k * frame).min(audio.samples.len());
+        let chunk = &audio.samples[from..((k + 1) * frame).min(audio.samples.len())];
         let samples = if chunk.len() == frame {
             chunk
         } else {
@@ -678,13 +759,15 @@ pub fn run_amd<B: VadBackend>(
                 i += 1;
                 continue;
             }
-            let (ready, end_ms, text) = pending.remove(i);
-            let open = !decided || run.last.verdict == Verdict::Unknown;
-            let offered = open && !text.trim().is_empty();
-            if offered && let Some((verdict, confidence)) = classify_transcript(&text) {
-                analyzer.offer_transcript(end_ms, verdict, confidence);
+            let (ready, text, so_far) = pending.remove(i);
+            let offered = !text.trim().is_empty() && !is_menu(&text);
+            if offered && so_far {
+                decided(&mut run, judge.heard_so_far(ready, &text));
+            } else if offered {
+                decided(&mut run, judge.heard(ready, &text));
             }
-            run.heard.push((ready, text, offered));
+            let label = if so_far { format!("(so far) {text}") } else { text };
+            run.heard.push((ready, label, offered));
         }
         while let Some(e) = analyzer.poll_event() {
             match e {
@@ -693,45 +776,50 @@ pub fn run_amd<B: VadBackend>(
                 }
                 AnalysisEvent::EndOfTurn { at_ms } => {
                     if let Some(start) = turn_start.take() {
-                        let from = (start.saturating_sub(TURN_PRE_ROLL_MS) * per_ms) as usize;
-                        let to = (((at_ms + TURN_POST_ROLL_MS) * per_ms) as usize)
-                            .min(((frame_end) * per_ms) as usize)
-                            .min(audio.samples.len());
-                        let text = if from < to {
-                            listen(&audio.samples[from..to], start, at_ms)
-                        } else {
-                            String::new()
-                        };
-                        pending.push((frame_end + stt_delay_ms, at_ms, text));
+                        // The runtime transcribes every turn; the bench only those the judge
+                        // may still use.
+                        if judge.is_machine() || frame_end > GREETING_WINDOW_MS {
+                            continue;
+                        }
+                        let text = cut(start, at_ms, frame_end);
+                        pending.push((frame_end + stt_delay_ms, text, false));
                     }
                 }
                 AnalysisEvent::SpeechEnded { start_ms, end_ms } => {
                     run.speech.push((start_ms, end_ms.min(duration_ms)));
+                    if let Some(start) = turn_start
+                        && judge.suspects_machine()
+                        && !pending.iter().any(|p| p.2)
+                    {
+                        let text = cut(start, end_ms.max(start), frame_end);
+                        pending.push((frame_end + stt_delay_ms, text, true));
+                    }
                 }
-                AnalysisEvent::Beep(b) => run.beeps.push(b),
+                AnalysisEvent::Beep(b) => {
+                    if b.start_ms < duration_ms {
+                        run.beeps.push(b);
+                    }
+                    decided(&mut run, judge.beep(frame_end));
+                }
                 AnalysisEvent::Amd(d) => {
-                    decided = true;
-                    run.first.get_or_insert(d);
-                    run.last = d;
+                    run.audio.get_or_insert(d);
+                    decided(&mut run, judge.audio(frame_end, d.verdict, d.confidence));
                 }
                 _ => {}
             }
         }
+        decided(&mut run, judge.tick(frame_end));
     }
     analyzer.finish();
     while let Some(e) = analyzer.poll_event() {
-        match e {
-            AnalysisEvent::SpeechEnded { start_ms, end_ms } => {
-                run.speech.push((start_ms, end_ms.min(duration_ms)));
-            }
-            AnalysisEvent::Beep(b) => run.beeps.push(b),
-            AnalysisEvent::Amd(d) => {
-                run.first.get_or_insert(d);
-                run.last = d;
-            }
-            _ => {}
+        if let AnalysisEvent::SpeechEnded { start_ms, end_ms } = e {
+            run.speech.push((start_ms, end_ms.min(duration_ms)));
         }
     }
+    if let Some(j) = judge.judgement() {
+        run.last = j;
+    }
+    run.speech.retain(|&(s, e)| s < e);
     run.vad = analyzer.vad_stats();
     Ok(run)
 }

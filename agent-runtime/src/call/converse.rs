@@ -101,6 +101,8 @@ struct Transcribed {
     text: Result<String, String>,
     start_ms: u64,
     end_ms: u64,
+    /// The greeting so far, transcribed at a pause for the answering-machine judge; not a turn.
+    so_far: bool,
 }
 
 /// The longest pause inside an unfinished turn when no turn model says otherwise, ms.
@@ -145,6 +147,8 @@ pub struct Converse<'a> {
     /// Speculative recognition: the turn so far, transcribed from its first pause. Used when the
     /// turn ends without more speech, dropped when the caller goes on.
     draft: Option<Draft>,
+    /// Whether the greeting so far is being transcribed for the answering-machine judge.
+    hearing_greeting: bool,
     /// Whether drafts are made at all.
     speculative_stt: bool,
 }
@@ -220,6 +224,7 @@ impl<'a> Converse<'a> {
             bridged: false,
             bridged_until: None,
             draft: None,
+            hearing_greeting: false,
             speculative_stt: true,
             continuation: Continuation::new(
                 speech
@@ -464,6 +469,22 @@ impl<'a> Converse<'a> {
                 samples_16k,
                 ..
             } => {
+                // While the cadence suspects a machine, its greeting so far goes to the judge: a
+                // recording's language confirms it long before the greeting ends. One at a time.
+                if conversation.suspects_machine() && !self.hearing_greeting {
+                    self.hearing_greeting = true;
+                    let stt = self.speech.stt.clone();
+                    let audio = Audio::new(SampleRate::HZ_16000, samples_16k.clone());
+                    self.transcriptions.spawn(async move {
+                        let text = stt.transcribe(&audio).await.map_err(|e| e.to_string());
+                        Transcribed {
+                            text,
+                            start_ms,
+                            end_ms,
+                            so_far: true,
+                        }
+                    });
+                }
                 // One draft at a time: a newer pause waits for the turn's end instead.
                 if !self.speculative_stt || self.draft.as_ref().is_some_and(|d| !d.task.is_finished()) {
                     return;
@@ -509,6 +530,7 @@ impl<'a> Converse<'a> {
                                 text,
                                 start_ms,
                                 end_ms,
+                                so_far: false,
                             }
                         });
                         return;
@@ -530,6 +552,7 @@ impl<'a> Converse<'a> {
                         text,
                         start_ms,
                         end_ms,
+                        so_far: false,
                     }
                 });
             }
@@ -576,6 +599,14 @@ impl<'a> Converse<'a> {
             tracing::warn!(%err, "transcription failed");
             String::new()
         });
+        if t.so_far {
+            self.hearing_greeting = false;
+            conversation.handle(Input::GreetingSoFar {
+                text,
+                now_ms: self.now_ms(),
+            });
+            return;
+        }
         tracing::info!(words = text.split_whitespace().count(), "caller said");
         let part = TurnText {
             text,

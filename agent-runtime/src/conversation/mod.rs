@@ -98,6 +98,15 @@ pub enum Input {
         /// Now.
         now_ms: u64,
     },
+    /// The caller's turn so far, transcribed at a pause inside it while the answering-machine
+    /// judge suspects a machine (see [`Conversation::suspects_machine`]): a recording's language
+    /// confirms it before the long greeting ends. Not a turn of the transcript.
+    GreetingSoFar {
+        /// The words so far.
+        text: String,
+        /// Now.
+        now_ms: u64,
+    },
     /// A voicemail beep ended: the recording has started.
     Beep {
         /// Now.
@@ -419,6 +428,15 @@ impl Conversation {
                 confidence,
                 now_ms,
             } => self.on_amd(verdict, confidence, now_ms),
+            Input::GreetingSoFar { text, now_ms } => {
+                if self.judging()
+                    && self.fields.is_empty()
+                    && !is_menu(&text)
+                    && self.judged_machine(|j| j.heard_so_far(now_ms, &text))
+                {
+                    self.confirm_machine(now_ms);
+                }
+            }
             Input::Beep { now_ms } => {
                 self.beep_ms = Some(now_ms);
                 if self.reached_machine && !self.ending {
@@ -881,6 +899,12 @@ impl Conversation {
     /// Puts one input to the judge; whether it made the verdict "machine".
     fn judged_machine(&mut self, input: impl FnOnce(&mut AmdJudge) -> Option<Judgement>) -> bool {
         input(&mut self.amd).is_some_and(|j| j.verdict == Verdict::Machine)
+    }
+
+    /// Whether the audio detector's machine verdict waits for the greeting's words: the driver
+    /// then transcribes the greeting so far at its pauses ([`Input::GreetingSoFar`]).
+    pub fn suspects_machine(&self) -> bool {
+        self.judging() && self.amd.suspects_machine()
     }
 
     /// The answering-machine verdict the call acted on, if any (a suspicion from the audio

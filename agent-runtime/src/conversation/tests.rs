@@ -1119,3 +1119,41 @@ fn keys_are_pressed_only_as_the_heard_menu_or_the_prompt_offers_them() {
         Err(super::DtmfRefusal::NotOffered)
     );
 }
+
+#[test]
+fn a_recording_s_language_heard_so_far_confirms_the_machine_early() {
+    let mut c = engine(APPOINTMENT);
+    c.handle(Input::Answered { now_ms: 0 });
+    drain(&mut c);
+    // Half a greeting before the audio suspects anything: not listened to.
+    assert!(!c.suspects_machine());
+    c.handle(Input::Amd {
+        verdict: Verdict::Machine,
+        confidence: 0.8,
+        now_ms: 2_700,
+    });
+    assert!(
+        c.suspects_machine(),
+        "the driver now transcribes the greeting at its pauses"
+    );
+    // A receptionist's half greeting clears nothing and confirms nothing.
+    c.handle(Input::GreetingSoFar {
+        text: "You've reached Bright Dental,".into(),
+        now_ms: 3_000,
+    });
+    assert!(!c.reached_machine() && c.suspects_machine());
+    c.handle(Input::GreetingSoFar {
+        text: "Hi, this is Dana, I can't take your call right now,".into(),
+        now_ms: 4_200,
+    });
+    assert!(c.reached_machine());
+    assert!(!c.suspects_machine());
+    assert_eq!(
+        c.amd_judgement().map(|j| (j.verdict, j.decided_ms)),
+        Some((Verdict::Machine, 4_200))
+    );
+    assert!(
+        c.transcript().iter().all(|t| t.role != Role::Caller),
+        "the greeting so far is not a turn"
+    );
+}

@@ -401,7 +401,13 @@ pub fn classify_transcript(text: &str) -> Option<(Verdict, f32)> {
         .to_lowercase()
         .replace('\u{2019}', "'")
         .chars()
-        .map(|c| if c.is_alphanumeric() || c == '\'' || c == '?' { c } else { ' ' })
+        .map(|c| {
+            if c.is_alphanumeric() || c == '\'' || c == '?' {
+                c
+            } else {
+                ' '
+            }
+        })
         .collect();
     let words: Vec<&str> = lower
         .split_whitespace()
@@ -420,8 +426,7 @@ pub fn classify_transcript(text: &str) -> Option<(Verdict, f32)> {
     };
     let strong = count(MACHINE_PHRASES) + usize::from(asks_for_a_message(&words));
     let weak = count(WEAK_MACHINE_PHRASES);
-    let live = count(LIVE_PHRASES)
-        + usize::from(words.len() <= 3 && lower.contains('?'));
+    let live = count(LIVE_PHRASES) + usize::from(words.len() <= 3 && lower.contains('?'));
     match (strong, weak, live) {
         (2.., _, _) => Some((Verdict::Machine, 0.95)),
         (1, _, 0) => Some((Verdict::Machine, 0.85)),
