@@ -219,12 +219,16 @@ fn amd_and_vad(
     let mut human_as_machine = Vec::new();
     let mut missed_machines = Vec::new();
     let mut latency = Vec::new();
+    let (mut latency_human, mut latency_machine) = (Vec::new(), Vec::new());
     let (mut agree, mut frames) = (0u64, 0u64);
     let (mut beeps_truth, mut beeps_found, mut false_beeps) = (0u64, 0u64, 0u64);
     let mut beep_errors = Vec::new();
     let mut audio_ms = 0;
     let (mut chunks, mut inferred) = (0u64, 0u64);
-    let verbose = std::env::var("AMD_VERBOSE").is_ok_and(|v| v == "1");
+    // The held-out part's scenes are not shown (names of wrong ones, verbose lines) unless
+    // AMD_HELD_OUT_DETAILS=1: its figure is for reporting, not for tuning.
+    let hidden = part == AmdPart::HeldOut && !std::env::var("AMD_HELD_OUT_DETAILS").is_ok_and(|v| v == "1");
+    let verbose = std::env::var("AMD_VERBOSE").is_ok_and(|v| v == "1") && !hidden;
     for scene in scenes {
         let audio = delivered(scene);
         let a = eval::run_amd(
@@ -267,6 +271,10 @@ fn amd_and_vad(
         }
         audio_correct += u64::from(a.audio.map(|d| d.verdict) == Some(truth));
         latency.push(a.last.decided_ms);
+        match truth {
+            Verdict::Human => latency_human.push(a.last.decided_ms),
+            _ => latency_machine.push(a.last.decided_ms),
+        }
         correct += u64::from(got == truth);
         first_correct += u64::from(a.first.map(|d| d.verdict) == Some(truth));
         unknown += u64::from(got == Verdict::Unknown);
@@ -309,7 +317,15 @@ fn amd_and_vad(
             .count() as u64;
     }
     let n = scenes.len() as u64;
+    if hidden {
+        let hide = |v: &mut Vec<String>| *v = vec![format!("{} hidden", v.len())];
+        hide(&mut human_as_machine);
+        hide(&mut missed_machines);
+        hide(&mut wrong);
+    }
     let (median, p90) = eval::median_p90(&mut latency);
+    let (median_human, _) = eval::median_p90(&mut latency_human);
+    let (median_machine, _) = eval::median_p90(&mut latency_machine);
     let ratio = |a: u64, b: u64| {
         if b == 0 {
             0.0
@@ -327,6 +343,7 @@ fn amd_and_vad(
             "machine_precision": ratio(tp, tp + fp), "machine_recall": ratio(tp, tp + fn_),
             "unknown": unknown, "human_as_machine": human_as_machine, "missed": missed_machines,
             "median_decision_ms": median, "p90_decision_ms": p90,
+            "median_decision_ms_human": median_human, "median_decision_ms_machine": median_machine,
             "goal": {"accuracy": 0.97, "median_decision_ms": 3000},
         })
     );

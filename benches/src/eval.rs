@@ -679,8 +679,9 @@ pub struct AmdRun {
 /// call's driver would hand them to the conversation; at each end of turn the turn's audio (pre-
 /// and post-roll included) goes to `listen`, and its text reaches the judge `stt_delay_ms` later
 /// (what speech-to-text takes), unless it is a phone menu (the conversation navigates those);
-/// while the judge suspects a machine, the turn so far is heard at each pause inside it (one at a
-/// time) and offered as the greeting so far; the judge's clock ticks every frame.
+/// while the judge suspects a machine, the turn so far is heard when the suspicion comes in the
+/// middle of a turn and at each pause inside it (one at a time), and offered as the greeting so
+/// far; the judge's clock ticks every frame.
 pub fn run_amd<B: VadBackend>(
     audio: &MonoAudio,
     config: AnalyzerConfig,
@@ -804,6 +805,16 @@ pub fn run_amd<B: VadBackend>(
                 AnalysisEvent::Amd(d) => {
                     run.audio.get_or_insert(d);
                     decided(&mut run, judge.audio(frame_end, d.verdict, d.confidence));
+                    // The live analysis hands over the greeting so far with a machine verdict
+                    // given mid-turn, and the driver hears it while the judge suspects.
+                    if d.verdict == Verdict::Machine
+                        && let Some(start) = turn_start
+                        && judge.suspects_machine()
+                        && !pending.iter().any(|p| p.2)
+                    {
+                        let text = cut(start, frame_end, frame_end);
+                        pending.push((frame_end + stt_delay_ms, text, true));
+                    }
                 }
                 _ => {}
             }

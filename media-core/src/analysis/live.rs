@@ -282,11 +282,27 @@ impl LiveAnalysis {
                     end_ms: b.end_ms,
                     hz: b.hz.round() as u32,
                 }),
-                AnalysisEvent::Amd(d) => self.events.push_back(MediaEvent::Amd {
-                    verdict: d.verdict,
-                    confidence_pct: (d.confidence.clamp(0.0, 1.0) * 100.0).round() as u8,
-                    decided_ms: d.decided_ms,
-                }),
+                AnalysisEvent::Amd(d) => {
+                    self.events.push_back(MediaEvent::Amd {
+                        verdict: d.verdict,
+                        confidence_pct: (d.confidence.clamp(0.0, 1.0) * 100.0).round() as u8,
+                        decided_ms: d.decided_ms,
+                    });
+                    // A machine verdict on the cadence comes while the greeting goes on: its
+                    // words so far, to confirm or clear it (a receptionist sounds alike).
+                    if d.verdict == Verdict::Machine
+                        && self.listening
+                        && let Some(start_ms) = self.turn_start_ms
+                        && let Some((audio_start_ms, samples_16k)) = self.cut(start_ms, now_ms, now_ms)
+                    {
+                        self.events.push_back(MediaEvent::TurnPaused {
+                            start_ms,
+                            end_ms: now_ms,
+                            audio_start_ms,
+                            samples_16k,
+                        });
+                    }
+                }
                 AnalysisEvent::TurnCheck { seq, .. } => {
                     if self.listening {
                         self.ask_turn_model(seq, now_ms);
