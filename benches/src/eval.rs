@@ -7,6 +7,7 @@ use agent_runtime::conversation::is_menu;
 use media_core::analysis::amd::{AmdDecision, Verdict};
 use media_core::analysis::beep::Beep;
 use media_core::analysis::file::{FileAnalysis, MonoAudio};
+use media_core::analysis::live::GREETING_SO_FAR_EVERY_MS;
 use media_core::analysis::rate::ANALYSIS_FRAME_MS;
 use media_core::analysis::vad::{VadBackend, VadStats};
 use media_core::analysis::{AnalysisEvent, AnalysisRate, Analyzer, AnalyzerConfig};
@@ -721,6 +722,9 @@ pub fn run_amd<B: VadBackend>(
         }
     };
     let mut turn_start: Option<u64> = None;
+    // The turn the detector called a machine in, and when its speech so far was last handed over
+    // (as `media_core::analysis::live` does).
+    let mut greeting_so_far: Option<(u64, u64)> = None;
     // Turns being transcribed: (ready at, text, whether it is the greeting so far).
     let mut pending: Vec<(u64, String, bool)> = Vec::new();
     let mut cut = |from_ms: u64, to_ms: u64, frame_end: u64| {
@@ -809,14 +813,26 @@ pub fn run_amd<B: VadBackend>(
                     // given mid-turn, and the driver hears it while the judge suspects.
                     if d.verdict == Verdict::Machine
                         && let Some(start) = turn_start
-                        && judge.suspects_machine()
-                        && !pending.iter().any(|p| p.2)
                     {
-                        let text = cut(start, frame_end, frame_end);
-                        pending.push((frame_end + stt_delay_ms, text, true));
+                        greeting_so_far = Some((start, frame_end));
+                        if judge.suspects_machine() && !pending.iter().any(|p| p.2) {
+                            let text = cut(start, frame_end, frame_end);
+                            pending.push((frame_end + stt_delay_ms, text, true));
+                        }
                     }
                 }
                 _ => {}
+            }
+        }
+        // ...and again every second while that turn goes on.
+        if let Some((start, last)) = greeting_so_far
+            && turn_start == Some(start)
+            && frame_end >= last + GREETING_SO_FAR_EVERY_MS
+        {
+            greeting_so_far = Some((start, frame_end));
+            if judge.suspects_machine() && !pending.iter().any(|p| p.2) {
+                let text = cut(start, frame_end, frame_end);
+                pending.push((frame_end + stt_delay_ms, text, true));
             }
         }
         decided(&mut run, judge.tick(frame_end));
