@@ -180,6 +180,7 @@ impl Listener {
                     AnalysisRate::Hz8000 => SampleRate::HZ_8000,
                     AnalysisRate::Hz16000 => SampleRate::HZ_16000,
                 };
+                #[allow(clippy::disallowed_methods)] // the bench's own stopwatch for Whisper's time
                 let started = std::time::Instant::now();
                 let raw = stt
                     .transcribe_blocking(&Audio::new(hz, samples.to_vec()), &SttHints::new())

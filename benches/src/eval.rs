@@ -615,7 +615,7 @@ pub fn greeting_scenes(part: AmdPart, size: Size, rate: AnalysisRate) -> Result<
             }
         } else {
             // One variant of each machine greeting beeps, the other does not.
-            let with_beep = (pick(seed - seed % 100, 2) + seed % 100) % 2 == 0;
+            let with_beep = (pick(seed - seed % 100, 2) + seed % 100).is_multiple_of(2);
             if with_beep {
                 let (hz, ms) = [
                     (1000.0, 400),
