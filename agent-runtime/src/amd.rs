@@ -37,6 +37,9 @@ pub const GREETING_WINDOW_MS: u64 = 15_000;
 /// Confidence of the words from which a machine verdict needs no other evidence.
 const STRONG_WORDS: f32 = 0.8;
 
+/// Confidence of a person from a whole turn whose words say neither person nor recording.
+const UNCLEAR_WORDS: f32 = 0.5;
+
 /// Settings of the judge.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct JudgeConfig {
@@ -177,13 +180,15 @@ impl AmdJudge {
     /// The words of one of the caller's turns, transcribed, offered at `now_ms`. Within the
     /// greeting window: a recording's language makes a machine (on its own when
     /// [`JudgeConfig::words_alone`], else only with the audio's suspicion); a receptionist's
-    /// phrases make one only with the audio's suspicion; a person's words make a person and
-    /// clear the suspicion. Words that say neither leave things as they are.
+    /// phrases make one only with the audio's suspicion; anything else a whole turn says (a
+    /// person's words, or words that sound like neither: a long greeting without a recording's
+    /// language, a garbled transcript) makes a person and clears the suspicion, as people finish
+    /// their greeting and wait while recordings say what they are.
     pub fn heard(&mut self, now_ms: u64, text: &str) -> Option<Judgement> {
-        if self.is_machine() || now_ms > self.config.greeting_window_ms {
+        if self.is_machine() || now_ms > self.config.greeting_window_ms || text.trim().is_empty() {
             return None;
         }
-        let (verdict, confidence) = classify_transcript(text)?;
+        let (verdict, confidence) = classify_transcript(text).unwrap_or((Verdict::Human, UNCLEAR_WORDS));
         let suspected = self.suspects_machine();
         match verdict {
             Verdict::Machine if suspected || (confidence >= STRONG_WORDS && self.config.words_alone) => {
@@ -194,7 +199,7 @@ impl AmdJudge {
                 State::Decided(j) if j.verdict == Verdict::Human && j.cause == JudgeCause::Words => None,
                 _ => self.decide(Verdict::Human, confidence, now_ms, JudgeCause::Words),
             },
-            _ => None,
+            Verdict::Machine | Verdict::Unknown => None,
         }
     }
 
@@ -338,6 +343,24 @@ mod tests {
         assert!(judge.suspects_machine());
         let j = judge.heard_so_far(3_100, "The person you are calling is not available.");
         assert_eq!(verdict(j), Some((Verdict::Machine, JudgeCause::Words)));
+    }
+
+    #[test]
+    fn a_whole_turn_that_sounds_like_neither_is_a_person() {
+        // A long live greeting garbled by the recognizer, no recording's language in it.
+        let mut judge = AmdJudge::default();
+        judge.audio(2_900, Verdict::Machine, 0.8);
+        let j = judge.heard(
+            4_900,
+            "Don't leave me in the mail at you, you know, will you like the make a mail information?",
+        );
+        assert_eq!(verdict(j), Some((Verdict::Human, JudgeCause::Words)));
+        assert_eq!(judge.tick(2_900 + MACHINE_CONFIRM_MS), None);
+        // Nothing heard is nothing.
+        let mut quiet = AmdJudge::default();
+        quiet.audio(2_900, Verdict::Machine, 0.8);
+        assert_eq!(quiet.heard(4_900, "  "), None);
+        assert!(quiet.suspects_machine());
     }
 
     #[test]

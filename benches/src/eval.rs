@@ -658,7 +658,8 @@ pub const AMD_HORIZON_MS: u64 = 16_000;
 pub struct AmdRun {
     /// The first verdict the call acted on, if any.
     pub first: Option<Judgement>,
-    /// The last; `unknown` at the horizon if none came.
+    /// The verdict the call ended with, as first reached (a later judgement with the same
+    /// verdict does not move it); `unknown` at the horizon if none came.
     pub last: Judgement,
     /// The audio detector's own first verdict (cadence, beep), if any.
     pub audio: Option<AmdDecision>,
@@ -715,10 +716,14 @@ pub fn run_amd<B: VadBackend>(
         duration_ms,
         heard: Vec::new(),
     };
+    // The decision time is when the verdict the call ends with was reached: a judgement that
+    // only adds a reason (the words of a person the audio already called one) keeps it.
     let decided = |run: &mut AmdRun, j: Option<Judgement>| {
         if let Some(j) = j {
+            if run.first.is_none() || run.last.verdict != j.verdict {
+                run.last = j;
+            }
             run.first.get_or_insert(j);
-            run.last = j;
         }
     };
     let mut turn_start: Option<u64> = None;
@@ -842,9 +847,6 @@ pub fn run_amd<B: VadBackend>(
         if let AnalysisEvent::SpeechEnded { start_ms, end_ms } = e {
             run.speech.push((start_ms, end_ms.min(duration_ms)));
         }
-    }
-    if let Some(j) = judge.judgement() {
-        run.last = j;
     }
     run.speech.retain(|&(s, e)| s < e);
     run.vad = analyzer.vad_stats();
