@@ -29,10 +29,19 @@ use media_core::analysis::amd::{Verdict, classify_transcript};
 /// before it is taken: long enough for a business greeting to be heard and transcribed.
 pub const MACHINE_CONFIRM_MS: u64 = 8_000;
 
-/// How long after the answer the greeting's words and a beep still decide, ms. Past it the
-/// conversation is under way and a person may well say "not available" ("she's not available
-/// today"); the conversation's own logic (menus, the model's `leave_voicemail`) takes over.
-pub const GREETING_WINDOW_MS: u64 = 15_000;
+/// How long after the answer the greeting's words still decide, ms (a carrier's announcement
+/// with the number spelled out runs 15 s). Past it the conversation is under way and a person
+/// may well say "not available" ("she's not available today"); the conversation's own logic
+/// (menus, the model's `leave_voicemail`) takes over.
+pub const GREETING_WINDOW_MS: u64 = 20_000;
+
+/// How long after the answer a beep still means a machine, ms: it follows the longest greeting.
+pub const BEEP_WINDOW_MS: u64 = 30_000;
+
+/// A greeting that goes on this long without a pause for the caller (ms of its turn's speech)
+/// is a recording's, unless its words say a person waits ("how can I help?"): people answering
+/// the phone say a few seconds (2-5 s for a business) and wait.
+pub const LONG_GREETING_MS: u64 = 7_000;
 
 /// Confidence of the words from which a machine verdict needs no other evidence.
 const STRONG_WORDS: f32 = 0.8;
@@ -47,6 +56,10 @@ pub struct JudgeConfig {
     pub confirm_after_ms: u64,
     /// See [`GREETING_WINDOW_MS`].
     pub greeting_window_ms: u64,
+    /// See [`BEEP_WINDOW_MS`].
+    pub beep_window_ms: u64,
+    /// See [`LONG_GREETING_MS`].
+    pub long_greeting_ms: u64,
     /// Whether a recording's language decides "machine" on its own, without the audio's
     /// suspicion or a beep. Off when a language model hears the greeting (it may call
     /// `leave_voicemail` itself).
@@ -58,6 +71,8 @@ impl Default for JudgeConfig {
         JudgeConfig {
             confirm_after_ms: MACHINE_CONFIRM_MS,
             greeting_window_ms: GREETING_WINDOW_MS,
+            beep_window_ms: BEEP_WINDOW_MS,
+            long_greeting_ms: LONG_GREETING_MS,
             words_alone: true,
         }
     }
@@ -76,6 +91,8 @@ pub enum JudgeCause {
     Words,
     /// The audio's machine verdict, unchallenged for [`MACHINE_CONFIRM_MS`].
     Unchallenged,
+    /// A suspected greeting went on past [`LONG_GREETING_MS`] without a person's words.
+    LongGreeting,
 }
 
 impl JudgeCause {
@@ -86,6 +103,7 @@ impl JudgeCause {
             JudgeCause::Beep => "beep",
             JudgeCause::Words => "words",
             JudgeCause::Unchallenged => "unchallenged",
+            JudgeCause::LongGreeting => "long_greeting",
         }
     }
 }
@@ -169,9 +187,9 @@ impl AmdJudge {
         }
     }
 
-    /// A beep at `now_ms`: a machine, within the greeting window, whatever was said before it.
+    /// A beep at `now_ms`: a machine, within [`BEEP_WINDOW_MS`], whatever was said before it.
     pub fn beep(&mut self, now_ms: u64) -> Option<Judgement> {
-        if self.is_machine() || now_ms > self.config.greeting_window_ms {
+        if self.is_machine() || now_ms > self.config.beep_window_ms {
             return None;
         }
         self.decide(Verdict::Machine, 0.95, now_ms, JudgeCause::Beep)
@@ -184,12 +202,19 @@ impl AmdJudge {
     /// person's words, or words that sound like neither: a long greeting without a recording's
     /// language, a garbled transcript) makes a person and clears the suspicion, as people finish
     /// their greeting and wait while recordings say what they are.
-    pub fn heard(&mut self, now_ms: u64, text: &str) -> Option<Judgement> {
+    ///
+    /// `speech_ms` is how long the turn's speech went on (first to last word): a suspected
+    /// greeting of [`LONG_GREETING_MS`] or more whose words do not say a person waits is a
+    /// machine.
+    pub fn heard(&mut self, now_ms: u64, text: &str, speech_ms: u64) -> Option<Judgement> {
         if self.is_machine() || now_ms > self.config.greeting_window_ms || text.trim().is_empty() {
             return None;
         }
         let (verdict, confidence) = classify_transcript(text).unwrap_or((Verdict::Human, UNCLEAR_WORDS));
         let suspected = self.suspects_machine();
+        if suspected && speech_ms >= self.config.long_greeting_ms && !waits_for_us(verdict, confidence) {
+            return self.decide(Verdict::Machine, 0.7, now_ms, JudgeCause::LongGreeting);
+        }
         match verdict {
             Verdict::Machine if suspected || (confidence >= STRONG_WORDS && self.config.words_alone) => {
                 self.decide(Verdict::Machine, confidence, now_ms, JudgeCause::Words)
@@ -206,13 +231,21 @@ impl AmdJudge {
     /// The words of the caller's turn so far (transcribed at a pause inside it), offered at
     /// `now_ms` while the audio suspects a machine: only a recording's language counts here, and
     /// it confirms the machine. Returns the new judgement when it does.
-    pub fn heard_so_far(&mut self, now_ms: u64, text: &str) -> Option<Judgement> {
+    ///
+    /// `speech_ms` is how long the greeting has gone on: [`LONG_GREETING_MS`] or more without
+    /// words that say a person waits is a machine, as for a whole turn.
+    pub fn heard_so_far(&mut self, now_ms: u64, text: &str, speech_ms: u64) -> Option<Judgement> {
         if !self.suspects_machine() || now_ms > self.config.greeting_window_ms {
             return None;
         }
-        match classify_transcript(text)? {
-            (Verdict::Machine, confidence) if confidence >= STRONG_WORDS => {
+        let words = classify_transcript(text);
+        match words {
+            Some((Verdict::Machine, confidence)) if confidence >= STRONG_WORDS => {
                 self.decide(Verdict::Machine, confidence, now_ms, JudgeCause::Words)
+            }
+            Some((v, c)) if waits_for_us(v, c) => None,
+            _ if speech_ms >= self.config.long_greeting_ms => {
+                self.decide(Verdict::Machine, 0.7, now_ms, JudgeCause::LongGreeting)
             }
             _ => None,
         }
@@ -252,6 +285,12 @@ impl AmdJudge {
     }
 }
 
+/// Whether the words say a person is there waiting for the caller ("how can I help?", "who's
+/// calling?"): [`classify_transcript`]'s confident "human".
+fn waits_for_us(verdict: Verdict, confidence: f32) -> bool {
+    verdict == Verdict::Human && confidence >= 0.85
+}
+
 impl Default for AmdJudge {
     fn default() -> Self {
         AmdJudge::new(JudgeConfig::default())
@@ -271,7 +310,7 @@ mod tests {
         let mut judge = AmdJudge::default();
         assert_eq!(judge.audio(2_000, Verdict::Machine, 0.8), None);
         assert!(judge.suspects_machine());
-        let j = judge.heard(3_600, "Good morning, Harbor Dental, this is Maria.");
+        let j = judge.heard(3_600, "Good morning, Harbor Dental, this is Maria.", 3_000);
         assert_eq!(verdict(j), Some((Verdict::Human, JudgeCause::Words)));
         assert_eq!(judge.judgement().map(|j| j.decided_ms), Some(3_600));
         // Time passes; the person waits for us: still a person.
@@ -283,10 +322,14 @@ mod tests {
     fn a_voicemail_is_confirmed_by_its_words_by_its_beep_or_by_time() {
         let mut words = AmdJudge::default();
         words.audio(2_000, Verdict::Machine, 0.8);
-        let j = words.heard(6_000, "Hi, you've reached Sam. Leave a message after the tone.");
+        let j = words.heard(
+            6_000,
+            "Hi, you've reached Sam. Leave a message after the tone.",
+            3_000,
+        );
         assert_eq!(verdict(j), Some((Verdict::Machine, JudgeCause::Words)));
         // Final: later words or beeps change nothing.
-        assert_eq!(words.heard(7_000, "Hello?"), None);
+        assert_eq!(words.heard(7_000, "Hello?", 3_000), None);
         assert_eq!(words.beep(7_500), None);
 
         let mut beep = AmdJudge::default();
@@ -312,16 +355,20 @@ mod tests {
             Some((Verdict::Human, JudgeCause::Audio))
         );
         assert_eq!(
-            verdict(judge.heard(2_500, "Hi, this is Dana.")),
+            verdict(judge.heard(2_500, "Hi, this is Dana.", 3_000)),
             Some((Verdict::Human, JudgeCause::Words))
         );
         assert_eq!(
-            verdict(judge.heard(5_800, "Sorry I missed you. Leave a message after the beep.")),
+            verdict(judge.heard(
+                5_800,
+                "Sorry I missed you. Leave a message after the beep.",
+                3_000
+            )),
             Some((Verdict::Machine, JudgeCause::Words))
         );
         let mut beep = AmdJudge::default();
         beep.audio(2_100, Verdict::Human, 0.7);
-        beep.heard(2_500, "Hey, it's Jo.");
+        beep.heard(2_500, "Hey, it's Jo.", 3_000);
         assert_eq!(
             verdict(beep.beep(3_400)),
             Some((Verdict::Machine, JudgeCause::Beep))
@@ -333,15 +380,21 @@ mod tests {
         let mut judge = AmdJudge::default();
         // Not suspected: the greeting so far is not listened to.
         assert_eq!(
-            judge.heard_so_far(1_500, "The person you are calling is not available."),
+            judge.heard_so_far(1_500, "The person you are calling is not available.", 2_000),
             None
         );
         judge.audio(2_000, Verdict::Machine, 0.8);
         // A receptionist's phrase or a person's words, half said: nothing yet.
-        assert_eq!(judge.heard_so_far(2_400, "You've reached Harbor Dental,"), None);
-        assert_eq!(judge.heard_so_far(2_600, "Good morning, Harbor Dental,"), None);
+        assert_eq!(
+            judge.heard_so_far(2_400, "You've reached Harbor Dental,", 2_000),
+            None
+        );
+        assert_eq!(
+            judge.heard_so_far(2_600, "Good morning, Harbor Dental,", 2_000),
+            None
+        );
         assert!(judge.suspects_machine());
-        let j = judge.heard_so_far(3_100, "The person you are calling is not available.");
+        let j = judge.heard_so_far(3_100, "The person you are calling is not available.", 2_000);
         assert_eq!(verdict(j), Some((Verdict::Machine, JudgeCause::Words)));
     }
 
@@ -353,27 +406,68 @@ mod tests {
         let j = judge.heard(
             4_900,
             "Don't leave me in the mail at you, you know, will you like the make a mail information?",
+            3_000,
         );
         assert_eq!(verdict(j), Some((Verdict::Human, JudgeCause::Words)));
         assert_eq!(judge.tick(2_900 + MACHINE_CONFIRM_MS), None);
         // Nothing heard is nothing.
         let mut quiet = AmdJudge::default();
         quiet.audio(2_900, Verdict::Machine, 0.8);
-        assert_eq!(quiet.heard(4_900, "  "), None);
+        assert_eq!(quiet.heard(4_900, "  ", 3_000), None);
         assert!(quiet.suspects_machine());
+    }
+
+    #[test]
+    fn a_greeting_that_goes_on_is_a_recording_unless_a_person_offers_help() {
+        let mut judge = AmdJudge::default();
+        judge.audio(2_400, Verdict::Machine, 0.8);
+        // Garbled words, no recording's language: the length decides.
+        assert_eq!(
+            judge.heard_so_far(6_000, "It is not the rain, I am happy to", 5_500),
+            None
+        );
+        let j = judge.heard_so_far(
+            8_000,
+            "It is not the rain, I am happy to come to the moment.",
+            7_500,
+        );
+        assert_eq!(verdict(j), Some((Verdict::Machine, JudgeCause::LongGreeting)));
+        // A long receptionist's greeting that offers help is a person.
+        let mut desk = AmdJudge::default();
+        desk.audio(2_400, Verdict::Machine, 0.8);
+        let words = "Thank you for calling Northside Pharmacy, this is Alicia, how can I help you today?";
+        assert_eq!(desk.heard_so_far(8_000, words, 7_500), None);
+        assert_eq!(
+            verdict(desk.heard(8_600, words, 7_600)),
+            Some((Verdict::Human, JudgeCause::Words))
+        );
+        // The whole turn's length counts too.
+        let mut turn = AmdJudge::default();
+        turn.audio(2_400, Verdict::Machine, 0.8);
+        assert_eq!(
+            verdict(turn.heard(9_000, "The", 8_200)),
+            Some((Verdict::Machine, JudgeCause::LongGreeting))
+        );
     }
 
     #[test]
     fn the_greeting_window_closes() {
         let mut judge = AmdJudge::default();
         judge.audio(1_500, Verdict::Human, 0.9);
-        judge.heard(2_000, "Hello?");
+        judge.heard(2_000, "Hello?", 3_000);
         // Well into the conversation, "not available" is a person's answer.
         assert_eq!(
-            judge.heard(GREETING_WINDOW_MS + 1, "Sorry, she's not available today."),
+            judge.heard(GREETING_WINDOW_MS + 1, "Sorry, she's not available today.", 3_000),
             None
         );
-        assert_eq!(judge.beep(GREETING_WINDOW_MS + 1), None);
+        assert_eq!(judge.beep(BEEP_WINDOW_MS + 1), None);
+        // A beep after a long carrier announcement is still a machine's.
+        let mut late = AmdJudge::default();
+        late.audio(2_000, Verdict::Machine, 0.8);
+        assert_eq!(
+            verdict(late.beep(GREETING_WINDOW_MS + 2_000)),
+            Some((Verdict::Machine, JudgeCause::Beep))
+        );
         assert_eq!(judge.judgement().map(|j| j.verdict), Some(Verdict::Human));
     }
 
@@ -384,7 +478,8 @@ mod tests {
         assert_eq!(
             judge.heard(
                 3_000,
-                "You have reached the Lee family and we will call you back soon enough"
+                "You have reached the Lee family and we will call you back soon enough",
+                3_000
             ),
             None
         );
@@ -394,7 +489,8 @@ mod tests {
         assert_eq!(
             verdict(suspected.heard(
                 3_000,
-                "You have reached the Lee family and we will call you back soon enough"
+                "You have reached the Lee family and we will call you back soon enough",
+                3_000
             )),
             Some((Verdict::Machine, JudgeCause::Words))
         );
@@ -404,7 +500,7 @@ mod tests {
             words_alone: false,
             ..JudgeConfig::default()
         });
-        assert_eq!(model.heard(3_000, "Leave a message after the tone."), None);
+        assert_eq!(model.heard(3_000, "Leave a message after the tone.", 3_000), None);
     }
 
     #[test]
@@ -418,7 +514,7 @@ mod tests {
         assert_eq!(judge.audio(4_000, Verdict::Machine, 0.95), None);
         assert!(judge.suspects_machine());
         let mut words_first = AmdJudge::default();
-        words_first.heard(1_500, "Hello?");
+        words_first.heard(1_500, "Hello?", 3_000);
         assert_eq!(words_first.audio(2_500, Verdict::Machine, 0.8), None);
         assert!(
             !words_first.suspects_machine(),

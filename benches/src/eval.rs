@@ -730,8 +730,8 @@ pub fn run_amd<B: VadBackend>(
     // The turn the detector called a machine in, and when its speech so far was last handed over
     // (as `media_core::analysis::live` does).
     let mut greeting_so_far: Option<(u64, u64)> = None;
-    // Turns being transcribed: (ready at, text, whether it is the greeting so far).
-    let mut pending: Vec<(u64, String, bool)> = Vec::new();
+    // Turns being transcribed: (ready at, text, whether it is the greeting so far, ms of speech).
+    let mut pending: Vec<(u64, String, bool, u64)> = Vec::new();
     let mut cut = |from_ms: u64, to_ms: u64, frame_end: u64| {
         let from = (from_ms.saturating_sub(TURN_PRE_ROLL_MS) * per_ms) as usize;
         let to = (((to_ms + TURN_POST_ROLL_MS) * per_ms) as usize)
@@ -769,12 +769,12 @@ pub fn run_amd<B: VadBackend>(
                 i += 1;
                 continue;
             }
-            let (ready, text, so_far) = pending.remove(i);
+            let (ready, text, so_far, speech_ms) = pending.remove(i);
             let offered = !text.trim().is_empty() && !is_menu(&text);
             if offered && so_far {
-                decided(&mut run, judge.heard_so_far(ready, &text));
+                decided(&mut run, judge.heard_so_far(ready, &text, speech_ms));
             } else if offered {
-                decided(&mut run, judge.heard(ready, &text));
+                decided(&mut run, judge.heard(ready, &text, speech_ms));
             }
             let label = if so_far { format!("(so far) {text}") } else { text };
             run.heard.push((ready, label, offered));
@@ -792,7 +792,7 @@ pub fn run_amd<B: VadBackend>(
                             continue;
                         }
                         let text = cut(start, at_ms, frame_end);
-                        pending.push((frame_end + stt_delay_ms, text, false));
+                        pending.push((frame_end + stt_delay_ms, text, false, at_ms.saturating_sub(start)));
                     }
                 }
                 AnalysisEvent::SpeechEnded { start_ms, end_ms } => {
@@ -802,7 +802,7 @@ pub fn run_amd<B: VadBackend>(
                         && !pending.iter().any(|p| p.2)
                     {
                         let text = cut(start, end_ms.max(start), frame_end);
-                        pending.push((frame_end + stt_delay_ms, text, true));
+                        pending.push((frame_end + stt_delay_ms, text, true, end_ms.saturating_sub(start)));
                     }
                 }
                 AnalysisEvent::Beep(b) => {
@@ -822,7 +822,12 @@ pub fn run_amd<B: VadBackend>(
                         greeting_so_far = Some((start, frame_end));
                         if judge.suspects_machine() && !pending.iter().any(|p| p.2) {
                             let text = cut(start, frame_end, frame_end);
-                            pending.push((frame_end + stt_delay_ms, text, true));
+                            pending.push((
+                                frame_end + stt_delay_ms,
+                                text,
+                                true,
+                                frame_end.saturating_sub(start),
+                            ));
                         }
                     }
                 }
@@ -837,7 +842,12 @@ pub fn run_amd<B: VadBackend>(
             greeting_so_far = Some((start, frame_end));
             if judge.suspects_machine() && !pending.iter().any(|p| p.2) {
                 let text = cut(start, frame_end, frame_end);
-                pending.push((frame_end + stt_delay_ms, text, true));
+                pending.push((
+                    frame_end + stt_delay_ms,
+                    text,
+                    true,
+                    frame_end.saturating_sub(start),
+                ));
             }
         }
         decided(&mut run, judge.tick(frame_end));

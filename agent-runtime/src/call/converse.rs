@@ -603,6 +603,7 @@ impl<'a> Converse<'a> {
             self.hearing_greeting = false;
             conversation.handle(Input::GreetingSoFar {
                 text,
+                speech_ms: t.end_ms.saturating_sub(t.start_ms),
                 now_ms: self.now_ms(),
             });
             return;

@@ -104,6 +104,8 @@ pub enum Input {
     GreetingSoFar {
         /// The words so far.
         text: String,
+        /// How long the greeting's speech has gone on, ms.
+        speech_ms: u64,
         /// Now.
         now_ms: u64,
     },
@@ -428,11 +430,15 @@ impl Conversation {
                 confidence,
                 now_ms,
             } => self.on_amd(verdict, confidence, now_ms),
-            Input::GreetingSoFar { text, now_ms } => {
+            Input::GreetingSoFar {
+                text,
+                speech_ms,
+                now_ms,
+            } => {
                 if self.judging()
                     && self.fields.is_empty()
                     && !is_menu(&text)
-                    && self.judged_machine(|j| j.heard_so_far(now_ms, &text))
+                    && self.judged_machine(|j| j.heard_so_far(now_ms, &text, speech_ms))
                 {
                     self.confirm_machine(now_ms);
                 }
@@ -576,7 +582,7 @@ impl Conversation {
             && self.judging()
             && self.fields.is_empty()
             && !is_menu(&text)
-            && self.judged_machine(|j| j.heard(now_ms, &text))
+            && self.judged_machine(|j| j.heard(now_ms, &text, end_ms.saturating_sub(start_ms)))
         {
             self.confirm_machine(now_ms);
             return;

@@ -1139,11 +1139,13 @@ fn a_recording_s_language_heard_so_far_confirms_the_machine_early() {
     // A receptionist's half greeting clears nothing and confirms nothing.
     c.handle(Input::GreetingSoFar {
         text: "You've reached Bright Dental,".into(),
+        speech_ms: 1_000,
         now_ms: 3_000,
     });
     assert!(!c.reached_machine() && c.suspects_machine());
     c.handle(Input::GreetingSoFar {
         text: "Hi, this is Dana, I can't take your call right now,".into(),
+        speech_ms: 2_800,
         now_ms: 4_200,
     });
     assert!(c.reached_machine());

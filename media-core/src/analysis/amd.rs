@@ -330,6 +330,8 @@ const MACHINE_PHRASES: &[&str] = &[
     "office is closed",
     "away from my desk",
     "away from the phone",
+    "out of the office",
+    "please leave",
 ];
 
 /// Phrases a recording often says but a person answering for a business may too ("You've
@@ -343,6 +345,8 @@ const WEAK_MACHINE_PHRASES: &[&str] = &[
     "missed your call",
     "sorry i missed",
     "can't talk right now",
+    "message",
+    "messages",
 ];
 
 /// What a person says who is there and waiting for the caller: an offer of help, a question
@@ -371,16 +375,20 @@ const LIVE_PHRASES: &[&str] = &[
 ];
 
 /// "Leave a message", "leave me a message", "leave your name and number", "leave a detailed
-/// message", "leave a voicemail": `leave` with a message word at most three words on.
+/// message", "leave a voicemail": `leave` with a message word at most four words on, or with
+/// `a`, `your`, `my`, `me a` or `us a` after it (what a recording asks for, even when the
+/// recognizer mangles the message word on a poor line; "don't leave me" is not).
 fn asks_for_a_message(words: &[&str]) -> bool {
     words.iter().enumerate().any(|(i, w)| {
         *w == "leave"
-            && words[i + 1..].iter().take(4).any(|n| {
-                matches!(
-                    *n,
-                    "message" | "messages" | "voicemail" | "name" | "number" | "details"
-                )
-            })
+            && (matches!(words.get(i + 1), Some(&("a" | "your" | "my")))
+                || (matches!(words.get(i + 1), Some(&("me" | "us"))) && words.get(i + 2) == Some(&"a"))
+                || words[i + 1..].iter().take(4).any(|n| {
+                    matches!(
+                        *n,
+                        "message" | "messages" | "voicemail" | "name" | "number" | "details"
+                    )
+                }))
     })
 }
 
@@ -548,6 +556,15 @@ mod tests {
         assert_eq!(
             classify_transcript("Hi, we leave for the airport at noon, who is this?").map(|v| v.0),
             Some(Verdict::Human)
+        );
+        assert_eq!(
+            classify_transcript("Don't leave me in the car, who is this?").map(|v| v.0),
+            Some(Verdict::Human)
+        );
+        // A request for a message the recognizer mangled is still one.
+        assert_eq!(
+            classify_transcript("Sorry, I can't get to the phone. Please leave my method.").map(|v| v.0),
+            Some(Verdict::Machine)
         );
     }
 }
