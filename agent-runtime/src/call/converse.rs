@@ -601,11 +601,15 @@ impl<'a> Converse<'a> {
         });
         if t.so_far {
             self.hearing_greeting = false;
-            conversation.handle(Input::GreetingSoFar {
-                text,
-                speech_ms: t.end_ms.saturating_sub(t.start_ms),
-                now_ms: self.now_ms(),
-            });
+        }
+        // The answering-machine judge hears the words now, not when the turn is known to be over.
+        conversation.handle(Input::GreetingSoFar {
+            text: text.clone(),
+            speech_ms: t.end_ms.saturating_sub(t.start_ms),
+            complete: !t.so_far,
+            now_ms: self.now_ms(),
+        });
+        if t.so_far {
             return;
         }
         tracing::info!(words = text.split_whitespace().count(), "caller said");

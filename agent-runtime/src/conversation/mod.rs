@@ -98,14 +98,18 @@ pub enum Input {
         /// Now.
         now_ms: u64,
     },
-    /// The caller's turn so far, transcribed at a pause inside it while the answering-machine
-    /// judge suspects a machine (see [`Conversation::suspects_machine`]): a recording's language
-    /// confirms it before the long greeting ends. Not a turn of the transcript.
+    /// The caller's words for the answering-machine judge, as soon as they are transcribed: a
+    /// whole turn (before it is known whether the caller goes on, which [`Input::CallerSaid`]
+    /// waits for), or the turn so far, transcribed at a pause inside it while the judge suspects
+    /// a machine (see [`Conversation::suspects_machine`]): a recording's language confirms it
+    /// before a long greeting ends. Not a turn of the transcript.
     GreetingSoFar {
-        /// The words so far.
+        /// The words.
         text: String,
-        /// How long the greeting's speech has gone on, ms.
+        /// How long their speech went on, ms.
         speech_ms: u64,
+        /// Whether the turn ended (its end-of-turn silence) or goes on.
+        complete: bool,
         /// Now.
         now_ms: u64,
     },
@@ -433,12 +437,19 @@ impl Conversation {
             Input::GreetingSoFar {
                 text,
                 speech_ms,
+                complete,
                 now_ms,
             } => {
                 if self.judging()
                     && self.fields.is_empty()
                     && !is_menu(&text)
-                    && self.judged_machine(|j| j.heard_so_far(now_ms, &text, speech_ms))
+                    && self.judged_machine(|j| {
+                        if complete {
+                            j.heard(now_ms, &text, speech_ms)
+                        } else {
+                            j.heard_so_far(now_ms, &text, speech_ms)
+                        }
+                    })
                 {
                     self.confirm_machine(now_ms);
                 }

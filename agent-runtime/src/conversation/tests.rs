@@ -1140,12 +1140,14 @@ fn a_recording_s_language_heard_so_far_confirms_the_machine_early() {
     c.handle(Input::GreetingSoFar {
         text: "You've reached Bright Dental,".into(),
         speech_ms: 1_000,
+        complete: false,
         now_ms: 3_000,
     });
     assert!(!c.reached_machine() && c.suspects_machine());
     c.handle(Input::GreetingSoFar {
         text: "Hi, this is Dana, I can't take your call right now,".into(),
         speech_ms: 2_800,
+        complete: false,
         now_ms: 4_200,
     });
     assert!(c.reached_machine());
@@ -1157,5 +1159,32 @@ fn a_recording_s_language_heard_so_far_confirms_the_machine_early() {
     assert!(
         c.transcript().iter().all(|t| t.role != Role::Caller),
         "the greeting so far is not a turn"
+    );
+}
+
+#[test]
+fn a_whole_turn_s_words_clear_the_suspicion_before_the_turn_is_taken() {
+    let mut c = engine(APPOINTMENT);
+    c.handle(Input::Answered { now_ms: 0 });
+    drain(&mut c);
+    c.handle(Input::Amd {
+        verdict: Verdict::Machine,
+        confidence: 0.8,
+        now_ms: 2_400,
+    });
+    c.handle(Input::GreetingSoFar {
+        text: "Good morning, Lakeside Dental, this is Maria.".into(),
+        speech_ms: 2_650,
+        complete: true,
+        now_ms: 3_800,
+    });
+    assert!(!c.suspects_machine());
+    assert_eq!(
+        c.amd_judgement().map(|j| (j.verdict, j.decided_ms)),
+        Some((Verdict::Human, 3_800))
+    );
+    assert!(
+        c.transcript().iter().all(|t| t.role != Role::Caller),
+        "the turn itself comes with CallerSaid"
     );
 }
