@@ -4,6 +4,7 @@
 
 #![deny(missing_docs)]
 
+pub mod amd;
 pub mod call;
 pub mod compiler;
 pub mod conversation;

@@ -639,3 +639,24 @@ async fn a_caller_s_hold_and_resume_are_followed_by_the_media() {
         "{sent} packets in {talk_ms} ms: the hold stopped our audio: {call:#}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_receptionist_s_greeting_is_a_person_not_a_machine() {
+    // A business greeting with a machine's cadence (2-3 s, many words, then a pause for us):
+    // the cadence suspects a machine, the greeting's words clear it (issue 12).
+    let (run, _data) = run(
+        APPOINTMENT,
+        &[
+            (0.3, "Good morning, Lakeside Dental, this is Maria."),
+            (9.0, "Yes, Tuesday at three works for me."),
+            (8.0, "It is jane at example dot com."),
+        ],
+        None,
+    )
+    .await;
+    let call = &run.call;
+    assert_eq!(call["outcome"], "completed", "{call:#}");
+    assert_ne!(call["end_reason"], "voicemail", "{call:#}");
+    assert_eq!(call["amd"]["verdict"], "human", "{call:#}");
+    assert_eq!(call["form_fills"]["confirmed"], true, "{call:#}");
+}

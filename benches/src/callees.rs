@@ -595,7 +595,11 @@ impl Sim {
         self.now += UTTERANCE_MS;
         if machine && !self.beeped {
             // The detector decides on the greeting's cadence before its end.
-            conversation.handle(Input::Machine { now_ms: self.now });
+            conversation.handle(Input::Amd {
+                verdict: media_core::analysis::amd::Verdict::Machine,
+                confidence: 0.8,
+                now_ms: self.now,
+            });
             said.push_str(&self.drain(conversation));
         }
         conversation.handle(Input::CallerSaid {

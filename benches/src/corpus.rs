@@ -102,41 +102,59 @@ impl Utterance {
     }
 }
 
-/// Renders utterances (cached) at `rate`; `items` are (text, Piper length scale: above 1 is
-/// slower).
+/// Renders utterances (cached) at `rate` in the Piper voice; `items` are (text, Piper length
+/// scale: above 1 is slower).
 pub fn utterances(items: &[(&str, f32)], rate: AnalysisRate) -> Result<Vec<Utterance>> {
+    let voiced: Vec<(&str, f32, &str)> = items.iter().map(|&(t, s)| (t, s, PIPER_JOE)).collect();
+    utterances_in(&voiced, rate)
+}
+
+/// The corpus's default voice.
+pub const PIPER_JOE: &str = "piper:joe";
+
+/// Renders utterances (cached) at `rate`; `items` are (text, length scale: above 1 is slower,
+/// voice: `piper:joe`, `espeak:<espeak-ng voice>` or `flite:<voice>`, as `py/render_utterances.py`
+/// takes them).
+pub fn utterances_in(items: &[(&str, f32, &str)], rate: AnalysisRate) -> Result<Vec<Utterance>> {
     let dir = cache_dir()?.join("corpus");
     std::fs::create_dir_all(&dir).map_err(|source| CorpusError::Io {
         path: dir.clone(),
         source,
     })?;
-    let key = |text: &str, scale: f32, suffix: &str| {
+    let key = |text: &str, scale: f32, voice: &str, suffix: &str| {
         let mut h = Fnv::default();
         h.write(RENDER_SCRIPT.as_bytes());
         h.write(text.as_bytes());
         h.write(&scale.to_le_bytes());
+        if voice != PIPER_JOE {
+            h.write(voice.as_bytes());
+        }
         dir.join(format!("{:016x}-{suffix}.wav", h.0))
     };
-    let mut missing = Vec::new();
-    for &(text, scale) in items {
-        let native = key(text, scale, "native");
-        if !native.is_file() && !missing.iter().any(|(t, s, _)| *t == text && *s == scale) {
-            missing.push((text, scale, native));
+    let mut missing: Vec<(&str, f32, &str, PathBuf)> = Vec::new();
+    for &(text, scale, voice) in items {
+        let native = key(text, scale, voice, "native");
+        if !native.is_file()
+            && !missing
+                .iter()
+                .any(|(t, s, v, _)| *t == text && *s == scale && *v == voice)
+        {
+            missing.push((text, scale, voice, native));
         }
     }
     if !missing.is_empty() {
         let request = serde_json::json!({
-            "items": missing.iter().map(|(text, scale, out)| serde_json::json!({
-                "text": text, "length_scale": scale, "out": out,
+            "items": missing.iter().map(|(text, scale, voice, out)| serde_json::json!({
+                "text": text, "length_scale": scale, "voice": voice, "out": out,
             })).collect::<Vec<_>>(),
         });
         run_python(&request.to_string())?;
     }
     items
         .iter()
-        .map(|&(text, scale)| {
-            let native = key(text, scale, "native");
-            let at_rate = key(text, scale, &rate.hz().to_string());
+        .map(|&(text, scale, voice)| {
+            let native = key(text, scale, voice, "native");
+            let at_rate = key(text, scale, voice, &rate.hz().to_string());
             if !at_rate.is_file() {
                 sox_convert(&native, &at_rate, rate.hz())?;
             }
@@ -253,6 +271,9 @@ pub struct Scene {
     pub beeps: Vec<LabelBeep>,
     /// Who answered, for AMD scenes.
     pub truth: Option<Verdict>,
+    /// What was said, in order: (start ms, end ms of its voiced span, text). The AMD bench can
+    /// offer these as a perfect transcript, beside Whisper's.
+    pub said: Vec<(u64, u64, String)>,
 }
 
 impl Scene {
@@ -266,6 +287,7 @@ impl Scene {
             digits: Vec::new(),
             beeps: Vec::new(),
             truth: None,
+            said: Vec::new(),
         }
     }
 
@@ -295,6 +317,12 @@ impl Scene {
             self.speech
                 .push((((at + s) / per_ms) as u64, ((at + e) / per_ms) as u64));
         }
+        let (s, e) = u.span();
+        self.said.push((
+            ((at + s) / per_ms) as u64,
+            ((at + e) / per_ms) as u64,
+            u.text.clone(),
+        ));
         self
     }
 
@@ -520,6 +548,15 @@ fn read_mono(path: &Path) -> Result<Vec<i16>> {
     r.samples::<i16>()
         .collect::<std::result::Result<_, _>>()
         .map_err(wav_err)
+}
+
+/// FNV-1a of several fields, for cache keys.
+pub fn fnv64(fields: &[&[u8]]) -> u64 {
+    let mut h = Fnv::default();
+    for f in fields {
+        h.write(f);
+    }
+    h.0
 }
 
 /// FNV-1a, for cache keys (stable across Rust versions, unlike `DefaultHasher`).

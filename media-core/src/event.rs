@@ -35,7 +35,10 @@ pub enum MediaEvent {
     },
     /// The remote party paused inside their turn (a segment of speech ended; the turn may go on).
     /// The turn's audio so far, to start speech-to-text before the turn is known to be over: if
-    /// the next `Utterance` has the same `start_ms` and `end_ms`, its audio is this one.
+    /// the next `Utterance` has the same `start_ms` and `end_ms`, its audio is this one. Also
+    /// sent when the answering-machine detector says "machine" in the middle of a turn (a long
+    /// greeting), with the speech so far up to that moment, and again every second while that
+    /// turn goes on.
     TurnPaused {
         /// Start of the turn's speech.
         start_ms: u64,

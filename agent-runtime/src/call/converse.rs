@@ -10,7 +10,6 @@ use crate::conversation::{Action, Conversation, EndReason, Input, SayId, ThinkRe
 use crate::llm::{Delta, LlmClient, SentenceSplitter};
 use crate::outcome::LocalEnd;
 use crate::speech::{Audio, SampleRate};
-use media_core::analysis::Verdict;
 use media_core::driver::{MediaHandle, RunningSession};
 use media_core::{Codec, DriverError, MediaEvent, MediaUpdate, PayloadType, SessionSummary};
 use sip_stack::driver::{PlacedCall, SipHandle};
@@ -102,6 +101,8 @@ struct Transcribed {
     text: Result<String, String>,
     start_ms: u64,
     end_ms: u64,
+    /// The greeting so far, transcribed at a pause for the answering-machine judge; not a turn.
+    so_far: bool,
 }
 
 /// The longest pause inside an unfinished turn when no turn model says otherwise, ms.
@@ -141,13 +142,13 @@ pub struct Converse<'a> {
     bridged: bool,
     /// When a bridge in place ends, whatever the parties do.
     bridged_until: Option<tokio::time::Instant>,
-    /// Whether the first words heard were offered to the answering-machine detector.
-    greeting_offered: bool,
     /// The caller's unfinished turn, held until they finish it.
     continuation: Continuation,
     /// Speculative recognition: the turn so far, transcribed from its first pause. Used when the
     /// turn ends without more speech, dropped when the caller goes on.
     draft: Option<Draft>,
+    /// Whether the greeting so far is being transcribed for the answering-machine judge.
+    hearing_greeting: bool,
     /// Whether drafts are made at all.
     speculative_stt: bool,
 }
@@ -222,8 +223,8 @@ impl<'a> Converse<'a> {
             handoff: None,
             bridged: false,
             bridged_until: None,
-            greeting_offered: false,
             draft: None,
+            hearing_greeting: false,
             speculative_stt: true,
             continuation: Continuation::new(
                 speech
@@ -351,6 +352,7 @@ impl<'a> Converse<'a> {
                 None
             }
         };
+        let amd = conversation.amd_judgement().map(AmdRecord::judged).or(self.amd);
         Ended {
             cause,
             media,
@@ -359,7 +361,7 @@ impl<'a> Converse<'a> {
             dtmf: self.dtmf,
             latency: self.latency,
             end_reason: self.end_reason,
-            amd: self.amd,
+            amd,
         }
     }
 
@@ -467,6 +469,22 @@ impl<'a> Converse<'a> {
                 samples_16k,
                 ..
             } => {
+                // While the cadence suspects a machine, its greeting so far goes to the judge: a
+                // recording's language confirms it long before the greeting ends. One at a time.
+                if conversation.suspects_machine() && !self.hearing_greeting {
+                    self.hearing_greeting = true;
+                    let stt = self.speech.stt.clone();
+                    let audio = Audio::new(SampleRate::HZ_16000, samples_16k.clone());
+                    self.transcriptions.spawn(async move {
+                        let text = stt.transcribe(&audio).await.map_err(|e| e.to_string());
+                        Transcribed {
+                            text,
+                            start_ms,
+                            end_ms,
+                            so_far: true,
+                        }
+                    });
+                }
                 // One draft at a time: a newer pause waits for the turn's end instead.
                 if !self.speculative_stt || self.draft.as_ref().is_some_and(|d| !d.task.is_finished()) {
                     return;
@@ -512,6 +530,7 @@ impl<'a> Converse<'a> {
                                 text,
                                 start_ms,
                                 end_ms,
+                                so_far: false,
                             }
                         });
                         return;
@@ -533,6 +552,7 @@ impl<'a> Converse<'a> {
                         text,
                         start_ms,
                         end_ms,
+                        so_far: false,
                     }
                 });
             }
@@ -557,10 +577,14 @@ impl<'a> Converse<'a> {
                     decided_ms,
                     "answering-machine verdict"
                 );
+                // The audio's verdict; the call's own weighs the greeting's words too (see
+                // `crate::amd`) and replaces it when there is one.
                 self.amd = Some(AmdRecord::new(verdict, confidence_pct, decided_ms));
-                if verdict == Verdict::Machine {
-                    conversation.handle(Input::Machine { now_ms });
-                }
+                conversation.handle(Input::Amd {
+                    verdict,
+                    confidence: f32::from(confidence_pct) / 100.0,
+                    now_ms,
+                });
             }
             MediaEvent::Beep { start_ms, end_ms, hz } => {
                 tracing::info!(start_ms, end_ms, hz, "beep");
@@ -570,40 +594,25 @@ impl<'a> Converse<'a> {
         }
     }
 
-    /// The answering-machine detector's transcript hook: the first words heard ("you have reached
-    /// ..., leave a message after the tone") can settle a verdict the audio left open. The verdict
-    /// comes back as a `MediaEvent::Amd`, like one from the audio.
-    fn offer_greeting(&mut self, text: &str, end_ms: u64) {
-        if self.greeting_offered || text.trim().is_empty() {
-            return;
-        }
-        self.greeting_offered = true;
-        if self
-            .amd
-            .as_ref()
-            .is_some_and(|a| a.verdict != Verdict::Unknown.as_str())
-        {
-            return;
-        }
-        if let Some((verdict, confidence)) = media_core::analysis::amd::classify_transcript(text) {
-            tracing::info!(
-                verdict = verdict.as_str(),
-                "greeting transcript offered to the detector"
-            );
-            let media = self.media.clone();
-            tokio::spawn(async move {
-                let _ = media.offer_transcript(end_ms, verdict, confidence).await;
-            });
-        }
-    }
-
     fn on_transcript(&mut self, t: Transcribed, conversation: &mut Conversation) {
         let text = t.text.unwrap_or_else(|err| {
             tracing::warn!(%err, "transcription failed");
             String::new()
         });
+        if t.so_far {
+            self.hearing_greeting = false;
+        }
+        // The answering-machine judge hears the words now, not when the turn is known to be over.
+        conversation.handle(Input::GreetingSoFar {
+            text: text.clone(),
+            speech_ms: t.end_ms.saturating_sub(t.start_ms),
+            complete: !t.so_far,
+            now_ms: self.now_ms(),
+        });
+        if t.so_far {
+            return;
+        }
         tracing::info!(words = text.split_whitespace().count(), "caller said");
-        self.offer_greeting(&text, t.end_ms);
         let part = TurnText {
             text,
             start_ms: t.start_ms,

@@ -240,6 +240,15 @@ impl AmdRecord {
             decided_ms,
         }
     }
+
+    /// The call's verdict (the audio's weighed with the greeting's words and beeps).
+    fn judged(j: crate::amd::Judgement) -> Self {
+        AmdRecord {
+            verdict: j.verdict.as_str().to_owned(),
+            confidence: f64::from((j.confidence * 100.0).round()) / 100.0,
+            decided_ms: j.decided_ms,
+        }
+    }
 }
 
 /// Media quality of the call.

@@ -26,9 +26,9 @@ use serde_json::{Map, Value};
 use std::collections::VecDeque;
 use time::Date;
 
-/// How long a machine verdict from the audio alone waits for a person's words before it is
-/// taken: long enough for a business greeting to be heard and transcribed.
-pub const MACHINE_CONFIRM_MS: u64 = 8_000;
+pub use crate::amd::MACHINE_CONFIRM_MS;
+use crate::amd::{AmdJudge, JudgeConfig, Judgement};
+use media_core::analysis::amd::Verdict;
 
 /// Identifies one thing the agent says, so playback reports can be matched to it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -87,8 +87,29 @@ pub enum Input {
         /// Now.
         now_ms: u64,
     },
-    /// The answering-machine detector decided a machine answered.
-    Machine {
+    /// The answering-machine detector gave its verdict on the audio (cadence, silence, its
+    /// beep). A machine verdict is a suspicion until the greeting's words or a beep confirm it
+    /// (see [`crate::amd`]).
+    Amd {
+        /// Human, machine or unknown.
+        verdict: Verdict,
+        /// The detector's confidence, 0..=1.
+        confidence: f32,
+        /// Now.
+        now_ms: u64,
+    },
+    /// The caller's words for the answering-machine judge, as soon as they are transcribed: a
+    /// whole turn (before it is known whether the caller goes on, which [`Input::CallerSaid`]
+    /// waits for), or the turn so far, transcribed at a pause inside it while the judge suspects
+    /// a machine (see [`Conversation::suspects_machine`]): a recording's language confirms it
+    /// before a long greeting ends. Not a turn of the transcript.
+    GreetingSoFar {
+        /// The words.
+        text: String,
+        /// How long their speech went on, ms.
+        speech_ms: u64,
+        /// Whether the turn ended (its end-of-turn silence) or goes on.
+        complete: bool,
         /// Now.
         now_ms: u64,
     },
@@ -322,11 +343,9 @@ pub struct Conversation {
     readback: Option<script::Readback>,
     /// Greetings answered with the question again (a business picking up says its name first).
     greetings_answered: u32,
-    /// When the audio detector said "machine", while nothing confirms it yet (a receptionist's
-    /// greeting has a machine's cadence): its beep, its words or a long wait will.
-    machine_suspected: Option<u64>,
-    /// Whether the caller said something only a person says (an answer, a greeting, a question).
-    heard_live: bool,
+    /// The answering-machine verdict: the audio detector's, weighed with the greeting's words
+    /// and beeps (a receptionist's greeting has a machine's cadence).
+    amd: AmdJudge,
     /// Summary notes the caller's words triggered.
     notes: Vec<String>,
     /// Why the agent ends the call, once it decided.
@@ -337,6 +356,8 @@ pub struct Conversation {
 impl Conversation {
     /// A conversation following `workflow`.
     pub fn new(workflow: Workflow, config: ConversationConfig) -> Self {
+        // With a language model, the model hears the greeting and may call `leave_voicemail`.
+        let words_alone = !config.llm;
         Self {
             workflow,
             config,
@@ -362,8 +383,10 @@ impl Conversation {
             asking_identity: false,
             readback: None,
             greetings_answered: 0,
-            machine_suspected: None,
-            heard_live: false,
+            amd: AmdJudge::new(JudgeConfig {
+                words_alone,
+                ..JudgeConfig::default()
+            }),
             notes: Vec::new(),
             end_reason: None,
             actions: VecDeque::new(),
@@ -406,13 +429,37 @@ impl Conversation {
                 now_ms,
             } => self.on_caller_said(text, start_ms, end_ms, now_ms),
             Input::Dtmf { digit, now_ms } => self.on_key(digit, now_ms),
-            Input::Machine { now_ms } => self.on_machine(now_ms),
+            Input::Amd {
+                verdict,
+                confidence,
+                now_ms,
+            } => self.on_amd(verdict, confidence, now_ms),
+            Input::GreetingSoFar {
+                text,
+                speech_ms,
+                complete,
+                now_ms,
+            } => {
+                if self.judging()
+                    && self.fields.is_empty()
+                    && !is_menu(&text)
+                    && self.judged_machine(|j| {
+                        if complete {
+                            j.heard(now_ms, &text, speech_ms)
+                        } else {
+                            j.heard_so_far(now_ms, &text, speech_ms)
+                        }
+                    })
+                {
+                    self.confirm_machine(now_ms);
+                }
+            }
             Input::Beep { now_ms } => {
                 self.beep_ms = Some(now_ms);
                 if self.reached_machine && !self.ending {
                     self.leave_voicemail(now_ms);
-                } else if self.machine_suspected.is_some() && !self.heard_live {
-                    // The beep confirms what the cadence suggested.
+                } else if self.judging() && self.heard_greeting() && self.judged_machine(|j| j.beep(now_ms)) {
+                    // A beep after a greeting: a machine, whatever the greeting sounded like.
                     self.confirm_machine(now_ms);
                 }
             }
@@ -539,24 +586,17 @@ impl Conversation {
                 interrupted: false,
             });
         }
-        // The greeting's words settle a suspected machine: voicemail phrases confirm it, anything
-        // a person says clears it.
-        if !text.is_empty() && !self.reached_machine && !self.ending && !is_menu(&text) {
-            let machine_words = matches!(
-                media_core::analysis::amd::classify_transcript(&text),
-                Some((media_core::analysis::amd::Verdict::Machine, _))
-            );
-            let first_words = !self.heard_live && self.fields.is_empty();
-            // (With a language model, the model hears the greeting and may call leave_voicemail.)
-            let long_greeting = !self.config.llm && text.split_whitespace().count() >= 10;
-            if machine_words && first_words && (self.machine_suspected.is_some() || long_greeting) {
-                self.confirm_machine(now_ms);
-                return;
-            }
-            if !machine_words {
-                self.heard_live = true;
-                self.machine_suspected = None;
-            }
+        // The greeting's words settle a suspected machine: a recording's language confirms it,
+        // a person's words clear it (see `crate::amd`). Once the caller has answered something,
+        // the greeting is over.
+        if !text.is_empty()
+            && self.judging()
+            && self.fields.is_empty()
+            && !is_menu(&text)
+            && self.judged_machine(|j| j.heard(now_ms, &text, end_ms.saturating_sub(start_ms)))
+        {
+            self.confirm_machine(now_ms);
+            return;
         }
         // A phone menu where a person was expected (a business's switchboard): navigate it toward
         // what the call is about, then start over with whoever answers.
@@ -849,24 +889,49 @@ impl Conversation {
         self.answer("", Some(&keys), now_ms);
     }
 
-    /// The audio detector thinks a machine answered. A live business greeting ("Good morning,
-    /// Lakeside Dental, this is Maria.") has a machine's cadence, so the verdict waits for the
-    /// greeting's words, a beep, or [`MACHINE_CONFIRM_MS`] without a word from a person; the
-    /// disclosure plays on meanwhile.
-    fn on_machine(&mut self, now_ms: u64) {
-        if self.reached_machine || self.state == State::Done || self.heard_live {
-            return;
-        }
+    /// The audio detector's verdict. A live business greeting ("Good morning, Lakeside Dental,
+    /// this is Maria.") has a machine's cadence, so a machine verdict waits for the greeting's
+    /// words, a beep, or [`MACHINE_CONFIRM_MS`] without a word from a person; the disclosure
+    /// plays on meanwhile.
+    fn on_amd(&mut self, verdict: Verdict, confidence: f32, now_ms: u64) {
         // A phone menu is a machine too, and the one the workflow asked to navigate.
-        if matches!(self.state, State::Navigating { .. }) {
+        if !self.judging() || matches!(self.state, State::Navigating { .. }) {
             return;
         }
-        self.machine_suspected.get_or_insert(now_ms);
+        if self.judged_machine(|j| j.audio(now_ms, verdict, confidence)) {
+            self.confirm_machine(now_ms);
+        }
+    }
+
+    /// Whether the answering-machine verdict is still open to the judge.
+    fn judging(&self) -> bool {
+        !self.reached_machine && !self.ending && self.state != State::Done
+    }
+
+    /// Whether the caller has been heard (the greeting a beep would follow).
+    fn heard_greeting(&self) -> bool {
+        self.amd.judgement().is_some() || self.amd.suspects_machine()
+    }
+
+    /// Puts one input to the judge; whether it made the verdict "machine".
+    fn judged_machine(&mut self, input: impl FnOnce(&mut AmdJudge) -> Option<Judgement>) -> bool {
+        input(&mut self.amd).is_some_and(|j| j.verdict == Verdict::Machine)
+    }
+
+    /// Whether the audio detector's machine verdict waits for the greeting's words: the driver
+    /// then transcribes the greeting so far at its pauses ([`Input::GreetingSoFar`]).
+    pub fn suspects_machine(&self) -> bool {
+        self.judging() && self.amd.suspects_machine()
+    }
+
+    /// The answering-machine verdict the call acted on, if any (a suspicion from the audio
+    /// alone is none).
+    pub fn amd_judgement(&self) -> Option<Judgement> {
+        self.amd.judgement()
     }
 
     /// A machine it is: stop talking to it and wait for its beep.
     fn confirm_machine(&mut self, now_ms: u64) {
-        self.machine_suspected = None;
         if !self.playing.is_empty() {
             self.actions.push_back(Action::StopSpeaking);
         }
@@ -972,11 +1037,7 @@ impl Conversation {
             }
             _ => {}
         }
-        if let Some(since) = self.machine_suspected
-            && !self.heard_live
-            && now_ms >= since + MACHINE_CONFIRM_MS
-            && !self.ending
-        {
+        if self.judging() && self.judged_machine(|j| j.tick(now_ms)) {
             self.confirm_machine(now_ms);
         }
     }

@@ -276,7 +276,11 @@ fn phone_menus_are_navigated_before_speaking() {
     c.handle(Input::Answered { now_ms: now });
     assert!(drain(&mut c).is_empty(), "a menu is listened to, not talked over");
     // The answering-machine detector calls the menu a machine: expected, and no voicemail.
-    c.handle(Input::Machine { now_ms: 2_000 });
+    c.handle(Input::Amd {
+        verdict: Verdict::Machine,
+        confidence: 0.8,
+        now_ms: 2_000,
+    });
     assert!(drain(&mut c).is_empty(), "a menu is not a voicemail");
     let actions = caller(
         &mut c,
@@ -304,7 +308,11 @@ fn a_machine_gets_the_message_after_the_beep() {
     c.handle(Input::Answered { now_ms: now });
     let greeting = drain(&mut c);
     // The cadence alone is not enough (a receptionist sounds like that too): the agent goes on.
-    c.handle(Input::Machine { now_ms: 1200 });
+    c.handle(Input::Amd {
+        verdict: Verdict::Machine,
+        confidence: 0.8,
+        now_ms: 1200,
+    });
     assert!(
         drain(&mut c).is_empty(),
         "a machine verdict from the audio alone waits"
@@ -996,7 +1004,11 @@ fn a_receptionist_with_a_machine_s_cadence_is_a_person() {
     c.handle(Input::Answered { now_ms: now });
     let first = drain(&mut c);
     // The detector says machine on the greeting's cadence...
-    c.handle(Input::Machine { now_ms: 2700 });
+    c.handle(Input::Amd {
+        verdict: Verdict::Machine,
+        confidence: 0.8,
+        now_ms: 2700,
+    });
     assert!(drain(&mut c).is_empty());
     // ...but the words are a live business greeting: no voicemail, the call goes on.
     c.handle(Input::CallerSaid {
@@ -1023,7 +1035,11 @@ fn a_receptionist_with_a_machine_s_cadence_is_a_person() {
     let mut c = engine(APPOINTMENT);
     c.handle(Input::Answered { now_ms: 0 });
     drain(&mut c);
-    c.handle(Input::Machine { now_ms: 2700 });
+    c.handle(Input::Amd {
+        verdict: Verdict::Machine,
+        confidence: 0.8,
+        now_ms: 2700,
+    });
     c.handle(Input::Tick {
         now_ms: 2700 + MACHINE_CONFIRM_MS,
     });
@@ -1101,5 +1117,74 @@ fn keys_are_pressed_only_as_the_heard_menu_or_the_prompt_offers_them() {
     assert_eq!(
         super::dtmf_allowed(&plain, menu, "2"),
         Err(super::DtmfRefusal::NotOffered)
+    );
+}
+
+#[test]
+fn a_recording_s_language_heard_so_far_confirms_the_machine_early() {
+    let mut c = engine(APPOINTMENT);
+    c.handle(Input::Answered { now_ms: 0 });
+    drain(&mut c);
+    // Half a greeting before the audio suspects anything: not listened to.
+    assert!(!c.suspects_machine());
+    c.handle(Input::Amd {
+        verdict: Verdict::Machine,
+        confidence: 0.8,
+        now_ms: 2_700,
+    });
+    assert!(
+        c.suspects_machine(),
+        "the driver now transcribes the greeting at its pauses"
+    );
+    // A receptionist's half greeting clears nothing and confirms nothing.
+    c.handle(Input::GreetingSoFar {
+        text: "You've reached Bright Dental,".into(),
+        speech_ms: 1_000,
+        complete: false,
+        now_ms: 3_000,
+    });
+    assert!(!c.reached_machine() && c.suspects_machine());
+    c.handle(Input::GreetingSoFar {
+        text: "Hi, this is Dana, I can't take your call right now,".into(),
+        speech_ms: 2_800,
+        complete: false,
+        now_ms: 4_200,
+    });
+    assert!(c.reached_machine());
+    assert!(!c.suspects_machine());
+    assert_eq!(
+        c.amd_judgement().map(|j| (j.verdict, j.decided_ms)),
+        Some((Verdict::Machine, 4_200))
+    );
+    assert!(
+        c.transcript().iter().all(|t| t.role != Role::Caller),
+        "the greeting so far is not a turn"
+    );
+}
+
+#[test]
+fn a_whole_turn_s_words_clear_the_suspicion_before_the_turn_is_taken() {
+    let mut c = engine(APPOINTMENT);
+    c.handle(Input::Answered { now_ms: 0 });
+    drain(&mut c);
+    c.handle(Input::Amd {
+        verdict: Verdict::Machine,
+        confidence: 0.8,
+        now_ms: 2_400,
+    });
+    c.handle(Input::GreetingSoFar {
+        text: "Good morning, Lakeside Dental, this is Maria.".into(),
+        speech_ms: 2_650,
+        complete: true,
+        now_ms: 3_800,
+    });
+    assert!(!c.suspects_machine());
+    assert_eq!(
+        c.amd_judgement().map(|j| (j.verdict, j.decided_ms)),
+        Some((Verdict::Human, 3_800))
+    );
+    assert!(
+        c.transcript().iter().all(|t| t.role != Role::Caller),
+        "the turn itself comes with CallerSaid"
     );
 }

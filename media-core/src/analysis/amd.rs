@@ -300,44 +300,150 @@ impl AmdDetector {
     }
 }
 
-/// Phrases of voicemail greetings, lowercase.
+/// Phrases only a recording says (voicemail, a carrier's announcement, a closed office),
+/// lowercase, apostrophes straight. "Leave ... message" in its many forms is matched apart (see
+/// [`asks_for_a_message`]).
 const MACHINE_PHRASES: &[&str] = &[
-    "leave a message",
-    "leave your message",
-    "leave your name",
     "after the tone",
     "after the beep",
     "at the tone",
+    "at the beep",
+    "record your message",
+    "finished recording",
     "not available",
     "unavailable",
     "can't take your call",
     "cannot take your call",
+    "unable to take your call",
     "can't come to the phone",
+    "cannot come to the phone",
+    "can't answer the phone",
     "voicemail",
     "voice mail",
     "mailbox",
+    "messaging system",
+    "try your call again",
+    "the number you have dialed",
+    "the number you dialed",
+    "currently closed",
+    "is now closed",
+    "office is closed",
+    "away from my desk",
+    "away from the phone",
+    "out of the office",
+    "please leave",
+];
+
+/// Phrases a recording often says but a person answering for a business may too ("You've
+/// reached Harbor Dental, this is Maria"): machine evidence only without signs of a person.
+const WEAK_MACHINE_PHRASES: &[&str] = &[
     "you have reached",
     "you've reached",
     "get back to you",
     "return your call",
-    "record your message",
+    "call you back",
+    "missed your call",
+    "sorry i missed",
+    "can't talk right now",
+    "message",
+    "messages",
 ];
 
-/// A transcript-based verdict from the text of the greeting: machine when it holds a voicemail
-/// phrase ("leave a message", "after the tone", "you've reached" ...), human when it is a short
-/// greeting without one, nothing when there is no text. A cheap default for the runtime's hook.
+/// What a person says who is there and waiting for the caller: an offer of help, a question
+/// about who calls, a request to hold.
+const LIVE_PHRASES: &[&str] = &[
+    "how can i help",
+    "how may i help",
+    "how can we help",
+    "can i help",
+    "may i help",
+    "what can i do for you",
+    "how may i direct",
+    "who's calling",
+    "who is calling",
+    "who's this",
+    "who is this",
+    "speaking",
+    "please hold",
+    "hold please",
+    "hold on",
+    "can you hold",
+    "one moment",
+    "just a moment",
+    "are you there",
+    "anyone there",
+];
+
+/// "Leave a message", "leave me a message", "leave your name and number", "leave a detailed
+/// message", "leave a voicemail": `leave` with a message word at most four words on, or with
+/// `a`, `your`, `my`, `me a` or `us a` after it (what a recording asks for, even when the
+/// recognizer mangles the message word on a poor line; "don't leave me" is not).
+fn asks_for_a_message(words: &[&str]) -> bool {
+    words.iter().enumerate().any(|(i, w)| {
+        *w == "leave"
+            && (matches!(words.get(i + 1), Some(&("a" | "your" | "my")))
+                || (matches!(words.get(i + 1), Some(&("me" | "us"))) && words.get(i + 2) == Some(&"a"))
+                || words[i + 1..].iter().take(4).any(|n| {
+                    matches!(
+                        *n,
+                        "message" | "messages" | "voicemail" | "name" | "number" | "details"
+                    )
+                }))
+    })
+}
+
+/// A transcript-based verdict from the words of a greeting:
+/// - a machine, confidence 0.95, with two pieces of a recording's language ("leave a message",
+///   "after the tone", "not available", "mailbox" ...), 0.85 with one (0.6 if the words also
+///   sound like a person waiting: "... can I help you?");
+/// - a machine, 0.6, with only phrases a receptionist may say too ("you've reached", "call you
+///   back") and no sign of a person;
+/// - a person, 0.85, with what a person says who waits for the caller ("how can I help",
+///   "who's calling", "speaking", "hold on", a lone "Hello?"); 0.7 for a greeting of at most six
+///   words without a recording's phrase, 0.6 up to sixteen words;
+/// - nothing for no text, or a longer text without either kind of phrase.
+///
+/// A cheap default for the runtime's hook.
 pub fn classify_transcript(text: &str) -> Option<(Verdict, f32)> {
-    let lower = text.to_lowercase().replace('\u{2019}', "'");
-    let words = lower.split_whitespace().count();
-    if words == 0 {
+    let lower: String = text
+        .to_lowercase()
+        .replace('\u{2019}', "'")
+        .chars()
+        .map(|c| {
+            if c.is_alphanumeric() || c == '\'' || c == '?' {
+                c
+            } else {
+                ' '
+            }
+        })
+        .collect();
+    let words: Vec<&str> = lower
+        .split_whitespace()
+        .map(|w| w.trim_end_matches('?'))
+        .filter(|w| !w.is_empty())
+        .collect();
+    if words.is_empty() {
         return None;
     }
-    let hits = MACHINE_PHRASES.iter().filter(|p| lower.contains(*p)).count();
-    match hits {
-        0 if words <= 6 => Some((Verdict::Human, 0.7)),
-        0 => None,
-        1 => Some((Verdict::Machine, 0.8)),
-        _ => Some((Verdict::Machine, 0.95)),
+    let plain = format!(" {} ", words.join(" "));
+    let count = |phrases: &[&str]| {
+        phrases
+            .iter()
+            .filter(|p| plain.contains(&format!(" {p} ")))
+            .count()
+    };
+    let strong = count(MACHINE_PHRASES) + usize::from(asks_for_a_message(&words));
+    let weak = count(WEAK_MACHINE_PHRASES);
+    let live = count(LIVE_PHRASES) + usize::from(words.len() <= 3 && lower.contains('?'));
+    match (strong, weak, live) {
+        (2.., _, _) => Some((Verdict::Machine, 0.95)),
+        (1, _, 0) => Some((Verdict::Machine, 0.85)),
+        (1, _, _) => Some((Verdict::Machine, 0.6)),
+        (0, _, 1..) => Some((Verdict::Human, 0.85)),
+        (0, 1.., 0) => Some((Verdict::Machine, 0.6)),
+        _ if words.len() <= 6 => Some((Verdict::Human, 0.7)),
+        _ if words.len() <= 16 => Some((Verdict::Human, 0.6)),
+        _ => None,
     }
 }
 
@@ -422,5 +528,43 @@ mod tests {
         );
         assert_eq!(classify_transcript("Hello?").map(|v| v.0), Some(Verdict::Human));
         assert_eq!(classify_transcript("  "), None);
+        assert_eq!(classify_transcript(" ?! "), None);
+        // A person who answers for a business and waits for us.
+        assert_eq!(
+            classify_transcript("You've reached Pine Street Bakery, this is Ana, how can I help you?"),
+            Some((Verdict::Human, 0.85))
+        );
+        assert_eq!(
+            classify_transcript("Good morning, Pine Street Bakery, this is Ana."),
+            Some((Verdict::Human, 0.6))
+        );
+        // A message asked for in other words; a carrier's announcement.
+        assert_eq!(
+            classify_transcript("Hey, it's Jo. Leave me a quick message.").map(|v| v.0),
+            Some(Verdict::Machine)
+        );
+        assert_eq!(
+            classify_transcript("The number you have dialed is not available."),
+            Some((Verdict::Machine, 0.95))
+        );
+        // Only a receptionist's phrase, no sign of a person: weak.
+        assert_eq!(
+            classify_transcript("You have reached the Lee family and we will call you back soon enough"),
+            Some((Verdict::Machine, 0.6))
+        );
+        // "Leave" without a message word is not a request for one.
+        assert_eq!(
+            classify_transcript("Hi, we leave for the airport at noon, who is this?").map(|v| v.0),
+            Some(Verdict::Human)
+        );
+        assert_eq!(
+            classify_transcript("Don't leave me in the car, who is this?").map(|v| v.0),
+            Some(Verdict::Human)
+        );
+        // A request for a message the recognizer mangled is still one.
+        assert_eq!(
+            classify_transcript("Sorry, I can't get to the phone. Please leave my method.").map(|v| v.0),
+            Some(Verdict::Machine)
+        );
     }
 }

@@ -15,6 +15,11 @@
 use std::collections::VecDeque;
 
 use crate::analysis::amd::Verdict;
+
+/// How often the speech so far of a greeting the answering-machine detector calls a machine is
+/// handed over while it goes on (see [`MediaEvent::TurnPaused`]), ms: the runtime listens for a
+/// recording's language in it rather than wait for the end of a long greeting.
+pub const GREETING_SO_FAR_EVERY_MS: u64 = 1_000;
 use crate::analysis::analyzer::{AnalysisError, AnalysisEvent, Analyzer, AnalyzerConfig};
 use crate::analysis::mel::WINDOW_SAMPLES;
 use crate::analysis::turn::{TurnJob, TurnService};
@@ -75,6 +80,10 @@ pub struct LiveAnalysis {
     /// Frame number of the first frame written.
     first_frame: Option<u64>,
     turn_start_ms: Option<u64>,
+    /// The turn in which the answering-machine detector said "machine" (its start) and when
+    /// its speech so far was last handed over: again every [`GREETING_SO_FAR_EVERY_MS`] while
+    /// it goes on.
+    greeting_so_far: Option<(u64, u64)>,
     listening: bool,
     config: LiveAnalysisConfig,
     events: VecDeque<MediaEvent>,
@@ -115,6 +124,7 @@ impl LiveAnalysis {
             next_frame: 0,
             first_frame: None,
             turn_start_ms: None,
+            greeting_so_far: None,
             listening: true,
             config,
             events: VecDeque::with_capacity(16),
@@ -251,7 +261,33 @@ impl LiveAnalysis {
         }
     }
 
+    /// The turn's speech so far up to `now_ms`, as a [`MediaEvent::TurnPaused`].
+    fn hand_over_so_far(&mut self, start_ms: u64, now_ms: u64) {
+        if self.listening
+            && let Some((audio_start_ms, samples_16k)) = self.cut(start_ms, now_ms, now_ms)
+        {
+            self.events.push_back(MediaEvent::TurnPaused {
+                start_ms,
+                end_ms: now_ms,
+                audio_start_ms,
+                samples_16k,
+            });
+        }
+    }
+
     fn translate(&mut self, now_ms: u64) {
+        self.translate_events(now_ms);
+        // A long greeting the detector calls a machine: its words so far, every so often.
+        if let Some((start_ms, last_ms)) = self.greeting_so_far
+            && self.turn_start_ms == Some(start_ms)
+            && now_ms >= last_ms + GREETING_SO_FAR_EVERY_MS
+        {
+            self.greeting_so_far = Some((start_ms, now_ms));
+            self.hand_over_so_far(start_ms, now_ms);
+        }
+    }
+
+    fn translate_events(&mut self, now_ms: u64) {
         while let Some(event) = self.analyzer.poll_event() {
             match event {
                 AnalysisEvent::SpeechStarted { at_ms } => {
@@ -282,11 +318,21 @@ impl LiveAnalysis {
                     end_ms: b.end_ms,
                     hz: b.hz.round() as u32,
                 }),
-                AnalysisEvent::Amd(d) => self.events.push_back(MediaEvent::Amd {
-                    verdict: d.verdict,
-                    confidence_pct: (d.confidence.clamp(0.0, 1.0) * 100.0).round() as u8,
-                    decided_ms: d.decided_ms,
-                }),
+                AnalysisEvent::Amd(d) => {
+                    self.events.push_back(MediaEvent::Amd {
+                        verdict: d.verdict,
+                        confidence_pct: (d.confidence.clamp(0.0, 1.0) * 100.0).round() as u8,
+                        decided_ms: d.decided_ms,
+                    });
+                    // A machine verdict on the cadence comes while the greeting goes on: its
+                    // words so far, to confirm or clear it (a receptionist sounds alike).
+                    if d.verdict == Verdict::Machine
+                        && let Some(start_ms) = self.turn_start_ms
+                    {
+                        self.greeting_so_far = Some((start_ms, now_ms));
+                        self.hand_over_so_far(start_ms, now_ms);
+                    }
+                }
                 AnalysisEvent::TurnCheck { seq, .. } => {
                     if self.listening {
                         self.ask_turn_model(seq, now_ms);
@@ -513,6 +559,54 @@ mod tests {
                 .any(|e| matches!(e, MediaEvent::SpeechStarted { .. })),
             "{events:?}"
         );
+    }
+
+    #[test]
+    fn a_long_greeting_called_a_machine_is_handed_over_as_it_goes() {
+        let mut live = LiveAnalysis::new(gate_only()).expect("live");
+        let mut events = run(&mut live, 0, 500, false);
+        events.extend(run(&mut live, 500, 6_000, true));
+        let verdict_at = events
+            .iter()
+            .position(|e| {
+                matches!(
+                    e,
+                    MediaEvent::Amd {
+                        verdict: Verdict::Machine,
+                        ..
+                    }
+                )
+            })
+            .unwrap_or_else(|| panic!("no machine verdict on a long greeting: {} events", events.len()));
+        // The speech so far follows the verdict at once, then every second while it goes on.
+        let so_far: Vec<u64> = events[verdict_at..]
+            .iter()
+            .filter_map(|e| match e {
+                MediaEvent::TurnPaused {
+                    end_ms, samples_16k, ..
+                } => {
+                    assert!(!samples_16k.is_empty(), "no audio so far");
+                    Some(*end_ms)
+                }
+                _ => None,
+            })
+            .collect();
+        assert!(so_far.len() >= 3, "{so_far:?}");
+        assert!(
+            so_far.windows(2).all(|w| w[1] >= w[0] + GREETING_SO_FAR_EVERY_MS),
+            "{so_far:?}"
+        );
+        // A turn after the greeting's is not handed over so (only at its own pauses).
+        let mut after = run(&mut live, 6_000, 9_000, false);
+        after.extend(run(&mut live, 9_000, 10_500, true));
+        let later: Vec<u64> = after
+            .iter()
+            .filter_map(|e| match e {
+                MediaEvent::TurnPaused { start_ms, end_ms, .. } if *start_ms >= 8_000 => Some(*end_ms),
+                _ => None,
+            })
+            .collect();
+        assert!(later.is_empty(), "{later:?}");
     }
 
     #[test]
