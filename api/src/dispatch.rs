@@ -340,7 +340,12 @@ pub(crate) async fn apply_updates(
                         },
                     );
                 }
-                transcript.push(turn);
+                // Turns arrive when they are final, and a caller's turn is final only once it is
+                // transcribed, after the agent may already have spoken over its end (a machine's
+                // greeting, then our message): the stored transcript is in the order things were
+                // said.
+                let at = transcript.partition_point(|t| t.start_ms <= turn.start_ms);
+                transcript.insert(at, turn);
                 let text = serde_json::to_string(&transcript).unwrap_or_else(|_| "[]".to_owned());
                 inner.store.set_transcript(&id, &text).await
             }

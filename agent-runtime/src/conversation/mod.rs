@@ -1167,11 +1167,17 @@ impl Conversation {
 
     /// The transcript so far, without turns that were never heard.
     pub fn transcript(&self) -> Vec<Turn> {
-        self.transcript
+        let mut turns: Vec<Turn> = self
+            .transcript
             .iter()
             .filter(|t| !(t.interrupted && t.text.is_empty()))
             .cloned()
-            .collect()
+            .collect();
+        // A caller's turn is written once transcribed, which can be after the agent spoke over
+        // its end (a machine's greeting, then our message): the transcript reads in the order
+        // things were said (a stable sort keeps turns that start together as written).
+        turns.sort_by_key(|t| t.start_ms);
+        turns
     }
 
     /// The fields collected so far.

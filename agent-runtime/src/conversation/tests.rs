@@ -1188,3 +1188,27 @@ fn a_whole_turn_s_words_clear_the_suspicion_before_the_turn_is_taken() {
         "the turn itself comes with CallerSaid"
     );
 }
+
+#[test]
+fn the_transcript_reads_in_the_order_things_were_said() {
+    let mut c = engine(APPOINTMENT);
+    // A machine's greeting starts as the line opens, before our first words at 1 s, and is
+    // transcribed (so arrives) only after we have spoken.
+    let mut now = 1000;
+    c.handle(Input::Answered { now_ms: now });
+    let actions = drain(&mut c);
+    play_all(&mut c, &actions, &mut now);
+    c.handle(Input::CallerSaid {
+        text: "Hi, you've reached Dana.".into(),
+        start_ms: 200,
+        end_ms: 2500,
+        now_ms: now,
+    });
+    let turns = c.transcript();
+    assert!(turns.len() >= 2, "{turns:?}");
+    assert!(
+        turns.windows(2).all(|w| w[0].start_ms <= w[1].start_ms),
+        "{turns:?}"
+    );
+    assert_eq!(turns[0].role, Role::Caller, "{turns:?}");
+}
