@@ -278,6 +278,25 @@ fn past_base(word: &str) -> Option<String> {
     if let Some(s) = word.strip_suffix("ied") {
         return Some(format!("{s}y"));
     }
+    // "cancelled", "travelled": the second l is the spelling's, not the verb's ("called" keeps
+    // both).
+    if matches!(
+        word,
+        "cancelled"
+            | "travelled"
+            | "labelled"
+            | "modelled"
+            | "levelled"
+            | "fuelled"
+            | "signalled"
+            | "totalled"
+            | "channelled"
+            | "counselled"
+            | "marshalled"
+            | "quarrelled"
+    ) {
+        return Some(stem[..stem.len() - 1].to_owned());
+    }
     let with_e = format!("{stem}e");
     if E_VERBS.contains(&with_e.as_str()) || stem.ends_with('v') || stem.ends_with('z') {
         return Some(with_e);

@@ -337,6 +337,22 @@ impl Builder {
         let Some(verb) = ws.first().cloned() else {
             return false;
         };
+        // "Survey for former subscribers:", "Poll our members": whom the survey is for, not a
+        // question to ask.
+        if matches!(verb.as_str(), "survey" | "poll" | "interview") {
+            let rest = &ws[1..];
+            let asks_something = rest.iter().any(|w| {
+                matches!(
+                    w.as_str(),
+                    "about" | "on" | "whether" | "if" | "what" | "how" | "which" | "why" | "when" | "to"
+                )
+            });
+            let for_whom = rest.first().is_some_and(|w| w == "for")
+                || rest.iter().any(|w| super::super::names::is_role(w));
+            if for_whom && !asks_something {
+                return false;
+            }
+        }
         let ask_verb = matches!(
             verb.as_str(),
             "ask" | "inquire" | "enquire" | "query" | "question" | "poll" | "survey" | "interview"
