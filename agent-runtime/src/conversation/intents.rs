@@ -190,18 +190,9 @@ pub fn intent(text: &str) -> Option<Intent> {
         "call me this",
         "call back on",
         "call back at",
-    ]) || [
-        "monday",
-        "tuesday",
-        "wednesday",
-        "thursday",
-        "friday",
-        "saturday",
-        "sunday",
-    ]
-    .iter()
-    .any(|d| t.contains(&format!(" call me {d} ")) || t.contains(&format!(" call back {d} ")))
-    {
+    ]) || content.windows(3).any(|w| {
+        w[0] == "call" && matches!(w[1].as_str(), "me" | "back") && crate::extract::is_weekday(&w[2])
+    }) {
         return Some(Intent::CallBack);
     }
     if any(&[

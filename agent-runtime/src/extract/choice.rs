@@ -6,6 +6,7 @@
 //! position, and a word that only sounds like an option's ("money" for "Monday") is a guess to
 //! read back.
 
+use super::datetime;
 use super::fuzzy;
 use super::numbers::number_words;
 use super::words;
@@ -119,7 +120,7 @@ pub fn choice_match(text: &str, options: &[String]) -> Option<(String, Certainty
         // Two options with the same key words and only one said fully: still sure.
         return Some((options[index].clone(), Certainty::Sure));
     }
-    if let Some(pick) = by_day_of_month(&said, options) {
+    if let Some(pick) = by_day_of_month(text, options) {
         return Some((pick, Certainty::Sure));
     }
     if let Some(pick) = by_position(&said, options) {
@@ -168,75 +169,15 @@ pub fn choice(text: &str, options: &[String]) -> Option<String> {
 
 /// "The sixth" when the options are "June 4 at 7:30 AM" and "June 6 at 7:30 AM": the one option
 /// on that day of the month.
-fn by_day_of_month(said: &[String], options: &[String]) -> Option<String> {
-    const MONTHS: [&str; 12] = [
-        "january",
-        "february",
-        "march",
-        "april",
-        "may",
-        "june",
-        "july",
-        "august",
-        "september",
-        "october",
-        "november",
-        "december",
-    ];
-    const ORDINAL_WORDS: [&str; 20] = [
-        "first",
-        "second",
-        "third",
-        "fourth",
-        "fifth",
-        "sixth",
-        "seventh",
-        "eighth",
-        "ninth",
-        "tenth",
-        "eleventh",
-        "twelfth",
-        "thirteenth",
-        "fourteenth",
-        "fifteenth",
-        "sixteenth",
-        "seventeenth",
-        "eighteenth",
-        "nineteenth",
-        "twentieth",
-    ];
-    let ordinal = |w: &str| -> Option<u32> {
-        if let Some(i) = ORDINAL_WORDS.iter().position(|o| *o == w) {
-            return u32::try_from(i + 1).ok();
-        }
-        let digits = w
-            .strip_suffix("st")
-            .or_else(|| w.strip_suffix("nd"))
-            .or_else(|| w.strip_suffix("rd"))
-            .or_else(|| w.strip_suffix("th"))?;
-        digits.parse().ok()
-    };
-    let day = said.iter().enumerate().find_map(|(i, w)| {
-        // "twenty first", "thirty first" arrive as "20"/"30" then an ordinal.
-        let tens = i
-            .checked_sub(1)
-            .and_then(|p| said[p].parse::<u32>().ok())
-            .filter(|t| *t == 20 || *t == 30);
-        // "4th" arrives as "4" then "th".
-        let suffixed = said
-            .get(i + 1)
-            .is_some_and(|s| matches!(s.as_str(), "st" | "nd" | "rd" | "th"));
-        if suffixed {
-            return w.parse().ok();
-        }
-        ordinal(w).map(|d| if d < 10 { tens.unwrap_or(0) + d } else { d })
-    })?;
+fn by_day_of_month(text: &str, options: &[String]) -> Option<String> {
+    let ws = words(text);
+    let day = (0..ws.len()).find_map(|i| datetime::ordinal_day_at(&ws, i))?;
     let on_day: Vec<&String> = options
         .iter()
         .filter(|o| {
             let t = tokens(o);
             t.windows(2)
-                .any(|p| MONTHS.contains(&p[0].as_str()) && p[1].parse::<u32>().ok() == Some(day))
+                .any(|p| datetime::is_month_name(&p[0]) && p[1].parse::<u8>().ok() == Some(day))
         })
         .collect();
     match on_day.as_slice() {

@@ -17,8 +17,34 @@ const WEEKDAYS: [(&str, Weekday); 7] = [
 
 /// Whether a lowercase word names a weekday or a whole month ("friday", "october").
 pub fn weekday_or_month(word: &str) -> bool {
+    is_weekday(word) || is_month_name(word)
+}
+
+/// Whether a lowercase word is a weekday's whole name ("friday").
+pub fn is_weekday(word: &str) -> bool {
     WEEKDAYS.iter().any(|(w, _)| *w == word)
-        || month(word).is_some_and(|m| m.to_string().to_lowercase() == word)
+}
+
+/// Whether a lowercase word is a month's whole name ("october", not "oct").
+pub(super) fn is_month_name(word: &str) -> bool {
+    month(word).is_some_and(|m| m.to_string().to_lowercase() == word)
+}
+
+/// A day of the month said as an ordinal at `ws[i]` ("sixth", "22nd", "twenty-second",
+/// "twenty first"), not as a count ("3", "twenty").
+pub(super) fn ordinal_day_at(ws: &[String], i: usize) -> Option<u8> {
+    let spoken: Vec<String> = ws
+        .get(i)?
+        .split('-')
+        .map(str::to_owned)
+        .chain(ws[i + 1..].iter().take(1).cloned())
+        .collect();
+    let (day, used) = day_at(&spoken, 0)?;
+    let last = &spoken[used - 1];
+    ["st", "nd", "rd", "th"]
+        .iter()
+        .any(|s| last.ends_with(s))
+        .then_some(day)
 }
 
 fn month(word: &str) -> Option<Month> {
@@ -146,25 +172,11 @@ pub fn date(text: &str, today: Date) -> Option<Date> {
         }
     }
     // "on the twenty-second", "the 15th": a day of this month, or of the next once it is past.
-    for (i, w) in ws.iter().enumerate().skip(1) {
-        if ws[i - 1] != "the" {
-            continue;
-        }
-        let parts: Vec<String> = w.split('-').map(str::to_owned).collect();
-        let spoken: Vec<String> = parts
-            .iter()
-            .cloned()
-            .chain(ws[i + 1..].iter().take(1).cloned())
-            .collect();
-        let Some((day, used)) = day_at(&spoken, 0) else {
+    for i in 1..ws.len() {
+        // An ordinal, not a count ("the 3 of us", "the twenty").
+        let Some(day) = ordinal_day_at(&ws, i).filter(|_| ws[i - 1] == "the") else {
             continue;
         };
-        // An ordinal, not a count ("the 3 of us", "the twenty").
-        let last = &spoken[used - 1];
-        let ordinal = ["st", "nd", "rd", "th"].iter().any(|s| last.ends_with(s));
-        if !ordinal {
-            continue;
-        }
         let this_month = Date::from_calendar_date(today.year(), today.month(), day).ok();
         if let Some(d) = this_month.filter(|d| *d >= today) {
             return Some(d);

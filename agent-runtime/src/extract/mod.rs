@@ -15,7 +15,7 @@ mod yesno;
 
 pub use choice::{Certainty, choice, choice_match};
 pub use correction::after_correction;
-pub use datetime::{date, time, weekday_or_month};
+pub use datetime::{date, is_weekday, time, weekday_or_month};
 pub use email::email;
 pub use fuzzy::{best_match, close, sound_alike};
 pub use numbers::{digits, number, phone, stated_number};

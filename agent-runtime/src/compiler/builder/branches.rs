@@ -148,32 +148,10 @@ impl Builder {
         }
         // "If she can't do Tuesday", "if they need to move it": the call's confirmation is
         // declined, whatever was asked after it.
-        let changes_plan = negative
-            && [
-                "can't",
-                "cannot",
-                "unable",
-                "not able",
-                "won't",
-                "doesn't work",
-                "does not work",
-                "reschedule",
-                "cancel",
-                "move it",
-                "not available",
-                "unavailable",
-                "conflict",
-                "no longer",
-                "can't make",
-            ]
-            .iter()
-            .any(|k| lower.contains(k));
-        if changes_plan
+        let declines_plan = negative && DECLINED.iter().any(|k| lower.contains(k));
+        if declines_plan
             && let Some(step) = self.steps.iter().find(|s| {
-                let f = &s.field.name;
-                s.field.kind == FieldKind::YesNo
-                    && s.when.is_none()
-                    && (f == "confirmed" || f.ends_with("_confirmed") || f == "attending")
+                s.field.kind == FieldKind::YesNo && s.when.is_none() && is_confirmation_field(&s.field.name)
             })
         {
             return Some(Condition {
@@ -215,32 +193,13 @@ impl Builder {
             || lower.starts_with("none ")
             || lower.starts_with("neither");
         if let Some((field, question)) = &latest_yes_no {
-            let confirmation = field == "confirmed" || field.ends_with("_confirmed") || field == "attending";
-            let changes = confirmation
+            // Said of the latest confirmation, a wish for another time declines it too.
+            let changes = is_confirmation_field(field)
                 && negative
-                && [
-                    "change",
-                    "reschedule",
-                    "cancel",
-                    "move",
-                    "can't",
-                    "cannot",
-                    "unable",
-                    "not able",
-                    "won't",
-                    "doesn't work",
-                    "does not work",
-                    "different",
-                    "another",
-                    "other",
-                    "not available",
-                    "unavailable",
-                    "conflict",
-                    "push",
-                    "no longer",
-                ]
-                .iter()
-                .any(|k| lower.contains(k));
+                && DECLINED
+                    .iter()
+                    .chain(&["change", "move", "different", "another", "other", "push"])
+                    .any(|k| lower.contains(k));
             if is_generic_condition(&lower)
                 || refers_back
                 || changes
@@ -420,4 +379,29 @@ fn keep_they(text: &str, address: impl Fn(&str) -> String) -> String {
         .join(" ");
     KEPT.iter()
         .fold(address(&protected), |t, (word, mark)| t.replace(mark, word))
+}
+
+/// Words of a condition that declines the plan being confirmed ("she can't do Tuesday", "if they
+/// need to reschedule", "if that no longer works").
+const DECLINED: &[&str] = &[
+    "can't",
+    "cannot",
+    "unable",
+    "not able",
+    "won't",
+    "doesn't work",
+    "does not work",
+    "reschedule",
+    "cancel",
+    "not available",
+    "unavailable",
+    "conflict",
+    "no longer",
+    "move it",
+];
+
+/// Whether a field holds the call's confirmation ("confirmed", "appointment_confirmed",
+/// "attending").
+fn is_confirmation_field(name: &str) -> bool {
+    name == "confirmed" || name.ends_with("_confirmed") || name == "attending"
 }
