@@ -798,11 +798,15 @@ pub fn run_amd<B: VadBackend>(
                 AnalysisEvent::SpeechEnded { start_ms, end_ms } => {
                     run.speech.push((start_ms, end_ms.min(duration_ms)));
                     if let Some(start) = turn_start
-                        && judge.suspects_machine()
-                        && !pending.iter().any(|p| p.2)
+                        && wants_so_far(&judge, &pending)
                     {
-                        let text = cut(start, end_ms.max(start), frame_end);
-                        pending.push((frame_end + stt_delay_ms, text, true, end_ms.saturating_sub(start)));
+                        pending.push(so_far_job(
+                            &mut cut,
+                            start,
+                            end_ms.max(start),
+                            frame_end,
+                            stt_delay_ms,
+                        ));
                     }
                 }
                 AnalysisEvent::Beep(b) => {
@@ -820,14 +824,8 @@ pub fn run_amd<B: VadBackend>(
                         && let Some(start) = turn_start
                     {
                         greeting_so_far = Some((start, frame_end));
-                        if judge.suspects_machine() && !pending.iter().any(|p| p.2) {
-                            let text = cut(start, frame_end, frame_end);
-                            pending.push((
-                                frame_end + stt_delay_ms,
-                                text,
-                                true,
-                                frame_end.saturating_sub(start),
-                            ));
+                        if wants_so_far(&judge, &pending) {
+                            pending.push(so_far_job(&mut cut, start, frame_end, frame_end, stt_delay_ms));
                         }
                     }
                 }
@@ -840,14 +838,8 @@ pub fn run_amd<B: VadBackend>(
             && frame_end >= last + GREETING_SO_FAR_EVERY_MS
         {
             greeting_so_far = Some((start, frame_end));
-            if judge.suspects_machine() && !pending.iter().any(|p| p.2) {
-                let text = cut(start, frame_end, frame_end);
-                pending.push((
-                    frame_end + stt_delay_ms,
-                    text,
-                    true,
-                    frame_end.saturating_sub(start),
-                ));
+            if wants_so_far(&judge, &pending) {
+                pending.push(so_far_job(&mut cut, start, frame_end, frame_end, stt_delay_ms));
             }
         }
         decided(&mut run, judge.tick(frame_end));
@@ -1110,4 +1102,27 @@ pub fn median_p90(values: &mut [u64]) -> (u64, u64) {
     values.sort_unstable();
     let p = |q: f64| values[((values.len() - 1) as f64 * q).round() as usize];
     (p(0.5), p(0.9))
+}
+
+/// Whether the greeting so far goes to speech-to-text now: while a machine is only suspected, and
+/// one at a time (as the runtime transcribes it).
+fn wants_so_far(judge: &AmdJudge, pending: &[(u64, String, bool, u64)]) -> bool {
+    judge.suspects_machine() && !pending.iter().any(|p| p.2)
+}
+
+/// The greeting's speech from `start` to `end`, cut at `now` and transcribed: ready
+/// `stt_delay_ms` later, marked as the greeting so far, with its length in ms.
+fn so_far_job(
+    cut: &mut impl FnMut(u64, u64, u64) -> String,
+    start: u64,
+    end: u64,
+    now: u64,
+    stt_delay_ms: u64,
+) -> (u64, String, bool, u64) {
+    (
+        now + stt_delay_ms,
+        cut(start, end, now),
+        true,
+        end.saturating_sub(start),
+    )
 }
