@@ -1,8 +1,10 @@
-//! Ringback's SIP and media behind a NAT, in network namespaces (ringback-testbed's `NatNet`):
-//! bound to the unspecified address with nothing configured, it registers to kamailio on the carrier
-//! side (which reports our public address back), calls a baresip phone there and talks both ways,
-//! while a host on our LAN and one on the internet spray RTP at our port and get nothing back, and
-//! nothing of theirs is heard. Needs root (namespaces); fails saying so without it.
+//! Ringback's SIP and media on real networks, in network namespaces (ringback-testbed's `NatNet`):
+//! bound to the unspecified address with nothing configured, behind a NAT, it registers to kamailio
+//! on the carrier side (which reports our public address back), calls a baresip phone there (or is
+//! called by it) and talks both ways, while a host on our LAN and one on the internet spray RTP at
+//! our port and get nothing back, and nothing of theirs is heard. The carrier either rewrites our
+//! private SDP address (nathelper) or anchors media on its own relay (rtpengine), as real carriers
+//! do. Needs root (namespaces); fails saying so without it.
 
 use agent_runtime::RuntimeConfig;
 use agent_runtime::call::media_address;
@@ -10,8 +12,9 @@ use media_core::driver::RunningSession;
 use media_core::{Codec, MediaSession, SessionConfig, Ssrc};
 use media_core::{LatchPolicy, pacer::UtteranceId, rtp::PayloadType};
 use ringback_testbed::netns::NatNet;
-use ringback_testbed::{EventKind, Kamailio, KamailioOptions, Phone, PhoneOptions};
-use sip_stack::sdp::{self, Format, Offer};
+use ringback_testbed::{EventKind, Kamailio, KamailioOptions, Phone, PhoneOptions, Rtpengine};
+use sip_stack::driver::{DriverOptions, Sockets};
+use sip_stack::sdp::{self, Direction, Format, Offer};
 use sip_stack::{
     CallEvent, EndpointConfig, InviteParams, RegistrationStatus, TrunkConfig, TrunkCredentials, TrunkId,
 };
@@ -31,6 +34,8 @@ const OUR_HZ: f64 = 600.0;
 /// What the attackers' RTP carries, which must never be heard.
 const ATTACK_HZ: f64 = 2000.0;
 const STEP: Duration = Duration::from_secs(15);
+/// The DID the phone dials to reach us (kamailio delivers `+1777...` to the registered `agent`).
+const OUR_DID: &str = "+17770001234";
 
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
@@ -39,13 +44,81 @@ fn runtime() -> tokio::runtime::Runtime {
         .expect("runtime")
 }
 
+/// With port forwarding: our SIP and RTP ports, forwarded from the router's public address.
+const FORWARDED_SIP: u16 = 5070;
+const FORWARDED_RTP: u16 = 40_000;
+
+/// How the carrier treats our media.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Edge {
+    /// Nothing: SDP goes through untouched, media flows directly between us and the phone.
+    Direct,
+    /// No relay: kamailio rewrites a private address in our SDP to the address our SIP came from.
+    RewriteSdp,
+    /// rtpengine anchors media: each side sees the relay, which latches onto our NAT's mapping.
+    Relay,
+}
+
+/// Who calls whom.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum CallDirection {
+    /// We call the phone.
+    Outbound,
+    /// The phone calls our DID, which the trunk delivers to our registered contact through the NAT.
+    Inbound,
+}
+
+/// How our addresses are known.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Addressing {
+    /// Nothing configured: the route towards the trunk, and what the registrar reports back.
+    Detected,
+    /// The router forwards our SIP and RTP ports, and `public_addr` and `public_ip` name it.
+    Forwarded,
+}
+
 #[test]
 fn behind_a_nat_we_register_call_and_talk_while_rtp_sprayers_get_nothing() {
+    run(Edge::RewriteSdp, CallDirection::Outbound, Addressing::Detected);
+}
+
+/// Scenario (a) of the real-networks issue: the carrier's media edge is rtpengine, driven by kamailio.
+#[test]
+fn behind_a_nat_our_call_talks_through_the_carriers_media_relay() {
+    run(Edge::Relay, CallDirection::Outbound, Addressing::Detected);
+}
+
+/// Scenario (d): a call to our DID reaches us through the NAT at the contact we registered, and its
+/// media goes through the carrier's relay.
+#[test]
+fn behind_a_nat_a_call_to_our_number_reaches_us_and_talks() {
+    run(Edge::Relay, CallDirection::Inbound, Addressing::Detected);
+}
+
+/// Scenario (b): a static public address with port forwarding, configured; no help from the carrier
+/// (SDP untouched, no relay). The internet attacker's RTP now reaches our socket through the
+/// forwarded port, and is dropped and counted there.
+#[test]
+fn with_port_forwarding_and_our_public_address_configured_media_flows_directly() {
+    run(Edge::Direct, CallDirection::Outbound, Addressing::Forwarded);
+}
+
+/// Scenario (b), called: the phone's call reaches the forwarded SIP port.
+#[test]
+fn with_port_forwarding_a_call_to_our_number_reaches_us_and_talks() {
+    run(Edge::Direct, CallDirection::Inbound, Addressing::Forwarded);
+}
+
+fn run(edge: Edge, direction: CallDirection, addressing: Addressing) {
     let net = NatNet::create()
         .unwrap_or_else(|err| panic!("this test builds network namespaces and needs root: {err}"));
+    if addressing == Addressing::Forwarded {
+        net.forward_udp(&[FORWARDED_SIP, FORWARDED_RTP])
+            .expect("port forwarding on the router");
+    }
     net.carrier.enter().expect("into the carrier namespace");
     let dir = tempfile::tempdir().expect("temp dir");
-    runtime().block_on(scenario(&net, dir.path()));
+    runtime().block_on(scenario(&net, dir.path(), edge, direction, addressing));
 }
 
 /// What the Ringback side saw.
@@ -55,16 +128,27 @@ struct Ours {
     offered: IpAddr,
     /// Our RTP socket's port.
     rtp_port: u16,
-    /// Where the phone's SDP answer said its media is.
+    /// Where the far end's SDP said its media is.
     remote: SocketAddr,
+    /// The caller's number on an inbound call.
+    caller: Option<String>,
     stats: media_core::MediaStats,
     recording: PathBuf,
 }
 
-async fn scenario(net: &NatNet, dir: &Path) {
+async fn scenario(net: &NatNet, dir: &Path, edge: Edge, direction: CallDirection, addressing: Addressing) {
+    let relay = match edge {
+        Edge::Relay => Some(
+            Rtpengine::start(NatNet::TRUNK)
+                .await
+                .expect("rtpengine on the carrier side (apt rtpengine-daemon)"),
+        ),
+        Edge::RewriteSdp | Edge::Direct => None,
+    };
     let trunk = Kamailio::start(KamailioOptions {
         ip: NatNet::TRUNK,
-        nat_sdp: true,
+        nat_sdp: edge == Edge::RewriteSdp,
+        rtpengine: relay.as_ref().map(Rtpengine::ng_addr),
         ..KamailioOptions::default()
     })
     .await
@@ -77,12 +161,33 @@ async fn scenario(net: &NatNet, dir: &Path) {
 
     // Ringback, on the LAN, on its own thread and runtime.
     let (port_tx, port_rx) = oneshot::channel();
+    let (registered_tx, registered_rx) = oneshot::channel();
     let trunk_addr = trunk.addr();
     let recording = dir.join("call.wav");
     let ours = net
         .lan
-        .spawn(move || Ok(runtime().block_on(ringback(trunk_addr, recording, port_tx))))
+        .spawn(move || {
+            Ok(runtime().block_on(ringback(
+                trunk_addr,
+                direction,
+                addressing,
+                recording,
+                registered_tx,
+                port_tx,
+            )))
+        })
         .expect("LAN thread");
+
+    tokio::time::timeout(STEP, registered_rx)
+        .await
+        .expect("registered in time")
+        .expect("the LAN side is alive");
+    if direction == CallDirection::Inbound {
+        phone
+            .dial(&format!("sip:{OUR_DID}@{trunk_addr}"))
+            .await
+            .expect("the phone dials our number");
+    }
 
     // Both attackers spray as soon as our RTP port exists (while the phone rings).
     let rtp_port = tokio::time::timeout(STEP, port_rx)
@@ -118,7 +223,7 @@ async fn scenario(net: &NatNet, dir: &Path) {
     phone
         .wait_for_event(EventKind::CallEstablished, STEP)
         .await
-        .expect("the phone answers");
+        .expect("the call is established at the phone");
     // The registrar's bindings while we are registered (we unregister on shutdown).
     let bindings = kamcmd(trunk.run_dir(), &["ul.dump"]);
     phone
@@ -130,26 +235,82 @@ async fn scenario(net: &NatNet, dir: &Path) {
     let (intruder_sent, intruder_got) = intruder.join().expect("intruder thread").expect("intruder");
     let ours: Ours = ours.join().expect("LAN thread").expect("LAN side");
 
-    // Addresses: the SDP named our LAN address (the route towards the trunk), never 0.0.0.0; the
-    // registrar saw the NAT's address and our Contact follows it.
-    assert_eq!(ours.offered, IpAddr::V4(NatNet::RINGBACK));
-    assert_eq!(
-        ours.remote.ip(),
-        IpAddr::V4(NatNet::PHONE),
-        "the phone's media source"
-    );
+    // Addresses: the SDP named our LAN address (the route towards the trunk) or the configured
+    // public one, never 0.0.0.0; the registrar saw the NAT's address and our Contact follows it.
+    let offered = match addressing {
+        Addressing::Detected => NatNet::RINGBACK,
+        Addressing::Forwarded => NatNet::PUBLIC,
+    };
+    assert_eq!(ours.offered, IpAddr::V4(offered));
     let log = trunk.log();
+    match edge {
+        Edge::Direct => {
+            assert_eq!(
+                ours.remote.ip(),
+                IpAddr::V4(NatNet::PHONE),
+                "the phone's media source"
+            );
+            assert!(
+                !log.contains("NAT-SDP") && !log.contains("MEDIA-EDGE"),
+                "nobody touched the SDP:\n{log}"
+            );
+        }
+        Edge::RewriteSdp => {
+            assert_eq!(
+                ours.remote.ip(),
+                IpAddr::V4(NatNet::PHONE),
+                "the phone's media source"
+            );
+            assert!(
+                log.contains(&format!("NAT-SDP {}", NatNet::PUBLIC)),
+                "kamailio rewrote our private SDP address:\n{log}"
+            );
+        }
+        Edge::Relay => {
+            let relay = relay.as_ref().expect("relay");
+            assert_eq!(
+                ours.remote.ip(),
+                IpAddr::V4(relay.media_ip()),
+                "the far end's SDP names the carrier's relay, not the phone"
+            );
+            let (offerer, answerer) = match direction {
+                CallDirection::Outbound => (NatNet::PUBLIC, NatNet::PHONE),
+                CallDirection::Inbound => (NatNet::PHONE, NatNet::PUBLIC),
+            };
+            assert!(
+                log.contains(&format!("MEDIA-EDGE offer from {offerer}"))
+                    && log.contains(&format!("MEDIA-EDGE answer from {answerer}")),
+                "both SDPs went through the relay:\n{log}"
+            );
+            assert!(!log.contains("NAT-SDP"), "{log}");
+            let relay_log = relay.log();
+            assert!(
+                relay_log.contains(&format!("Confirmed peer address as {}:", NatNet::PUBLIC)),
+                "the relay latched onto our NAT's public address:\n{relay_log}"
+            );
+        }
+    }
+    if direction == CallDirection::Inbound {
+        assert!(
+            log.contains(&format!("REQ INVITE sip:{OUR_DID}@{}", NatNet::PUBLIC)),
+            "kamailio sent the call to our public contact:\n{log}"
+        );
+        assert_eq!(ours.caller.as_deref(), Some("alice"), "{ours:?}");
+    }
+    let contact = match addressing {
+        Addressing::Detected => {
+            // The first Contact named the LAN address; the registrar's received/rport replaced it.
+            assert!(
+                trunk.count("AUTH-OK REGISTER from agent") >= 2,
+                "re-registered:\n{log}"
+            );
+            format!("sip:agent@{}:", NatNet::PUBLIC)
+        }
+        Addressing::Forwarded => format!("sip:agent@{}:{FORWARDED_SIP}", NatNet::PUBLIC),
+    };
     assert!(
-        log.contains(&format!("NAT-SDP {}", NatNet::PUBLIC)),
-        "kamailio rewrote our private SDP address:\n{log}"
-    );
-    assert!(
-        trunk.count("AUTH-OK REGISTER from agent") >= 2,
-        "re-registered:\n{log}"
-    );
-    assert!(
-        bindings.contains(&format!("sip:agent@{}:", NatNet::PUBLIC)),
-        "our binding names the NAT's address:\n{bindings}"
+        bindings.contains(&contact),
+        "our binding names the NAT's address ({contact}):\n{bindings}"
     );
     assert!(
         !bindings.contains(&NatNet::RINGBACK.to_string()),
@@ -175,9 +336,15 @@ async fn scenario(net: &NatNet, dir: &Path) {
         "{intruder_sent} {internet:?}"
     );
     assert_eq!((intruder_got, internet.1), (0, 0), "no audio for an attacker");
+    // Behind a plain NAT only the intruder on our LAN reaches our socket; through a forwarded port
+    // the internet attacker does too.
+    let reached = match addressing {
+        Addressing::Detected => intruder_sent,
+        Addressing::Forwarded => intruder_sent + internet.0,
+    };
     assert!(
-        ours.stats.foreign >= intruder_sent / 2,
-        "the intruder's packets are counted: {:?}",
+        ours.stats.foreign >= reached / 2,
+        "the attackers' packets that reached us are counted ({reached} sent): {:?}",
         ours.stats
     );
     assert!(ours.stats.packets_received > 100, "{:?}", ours.stats);
@@ -185,12 +352,24 @@ async fn scenario(net: &NatNet, dir: &Path) {
 }
 
 /// Ringback's side: SIP and RTP bound to 0.0.0.0 with nothing configured, a registration through
-/// the NAT, a call to the phone, 4 s of talk.
-async fn ringback(trunk_addr: SocketAddr, recording: PathBuf, port_tx: oneshot::Sender<u16>) -> Ours {
-    let socket = UdpSocket::bind((Ipv4Addr::UNSPECIFIED, 0))
+/// the NAT, then a call to the phone or from it, 4 s of talk, and our hang-up.
+async fn ringback(
+    trunk_addr: SocketAddr,
+    direction: CallDirection,
+    addressing: Addressing,
+    recording: PathBuf,
+    registered_tx: oneshot::Sender<()>,
+    port_tx: oneshot::Sender<u16>,
+) -> Ours {
+    let (sip_port, rtp_port, public_ip) = match addressing {
+        Addressing::Detected => (0, 0, None),
+        Addressing::Forwarded => (FORWARDED_SIP, FORWARDED_RTP, Some(IpAddr::V4(NatNet::PUBLIC))),
+    };
+    let socket = UdpSocket::bind((Ipv4Addr::UNSPECIFIED, sip_port))
         .await
         .expect("SIP socket");
-    let config = EndpointConfig::new(socket.local_addr().expect("bound"));
+    let mut config = EndpointConfig::new(socket.local_addr().expect("bound"));
+    config.public_addr = public_ip.map(|ip| SocketAddr::new(ip, sip_port));
     let trunk = TrunkConfig {
         domain: "trunk.test".into(),
         credentials: Some(TrunkCredentials {
@@ -203,7 +382,17 @@ async fn ringback(trunk_addr: SocketAddr, recording: PathBuf, port_tx: oneshot::
         ..TrunkConfig::new("carrier", trunk_addr)
     };
     sip_stack::driver::check_addresses(&config, std::slice::from_ref(&trunk)).expect("addresses");
-    let (sip, sip_task) = sip_stack::driver::spawn(socket, config, vec![trunk]);
+    let driver = sip_stack::driver::start(
+        Sockets {
+            udp: socket,
+            tcp: None,
+            tls: None,
+        },
+        DriverOptions::default(),
+        config,
+        vec![trunk],
+    );
+    let (sip, sip_task, mut incoming) = (driver.handle, driver.task, driver.incoming);
     let mut registrations = sip.registrations();
     tokio::time::timeout(STEP, async {
         loop {
@@ -217,15 +406,18 @@ async fn ringback(trunk_addr: SocketAddr, recording: PathBuf, port_tx: oneshot::
     .expect("registered through the NAT");
     // Let the rebinding REGISTER (the registrar's received/rport) go through.
     tokio::time::sleep(Duration::from_millis(500)).await;
+    registered_tx.send(()).expect("main thread alive");
 
-    let runtime_config = RuntimeConfig::default();
+    let runtime_config = RuntimeConfig {
+        public_ip,
+        ..RuntimeConfig::default()
+    };
     let offered = media_address(&runtime_config, trunk_addr.ip()).expect("media address");
-    let rtp = UdpSocket::bind((runtime_config.rtp_ip, 0))
+    let rtp = UdpSocket::bind((runtime_config.rtp_ip, rtp_port))
         .await
         .expect("RTP socket");
     let rtp_port = rtp.local_addr().expect("bound").port();
-    port_tx.send(rtp_port).expect("main thread alive");
-    let offer = Offer {
+    let ours = Offer {
         session_id: 7,
         address: offered,
         port: rtp_port,
@@ -233,26 +425,47 @@ async fn ringback(trunk_addr: SocketAddr, recording: PathBuf, port_tx: oneshot::
         ptime: 20,
         crypto: Vec::new(),
     };
-    let mut call = sip
-        .invite(InviteParams {
-            trunk: TrunkId(0),
-            to_user: "+15551230001".into(),
-            sdp_offer: offer.to_sdp().into_bytes(),
-        })
-        .await
-        .expect("INVITE");
-    let answer = tokio::time::timeout(STEP, async {
-        loop {
-            match call.events.recv().await.expect("call events") {
-                CallEvent::Answered { sdp } => break sdp,
-                CallEvent::Ended(cause) => panic!("call ended: {cause:?}"),
-                _ => {}
-            }
+    let (handle, mut events, negotiated, caller) = match direction {
+        CallDirection::Outbound => {
+            port_tx.send(rtp_port).expect("main thread alive");
+            let mut call = sip
+                .invite(InviteParams {
+                    trunk: TrunkId(0),
+                    to_user: "+15551230001".into(),
+                    sdp_offer: ours.to_sdp().into_bytes(),
+                })
+                .await
+                .expect("INVITE");
+            let answer = tokio::time::timeout(STEP, async {
+                loop {
+                    match call.events.recv().await.expect("call events") {
+                        CallEvent::Answered { sdp } => break sdp,
+                        CallEvent::Ended(cause) => panic!("call ended: {cause:?}"),
+                        _ => {}
+                    }
+                }
+            })
+            .await
+            .expect("answered");
+            let negotiated =
+                sdp::negotiate(&ours, &sdp::parse_audio(&answer).expect("SDP answer")).expect("PCMU");
+            (call.handle, call.events, negotiated, None)
         }
-    })
-    .await
-    .expect("answered");
-    let negotiated = sdp::negotiate(&offer, &sdp::parse_audio(&answer).expect("SDP answer")).expect("PCMU");
+        CallDirection::Inbound => {
+            let call = tokio::time::timeout(STEP, incoming.recv())
+                .await
+                .expect("an inbound call in time")
+                .expect("driver alive");
+            port_tx.send(rtp_port).expect("main thread alive");
+            let offer = sdp::parse_audio(&call.info.sdp).expect("the phone's offer");
+            let (answer, negotiated) =
+                sdp::answer(&ours, 7, &offer, None, Direction::SendRecv).expect("PCMU");
+            sip.accept(call.info.call, answer.into_bytes())
+                .await
+                .expect("200 OK");
+            (call.info.call, call.events, negotiated, call.info.from_user)
+        }
+    };
     let mut session_config = SessionConfig::new(
         Codec::Pcmu,
         PayloadType::new(negotiated.codec.payload_type).expect("payload type"),
@@ -262,15 +475,20 @@ async fn ringback(trunk_addr: SocketAddr, recording: PathBuf, port_tx: oneshot::
     session_config.latch = LatchPolicy::Private;
     session_config.recording = Some(recording.clone());
     let session = MediaSession::new(session_config, tokio::time::Instant::now().into_std()).expect("session");
-    let RunningSession { handle, task, .. } =
-        media_core::driver::spawn(rtp, session, CancellationToken::new());
-    handle
-        .play(UtteranceId(1), tone(OUR_HZ, 3.0))
-        .await
-        .expect("play");
+    let RunningSession {
+        handle: media, task, ..
+    } = media_core::driver::spawn(rtp, session, CancellationToken::new());
+    media.play(UtteranceId(1), tone(OUR_HZ, 3.0)).await.expect("play");
     tokio::time::sleep(Duration::from_secs(4)).await;
-    sip.hangup(call.handle).await.expect("BYE");
-    handle.stop().await.expect("stop media");
+    // Nothing may have ended the call meanwhile.
+    while let Ok(event) = events.try_recv() {
+        assert!(
+            !matches!(event, CallEvent::Ended(_)),
+            "call ended early: {event:?}"
+        );
+    }
+    sip.hangup(handle).await.expect("BYE");
+    media.stop().await.expect("stop media");
     let summary = task.await.expect("media task").expect("summary");
     sip.shutdown().await;
     let _ = tokio::time::timeout(Duration::from_secs(5), sip_task).await;
@@ -278,6 +496,7 @@ async fn ringback(trunk_addr: SocketAddr, recording: PathBuf, port_tx: oneshot::
         offered,
         rtp_port,
         remote: negotiated.remote,
+        caller,
         stats: summary.stats,
         recording,
     }

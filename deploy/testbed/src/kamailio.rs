@@ -34,6 +34,11 @@ pub struct KamailioOptions {
     /// address gets its `c=` and `o=` rewritten to the address it came from (nathelper
     /// `fix_nated_sdp`), and the call is logged as `NAT-SDP <from ip>`.
     pub nat_sdp: bool,
+    /// Act as a carrier's SIP edge in front of a media relay: every SDP offer and answer goes
+    /// through the [`Rtpengine`](crate::Rtpengine) whose ng control socket this is (kamailio's
+    /// `rtpengine` module, `rtpengine_manage`), so each side sees the relay's address, and the call is
+    /// logged as `MEDIA-EDGE offer from <ip>` and `MEDIA-EDGE answer from <ip>`.
+    pub rtpengine: Option<SocketAddr>,
     /// How long to wait for kamailio to answer OPTIONS before giving up.
     pub ready_timeout: Duration,
     /// Also listen on TCP (a free port of 127.0.0.1), see [`Kamailio::tcp_addr`].
@@ -49,6 +54,7 @@ impl Default for KamailioOptions {
             ip: Ipv4Addr::LOCALHOST,
             port: None,
             nat_sdp: false,
+            rtpengine: None,
             ready_timeout: Duration::from_secs(10),
             tcp: false,
             tls: false,
@@ -134,6 +140,10 @@ impl Kamailio {
                 ("port", &port.to_string()),
                 ("nat_module", nat_module(options.nat_sdp)),
                 ("nat_route", nat_route(options.nat_sdp)),
+                ("media_module", &media_module(options.rtpengine)),
+                ("media_in_dialog", media_in_dialog(options.rtpengine)),
+                ("media_route", media_route(options.rtpengine)),
+                ("media_reply_route", media_reply_route(options.rtpengine)),
                 ("run_dir", run_path),
                 ("stream_listeners", &stream_listeners(tcp_addr, tls_addr)),
                 ("tls_module", &tls_module(certificates.as_ref())?),
@@ -258,6 +268,55 @@ fn nat_route(nat_sdp: bool) -> &'static str {
          xlog(\"L_NOTICE\", \"NAT-SDP $si\\n\");\n        fix_nated_sdp(\"10\");\n    }"
     } else {
         ""
+    }
+}
+
+/// The rtpengine module, for [`KamailioOptions::rtpengine`]. Every `rtpengine_manage` below has the
+/// same flags: the relay's address replaces the sender's in `o=` and `c=`.
+fn media_module(ng: Option<SocketAddr>) -> String {
+    match ng {
+        Some(ng) => {
+            format!("loadmodule \"rtpengine.so\"\nmodparam(\"rtpengine\", \"rtpengine_sock\", \"udp:{ng}\")")
+        }
+        None => String::new(),
+    }
+}
+
+/// In-dialog requests: a re-INVITE's SDP goes through the relay, a BYE ends the relay's session.
+fn media_in_dialog(ng: Option<SocketAddr>) -> &'static str {
+    match ng {
+        Some(_) => {
+            "        if (has_body(\"application/sdp\") || is_method(\"BYE\")) {\n            \
+             rtpengine_manage(\"replace-origin replace-session-connection\");\n            \
+             t_on_reply(\"MEDIA_EDGE\");\n        }"
+        }
+        None => "",
+    }
+}
+
+/// A new INVITE's offer goes through the relay, and its answer on the way back.
+fn media_route(ng: Option<SocketAddr>) -> &'static str {
+    match ng {
+        Some(_) => {
+            "    if (is_method(\"INVITE\") && has_body(\"application/sdp\")) {\n        \
+             xlog(\"L_NOTICE\", \"MEDIA-EDGE offer from $si\\n\");\n        \
+             rtpengine_manage(\"replace-origin replace-session-connection\");\n        \
+             t_on_reply(\"MEDIA_EDGE\");\n    }"
+        }
+        None => "",
+    }
+}
+
+/// Answers (and failures, which end the relay's session) on their way back.
+fn media_reply_route(ng: Option<SocketAddr>) -> &'static str {
+    match ng {
+        Some(_) => {
+            "onreply_route[MEDIA_EDGE] {\n    \
+             if (has_body(\"application/sdp\") || status =~ \"^[3-6]\") {\n        \
+             if (has_body(\"application/sdp\")) { xlog(\"L_NOTICE\", \"MEDIA-EDGE answer from $si\\n\"); }\n        \
+             rtpengine_manage(\"replace-origin replace-session-connection\");\n    }\n}"
+        }
+        None => "",
     }
 }
 

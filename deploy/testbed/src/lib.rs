@@ -16,6 +16,8 @@
 //!   seeds) with line noise; [`listen`]: what the phone hears, read while the call runs, and when the far
 //!   end starts and ends a turn.
 //!
+//! - [`Rtpengine`]: a carrier's media edge (Sipwise rtpengine) that kamailio drives when
+//!   [`KamailioOptions::rtpengine`] names it.
 //! - [`netns`]: network namespaces with a NAT router between a LAN and a carrier network, for tests of
 //!   real networks (root only).
 //!
@@ -49,6 +51,7 @@ mod llama;
 pub mod netns;
 mod phone;
 mod process;
+mod rtpengine;
 pub mod speech;
 mod template;
 pub mod voice;
@@ -63,6 +66,7 @@ pub use certs::TestCertificates;
 pub use kamailio::{Kamailio, KamailioOptions};
 pub use llama::{LlamaInstall, LlamaServer, LlamaServerOptions};
 pub use phone::{EventKind, Phone, PhoneEvent, PhoneOptions};
+pub use rtpengine::Rtpengine;
 
 /// Result of the testbed's operations.
 pub type Result<T, E = TestbedError> = std::result::Result<T, E>;

@@ -128,6 +128,8 @@ pub struct NatNet {
     pub router: Netns,
     /// The carrier side: trunk, phone and attacker.
     pub carrier: Netns,
+    /// The router's interface towards the carrier side.
+    wan_if: String,
 }
 
 impl NatNet {
@@ -188,7 +190,27 @@ impl NatNet {
              iifname \"{wan_if}\" ct state new drop\n }}\n}}\n"
         );
         router.exec("nft", &["-f", "-"], Some(&rules))?;
-        Ok(Self { lan, router, carrier })
+        Ok(Self {
+            lan,
+            router,
+            carrier,
+            wan_if,
+        })
+    }
+
+    /// Forwards these UDP ports of [`NatNet::PUBLIC`] to the same ports of [`NatNet::RINGBACK`], as
+    /// an operator does for a server behind a NAT with a static public address: anyone on the
+    /// carrier side can then reach them, and replies leave with the public address and the same port.
+    pub fn forward_udp(&self, ports: &[u16]) -> Result<()> {
+        let ports: Vec<String> = ports.iter().map(u16::to_string).collect();
+        let rules = format!(
+            "table ip forward {{\n chain prerouting {{\n  type nat hook prerouting priority -100;\n  \
+             iifname \"{wan}\" udp dport {{ {ports} }} dnat to {to}\n }}\n}}\n",
+            wan = self.wan_if,
+            ports = ports.join(", "),
+            to = Self::RINGBACK,
+        );
+        self.router.exec("nft", &["-f", "-"], Some(&rules))
     }
 }
 
