@@ -7,12 +7,12 @@
 //! do. Needs root (namespaces); fails saying so without it.
 
 use agent_runtime::RuntimeConfig;
-use agent_runtime::call::media_address;
+use agent_runtime::call::{local_media, media_address};
 use media_core::driver::RunningSession;
 use media_core::{Codec, MediaSession, SessionConfig, Ssrc};
 use media_core::{LatchPolicy, pacer::UtteranceId, rtp::PayloadType};
 use ringback_testbed::netns::NatNet;
-use ringback_testbed::{EventKind, Kamailio, KamailioOptions, Phone, PhoneOptions, Rtpengine};
+use ringback_testbed::{EventKind, Kamailio, KamailioOptions, Phone, PhoneOptions, Rtpengine, StunServer};
 use sip_stack::driver::{DriverOptions, Sockets};
 use sip_stack::sdp::{self, Direction, Format, Offer};
 use sip_stack::{
@@ -75,6 +75,8 @@ enum Addressing {
     Detected,
     /// The router forwards our SIP and RTP ports, and `public_addr` and `public_ip` name it.
     Forwarded,
+    /// Detected for SIP; for RTP, a STUN server on the carrier side tells each call's socket.
+    Stun,
 }
 
 #[test]
@@ -101,6 +103,20 @@ fn behind_a_nat_a_call_to_our_number_reaches_us_and_talks() {
 #[test]
 fn with_port_forwarding_and_our_public_address_configured_media_flows_directly() {
     run(Edge::Direct, CallDirection::Outbound, Addressing::Forwarded);
+}
+
+/// Scenario (c): a direct peer with no media edge (kamailio leaves our SDP alone) while we are
+/// behind the NAT: `[media] stun_server` makes the SDP name the address and port the NAT gives our
+/// RTP socket.
+#[test]
+fn behind_a_nat_stun_finds_the_address_a_direct_peer_can_send_media_to() {
+    run(Edge::Direct, CallDirection::Outbound, Addressing::Stun);
+}
+
+/// Scenario (c), called: the answer to the phone's offer names the STUN-learnt address.
+#[test]
+fn behind_a_nat_stun_finds_our_media_address_for_a_call_from_a_direct_peer() {
+    run(Edge::Direct, CallDirection::Inbound, Addressing::Stun);
 }
 
 /// Scenario (b), called: the phone's call reaches the forwarded SIP port.
@@ -145,6 +161,15 @@ async fn scenario(net: &NatNet, dir: &Path, edge: Edge, direction: CallDirection
         ),
         Edge::RewriteSdp | Edge::Direct => None,
     };
+    let stun_server = match addressing {
+        Addressing::Stun => Some(
+            StunServer::start(NatNet::TRUNK)
+                .await
+                .expect("coturn on the carrier side (apt coturn)"),
+        ),
+        Addressing::Detected | Addressing::Forwarded => None,
+    };
+    let stun = stun_server.as_ref().map(StunServer::addr);
     let trunk = Kamailio::start(KamailioOptions {
         ip: NatNet::TRUNK,
         nat_sdp: edge == Edge::RewriteSdp,
@@ -171,6 +196,7 @@ async fn scenario(net: &NatNet, dir: &Path, edge: Edge, direction: CallDirection
                 trunk_addr,
                 direction,
                 addressing,
+                stun,
                 recording,
                 registered_tx,
                 port_tx,
@@ -239,7 +265,7 @@ async fn scenario(net: &NatNet, dir: &Path, edge: Edge, direction: CallDirection
     // public one, never 0.0.0.0; the registrar saw the NAT's address and our Contact follows it.
     let offered = match addressing {
         Addressing::Detected => NatNet::RINGBACK,
-        Addressing::Forwarded => NatNet::PUBLIC,
+        Addressing::Forwarded | Addressing::Stun => NatNet::PUBLIC,
     };
     assert_eq!(ours.offered, IpAddr::V4(offered));
     let log = trunk.log();
@@ -298,7 +324,7 @@ async fn scenario(net: &NatNet, dir: &Path, edge: Edge, direction: CallDirection
         assert_eq!(ours.caller.as_deref(), Some("alice"), "{ours:?}");
     }
     let contact = match addressing {
-        Addressing::Detected => {
+        Addressing::Detected | Addressing::Stun => {
             // The first Contact named the LAN address; the registrar's received/rport replaced it.
             assert!(
                 trunk.count("AUTH-OK REGISTER from agent") >= 2,
@@ -339,7 +365,7 @@ async fn scenario(net: &NatNet, dir: &Path, edge: Edge, direction: CallDirection
     // Behind a plain NAT only the intruder on our LAN reaches our socket; through a forwarded port
     // the internet attacker does too.
     let reached = match addressing {
-        Addressing::Detected => intruder_sent,
+        Addressing::Detected | Addressing::Stun => intruder_sent,
         Addressing::Forwarded => intruder_sent + internet.0,
     };
     assert!(
@@ -357,12 +383,13 @@ async fn ringback(
     trunk_addr: SocketAddr,
     direction: CallDirection,
     addressing: Addressing,
+    stun: Option<SocketAddr>,
     recording: PathBuf,
     registered_tx: oneshot::Sender<()>,
     port_tx: oneshot::Sender<u16>,
 ) -> Ours {
     let (sip_port, rtp_port, public_ip) = match addressing {
-        Addressing::Detected => (0, 0, None),
+        Addressing::Detected | Addressing::Stun => (0, 0, None),
         Addressing::Forwarded => (FORWARDED_SIP, FORWARDED_RTP, Some(IpAddr::V4(NatNet::PUBLIC))),
     };
     let socket = UdpSocket::bind((Ipv4Addr::UNSPECIFIED, sip_port))
@@ -410,21 +437,30 @@ async fn ringback(
 
     let runtime_config = RuntimeConfig {
         public_ip,
+        stun_server: stun,
         ..RuntimeConfig::default()
     };
-    let offered = media_address(&runtime_config, trunk_addr.ip()).expect("media address");
-    let rtp = UdpSocket::bind((runtime_config.rtp_ip, rtp_port))
-        .await
-        .expect("RTP socket");
-    let rtp_port = rtp.local_addr().expect("bound").port();
-    let ours = Offer {
-        session_id: 7,
-        address: offered,
-        port: rtp_port,
-        formats: vec![Format::new(0, "PCMU", 8000)],
-        ptime: 20,
-        crypto: Vec::new(),
+    // The production path: the socket, and the address and port our SDP names.
+    let (rtp, ours) = match rtp_port {
+        0 => local_media(&runtime_config, trunk_addr.ip())
+            .await
+            .expect("RTP socket and media address"),
+        port => {
+            let rtp = UdpSocket::bind((runtime_config.rtp_ip, port))
+                .await
+                .expect("the forwarded RTP port");
+            let offer = Offer {
+                session_id: 7,
+                address: media_address(&runtime_config, trunk_addr.ip()).expect("media address"),
+                port,
+                formats: vec![Format::new(0, "PCMU", 8000)],
+                ptime: 20,
+                crypto: Vec::new(),
+            };
+            (rtp, offer)
+        }
     };
+    let (offered, rtp_port) = (ours.address, rtp.local_addr().expect("bound").port());
     let (handle, mut events, negotiated, caller) = match direction {
         CallDirection::Outbound => {
             port_tx.send(rtp_port).expect("main thread alive");
@@ -466,8 +502,13 @@ async fn ringback(
             (call.info.call, call.events, negotiated, call.info.from_user)
         }
     };
+    let codec = match negotiated.codec.encoding.to_ascii_uppercase().as_str() {
+        "PCMU" => Codec::Pcmu,
+        "PCMA" => Codec::Pcma,
+        other => panic!("the phone chose {other}, not G.711"),
+    };
     let mut session_config = SessionConfig::new(
-        Codec::Pcmu,
+        codec,
         PayloadType::new(negotiated.codec.payload_type).expect("payload type"),
         negotiated.remote,
         Ssrc(0x5151),

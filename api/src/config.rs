@@ -270,6 +270,11 @@ pub struct MediaConfig {
     pub rtp_ip: IpAddr,
     /// Address advertised in SDP behind NAT (a static public address with port forwarding).
     pub public_ip: Option<IpAddr>,
+    /// A STUN server, `host:port` (RFC 8489, e.g. a coturn), asked per call which address and port
+    /// our RTP socket is seen from behind a NAT; the SDP then names them. For a peer that neither
+    /// rewrites SDP nor relays media. Ignored when `public_ip` is set; resolved at start-up; a call
+    /// whose request gets no answer in 1.5 s names the detected address (logged).
+    pub stun_server: Option<String>,
     /// Jitter buffer delay, ms.
     pub jitter_delay_ms: u32,
     /// Silence that ends the caller's turn, ms.
@@ -340,6 +345,7 @@ impl Default for MediaConfig {
         Self {
             rtp_ip: IpAddr::from([0, 0, 0, 0]),
             public_ip: None,
+            stun_server: None,
             jitter_delay_ms: 60,
             end_of_turn_ms: 500,
             vad: VadChoice::Silero,

@@ -71,6 +71,14 @@ pub enum ServerError {
     /// The SIP TLS certificate, key or CA could not be used.
     #[error("SIP TLS: {0}")]
     Tls(tls::TlsError),
+    /// `[media] stun_server` is not a `host:port` that resolves.
+    #[error("[media] stun_server {server:?}: {detail} (expected host:port, e.g. \"stun.example.net:3478\")")]
+    Stun {
+        /// As configured.
+        server: String,
+        /// Why it cannot be used.
+        detail: String,
+    },
     /// No address a trunk can reach can be advertised to it (SIP Via and Contact, or SDP).
     #[error("trunk {trunk}: {what}: {source}")]
     Address {
@@ -212,6 +220,19 @@ fn load_turn_model(
 /// Refuses to start when a trunk given by address could only be told the unspecified address, or a
 /// loopback address from elsewhere, in SIP or in SDP (trunks given by name are checked when their
 /// name resolves, and their calls fail with the reason).
+/// `[media] stun_server`'s address: the first a `host:port` resolves to.
+async fn resolve_stun(server: &str) -> Result<std::net::SocketAddr, ServerError> {
+    let refused = |detail: String| ServerError::Stun {
+        server: server.to_owned(),
+        detail,
+    };
+    tokio::net::lookup_host(server)
+        .await
+        .map_err(|e| refused(e.to_string()))?
+        .next()
+        .ok_or_else(|| refused("it resolves to no address".to_owned()))
+}
+
 fn check_addresses(config: &Config, endpoint: &EndpointConfig) -> Result<(), ServerError> {
     let trunks = config.sip_trunks();
     for trunk in &trunks {
@@ -285,6 +306,10 @@ impl Server {
             ..TimerConfig::default()
         };
         check_addresses(&config, &endpoint)?;
+        let stun_server = match &config.media.stun_server {
+            Some(server) => Some(resolve_stun(server).await?),
+            None => None,
+        };
         let sockets = sip_sockets(&config.sip, sip_socket).await?;
         let options = DriverOptions {
             tls_client: Some(tls::connector(config.sip.tls_ca.as_deref()).map_err(ServerError::Tls)?),
@@ -338,6 +363,7 @@ impl Server {
                 speech,
                 outbox: outbox.clone(),
                 metrics,
+                stun_server,
             },
             shutdown.child_token(),
         )
@@ -416,6 +442,21 @@ mod tests {
         let config = Config::from_toml(&toml).expect("valid");
         let endpoint = EndpointConfig::new(config.sip.listen);
         (config, endpoint)
+    }
+
+    #[tokio::test]
+    async fn a_stun_server_must_be_a_host_and_port_that_resolves() {
+        assert_eq!(
+            resolve_stun("127.0.0.1:3478").await.expect("an address"),
+            "127.0.0.1:3478".parse().expect("addr")
+        );
+        for bad in ["127.0.0.1", "stun.invalid:3478", ":3478"] {
+            let err = resolve_stun(bad).await.expect_err(bad).to_string();
+            assert!(
+                err.contains("[media] stun_server") && err.contains(bad) && err.contains("host:port"),
+                "{err}"
+            );
+        }
     }
 
     #[test]

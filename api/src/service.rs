@@ -240,6 +240,8 @@ pub struct Parts {
     pub outbox: Outbox,
     /// Metrics.
     pub metrics: Metrics,
+    /// `[media] stun_server`, resolved.
+    pub stun_server: Option<std::net::SocketAddr>,
 }
 
 /// Compiles a prompt: by the language model when one is configured (the built-in compiler answers
@@ -328,6 +330,7 @@ impl CallService {
         let runtime = RuntimeConfig {
             rtp_ip: config.media.rtp_ip,
             public_ip: config.media.public_ip,
+            stun_server: parts.stun_server,
             ring_timeout: Duration::from_secs(config.media.ring_timeout_secs),
             max_duration: Duration::from_secs(config.media.max_duration_secs),
             max_bridged: Duration::from_secs(config.media.max_bridged_secs),

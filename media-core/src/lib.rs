@@ -20,6 +20,7 @@
 //! - [`dtmf`]: RFC 4733 telephone-events, received and sent, and in-band DTMF tones.
 //! - [`rtcp`]: sender and receiver reports, round-trip time; [`quality`]: an E-model MOS.
 //! - [`srtp`]: SRTP with SDES keys (AES_CM_128_HMAC_SHA1_80).
+//! - [`stun`]: a STUN Binding, for the address our RTP leaves a NAT with.
 //! - [`analysis`]: audio intelligence: Silero VAD behind a webrtc-vad gate, endpointing and
 //!   barge-in, in-band DTMF, beeps, answering-machine detection, and whole-file analysis.
 //!
@@ -52,6 +53,7 @@ pub mod rtcp;
 pub mod rtp;
 pub mod session;
 pub mod srtp;
+pub mod stun;
 mod transmit;
 
 #[cfg(feature = "driver")]

@@ -164,7 +164,8 @@ struct Draft {
 pub struct Bridge {
     pub(super) to: BridgeTo,
     pub(super) caller: CallerLeg,
-    pub(super) rtp_ip: std::net::IpAddr,
+    /// How the human's leg binds its RTP and learns its address (`rtp_ip`, STUN).
+    pub(super) media: super::RuntimeConfig,
     /// Longest the two parties stay bridged: a bridge costs two trunk legs for as long as it
     /// lasts, the agent's own limit no longer applies, and a free-running bridge between two
     /// numbers is the toll fraudster's product.
@@ -728,7 +729,7 @@ impl<'a> Converse<'a> {
             return;
         };
         tracing::info!(mode = ?bridge.to.mode, "handing the call to a human");
-        match Handoff::start(self.sip, bridge.caller.clone(), &bridge.to, bridge.rtp_ip).await {
+        match Handoff::start(self.sip, bridge.caller.clone(), &bridge.to, &bridge.media).await {
             Ok(handoff) => self.handoff = Some(handoff),
             Err(reason) => self.handoff_ended(HandoffEnd::Failed(reason), conversation).await,
         }

@@ -104,7 +104,7 @@ impl Handoff {
         sip: &SipHandle,
         caller: CallerLeg,
         to: &BridgeTo,
-        rtp_ip: std::net::IpAddr,
+        media: &super::RuntimeConfig,
     ) -> Result<Self, String> {
         let now = Instant::now();
         match to.mode {
@@ -120,12 +120,17 @@ impl Handoff {
                 })
             }
             TransferMode::Bridge => {
-                let rtp = UdpSocket::bind((rtp_ip, 0))
+                let rtp = UdpSocket::bind((media.rtp_ip, 0))
                     .await
                     .map_err(|e| format!("cannot bind an RTP socket: {e}"))?;
                 let port = rtp.local_addr().map_err(|e| e.to_string())?.port();
+                // The caller's leg named our address; this socket's own mapping may differ.
+                let (address, port) = super::stun_mapped(&rtp, media)
+                    .await
+                    .map_or((caller.offer.address, port), |m| (m.ip(), m.port()));
                 let offer = Offer {
                     session_id: u64::from(rand::random::<u32>()),
+                    address,
                     port,
                     ..caller.offer.clone()
                 };

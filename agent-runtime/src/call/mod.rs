@@ -136,6 +136,10 @@ pub struct RuntimeConfig {
     /// Address to advertise in SDP (a public address behind NAT); found as said of `rtp_ip` when
     /// `None`.
     pub public_ip: Option<IpAddr>,
+    /// A STUN server (RFC 8489) to ask, per call, which address and port our RTP socket is seen
+    /// from; the SDP then names them. Used only when `public_ip` is not set; without an answer in
+    /// 1.5 s the call goes on with the address found as said of `rtp_ip` (logged).
+    pub stun_server: Option<SocketAddr>,
     /// How long to let a call ring before giving up (CANCEL, outcome `no_answer`).
     pub ring_timeout: Duration,
     /// Longest a call may last once answered (the workflow may ask for less).
@@ -168,6 +172,7 @@ impl Default for RuntimeConfig {
         Self {
             rtp_ip: IpAddr::from([0, 0, 0, 0]),
             public_ip: None,
+            stun_server: None,
             ring_timeout: Duration::from_secs(60),
             max_duration: Duration::from_secs(600),
             max_bridged: Duration::from_secs(3600),
@@ -538,13 +543,20 @@ pub fn media_address(config: &RuntimeConfig, peer: IpAddr) -> Result<IpAddr, Add
 }
 
 /// A bound RTP socket and our description of it (either direction's offer or answer is derived
-/// from it), for a call whose signalling peer is `peer`.
-async fn local_media(config: &RuntimeConfig, peer: IpAddr) -> Result<(UdpSocket, Offer), LocalMediaError> {
+/// from it), for a call whose signalling peer is `peer`: the address of [`media_address`], or the
+/// STUN server's answer for this socket when one is configured.
+pub async fn local_media(
+    config: &RuntimeConfig,
+    peer: IpAddr,
+) -> Result<(UdpSocket, Offer), LocalMediaError> {
     let address = media_address(config, peer)?;
     let socket = UdpSocket::bind(SocketAddr::new(config.rtp_ip, 0))
         .await
         .map_err(LocalMediaError::Bind)?;
     let port = socket.local_addr().map_err(LocalMediaError::Bind)?.port();
+    let (address, port) = stun_mapped(&socket, config)
+        .await
+        .map_or((address, port), |mapped| (mapped.ip(), mapped.port()));
     let offer = Offer {
         session_id: u64::from(rand::random::<u32>()),
         address,
@@ -558,6 +570,23 @@ async fn local_media(config: &RuntimeConfig, peer: IpAddr) -> Result<(UdpSocket,
         },
     };
     Ok((socket, offer))
+}
+
+/// Where `socket`'s packets are seen from outside our NAT, asked of the configured STUN server;
+/// `None` when `public_ip` says it already, no server is configured, or the server did not answer
+/// (logged: the call then names the address [`media_address`] found).
+pub(crate) async fn stun_mapped(socket: &UdpSocket, config: &RuntimeConfig) -> Option<SocketAddr> {
+    let server = config.stun_server.filter(|_| config.public_ip.is_none())?;
+    match media_core::stun::discover(socket, server).await {
+        Ok(mapped) => {
+            tracing::debug!(%server, %mapped, "STUN: our RTP is seen from");
+            Some(mapped)
+        }
+        Err(err) => {
+            tracing::warn!(%server, %err, "STUN gave no address; the SDP names our own");
+            None
+        }
+    }
 }
 
 /// Starts rendering the disclosure and the first question, so the agent speaks the moment the
@@ -636,7 +665,7 @@ async fn converse_to_the_end(
             trunk: plan.trunk,
             offer: offer.clone(),
         },
-        rtp_ip: config.rtp_ip,
+        media: config.clone(),
         max_bridged: config.max_bridged,
     });
     let limit = u32::try_from(config.max_duration.as_secs()).unwrap_or(u32::MAX);

@@ -18,6 +18,7 @@
 //!
 //! - [`Rtpengine`]: a carrier's media edge (Sipwise rtpengine) that kamailio drives when
 //!   [`KamailioOptions::rtpengine`] names it.
+//! - [`StunServer`]: coturn answering STUN Binding requests.
 //! - [`netns`]: network namespaces with a NAT router between a LAN and a carrier network, for tests of
 //!   real networks (root only).
 //!
@@ -53,6 +54,7 @@ mod phone;
 mod process;
 mod rtpengine;
 pub mod speech;
+mod stun;
 mod template;
 pub mod voice;
 
@@ -67,6 +69,7 @@ pub use kamailio::{Kamailio, KamailioOptions};
 pub use llama::{LlamaInstall, LlamaServer, LlamaServerOptions};
 pub use phone::{EventKind, Phone, PhoneEvent, PhoneOptions};
 pub use rtpengine::Rtpengine;
+pub use stun::StunServer;
 
 /// Result of the testbed's operations.
 pub type Result<T, E = TestbedError> = std::result::Result<T, E>;
