@@ -466,6 +466,8 @@ async fn ringback(
             port_tx.send(rtp_port).expect("main thread alive");
             let mut call = sip
                 .invite(InviteParams {
+                    from_user: None,
+                    headers: Vec::new(),
                     trunk: TrunkId(0),
                     to_user: "+15551230001".into(),
                     sdp_offer: ours.to_sdp().into_bytes(),

@@ -196,6 +196,47 @@ pub struct TrunkSection {
     /// trunk calls the human on a REFER; no second channel, but the trunk must accept REFER).
     #[serde(default)]
     pub transfer: agent_runtime::call::TransferMode,
+    /// The caller ID of calls through this trunk that name none (`from` on the request), E.164.
+    /// The trunk's user name when unset.
+    #[serde(default)]
+    pub from_number: Option<String>,
+    /// The numbers the trunk lets us present, E.164. When set, a call's `from` (and
+    /// `from_number`) must be one of them (403 `from_not_allowed`): carriers block or flag calls
+    /// with numbers the customer does not own.
+    #[serde(default)]
+    pub numbers: Vec<String>,
+    /// Where the caller ID goes: `from` (default), `asserted` (also P-Asserted-Identity, for a
+    /// trunk that trusts us, RFC 3325) or `withheld` (P-Asserted-Identity with `Privacy: id`,
+    /// From anonymous: the carrier sees the number, the callee does not).
+    #[serde(default)]
+    pub identity: IdentityChoice,
+    /// Keys of a call's `metadata` sent as SIP headers on its INVITE, with their string values:
+    /// `X-` names only (e.g. `["X-Campaign-Id"]`); other keys never leave the API.
+    #[serde(default)]
+    pub forward_headers: Vec<String>,
+}
+
+/// `[[trunks]] identity`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum IdentityChoice {
+    /// In From.
+    #[default]
+    From,
+    /// In From and P-Asserted-Identity.
+    Asserted,
+    /// In P-Asserted-Identity with `Privacy: id`; From anonymous.
+    Withheld,
+}
+
+impl From<IdentityChoice> for sip_stack::IdentityMode {
+    fn from(choice: IdentityChoice) -> Self {
+        match choice {
+            IdentityChoice::From => Self::From,
+            IdentityChoice::Asserted => Self::Asserted,
+            IdentityChoice::Withheld => Self::Withheld,
+        }
+    }
 }
 
 impl Default for TrunkSection {
@@ -216,7 +257,20 @@ impl Default for TrunkSection {
             inbound: true,
             inbound_sources: Vec::new(),
             transfer: agent_runtime::call::TransferMode::default(),
+            from_number: None,
+            numbers: Vec::new(),
+            identity: IdentityChoice::default(),
+            forward_headers: Vec::new(),
         }
+    }
+}
+
+impl TrunkSection {
+    /// Whether the trunk lets us present `number` (E.164) as the caller: any number when it lists
+    /// none.
+    pub fn owns(&self, number: &str) -> bool {
+        let digits = |n: &str| n.chars().filter(char::is_ascii_digit).collect::<String>();
+        self.numbers.is_empty() || self.numbers.iter().any(|n| digits(n) == digits(number))
     }
 }
 
@@ -587,6 +641,23 @@ impl Config {
                     "a trunk needs both username and password, or neither",
                 ));
             }
+            let bad = |why: String| ConfigError::Inbound(format!("trunk {:?}: {why}", trunk.name));
+            for number in trunk.numbers.iter().chain(&trunk.from_number) {
+                agent_runtime::phone::E164::parse(number)
+                    .map_err(|e| bad(format!("number {number:?}: {e}")))?;
+            }
+            if let Some(from) = &trunk.from_number
+                && !trunk.owns(from)
+            {
+                return Err(bad(format!("from_number {from:?} is not one of its numbers")));
+            }
+            if let Some(name) = trunk
+                .forward_headers
+                .iter()
+                .find(|h| !sip_stack::identity::is_custom_header(h, "value"))
+            {
+                return Err(bad(format!("forward_headers: {name:?} is not an X- header name")));
+            }
         }
         if self.limits.max_concurrent_calls == 0 {
             return Err(ConfigError::Inconsistent(
@@ -660,6 +731,7 @@ impl Config {
                         sources: t.inbound_sources.iter().filter_map(|n| n.parse().ok()).collect(),
                         credentials: None,
                     },
+                    identity: t.identity.into(),
                 }
             })
             .collect()

@@ -33,6 +33,11 @@ pub(crate) struct Trunk {
     pub(crate) limit: usize,
     /// How calls are handed to their bridge number.
     pub(crate) transfer: TransferMode,
+    /// The caller ID of calls that name none, and the numbers we may present (any when empty).
+    pub(crate) from_number: Option<String>,
+    pub(crate) numbers: Vec<String>,
+    /// Metadata keys sent as headers on the INVITE.
+    pub(crate) forward_headers: Vec<String>,
     capacity: usize,
     queued: AtomicUsize,
     running: AtomicUsize,
@@ -76,6 +81,9 @@ impl Trunk {
             registers,
             limit,
             transfer: TransferMode::default(),
+            from_number: None,
+            numbers: Vec::new(),
+            forward_headers: Vec::new(),
             capacity,
             queued: AtomicUsize::new(queued),
             running: AtomicUsize::new(0),
@@ -239,13 +247,40 @@ async fn request(inner: &Inner, trunk: &Trunk, row: &CallRow) -> Result<CallRequ
     let recording = inner.recordings.join(format!("{}.wav", row.id));
     media_core::recorder::Recorder::create(&recording)
         .map_err(|e| format!("cannot create the call's recording: {e}"))?;
+    let from = match row.from_number.as_deref() {
+        Some(number) => Some(E164::parse(number).map_err(|e| format!("stored caller ID: {e}"))?),
+        None => None,
+    };
     Ok(CallRequest {
         to,
         workflow,
         trunk: TrunkId(trunk.index),
         recording: Some(recording),
         bridge,
+        from,
+        headers: forwarded_headers(&trunk.forward_headers, &row.metadata),
     })
+}
+
+/// The metadata entries the trunk forwards as SIP headers (names as the trunk lists them), with
+/// their values as text; objects and arrays are not sent.
+fn forwarded_headers(names: &[String], metadata: &str) -> Vec<(String, String)> {
+    let Ok(serde_json::Value::Object(map)) = serde_json::from_str::<serde_json::Value>(metadata) else {
+        return Vec::new();
+    };
+    names
+        .iter()
+        .filter_map(|name| {
+            let (_, value) = map.iter().find(|(k, _)| k.eq_ignore_ascii_case(name))?;
+            let text = match value {
+                serde_json::Value::String(s) => s.clone(),
+                serde_json::Value::Number(n) => n.to_string(),
+                serde_json::Value::Bool(b) => b.to_string(),
+                _ => return None,
+            };
+            Some((name.clone(), text))
+        })
+        .collect()
 }
 
 async fn run_placed(

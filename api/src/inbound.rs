@@ -83,7 +83,7 @@ async fn answer(inner: Arc<Inner>, call: IncomingCallHandle) {
         face: "v1".to_owned(),
         transcript: "[]".to_owned(),
         form_fills: "{}".to_owned(),
-        metadata: "{}".to_owned(),
+        metadata: inbound_metadata(&call.info.headers),
         dtmf: "[]".to_owned(),
         latency: "[]".to_owned(),
         ..CallRow::default()
@@ -118,6 +118,25 @@ async fn answer(inner: Arc<Inner>, call: IncomingCallHandle) {
 /// A number for logs, masked as every number in the logs is ([`sip_stack::Redacted`]).
 fn redact(number: &str) -> String {
     sip_stack::Redacted(number).to_string()
+}
+
+/// An inbound call's metadata: what the trunk said about it beyond From and To
+/// (P-Asserted-Identity, Privacy, Diversion, History-Info, `X-` headers) under `sip_headers`, a
+/// name to its values; `{}` when it said nothing more.
+fn inbound_metadata(headers: &[(String, String)]) -> String {
+    if headers.is_empty() {
+        return "{}".to_owned();
+    }
+    let mut kept = serde_json::Map::new();
+    for (name, value) in headers {
+        let values = kept
+            .entry(name.clone())
+            .or_insert_with(|| serde_json::Value::Array(Vec::new()));
+        if let serde_json::Value::Array(list) = values {
+            list.push(serde_json::Value::String(value.clone()));
+        }
+    }
+    serde_json::json!({ "sip_headers": kept }).to_string()
 }
 
 #[cfg(test)]

@@ -37,6 +37,12 @@ pub enum CreateError {
     /// `to` is not a dialable E.164 number (or an emergency number).
     #[error("to: {0}")]
     To(PhoneError),
+    /// `from` is not an E.164 number.
+    #[error("from: {0}")]
+    From(PhoneError),
+    /// `from` is not one of the trunk's numbers.
+    #[error("from: {0} is not one of the numbers trunk {1:?} may present")]
+    FromNotAllowed(String, String),
     /// `bridge_number` is not a dialable E.164 number.
     #[error("bridge_number: {0}")]
     BridgeNumber(PhoneError),
@@ -155,6 +161,8 @@ pub struct CallSpec {
     pub trunk: Option<String>,
     /// A human to bridge to.
     pub bridge_number: Option<String>,
+    /// The caller ID to present, E.164; the trunk's `from_number` when absent.
+    pub from: Option<String>,
     /// The language model for the call's workflow (with a prompt only); the configured one when
     /// absent.
     pub model: Option<String>,
@@ -356,6 +364,9 @@ impl CallService {
             );
             if let Some(section) = config.trunks.get(index) {
                 trunk.transfer = section.transfer;
+                trunk.from_number.clone_from(&section.from_number);
+                trunk.numbers.clone_from(&section.numbers);
+                trunk.forward_headers.clone_from(&section.forward_headers);
             }
             trunks.push(trunk);
         }
@@ -559,6 +570,22 @@ impl CallService {
         }
         .ok_or_else(|| CreateError::UnknownTrunk(spec.trunk.clone().unwrap_or_default()))?;
         let trunk = &inner.trunks[trunk_index];
+        let from = match spec.from.as_deref().filter(|f| !f.trim().is_empty()) {
+            Some(f) => {
+                let number = E164::parse(f).map_err(CreateError::From)?;
+                let digits = |n: &str| n.chars().filter(char::is_ascii_digit).collect::<String>();
+                if !trunk.numbers.is_empty()
+                    && !trunk.numbers.iter().any(|n| digits(n) == digits(number.as_str()))
+                {
+                    return Err(CreateError::FromNotAllowed(
+                        number.as_str().to_owned(),
+                        trunk.name.clone(),
+                    ));
+                }
+                Some(number.as_str().to_owned())
+            }
+            None => trunk.from_number.clone(),
+        };
 
         let key = match spec.idempotency_key.as_deref() {
             None => None,
@@ -608,7 +635,7 @@ impl CallService {
             api_key_id: Some(owner.to_owned()),
             direction: "outbound".to_owned(),
             to_number: to.as_str().to_owned(),
-            from_number: None,
+            from_number: from,
             trunk: trunk.name.clone(),
             lifecycle: "queued".to_owned(),
             outcome: None,
@@ -876,6 +903,7 @@ mod tests {
             metadata: None,
             trunk: None,
             bridge_number: None,
+            from: None,
             model: None,
             idempotency_key: Some("k".into()),
         }

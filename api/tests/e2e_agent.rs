@@ -582,6 +582,17 @@ async fn an_inbound_call_to_a_routed_number_is_answered_by_its_agent() {
     assert_eq!(call["direction"], "inbound", "{call:#}");
     assert_eq!(call["to"], "+17770001234", "{call:#}");
     assert_eq!(call["from"], "alice", "{call:#}");
+    // The trunk's own headers are kept on the call.
+    assert_eq!(
+        call["metadata"]["sip_headers"]["X-Carrier-Ref"],
+        serde_json::json!(["did-+17770001234"]),
+        "{call:#}"
+    );
+    assert_eq!(
+        call["metadata"]["sip_headers"]["P-Asserted-Identity"],
+        serde_json::json!(["<sip:alice@trunk.test>"]),
+        "{call:#}"
+    );
     assert_eq!(call["outcome"], "completed", "{call:#}");
     assert_eq!(call["form_fills"]["confirmed"], true, "{call:#}");
     let agent = turns(call, "agent");

@@ -162,6 +162,8 @@ async fn chirps_across_a_call(codec: Codec, phone_codecs: &str) -> (f64, f64) {
     let offer = offer(codec, port);
     let mut placed = sip
         .invite(InviteParams {
+            from_user: None,
+            headers: Vec::new(),
             trunk: TrunkId(0),
             to_user: "+15551234567".to_owned(),
             sdp_offer: offer.to_sdp().into_bytes(),

@@ -17,6 +17,7 @@ pub mod digest;
 pub mod driver;
 pub mod endpoint;
 pub mod guard;
+pub mod identity;
 pub mod message;
 pub mod outgoing;
 pub mod redact;
@@ -33,6 +34,7 @@ pub use call::timer::SessionTimerConfig;
 pub use call::{CallDirection, CallEvent, CallHandle, EndCause, HangupBy, InviteParams};
 pub use endpoint::{Endpoint, EndpointConfig, EndpointError, EndpointStats, Event, IncomingCall};
 pub use guard::GuardConfig;
+pub use identity::IdentityMode;
 /// Networks of trunk sources ([`InboundConfig::sources`]).
 pub use ipnet::IpNet;
 pub use redact::Redacted;

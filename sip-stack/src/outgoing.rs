@@ -94,6 +94,8 @@ pub struct OutgoingRequest {
     pub cseq: u32,
     /// Further headers such as Contact, Expires, Authorization.
     pub extra: Vec<(&'static str, String)>,
+    /// The application's own headers (`X-` names, checked by [`crate::identity::is_custom_header`]).
+    pub custom: Vec<(String, String)>,
     /// Content type and body.
     pub body: Option<(&'static str, Vec<u8>)>,
 }
@@ -114,6 +116,9 @@ impl OutgoingRequest {
             self.from, self.to, self.call_id, self.cseq, self.method
         );
         for (name, value) in &self.extra {
+            let _ = write!(head, "{name}: {value}\r\n");
+        }
+        for (name, value) in &self.custom {
             let _ = write!(head, "{name}: {value}\r\n");
         }
         if !user_agent.is_empty() {
@@ -152,6 +157,7 @@ impl OutgoingRequest {
     /// To header of the response (RFC 3261 17.1.1.3).
     pub fn ack_for_failure(&self, response_to: &str) -> OutgoingRequest {
         OutgoingRequest {
+            custom: Vec::new(),
             method: Method::Ack,
             to: response_to.to_owned(),
             extra: Vec::new(),
@@ -163,6 +169,7 @@ impl OutgoingRequest {
     /// The CANCEL of this INVITE: same branch, Request-URI, To, Route and CSeq number (RFC 3261 9.1).
     pub fn cancel(&self) -> OutgoingRequest {
         OutgoingRequest {
+            custom: Vec::new(),
             method: Method::Cancel,
             extra: Vec::new(),
             body: None,
@@ -248,6 +255,7 @@ mod tests {
 
     fn invite() -> OutgoingRequest {
         OutgoingRequest {
+            custom: Vec::new(),
             method: Method::Invite,
             uri: "sip:+15551234567@127.0.0.1:5060".into(),
             via: "SIP/2.0/UDP 127.0.0.1:5080;branch=z9hG4bKb1;rport".into(),

@@ -205,6 +205,7 @@ impl Registration {
             self.config.register_expires
         };
         let mut request = OutgoingRequest {
+            custom: Vec::new(),
             method: Method::Register,
             uri: uri.clone(),
             via: ctx.local.via(ctx.branch),

@@ -247,6 +247,7 @@ mod tests {
 
     fn request(method: Method) -> OutgoingRequest {
         OutgoingRequest {
+            custom: Vec::new(),
             method,
             uri: "sip:trunk.test".into(),
             via: "SIP/2.0/UDP 127.0.0.1:5080;branch=z9hG4bKt1;rport".into(),

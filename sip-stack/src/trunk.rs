@@ -204,6 +204,8 @@ pub struct TrunkConfig {
     pub keepalive: Option<Duration>,
     /// Whom we take calls from.
     pub inbound: InboundConfig,
+    /// Where our calls carry the caller's number (From, P-Asserted-Identity, withheld).
+    pub identity: crate::IdentityMode,
 }
 
 impl TrunkConfig {
@@ -221,6 +223,7 @@ impl TrunkConfig {
             register_expires: 3600,
             keepalive: None,
             inbound: InboundConfig::default(),
+            identity: crate::IdentityMode::default(),
         }
     }
 

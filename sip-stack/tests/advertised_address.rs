@@ -113,6 +113,8 @@ fn an_unspecified_bind_names_the_route_then_the_address_the_registrar_reports() 
     ep.invite(
         t0 + Duration::from_millis(3),
         InviteParams {
+            from_user: None,
+            headers: Vec::new(),
             trunk: TrunkId(0),
             to_user: "+15550100".into(),
             sdp_offer: SDP.as_bytes().to_vec(),
@@ -154,6 +156,8 @@ fn a_loopback_peer_is_told_loopback_even_before_its_route_is_known() {
         .invite(
             t0,
             InviteParams {
+                from_user: None,
+                headers: Vec::new(),
                 trunk: TrunkId(0),
                 to_user: "+15550100".into(),
                 sdp_offer: SDP.as_bytes().to_vec(),
@@ -183,6 +187,8 @@ async fn the_driver_bound_to_the_unspecified_address_names_loopback_to_a_loopbac
     assert_eq!(sip.trunk_addr(TrunkId(0)).await.unwrap(), trunk_addr);
     let _call = sip
         .invite(InviteParams {
+            from_user: None,
+            headers: Vec::new(),
             trunk: TrunkId(0),
             to_user: "+15550100".into(),
             sdp_offer: SDP.as_bytes().to_vec(),

@@ -116,6 +116,8 @@ fn answered_call(ep: &mut Endpoint, t0: Instant, ok_extra: &str) -> (CallHandle,
         .invite(
             t0,
             InviteParams {
+                from_user: None,
+                headers: Vec::new(),
                 trunk: TrunkId(0),
                 to_user: "+15551234567".into(),
                 sdp_offer: OFFER.as_bytes().to_vec(),
@@ -328,6 +330,8 @@ fn we_refresh_the_session_at_half_the_interval() {
         .invite(
             t0,
             InviteParams {
+                from_user: None,
+                headers: Vec::new(),
                 trunk: TrunkId(0),
                 to_user: "100".into(),
                 sdp_offer: OFFER.as_bytes().to_vec(),
@@ -693,6 +697,8 @@ fn linked_legs_end_together() {
         .invite(
             t0,
             InviteParams {
+                from_user: None,
+                headers: Vec::new(),
                 trunk: TrunkId(0),
                 to_user: "200".into(),
                 sdp_offer: OFFER.as_bytes().to_vec(),

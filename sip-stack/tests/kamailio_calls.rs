@@ -72,6 +72,8 @@ async fn answered(placed: &mut PlacedCall) {
 
 async fn call(sip: &SipHandle, rtp: &UdpSocket, to: &str) -> PlacedCall {
     sip.invite(InviteParams {
+        from_user: None,
+        headers: Vec::new(),
         trunk: TrunkId(0),
         to_user: to.into(),
         sdp_offer: offer(rtp),

@@ -139,6 +139,8 @@ async fn register_call_and_hang_up(transport: Transport, hang_up_by: HangupBy) {
     let rtp = UdpSocket::bind("127.0.0.1:0").await.unwrap();
     let mut placed = sip
         .invite(InviteParams {
+            from_user: None,
+            headers: Vec::new(),
             trunk: TrunkId(0),
             to_user: "+15551234567".into(),
             sdp_offer: offer(&rtp),

@@ -205,6 +205,8 @@ fn outbound_call_with_407_ringing_answer_and_remote_bye() {
         .invite(
             t0,
             InviteParams {
+                from_user: None,
+                headers: Vec::new(),
                 trunk: TrunkId(0),
                 to_user: "+15551234567".into(),
                 sdp_offer: offer.clone(),
@@ -318,6 +320,8 @@ fn local_hangup_sends_bye_through_the_route_set() {
         .invite(
             t0,
             InviteParams {
+                from_user: None,
+                headers: Vec::new(),
                 trunk: TrunkId(0),
                 to_user: "+15551234567".into(),
                 sdp_offer: b"v=0\r\n".to_vec(),
@@ -361,6 +365,8 @@ fn busy_and_no_answer_end_the_call_with_the_status_kept() {
     ep.invite(
         t0,
         InviteParams {
+            from_user: None,
+            headers: Vec::new(),
             trunk: TrunkId(0),
             to_user: "+15550000486".into(),
             sdp_offer: vec![],
@@ -379,6 +385,8 @@ fn busy_and_no_answer_end_the_call_with_the_status_kept() {
     ep.invite(
         t0,
         InviteParams {
+            from_user: None,
+            headers: Vec::new(),
             trunk: TrunkId(0),
             to_user: "+15551111111".into(),
             sdp_offer: vec![],
@@ -409,6 +417,8 @@ fn cancel_before_answer_ends_with_487() {
         .invite(
             t0,
             InviteParams {
+                from_user: None,
+                headers: Vec::new(),
                 trunk: TrunkId(0),
                 to_user: "+15551234567".into(),
                 sdp_offer: vec![],
@@ -528,6 +538,8 @@ fn early_media_sdp_of_a_183_is_reported_to_the_application() {
     ep.invite(
         t0,
         InviteParams {
+            from_user: None,
+            headers: Vec::new(),
             trunk: TrunkId(0),
             to_user: "+15551234567".into(),
             sdp_offer: b"v=0\r\n".to_vec(),

@@ -76,6 +76,8 @@ async fn next_event(events: &mut tokio::sync::mpsc::UnboundedReceiver<CallEvent>
 
 async fn place(sip: &SipHandle) -> sip_stack::driver::PlacedCall {
     sip.invite(InviteParams {
+        from_user: None,
+        headers: Vec::new(),
         trunk: TrunkId(0),
         to_user: "+15551234567".into(),
         sdp_offer: OFFER.as_bytes().to_vec(),

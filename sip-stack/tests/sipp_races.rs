@@ -82,6 +82,8 @@ async fn an_answer_crossing_our_cancel_is_acked_and_ended_with_a_bye() {
 
     let mut placed = sip
         .invite(InviteParams {
+            from_user: None,
+            headers: Vec::new(),
             trunk: TrunkId(0),
             to_user: "+15551234567".into(),
             sdp_offer: OFFER.as_bytes().to_vec(),
@@ -181,6 +183,8 @@ async fn malformed_invites_through_the_trunk_get_400_while_a_call_stays_up() {
 
     let mut placed = sip
         .invite(InviteParams {
+            from_user: None,
+            headers: Vec::new(),
             trunk: TrunkId(0),
             to_user: "+15551234567".into(),
             sdp_offer: OFFER.as_bytes().to_vec(),

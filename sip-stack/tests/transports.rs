@@ -155,6 +155,8 @@ async fn calls_between_two_drivers(transport: sip_stack::Transport) {
         let mut placed = caller
             .handle
             .invite(InviteParams {
+                from_user: None,
+                headers: Vec::new(),
                 trunk: TrunkId(0),
                 to_user: format!("+4930123456{n}"),
                 sdp_offer: SDP.as_bytes().to_vec(),

@@ -136,6 +136,8 @@ impl Handoff {
                 };
                 let human = sip
                     .invite(InviteParams {
+                        from_user: None,
+                        headers: Vec::new(),
                         trunk: caller.trunk,
                         to_user: to.number.as_str().to_owned(),
                         sdp_offer: offer.to_sdp().into_bytes(),

@@ -201,6 +201,10 @@ pub struct CallRequest {
     pub recording: Option<PathBuf>,
     /// A human to hand the call to when the callee asks for one (the `transfer` tool).
     pub bridge: Option<BridgeTo>,
+    /// The caller ID to present (E.164); the trunk's own user when `None`.
+    pub from: Option<E164>,
+    /// Headers for the INVITE (`X-` names, e.g. a campaign id for the carrier's records).
+    pub headers: Vec<(String, String)>,
 }
 
 /// Progress reported while the call runs.
@@ -366,6 +370,8 @@ pub async fn run_call(
     let _ = updates.send(CallUpdate::Lifecycle(Lifecycle::Dialing));
     tracing::info!(to = %request.to, "dialing");
     let params = InviteParams {
+        from_user: request.from.as_ref().map(|f| f.as_str().to_owned()),
+        headers: request.headers.clone(),
         trunk: request.trunk,
         to_user: request.to.as_str().to_owned(),
         sdp_offer: offer.to_sdp().into_bytes(),

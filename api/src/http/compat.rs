@@ -29,6 +29,10 @@ pub struct CallPrompt {
     pub recipient_phone: String,
     /// Where the completion callback goes.
     pub callback_url: Option<String>,
+    /// The caller ID to present, E.164 (one of the trunk's numbers when it lists them); the
+    /// trunk's `from_number` when absent.
+    #[schema(example = "+15557650000")]
+    pub from: Option<String>,
     /// Prevents duplicate calls within the idempotency window (5 minutes by default).
     pub idempotency_key: Option<String>,
     /// The language model for the generated workflow and its call; the server's configured model
@@ -52,6 +56,10 @@ pub struct CallWorkflow {
     pub recipient_phone: String,
     /// Where the completion callback goes.
     pub callback_url: Option<String>,
+    /// The caller ID to present, E.164 (one of the trunk's numbers when it lists them); the
+    /// trunk's `from_number` when absent.
+    #[schema(example = "+15557650000")]
+    pub from: Option<String>,
     /// Prevents duplicate calls within the idempotency window.
     pub idempotency_key: Option<String>,
 }
@@ -80,6 +88,10 @@ pub struct PollCreate {
     pub bridge_number: Option<String>,
     /// Optional completion callback (the native call object under Standard Webhooks).
     pub callback_url: Option<String>,
+    /// The caller ID to present, E.164 (one of the trunk's numbers when it lists them); the
+    /// trunk's `from_number` when absent.
+    #[schema(example = "+15557650000")]
+    pub from: Option<String>,
 }
 
 /// The fire-and-poll answer.
@@ -99,6 +111,7 @@ struct PromptFaceCall {
     workflow: WorkflowSource,
     recipient_phone: String,
     callback_url: Option<String>,
+    from: Option<String>,
     idempotency_key: Option<String>,
     model: Option<String>,
 }
@@ -117,6 +130,7 @@ async fn prompt_face_call(
         metadata: None,
         trunk: None,
         bridge_number: None,
+        from: call.from,
         model: call.model,
         idempotency_key: idempotency_header(headers)?.or(call.idempotency_key),
     };
@@ -161,6 +175,7 @@ pub(super) async fn call_prompt(
         workflow: WorkflowSource::Prompt(req.prompt),
         recipient_phone: req.recipient_phone,
         callback_url: req.callback_url,
+        from: req.from,
         idempotency_key: req.idempotency_key,
         model: req.model,
     };
@@ -187,6 +202,7 @@ pub(super) async fn call_workflow(
         workflow: WorkflowSource::Stored(req.workflow_id),
         recipient_phone: req.recipient_phone,
         callback_url: req.callback_url,
+        from: req.from,
         idempotency_key: req.idempotency_key,
         model: None,
     };
@@ -265,6 +281,7 @@ pub(super) async fn poll_create(
         metadata: None,
         trunk: None,
         bridge_number: req.bridge_number,
+        from: req.from,
         model: None,
         idempotency_key: idempotency_header(&headers)?,
     };

@@ -151,6 +151,10 @@ impl From<CreateError> for ApiError {
             CreateError::To(agent_runtime::PhoneError::Emergency) => bad("emergency_number", "to"),
             CreateError::To(_) => bad("invalid_to", "to"),
             CreateError::BridgeNumber(_) => bad("invalid_bridge_number", "bridge_number"),
+            CreateError::From(_) => bad("invalid_from", "from"),
+            CreateError::FromNotAllowed(..) => {
+                Self::new(StatusCode::FORBIDDEN, "from_not_allowed", message).field("from")
+            }
             CreateError::ToNotAllowed(_) => {
                 Self::new(StatusCode::FORBIDDEN, "destination_not_allowed", message).field("to")
             }

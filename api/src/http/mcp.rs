@@ -111,6 +111,7 @@ fn tools() -> Value {
                     "to": { "type": "string", "description": "E.164 number, e.g. +15551234567" },
                     "task": { "type": "string", "description": "What the agent should find out or do" },
                     "callback_url": { "type": "string", "description": "Optional https URL for the signed completion callback" },
+                    "from": { "type": "string", "description": "Optional caller ID to present, E.164 (one of the trunk's numbers)" },
                     "idempotency_key": { "type": "string", "description": "Repeat-safe key: the same key returns the same call" }
                 },
                 "required": ["to", "task"]
@@ -185,6 +186,7 @@ async fn call_tool(state: &AppState, caller: &Caller, name: &str, args: &Value) 
                 metadata: None,
                 trunk: None,
                 bridge_number: None,
+                from: arg(args, "from"),
                 model: None,
                 idempotency_key: arg(args, "idempotency_key"),
             };

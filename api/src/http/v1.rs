@@ -45,6 +45,10 @@ pub struct CreateCall {
     pub trunk: Option<String>,
     /// A human the agent may bridge the call to, E.164.
     pub bridge_number: Option<String>,
+    /// The caller ID to present, E.164 (one of the trunk's numbers when it lists them); the
+    /// trunk's `from_number` when absent.
+    #[schema(example = "+15557650000")]
+    pub from: Option<String>,
     /// The language model for this call's workflow (with `prompt` only; a stored workflow keeps
     /// the model it was created with). The server's configured model when absent; ignored when no
     /// model is configured. 1 to 128 ASCII letters, digits and `. _ - : / @ +`.
@@ -265,6 +269,7 @@ pub(super) async fn create_call(
         metadata: req.metadata,
         trunk: req.trunk,
         bridge_number: req.bridge_number,
+        from: req.from,
         model: req.model,
         idempotency_key: idempotency_header(&headers)?.or(req.idempotency_key),
     };

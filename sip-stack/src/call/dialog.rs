@@ -38,6 +38,7 @@ impl Dialog {
     pub fn request(&mut self, method: Method, local: &Local, branch: &str) -> OutgoingRequest {
         self.local_cseq += 1;
         OutgoingRequest {
+            custom: Vec::new(),
             method,
             uri: self.remote_target.clone(),
             via: local.via(branch),
@@ -54,6 +55,7 @@ impl Dialog {
     /// The ACK of a 2xx to our INVITE with CSeq `cseq`: its own transaction, same CSeq number.
     pub fn ack(&self, cseq: u32, local: &Local, branch: &str) -> OutgoingRequest {
         OutgoingRequest {
+            custom: Vec::new(),
             method: Method::Ack,
             uri: self.remote_target.clone(),
             via: local.via(branch),

@@ -5,6 +5,7 @@
 use super::dialog::{self, Dialog};
 use super::session::Session;
 use super::{Call, CallAction, CallContext, CallDirection, CallEvent, CallHandle, CallIds, HangupBy, Phase};
+use crate::IdentityMode;
 use crate::message::{IncomingResponse, Method, header_values, uri_of};
 use crate::outgoing::OutgoingRequest;
 use crate::transport::Peer;
@@ -19,6 +20,11 @@ pub struct InviteParams {
     pub to_user: String,
     /// The SDP offer.
     pub sdp_offer: Vec<u8>,
+    /// The caller's number (From, or P-Asserted-Identity as the trunk's
+    /// [`identity`](TrunkConfig::identity) says); the trunk's own user when `None` or not a number.
+    pub from_user: Option<String>,
+    /// The application's own headers (`X-` names); malformed ones are left out (logged).
+    pub headers: Vec<(String, String)>,
 }
 
 /// The INVITE in flight.
@@ -49,12 +55,36 @@ impl Call {
     ) -> (Self, OutgoingRequest) {
         let domain = trunk.domain();
         let user = trunk.local_user().to_owned();
+        let caller = match params.from_user.as_deref() {
+            Some(number) if crate::identity::is_caller_number(number) => number.to_owned(),
+            Some(bad) => {
+                tracing::warn!(from = %crate::Redacted(bad), "not a caller number; using the trunk's user");
+                user.clone()
+            }
+            None => user.clone(),
+        };
+        let custom = params
+            .headers
+            .iter()
+            .filter(|(name, value)| {
+                let ok = crate::identity::is_custom_header(name, value);
+                if !ok {
+                    tracing::warn!(header = %name.escape_debug(), "malformed custom header left out");
+                }
+                ok
+            })
+            .cloned()
+            .collect();
+        let from = match trunk.identity {
+            IdentityMode::Withheld => crate::identity::ANONYMOUS_FROM.to_owned(),
+            IdentityMode::From | IdentityMode::Asserted => format!("<sip:{caller}@{domain}>"),
+        };
         let mut invite = OutgoingRequest {
             method: Method::Invite,
             uri: format!("sip:{}@{domain}", params.to_user),
             via: String::new(),
             route: Vec::new(),
-            from: format!("<sip:{user}@{domain}>;tag={}", ids.local_tag),
+            from: format!("{from};tag={}", ids.local_tag),
             to: format!("<sip:{}@{domain}>", params.to_user),
             call_id: ids.call_id.clone(),
             cseq: 1,
@@ -62,8 +92,17 @@ impl Call {
                 ("Contact", ctx.local.contact(&user)),
                 ("Allow", crate::endpoint::ALLOW.to_owned()),
             ],
+            custom,
             body: Some(("application/sdp", params.sdp_offer.clone())),
         };
+        if trunk.identity != IdentityMode::From {
+            invite
+                .extra
+                .push(("P-Asserted-Identity", format!("<sip:{caller}@{domain}>")));
+        }
+        if trunk.identity == IdentityMode::Withheld {
+            invite.extra.push(("Privacy", "id".to_owned()));
+        }
         if ctx.timers.expires > 0 {
             invite.extra.push(("Supported", "timer".to_owned()));
             invite

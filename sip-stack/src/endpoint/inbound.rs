@@ -29,6 +29,27 @@ pub struct IncomingCall {
     pub sdp: Vec<u8>,
     /// Where the INVITE came from.
     pub source: Peer,
+    /// What the trunk said about the call beyond From and To: P-Asserted-Identity, Privacy,
+    /// Diversion, History-Info and every `X-` header, as received (at most 32).
+    pub headers: Vec<(String, String)>,
+}
+
+/// The headers of an inbound INVITE kept for the application (see [`IncomingCall::headers`]).
+const KEPT_HEADERS: [&str; 4] = ["p-asserted-identity", "privacy", "diversion", "history-info"];
+/// Most headers kept of one INVITE.
+const MAX_KEPT: usize = 32;
+
+/// The trunk's headers of an inbound INVITE worth keeping on the call.
+fn kept_headers(headers: &crate::message::Headers) -> Vec<(String, String)> {
+    headers
+        .iter()
+        .filter(|h| {
+            let name = h.name.to_ascii_lowercase();
+            KEPT_HEADERS.contains(&name.as_str()) || name.starts_with("x-")
+        })
+        .take(MAX_KEPT)
+        .map(|h| (h.name.clone(), h.value.clone()))
+        .collect()
 }
 
 /// How long a nonce we issued stays good.
@@ -160,6 +181,7 @@ impl Endpoint {
             from_user,
             sdp: call.offered_sdp().unwrap_or_default().to_vec(),
             source: from,
+            headers: kept_headers(&request.msg.headers),
         };
         if let Some(entry) = self.servers.get_mut(&key) {
             entry.call = Some(handle);

@@ -52,6 +52,7 @@ impl Endpoint {
             let domain = config.domain();
             let local = self.local_for(self.trunk_peer(&config));
             let request = OutgoingRequest {
+                custom: Vec::new(),
                 method: Method::Options,
                 uri: format!("sip:{domain}{}", config.transport.uri_param()),
                 via: local.via(&branch),
