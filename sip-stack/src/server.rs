@@ -3,10 +3,28 @@
 //! comes (Timer G, up to Timer H), and keep the answer long enough for late retransmissions (Timers I,
 //! J, L). The endpoint's request handling (the transaction user) decides what to answer.
 
+use crate::message::{self, Method};
 use crate::timer::{Timer, TimerConfig, Timers};
 use crate::transaction::Transmit;
 use crate::transport::Peer;
 use std::time::Instant;
+
+/// A server transaction's key: the top Via's branch (or its RFC 2543 substitute) with its sent-by,
+/// and the method (RFC 3261 17.2.3).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) struct ServerKey {
+    branch_and_sent_by: String,
+    method: String,
+}
+
+/// The key of the server transaction a request belongs to, for `method` (an ACK or CANCEL looks up
+/// its INVITE's).
+pub(crate) fn server_key(common: &message::Common, method: &Method) -> ServerKey {
+    ServerKey {
+        branch_and_sent_by: format!("{};{}", common.branch, common.sent_by),
+        method: method.to_string(),
+    }
+}
 
 /// State of a server transaction.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -4,6 +4,9 @@
 //! (`refer`, RFC 3515) and BYE. Pure state: the endpoint runs the transactions this module asks for and
 //! feeds it their outcomes.
 
+/// What we allow, for `Allow` headers of 405, OPTIONS answers, INVITEs and their 2xx.
+pub(crate) const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, UPDATE, REFER, NOTIFY, INFO";
+
 mod dialog;
 mod refer;
 mod session;
@@ -128,7 +131,7 @@ pub(crate) enum CallAction {
     SendStateless(OutgoingRequest),
     /// Answer the server transaction `key` (the INVITE waiting for the application, or the request
     /// being handled).
-    Respond(crate::endpoint::ServerKey, Reply),
+    Respond(crate::server::ServerKey, Reply),
     /// Report to the application.
     Event(CallEvent),
 }
@@ -521,7 +524,7 @@ impl Call {
             return Vec::new();
         };
         request.set_extra("Contact", contact);
-        request.set_extra("Allow", crate::endpoint::ALLOW.to_owned());
+        request.set_extra("Allow", ALLOW.to_owned());
         if ctx.timers.expires > 0 {
             request.set_extra("Supported", "timer".to_owned());
             let interval = self.timer.map_or(ctx.timers.expires, |t| t.interval);
@@ -574,7 +577,7 @@ impl Call {
     /// A request of the peer inside our dialog (not ACK, not CANCEL): the answer and what follows.
     pub fn handle_request(
         &mut self,
-        key: crate::endpoint::ServerKey,
+        key: crate::server::ServerKey,
         request: &IncomingRequest,
         ctx: &CallContext<'_>,
     ) -> Vec<CallAction> {
@@ -599,7 +602,7 @@ impl Call {
             Method::Refer => vec![respond(Reply::new(403, "Forbidden"))],
             _ => {
                 let mut reply = Reply::new(405, "Method Not Allowed");
-                reply.headers.push(("Allow", crate::endpoint::ALLOW.to_owned()));
+                reply.headers.push(("Allow", ALLOW.to_owned()));
                 vec![respond(reply)]
             }
         }
@@ -608,7 +611,7 @@ impl Call {
     /// A re-INVITE or UPDATE from the peer: a target refresh, a session refresh, and usually an offer.
     fn on_offer_request(
         &mut self,
-        key: crate::endpoint::ServerKey,
+        key: crate::server::ServerKey,
         request: &IncomingRequest,
         ctx: &CallContext<'_>,
     ) -> Vec<CallAction> {
@@ -657,7 +660,7 @@ impl Call {
         reply
             .headers
             .push(("Contact", ctx.local.contact(self.trunk.local_user())));
-        reply.headers.push(("Allow", crate::endpoint::ALLOW.to_owned()));
+        reply.headers.push(("Allow", ALLOW.to_owned()));
         let uac_supports = timer::supports_timer(&request.msg.headers);
         reply
             .headers

@@ -3,9 +3,9 @@
 //! leg (the peer is now talking to the target); on a failure the call stays ours.
 
 use super::{Call, CallAction, CallContext, CallEvent, Phase};
-use crate::endpoint::ServerKey;
 use crate::message::{IncomingRequest, IncomingResponse, Method};
 use crate::outgoing::Reply;
+use crate::server::ServerKey;
 
 /// A transfer we asked for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -90,7 +90,7 @@ impl Call {
             cseq: 1,
             extra: vec![
                 ("Contact", ctx.local.contact(&user)),
-                ("Allow", crate::endpoint::ALLOW.to_owned()),
+                ("Allow", super::ALLOW.to_owned()),
             ],
             custom,
             body: Some(("application/sdp", params.sdp_offer.clone())),

@@ -6,10 +6,10 @@ use super::dialog::{self, Dialog};
 use super::session::Session;
 use super::timer::{self, SessionExpires, SessionTimerConfig};
 use super::{Call, CallAction, CallContext, CallDirection, CallHandle, CallIds, HangupBy, Phase};
-use crate::endpoint::ServerKey;
 use crate::message::{IncomingRequest, uri_of};
 use crate::outgoing::Reply;
 use crate::sdp::{self, Direction, Offer};
+use crate::server::ServerKey;
 use crate::transport::Peer;
 use crate::trunk::{TrunkConfig, TrunkId};
 
@@ -126,7 +126,7 @@ impl Call {
         reply
             .headers
             .push(("Contact", ctx.local.contact(self.trunk.local_user())));
-        reply.headers.push(("Allow", crate::endpoint::ALLOW.to_owned()));
+        reply.headers.push(("Allow", super::ALLOW.to_owned()));
         reply.headers.push(("Supported", "timer".to_owned()));
         reply.headers.extend(self.timer_for_peer_request(
             offered.session_expires,

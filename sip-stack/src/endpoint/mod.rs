@@ -36,21 +36,8 @@ mod uas;
 
 pub use inbound::IncomingCall;
 
-/// What we allow, for `Allow` headers of 405, OPTIONS answers, INVITEs and their 2xx.
-pub(crate) const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, UPDATE, REFER, NOTIFY, INFO";
-
-/// A server transaction key: the top Via's branch (or its RFC 2543 substitute) with its sent-by, and
-/// the method (RFC 3261 17.2.3).
-pub(crate) type ServerKey = (String, String);
-
-/// The key of the server transaction a request belongs to, for `method` (an ACK or CANCEL looks up
-/// its INVITE's).
-pub(crate) fn server_key(common: &message::Common, method: &Method) -> ServerKey {
-    (
-        format!("{};{}", common.branch, common.sent_by),
-        method.to_string(),
-    )
-}
+pub(crate) use crate::call::ALLOW;
+pub(crate) use crate::server::{ServerKey, server_key};
 
 /// Errors from commands given to the endpoint.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
