@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use media_core::opus::OpusParams;
+use media_core::srtp::{SdesKey, SrtpConfig};
 use media_core::{Codec, MediaSession, PayloadType, SessionConfig, Ssrc, UtteranceId};
 use ringback_testbed::{EventKind, Kamailio, KamailioOptions, Phone, PhoneOptions};
 use sip_stack::sdp::{self, Format, Offer};
@@ -96,7 +97,7 @@ fn temp_dir() -> PathBuf {
 
 /// Our SDP offer for `codec`, built by the SIP stack: PCMU with telephone-event, or Opus as
 /// RFC 7587 writes it (`opus/48000/2` and our parameters in `a=fmtp`).
-fn offer(codec: Codec, port: u16) -> Offer {
+fn offer(codec: Codec, port: u16, srtp: bool) -> Offer {
     let formats = match codec {
         Codec::Opus => vec![
             Format::new(111, "opus", 48000)
@@ -114,14 +115,20 @@ fn offer(codec: Codec, port: u16) -> Offer {
         port,
         formats,
         ptime: 20,
-        crypto: Vec::new(),
+        // A fresh AES_CM_128_HMAC_SHA1_80 key, as the agent runtime offers one.
+        crypto: if srtp {
+            let key = SdesKey::from_random(rand::random());
+            vec![sdp::Crypto::parse(&key.to_attribute(1)).expect("our a=crypto parses")]
+        } else {
+            Vec::new()
+        },
     }
 }
 
 /// Places a call to a baresip phone offering `codec` only, plays a chirp each way, and returns
 /// the correlation of each chirp in the other side's recording: (phone to us, us to phone).
-async fn chirps_across_a_call(codec: Codec, phone_codecs: &str) -> (f64, f64) {
-    let dir = temp_dir().join(codec.encoding_name());
+async fn chirps_across_a_call(codec: Codec, phone_codecs: &str, srtp: bool) -> (f64, f64) {
+    let dir = temp_dir().join(format!("{}-{srtp}", codec.encoding_name()));
     std::fs::create_dir_all(&dir).expect("dir");
     // The phone's microphone: 1 s of silence, a 2 s chirp up, silence until it is hung up.
     let theirs = chirp(2 * RATE, 300.0, 3000.0, 9000.0);
@@ -134,7 +141,9 @@ async fn chirps_across_a_call(codec: Codec, phone_codecs: &str) -> (f64, f64) {
     let trunk = Kamailio::start(KamailioOptions::default())
         .await
         .expect("kamailio must be installed (deploy/setup)");
-    let alice = Phone::start(PhoneOptions::new(trunk.addr(), &mic_path).codecs(phone_codecs))
+    let mut phone = PhoneOptions::new(trunk.addr(), &mic_path).codecs(phone_codecs);
+    phone.srtp = srtp;
+    let alice = Phone::start(phone)
         .await
         .expect("baresip must be installed (deploy/setup)");
 
@@ -159,7 +168,7 @@ async fn chirps_across_a_call(codec: Codec, phone_codecs: &str) -> (f64, f64) {
 
     let rtp = UdpSocket::bind("127.0.0.1:0").await.expect("bind RTP");
     let port = rtp.local_addr().expect("addr").port();
-    let offer = offer(codec, port);
+    let offer = offer(codec, port, srtp);
     let mut placed = sip
         .invite(InviteParams {
             from_user: None,
@@ -199,6 +208,19 @@ async fn chirps_across_a_call(codec: Codec, phone_codecs: &str) -> (f64, f64) {
     let recording = dir.join("ours.wav");
     let mut config = SessionConfig::new(codec, PayloadType::new(pt).expect("pt"), remote, Ssrc(0x5EED));
     config.recording = Some(recording.clone());
+    assert_eq!(
+        negotiated.crypto.is_some(),
+        srtp,
+        "the answer is RTP/SAVP exactly when SRTP was wanted: {}",
+        String::from_utf8_lossy(&answer)
+    );
+    if let Some(keys) = &negotiated.crypto {
+        let key = |c: &sdp::Crypto| SdesKey::parse_attribute(&c.to_value()).expect("SDES key").1;
+        config.srtp = Some(SrtpConfig {
+            local: key(&keys.local),
+            remote: key(&keys.remote),
+        });
+    }
     if codec == Codec::Opus {
         let fmtp = negotiated.codec.fmtp.as_deref().unwrap_or_default();
         config.opus = OpusParams::parse_fmtp(fmtp).expect("the phone's Opus fmtp");
@@ -260,7 +282,7 @@ async fn chirps_across_a_call(codec: Codec, phone_codecs: &str) -> (f64, f64) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pcmu_audio_crosses_a_real_baresip_call_both_ways_intact() {
-    let (to_us, to_phone) = chirps_across_a_call(Codec::Pcmu, "PCMU").await;
+    let (to_us, to_phone) = chirps_across_a_call(Codec::Pcmu, "PCMU", false).await;
     assert!(
         to_us > 0.95,
         "the phone's chirp in our recording: correlation {to_us}"
@@ -273,7 +295,7 @@ async fn pcmu_audio_crosses_a_real_baresip_call_both_ways_intact() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn opus_audio_crosses_a_real_baresip_call_both_ways_intact() {
-    let (to_us, to_phone) = chirps_across_a_call(Codec::Opus, "opus/48000/2").await;
+    let (to_us, to_phone) = chirps_across_a_call(Codec::Opus, "opus/48000/2", false).await;
     assert!(
         to_us > 0.9,
         "the phone's chirp in our recording: correlation {to_us}"
@@ -282,4 +304,21 @@ async fn opus_audio_crosses_a_real_baresip_call_both_ways_intact() {
         to_phone > 0.9,
         "our chirp in the phone's recording: correlation {to_phone}"
     );
+}
+
+/// SDES SRTP with a real peer: baresip's srtp module, `mediaenc=srtp-mand` (it refuses plain RTP),
+/// AES_CM_128_HMAC_SHA1_80 keys exchanged in the SDP, PCMU inside.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn srtp_audio_crosses_a_real_baresip_call_both_ways_intact() {
+    let (to_us, to_phone) = chirps_across_a_call(Codec::Pcmu, "PCMU", true).await;
+    assert!(to_us > 0.95, "the phone's chirp, decrypted by us: {to_us}");
+    assert!(to_phone > 0.95, "our chirp, decrypted by the phone: {to_phone}");
+}
+
+/// SRTP and Opus together.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn srtp_opus_audio_crosses_a_real_baresip_call_both_ways_intact() {
+    let (to_us, to_phone) = chirps_across_a_call(Codec::Opus, "opus/48000/2", true).await;
+    assert!(to_us > 0.9, "the phone's chirp, decrypted by us: {to_us}");
+    assert!(to_phone > 0.9, "our chirp, decrypted by the phone: {to_phone}");
 }

@@ -55,6 +55,9 @@ pub struct PhoneOptions {
     /// The audio codecs the phone offers and accepts, in baresip's `audio_codecs` syntax, in order
     /// of preference: `PCMU,PCMA` by default, `opus/48000/2` for Opus.
     pub codecs: String,
+    /// Media must be SDES SRTP (`RTP/SAVP` with `a=crypto`, baresip's `mediaenc=srtp-mand`): calls
+    /// offering plain RTP are refused, and the phone's own offers carry keys.
+    pub srtp: bool,
 }
 
 impl PhoneOptions {
@@ -70,7 +73,14 @@ impl PhoneOptions {
             record_dir: None,
             ready_timeout: Duration::from_secs(10),
             codecs: "PCMU,PCMA".to_owned(),
+            srtp: false,
         }
+    }
+
+    /// The same options with SDES SRTP required (see [`srtp`](Self::srtp)).
+    pub fn srtp(mut self) -> Self {
+        self.srtp = true;
+        self
     }
 
     /// The same options with another codec list (see [`codecs`](Self::codecs)).
@@ -236,6 +246,7 @@ impl Phone {
                 ("password", &options.password),
                 ("answermode", if options.auto_answer { "auto" } else { "manual" }),
                 ("codecs", &options.codecs),
+                ("mediaenc", if options.srtp { ";mediaenc=srtp-mand" } else { "" }),
             ],
         )?;
         for (file, text) in [("config", config), ("accounts", accounts)] {
@@ -572,11 +583,13 @@ mod tests {
                 ("password", "bobpw"),
                 ("answermode", "auto"),
                 ("codecs", "PCMU,PCMA"),
+                ("mediaenc", ";mediaenc=srtp-mand"),
             ],
         )
         .unwrap();
         assert!(accounts.contains("<sip:bob@127.0.0.1:5099;transport=udp>;auth_user=bob;auth_pass=bobpw;"));
         assert!(accounts.contains(";audio_codecs=PCMU,PCMA;"));
+        assert!(accounts.ends_with(";regint=300;mediaenc=srtp-mand\n"), "{accounts}");
         let values = [
             ("ip", "127.0.0.1"),
             ("sip_port", "1"),
