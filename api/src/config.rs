@@ -94,6 +94,28 @@ pub struct ServerConfig {
     /// Reverse proxies in front of the API whose `X-Forwarded-For` names the client; from anyone
     /// else the header is ignored.
     pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// PEM certificate chain for HTTPS. With `tls_key`, the API speaks only HTTPS on `listen`
+    /// (plain HTTP there fails the handshake); without both, plain HTTP (for loopback or behind a
+    /// TLS-terminating proxy). Read at start: an unreadable or invalid file stops the server.
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key matching `tls_cert` (PKCS#8, PKCS#1 or SEC1).
+    pub tls_key: Option<PathBuf>,
+}
+
+impl ServerConfig {
+    /// The certificate and key files when HTTPS is on (validation ensures both or neither).
+    pub fn tls_files(&self) -> Option<(&Path, &Path)> {
+        self.tls_cert.as_deref().zip(self.tls_key.as_deref())
+    }
+
+    /// `https` when the API serves TLS, else `http` (for URLs derived from `listen`).
+    pub fn scheme(&self) -> &'static str {
+        if self.tls_files().is_some() {
+            "https"
+        } else {
+            "http"
+        }
+    }
 }
 
 impl Default for ServerConfig {
@@ -104,6 +126,8 @@ impl Default for ServerConfig {
             trial_keys: false,
             trial_keys_per_source: 3,
             trusted_proxies: Vec::new(),
+            tls_cert: None,
+            tls_key: None,
         }
     }
 }
@@ -546,6 +570,11 @@ impl Config {
                 "two inbound routes name the same number".to_owned(),
             ));
         }
+        if self.server.tls_cert.is_some() != self.server.tls_key.is_some() {
+            return Err(ConfigError::Inconsistent(
+                "server.tls_cert and server.tls_key go together: set both (HTTPS) or neither (HTTP)",
+            ));
+        }
         if self.sip.tls_listen.is_some() && (self.sip.tls_cert.is_none() || self.sip.tls_key.is_none()) {
             return Err(ConfigError::Inconsistent(
                 "sip.tls_listen needs sip.tls_cert and sip.tls_key",
@@ -613,7 +642,7 @@ impl Config {
         self.server
             .public_url
             .clone()
-            .unwrap_or_else(|| format!("http://{}", self.server.listen))
+            .unwrap_or_else(|| format!("{}://{}", self.server.scheme(), self.server.listen))
     }
 
     /// Concurrent calls allowed on trunk `index`.
@@ -717,6 +746,29 @@ mod tests {
         ] {
             assert!(Config::from_toml(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn https_needs_both_certificate_and_key() {
+        for half in [
+            "tls_cert = \"/etc/ringback/api.pem\"",
+            "tls_key = \"/etc/ringback/api.key\"",
+        ] {
+            let err = Config::from_toml(&format!("[server]\n{half}\n"))
+                .expect_err(half)
+                .to_string();
+            assert!(
+                err.contains("server.tls_cert") && err.contains("server.tls_key"),
+                "{err}"
+            );
+        }
+        let config = Config::from_toml(
+            "[server]\nlisten = \"127.0.0.1:8443\"\ntls_cert = \"/etc/ringback/api.pem\"\n\
+             tls_key = \"/etc/ringback/api.key\"\n",
+        )
+        .expect("both");
+        assert_eq!(config.public_url(), "https://127.0.0.1:8443");
+        assert_eq!(Config::default().public_url(), "http://127.0.0.1:8080");
     }
 
     #[test]

@@ -9,6 +9,7 @@ pub mod demo;
 mod dispatch;
 pub mod events;
 pub mod http;
+pub mod https;
 mod inbound;
 pub mod keys;
 pub mod limits;
