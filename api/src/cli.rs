@@ -1,4 +1,4 @@
-//! The `ringback` command line: `serve`, `call`, `keys create|list|revoke`, `demo`, `sip-parse`, `analyze`. Logs go to
+//! The `ringback` command line: `serve`, `call`, `keys create|list|revoke`, `audit`, `demo`, `sip-parse`, `analyze`. Logs go to
 //! stderr; results
 //! go to stdout as JSON so scripts can use them.
 
@@ -61,6 +61,20 @@ pub enum Command {
         /// What to do with keys.
         #[command(subcommand)]
         command: KeysCommand,
+    },
+    /// Print the audit log (keys created, minted and revoked, recordings fetched, destinations
+    /// refused, per-key policies set) as JSON lines, oldest first (operator command, reading the
+    /// local database directly).
+    Audit {
+        /// The TOML configuration file (for the database location).
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Only rows at or after this time (RFC 3339, e.g. 2026-12-01T00:00:00Z).
+        #[arg(long)]
+        since: Option<String>,
+        /// At most this many rows.
+        #[arg(long, default_value_t = 1000)]
+        limit: u32,
     },
     /// Run one demo call end to end on loopback (kamailio trunk, baresip phone, on-box speech).
     Demo {
@@ -153,6 +167,7 @@ pub async fn run(cli: Cli) -> ExitCode {
             KeysCommand::List { config } => list_keys(config).await,
             KeysCommand::Revoke { config, key } => revoke_key(config, key).await,
         },
+        Command::Audit { config, since, limit } => print_audit(config, since, limit).await,
         Command::Demo { data_dir } => run_demo(data_dir).await,
         Command::SipParse { file } => sip_parse(&file),
         Command::Analyze {
@@ -277,7 +292,7 @@ async fn call(
 
 async fn create_key(config: Option<PathBuf>, name: Option<String>) -> Result<ExitCode, String> {
     let store = open_store(config).await?;
-    let key = keys::create(&store, &SystemClock, name)
+    let key = keys::create(&store, &SystemClock, name, keys::Issuer::Operator)
         .await
         .map_err(|e| e.to_string())?;
     eprintln!(
@@ -324,6 +339,31 @@ async fn revoke_key(config: Option<PathBuf>, key: String) -> Result<ExitCode, St
         }
         None => Err(format!("no active key {key:?}")),
     }
+}
+
+async fn print_audit(config: Option<PathBuf>, since: Option<String>, limit: u32) -> Result<ExitCode, String> {
+    let since_ms = match since {
+        Some(text) => time::OffsetDateTime::parse(&text, &time::format_description::well_known::Rfc3339)
+            .map(crate::clock::unix_ms)
+            .map_err(|e| format!("--since {text:?}: {e} (use RFC 3339, e.g. 2026-12-01T00:00:00Z)"))?,
+        None => 0,
+    };
+    let store = open_store(config).await?;
+    for row in crate::audit::read(&store, since_ms, limit)
+        .await
+        .map_err(|e| e.to_string())?
+    {
+        let detail: Value = serde_json::from_str(&row.detail).unwrap_or(Value::String(row.detail));
+        print_line(&serde_json::json!({
+            "at": row.at,
+            "actor": row.actor,
+            "action": row.action,
+            "subject": row.subject,
+            "source": row.source,
+            "detail": detail,
+        }));
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 async fn run_demo(data_dir: Option<PathBuf>) -> Result<ExitCode, String> {

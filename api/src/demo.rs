@@ -243,9 +243,14 @@ impl DemoSession {
             config.media.turn_patience_ms = t.turn_patience_ms;
         }
         let server = Server::start(config).await?;
-        let api_key = keys::create(server.service.store(), &SystemClock, Some("demo".to_owned()))
-            .await?
-            .secret;
+        let api_key = keys::create(
+            server.service.store(),
+            &SystemClock,
+            Some("demo".to_owned()),
+            keys::Issuer::Operator,
+        )
+        .await?
+        .secret;
         Ok(Self {
             trunk,
             phone,

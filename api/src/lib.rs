@@ -2,6 +2,7 @@
 
 #![deny(missing_docs)]
 
+pub mod audit;
 pub mod cli;
 pub mod clock;
 pub mod config;

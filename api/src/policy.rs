@@ -102,6 +102,27 @@ pub enum Refusal {
     },
 }
 
+impl Refusal {
+    /// The refused number.
+    pub fn number(&self) -> &str {
+        match self {
+            Self::CountryNotAllowed { number, .. } | Self::BlockedPrefix { number, .. } => number,
+        }
+    }
+
+    /// The rule that refused it, without the number (for the audit log).
+    pub fn rule(&self) -> serde_json::Value {
+        match self {
+            Self::CountryNotAllowed { allowed, .. } => {
+                serde_json::json!({ "rule": "country_code", "allowed": allowed })
+            }
+            Self::BlockedPrefix { prefix, why, .. } => {
+                serde_json::json!({ "rule": "blocked_prefix", "prefix": prefix, "why": why })
+            }
+        }
+    }
+}
+
 impl PolicyConfig {
     /// Checks the entries' syntax (at start-up).
     pub fn validate(&self) -> Result<(), PolicyConfigError> {

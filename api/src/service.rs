@@ -161,6 +161,9 @@ pub struct CallSpec {
     /// Idempotency key.
     #[serde(skip)]
     pub idempotency_key: Option<String>,
+    /// The client address, for the audit log (a refused destination is recorded with it).
+    #[serde(skip)]
+    pub source: Option<std::net::IpAddr>,
 }
 
 /// A created (or replayed) call.
@@ -509,19 +512,36 @@ impl CallService {
         self.inner.policy.check(number)
     }
 
+    /// Records a refused destination in the audit log (a failed write is logged: the refusal stands).
+    pub async fn audit_refusal(
+        &self,
+        owner: &str,
+        field: &str,
+        refused: &crate::policy::Refusal,
+        source: Option<std::net::IpAddr>,
+    ) {
+        let actor = crate::audit::Actor::Key(owner.to_owned());
+        let entry = crate::audit::refusal(actor, field, refused, source);
+        crate::audit::record_or_log(&self.inner.store, self.inner.clock.as_ref(), entry).await;
+    }
+
     /// Validates and stores a call (lifecycle `queued`), or names the earlier call its idempotency
     /// key is live for. The dispatcher places it when its trunk has a free channel.
     pub async fn create(&self, owner: &str, spec: CallSpec) -> Result<Created, CreateError> {
         let inner = &self.inner;
         let to = E164::parse(&spec.to).map_err(CreateError::To)?;
-        inner.policy.check(&to).map_err(CreateError::ToNotAllowed)?;
+        if let Err(refused) = inner.policy.check(&to) {
+            self.audit_refusal(owner, "to", &refused, spec.source).await;
+            return Err(CreateError::ToNotAllowed(refused));
+        }
         let bridge_number = match spec.bridge_number.as_deref().filter(|b| !b.trim().is_empty()) {
             Some(b) => {
                 let number = E164::parse(b).map_err(CreateError::BridgeNumber)?;
-                inner
-                    .policy
-                    .check(&number)
-                    .map_err(CreateError::BridgeNotAllowed)?;
+                if let Err(refused) = inner.policy.check(&number) {
+                    self.audit_refusal(owner, "bridge_number", &refused, spec.source)
+                        .await;
+                    return Err(CreateError::BridgeNotAllowed(refused));
+                }
                 Some(number)
             }
             None => None,
@@ -875,6 +895,7 @@ mod tests {
             bridge_number: None,
             model: None,
             idempotency_key: Some("k".into()),
+            source: None,
         }
     }
 

@@ -1541,3 +1541,249 @@ async fn trial_keys_are_capped_per_client_address() {
     assert_eq!(trials, 3, "two for the first client, one for the other");
     server.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_audited_act_writes_its_row_with_the_client_address_and_never_a_secret() {
+    use axum::extract::ConnectInfo;
+    let data = tempfile::tempdir().expect("temp dir");
+    let server = Server::start(config(data.path(), dead_port()))
+        .await
+        .expect("server starts");
+    let store = server.service.store().clone();
+    let state =
+        AppState::new(server.service.clone(), 1000, true).with_trial(ringback::http::trial::TrialPolicy {
+            enabled: true,
+            keys_per_source_per_day: 5,
+            trusted_proxies: Vec::new(),
+        });
+    let client = std::net::SocketAddr::from(([203, 0, 113, 9], 40_000));
+    let router = app(state).layer(axum::Extension(ConnectInfo(client)));
+    let rows = || {
+        let store = store.clone();
+        async move { ringback::audit::read(&store, 0, 1000).await.expect("audit log") }
+    };
+
+    // An operator's key.
+    let key = key(&server).await;
+    let owner = ringback::keys::authenticate(&store, &key)
+        .await
+        .expect("store")
+        .expect("key")
+        .id;
+    let log = rows().await;
+    assert_eq!(log.len(), 1);
+    assert_eq!(
+        (
+            log[0].actor.as_str(),
+            log[0].action.as_str(),
+            log[0].subject.as_deref()
+        ),
+        ("operator", "key.created", Some(owner.as_str()))
+    );
+
+    // A trial key minted by an anonymous POST /call.
+    let minted = call(
+        &router,
+        "POST",
+        "/call",
+        None,
+        Some(json!({"to": "+15555550123", "task": PROMPT})),
+        &[],
+    )
+    .await;
+    assert_eq!(minted.status, StatusCode::OK, "{}", minted.body);
+    let trial_secret = minted.body["api_key"].as_str().expect("trial key").to_owned();
+    let trial_id = ringback::keys::authenticate(&store, &trial_secret)
+        .await
+        .expect("store")
+        .expect("trial key")
+        .id;
+    let row = rows().await.pop().expect("row");
+    assert_eq!(
+        (
+            row.actor.as_str(),
+            row.action.as_str(),
+            row.subject.as_deref(),
+            row.source.as_deref()
+        ),
+        (
+            "anonymous",
+            "key.trial_minted",
+            Some(trial_id.as_str()),
+            Some("203.0.113.9")
+        )
+    );
+
+    // Refusals: a premium `to` on v1, a satellite bridge on v1, a trial asking to bridge, a
+    // Caribbean number on the prompt face and an anonymous UK number on fire-and-poll.
+    let before = rows().await.len();
+    for (uri, auth, body) in [
+        (
+            "/v1/calls",
+            Some(key.as_str()),
+            json!({"to": "+19005550123", "prompt": PROMPT}),
+        ),
+        (
+            "/v1/calls",
+            Some(key.as_str()),
+            json!({"to": "+15555550123", "prompt": PROMPT, "bridge_number": "+881612345678"}),
+        ),
+        (
+            "/call",
+            None,
+            json!({"to": "+15555550123", "task": PROMPT, "bridge_number": "+15557654321"}),
+        ),
+        (
+            "/api/call-prompt",
+            Some(key.as_str()),
+            json!({"recipient_phone": "+18765550123", "prompt": PROMPT}),
+        ),
+        ("/call", None, json!({"to": "+442071838750", "task": PROMPT})),
+    ] {
+        let refused = call(&router, "POST", uri, auth, Some(body), &[]).await;
+        assert_eq!(refused.status, StatusCode::FORBIDDEN, "{uri}: {}", refused.body);
+    }
+    let log = rows().await;
+    let refusals = &log[before..];
+    assert_eq!(refusals.len(), 5, "{refusals:?}");
+    assert!(
+        refusals
+            .iter()
+            .all(|r| r.action == "policy.refused" && r.source.as_deref() == Some("203.0.113.9"))
+    );
+    let detail = |i: usize| -> Value { serde_json::from_str(&refusals[i].detail).expect("json") };
+    assert_eq!(refusals[0].actor, owner);
+    assert_eq!(refusals[0].subject.as_deref(), Some("+1********23"), "masked");
+    assert_eq!(detail(0)["field"], "to");
+    assert_eq!(detail(0)["prefix"], "+1900");
+    assert_eq!(detail(1)["field"], "bridge_number");
+    assert_eq!(
+        detail(1)["why"],
+        "Global mobile satellite systems (Iridium, Globalstar)"
+    );
+    assert_eq!(refusals[2].actor, "anonymous");
+    assert_eq!(detail(2)["rule"], "bridge_not_allowed_for_trial");
+    assert_eq!(
+        (refusals[3].actor.as_str(), detail(3)["prefix"].as_str()),
+        (owner.as_str(), Some("+1876"))
+    );
+    assert_eq!(
+        (refusals[4].actor.as_str(), detail(4)["rule"].as_str()),
+        ("anonymous", Some("country_code"))
+    );
+
+    // A recording fetched by its key is recorded; another key's 404 is not a fetch.
+    let id = "call_0000audited".to_owned();
+    let wav = data.path().join("recordings").join(format!("{id}.wav"));
+    std::fs::write(&wav, vec![7u8; 1024]).expect("write");
+    let row = ringback::store::CallRow {
+        id: id.clone(),
+        workflow_id: "wf_0000audited".into(),
+        api_key_id: Some(owner.clone()),
+        direction: "outbound".into(),
+        to_number: "+15551234567".into(),
+        trunk: "archive".into(),
+        lifecycle: "queued".into(),
+        transcript: "[]".into(),
+        form_fills: "{}".into(),
+        metadata: "{}".into(),
+        created_at: "2026-01-01T00:00:00.000Z".into(),
+        face: "v1".into(),
+        dtmf: "[]".into(),
+        latency: "[]".into(),
+        ..Default::default()
+    };
+    let workflow = ringback::store::WorkflowRow {
+        id: row.workflow_id.clone(),
+        prompt: PROMPT.into(),
+        definition: "{}".into(),
+        created_at: row.created_at.clone(),
+        api_key_id: Some(owner.clone()),
+    };
+    store
+        .insert_call(&row, Some(&workflow), None)
+        .await
+        .expect("insert");
+    let f = ringback::store::Finalized {
+        outcome: "completed",
+        recording_path: Some(wav.to_str().expect("utf-8")),
+        ended_at: "2026-01-01T00:01:00.000Z",
+        ..Default::default()
+    };
+    store
+        .finalize(&id, &f, false, |_| None)
+        .await
+        .expect("finalize")
+        .expect("was live");
+    let before = rows().await.len();
+    let stranger = call(
+        &router,
+        "GET",
+        &format!("/v1/calls/{id}/recording"),
+        Some(&trial_secret),
+        None,
+        &[],
+    )
+    .await;
+    assert_eq!(stranger.status, StatusCode::NOT_FOUND);
+    assert_eq!(rows().await.len(), before, "no row for a refused fetch");
+    for uri in [
+        format!("/v1/calls/{id}/recording"),
+        format!("/call/{id}/recording"),
+    ] {
+        let fetched = call(&router, "GET", &uri, Some(&key), None, &[("range", "bytes=0-99")]).await;
+        assert_eq!(fetched.status, StatusCode::PARTIAL_CONTENT, "{uri}");
+    }
+    let log = rows().await;
+    let fetches = &log[before..];
+    assert_eq!(fetches.len(), 2);
+    for fetch in fetches {
+        assert_eq!(
+            (
+                fetch.actor.as_str(),
+                fetch.action.as_str(),
+                fetch.subject.as_deref(),
+                fetch.source.as_deref()
+            ),
+            (
+                owner.as_str(),
+                "recording.fetched",
+                Some(id.as_str()),
+                Some("203.0.113.9")
+            )
+        );
+        assert_eq!(
+            serde_json::from_str::<Value>(&fetch.detail).expect("json")["range"],
+            "bytes=0-99"
+        );
+    }
+
+    // Revocation by the operator.
+    ringback::keys::revoke(&store, &ringback::clock::SystemClock, &trial_id)
+        .await
+        .expect("revoke")
+        .expect("was active");
+    let row = rows().await.pop().expect("row");
+    assert_eq!(
+        (row.actor.as_str(), row.action.as_str(), row.subject.as_deref()),
+        ("operator", "key.revoked", Some(trial_id.as_str()))
+    );
+
+    // Nothing in the log gives a key away: not the secrets, their hashes or displayed prefixes,
+    // nor a refused number whole.
+    let everything = format!("{:?}", rows().await);
+    for key_row in ringback::keys::list(&store).await.expect("keys") {
+        assert!(!everything.contains(&key_row.hash), "a key hash in the audit log");
+        assert!(
+            !everything.contains(&key_row.prefix),
+            "a key prefix in the audit log"
+        );
+    }
+    for secret in [&key, &trial_secret] {
+        assert!(!everything.contains(secret.as_str()), "a key in the audit log");
+    }
+    for number in ["+19005550123", "+881612345678", "+18765550123", "+442071838750"] {
+        assert!(!everything.contains(number), "{number} whole in the audit log");
+    }
+    server.shutdown().await;
+}

@@ -1,12 +1,14 @@
 //! The store: SQLite by default (one database file), PostgreSQL by URL, through sqlx's `Any` driver
 //! with runtime queries and one set of migrations in the repo (`api/migrations`, written in the SQL
-//! both accept). Calls, workflows, API keys, idempotency keys, the webhook outbox and settings live
-//! here; nothing a restart must find is kept only in memory.
+//! both accept). Calls, workflows, API keys, idempotency keys, the webhook outbox, the audit log and
+//! settings live here; nothing a restart must find is kept only in memory.
 
+mod audit;
 mod calls;
 mod keys;
 mod outbox;
 
+pub use audit::AuditRow;
 pub use calls::{CallFilter, DailyCap, Finalized, IdempotencyClaim, Inserted};
 pub use outbox::{AttemptRow, DeliveryRow, NewDelivery};
 
