@@ -1,4 +1,4 @@
-//! The `ringback` command line: `serve`, `call`, `keys create|list|revoke`, `audit`, `demo`, `sip-parse`, `analyze`. Logs go to
+//! The `ringback` command line: `serve`, `call`, `keys create|list|policy|revoke`, `audit`, `demo`, `sip-parse`, `analyze`. Logs go to
 //! stderr; results
 //! go to stdout as JSON so scripts can use them.
 
@@ -125,6 +125,29 @@ pub enum KeysCommand {
         #[arg(long)]
         config: Option<PathBuf>,
     },
+    /// Give a key its own destinations (country codes and number prefixes), narrowing the
+    /// installation's `[policy]`; with `--beyond-installation` the list replaces the installation's
+    /// country codes for this key. Blocked prefixes apply to every key. Prints the key's list.
+    Policy {
+        /// The TOML configuration file (for the database location).
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Key id (`key_...`) or displayed prefix (`rb_live_xxxxxx`).
+        key: String,
+        /// A country calling code the key may dial, without `+` (repeat for more).
+        #[arg(long = "country", value_name = "CODE")]
+        countries: Vec<String>,
+        /// A number prefix the key may dial, E.164 with `+` (repeat for more).
+        #[arg(long = "prefix", value_name = "+DIGITS")]
+        prefixes: Vec<String>,
+        /// Let the list reach beyond the installation's country codes (an override, recorded in
+        /// the audit log like every change).
+        #[arg(long)]
+        beyond_installation: bool,
+        /// Remove the key's list: it follows the installation's `[policy]` alone.
+        #[arg(long, conflicts_with_all = ["countries", "prefixes", "beyond_installation"])]
+        clear: bool,
+    },
     /// Revoke a key by id or prefix; it stops working at once.
     Revoke {
         /// The TOML configuration file (for the database location).
@@ -166,6 +189,21 @@ pub async fn run(cli: Cli) -> ExitCode {
             KeysCommand::Create { config, name } => create_key(config, name).await,
             KeysCommand::List { config } => list_keys(config).await,
             KeysCommand::Revoke { config, key } => revoke_key(config, key).await,
+            KeysCommand::Policy {
+                config,
+                key,
+                countries,
+                prefixes,
+                beyond_installation,
+                clear,
+            } => {
+                let policy = (!clear).then_some(crate::policy::KeyPolicy {
+                    country_codes: countries,
+                    prefixes,
+                    beyond_installation,
+                });
+                set_key_policy(config, key, policy).await
+            }
         },
         Command::Audit { config, since, limit } => print_audit(config, since, limit).await,
         Command::Demo { data_dir } => run_demo(data_dir).await,
@@ -322,6 +360,7 @@ async fn list_keys(config: Option<PathBuf>) -> Result<ExitCode, String> {
             "name": key.name,
             "created_at": key.created_at,
             "revoked_at": key.revoked_at,
+            "policy": keys::policy_of(&key).map_err(|e| e.to_string())?,
         }));
     }
     Ok(ExitCode::SUCCESS)
@@ -364,6 +403,24 @@ async fn print_audit(config: Option<PathBuf>, since: Option<String>, limit: u32)
         }));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+async fn set_key_policy(
+    config: Option<PathBuf>,
+    key: String,
+    policy: Option<crate::policy::KeyPolicy>,
+) -> Result<ExitCode, String> {
+    let store = open_store(config).await?;
+    match keys::set_policy(&store, &SystemClock, &key, policy.as_ref())
+        .await
+        .map_err(|e| e.to_string())?
+    {
+        Some(row) => {
+            print_line(&serde_json::json!({ "id": row.id, "policy": policy }));
+            Ok(ExitCode::SUCCESS)
+        }
+        None => Err(format!("no active key {key:?}")),
+    }
 }
 
 async fn run_demo(data_dir: Option<PathBuf>) -> Result<ExitCode, String> {

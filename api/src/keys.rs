@@ -4,6 +4,7 @@
 
 use crate::audit::{self, Action, Actor, Entry};
 use crate::clock::Clock;
+use crate::policy::{KeyPolicy, KeyPolicyError};
 use crate::store::{ApiKeyRow, Store, StoreError};
 use rand::Rng;
 use sha2::{Digest, Sha256};
@@ -62,6 +63,7 @@ pub async fn create(
         name,
         created_at: clock.now_rfc3339(),
         revoked_at: None,
+        policy: None,
     };
     store.insert_key(&row).await?;
     let entry = match issuer {
@@ -101,4 +103,57 @@ pub async fn revoke(
         audit::record(store, clock, entry).await?;
     }
     Ok(revoked)
+}
+
+/// Why a key's destination list was not set.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SetPolicyError {
+    /// The list is malformed or empty.
+    #[error(transparent)]
+    Invalid(#[from] KeyPolicyError),
+    /// Storing failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// The key's own destination list, if it has one.
+pub fn policy_of(row: &ApiKeyRow) -> Result<Option<KeyPolicy>, StoreError> {
+    row.policy
+        .as_deref()
+        .map(|text| {
+            serde_json::from_str(text).map_err(|source| StoreError::Json {
+                column: "policy",
+                source,
+            })
+        })
+        .transpose()
+}
+
+/// Sets (or with `None` clears) an active key's own destination list, by id or displayed prefix
+/// (an operator's act, recorded in the audit log); `None` when no active key matches.
+pub async fn set_policy(
+    store: &Store,
+    clock: &dyn Clock,
+    id_or_prefix: &str,
+    policy: Option<&KeyPolicy>,
+) -> Result<Option<ApiKeyRow>, SetPolicyError> {
+    if let Some(policy) = policy {
+        policy.validate()?;
+    }
+    let json = policy
+        .map(serde_json::to_string)
+        .transpose()
+        .map_err(|source| StoreError::Json {
+            column: "policy",
+            source,
+        })?;
+    let updated = store.set_key_policy(id_or_prefix, json.as_deref()).await?;
+    if let Some(row) = &updated {
+        let entry = Entry::new(Actor::Operator, Action::KeyPolicySet)
+            .subject(row.id.clone())
+            .detail(serde_json::json!({ "policy": policy }));
+        audit::record(store, clock, entry).await?;
+    }
+    Ok(updated)
 }

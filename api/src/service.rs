@@ -506,10 +506,26 @@ impl CallService {
         Ok((row, workflow))
     }
 
-    /// Whether the destination policy lets `number` be dialled (checked again by [`Self::create`];
-    /// faces call it early when a refusal must cost nothing, such as minting a trial key).
-    pub fn check_destination(&self, number: &E164) -> Result<(), crate::policy::Refusal> {
-        self.inner.policy.check(number)
+    /// Whether the destination policy (the installation's, and the key's own list when `owner` has
+    /// one) lets `to` be dialled, as a `to` refusal; checked again by [`Self::create`]. Faces call it
+    /// early when a refusal must cost nothing, such as minting a trial key.
+    pub async fn check_destination(&self, owner: Option<&str>, to: &E164) -> Result<(), CreateError> {
+        let key = match owner {
+            Some(owner) => self.key_policy(owner).await?,
+            None => None,
+        };
+        self.inner
+            .policy
+            .check_for_key(key.as_ref(), to)
+            .map_err(CreateError::ToNotAllowed)
+    }
+
+    /// The key's own destination list, if it has one.
+    async fn key_policy(&self, owner: &str) -> Result<Option<crate::policy::KeyPolicy>, StoreError> {
+        match self.inner.store.key(owner).await? {
+            Some(row) => crate::keys::policy_of(&row),
+            None => Ok(None),
+        }
     }
 
     /// Records a refused destination in the audit log (a failed write is logged: the refusal stands).
@@ -530,14 +546,15 @@ impl CallService {
     pub async fn create(&self, owner: &str, spec: CallSpec) -> Result<Created, CreateError> {
         let inner = &self.inner;
         let to = E164::parse(&spec.to).map_err(CreateError::To)?;
-        if let Err(refused) = inner.policy.check(&to) {
+        let key_policy = self.key_policy(owner).await?;
+        if let Err(refused) = inner.policy.check_for_key(key_policy.as_ref(), &to) {
             self.audit_refusal(owner, "to", &refused, spec.source).await;
             return Err(CreateError::ToNotAllowed(refused));
         }
         let bridge_number = match spec.bridge_number.as_deref().filter(|b| !b.trim().is_empty()) {
             Some(b) => {
                 let number = E164::parse(b).map_err(CreateError::BridgeNumber)?;
-                if let Err(refused) = inner.policy.check(&number) {
+                if let Err(refused) = inner.policy.check_for_key(key_policy.as_ref(), &number) {
                     self.audit_refusal(owner, "bridge_number", &refused, spec.source)
                         .await;
                     return Err(CreateError::BridgeNotAllowed(refused));

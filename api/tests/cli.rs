@@ -200,3 +200,78 @@ fn the_audit_command_prints_what_operators_did_to_keys_and_never_a_key() {
     let (ok, _, err) = run(&["audit", "--since", "yesterday"]);
     assert!(!ok && err.contains("--since"), "{err}");
 }
+
+#[test]
+fn keys_policy_sets_lists_and_clears_a_keys_own_destinations() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = dir.path().join("ringback.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[storage]\ndata_dir = \"{}\"\n",
+            dir.path().join("data").display()
+        ),
+    )
+    .expect("write config");
+    let run = |args: &[&str]| {
+        let out = Command::new(BIN)
+            .args(args)
+            .arg("--config")
+            .arg(&config)
+            .output()
+            .expect("runs");
+        (
+            out.status.success(),
+            String::from_utf8(out.stdout).expect("utf-8"),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    assert!(run(&["keys", "create"]).0);
+    let (_, listed, _) = run(&["keys", "list"]);
+    let key: Value = serde_json::from_str(listed.trim()).expect("json");
+    assert_eq!(key["policy"], Value::Null);
+    let prefix = key["prefix"].as_str().expect("prefix").to_owned();
+
+    let (ok, printed, err) = run(&[
+        "keys",
+        "policy",
+        &prefix,
+        "--country",
+        "44",
+        "--prefix",
+        "+1415",
+        "--beyond-installation",
+    ]);
+    assert!(ok, "{err}");
+    let set: Value = serde_json::from_str(printed.trim()).expect("json");
+    assert_eq!(set["policy"]["country_codes"], serde_json::json!(["44"]));
+    let (_, listed, _) = run(&["keys", "list"]);
+    let key: Value = serde_json::from_str(listed.trim()).expect("json");
+    assert_eq!(key["policy"]["prefixes"], serde_json::json!(["+1415"]));
+    assert_eq!(key["policy"]["beyond_installation"], true);
+
+    // Malformed, empty and contradictory requests change nothing.
+    for bad in [
+        vec!["keys", "policy", prefix.as_str(), "--country", "+44"],
+        vec!["keys", "policy", prefix.as_str(), "--prefix", "4420"],
+        vec!["keys", "policy", prefix.as_str(), "--country", "*"],
+        vec!["keys", "policy", prefix.as_str()],
+        vec!["keys", "policy", prefix.as_str(), "--clear", "--country", "44"],
+        vec!["keys", "policy", "key_nobody", "--country", "44"],
+    ] {
+        let (ok, _, err) = run(&bad);
+        assert!(!ok, "{bad:?} was accepted");
+        assert!(!err.is_empty(), "{bad:?} said nothing");
+    }
+    let (_, listed, _) = run(&["keys", "list"]);
+    let unchanged: Value = serde_json::from_str(listed.trim()).expect("json");
+    assert_eq!(unchanged["policy"], key["policy"]);
+
+    let (ok, _, err) = run(&["keys", "policy", &prefix, "--clear"]);
+    assert!(ok, "{err}");
+    let (_, listed, _) = run(&["keys", "list"]);
+    let cleared: Value = serde_json::from_str(listed.trim()).expect("json");
+    assert_eq!(cleared["policy"], Value::Null);
+    let (_, audit, _) = run(&["audit"]);
+    assert_eq!(audit.matches("key.policy_set").count(), 2, "{audit}");
+}

@@ -1787,3 +1787,177 @@ async fn every_audited_act_writes_its_row_with_the_client_address_and_never_a_se
     }
     server.shutdown().await;
 }
+
+/// A key's own destinations (`ringback keys policy`): they narrow the installation's `[policy]` on
+/// every face and for bridge numbers; they widen it only when the operator said so for that key, and
+/// never past a blocked range.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_keys_own_destinations_narrow_the_installation_and_widen_only_by_the_operators_word() {
+    use ringback::policy::KeyPolicy;
+    let (_data, server, router) = start(|c| {
+        c.limits.requests_per_minute = 1000;
+        c.server.trial_keys = true;
+    })
+    .await;
+    let store = server.service.store().clone();
+    let clock = ringback::clock::SystemClock;
+    let id_of = |secret: String| {
+        let store = store.clone();
+        async move {
+            let id = ringback::keys::authenticate(&store, &secret)
+                .await
+                .expect("store")
+                .expect("key")
+                .id;
+            (secret, id)
+        }
+    };
+    let (sf, sf_id) = id_of(key(&server).await).await;
+    let (london, london_id) = id_of(key(&server).await).await;
+    let (london_narrow, london_narrow_id) = id_of(key(&server).await).await;
+    let (plain, _) = id_of(key(&server).await).await;
+    let set = |id: String, policy: KeyPolicy| {
+        let store = store.clone();
+        async move {
+            ringback::keys::set_policy(&store, &clock, &id, Some(&policy))
+                .await
+                .expect("set")
+                .expect("active key");
+        }
+    };
+    set(
+        sf_id.clone(),
+        KeyPolicy {
+            prefixes: vec!["+1415".into()],
+            ..KeyPolicy::default()
+        },
+    )
+    .await;
+    set(
+        london_id.clone(),
+        KeyPolicy {
+            country_codes: vec!["44".into()],
+            prefixes: vec!["+881".into()],
+            beyond_installation: true,
+        },
+    )
+    .await;
+    set(
+        london_narrow_id.clone(),
+        KeyPolicy {
+            country_codes: vec!["44".into()],
+            ..KeyPolicy::default()
+        },
+    )
+    .await;
+
+    let v1 = |key: &str, to: &str, bridge: Option<&str>| {
+        let router = router.clone();
+        let mut body = json!({"to": to, "prompt": PROMPT});
+        if let Some(b) = bridge {
+            body["bridge_number"] = json!(b);
+        }
+        let key = key.to_owned();
+        async move { call(&router, "POST", "/v1/calls", Some(&key), Some(body), &[]).await }
+    };
+    let refused = |answer: &Answer, field: &str| {
+        assert_eq!(answer.status, StatusCode::FORBIDDEN, "{}", answer.body);
+        assert_eq!(answer.body["error"]["code"], "destination_not_allowed");
+        assert_eq!(answer.body["error"]["field"], field);
+    };
+
+    // Narrowing: San Francisco only, on every face and for bridges.
+    assert_eq!(v1(&sf, "+14155550123", None).await.status, StatusCode::CREATED);
+    let other_city = v1(&sf, "+12125550123", None).await;
+    refused(&other_city, "to");
+    assert!(
+        other_city.body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("+1415") && m.contains("keys policy")),
+        "{}",
+        other_city.body
+    );
+    refused(
+        &v1(&sf, "+14155550123", Some("+12125550123")).await,
+        "bridge_number",
+    );
+    let poll = call(
+        &router,
+        "POST",
+        "/call",
+        Some(&sf),
+        Some(json!({"to": "+12125550123", "task": PROMPT})),
+        &[],
+    )
+    .await;
+    refused(&poll, "to");
+    let prompt_face = call(
+        &router,
+        "POST",
+        "/api/call-prompt",
+        Some(&sf),
+        Some(json!({"recipient_phone": "+12125550123", "prompt": PROMPT})),
+        &[],
+    )
+    .await;
+    assert_eq!(prompt_face.status, StatusCode::FORBIDDEN, "{}", prompt_face.body);
+    let mcp = call(
+        &router,
+        "POST",
+        "/mcp",
+        Some(&sf),
+        Some(json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+            "params": {"name": "call_phone", "arguments": {"to": "+12125550123", "task": PROMPT}}})),
+        &[],
+    )
+    .await;
+    assert_eq!(mcp.body["result"]["isError"], true, "{}", mcp.body);
+
+    // A key's list without the operator's override cannot reach past the installation (+1 only).
+    refused(&v1(&london_narrow, "+442071838750", None).await, "to");
+    // With it, the key reaches the UK (also on fire-and-poll's early check), only its list, and
+    // never a blocked range even when its list names one.
+    assert_eq!(
+        v1(&london, "+442071838750", None).await.status,
+        StatusCode::CREATED
+    );
+    let poll = call(
+        &router,
+        "POST",
+        "/call",
+        Some(&london),
+        Some(json!({"to": "+442071838751", "task": PROMPT})),
+        &[],
+    )
+    .await;
+    assert_eq!(poll.status, StatusCode::OK, "{}", poll.body);
+    refused(&v1(&london, "+14155550123", None).await, "to");
+    refused(&v1(&london, "+881612345678", None).await, "to");
+    // Keys without a list follow the installation alone.
+    assert_eq!(v1(&plain, "+12125550123", None).await.status, StatusCode::CREATED);
+    refused(&v1(&plain, "+442071838750", None).await, "to");
+
+    // Clearing a list: the key follows the installation again.
+    ringback::keys::set_policy(&store, &clock, &sf_id, None)
+        .await
+        .expect("clear")
+        .expect("active");
+    assert_eq!(v1(&sf, "+12125550123", None).await.status, StatusCode::CREATED);
+
+    // Every change is in the audit log, with the list; refusals by a key's list name the rule.
+    let log = ringback::audit::read(&store, 0, 1000).await.expect("audit");
+    let sets: Vec<_> = log.iter().filter(|r| r.action == "key.policy_set").collect();
+    assert_eq!(sets.len(), 4);
+    assert!(sets.iter().all(|r| r.actor == "operator"));
+    let london_set: Value = serde_json::from_str(&sets[1].detail).expect("json");
+    assert_eq!(sets[1].subject.as_deref(), Some(london_id.as_str()));
+    assert_eq!(london_set["policy"]["beyond_installation"], true);
+    assert_eq!(
+        serde_json::from_str::<Value>(&sets[3].detail).expect("json")["policy"],
+        Value::Null
+    );
+    assert!(log.iter().any(|r| r.action == "policy.refused"
+        && r.actor == sf_id
+        && serde_json::from_str::<Value>(&r.detail).expect("json")["rule"] == "key_list"));
+    server.shutdown().await;
+}

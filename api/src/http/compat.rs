@@ -223,10 +223,15 @@ pub(super) async fn poll_create(
     // Validate before issuing a trial key, so bad requests do not mint keys.
     let to = agent_runtime::phone::E164::parse(&req.to)
         .map_err(|e| ApiError::from(crate::service::CreateError::To(e)))?;
-    if let Err(refused) = state.service.check_destination(&to) {
-        let entry = audit::refusal(actor, "to", &refused, source);
-        audit::record_or_log(state.service.store(), state.service.clock(), entry).await;
-        return Err(crate::service::CreateError::ToNotAllowed(refused).into());
+    let owner = known.as_ref().map(|c| c.0.id.as_str());
+    match state.service.check_destination(owner, &to).await {
+        Ok(()) => {}
+        Err(crate::service::CreateError::ToNotAllowed(refused)) => {
+            let entry = audit::refusal(actor, "to", &refused, source);
+            audit::record_or_log(state.service.store(), state.service.clock(), entry).await;
+            return Err(crate::service::CreateError::ToNotAllowed(refused).into());
+        }
+        Err(other) => return Err(other.into()),
     }
     let (caller, api_key) = match known {
         Some(c) => (c, None),

@@ -44,6 +44,30 @@ impl Store {
         .await?)
     }
 
+    /// One key by id, revoked or not.
+    pub async fn key(&self, id: &str) -> Result<Option<ApiKeyRow>, StoreError> {
+        Ok(sqlx::query_as("SELECT * FROM api_keys WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+
+    /// Sets (or with `None` clears) an active key's own destination list, by id or prefix; returns
+    /// the key if it was active.
+    pub async fn set_key_policy(
+        &self,
+        id_or_prefix: &str,
+        policy: Option<&str>,
+    ) -> Result<Option<ApiKeyRow>, StoreError> {
+        Ok(sqlx::query_as(
+            "UPDATE api_keys SET policy = $1 WHERE (id = $2 OR prefix = $2) AND revoked_at IS NULL RETURNING *",
+        )
+        .bind(policy)
+        .bind(id_or_prefix)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
     /// Stores a compiled workflow.
     pub async fn insert_workflow(&self, workflow: &WorkflowRow) -> Result<(), StoreError> {
         sqlx::query(

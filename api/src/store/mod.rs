@@ -143,6 +143,8 @@ pub struct ApiKeyRow {
     pub created_at: String,
     /// RFC 3339, when revoked.
     pub revoked_at: Option<String>,
+    /// The key's own destination list, JSON (`policy::KeyPolicy`); `None` to follow `[policy]`.
+    pub policy: Option<String>,
 }
 
 /// A compiled workflow.
