@@ -91,6 +91,11 @@ pub struct ServerConfig {
     pub trial_keys: bool,
     /// Trial keys one client address (IPv6: one /64) may mint per UTC day.
     pub trial_keys_per_source: u32,
+    /// Calls the trial keys minted for one client address (IPv6: one /64) may place together per
+    /// UTC day, through any face (0: none).
+    pub trial_calls_per_source: u32,
+    /// The longest a trial key's call may last after answer, seconds (at least 10).
+    pub trial_max_call_secs: u32,
     /// Reverse proxies in front of the API whose `X-Forwarded-For` names the client; from anyone
     /// else the header is ignored.
     pub trusted_proxies: Vec<std::net::IpAddr>,
@@ -125,6 +130,8 @@ impl Default for ServerConfig {
             public_url: None,
             trial_keys: false,
             trial_keys_per_source: 3,
+            trial_calls_per_source: 10,
+            trial_max_call_secs: 120,
             trusted_proxies: Vec::new(),
             tls_cert: None,
             tls_key: None,
@@ -570,6 +577,11 @@ impl Config {
                 "two inbound routes name the same number".to_owned(),
             ));
         }
+        if self.server.trial_max_call_secs < 10 {
+            return Err(ConfigError::Inconsistent(
+                "server.trial_max_call_secs must be at least 10",
+            ));
+        }
         if self.server.tls_cert.is_some() != self.server.tls_key.is_some() {
             return Err(ConfigError::Inconsistent(
                 "server.tls_cert and server.tls_key go together: set both (HTTPS) or neither (HTTP)",
@@ -905,5 +917,13 @@ mod tests {
         );
         assert_eq!(config.trunk_limit(0), 2);
         assert!(Config::from_toml("[limits]\nrequests_per_minute = 0\n").is_err());
+        assert_eq!(
+            (config.server.trial_calls_per_source, config.server.trial_max_call_secs),
+            (10, 120)
+        );
+        let err = Config::from_toml("[server]\ntrial_max_call_secs = 5\n")
+            .expect_err("too short")
+            .to_string();
+        assert!(err.contains("server.trial_max_call_secs"), "{err}");
     }
 }

@@ -34,6 +34,15 @@ pub enum Issuer {
     },
 }
 
+/// The client a trial key is minted for, as stored: an IPv4 address or an IPv6 /64 (one
+/// subscriber's prefix), `unknown` when the API saw no address.
+pub fn trial_source(source: Option<IpAddr>) -> String {
+    source.map_or_else(
+        || "unknown".to_owned(),
+        |a| sip_stack::guard::source_prefix(a).to_string(),
+    )
+}
+
 /// The stored form of a key.
 pub fn hash_key(secret: &str) -> String {
     hex::encode(Sha256::digest(secret.as_bytes()))
@@ -64,6 +73,10 @@ pub async fn create(
         created_at: clock.now_rfc3339(),
         revoked_at: None,
         policy: None,
+        trial_source: match issuer {
+            Issuer::Operator => None,
+            Issuer::Trial { source } => Some(trial_source(source)),
+        },
     };
     store.insert_key(&row).await?;
     let entry = match issuer {

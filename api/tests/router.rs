@@ -1961,3 +1961,115 @@ async fn a_keys_own_destinations_narrow_the_installation_and_widen_only_by_the_o
         && serde_json::from_str::<Value>(&r.detail).expect("json")["rule"] == "key_list"));
     server.shutdown().await;
 }
+
+/// The trial keys minted for one client share one daily call cap, whichever of its keys places the
+/// call, on whichever face, from whichever address; a client past it mints no more keys; a burst
+/// cannot pass it; other clients and operators' keys are not touched.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn trial_calls_are_capped_per_client_whichever_key_places_them() {
+    use axum::extract::ConnectInfo;
+    let data = tempfile::tempdir().expect("temp dir");
+    let mut config = config(data.path(), dead_port());
+    config.limits.requests_per_minute = 1000;
+    config.server.trial_calls_per_source = 3;
+    let server = Server::start(config).await.expect("server starts");
+    let state =
+        AppState::new(server.service.clone(), 1000, true).with_trial(ringback::http::trial::TrialPolicy {
+            enabled: true,
+            keys_per_source_per_day: 10,
+            trusted_proxies: vec!["127.0.0.1".parse().expect("ip")],
+        });
+    let proxy = std::net::SocketAddr::from(([127, 0, 0, 1], 40_000));
+    let router = app(state).layer(axum::Extension(ConnectInfo(proxy)));
+    let poll = |client: &'static str, key: Option<String>| {
+        let router = router.clone();
+        async move {
+            call(
+                &router,
+                "POST",
+                "/call",
+                key.as_deref(),
+                Some(json!({"to": "+15555550123", "task": PROMPT})),
+                &[("x-forwarded-for", client)],
+            )
+            .await
+        }
+    };
+    let v1 = |client: &'static str, key: String| {
+        let router = router.clone();
+        async move {
+            call(
+                &router,
+                "POST",
+                "/v1/calls",
+                Some(&key),
+                Some(json!({"to": "+15555550123", "prompt": PROMPT})),
+                &[("x-forwarded-for", client)],
+            )
+            .await
+        }
+    };
+    let capped = |answer: &Answer| {
+        assert_eq!(answer.status, StatusCode::TOO_MANY_REQUESTS, "{}", answer.body);
+        assert_eq!(answer.body["error"]["code"], "trial_limit_reached");
+        assert!(answer.headers.contains_key("retry-after"));
+    };
+
+    // Client A: two anonymous calls (two keys), then one with its first key on the native face.
+    let first = poll("203.0.113.7", None).await;
+    assert_eq!(first.status, StatusCode::OK, "{}", first.body);
+    let first_key = first.body["api_key"].as_str().expect("trial key").to_owned();
+    let second = poll("203.0.113.7", None).await;
+    let second_key = second.body["api_key"].as_str().expect("trial key").to_owned();
+    assert_eq!(
+        v1("203.0.113.7", first_key.clone()).await.status,
+        StatusCode::CREATED
+    );
+    // A's share is used up: by its other key, on either face, and from another address too.
+    capped(&v1("203.0.113.7", second_key.clone()).await);
+    capped(&poll("203.0.113.7", Some(first_key.clone())).await);
+    capped(&v1("198.51.100.20", first_key.clone()).await);
+    // A mints no more keys.
+    let keys_before = ringback::keys::list(server.service.store())
+        .await
+        .expect("keys")
+        .len();
+    let again = poll("203.0.113.7", None).await;
+    capped(&again);
+    assert!(again.body["api_key"].is_null());
+    assert_eq!(
+        ringback::keys::list(server.service.store())
+            .await
+            .expect("keys")
+            .len(),
+        keys_before,
+        "a client past its share mints nothing"
+    );
+
+    // Client B is not touched; a burst of its key's calls cannot pass its share.
+    let b = poll("203.0.113.8", None).await;
+    assert_eq!(b.status, StatusCode::OK, "{}", b.body);
+    let b_key = b.body["api_key"].as_str().expect("trial key").to_owned();
+    let burst: Vec<_> = (0..8)
+        .map(|_| tokio::spawn(v1("203.0.113.8", b_key.clone())))
+        .collect();
+    let mut created = 0;
+    for answer in burst {
+        let answer = answer.await.expect("task");
+        match answer.status {
+            StatusCode::CREATED => created += 1,
+            _ => capped(&answer),
+        }
+    }
+    assert_eq!(created, 2, "B had 2 of its 3 calls left");
+
+    // An operator's key is not a trial key.
+    let operator = key(&server).await;
+    for _ in 0..4 {
+        assert_eq!(
+            v1("203.0.113.7", operator.clone()).await.status,
+            StatusCode::CREATED
+        );
+    }
+    server.shutdown().await;
+}

@@ -250,11 +250,11 @@ pub(super) async fn poll_create(
                 )
                 .field("bridge_number"));
             }
-            let source = source.unwrap_or(std::net::IpAddr::from([0, 0, 0, 0]));
+            state.service.check_trial_calls(source).await?;
             let now_ms = state.service.clock().now_ms();
             let (_, retry_after) = crate::limits::utc_day(now_ms);
             if !state.trial_mints.try_mint(
-                source,
+                source.unwrap_or(std::net::IpAddr::from([0, 0, 0, 0])),
                 now_ms.div_euclid(86_400_000),
                 state.trial.keys_per_source_per_day,
             ) {
@@ -269,7 +269,7 @@ pub(super) async fn poll_create(
                 state.service.store(),
                 state.service.clock(),
                 Some("trial".to_owned()),
-                keys::Issuer::Trial { source: Some(source) },
+                keys::Issuer::Trial { source },
             )
             .await?;
             (Caller(key.row), Some(key.secret))

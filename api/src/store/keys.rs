@@ -5,14 +5,19 @@ use super::{ApiKeyRow, Store, StoreError, WorkflowRow};
 impl Store {
     /// Stores a new API key.
     pub async fn insert_key(&self, key: &ApiKeyRow) -> Result<(), StoreError> {
-        sqlx::query("INSERT INTO api_keys (id, prefix, hash, name, created_at) VALUES ($1, $2, $3, $4, $5)")
-            .bind(&key.id)
-            .bind(&key.prefix)
-            .bind(&key.hash)
-            .bind(&key.name)
-            .bind(&key.created_at)
-            .execute(&self.pool)
-            .await?;
+        sqlx::query(
+            "INSERT INTO api_keys (id, prefix, hash, name, created_at, policy, trial_source) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(&key.id)
+        .bind(&key.prefix)
+        .bind(&key.hash)
+        .bind(&key.name)
+        .bind(&key.created_at)
+        .bind(&key.policy)
+        .bind(&key.trial_source)
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 

@@ -9,7 +9,7 @@ mod keys;
 mod outbox;
 
 pub use audit::AuditRow;
-pub use calls::{CallFilter, DailyCap, Finalized, IdempotencyClaim, Inserted};
+pub use calls::{CallFilter, DailyCap, Finalized, IdempotencyClaim, Inserted, TrialCap};
 pub use outbox::{AttemptRow, DeliveryRow, NewDelivery};
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
@@ -145,6 +145,9 @@ pub struct ApiKeyRow {
     pub revoked_at: Option<String>,
     /// The key's own destination list, JSON (`policy::KeyPolicy`); `None` to follow `[policy]`.
     pub policy: Option<String>,
+    /// For a trial key, the client it was minted for (an IPv4 address or an IPv6 /64); `None` for
+    /// an operator's key.
+    pub trial_source: Option<String>,
 }
 
 /// A compiled workflow.
