@@ -918,7 +918,10 @@ mod tests {
         assert_eq!(config.trunk_limit(0), 2);
         assert!(Config::from_toml("[limits]\nrequests_per_minute = 0\n").is_err());
         assert_eq!(
-            (config.server.trial_calls_per_source, config.server.trial_max_call_secs),
+            (
+                config.server.trial_calls_per_source,
+                config.server.trial_max_call_secs
+            ),
             (10, 120)
         );
         let err = Config::from_toml("[server]\ntrial_max_call_secs = 5\n")
