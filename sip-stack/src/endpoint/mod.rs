@@ -124,8 +124,11 @@ impl EndpointConfig {
             session_timers: SessionTimerConfig::default(),
             limits: Limits::default(),
             max_calls: 1000,
-            max_server_transactions: 8192,
-            trunk_server_transactions: 1024,
+            // A trunk's call leaves two transactions lingering 64*T1 (32 s) after their answers
+            // (INVITE, BYE): 32 768 carries about 500 calls a second, far past what one node's media
+            // and speech can take, and holds tens of megabytes at most.
+            max_server_transactions: 32_768,
+            trunk_server_transactions: 8_192,
             guard: GuardConfig::default(),
             seed: None,
         }
