@@ -1,4 +1,4 @@
-//! The `ringback` command line: `serve`, `call`, `keys create|list|revoke`, `demo`, `sip-parse`, `analyze`. Logs go to
+//! The `ringback` command line: `serve`, `call`, `keys create|list|policy|revoke`, `audit`, `demo`, `sip-parse`, `analyze`. Logs go to
 //! stderr; results
 //! go to stdout as JSON so scripts can use them.
 
@@ -62,6 +62,20 @@ pub enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
+    /// Print the audit log (keys created, minted and revoked, recordings fetched, destinations
+    /// refused, per-key policies set) as JSON lines, oldest first (operator command, reading the
+    /// local database directly).
+    Audit {
+        /// The TOML configuration file (for the database location).
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Only rows at or after this time (RFC 3339, e.g. 2026-12-01T00:00:00Z).
+        #[arg(long)]
+        since: Option<String>,
+        /// At most this many rows.
+        #[arg(long, default_value_t = 1000)]
+        limit: u32,
+    },
     /// Run one demo call end to end on loopback (kamailio trunk, baresip phone, on-box speech).
     Demo {
         /// Where the demo keeps its database and recordings.
@@ -111,6 +125,29 @@ pub enum KeysCommand {
         #[arg(long)]
         config: Option<PathBuf>,
     },
+    /// Give a key its own destinations (country codes and number prefixes), narrowing the
+    /// installation's `[policy]`; with `--beyond-installation` the list replaces the installation's
+    /// country codes for this key. Blocked prefixes apply to every key. Prints the key's list.
+    Policy {
+        /// The TOML configuration file (for the database location).
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Key id (`key_...`) or displayed prefix (`rb_live_xxxxxx`).
+        key: String,
+        /// A country calling code the key may dial, without `+` (repeat for more).
+        #[arg(long = "country", value_name = "CODE")]
+        countries: Vec<String>,
+        /// A number prefix the key may dial, E.164 with `+` (repeat for more).
+        #[arg(long = "prefix", value_name = "+DIGITS")]
+        prefixes: Vec<String>,
+        /// Let the list reach beyond the installation's country codes (an override, recorded in
+        /// the audit log like every change).
+        #[arg(long)]
+        beyond_installation: bool,
+        /// Remove the key's list: it follows the installation's `[policy]` alone.
+        #[arg(long, conflicts_with_all = ["countries", "prefixes", "beyond_installation"])]
+        clear: bool,
+    },
     /// Revoke a key by id or prefix; it stops working at once.
     Revoke {
         /// The TOML configuration file (for the database location).
@@ -152,7 +189,23 @@ pub async fn run(cli: Cli) -> ExitCode {
             KeysCommand::Create { config, name } => create_key(config, name).await,
             KeysCommand::List { config } => list_keys(config).await,
             KeysCommand::Revoke { config, key } => revoke_key(config, key).await,
+            KeysCommand::Policy {
+                config,
+                key,
+                countries,
+                prefixes,
+                beyond_installation,
+                clear,
+            } => {
+                let policy = (!clear).then_some(crate::policy::KeyPolicy {
+                    country_codes: countries,
+                    prefixes,
+                    beyond_installation,
+                });
+                set_key_policy(config, key, policy).await
+            }
         },
+        Command::Audit { config, since, limit } => print_audit(config, since, limit).await,
         Command::Demo { data_dir } => run_demo(data_dir).await,
         Command::SipParse { file } => sip_parse(&file),
         Command::Analyze {
@@ -277,7 +330,7 @@ async fn call(
 
 async fn create_key(config: Option<PathBuf>, name: Option<String>) -> Result<ExitCode, String> {
     let store = open_store(config).await?;
-    let key = keys::create(&store, &SystemClock, name)
+    let key = keys::create(&store, &SystemClock, name, keys::Issuer::Operator)
         .await
         .map_err(|e| e.to_string())?;
     eprintln!(
@@ -307,6 +360,7 @@ async fn list_keys(config: Option<PathBuf>) -> Result<ExitCode, String> {
             "name": key.name,
             "created_at": key.created_at,
             "revoked_at": key.revoked_at,
+            "policy": keys::policy_of(&key).map_err(|e| e.to_string())?,
         }));
     }
     Ok(ExitCode::SUCCESS)
@@ -320,6 +374,49 @@ async fn revoke_key(config: Option<PathBuf>, key: String) -> Result<ExitCode, St
     {
         Some(row) => {
             eprintln!("Revoked API key {} ({}).", row.id, row.prefix);
+            Ok(ExitCode::SUCCESS)
+        }
+        None => Err(format!("no active key {key:?}")),
+    }
+}
+
+async fn print_audit(config: Option<PathBuf>, since: Option<String>, limit: u32) -> Result<ExitCode, String> {
+    let since_ms = match since {
+        Some(text) => time::OffsetDateTime::parse(&text, &time::format_description::well_known::Rfc3339)
+            .map(crate::clock::unix_ms)
+            .map_err(|e| format!("--since {text:?}: {e} (use RFC 3339, e.g. 2026-12-01T00:00:00Z)"))?,
+        None => 0,
+    };
+    let store = open_store(config).await?;
+    for row in crate::audit::read(&store, since_ms, limit)
+        .await
+        .map_err(|e| e.to_string())?
+    {
+        let detail: Value = serde_json::from_str(&row.detail).unwrap_or(Value::String(row.detail));
+        print_line(&serde_json::json!({
+            "at": row.at,
+            "actor": row.actor,
+            "action": row.action,
+            "subject": row.subject,
+            "source": row.source,
+            "detail": detail,
+        }));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn set_key_policy(
+    config: Option<PathBuf>,
+    key: String,
+    policy: Option<crate::policy::KeyPolicy>,
+) -> Result<ExitCode, String> {
+    let store = open_store(config).await?;
+    match keys::set_policy(&store, &SystemClock, &key, policy.as_ref())
+        .await
+        .map_err(|e| e.to_string())?
+    {
+        Some(row) => {
+            print_line(&serde_json::json!({ "id": row.id, "policy": policy }));
             Ok(ExitCode::SUCCESS)
         }
         None => Err(format!("no active key {key:?}")),

@@ -91,9 +91,36 @@ pub struct ServerConfig {
     pub trial_keys: bool,
     /// Trial keys one client address (IPv6: one /64) may mint per UTC day.
     pub trial_keys_per_source: u32,
+    /// Calls the trial keys minted for one client address (IPv6: one /64) may place together per
+    /// UTC day, through any face (0: none).
+    pub trial_calls_per_source: u32,
+    /// The longest a trial key's call may last after answer, seconds (at least 10).
+    pub trial_max_call_secs: u32,
     /// Reverse proxies in front of the API whose `X-Forwarded-For` names the client; from anyone
     /// else the header is ignored.
     pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// PEM certificate chain for HTTPS. With `tls_key`, the API speaks only HTTPS on `listen`
+    /// (plain HTTP there fails the handshake); without both, plain HTTP (for loopback or behind a
+    /// TLS-terminating proxy). Read at start: an unreadable or invalid file stops the server.
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key matching `tls_cert` (PKCS#8, PKCS#1 or SEC1).
+    pub tls_key: Option<PathBuf>,
+}
+
+impl ServerConfig {
+    /// The certificate and key files when HTTPS is on (validation ensures both or neither).
+    pub fn tls_files(&self) -> Option<(&Path, &Path)> {
+        self.tls_cert.as_deref().zip(self.tls_key.as_deref())
+    }
+
+    /// `https` when the API serves TLS, else `http` (for URLs derived from `listen`).
+    pub fn scheme(&self) -> &'static str {
+        if self.tls_files().is_some() {
+            "https"
+        } else {
+            "http"
+        }
+    }
 }
 
 impl Default for ServerConfig {
@@ -103,7 +130,11 @@ impl Default for ServerConfig {
             public_url: None,
             trial_keys: false,
             trial_keys_per_source: 3,
+            trial_calls_per_source: 10,
+            trial_max_call_secs: 120,
             trusted_proxies: Vec::new(),
+            tls_cert: None,
+            tls_key: None,
         }
     }
 }
@@ -606,6 +637,16 @@ impl Config {
                 "two inbound routes name the same number".to_owned(),
             ));
         }
+        if self.server.trial_max_call_secs < 10 {
+            return Err(ConfigError::Inconsistent(
+                "server.trial_max_call_secs must be at least 10",
+            ));
+        }
+        if self.server.tls_cert.is_some() != self.server.tls_key.is_some() {
+            return Err(ConfigError::Inconsistent(
+                "server.tls_cert and server.tls_key go together: set both (HTTPS) or neither (HTTP)",
+            ));
+        }
         if self.sip.tls_listen.is_some() && (self.sip.tls_cert.is_none() || self.sip.tls_key.is_none()) {
             return Err(ConfigError::Inconsistent(
                 "sip.tls_listen needs sip.tls_cert and sip.tls_key",
@@ -690,7 +731,7 @@ impl Config {
         self.server
             .public_url
             .clone()
-            .unwrap_or_else(|| format!("http://{}", self.server.listen))
+            .unwrap_or_else(|| format!("{}://{}", self.server.scheme(), self.server.listen))
     }
 
     /// Concurrent calls allowed on trunk `index`.
@@ -795,6 +836,29 @@ mod tests {
         ] {
             assert!(Config::from_toml(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn https_needs_both_certificate_and_key() {
+        for half in [
+            "tls_cert = \"/etc/ringback/api.pem\"",
+            "tls_key = \"/etc/ringback/api.key\"",
+        ] {
+            let err = Config::from_toml(&format!("[server]\n{half}\n"))
+                .expect_err(half)
+                .to_string();
+            assert!(
+                err.contains("server.tls_cert") && err.contains("server.tls_key"),
+                "{err}"
+            );
+        }
+        let config = Config::from_toml(
+            "[server]\nlisten = \"127.0.0.1:8443\"\ntls_cert = \"/etc/ringback/api.pem\"\n\
+             tls_key = \"/etc/ringback/api.key\"\n",
+        )
+        .expect("both");
+        assert_eq!(config.public_url(), "https://127.0.0.1:8443");
+        assert_eq!(Config::default().public_url(), "http://127.0.0.1:8080");
     }
 
     #[test]
@@ -931,5 +995,16 @@ mod tests {
         );
         assert_eq!(config.trunk_limit(0), 2);
         assert!(Config::from_toml("[limits]\nrequests_per_minute = 0\n").is_err());
+        assert_eq!(
+            (
+                config.server.trial_calls_per_source,
+                config.server.trial_max_call_secs
+            ),
+            (10, 120)
+        );
+        let err = Config::from_toml("[server]\ntrial_max_call_secs = 5\n")
+            .expect_err("too short")
+            .to_string();
+        assert!(err.contains("server.trial_max_call_secs"), "{err}");
     }
 }

@@ -81,6 +81,8 @@ pub struct DemoOptions {
     pub inbound: Vec<crate::config::InboundRoute>,
     /// `[media] max_bridged_secs`, when not the default.
     pub max_bridged_secs: Option<u64>,
+    /// `[server] trial_max_call_secs`, when not the default (a trial key's calls).
+    pub trial_max_call_secs: Option<u32>,
     /// `[media]` turn-taking settings, when not the defaults (the turn-taking benches compare them).
     pub turn_taking: Option<TurnTaking>,
 }
@@ -114,6 +116,7 @@ impl DemoOptions {
             transfer: agent_runtime::call::TransferMode::default(),
             inbound: Vec::new(),
             max_bridged_secs: None,
+            trial_max_call_secs: None,
             turn_taking: None,
         }
     }
@@ -237,15 +240,23 @@ impl DemoSession {
         if let Some(secs) = options.max_bridged_secs {
             config.media.max_bridged_secs = secs;
         }
+        if let Some(secs) = options.trial_max_call_secs {
+            config.server.trial_max_call_secs = secs;
+        }
         if let Some(t) = options.turn_taking {
             config.media.turn_model = t.turn_model;
             config.media.speculative_stt = t.speculative_stt;
             config.media.turn_patience_ms = t.turn_patience_ms;
         }
         let server = Server::start(config).await?;
-        let api_key = keys::create(server.service.store(), &SystemClock, Some("demo".to_owned()))
-            .await?
-            .secret;
+        let api_key = keys::create(
+            server.service.store(),
+            &SystemClock,
+            Some("demo".to_owned()),
+            keys::Issuer::Operator,
+        )
+        .await?
+        .secret;
         Ok(Self {
             trunk,
             phone,

@@ -232,8 +232,19 @@ async fn request(inner: &Inner, trunk: &Trunk, row: &CallRow) -> Result<CallRequ
         .await
         .map_err(|e| format!("cannot load the workflow: {e}"))?
         .ok_or_else(|| format!("workflow {} is gone", row.workflow_id))?;
-    let workflow: Workflow = serde_json::from_str(&workflow.definition)
+    let mut workflow: Workflow = serde_json::from_str(&workflow.definition)
         .map_err(|e| format!("stored workflow does not parse: {e}"))?;
+    // A trial key's call is short whatever its workflow asks: decided here, at dial time from the
+    // stored key, so it holds after a restart too.
+    let key = match row.api_key_id.as_deref() {
+        Some(id) => inner
+            .store
+            .key(id)
+            .await
+            .map_err(|e| format!("cannot load the call's key: {e}"))?,
+        None => None,
+    };
+    limit_trial(&mut workflow, key.as_ref(), inner.trial_max_call_secs);
     let bridge = match row.bridge_number.as_deref() {
         Some(number) => Some(BridgeTo {
             number: E164::parse(number).map_err(|e| format!("stored bridge number: {e}"))?,
@@ -281,6 +292,13 @@ fn forwarded_headers(names: &[String], metadata: &str) -> Vec<(String, String)> 
             Some((name.clone(), text))
         })
         .collect()
+}
+
+/// Holds a trial key's call to `max_secs` after answer (an operator's key keeps its workflow's limit).
+fn limit_trial(workflow: &mut Workflow, key: Option<&crate::store::ApiKeyRow>, max_secs: u32) {
+    if key.is_some_and(|k| k.trial_source.is_some()) {
+        workflow.max_duration_secs = workflow.max_duration_secs.min(max_secs);
+    }
 }
 
 async fn run_placed(
@@ -427,5 +445,37 @@ mod tests {
         trunk.dequeued();
         trunk.dequeued();
         assert_eq!(trunk.queued(), 0, "never below zero");
+    }
+
+    #[test]
+    fn a_trial_keys_call_is_held_to_the_trial_limit_and_no_other() {
+        let workflow =
+            agent_runtime::workflow::compile("Ask if they can come on Tuesday.").expect("compiles");
+        assert!(workflow.max_duration_secs > 120, "{}", workflow.max_duration_secs);
+        let key = |trial_source: Option<&str>| crate::store::ApiKeyRow {
+            id: "key_1".into(),
+            prefix: "rb_live_abcdef".into(),
+            hash: String::new(),
+            name: None,
+            created_at: String::new(),
+            revoked_at: None,
+            policy: None,
+            trial_source: trial_source.map(str::to_owned),
+        };
+        let mut trial = workflow.clone();
+        limit_trial(&mut trial, Some(&key(Some("203.0.113.9"))), 120);
+        assert_eq!(trial.max_duration_secs, 120);
+        let mut short = workflow.clone();
+        short.max_duration_secs = 30;
+        limit_trial(&mut short, Some(&key(Some("203.0.113.9"))), 120);
+        assert_eq!(
+            short.max_duration_secs, 30,
+            "a shorter workflow keeps its own limit"
+        );
+        for operator in [Some(key(None)), None] {
+            let mut kept = workflow.clone();
+            limit_trial(&mut kept, operator.as_ref(), 120);
+            assert_eq!(kept.max_duration_secs, workflow.max_duration_secs);
+        }
     }
 }

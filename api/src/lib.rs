@@ -2,6 +2,7 @@
 
 #![deny(missing_docs)]
 
+pub mod audit;
 pub mod cli;
 pub mod clock;
 pub mod config;
@@ -9,6 +10,7 @@ pub mod demo;
 mod dispatch;
 pub mod events;
 pub mod http;
+pub mod https;
 mod inbound;
 pub mod keys;
 pub mod limits;

@@ -4,6 +4,13 @@
 //! `to`, a hand-off's `bridge_number`, an inbound route's bridge) passes one check before anything
 //! is dialled: its country calling code must be allowed, and it must not start with a blocked
 //! prefix. International dialling is something an operator turns on.
+//!
+//! A key may carry its own list ([`KeyPolicy`], set with `ringback keys policy`): its country codes
+//! and prefixes narrow what the installation allows (a key for a London office's reminders may dial
+//! only +4420). A key list never widens the installation's unless the operator says so for that
+//! key (`--beyond-installation`): then the key's list replaces the installation's country codes for
+//! it, so one customer may call the UK while the rest stay in +1. Blocked prefixes (premium rate,
+//! satellite) apply to every key whatever its list: an override opens a country, not a fraud range.
 
 use agent_runtime::phone::E164;
 use serde::{Deserialize, Serialize};
@@ -77,6 +84,65 @@ pub enum PolicyConfigError {
     Prefix(String),
 }
 
+/// One key's own destination list (stored with the key as JSON).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeyPolicy {
+    /// Country calling codes the key may dial, without `+`.
+    #[serde(default)]
+    pub country_codes: Vec<String>,
+    /// Number prefixes the key may dial, E.164 with `+` (`+4420`).
+    #[serde(default)]
+    pub prefixes: Vec<String>,
+    /// Whether the list replaces the installation's country codes for this key (it may then reach
+    /// countries the installation does not allow) instead of narrowing them. Only the operator's
+    /// command line sets it; blocked prefixes apply regardless.
+    #[serde(default)]
+    pub beyond_installation: bool,
+}
+
+/// Why a key's list cannot be stored.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum KeyPolicyError {
+    /// A malformed entry.
+    #[error(transparent)]
+    Entry(#[from] PolicyConfigError),
+    /// Nothing is listed: the key would dial nothing (use `--clear` to remove a key's list).
+    #[error("a key's list needs at least one country code or prefix")]
+    Empty,
+}
+
+impl KeyPolicy {
+    /// Checks the entries' syntax (when an operator sets the list).
+    pub fn validate(&self) -> Result<(), KeyPolicyError> {
+        if self.country_codes.is_empty() && self.prefixes.is_empty() {
+            return Err(KeyPolicyError::Empty);
+        }
+        if self.country_codes.iter().any(|c| c == "*") {
+            return Err(PolicyConfigError::CountryCode("*".to_owned()).into());
+        }
+        check_entries(&self.country_codes, &self.prefixes)?;
+        Ok(())
+    }
+
+    /// Whether the list names `number` (by country code or prefix).
+    fn names(&self, number: &str) -> bool {
+        let digits = number.trim_start_matches('+');
+        self.country_codes.iter().any(|c| digits.starts_with(c.as_str()))
+            || self.prefixes.iter().any(|p| number.starts_with(p.as_str()))
+    }
+
+    /// The list, for messages: `+44, +4420`.
+    fn describe(&self) -> String {
+        self.country_codes
+            .iter()
+            .map(|c| format!("+{c}"))
+            .chain(self.prefixes.iter().cloned())
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
 /// Why a number may not be dialled.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Refusal {
@@ -88,6 +154,16 @@ pub enum Refusal {
         /// The number.
         number: String,
         /// The allowed codes, for the message.
+        allowed: String,
+    },
+    /// It is outside the calling key's own list.
+    #[error(
+        "{number} is outside this API key's destinations ({allowed}); an operator sets them with ringback keys policy"
+    )]
+    NotAllowedForKey {
+        /// The number.
+        number: String,
+        /// The key's list, for the message.
         allowed: String,
     },
     /// It starts with a blocked prefix.
@@ -102,41 +178,81 @@ pub enum Refusal {
     },
 }
 
+impl Refusal {
+    /// The refused number.
+    pub fn number(&self) -> &str {
+        match self {
+            Self::CountryNotAllowed { number, .. }
+            | Self::NotAllowedForKey { number, .. }
+            | Self::BlockedPrefix { number, .. } => number,
+        }
+    }
+
+    /// The rule that refused it, without the number (for the audit log).
+    pub fn rule(&self) -> serde_json::Value {
+        match self {
+            Self::CountryNotAllowed { allowed, .. } => {
+                serde_json::json!({ "rule": "country_code", "allowed": allowed })
+            }
+            Self::NotAllowedForKey { allowed, .. } => {
+                serde_json::json!({ "rule": "key_list", "allowed": allowed })
+            }
+            Self::BlockedPrefix { prefix, why, .. } => {
+                serde_json::json!({ "rule": "blocked_prefix", "prefix": prefix, "why": why })
+            }
+        }
+    }
+}
+
 impl PolicyConfig {
     /// Checks the entries' syntax (at start-up).
     pub fn validate(&self) -> Result<(), PolicyConfigError> {
-        for code in &self.allowed_country_codes {
-            let digits = (1..=3).contains(&code.len()) && code.bytes().all(|b| b.is_ascii_digit());
-            if code != "*" && !digits {
-                return Err(PolicyConfigError::CountryCode(code.clone()));
-            }
+        check_entries(&self.allowed_country_codes, &self.blocked_prefixes)
+    }
+
+    /// Whether `number` may be dialled by a key with `key`'s own list (see the module's opening).
+    pub fn check_for_key(&self, key: Option<&KeyPolicy>, number: &E164) -> Result<(), Refusal> {
+        let Some(key) = key else {
+            return self.check(number);
+        };
+        let n = number.as_str();
+        if key.beyond_installation {
+            self.check_blocked(n)?;
+        } else {
+            self.check(number)?;
         }
-        for prefix in &self.blocked_prefixes {
-            let ok = prefix
-                .strip_prefix('+')
-                .is_some_and(|d| (1..=15).contains(&d.len()) && d.bytes().all(|b| b.is_ascii_digit()));
-            if !ok {
-                return Err(PolicyConfigError::Prefix(prefix.clone()));
-            }
+        if key.names(n) {
+            Ok(())
+        } else {
+            Err(Refusal::NotAllowedForKey {
+                number: n.to_owned(),
+                allowed: key.describe(),
+            })
         }
-        Ok(())
+    }
+
+    fn check_blocked(&self, n: &str) -> Result<(), Refusal> {
+        match self.blocked_prefixes.iter().find(|p| n.starts_with(p.as_str())) {
+            Some(prefix) => {
+                let why = DEFAULT_BLOCKED_PREFIXES
+                    .iter()
+                    .find(|(p, _)| p == prefix)
+                    .map_or("blocked by the operator", |(_, why)| why);
+                Err(Refusal::BlockedPrefix {
+                    number: n.to_owned(),
+                    prefix: prefix.clone(),
+                    why,
+                })
+            }
+            None => Ok(()),
+        }
     }
 
     /// Whether `number` may be dialled. Country calling codes are prefix-free, so a number is in
     /// an allowed country exactly when its digits start with that code.
     pub fn check(&self, number: &E164) -> Result<(), Refusal> {
         let n = number.as_str();
-        if let Some(prefix) = self.blocked_prefixes.iter().find(|p| n.starts_with(p.as_str())) {
-            let why = DEFAULT_BLOCKED_PREFIXES
-                .iter()
-                .find(|(p, _)| p == prefix)
-                .map_or("blocked by the operator", |(_, why)| why);
-            return Err(Refusal::BlockedPrefix {
-                number: n.to_owned(),
-                prefix: prefix.clone(),
-                why,
-            });
-        }
+        self.check_blocked(n)?;
         let digits = n.trim_start_matches('+');
         let allowed = self
             .allowed_country_codes
@@ -156,6 +272,25 @@ impl PolicyConfig {
             })
         }
     }
+}
+
+/// Country codes are 1 to 3 digits (or `*`), prefixes `+` and 1 to 15 digits.
+fn check_entries(codes: &[String], prefixes: &[String]) -> Result<(), PolicyConfigError> {
+    for code in codes {
+        let digits = (1..=3).contains(&code.len()) && code.bytes().all(|b| b.is_ascii_digit());
+        if code != "*" && !digits {
+            return Err(PolicyConfigError::CountryCode(code.clone()));
+        }
+    }
+    for prefix in prefixes {
+        let ok = prefix
+            .strip_prefix('+')
+            .is_some_and(|d| (1..=15).contains(&d.len()) && d.bytes().all(|b| b.is_ascii_digit()));
+        if !ok {
+            return Err(PolicyConfigError::Prefix(prefix.clone()));
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -205,6 +340,74 @@ mod tests {
                 ..
             })
         ));
+    }
+
+    #[test]
+    fn a_key_list_narrows_and_widens_only_when_the_operator_says_so() {
+        let installation = PolicyConfig::default();
+        let london = KeyPolicy {
+            prefixes: vec!["+4420".to_owned()],
+            ..KeyPolicy::default()
+        };
+        let sf = KeyPolicy {
+            prefixes: vec!["+1415".to_owned()],
+            ..KeyPolicy::default()
+        };
+        // Narrowing: inside the installation and the key's list.
+        assert_eq!(
+            installation.check_for_key(Some(&sf), &e164("+14155550123")),
+            Ok(())
+        );
+        assert!(matches!(
+            installation.check_for_key(Some(&sf), &e164("+12125550123")),
+            Err(Refusal::NotAllowedForKey { .. })
+        ));
+        // Without the operator's word, a key's list cannot reach past the installation.
+        assert!(matches!(
+            installation.check_for_key(Some(&london), &e164("+442071838750")),
+            Err(Refusal::CountryNotAllowed { .. })
+        ));
+        // With it, the key reaches its list (and only its list)...
+        let london_override = KeyPolicy {
+            beyond_installation: true,
+            ..london
+        };
+        assert_eq!(
+            installation.check_for_key(Some(&london_override), &e164("+442071838750")),
+            Ok(())
+        );
+        assert!(matches!(
+            installation.check_for_key(Some(&london_override), &e164("+14155550123")),
+            Err(Refusal::NotAllowedForKey { .. })
+        ));
+        // ...but never a blocked range.
+        let satellite = KeyPolicy {
+            country_codes: vec!["881".to_owned(), "1".to_owned()],
+            prefixes: Vec::new(),
+            beyond_installation: true,
+        };
+        assert!(matches!(
+            installation.check_for_key(Some(&satellite), &e164("+881612345678")),
+            Err(Refusal::BlockedPrefix { .. })
+        ));
+        assert!(matches!(
+            installation.check_for_key(Some(&satellite), &e164("+19005550123")),
+            Err(Refusal::BlockedPrefix { .. })
+        ));
+        // Entries are checked when set.
+        assert_eq!(KeyPolicy::default().validate(), Err(KeyPolicyError::Empty));
+        for bad in [
+            KeyPolicy {
+                country_codes: vec!["*".to_owned()],
+                ..KeyPolicy::default()
+            },
+            KeyPolicy {
+                prefixes: vec!["4420".to_owned()],
+                ..KeyPolicy::default()
+            },
+        ] {
+            assert!(matches!(bad.validate(), Err(KeyPolicyError::Entry(_))), "{bad:?}");
+        }
     }
 
     #[test]

@@ -6,6 +6,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::config::{TurnModelChoice, VadChoice};
 use crate::http;
+use crate::https::TlsListener;
 use crate::metrics::Metrics;
 use crate::outbox::{Outbox, OutboxConfig};
 use crate::retention;
@@ -14,6 +15,7 @@ use crate::store::{Store, StoreError};
 use crate::webhook::SigningKey;
 use agent_runtime::call::{Speech, TurnPool, VadPool};
 use agent_runtime::speech::{SpeechError, SpeechToText, TextToSpeech};
+use axum::serve::ListenerExt;
 use sip_stack::EndpointConfig;
 use sip_stack::driver::{DriverOptions, SipHandle, Sockets, tls};
 use sip_stack::timer::TimerConfig;
@@ -79,6 +81,9 @@ pub enum ServerError {
         /// Why it cannot be used.
         detail: String,
     },
+    /// The API's HTTPS certificate or key (`[server] tls_cert`, `tls_key`) could not be used.
+    #[error("HTTPS for the API: {0}")]
+    HttpsTls(tls::TlsError),
     /// No address a trunk can reach can be advertised to it (SIP Via and Contact, or SDP).
     #[error("trunk {trunk}: {what}: {source}")]
     Address {
@@ -270,6 +275,11 @@ impl Server {
 
     /// Starts everything with speech providers already loaded (tests reuse one set).
     pub async fn start_with_speech(config: Config, speech: Speech) -> Result<Self, ServerError> {
+        // Read first: a bad file stops start-up, naming it, before anything is opened or bound.
+        let https = match config.server.tls_files() {
+            Some((cert, key)) => Some(tls::acceptor(cert, key).map_err(ServerError::HttpsTls)?),
+            None => None,
+        };
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let store = Store::open(&config.storage.database_url()).await?;
         let recordings = config.storage.recordings_dir();
@@ -334,7 +344,7 @@ impl Server {
         })?;
         let mut config = config;
         if config.server.public_url.is_none() {
-            config.server.public_url = Some(format!("http://{http_addr}"));
+            config.server.public_url = Some(format!("{}://{http_addr}", config.server.scheme()));
         }
 
         let shutdown = CancellationToken::new();
@@ -398,8 +408,17 @@ impl Server {
         let http_task = tokio::spawn(async move {
             // The peer address reaches handlers (trial keys are counted per client).
             let app = app.into_make_service_with_connect_info::<SocketAddr>();
-            let serve = axum::serve(listener, app).with_graceful_shutdown(http_shutdown.cancelled_owned());
-            if let Err(err) = serve.await {
+            let stop = http_shutdown.cancelled_owned();
+            let served = match https {
+                // `tap_io` is axum's way to have the peer address as connect info for a listener
+                // of our own; it does nothing to the stream.
+                Some(acceptor) => {
+                    let listener = TlsListener::new(listener, acceptor).tap_io(|_| {});
+                    axum::serve(listener, app).with_graceful_shutdown(stop).await
+                }
+                None => axum::serve(listener, app).with_graceful_shutdown(stop).await,
+            };
+            if let Err(err) = served {
                 tracing::error!(%err, "HTTP server failed");
             }
         });

@@ -12,7 +12,8 @@ use crate::metrics::Metrics;
 use crate::model::{Call, PromptCallback};
 use crate::outbox::Outbox;
 use crate::store::{
-    CallRow, DailyCap, Finalized, IdempotencyClaim, Inserted, NewDelivery, Store, StoreError, WorkflowRow,
+    CallRow, DailyCap, Finalized, IdempotencyClaim, Inserted, NewDelivery, Store, StoreError, TrialCap,
+    WorkflowRow,
 };
 use crate::webhook::{CallbackUrlError, check_callback_url};
 use agent_runtime::call::{RuntimeConfig, Speech};
@@ -84,6 +85,14 @@ pub enum CreateError {
     /// The key's calls for today are used up.
     #[error("daily call cap of {cap} reached for this API key")]
     DailyCap {
+        /// The cap.
+        cap: u32,
+        /// Seconds until the next UTC day.
+        retry_after_secs: u64,
+    },
+    /// The trial calls of this client for today are used up.
+    #[error("this client's trial calls for today ({cap}) are used up; use an API key")]
+    TrialCap {
         /// The cap.
         cap: u32,
         /// Seconds until the next UTC day.
@@ -169,6 +178,9 @@ pub struct CallSpec {
     /// Idempotency key.
     #[serde(skip)]
     pub idempotency_key: Option<String>,
+    /// The client address, for the audit log (a refused destination is recorded with it).
+    #[serde(skip)]
+    pub source: Option<std::net::IpAddr>,
 }
 
 /// A created (or replayed) call.
@@ -195,6 +207,10 @@ pub(crate) struct Inner {
     pub(crate) allow_private_callbacks: bool,
     pub(crate) idempotency_window: Duration,
     pub(crate) daily_cap: u32,
+    /// Calls per UTC day of all trial keys minted for one client.
+    pub(crate) trial_calls_per_source: u32,
+    /// The longest a trial key's call lasts after answer.
+    pub(crate) trial_max_call_secs: u32,
     /// Which destinations may be dialled.
     pub(crate) policy: crate::policy::PolicyConfig,
     pub(crate) running: Mutex<HashMap<String, CancellationToken>>,
@@ -387,6 +403,8 @@ impl CallService {
                 allow_private_callbacks: config.webhooks.allow_private,
                 idempotency_window: config.limits.idempotency_window,
                 daily_cap: config.limits.daily_calls_per_key,
+                trial_calls_per_source: config.server.trial_calls_per_source,
+                trial_max_call_secs: config.server.trial_max_call_secs,
                 policy: config.policy.clone(),
                 running: Mutex::new(HashMap::new()),
                 tasks: TaskTracker::new(),
@@ -517,10 +535,58 @@ impl CallService {
         Ok((row, workflow))
     }
 
-    /// Whether the destination policy lets `number` be dialled (checked again by [`Self::create`];
-    /// faces call it early when a refusal must cost nothing, such as minting a trial key).
-    pub fn check_destination(&self, number: &E164) -> Result<(), crate::policy::Refusal> {
-        self.inner.policy.check(number)
+    /// Whether the destination policy (the installation's, and the key's own list when `owner` has
+    /// one) lets `to` be dialled, as a `to` refusal; checked again by [`Self::create`]. Faces call it
+    /// early when a refusal must cost nothing, such as minting a trial key.
+    pub async fn check_destination(&self, owner: Option<&str>, to: &E164) -> Result<(), CreateError> {
+        let key = match owner {
+            Some(owner) => self.key_policy(owner).await?,
+            None => None,
+        };
+        self.inner
+            .policy
+            .check_for_key(key.as_ref(), to)
+            .map_err(CreateError::ToNotAllowed)
+    }
+
+    /// Refuses (`CreateError::TrialCap`) when the trial keys minted for `source` have placed
+    /// today's share of calls: checked before a new trial key is minted, so a client past its
+    /// share mints nothing (the insert checks again, atomically).
+    pub async fn check_trial_calls(&self, source: Option<std::net::IpAddr>) -> Result<(), CreateError> {
+        let inner = &self.inner;
+        let (day_start, day_left) = utc_day(inner.clock.now_ms());
+        let made = inner
+            .store
+            .trial_calls_since(&crate::keys::trial_source(source), day_start)
+            .await?;
+        if made >= i64::from(inner.trial_calls_per_source) {
+            return Err(CreateError::TrialCap {
+                cap: inner.trial_calls_per_source,
+                retry_after_secs: day_left,
+            });
+        }
+        Ok(())
+    }
+
+    /// The key's own destination list, if it has one.
+    async fn key_policy(&self, owner: &str) -> Result<Option<crate::policy::KeyPolicy>, StoreError> {
+        match self.inner.store.key(owner).await? {
+            Some(row) => crate::keys::policy_of(&row),
+            None => Ok(None),
+        }
+    }
+
+    /// Records a refused destination in the audit log (a failed write is logged: the refusal stands).
+    pub async fn audit_refusal(
+        &self,
+        owner: &str,
+        field: &str,
+        refused: &crate::policy::Refusal,
+        source: Option<std::net::IpAddr>,
+    ) {
+        let actor = crate::audit::Actor::Key(owner.to_owned());
+        let entry = crate::audit::refusal(actor, field, refused, source);
+        crate::audit::record_or_log(&self.inner.store, self.inner.clock.as_ref(), entry).await;
     }
 
     /// Validates and stores a call (lifecycle `queued`), or names the earlier call its idempotency
@@ -528,14 +594,24 @@ impl CallService {
     pub async fn create(&self, owner: &str, spec: CallSpec) -> Result<Created, CreateError> {
         let inner = &self.inner;
         let to = E164::parse(&spec.to).map_err(CreateError::To)?;
-        inner.policy.check(&to).map_err(CreateError::ToNotAllowed)?;
+        let owner_row = inner.store.key(owner).await?;
+        let key_policy = match &owner_row {
+            Some(row) => crate::keys::policy_of(row)?,
+            None => None,
+        };
+        let trial_source = owner_row.and_then(|row| row.trial_source);
+        if let Err(refused) = inner.policy.check_for_key(key_policy.as_ref(), &to) {
+            self.audit_refusal(owner, "to", &refused, spec.source).await;
+            return Err(CreateError::ToNotAllowed(refused));
+        }
         let bridge_number = match spec.bridge_number.as_deref().filter(|b| !b.trim().is_empty()) {
             Some(b) => {
                 let number = E164::parse(b).map_err(CreateError::BridgeNumber)?;
-                inner
-                    .policy
-                    .check(&number)
-                    .map_err(CreateError::BridgeNotAllowed)?;
+                if let Err(refused) = inner.policy.check_for_key(key_policy.as_ref(), &number) {
+                    self.audit_refusal(owner, "bridge_number", &refused, spec.source)
+                        .await;
+                    return Err(CreateError::BridgeNotAllowed(refused));
+                }
                 Some(number)
             }
             None => None,
@@ -626,6 +702,17 @@ impl CallService {
         {
             return Err(cap_reached);
         }
+        // A trial client's calls share one cap whichever of its trial keys places them (checked in
+        // the insert only: trial traffic is small, and the insert's count is the one that holds).
+        let trial_cap = trial_source.map(|source| TrialCap {
+            source,
+            since_ms: day_start,
+            max: i64::from(inner.trial_calls_per_source),
+        });
+        let trial_cap_reached = CreateError::TrialCap {
+            cap: inner.trial_calls_per_source,
+            retry_after_secs: day_left,
+        };
         let reservation = trunk
             .reserve()
             .ok_or_else(|| CreateError::QueueFull(trunk.name.clone()))?;
@@ -673,10 +760,17 @@ impl CallService {
         });
         match inner
             .store
-            .insert_call_capped(&row, new_workflow.as_ref(), claim.as_ref(), cap)
+            .insert_call_capped(
+                &row,
+                new_workflow.as_ref(),
+                claim.as_ref(),
+                cap,
+                trial_cap.as_ref(),
+            )
             .await?
         {
             Inserted::CapReached => Err(cap_reached),
+            Inserted::TrialCapReached => Err(trial_cap_reached),
             Inserted::Created => {
                 reservation.commit();
                 inner.metrics.set_queued(&trunk.name, trunk.queued() as i64);
@@ -906,6 +1000,7 @@ mod tests {
             from: None,
             model: None,
             idempotency_key: Some("k".into()),
+            source: None,
         }
     }
 

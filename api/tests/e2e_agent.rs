@@ -528,6 +528,34 @@ async fn a_bridge_ends_at_its_limit_when_nobody_hangs_up() {
     assert_eq!(call["sip"]["hangup_by"], "agent", "{call:#}");
 }
 
+/// A trial key's call is short whatever its workflow allows: `[server] trial_max_call_secs` ends
+/// it after answer (here 10 s, before the callee has even answered the question; the same call
+/// with an operator's key runs to its end, as `e2e_call` shows).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_trial_keys_call_ends_at_the_trial_limit() {
+    let data = tempfile::tempdir().expect("temp dir");
+    let mut options = DemoOptions::standard(data.path().to_owned());
+    options.trial_max_call_secs = Some(10);
+    let mut session = demo::DemoSession::start(&options).await.expect("starts");
+    let trial = ringback::keys::create(
+        session.server.service.store(),
+        &ringback::clock::SystemClock,
+        Some("trial".to_owned()),
+        ringback::keys::Issuer::Trial {
+            source: Some("127.0.0.1".parse().expect("ip")),
+        },
+    )
+    .await
+    .expect("trial key");
+    session.api_key = trial.secret;
+    session.place_call().await.expect("placed");
+    let run = session.finish().await.expect("the call ends");
+    let call = &run.call;
+    assert_eq!(call["end_reason"], "max_duration", "{call:#}");
+    let talk = call["talk_seconds"].as_f64().unwrap_or(0.0);
+    assert!((9.0..16.0).contains(&talk), "talked {talk} s: {call:#}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_inbound_call_to_a_routed_number_is_answered_by_its_agent() {
     use ringback::config::InboundRoute;

@@ -60,7 +60,7 @@ async fn bad_input_gets_clear_errors() {
     let server = Server::start(config(data.path(), dead_port(), None))
         .await
         .expect("server starts");
-    let key = keys::create(server.service.store(), &SystemClock, None)
+    let key = keys::create(server.service.store(), &SystemClock, None, keys::Issuer::Operator)
         .await
         .expect("key")
         .secret;
@@ -168,7 +168,7 @@ async fn an_unreachable_trunk_fails_the_call_with_its_cause_and_calls_back() {
     let server = Server::start(config(data.path(), dead_port(), None))
         .await
         .expect("server starts");
-    let key = keys::create(server.service.store(), &SystemClock, None)
+    let key = keys::create(server.service.store(), &SystemClock, None, keys::Issuer::Operator)
         .await
         .expect("key")
         .secret;
@@ -198,7 +198,7 @@ async fn a_refused_registration_fails_the_call_with_its_cause_and_calls_back() {
     let server = Server::start(config(data.path(), trunk.addr(), Some("wrong-password")))
         .await
         .expect("server starts");
-    let key = keys::create(server.service.store(), &SystemClock, None)
+    let key = keys::create(server.service.store(), &SystemClock, None, keys::Issuer::Operator)
         .await
         .expect("key")
         .secret;

@@ -242,6 +242,20 @@ async fn the_api_runs_on_postgres_with_the_same_migrations() {
         .await
         .expect("list");
     assert_eq!(all.len(), 2);
+    // The audit log on PostgreSQL: the key's creation and a refused number, in order.
+    let (status, _, _) = send(
+        &server,
+        Method::POST,
+        "/v1/calls",
+        Some(&key),
+        Some(json!({"to": "+19005550123", "prompt": "Ask if they can come on Tuesday."})),
+    )
+    .await;
+    assert_eq!(status, 403);
+    let log = ringback::audit::read(store, 0, 100).await.expect("audit log");
+    let actions: Vec<&str> = log.iter().map(|r| r.action.as_str()).collect();
+    assert_eq!(actions, ["key.created", "policy.refused"]);
+    assert_eq!(log[1].source.as_deref(), Some("127.0.0.1"));
     server.shutdown().await;
 
     // A second server on the same database finds everything (migrations are not re-applied).

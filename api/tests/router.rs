@@ -1541,3 +1541,535 @@ async fn trial_keys_are_capped_per_client_address() {
     assert_eq!(trials, 3, "two for the first client, one for the other");
     server.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_audited_act_writes_its_row_with_the_client_address_and_never_a_secret() {
+    use axum::extract::ConnectInfo;
+    let data = tempfile::tempdir().expect("temp dir");
+    let server = Server::start(config(data.path(), dead_port()))
+        .await
+        .expect("server starts");
+    let store = server.service.store().clone();
+    let state =
+        AppState::new(server.service.clone(), 1000, true).with_trial(ringback::http::trial::TrialPolicy {
+            enabled: true,
+            keys_per_source_per_day: 5,
+            trusted_proxies: Vec::new(),
+        });
+    let client = std::net::SocketAddr::from(([203, 0, 113, 9], 40_000));
+    let router = app(state).layer(axum::Extension(ConnectInfo(client)));
+    let rows = || {
+        let store = store.clone();
+        async move { ringback::audit::read(&store, 0, 1000).await.expect("audit log") }
+    };
+
+    // An operator's key.
+    let key = key(&server).await;
+    let owner = ringback::keys::authenticate(&store, &key)
+        .await
+        .expect("store")
+        .expect("key")
+        .id;
+    let log = rows().await;
+    assert_eq!(log.len(), 1);
+    assert_eq!(
+        (
+            log[0].actor.as_str(),
+            log[0].action.as_str(),
+            log[0].subject.as_deref()
+        ),
+        ("operator", "key.created", Some(owner.as_str()))
+    );
+
+    // A trial key minted by an anonymous POST /call.
+    let minted = call(
+        &router,
+        "POST",
+        "/call",
+        None,
+        Some(json!({"to": "+15555550123", "task": PROMPT})),
+        &[],
+    )
+    .await;
+    assert_eq!(minted.status, StatusCode::OK, "{}", minted.body);
+    let trial_secret = minted.body["api_key"].as_str().expect("trial key").to_owned();
+    let trial_id = ringback::keys::authenticate(&store, &trial_secret)
+        .await
+        .expect("store")
+        .expect("trial key")
+        .id;
+    let row = rows().await.pop().expect("row");
+    assert_eq!(
+        (
+            row.actor.as_str(),
+            row.action.as_str(),
+            row.subject.as_deref(),
+            row.source.as_deref()
+        ),
+        (
+            "anonymous",
+            "key.trial_minted",
+            Some(trial_id.as_str()),
+            Some("203.0.113.9")
+        )
+    );
+
+    // Refusals: a premium `to` on v1, a satellite bridge on v1, a trial asking to bridge, a
+    // Caribbean number on the prompt face and an anonymous UK number on fire-and-poll.
+    let before = rows().await.len();
+    for (uri, auth, body) in [
+        (
+            "/v1/calls",
+            Some(key.as_str()),
+            json!({"to": "+19005550123", "prompt": PROMPT}),
+        ),
+        (
+            "/v1/calls",
+            Some(key.as_str()),
+            json!({"to": "+15555550123", "prompt": PROMPT, "bridge_number": "+881612345678"}),
+        ),
+        (
+            "/call",
+            None,
+            json!({"to": "+15555550123", "task": PROMPT, "bridge_number": "+15557654321"}),
+        ),
+        (
+            "/api/call-prompt",
+            Some(key.as_str()),
+            json!({"recipient_phone": "+18765550123", "prompt": PROMPT}),
+        ),
+        ("/call", None, json!({"to": "+442071838750", "task": PROMPT})),
+    ] {
+        let refused = call(&router, "POST", uri, auth, Some(body), &[]).await;
+        assert_eq!(refused.status, StatusCode::FORBIDDEN, "{uri}: {}", refused.body);
+    }
+    let log = rows().await;
+    let refusals = &log[before..];
+    assert_eq!(refusals.len(), 5, "{refusals:?}");
+    assert!(
+        refusals
+            .iter()
+            .all(|r| r.action == "policy.refused" && r.source.as_deref() == Some("203.0.113.9"))
+    );
+    let detail = |i: usize| -> Value { serde_json::from_str(&refusals[i].detail).expect("json") };
+    assert_eq!(refusals[0].actor, owner);
+    assert_eq!(refusals[0].subject.as_deref(), Some("+1********23"), "masked");
+    assert_eq!(detail(0)["field"], "to");
+    assert_eq!(detail(0)["prefix"], "+1900");
+    assert_eq!(detail(1)["field"], "bridge_number");
+    assert_eq!(
+        detail(1)["why"],
+        "Global mobile satellite systems (Iridium, Globalstar)"
+    );
+    assert_eq!(refusals[2].actor, "anonymous");
+    assert_eq!(detail(2)["rule"], "bridge_not_allowed_for_trial");
+    assert_eq!(
+        (refusals[3].actor.as_str(), detail(3)["prefix"].as_str()),
+        (owner.as_str(), Some("+1876"))
+    );
+    assert_eq!(
+        (refusals[4].actor.as_str(), detail(4)["rule"].as_str()),
+        ("anonymous", Some("country_code"))
+    );
+
+    // A recording fetched by its key is recorded; another key's 404 is not a fetch.
+    let id = "call_0000audited".to_owned();
+    let wav = data.path().join("recordings").join(format!("{id}.wav"));
+    std::fs::write(&wav, vec![7u8; 1024]).expect("write");
+    let row = ringback::store::CallRow {
+        id: id.clone(),
+        workflow_id: "wf_0000audited".into(),
+        api_key_id: Some(owner.clone()),
+        direction: "outbound".into(),
+        to_number: "+15551234567".into(),
+        trunk: "archive".into(),
+        lifecycle: "queued".into(),
+        transcript: "[]".into(),
+        form_fills: "{}".into(),
+        metadata: "{}".into(),
+        created_at: "2026-01-01T00:00:00.000Z".into(),
+        face: "v1".into(),
+        dtmf: "[]".into(),
+        latency: "[]".into(),
+        ..Default::default()
+    };
+    let workflow = ringback::store::WorkflowRow {
+        id: row.workflow_id.clone(),
+        prompt: PROMPT.into(),
+        definition: "{}".into(),
+        created_at: row.created_at.clone(),
+        api_key_id: Some(owner.clone()),
+    };
+    store
+        .insert_call(&row, Some(&workflow), None)
+        .await
+        .expect("insert");
+    let f = ringback::store::Finalized {
+        outcome: "completed",
+        recording_path: Some(wav.to_str().expect("utf-8")),
+        ended_at: "2026-01-01T00:01:00.000Z",
+        ..Default::default()
+    };
+    store
+        .finalize(&id, &f, false, |_| None)
+        .await
+        .expect("finalize")
+        .expect("was live");
+    let before = rows().await.len();
+    let stranger = call(
+        &router,
+        "GET",
+        &format!("/v1/calls/{id}/recording"),
+        Some(&trial_secret),
+        None,
+        &[],
+    )
+    .await;
+    assert_eq!(stranger.status, StatusCode::NOT_FOUND);
+    assert_eq!(rows().await.len(), before, "no row for a refused fetch");
+    for uri in [
+        format!("/v1/calls/{id}/recording"),
+        format!("/call/{id}/recording"),
+    ] {
+        let fetched = call(&router, "GET", &uri, Some(&key), None, &[("range", "bytes=0-99")]).await;
+        assert_eq!(fetched.status, StatusCode::PARTIAL_CONTENT, "{uri}");
+    }
+    let log = rows().await;
+    let fetches = &log[before..];
+    assert_eq!(fetches.len(), 2);
+    for fetch in fetches {
+        assert_eq!(
+            (
+                fetch.actor.as_str(),
+                fetch.action.as_str(),
+                fetch.subject.as_deref(),
+                fetch.source.as_deref()
+            ),
+            (
+                owner.as_str(),
+                "recording.fetched",
+                Some(id.as_str()),
+                Some("203.0.113.9")
+            )
+        );
+        assert_eq!(
+            serde_json::from_str::<Value>(&fetch.detail).expect("json")["range"],
+            "bytes=0-99"
+        );
+    }
+
+    // Revocation by the operator.
+    ringback::keys::revoke(&store, &ringback::clock::SystemClock, &trial_id)
+        .await
+        .expect("revoke")
+        .expect("was active");
+    let row = rows().await.pop().expect("row");
+    assert_eq!(
+        (row.actor.as_str(), row.action.as_str(), row.subject.as_deref()),
+        ("operator", "key.revoked", Some(trial_id.as_str()))
+    );
+
+    // Nothing in the log gives a key away: not the secrets, their hashes or displayed prefixes,
+    // nor a refused number whole.
+    let everything = format!("{:?}", rows().await);
+    for key_row in ringback::keys::list(&store).await.expect("keys") {
+        assert!(!everything.contains(&key_row.hash), "a key hash in the audit log");
+        assert!(
+            !everything.contains(&key_row.prefix),
+            "a key prefix in the audit log"
+        );
+    }
+    for secret in [&key, &trial_secret] {
+        assert!(!everything.contains(secret.as_str()), "a key in the audit log");
+    }
+    for number in ["+19005550123", "+881612345678", "+18765550123", "+442071838750"] {
+        assert!(!everything.contains(number), "{number} whole in the audit log");
+    }
+    server.shutdown().await;
+}
+
+/// A key's own destinations (`ringback keys policy`): they narrow the installation's `[policy]` on
+/// every face and for bridge numbers; they widen it only when the operator said so for that key, and
+/// never past a blocked range.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_keys_own_destinations_narrow_the_installation_and_widen_only_by_the_operators_word() {
+    use ringback::policy::KeyPolicy;
+    let (_data, server, router) = start(|c| {
+        c.limits.requests_per_minute = 1000;
+        c.server.trial_keys = true;
+    })
+    .await;
+    let store = server.service.store().clone();
+    let clock = ringback::clock::SystemClock;
+    let id_of = |secret: String| {
+        let store = store.clone();
+        async move {
+            let id = ringback::keys::authenticate(&store, &secret)
+                .await
+                .expect("store")
+                .expect("key")
+                .id;
+            (secret, id)
+        }
+    };
+    let (sf, sf_id) = id_of(key(&server).await).await;
+    let (london, london_id) = id_of(key(&server).await).await;
+    let (london_narrow, london_narrow_id) = id_of(key(&server).await).await;
+    let (plain, _) = id_of(key(&server).await).await;
+    let set = |id: String, policy: KeyPolicy| {
+        let store = store.clone();
+        async move {
+            ringback::keys::set_policy(&store, &clock, &id, Some(&policy))
+                .await
+                .expect("set")
+                .expect("active key");
+        }
+    };
+    set(
+        sf_id.clone(),
+        KeyPolicy {
+            prefixes: vec!["+1415".into()],
+            ..KeyPolicy::default()
+        },
+    )
+    .await;
+    set(
+        london_id.clone(),
+        KeyPolicy {
+            country_codes: vec!["44".into()],
+            prefixes: vec!["+881".into()],
+            beyond_installation: true,
+        },
+    )
+    .await;
+    set(
+        london_narrow_id.clone(),
+        KeyPolicy {
+            country_codes: vec!["44".into()],
+            ..KeyPolicy::default()
+        },
+    )
+    .await;
+
+    let v1 = |key: &str, to: &str, bridge: Option<&str>| {
+        let router = router.clone();
+        let mut body = json!({"to": to, "prompt": PROMPT});
+        if let Some(b) = bridge {
+            body["bridge_number"] = json!(b);
+        }
+        let key = key.to_owned();
+        async move { call(&router, "POST", "/v1/calls", Some(&key), Some(body), &[]).await }
+    };
+    let refused = |answer: &Answer, field: &str| {
+        assert_eq!(answer.status, StatusCode::FORBIDDEN, "{}", answer.body);
+        assert_eq!(answer.body["error"]["code"], "destination_not_allowed");
+        assert_eq!(answer.body["error"]["field"], field);
+    };
+
+    // Narrowing: San Francisco only, on every face and for bridges.
+    assert_eq!(v1(&sf, "+14155550123", None).await.status, StatusCode::CREATED);
+    let other_city = v1(&sf, "+12125550123", None).await;
+    refused(&other_city, "to");
+    assert!(
+        other_city.body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("+1415") && m.contains("keys policy")),
+        "{}",
+        other_city.body
+    );
+    refused(
+        &v1(&sf, "+14155550123", Some("+12125550123")).await,
+        "bridge_number",
+    );
+    let poll = call(
+        &router,
+        "POST",
+        "/call",
+        Some(&sf),
+        Some(json!({"to": "+12125550123", "task": PROMPT})),
+        &[],
+    )
+    .await;
+    refused(&poll, "to");
+    let prompt_face = call(
+        &router,
+        "POST",
+        "/api/call-prompt",
+        Some(&sf),
+        Some(json!({"recipient_phone": "+12125550123", "prompt": PROMPT})),
+        &[],
+    )
+    .await;
+    assert_eq!(prompt_face.status, StatusCode::FORBIDDEN, "{}", prompt_face.body);
+    let mcp = call(
+        &router,
+        "POST",
+        "/mcp",
+        Some(&sf),
+        Some(json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+            "params": {"name": "call_phone", "arguments": {"to": "+12125550123", "task": PROMPT}}})),
+        &[],
+    )
+    .await;
+    assert_eq!(mcp.body["result"]["isError"], true, "{}", mcp.body);
+
+    // A key's list without the operator's override cannot reach past the installation (+1 only).
+    refused(&v1(&london_narrow, "+442071838750", None).await, "to");
+    // With it, the key reaches the UK (also on fire-and-poll's early check), only its list, and
+    // never a blocked range even when its list names one.
+    assert_eq!(
+        v1(&london, "+442071838750", None).await.status,
+        StatusCode::CREATED
+    );
+    let poll = call(
+        &router,
+        "POST",
+        "/call",
+        Some(&london),
+        Some(json!({"to": "+442071838751", "task": PROMPT})),
+        &[],
+    )
+    .await;
+    assert_eq!(poll.status, StatusCode::OK, "{}", poll.body);
+    refused(&v1(&london, "+14155550123", None).await, "to");
+    refused(&v1(&london, "+881612345678", None).await, "to");
+    // Keys without a list follow the installation alone.
+    assert_eq!(v1(&plain, "+12125550123", None).await.status, StatusCode::CREATED);
+    refused(&v1(&plain, "+442071838750", None).await, "to");
+
+    // Clearing a list: the key follows the installation again.
+    ringback::keys::set_policy(&store, &clock, &sf_id, None)
+        .await
+        .expect("clear")
+        .expect("active");
+    assert_eq!(v1(&sf, "+12125550123", None).await.status, StatusCode::CREATED);
+
+    // Every change is in the audit log, with the list; refusals by a key's list name the rule.
+    let log = ringback::audit::read(&store, 0, 1000).await.expect("audit");
+    let sets: Vec<_> = log.iter().filter(|r| r.action == "key.policy_set").collect();
+    assert_eq!(sets.len(), 4);
+    assert!(sets.iter().all(|r| r.actor == "operator"));
+    let london_set: Value = serde_json::from_str(&sets[1].detail).expect("json");
+    assert_eq!(sets[1].subject.as_deref(), Some(london_id.as_str()));
+    assert_eq!(london_set["policy"]["beyond_installation"], true);
+    assert_eq!(
+        serde_json::from_str::<Value>(&sets[3].detail).expect("json")["policy"],
+        Value::Null
+    );
+    assert!(log.iter().any(|r| r.action == "policy.refused"
+        && r.actor == sf_id
+        && serde_json::from_str::<Value>(&r.detail).expect("json")["rule"] == "key_list"));
+    server.shutdown().await;
+}
+
+/// The trial keys minted for one client share one daily call cap, whichever of its keys places the
+/// call, on whichever face, from whichever address; a client past it mints no more keys; a burst
+/// cannot pass it; other clients and operators' keys are not touched.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn trial_calls_are_capped_per_client_whichever_key_places_them() {
+    use axum::extract::ConnectInfo;
+    let data = tempfile::tempdir().expect("temp dir");
+    let mut config = config(data.path(), dead_port());
+    config.limits.requests_per_minute = 1000;
+    config.server.trial_calls_per_source = 3;
+    let server = Server::start(config).await.expect("server starts");
+    let state =
+        AppState::new(server.service.clone(), 1000, true).with_trial(ringback::http::trial::TrialPolicy {
+            enabled: true,
+            keys_per_source_per_day: 10,
+            trusted_proxies: vec!["127.0.0.1".parse().expect("ip")],
+        });
+    let proxy = std::net::SocketAddr::from(([127, 0, 0, 1], 40_000));
+    let router = app(state).layer(axum::Extension(ConnectInfo(proxy)));
+    let poll = |client: &'static str, key: Option<String>| {
+        let router = router.clone();
+        async move {
+            call(
+                &router,
+                "POST",
+                "/call",
+                key.as_deref(),
+                Some(json!({"to": "+15555550123", "task": PROMPT})),
+                &[("x-forwarded-for", client)],
+            )
+            .await
+        }
+    };
+    let v1 = |client: &'static str, key: String| {
+        let router = router.clone();
+        async move {
+            call(
+                &router,
+                "POST",
+                "/v1/calls",
+                Some(&key),
+                Some(json!({"to": "+15555550123", "prompt": PROMPT})),
+                &[("x-forwarded-for", client)],
+            )
+            .await
+        }
+    };
+    let capped = |answer: &Answer| {
+        assert_eq!(answer.status, StatusCode::TOO_MANY_REQUESTS, "{}", answer.body);
+        assert_eq!(answer.body["error"]["code"], "trial_limit_reached");
+        assert!(answer.headers.contains_key("retry-after"));
+    };
+
+    // Client A: two anonymous calls (two keys), then one with its first key on the native face.
+    let first = poll("203.0.113.7", None).await;
+    assert_eq!(first.status, StatusCode::OK, "{}", first.body);
+    let first_key = first.body["api_key"].as_str().expect("trial key").to_owned();
+    let second = poll("203.0.113.7", None).await;
+    let second_key = second.body["api_key"].as_str().expect("trial key").to_owned();
+    assert_eq!(
+        v1("203.0.113.7", first_key.clone()).await.status,
+        StatusCode::CREATED
+    );
+    // A's share is used up: by its other key, on either face, and from another address too.
+    capped(&v1("203.0.113.7", second_key.clone()).await);
+    capped(&poll("203.0.113.7", Some(first_key.clone())).await);
+    capped(&v1("198.51.100.20", first_key.clone()).await);
+    // A mints no more keys.
+    let keys_before = ringback::keys::list(server.service.store())
+        .await
+        .expect("keys")
+        .len();
+    let again = poll("203.0.113.7", None).await;
+    capped(&again);
+    assert!(again.body["api_key"].is_null());
+    assert_eq!(
+        ringback::keys::list(server.service.store())
+            .await
+            .expect("keys")
+            .len(),
+        keys_before,
+        "a client past its share mints nothing"
+    );
+
+    // Client B is not touched; a burst of its key's calls cannot pass its share.
+    let b = poll("203.0.113.8", None).await;
+    assert_eq!(b.status, StatusCode::OK, "{}", b.body);
+    let b_key = b.body["api_key"].as_str().expect("trial key").to_owned();
+    let burst: Vec<_> = (0..8)
+        .map(|_| tokio::spawn(v1("203.0.113.8", b_key.clone())))
+        .collect();
+    let mut created = 0;
+    for answer in burst {
+        let answer = answer.await.expect("task");
+        match answer.status {
+            StatusCode::CREATED => created += 1,
+            _ => capped(&answer),
+        }
+    }
+    assert_eq!(created, 2, "B had 2 of its 3 calls left");
+
+    // An operator's key is not a trial key.
+    let operator = key(&server).await;
+    for _ in 0..4 {
+        assert_eq!(
+            v1("203.0.113.7", operator.clone()).await.status,
+            StatusCode::CREATED
+        );
+    }
+    server.shutdown().await;
+}

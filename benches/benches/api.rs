@@ -191,10 +191,15 @@ fn main() {
     runtime.block_on(async {
         let data = tempfile::tempdir().expect("temp dir");
         let server = Server::start(config(data.path())).await.expect("server");
-        let key = ringback::keys::create(server.service.store(), &ringback::clock::SystemClock, None)
-            .await
-            .expect("key")
-            .secret;
+        let key = ringback::keys::create(
+            server.service.store(),
+            &ringback::clock::SystemClock,
+            None,
+            ringback::keys::Issuer::Operator,
+        )
+        .await
+        .expect("key")
+        .secret;
         let create_rps = create_calls(&server, &key, calls, concurrency).await;
         let webhook_dps = deliver_webhooks(&server, hooks).await;
         println!(

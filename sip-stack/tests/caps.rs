@@ -1,8 +1,9 @@
 //! The driver's caps on real sockets: stream connections over the cap (all of them, or from one
 //! address) are closed at once while the connections already open keep being served, and a freed
-//! slot is taken again; an INVITE over the call cap is refused with 503 (sent by sipp as the trunk)
-//! while the call in progress carries on to its BYE, and once it ends calls are taken again. Runs in
-//! the nextest `real-time` group.
+//! slot is taken again; strangers stop short of the connections kept for trunks, so their idle
+//! connections cannot lock a trunk out; an INVITE over the call cap is refused with 503 (sent by
+//! sipp as the trunk) while the call in progress carries on to its BYE, and once it ends calls are
+//! taken again. Runs in the nextest `real-time` group.
 #![allow(clippy::unwrap_used)]
 
 mod support;
@@ -20,11 +21,22 @@ const TIMEOUT: Duration = Duration::from_secs(10);
 const OFFER: &str = "v=0\r\no=ringback 1 1 IN IP4 127.0.0.1\r\ns=ringback\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
 m=audio 40000 RTP/AVP 0 101\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:101 telephone-event/8000\r\na=sendrecv\r\n";
 
-/// A driver listening on UDP, TCP and TLS with the given connection caps.
+/// A driver listening on UDP, TCP and TLS with the given connection caps, nothing kept for trunks.
 async fn listening(
     certs: &ringback_testbed::TestCertificates,
     max_connections: usize,
     per_ip: usize,
+) -> driver::Driver {
+    listening_with(certs, max_connections, per_ip, 0, Vec::new()).await
+}
+
+/// [`listening`] with `reserved` connections kept for `trunks`.
+async fn listening_with(
+    certs: &ringback_testbed::TestCertificates,
+    max_connections: usize,
+    per_ip: usize,
+    reserved: usize,
+    trunks: Vec<TrunkConfig>,
 ) -> driver::Driver {
     let udp = UdpSocket::bind("127.0.0.1:0").await.unwrap();
     let config = EndpointConfig::new(udp.local_addr().unwrap());
@@ -39,9 +51,10 @@ async fn listening(
     let options = DriverOptions {
         max_connections,
         max_connections_per_ip: per_ip,
+        trunk_connections: reserved,
         ..DriverOptions::default()
     };
-    driver::start(sockets, options, config, Vec::new())
+    driver::start(sockets, options, config, trunks)
 }
 
 /// Sends an OPTIONS on a connection and returns the status of the answer, or `None` when the
@@ -90,7 +103,22 @@ async fn tls_connect(
     connector: &tokio_rustls::TlsConnector,
     addr: SocketAddr,
 ) -> std::io::Result<(tokio_rustls::client::TlsStream<TcpStream>, SocketAddr)> {
-    let tcp = TcpStream::connect(addr).await?;
+    tls_connect_from(connector, addr, "127.0.0.1").await
+}
+
+/// A TCP connection from a chosen loopback address (any 127/8 address is ours on Linux).
+async fn connect_from(addr: SocketAddr, from: &str) -> std::io::Result<TcpStream> {
+    let socket = tokio::net::TcpSocket::new_v4()?;
+    socket.bind(SocketAddr::new(from.parse().unwrap(), 0))?;
+    socket.connect(addr).await
+}
+
+async fn tls_connect_from(
+    connector: &tokio_rustls::TlsConnector,
+    addr: SocketAddr,
+    from: &str,
+) -> std::io::Result<(tokio_rustls::client::TlsStream<TcpStream>, SocketAddr)> {
+    let tcp = connect_from(addr, from).await?;
     let local = tcp.local_addr()?;
     let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
     Ok((connector.connect(name, tcp).await?, local))
@@ -146,6 +174,51 @@ async fn connections_over_the_cap_are_closed_and_open_ones_keep_working() {
     let mut fifth = TcpStream::connect(tcp_addr).await.unwrap();
     let fifth_local = fifth.local_addr().unwrap();
     assert_eq!(options(&mut fifth, fifth_local, "TCP", 1).await, Some(200));
+    driver.handle.shutdown().await;
+}
+
+/// Strangers' idle connections cannot lock a TCP or TLS trunk out: the last slots are the trunks'.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn strangers_cannot_take_the_connections_kept_for_trunks() {
+    let dir = tempfile::tempdir().unwrap();
+    let certs = ringback_testbed::certs::generate(dir.path()).unwrap();
+    // The trunk is 127.0.0.2; strangers come from 127.0.0.1. Four slots, two kept for the trunk.
+    let trunk = TrunkConfig::new("carrier", "127.0.0.2:5060".parse().unwrap());
+    let driver = listening_with(&certs, 4, 32, 2, vec![trunk]).await;
+    let (tcp_addr, tls_addr) = (driver.local.tcp.unwrap(), driver.local.tls.unwrap());
+    let connector = tls::connector(Some(&certs.ca)).unwrap();
+
+    // Strangers open connections and sit on them: two are taken, the rest closed.
+    let mut idle = Vec::new();
+    for _ in 0..2 {
+        let mut stream = TcpStream::connect(tcp_addr).await.unwrap();
+        let local = stream.local_addr().unwrap();
+        assert_eq!(options(&mut stream, local, "TCP", 1).await, Some(200));
+        idle.push(stream);
+    }
+    for _ in 0..3 {
+        let mut stream = TcpStream::connect(tcp_addr).await.unwrap();
+        let local = stream.local_addr().unwrap();
+        assert_eq!(
+            options(&mut stream, local, "TCP", 1).await,
+            None,
+            "a stranger took a trunk's slot"
+        );
+    }
+    assert_eq!(connections(&driver.handle).await, 2);
+
+    // The trunk still gets in, over TCP and over TLS.
+    let mut trunk_tcp = connect_from(tcp_addr, "127.0.0.2").await.unwrap();
+    let local = trunk_tcp.local_addr().unwrap();
+    assert_eq!(options(&mut trunk_tcp, local, "TCP", 1).await, Some(200));
+    let (mut trunk_tls, local) = tls_connect_from(&connector, tls_addr, "127.0.0.2").await.unwrap();
+    assert_eq!(options(&mut trunk_tls, local, "TLS", 1).await, Some(200));
+    assert_eq!(connections(&driver.handle).await, 4);
+    // The strangers' connections are still served.
+    for stream in &mut idle {
+        let local = stream.local_addr().unwrap();
+        assert_eq!(options(stream, local, "TCP", 2).await, Some(200));
+    }
     driver.handle.shutdown().await;
 }
 

@@ -3,7 +3,8 @@
 //! callback with `call_status` words) and fire-and-poll (`POST /call`, `GET /call/{id}` with
 //! lifecycle kept apart from outcome, `GET /call/{id}/recording`).
 
-use super::{AppState, Caller, body, idempotency_header, owned_call, serve_recording};
+use super::{AppState, Caller, ClientSource, body, idempotency_header, owned_call, serve_recording};
+use crate::audit::{self, Action, Actor, Entry};
 use crate::http::error::{ApiError, ErrorBody};
 use crate::keys;
 use crate::model::PollCall;
@@ -120,6 +121,7 @@ async fn prompt_face_call(
     state: &AppState,
     caller: &Caller,
     headers: &HeaderMap,
+    source: Option<std::net::IpAddr>,
     call: PromptFaceCall,
 ) -> Result<Response, ApiError> {
     let spec = CallSpec {
@@ -133,6 +135,7 @@ async fn prompt_face_call(
         from: call.from,
         model: call.model,
         idempotency_key: idempotency_header(headers)?.or(call.idempotency_key),
+        source,
     };
     let created = state
         .service
@@ -167,6 +170,7 @@ fn prompt_error(err: ApiError) -> ApiError {
 pub(super) async fn call_prompt(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
+    Extension(ClientSource(source)): Extension<ClientSource>,
     headers: HeaderMap,
     req: Result<Json<CallPrompt>, JsonRejection>,
 ) -> Result<Response, ApiError> {
@@ -179,7 +183,7 @@ pub(super) async fn call_prompt(
         idempotency_key: req.idempotency_key,
         model: req.model,
     };
-    prompt_face_call(&state, &caller, &headers, call).await
+    prompt_face_call(&state, &caller, &headers, source, call).await
 }
 
 /// Place a call with an existing workflow.
@@ -194,6 +198,7 @@ pub(super) async fn call_prompt(
 pub(super) async fn call_workflow(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
+    Extension(ClientSource(source)): Extension<ClientSource>,
     headers: HeaderMap,
     req: Result<Json<CallWorkflow>, JsonRejection>,
 ) -> Result<Response, ApiError> {
@@ -206,7 +211,7 @@ pub(super) async fn call_workflow(
         idempotency_key: req.idempotency_key,
         model: None,
     };
-    prompt_face_call(&state, &caller, &headers, call).await
+    prompt_face_call(&state, &caller, &headers, source, call).await
 }
 
 /// Fire: place a call and return at once; poll `GET /call/{id}` for the result.
@@ -225,19 +230,35 @@ pub(super) async fn poll_create(
     req: Result<Json<PollCreate>, JsonRejection>,
 ) -> Result<Response, ApiError> {
     let req = body(req)?;
+    let source = extensions.get::<ClientSource>().and_then(|s| s.0);
+    let known = extensions.get::<Caller>().cloned();
+    let actor = match &known {
+        Some(c) => Actor::Key(c.0.id.clone()),
+        None => Actor::Anonymous,
+    };
     // Validate before issuing a trial key, so bad requests do not mint keys.
     let to = agent_runtime::phone::E164::parse(&req.to)
         .map_err(|e| ApiError::from(crate::service::CreateError::To(e)))?;
-    state
-        .service
-        .check_destination(&to)
-        .map_err(|e| ApiError::from(crate::service::CreateError::ToNotAllowed(e)))?;
-    let (caller, api_key) = match extensions.get::<Caller>().cloned() {
+    let owner = known.as_ref().map(|c| c.0.id.as_str());
+    match state.service.check_destination(owner, &to).await {
+        Ok(()) => {}
+        Err(crate::service::CreateError::ToNotAllowed(refused)) => {
+            let entry = audit::refusal(actor, "to", &refused, source);
+            audit::record_or_log(state.service.store(), state.service.clock(), entry).await;
+            return Err(crate::service::CreateError::ToNotAllowed(refused).into());
+        }
+        Err(other) => return Err(other.into()),
+    }
+    let (caller, api_key) = match known {
         Some(c) => (c, None),
         None => {
             // An anonymous trial may not hand a call to a second number: two arbitrary numbers
             // bridged for free is the classic toll-fraud pattern.
             if req.bridge_number.as_deref().is_some_and(|b| !b.trim().is_empty()) {
+                let entry = Entry::new(Actor::Anonymous, Action::DestinationRefused)
+                    .source(source)
+                    .detail(serde_json::json!({ "rule": "bridge_not_allowed_for_trial", "field": "bridge_number" }));
+                audit::record_or_log(state.service.store(), state.service.clock(), entry).await;
                 return Err(ApiError::new(
                     axum::http::StatusCode::FORBIDDEN,
                     "bridge_not_allowed_for_trial",
@@ -245,15 +266,11 @@ pub(super) async fn poll_create(
                 )
                 .field("bridge_number"));
             }
-            let peer = extensions
-                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-                .map(|c| c.0.ip());
-            let source = super::trial::client_address(peer, &headers, &state.trial.trusted_proxies)
-                .unwrap_or(std::net::IpAddr::from([0, 0, 0, 0]));
+            state.service.check_trial_calls(source).await?;
             let now_ms = state.service.clock().now_ms();
             let (_, retry_after) = crate::limits::utc_day(now_ms);
             if !state.trial_mints.try_mint(
-                source,
+                source.unwrap_or(std::net::IpAddr::from([0, 0, 0, 0])),
                 now_ms.div_euclid(86_400_000),
                 state.trial.keys_per_source_per_day,
             ) {
@@ -268,6 +285,7 @@ pub(super) async fn poll_create(
                 state.service.store(),
                 state.service.clock(),
                 Some("trial".to_owned()),
+                keys::Issuer::Trial { source },
             )
             .await?;
             (Caller(key.row), Some(key.secret))
@@ -284,6 +302,7 @@ pub(super) async fn poll_create(
         from: req.from,
         model: None,
         idempotency_key: idempotency_header(&headers)?,
+        source,
     };
     let created = state.service.create(&caller.0.id, spec).await?;
     let lifecycle = PollCall::from_row(&created.row, state.service.public_url())?.lifecycle;
@@ -325,5 +344,5 @@ pub(super) async fn poll_recording(
     request: Request,
 ) -> Result<Response, ApiError> {
     let row = owned_call(&state, &caller, &id).await?;
-    serve_recording(&row, request).await
+    serve_recording(&state, &caller, &row, request).await
 }

@@ -187,6 +187,10 @@ impl From<CreateError> for ApiError {
                 Self::new(StatusCode::TOO_MANY_REQUESTS, "daily_cap_reached", message)
                     .retry_after(retry_after_secs)
             }
+            CreateError::TrialCap { retry_after_secs, .. } => {
+                Self::new(StatusCode::TOO_MANY_REQUESTS, "trial_limit_reached", message)
+                    .retry_after(retry_after_secs)
+            }
             CreateError::QueueFull(_) => {
                 Self::new(StatusCode::SERVICE_UNAVAILABLE, "queue_full", message).retry_after(30)
             }

@@ -5,7 +5,7 @@
 //! and rate-limit layers like every other route.
 
 use super::v1::{ListQuery, list};
-use super::{AppState, Caller, owned_call};
+use super::{AppState, Caller, ClientSource, owned_call};
 use crate::model::Call;
 use crate::service::{CallSpec, Face, WorkflowSource};
 use axum::Extension;
@@ -33,6 +33,7 @@ pub(super) async fn no_stream() -> Response {
 pub(super) async fn handle(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
+    Extension(ClientSource(source)): Extension<ClientSource>,
     body: Bytes,
 ) -> Response {
     let message: Value = match serde_json::from_slice(&body) {
@@ -66,7 +67,7 @@ pub(super) async fn handle(
         "tools/call" => {
             let name = params.get("name").and_then(Value::as_str).unwrap_or_default();
             let args = params.get("arguments").cloned().unwrap_or_else(|| json!({}));
-            match call_tool(&state, &caller, name, &args).await {
+            match call_tool(&state, &caller, source, name, &args).await {
                 ToolResult::Ok(value) => Ok(tool_result(value, false)),
                 ToolResult::Failed(message) => Ok(tool_result(json!({ "error": message }), true)),
                 ToolResult::Unknown => Err((-32602, format!("unknown tool {name:?}"))),
@@ -165,7 +166,13 @@ fn arg(args: &Value, name: &str) -> Option<String> {
     args.get(name).and_then(Value::as_str).map(str::to_owned)
 }
 
-async fn call_tool(state: &AppState, caller: &Caller, name: &str, args: &Value) -> ToolResult {
+async fn call_tool(
+    state: &AppState,
+    caller: &Caller,
+    source: Option<std::net::IpAddr>,
+    name: &str,
+    args: &Value,
+) -> ToolResult {
     let render = |row: &crate::store::CallRow| {
         Call::from_row(row, state.service.public_url())
             .map_err(|e| super::ApiError::internal(&e).message().to_owned())
@@ -189,6 +196,7 @@ async fn call_tool(state: &AppState, caller: &Caller, name: &str, args: &Value) 
                 from: arg(args, "from"),
                 model: None,
                 idempotency_key: arg(args, "idempotency_key"),
+                source,
             };
             match state.service.create(&caller.0.id, spec).await {
                 Ok(created) => Ok(json!({

@@ -17,6 +17,7 @@ mod v1;
 pub use error::{ApiError, ErrorBody, ErrorDetail};
 pub use openapi::ApiDoc;
 
+use crate::audit::{self, Action, Actor, Entry};
 use crate::keys;
 use crate::limits::{RateLimits, RateVerdict};
 use crate::service::CallService;
@@ -74,6 +75,11 @@ impl AppState {
 #[derive(Debug, Clone)]
 pub struct Caller(pub ApiKeyRow);
 
+/// The client's address as the audit log and the trial-key cap see it: the TCP peer, or behind a
+/// trusted proxy the address it forwards (`None` when the router is driven without a socket).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientSource(pub Option<std::net::IpAddr>);
+
 /// Builds the router.
 pub fn app(state: AppState) -> Router {
     let authed = Router::new()
@@ -107,7 +113,19 @@ pub fn app(state: AppState) -> Router {
         .route("/openapi.json", get(ops::openapi))
         .merge(authed)
         .merge(trial)
+        .layer(middleware::from_fn_with_state(state.clone(), client_source))
         .with_state(state)
+}
+
+/// Finds the client's address once per request, for every handler that records or counts by it.
+async fn client_source(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
+    let peer = request
+        .extensions()
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0.ip());
+    let source = trial::client_address(peer, request.headers(), &state.trial.trusted_proxies);
+    request.extensions_mut().insert(ClientSource(source));
+    next.run(request).await
 }
 
 /// The key presented as `Authorization: Bearer <key>` or `X-Api-Key: <key>`.
@@ -228,8 +246,14 @@ fn idempotency_header(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
     }
 }
 
-/// Serves a call's recording with Range support, or a JSON 404.
-async fn serve_recording(row: &CallRow, request: Request) -> Result<Response, ApiError> {
+/// Serves a call's recording with Range support, or a JSON 404. Each fetch is written to the audit
+/// log first; when that write fails, nothing is served (no unrecorded listening).
+async fn serve_recording(
+    state: &AppState,
+    caller: &Caller,
+    row: &CallRow,
+    request: Request,
+) -> Result<Response, ApiError> {
     use tower::ServiceExt as _;
     let no_recording = || {
         ApiError::new(
@@ -242,6 +266,13 @@ async fn serve_recording(row: &CallRow, request: Request) -> Result<Response, Ap
     if !tokio::fs::try_exists(path).await.unwrap_or(false) {
         return Err(no_recording());
     }
+    let source = request.extensions().get::<ClientSource>().and_then(|s| s.0);
+    let range = request.headers().get(header::RANGE).and_then(|v| v.to_str().ok());
+    let entry = Entry::new(Actor::Key(caller.0.id.clone()), Action::RecordingFetched)
+        .subject(row.id.clone())
+        .source(source)
+        .detail(serde_json::json!({ "range": range }));
+    audit::record(state.service.store(), state.service.clock(), entry).await?;
     let wav: mime::Mime = "audio/wav".parse().unwrap_or(mime::APPLICATION_OCTET_STREAM);
     let service = tower_http::services::ServeFile::new_with_mime(path, &wav);
     let response = service

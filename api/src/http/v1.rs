@@ -1,7 +1,7 @@
 //! The native `v1` face: calls (create, list with filters and a cursor, get, hang up, recording,
 //! live events), the webhook delivery log and redelivery, and workflows.
 
-use super::{AppState, Caller, body, idempotency_header, owned_call, serve_recording};
+use super::{AppState, Caller, ClientSource, body, idempotency_header, owned_call, serve_recording};
 use crate::clock::normalize_rfc3339;
 use crate::events::LiveEvent;
 use crate::http::error::{ApiError, ErrorBody};
@@ -250,6 +250,7 @@ fn call_body(state: &AppState, row: &CallRow) -> Result<Call, ApiError> {
 pub(super) async fn create_call(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
+    Extension(ClientSource(source)): Extension<ClientSource>,
     headers: HeaderMap,
     req: Result<Json<CreateCall>, JsonRejection>,
 ) -> Result<Response, ApiError> {
@@ -272,6 +273,7 @@ pub(super) async fn create_call(
         from: req.from,
         model: req.model,
         idempotency_key: idempotency_header(&headers)?.or(req.idempotency_key),
+        source,
     };
     let created = state.service.create(&caller.0.id, spec).await?;
     let call = call_body(&state, &created.row)?;
@@ -437,7 +439,7 @@ pub(super) async fn recording(
     request: Request,
 ) -> Result<Response, ApiError> {
     let row = owned_call(&state, &caller, &id).await?;
-    serve_recording(&row, request).await
+    serve_recording(&state, &caller, &row, request).await
 }
 
 /// Live events of a call (server-sent events): `call` (a snapshot first), `lifecycle`,

@@ -63,6 +63,8 @@ pub enum Inserted {
     Created,
     /// Nothing was stored: the key's daily cap is reached.
     CapReached,
+    /// Nothing was stored: the trial client's daily cap is reached.
+    TrialCapReached,
     /// The key is live and belongs to an earlier call.
     Existing {
         /// The earlier call.
@@ -70,6 +72,18 @@ pub enum Inserted {
         /// The hash of the earlier request.
         request_hash: String,
     },
+}
+
+/// A cap on the calls all trial keys minted for one client create in a period (see
+/// `api_keys.trial_source`), checked in the insert's transaction.
+#[derive(Debug, Clone)]
+pub struct TrialCap {
+    /// The client the keys were minted for.
+    pub source: String,
+    /// Start of the period, ms since the epoch.
+    pub since_ms: i64,
+    /// Calls allowed in it.
+    pub max: i64,
 }
 
 /// A cap on the calls one key creates in a period, checked in the insert's transaction.
@@ -115,21 +129,53 @@ impl Store {
         workflow: Option<&WorkflowRow>,
         claim: Option<&IdempotencyClaim<'_>>,
     ) -> Result<Inserted, StoreError> {
-        self.insert_call_capped(call, workflow, claim, None).await
+        self.insert_call_capped(call, workflow, claim, None, None).await
+    }
+
+    /// Calls the trial keys minted for `source` created since `since_ms`.
+    pub async fn trial_calls_since(&self, source: &str, since_ms: i64) -> Result<i64, StoreError> {
+        Ok(sqlx::query_scalar(
+            "SELECT COUNT(*) FROM calls JOIN api_keys ON api_keys.id = calls.api_key_id \
+             WHERE api_keys.trial_source = $1 AND calls.created_ms >= $2",
+        )
+        .bind(source)
+        .bind(since_ms)
+        .fetch_one(&self.pool)
+        .await?)
     }
 
     /// [`Self::insert_call`], refusing (`Inserted::CapReached`) when the call's key already made
-    /// `cap.max` calls since `cap.since_ms`. The count and the insert are one transaction behind
-    /// a write to the key's row, so a burst of concurrent requests cannot all pass the check.
+    /// `cap.max` calls since `cap.since_ms`, or (`Inserted::TrialCapReached`) when the trial keys
+    /// of `trial.source` together made `trial.max`. The counts and the insert are one transaction
+    /// behind a write to the keys' rows, so a burst of concurrent requests cannot all pass.
     pub async fn insert_call_capped(
         &self,
         call: &CallRow,
         workflow: Option<&WorkflowRow>,
         claim: Option<&IdempotencyClaim<'_>>,
         cap: Option<DailyCap>,
+        trial: Option<&TrialCap>,
     ) -> Result<Inserted, StoreError> {
         for _ in 0..3 {
             let mut tx = self.pool.begin().await?;
+            if let Some(trial) = trial {
+                sqlx::query("UPDATE api_keys SET name = name WHERE trial_source = $1")
+                    .bind(&trial.source)
+                    .execute(&mut *tx)
+                    .await?;
+                let made: i64 = sqlx::query_scalar(
+                    "SELECT COUNT(*) FROM calls JOIN api_keys ON api_keys.id = calls.api_key_id \
+                     WHERE api_keys.trial_source = $1 AND calls.created_ms >= $2",
+                )
+                .bind(&trial.source)
+                .bind(trial.since_ms)
+                .fetch_one(&mut *tx)
+                .await?;
+                if made >= trial.max {
+                    tx.rollback().await?;
+                    return Ok(Inserted::TrialCapReached);
+                }
+            }
             if let Some(cap) = cap {
                 // A write first: Postgres locks the key's row until commit; SQLite takes its
                 // single write lock before the count is read.

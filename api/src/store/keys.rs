@@ -5,14 +5,19 @@ use super::{ApiKeyRow, Store, StoreError, WorkflowRow};
 impl Store {
     /// Stores a new API key.
     pub async fn insert_key(&self, key: &ApiKeyRow) -> Result<(), StoreError> {
-        sqlx::query("INSERT INTO api_keys (id, prefix, hash, name, created_at) VALUES ($1, $2, $3, $4, $5)")
-            .bind(&key.id)
-            .bind(&key.prefix)
-            .bind(&key.hash)
-            .bind(&key.name)
-            .bind(&key.created_at)
-            .execute(&self.pool)
-            .await?;
+        sqlx::query(
+            "INSERT INTO api_keys (id, prefix, hash, name, created_at, policy, trial_source) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(&key.id)
+        .bind(&key.prefix)
+        .bind(&key.hash)
+        .bind(&key.name)
+        .bind(&key.created_at)
+        .bind(&key.policy)
+        .bind(&key.trial_source)
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 
@@ -39,6 +44,30 @@ impl Store {
             "UPDATE api_keys SET revoked_at = $1 WHERE (id = $2 OR prefix = $2) AND revoked_at IS NULL RETURNING *",
         )
         .bind(at)
+        .bind(id_or_prefix)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    /// One key by id, revoked or not.
+    pub async fn key(&self, id: &str) -> Result<Option<ApiKeyRow>, StoreError> {
+        Ok(sqlx::query_as("SELECT * FROM api_keys WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+
+    /// Sets (or with `None` clears) an active key's own destination list, by id or prefix; returns
+    /// the key if it was active.
+    pub async fn set_key_policy(
+        &self,
+        id_or_prefix: &str,
+        policy: Option<&str>,
+    ) -> Result<Option<ApiKeyRow>, StoreError> {
+        Ok(sqlx::query_as(
+            "UPDATE api_keys SET policy = $1 WHERE (id = $2 OR prefix = $2) AND revoked_at IS NULL RETURNING *",
+        )
+        .bind(policy)
         .bind(id_or_prefix)
         .fetch_optional(&self.pool)
         .await?)

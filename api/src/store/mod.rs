@@ -1,13 +1,15 @@
 //! The store: SQLite by default (one database file), PostgreSQL by URL, through sqlx's `Any` driver
 //! with runtime queries and one set of migrations in the repo (`api/migrations`, written in the SQL
-//! both accept). Calls, workflows, API keys, idempotency keys, the webhook outbox and settings live
-//! here; nothing a restart must find is kept only in memory.
+//! both accept). Calls, workflows, API keys, idempotency keys, the webhook outbox, the audit log and
+//! settings live here; nothing a restart must find is kept only in memory.
 
+mod audit;
 mod calls;
 mod keys;
 mod outbox;
 
-pub use calls::{CallFilter, DailyCap, Finalized, IdempotencyClaim, Inserted};
+pub use audit::AuditRow;
+pub use calls::{CallFilter, DailyCap, Finalized, IdempotencyClaim, Inserted, TrialCap};
 pub use outbox::{AttemptRow, DeliveryRow, NewDelivery};
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
@@ -141,6 +143,11 @@ pub struct ApiKeyRow {
     pub created_at: String,
     /// RFC 3339, when revoked.
     pub revoked_at: Option<String>,
+    /// The key's own destination list, JSON (`policy::KeyPolicy`); `None` to follow `[policy]`.
+    pub policy: Option<String>,
+    /// For a trial key, the client it was minted for (an IPv4 address or an IPv6 /64); `None` for
+    /// an operator's key.
+    pub trial_source: Option<String>,
 }
 
 /// A compiled workflow.

@@ -67,7 +67,7 @@ pub fn trunk_section(name: &str, proxy: SocketAddr, password: Option<&str>) -> T
 
 /// A new API key.
 pub async fn key(server: &Server) -> String {
-    keys::create(server.service.store(), &SystemClock, None)
+    keys::create(server.service.store(), &SystemClock, None, keys::Issuer::Operator)
         .await
         .expect("key")
         .secret

@@ -258,6 +258,10 @@ pub struct DriverOptions {
     pub max_connections: usize,
     /// Most connections accepted from one address (trunk addresses excepted).
     pub max_connections_per_ip: usize,
+    /// Connections only trunks may take (of `max_connections`): strangers' connections, accepted or
+    /// opened back to them, stop at `max_connections - trunk_connections`, so idle connections from
+    /// strangers cannot lock a TCP or TLS trunk out.
+    pub trunk_connections: usize,
     /// Keep-alive ping on idle connections we opened (RFC 5626), every this long.
     pub ping_interval: Duration,
     /// Connections idle this long are closed.
@@ -274,6 +278,7 @@ impl Default for DriverOptions {
             tls_client: None,
             max_connections: 1024,
             max_connections_per_ip: 32,
+            trunk_connections: 64,
             ping_interval: Duration::from_secs(30),
             idle_timeout: Duration::from_secs(600),
             incoming_queue: 64,
@@ -288,6 +293,7 @@ impl std::fmt::Debug for DriverOptions {
             .field("tls_client", &self.tls_client.is_some())
             .field("max_connections", &self.max_connections)
             .field("max_connections_per_ip", &self.max_connections_per_ip)
+            .field("trunk_connections", &self.trunk_connections)
             .field("dns_server", &self.dns_server)
             .finish_non_exhaustive()
     }
@@ -556,10 +562,27 @@ impl Loop {
         }
     }
 
+    /// Whether `ip` is one of our trunks' addresses.
+    fn is_trunk(&self, ip: IpAddr) -> bool {
+        self.endpoint.trunks().iter().any(|t| t.is_source(ip))
+    }
+
+    /// Whether one more connection with `ip` fits: trunks may take every slot, strangers stop short
+    /// of the trunks' reserve.
+    fn room_for_connection(&self, ip: IpAddr) -> bool {
+        let max = self.options.max_connections;
+        let limit = if self.is_trunk(ip) {
+            max
+        } else {
+            max.saturating_sub(self.options.trunk_connections)
+        };
+        self.connections.len() < limit
+    }
+
     /// Queues a message on the connection to `peer`, opening one if there is none.
     fn send_stream(&mut self, peer: Peer, payload: Vec<u8>) {
         if !self.connections.contains_key(&peer) {
-            if self.connections.len() >= self.options.max_connections {
+            if !self.room_for_connection(peer.addr.ip()) {
                 tracing::warn!(%peer, "connection cap reached: message dropped");
                 self.endpoint
                     .handle_transport_error(Instant::now().into_std(), peer);
@@ -615,11 +638,9 @@ impl Loop {
             }
         };
         let peer = Peer { transport, addr };
-        let trunk = self.endpoint.trunks().iter().any(|t| t.is_source(addr.ip()));
+        let trunk = self.is_trunk(addr.ip());
         let per_ip = self.accepted_per_ip.get(&addr.ip()).copied().unwrap_or(0);
-        if self.connections.len() >= self.options.max_connections
-            || (!trunk && per_ip >= self.options.max_connections_per_ip)
-        {
+        if !self.room_for_connection(addr.ip()) || (!trunk && per_ip >= self.options.max_connections_per_ip) {
             tracing::warn!(from = %addr, %transport, per_ip, "connection cap reached: refused");
             drop(tcp);
             return;

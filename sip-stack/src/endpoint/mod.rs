@@ -83,6 +83,15 @@ pub struct EndpointConfig {
     pub limits: Limits,
     /// Most calls (both directions) at once; further INVITEs get 503 and [`Endpoint::invite`] fails.
     pub max_calls: usize,
+    /// Most server transactions held at once. Each lingers after its answer (64*T1 over UDP, to
+    /// absorb retransmissions), so a flood of requests from distinct sources, each under the guard's
+    /// per-source rate, would otherwise grow the table without bound. Strangers (sources that are
+    /// not a trunk's) may fill it only up to `max_server_transactions - trunk_server_transactions`;
+    /// past that their new requests are dropped unanswered (see [`Endpoint::handle_message`]).
+    pub max_server_transactions: usize,
+    /// Server transactions only trunks may use: a flood of strangers cannot keep a trunk's calls
+    /// out. A trunk's request that finds the whole table full is answered 503 (Retry-After).
+    pub trunk_server_transactions: usize,
     /// Rate limits and bans for sources that are not trunks.
     pub guard: GuardConfig,
     /// Seed for tags, branches and Call-IDs; `None` seeds from the OS. Tests fix it.
@@ -102,6 +111,11 @@ impl EndpointConfig {
             session_timers: SessionTimerConfig::default(),
             limits: Limits::default(),
             max_calls: 1000,
+            // A trunk's call leaves two transactions lingering 64*T1 (32 s) after their answers
+            // (INVITE, BYE): 32 768 carries about 500 calls a second, far past what one node's media
+            // and speech can take, and holds tens of megabytes at most.
+            max_server_transactions: 32_768,
+            trunk_server_transactions: 8_192,
             guard: GuardConfig::default(),
             seed: None,
         }
@@ -214,6 +228,9 @@ pub struct EndpointStats {
     pub client_transactions: usize,
     /// Server transactions not yet terminated.
     pub server_transactions: usize,
+    /// New requests refused since start because the server transaction table was full (dropped
+    /// from strangers, 503 to trunks).
+    pub server_transactions_refused: u64,
 }
 
 /// Who a client transaction works for.
@@ -235,6 +252,9 @@ struct ServerEntry {
     request: Option<Request>,
     /// The call this INVITE created or belongs to, told when our 2xx is never acknowledged.
     call: Option<CallHandle>,
+    /// Whether the request came from a stranger (not a trunk's address): its answers carry no
+    /// `Server` header.
+    stranger: bool,
 }
 
 /// The user agent core.
@@ -252,6 +272,8 @@ pub struct Endpoint {
     links: HashMap<CallHandle, CallHandle>,
     transactions: HashMap<(String, String), (ClientTransaction, Owner)>,
     servers: HashMap<ServerKey, ServerEntry>,
+    /// New requests refused for want of room in `servers`.
+    servers_refused: u64,
     guard: Guard,
     nonces: inbound::Nonces,
     next_call: u64,
@@ -296,6 +318,7 @@ impl Endpoint {
             links: HashMap::new(),
             transactions: HashMap::new(),
             servers: HashMap::new(),
+            servers_refused: 0,
             guard,
             nonces: inbound::Nonces::default(),
             next_call: 1,
@@ -475,6 +498,7 @@ impl Endpoint {
             calls: self.calls.len(),
             client_transactions: self.transactions.len(),
             server_transactions: self.servers.len(),
+            server_transactions_refused: self.servers_refused,
         }
     }
 
@@ -733,6 +757,16 @@ impl Endpoint {
         self.trunks.iter().any(|t| t.is_source(ip))
     }
 
+    /// The `Server` header of an answer to `ip`: our name and version for a trunk, nothing for a
+    /// stranger (a product and version tell a scanner which exploits to try).
+    fn server_header(&self, ip: IpAddr) -> &str {
+        if self.is_trunk_source(ip) {
+            &self.config.user_agent
+        } else {
+            ""
+        }
+    }
+
     /// A stream connection failed or closed: requests in flight towards it fail now rather than at
     /// their timeout (RFC 3261 8.1.3.1 treats a transport error like a 503).
     pub fn handle_transport_error(&mut self, now: Instant, peer: Peer) {
@@ -759,7 +793,14 @@ impl Endpoint {
         let status = err.response_status();
         let reason = verdict::reason_phrase(status);
         let tag = self.token(10);
-        let payload = response_to(request, status, reason, Some(&tag), &[], &self.config.user_agent);
+        let payload = response_to(
+            request,
+            status,
+            reason,
+            Some(&tag),
+            &[],
+            self.server_header(from.addr.ip()),
+        );
         self.transmits.push_back(Transmit {
             transport: from.transport,
             destination: from.addr,
@@ -963,10 +1004,18 @@ impl Endpoint {
                     });
                 }
                 CallAction::Respond(key, reply) => {
-                    let Some(request) = self.servers.get(&key).and_then(|e| e.request.clone()) else {
+                    let Some(entry) = self.servers.get(&key) else {
                         continue;
                     };
-                    let payload = reply.render(&request, &self.config.user_agent);
+                    let Some(request) = &entry.request else {
+                        continue;
+                    };
+                    let server = if entry.stranger {
+                        ""
+                    } else {
+                        &self.config.user_agent
+                    };
+                    let payload = reply.render(request, server);
                     self.respond(now, &key, reply.status, payload);
                 }
                 CallAction::Event(event) => {

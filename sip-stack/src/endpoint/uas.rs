@@ -28,8 +28,15 @@ impl Endpoint {
             return;
         }
         let destination = response_destination(&request, from);
-        let trying = (method == Method::Invite)
-            .then(|| response_to(&request.msg, 100, "Trying", None, &[], &self.config.user_agent));
+        let stranger = !self.is_trunk_source(from.addr.ip());
+        if !self.room_for_transaction(stranger) {
+            self.refuse_for_room(from, destination, stranger, &request);
+            return;
+        }
+        let trying = (method == Method::Invite).then(|| {
+            let server = self.server_header(from.addr.ip());
+            response_to(&request.msg, 100, "Trying", None, &[], server)
+        });
         self.scratch.clear();
         let txn = ServerTransaction::new(
             method == Method::Invite,
@@ -47,6 +54,7 @@ impl Endpoint {
                 cseq: request.common.cseq,
                 request: Some(request.msg.clone()),
                 call: None,
+                stranger,
             },
         );
         if let Some(refusal) = verdict::check_request(&request.msg) {
@@ -85,6 +93,49 @@ impl Endpoint {
         }
     }
 
+    /// Whether a new server transaction fits: strangers stop short of the trunks' reserve.
+    fn room_for_transaction(&self, stranger: bool) -> bool {
+        let max = self.config.max_server_transactions;
+        let limit = if stranger {
+            max.saturating_sub(self.config.trunk_server_transactions)
+        } else {
+            max
+        };
+        self.servers.len() < limit
+    }
+
+    /// A new request with no room for its transaction. A stranger's is dropped unanswered: under a
+    /// flood of distinct (often spoofed) sources an answer would make us a reflector and cost what
+    /// serving costs, while a genuine UDP client retransmits and is served once transactions expire.
+    /// A trunk's is answered 503 with Retry-After, statelessly, so it fails over or retries (RFC
+    /// 3261 21.5.4); its address is configured, not spoofable into a reflection.
+    fn refuse_for_room(&mut self, from: Peer, destination: Peer, stranger: bool, request: &IncomingRequest) {
+        self.servers_refused += 1;
+        if stranger {
+            tracing::debug!(from = %from.addr, "server transaction table full: request dropped");
+            return;
+        }
+        tracing::warn!(
+            from = %from.addr,
+            max = self.config.max_server_transactions,
+            "server transaction table full: 503 to a trunk"
+        );
+        let tag = self.token(10);
+        let payload = response_to(
+            &request.msg,
+            503,
+            "Service Unavailable",
+            Some(&tag),
+            &[("Retry-After", "5".to_owned())],
+            &self.config.user_agent,
+        );
+        self.transmits.push_back(crate::transaction::Transmit {
+            transport: destination.transport,
+            destination: destination.addr,
+            payload,
+        });
+    }
+
     /// A request with a To tag: it belongs to one of our dialogs, or gets 481.
     fn on_in_dialog(&mut self, now: Instant, key: ServerKey, request: &IncomingRequest) {
         let handle = self
@@ -104,12 +155,21 @@ impl Endpoint {
         let _ = self.with_call(now, handle, |call, ctx| call.handle_request(key, request, ctx));
     }
 
-    /// Renders `reply` as the answer to the request of `key` and sends it through the transaction.
+    /// Renders `reply` as the answer to the request of `key` and sends it through the transaction
+    /// (with our `Server` header only when the request came from a trunk).
     pub(super) fn reply(&mut self, now: Instant, key: &ServerKey, reply: &Reply) {
-        let Some(request) = self.servers.get(key).and_then(|e| e.request.clone()) else {
+        let Some(entry) = self.servers.get(key) else {
             return;
         };
-        let payload = reply.render(&request, &self.config.user_agent);
+        let Some(request) = &entry.request else {
+            return;
+        };
+        let server = if entry.stranger {
+            ""
+        } else {
+            &self.config.user_agent
+        };
+        let payload = reply.render(request, server);
         self.respond(now, key, reply.status, payload);
     }
 
