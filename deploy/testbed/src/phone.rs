@@ -589,7 +589,10 @@ mod tests {
         .unwrap();
         assert!(accounts.contains("<sip:bob@127.0.0.1:5099;transport=udp>;auth_user=bob;auth_pass=bobpw;"));
         assert!(accounts.contains(";audio_codecs=PCMU,PCMA;"));
-        assert!(accounts.ends_with(";regint=300;mediaenc=srtp-mand\n"), "{accounts}");
+        assert!(
+            accounts.ends_with(";regint=300;mediaenc=srtp-mand\n"),
+            "{accounts}"
+        );
         let values = [
             ("ip", "127.0.0.1"),
             ("sip_port", "1"),
