@@ -245,6 +245,18 @@ pub struct TrunkSection {
     /// `X-` names only (e.g. `["X-Campaign-Id"]`); other keys never leave the API.
     #[serde(default)]
     pub forward_headers: Vec<String>,
+    /// More proxies of this trunk, `ip:port`, tried in order when the one in use answers an INVITE
+    /// with 503 or not at all, or stops answering keep-alives (the call moves on; the trunk stays
+    /// there). `proxy` must then be an address too (a name's alternatives come from DNS).
+    #[serde(default)]
+    pub backup_proxies: Vec<SocketAddr>,
+    /// Seconds a trunk stays on a backup proxy before trying `proxy` again.
+    #[serde(default = "default_failback_secs")]
+    pub failback_secs: u64,
+}
+
+fn default_failback_secs() -> u64 {
+    60
 }
 
 /// `[[trunks]] identity`.
@@ -292,6 +304,8 @@ impl Default for TrunkSection {
             numbers: Vec::new(),
             identity: IdentityChoice::default(),
             forward_headers: Vec::new(),
+            backup_proxies: Vec::new(),
+            failback_secs: default_failback_secs(),
         }
     }
 }
@@ -692,6 +706,18 @@ impl Config {
             {
                 return Err(bad(format!("from_number {from:?} is not one of its numbers")));
             }
+            if !trunk.backup_proxies.is_empty() {
+                let transport = sip_stack::Transport::from_name(&trunk.transport).unwrap_or_default();
+                if trunk.proxy.literal(transport).is_none() {
+                    return Err(bad(
+                        "backup_proxies need a proxy given as an address (a name's alternatives come from DNS)"
+                            .to_owned(),
+                    ));
+                }
+                if trunk.failback_secs == 0 {
+                    return Err(bad("failback_secs must be at least 1".to_owned()));
+                }
+            }
             if let Some(name) = trunk
                 .forward_headers
                 .iter()
@@ -773,6 +799,13 @@ impl Config {
                         credentials: None,
                     },
                     identity: t.identity.into(),
+                    failover: match at.proxy {
+                        primary if !t.backup_proxies.is_empty() => std::iter::once(primary)
+                            .chain(t.backup_proxies.iter().copied())
+                            .collect(),
+                        _ => Vec::new(),
+                    },
+                    failback: Duration::from_secs(t.failback_secs),
                 }
             })
             .collect()
@@ -782,6 +815,32 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn backup_proxies_become_the_trunks_failover_list() {
+        let config = Config::from_toml(
+            "[[trunks]]\nproxy = \"192.0.2.1:5060\"\nbackup_proxies = [\"192.0.2.2:5060\", \"192.0.2.3:5080\"]\n\
+             failback_secs = 30\n",
+        )
+        .expect("valid");
+        let trunk = &config.sip_trunks()[0];
+        let addrs: Vec<String> = trunk.failover.iter().map(ToString::to_string).collect();
+        assert_eq!(addrs, ["192.0.2.1:5060", "192.0.2.2:5060", "192.0.2.3:5080"]);
+        assert_eq!(trunk.failback, Duration::from_secs(30));
+        let single = Config::from_toml("[[trunks]]\nproxy = \"192.0.2.1:5060\"\n").expect("valid");
+        assert!(single.sip_trunks()[0].failover.is_empty());
+        for bad in [
+            "[[trunks]]\nproxy = \"sip.example.com\"\nbackup_proxies = [\"192.0.2.2:5060\"]\n",
+            "[[trunks]]\nproxy = \"192.0.2.1:5060\"\nbackup_proxies = [\"192.0.2.2:5060\"]\nfailback_secs = 0\n",
+            "[[trunks]]\nproxy = \"192.0.2.1:5060\"\nbackup_proxies = [\"backup.example.com:5060\"]\n",
+        ] {
+            let err = Config::from_toml(bad).expect_err(bad).to_string();
+            assert!(
+                err.contains("backup_proxies") || err.contains("failback_secs"),
+                "{bad}: {err}"
+            );
+        }
+    }
 
     #[test]
     fn sip_transports_and_trunk_options_reach_the_sip_stack() {

@@ -206,6 +206,13 @@ pub struct TrunkConfig {
     pub inbound: InboundConfig,
     /// Where our calls carry the caller's number (From, P-Asserted-Identity, withheld).
     pub identity: crate::IdentityMode,
+    /// Every proxy of a trunk given by addresses, in order of preference (the first is the
+    /// primary); empty for a trunk with one proxy or a name (DNS gives its alternatives). An INVITE
+    /// answered 503 or not at all moves on to the next (RFC 3263 4.3), as does a failed keep-alive;
+    /// the trunk comes back to the primary after `failback`.
+    pub failover: Vec<SocketAddr>,
+    /// How long a trunk stays on a backup proxy before trying its primary again.
+    pub failback: Duration,
 }
 
 impl TrunkConfig {
@@ -224,6 +231,8 @@ impl TrunkConfig {
             keepalive: None,
             inbound: InboundConfig::default(),
             identity: crate::IdentityMode::default(),
+            failover: Vec::new(),
+            failback: Duration::from_secs(60),
         }
     }
 
@@ -258,9 +267,22 @@ impl TrunkConfig {
             .map_or("ringback", |c| c.username.as_str())
     }
 
-    /// Whether `ip` belongs to this trunk: its proxy, or one of its configured source networks.
+    /// The proxy to try after `current` fails: the next of [`failover`](Self::failover), wrapping
+    /// around; `None` for a trunk with one proxy.
+    pub fn next_proxy(&self, current: SocketAddr) -> Option<SocketAddr> {
+        if self.failover.len() < 2 {
+            return None;
+        }
+        let at = self.failover.iter().position(|p| *p == current);
+        Some(self.failover[at.map_or(0, |i| (i + 1) % self.failover.len())])
+    }
+
+    /// Whether `ip` belongs to this trunk: its proxy, one of its failover proxies, or one of its
+    /// configured source networks.
     pub fn is_source(&self, ip: IpAddr) -> bool {
-        self.proxy.ip() == ip || self.inbound.sources.iter().any(|net| net.contains(&ip))
+        self.proxy.ip() == ip
+            || self.failover.iter().any(|p| p.ip() == ip)
+            || self.inbound.sources.iter().any(|net| net.contains(&ip))
     }
 
     /// Whether out-of-dialog INVITEs from `ip` are taken as this trunk's calls.

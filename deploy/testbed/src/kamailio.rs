@@ -39,6 +39,9 @@ pub struct KamailioOptions {
     /// `rtpengine` module, `rtpengine_manage`), so each side sees the relay's address, and the call is
     /// logged as `MEDIA-EDGE offer from <ip>` and `MEDIA-EDGE answer from <ip>`.
     pub rtpengine: Option<SocketAddr>,
+    /// A customer authenticated by its source address, as carriers do for IP-authenticated trunks:
+    /// INVITEs from it are not challenged (logged `IP-AUTH INVITE from <ip>`).
+    pub trusted: Option<std::net::IpAddr>,
     /// How long to wait for kamailio to answer OPTIONS before giving up.
     pub ready_timeout: Duration,
     /// Also listen on TCP (a free port of 127.0.0.1), see [`Kamailio::tcp_addr`].
@@ -55,6 +58,7 @@ impl Default for KamailioOptions {
             port: None,
             nat_sdp: false,
             rtpengine: None,
+            trusted: None,
             ready_timeout: Duration::from_secs(10),
             tcp: false,
             tls: false,
@@ -141,6 +145,10 @@ impl Kamailio {
                 ("nat_module", nat_module(options.nat_sdp)),
                 ("nat_route", nat_route(options.nat_sdp)),
                 ("media_module", &media_module(options.rtpengine)),
+                (
+                    "trusted",
+                    &options.trusted.map(|ip| ip.to_string()).unwrap_or_default(),
+                ),
                 ("media_in_dialog", media_in_dialog(options.rtpengine)),
                 ("media_route", media_route(options.rtpengine)),
                 ("media_reply_route", media_reply_route(options.rtpengine)),
@@ -436,36 +444,33 @@ mod tests {
 
     #[test]
     fn template_renders_without_leftovers() {
-        let cfg = template::render(
-            "kamailio.cfg.in",
-            CFG_TEMPLATE,
-            &[
-                ("ip", "127.0.0.1"),
-                ("port", "5099"),
-                ("nat_module", nat_module(false)),
-                ("nat_route", nat_route(false)),
-                ("run_dir", "/tmp/x"),
-                ("stream_listeners", &stream_listeners(None, None)),
-                ("tls_module", ""),
-            ],
-        )
-        .unwrap();
+        /// The config with nathelper (`nat`), rtpengine at `ng` and a trusted address as given.
+        fn render(ip: &str, nat: bool, ng: Option<SocketAddr>, trusted: &str) -> String {
+            template::render(
+                "kamailio.cfg.in",
+                CFG_TEMPLATE,
+                &[
+                    ("ip", ip),
+                    ("port", "5099"),
+                    ("nat_module", nat_module(nat)),
+                    ("nat_route", nat_route(nat)),
+                    ("media_module", &media_module(ng)),
+                    ("media_in_dialog", media_in_dialog(ng)),
+                    ("media_route", media_route(ng)),
+                    ("media_reply_route", media_reply_route(ng)),
+                    ("trusted", trusted),
+                    ("run_dir", "/tmp/x"),
+                    ("stream_listeners", &stream_listeners(None, None)),
+                    ("tls_module", ""),
+                ],
+            )
+            .unwrap()
+        }
+        let cfg = render("127.0.0.1", false, None, "");
         assert!(cfg.contains("listen=udp:127.0.0.1:5099\n"));
-        assert!(!cfg.contains("nathelper"));
-        let nat = template::render(
-            "kamailio.cfg.in",
-            CFG_TEMPLATE,
-            &[
-                ("ip", "198.51.100.10"),
-                ("port", "5099"),
-                ("nat_module", nat_module(true)),
-                ("nat_route", nat_route(true)),
-                ("run_dir", "/tmp/x"),
-                ("stream_listeners", &stream_listeners(None, None)),
-                ("tls_module", ""),
-            ],
-        )
-        .unwrap();
+        assert!(!cfg.contains("nathelper") && !cfg.contains("rtpengine.so"));
+        assert!(cfg.contains("$si == \"\")"), "nobody is trusted by default");
+        let nat = render("198.51.100.10", true, None, "");
         assert!(nat.contains("listen=udp:198.51.100.10:5099\n"));
         assert!(nat.contains("loadmodule \"nathelper.so\"\n"));
         assert!(nat.contains("        fix_nated_sdp(\"10\");\n"));
@@ -479,5 +484,14 @@ mod tests {
             both,
             "listen=tcp:127.0.0.1:5100\nenable_tls=yes\nlisten=tls:127.0.0.1:5101"
         );
+        let edge = render(
+            "198.51.100.10",
+            false,
+            Some("127.0.0.1:2223".parse().unwrap()),
+            "127.0.0.2",
+        );
+        assert!(edge.contains("modparam(\"rtpengine\", \"rtpengine_sock\", \"udp:127.0.0.1:2223\")"));
+        assert!(edge.contains("onreply_route[MEDIA_EDGE]"));
+        assert!(edge.contains("$si == \"127.0.0.2\")"));
     }
 }

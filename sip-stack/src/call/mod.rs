@@ -24,6 +24,7 @@ use dialog::Dialog;
 use refer::Transfer;
 use session::Session;
 use std::fmt;
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 use timer::{Refresher, SessionExpires, SessionTimer, SessionTimerConfig};
 
@@ -134,6 +135,9 @@ pub(crate) enum CallAction {
     Respond(crate::server::ServerKey, Reply),
     /// Report to the application.
     Event(CallEvent),
+    /// The INVITE moves on to another proxy of the trunk (its next hop is now this one); requests
+    /// after this action go there, and the trunk follows.
+    FailedOver(SocketAddr),
 }
 
 /// What the endpoint lends a call while it handles something.
@@ -220,6 +224,8 @@ pub(crate) struct Call {
     nonce_count: u32,
     /// The challenge that last authorized a request in this dialog, reused for later ones.
     challenge: Option<(Challenge, bool)>,
+    /// Proxies this call's INVITE has moved on from (503 or no answer).
+    failovers: usize,
 }
 
 impl Call {
@@ -252,6 +258,7 @@ impl Call {
             last_ack: None,
             nonce_count: 0,
             challenge: None,
+            failovers: 0,
         }
     }
 
@@ -791,6 +798,7 @@ impl Call {
     /// A transaction of this call timed out (or its transport failed).
     pub fn handle_transaction_timeout(&mut self, method: &Method, ctx: &CallContext<'_>) -> Vec<CallAction> {
         match (&self.phase, method) {
+            (Phase::Inviting(_), Method::Invite) if self.can_fail_over() => self.fail_over(ctx),
             (Phase::Inviting(_) | Phase::Canceling { .. }, Method::Invite) => {
                 // Nothing answered at all: no status to report (a 408 would read as "no answer").
                 self.end(None, "no response from the trunk", HangupBy::Local, false)

@@ -140,6 +140,7 @@ impl Call {
         ctx: &CallContext<'_>,
     ) -> Vec<CallAction> {
         let status = response.status;
+        let fail_over = status == 503 && self.can_fail_over();
         match (&mut self.phase, status) {
             (Phase::Inviting(inviting), 100..=199) => {
                 inviting.provisional = true;
@@ -192,6 +193,8 @@ impl Call {
                     None => self.end(Some(422), &response.reason, HangupBy::Remote, false),
                 }
             }
+            // The proxy is out of service: another of the trunk's may not be (RFC 3263 4.3).
+            (Phase::Inviting(_), 503) if fail_over => self.fail_over(ctx),
             (Phase::Inviting(_), 300..=699) => {
                 self.end(Some(status), &response.reason, HangupBy::Remote, false)
             }
@@ -205,6 +208,39 @@ impl Call {
             }
             _ => Vec::new(),
         }
+    }
+
+    /// Whether the trunk has a proxy this call's INVITE has not tried yet.
+    pub(super) fn can_fail_over(&self) -> bool {
+        self.direction == CallDirection::Outbound
+            && self.failovers + 1 < self.trunk.failover.len()
+            && !matches!(&self.phase, Phase::Inviting(i) if i.cancel_wanted)
+    }
+
+    /// Sends the INVITE to the trunk's next proxy in a new transaction, as a fresh attempt: no
+    /// credentials (the next proxy challenges for its own), the same Call-ID, From tag and offer.
+    pub(super) fn fail_over(&mut self, ctx: &CallContext<'_>) -> Vec<CallAction> {
+        let Some(next) = self.trunk.next_proxy(self.next_hop.addr) else {
+            return self.end(None, "no response from the trunk", HangupBy::Local, false);
+        };
+        self.failovers += 1;
+        self.next_hop.addr = next;
+        self.challenge = None;
+        let branch = self.next_branch();
+        let Phase::Inviting(inviting) = &mut self.phase else {
+            return Vec::new();
+        };
+        let mut invite = inviting.invite.clone();
+        invite.cseq += 1;
+        invite.via = ctx.local.via(&branch);
+        invite.extra.retain(|(name, _)| {
+            !name.eq_ignore_ascii_case("authorization") && !name.eq_ignore_ascii_case("proxy-authorization")
+        });
+        inviting.authorized = false;
+        inviting.provisional = false;
+        inviting.invite = invite.clone();
+        tracing::warn!(call = %self.handle, to = %next, "INVITE moves on to the trunk's next proxy");
+        vec![CallAction::FailedOver(next), CallAction::Send(invite)]
     }
 
     /// Sends the INVITE again in a new transaction: with credentials for the last challenge, and with

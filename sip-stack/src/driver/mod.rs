@@ -778,6 +778,7 @@ impl Loop {
                         }
                     });
                 }
+                Event::TrunkMoved { proxy, .. } => self.learn_route(proxy.ip()),
                 Event::Incoming(info) => self.offer_incoming(info),
                 Event::Call { call, event } => {
                     let ended = matches!(event, CallEvent::Ended(_));

@@ -88,6 +88,11 @@ impl Endpoint {
             tracing::warn!(%trunk, "trunk not answering OPTIONS");
             self.events.push_back(Event::TrunkHealth { trunk, up: false });
         }
+        // A trunk with other proxies tries the next one (its next keep-alive tests it).
+        let next = self.trunks.get(trunk.0).and_then(|t| t.next_proxy(t.proxy));
+        if let Some(next) = next {
+            self.move_trunk(now, trunk, next);
+        }
     }
 
     /// Records a verdict; returns the previous one when it changed.

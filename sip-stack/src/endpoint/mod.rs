@@ -195,6 +195,14 @@ pub enum Event {
         /// Whether it answered.
         up: bool,
     },
+    /// A trunk with several proxies moved to another (a failure, or back to its primary after
+    /// its failback time).
+    TrunkMoved {
+        /// The trunk.
+        trunk: TrunkId,
+        /// The proxy now in use.
+        proxy: SocketAddr,
+    },
     /// A trunk delivers a call: answer it with [`Endpoint::accept`] or [`Endpoint::reject`].
     Incoming(IncomingCall),
     /// Something happened to a call.
@@ -263,6 +271,8 @@ pub struct Endpoint {
     config: EndpointConfig,
     locals: [Local; 3],
     trunks: Vec<TrunkConfig>,
+    /// Per trunk, when it left its primary proxy for a backup (`TrunkConfig::failover`).
+    failed_over_at: Vec<Option<Instant>>,
     registrations: Vec<Registration>,
     keepalives: Vec<Keepalive>,
     calls: HashMap<CallHandle, Call>,
@@ -311,6 +321,7 @@ impl Endpoint {
             config,
             locals,
             trunks: Vec::new(),
+            failed_over_at: Vec::new(),
             registrations: Vec::new(),
             keepalives: Vec::new(),
             calls: HashMap::new(),
@@ -342,7 +353,13 @@ impl Endpoint {
                     .keepalives
                     .push(Keepalive::new(now, TrunkId(i), interval));
             }
+            // A trunk with several proxies starts on its primary.
+            let mut trunk = trunk;
+            if let Some(primary) = trunk.failover.first() {
+                trunk.proxy = *primary;
+            }
             endpoint.trunks.push(trunk);
+            endpoint.failed_over_at.push(None);
         }
         endpoint
     }
@@ -490,6 +507,41 @@ impl Endpoint {
             }
         }
         Ok(())
+    }
+
+    /// Moves a trunk with several proxies to `proxy` (a failure elsewhere, or the failback), and
+    /// remembers when it left its primary.
+    fn move_trunk(&mut self, now: Instant, trunk: TrunkId, proxy: SocketAddr) {
+        let Some(config) = self.trunks.get(trunk.0) else {
+            return;
+        };
+        if config.proxy == proxy {
+            return;
+        }
+        let primary = config.failover.first().copied();
+        let _ = self.set_trunk_proxy(trunk, proxy);
+        if let Some(slot) = self.failed_over_at.get_mut(trunk.0) {
+            *slot = (Some(proxy) != primary).then_some(now);
+        }
+        self.events.push_back(Event::TrunkMoved { trunk, proxy });
+    }
+
+    /// Trunks that have been on a backup proxy for their failback time go back to their primary
+    /// (which the next request or keep-alive then tests).
+    fn fail_back(&mut self, now: Instant) {
+        for i in 0..self.trunks.len() {
+            let Some(since) = self.failed_over_at.get(i).copied().flatten() else {
+                continue;
+            };
+            let trunk = &self.trunks[i];
+            if now < since + trunk.failback {
+                continue;
+            }
+            if let Some(primary) = trunk.failover.first().copied() {
+                tracing::info!(trunk = %TrunkId(i), %primary, "failback: back to the primary proxy");
+                self.move_trunk(now, TrunkId(i), primary);
+            }
+        }
     }
 
     /// Counts of calls and transactions held now.
@@ -920,6 +972,7 @@ impl Endpoint {
             }
         }
         self.send_keepalives(now);
+        self.fail_back(now);
         let due_calls: Vec<CallHandle> = self
             .calls
             .values()
@@ -988,7 +1041,7 @@ impl Endpoint {
     }
 
     fn apply_call_actions(&mut self, now: Instant, handle: CallHandle, actions: Vec<CallAction>) {
-        let Some(peer) = self.calls.get(&handle).map(Call::next_hop) else {
+        let Some(mut peer) = self.calls.get(&handle).map(Call::next_hop) else {
             return;
         };
         let mut ended = false;
@@ -1017,6 +1070,12 @@ impl Endpoint {
                     };
                     let payload = reply.render(request, server);
                     self.respond(now, &key, reply.status, payload);
+                }
+                CallAction::FailedOver(proxy) => {
+                    peer.addr = proxy;
+                    if let Some(trunk) = self.calls.get(&handle).map(Call::trunk) {
+                        self.move_trunk(now, trunk, proxy);
+                    }
                 }
                 CallAction::Event(event) => {
                     if let CallEvent::Ended(cause) = &event {
@@ -1071,7 +1130,17 @@ impl Endpoint {
         let answers = self.servers.values().filter_map(|e| e.txn.poll_timeout());
         let calls = self.calls.values().filter_map(Call::poll_timeout);
         let pings = self.keepalives.iter().filter_map(Keepalive::poll_timeout);
-        txns.chain(regs).chain(answers).chain(calls).chain(pings).min()
+        let failbacks = self
+            .failed_over_at
+            .iter()
+            .zip(&self.trunks)
+            .filter_map(|(since, trunk)| since.map(|at| at + trunk.failback));
+        txns.chain(regs)
+            .chain(answers)
+            .chain(calls)
+            .chain(pings)
+            .chain(failbacks)
+            .min()
     }
 
     /// Time until the next deadline, for drivers that sleep on durations.
