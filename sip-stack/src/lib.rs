@@ -23,7 +23,6 @@ pub mod outgoing;
 pub mod redact;
 pub mod registration;
 pub mod sdp;
-pub mod server;
 pub mod timer;
 pub mod transaction;
 pub mod transport;

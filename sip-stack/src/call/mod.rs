@@ -132,7 +132,7 @@ pub(crate) enum CallAction {
     SendStateless(OutgoingRequest),
     /// Answer the server transaction `key` (the INVITE waiting for the application, or the request
     /// being handled).
-    Respond(crate::server::ServerKey, Reply),
+    Respond(crate::transaction::server::ServerKey, Reply),
     /// Report to the application.
     Event(CallEvent),
     /// The INVITE moves on to another proxy of the trunk (its next hop is now this one); requests
@@ -584,7 +584,7 @@ impl Call {
     /// A request of the peer inside our dialog (not ACK, not CANCEL): the answer and what follows.
     pub fn handle_request(
         &mut self,
-        key: crate::server::ServerKey,
+        key: crate::transaction::server::ServerKey,
         request: &IncomingRequest,
         ctx: &CallContext<'_>,
     ) -> Vec<CallAction> {
@@ -618,7 +618,7 @@ impl Call {
     /// A re-INVITE or UPDATE from the peer: a target refresh, a session refresh, and usually an offer.
     fn on_offer_request(
         &mut self,
-        key: crate::server::ServerKey,
+        key: crate::transaction::server::ServerKey,
         request: &IncomingRequest,
         ctx: &CallContext<'_>,
     ) -> Vec<CallAction> {

@@ -5,7 +5,7 @@
 use super::{Call, CallAction, CallContext, CallEvent, Phase};
 use crate::message::{IncomingRequest, IncomingResponse, Method};
 use crate::outgoing::Reply;
-use crate::server::ServerKey;
+use crate::transaction::server::ServerKey;
 
 /// A transfer we asked for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

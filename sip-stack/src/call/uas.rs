@@ -9,7 +9,7 @@ use super::{Call, CallAction, CallContext, CallDirection, CallHandle, CallIds, H
 use crate::message::{IncomingRequest, uri_of};
 use crate::outgoing::Reply;
 use crate::sdp::{self, Direction, Offer};
-use crate::server::ServerKey;
+use crate::transaction::server::ServerKey;
 use crate::transport::Peer;
 use crate::trunk::{TrunkConfig, TrunkId};
 

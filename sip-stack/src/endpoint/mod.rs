@@ -18,8 +18,8 @@ use crate::outgoing::{Local, OutgoingRequest, response_to};
 use crate::redact::Redacted;
 use crate::registration::{RegisterContext, Registration, RegistrationAction, RegistrationStatus};
 use crate::sdp::Offer;
-use crate::server::{ServerOutput, ServerState, ServerTransaction};
 use crate::timer::TimerConfig;
+use crate::transaction::server::{ServerOutput, ServerState, ServerTransaction};
 use crate::transaction::{ClientOutput, ClientState, ClientTransaction, Transmit};
 use crate::transport::{Peer, Transport};
 use crate::trunk::{TrunkConfig, TrunkId};
@@ -37,7 +37,7 @@ mod uas;
 pub use inbound::IncomingCall;
 
 pub(crate) use crate::call::ALLOW;
-pub(crate) use crate::server::{ServerKey, server_key};
+pub(crate) use crate::transaction::server::{ServerKey, server_key};
 
 /// Errors from commands given to the endpoint.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]

@@ -6,7 +6,7 @@
 use super::{ALLOW, Endpoint, ServerEntry, ServerKey, server_key};
 use crate::message::{IncomingRequest, Method, verdict};
 use crate::outgoing::{Reply, response_to};
-use crate::server::{ServerState, ServerTransaction};
+use crate::transaction::server::{ServerState, ServerTransaction};
 use crate::transport::Peer;
 use std::net::SocketAddr;
 use std::time::Instant;
