@@ -2073,3 +2073,38 @@ async fn trial_calls_are_capped_per_client_whichever_key_places_them() {
     }
     server.shutdown().await;
 }
+
+/// Oversized and malformed request bodies get a clear JSON error and store nothing: a 3 MB prompt
+/// (past the 2 MB body limit), a body that is not JSON, and JSON of the wrong shape.
+#[tokio::test]
+async fn oversized_and_malformed_bodies_are_refused_and_store_nothing() {
+    let (_data, server, router) = start(|_| {}).await;
+    let key = key(&server).await;
+    let huge = json!({"to": "+15551234567", "prompt": "a".repeat(3 * 1024 * 1024)});
+    let answer = call(&router, "POST", "/v1/calls", Some(&key), Some(huge), &[]).await;
+    assert_eq!(answer.status, StatusCode::PAYLOAD_TOO_LARGE, "{:?}", answer.body);
+    assert!(answer.body["error"]["code"].is_string(), "{:?}", answer.body);
+
+    let request = Request::builder()
+        .method("POST")
+        .uri("/v1/calls")
+        .header("authorization", format!("Bearer {key}"))
+        .header("content-type", "application/json")
+        .body(Body::from("{\"to\": \"+15551234567\", \"prompt\": "))
+        .expect("request");
+    let response = router.clone().oneshot(request).await.expect("answer");
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+
+    let wrong = json!({"to": 15551234567u64, "prompt": ["not", "text"]});
+    let answer = call(&router, "POST", "/v1/calls", Some(&key), Some(wrong), &[]).await;
+    assert!(
+        answer.status == StatusCode::BAD_REQUEST || answer.status == StatusCode::UNPROCESSABLE_ENTITY,
+        "{:?} {:?}",
+        answer.status,
+        answer.body
+    );
+    assert!(answer.body["error"]["code"].is_string(), "{:?}", answer.body);
+
+    let list = call(&router, "GET", "/v1/calls", Some(&key), None, &[]).await;
+    assert_eq!(list.body["data"], json!([]), "nothing was stored");
+}

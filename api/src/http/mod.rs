@@ -219,8 +219,18 @@ fn set_rate_headers(headers: &mut HeaderMap, limit: u32, remaining: u32, reset: 
 
 /// A JSON body, or a 400 that says what is wrong with it.
 fn body<T>(body: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
-    body.map(|Json(b)| b)
-        .map_err(|e| ApiError::bad_body(e.body_text()))
+    body.map(|Json(b)| b).map_err(|e| {
+        // A body past the 2 MB limit is 413, so a client knows to send less rather than fix it.
+        if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::new(
+                axum::http::StatusCode::PAYLOAD_TOO_LARGE,
+                "body_too_large",
+                "the request body is larger than 2 MB",
+            )
+        } else {
+            ApiError::bad_body(e.body_text())
+        }
+    })
 }
 
 /// The caller's call, or 404 (another key's calls do not exist for it).
