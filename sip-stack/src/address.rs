@@ -28,6 +28,17 @@ pub enum AddressError {
         /// The peer.
         peer: IpAddr,
     },
+    /// The SIP socket is IPv4 and the peer IPv6: nothing we send can reach it.
+    #[error(
+        "the SIP socket {local} is IPv4 and cannot reach the IPv6 peer {peer} \
+         (listen on [::], which takes IPv4 too, or on an IPv6 address)"
+    )]
+    Family {
+        /// Where we listen.
+        local: std::net::SocketAddr,
+        /// The peer.
+        peer: IpAddr,
+    },
     /// The only address we could name is the unspecified one.
     #[error("would advertise the unspecified address {local} to {peer}")]
     Unspecified {

@@ -556,7 +556,7 @@ pub async fn local_media(
     peer: IpAddr,
 ) -> Result<(UdpSocket, Offer), LocalMediaError> {
     let address = media_address(config, peer)?;
-    let socket = UdpSocket::bind(SocketAddr::new(config.rtp_ip, 0))
+    let socket = UdpSocket::bind(SocketAddr::new(rtp_bind_ip(config.rtp_ip, address), 0))
         .await
         .map_err(LocalMediaError::Bind)?;
     let port = socket.local_addr().map_err(LocalMediaError::Bind)?.port();
@@ -576,6 +576,16 @@ pub async fn local_media(
         },
     };
     Ok((socket, offer))
+}
+
+/// The address an RTP socket binds to: `rtp_ip`, except that the unspecified IPv4 address (the
+/// default) becomes the unspecified IPv6 one when the SDP names an IPv6 address, so a call over an
+/// IPv6 trunk gets a socket that can receive its media.
+pub(crate) fn rtp_bind_ip(rtp_ip: IpAddr, advertised: IpAddr) -> IpAddr {
+    match (rtp_ip, advertised) {
+        (IpAddr::V4(v4), IpAddr::V6(_)) if v4.is_unspecified() => IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED),
+        _ => rtp_ip,
+    }
 }
 
 /// Where `socket`'s packets are seen from outside our NAT, asked of the configured STUN server;

@@ -30,6 +30,9 @@ pub struct KamailioOptions {
     pub ip: Ipv4Addr,
     /// UDP port; `None` picks a free one.
     pub port: Option<u16>,
+    /// Also listen on this IPv6 address, same UDP port (a dual-stack trunk); see
+    /// [`Kamailio::addr6`].
+    pub ip6: Option<std::net::Ipv6Addr>,
     /// Act as a carrier's SIP edge without a media relay: an INVITE whose SDP names a private
     /// address gets its `c=` and `o=` rewritten to the address it came from (nathelper
     /// `fix_nated_sdp`), and the call is logged as `NAT-SDP <from ip>`.
@@ -56,6 +59,7 @@ impl Default for KamailioOptions {
         Self {
             ip: Ipv4Addr::LOCALHOST,
             port: None,
+            ip6: None,
             nat_sdp: false,
             rtpengine: None,
             trusted: None,
@@ -81,6 +85,7 @@ impl Default for KamailioOptions {
 #[derive(Debug)]
 pub struct Kamailio {
     addr: SocketAddr,
+    addr6: Option<SocketAddr>,
     tcp_addr: Option<SocketAddr>,
     tls_addr: Option<SocketAddr>,
     certificates: Option<crate::TestCertificates>,
@@ -144,6 +149,8 @@ impl Kamailio {
                 ("port", &port.to_string()),
                 ("nat_module", nat_module(options.nat_sdp)),
                 ("nat_route", nat_route(options.nat_sdp)),
+                ("listen6", &listen6(options.ip6, port)),
+                ("alias6", &alias6(options.ip6, port)),
                 ("media_module", &media_module(options.rtpengine)),
                 (
                     "trusted",
@@ -196,6 +203,7 @@ impl Kamailio {
         tracing::info!(%addr, elapsed = ?started.elapsed(), "kamailio ready");
         Ok(Self {
             addr,
+            addr6: options.ip6.map(|ip| SocketAddr::from((ip, port))),
             tcp_addr,
             tls_addr,
             certificates,
@@ -207,6 +215,11 @@ impl Kamailio {
     /// The UDP address kamailio listens on (`127.0.0.1:<port>`): the registrar, proxy and outbound proxy.
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// The IPv6 UDP address, when started with [`KamailioOptions::ip6`].
+    pub fn addr6(&self) -> Option<SocketAddr> {
+        self.addr6
     }
 
     /// The TCP address, when started with [`KamailioOptions::tcp`].
@@ -256,6 +269,18 @@ impl Kamailio {
                 ),
             })
     }
+}
+
+/// The IPv6 listener, for [`KamailioOptions::ip6`].
+fn listen6(ip6: Option<std::net::Ipv6Addr>, port: u16) -> String {
+    ip6.map(|ip| format!("listen=udp:[{ip}]:{port}"))
+        .unwrap_or_default()
+}
+
+/// The IPv6 listener's alias (requests to it are for us), for [`KamailioOptions::ip6`].
+fn alias6(ip6: Option<std::net::Ipv6Addr>, port: u16) -> String {
+    ip6.map(|ip| format!("alias=\"[{ip}]:{port}\""))
+        .unwrap_or_default()
 }
 
 /// nathelper, for [`KamailioOptions::nat_sdp`].
@@ -459,6 +484,8 @@ mod tests {
                     ("media_route", media_route(ng)),
                     ("media_reply_route", media_reply_route(ng)),
                     ("trusted", trusted),
+                    ("listen6", &listen6(None, 5099)),
+                    ("alias6", &alias6(None, 5099)),
                     ("run_dir", "/tmp/x"),
                     ("stream_listeners", &stream_listeners(None, None)),
                     ("tls_module", ""),
@@ -493,5 +520,9 @@ mod tests {
         assert!(edge.contains("modparam(\"rtpengine\", \"rtpengine_sock\", \"udp:127.0.0.1:2223\")"));
         assert!(edge.contains("onreply_route[MEDIA_EDGE]"));
         assert!(edge.contains("$si == \"127.0.0.2\")"));
+        assert_eq!(
+            listen6(Some("fd00:77::10".parse().unwrap()), 5099),
+            "listen=udp:[fd00:77::10]:5099"
+        );
     }
 }

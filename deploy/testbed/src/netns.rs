@@ -214,6 +214,50 @@ impl NatNet {
     }
 }
 
+/// Two hosts on one dual-stack link, no NAT: Ringback and the carrier, each with an IPv4 and an
+/// IPv6 address (a unique local /64), for trunks reached over IPv6 or both.
+#[derive(Debug)]
+pub struct DualStackNet {
+    /// Where Ringback runs.
+    pub ours: Netns,
+    /// The carrier: trunk (and anything else the test starts there).
+    pub carrier: Netns,
+}
+
+impl DualStackNet {
+    /// Ringback's IPv4 address.
+    pub const OURS_V4: Ipv4Addr = Ipv4Addr::new(10, 88, 0, 2);
+    /// Ringback's IPv6 address.
+    pub const OURS_V6: std::net::Ipv6Addr = std::net::Ipv6Addr::new(0xfd00, 0x88, 0, 0, 0, 0, 0, 2);
+    /// The trunk's IPv4 address.
+    pub const TRUNK_V4: Ipv4Addr = Ipv4Addr::new(10, 88, 0, 10);
+    /// The trunk's IPv6 address.
+    pub const TRUNK_V6: std::net::Ipv6Addr = std::net::Ipv6Addr::new(0xfd00, 0x88, 0, 0, 0, 0, 0, 0x10);
+
+    /// Creates both namespaces and the link. IPv6 addresses skip duplicate address detection, so
+    /// they are usable at once.
+    pub fn create() -> Result<Self> {
+        let id = format!(
+            "rb{}y{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        );
+        let ours = Netns::create(&format!("{id}-us"))?;
+        let carrier = Netns::create(&format!("{id}-car"))?;
+        let (our_if, car_if) = (format!("{id}u"), format!("{id}c"));
+        veth(&ours, &our_if, &carrier, &car_if)?;
+        for (ns, dev, v4, v6) in [
+            (&ours, &our_if, Self::OURS_V4, Self::OURS_V6),
+            (&carrier, &car_if, Self::TRUNK_V4, Self::TRUNK_V6),
+        ] {
+            ns.ip(&["addr", "add", &format!("{v4}/24"), "dev", dev])?;
+            ns.ip(&["-6", "addr", "add", &format!("{v6}/64"), "dev", dev, "nodad"])?;
+            ns.ip(&["link", "set", dev, "up"])?;
+        }
+        Ok(Self { ours, carrier })
+    }
+}
+
 /// A veth pair with one end in each namespace.
 fn veth(a: &Netns, a_if: &str, b: &Netns, b_if: &str) -> Result<()> {
     ip(&[

@@ -323,6 +323,17 @@ pub struct LocalAddrs {
     pub tls: Option<SocketAddr>,
 }
 
+/// Where a datagram for `to` goes on `socket`: an IPv4 address as its IPv4-mapped IPv6 form when
+/// the socket is a dual-stack IPv6 one (which cannot send to an IPv4 socket address as such).
+fn udp_destination(socket: &UdpSocket, to: SocketAddr) -> SocketAddr {
+    match (socket.local_addr(), to.ip()) {
+        (Ok(local), IpAddr::V4(v4)) if local.is_ipv6() => {
+            SocketAddr::new(IpAddr::V6(v4.to_ipv6_mapped()), to.port())
+        }
+        _ => to,
+    }
+}
+
 /// Starts the UDP-only driver on a bound socket; inbound calls are refused with 480.
 pub fn spawn(
     socket: UdpSocket,
@@ -515,6 +526,9 @@ impl Loop {
             tokio::select! {
                 received = self.sockets.udp.recv_from(&mut buf) => match received {
                     Ok((len, from)) => {
+                        // On a dual-stack socket ([::]) IPv4 peers arrive as ::ffff:a.b.c.d: name
+                        // them as the IPv4 addresses trunks are configured with.
+                        let from = SocketAddr::new(from.ip().to_canonical(), from.port());
                         self.learn_route(from.ip());
                         self.endpoint.handle_datagram(Instant::now().into_std(), from, &buf[..len]);
                     }
@@ -548,12 +562,8 @@ impl Loop {
             }
             match transmit.transport {
                 Transport::Udp => {
-                    if let Err(err) = self
-                        .sockets
-                        .udp
-                        .send_to(&transmit.payload, transmit.destination)
-                        .await
-                    {
+                    let to = udp_destination(&self.sockets.udp, transmit.destination);
+                    if let Err(err) = self.sockets.udp.send_to(&transmit.payload, to).await {
                         tracing::warn!(%err, to = %transmit.destination, "SIP send failed");
                     }
                 }

@@ -24,6 +24,12 @@ pub fn local_ip_towards(peer: IpAddr) -> std::io::Result<IpAddr> {
 pub fn check_addresses(config: &EndpointConfig, trunks: &[TrunkConfig]) -> Result<(), AddressError> {
     for trunk in trunks.iter().filter(|t| t.proxy != UNRESOLVED) {
         let peer = trunk.proxy.ip();
+        if config.local_addr.is_ipv4() && peer.is_ipv6() {
+            return Err(AddressError::Family {
+                local: config.local_addr,
+                peer,
+            });
+        }
         let route = local_ip_towards(peer).ok();
         config.advertised_ip(trunk.transport, route, peer)?;
     }
@@ -33,6 +39,19 @@ pub fn check_addresses(config: &EndpointConfig, trunks: &[TrunkConfig]) -> Resul
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_ipv4_socket_cannot_serve_an_ipv6_trunk_and_a_dual_stack_one_serves_both() {
+        let v4 = EndpointConfig::new("0.0.0.0:5080".parse().expect("addr"));
+        let v6_trunk = TrunkConfig::new("t", "[::1]:5060".parse().expect("addr"));
+        assert!(matches!(
+            check_addresses(&v4, std::slice::from_ref(&v6_trunk)),
+            Err(AddressError::Family { .. })
+        ));
+        let dual = EndpointConfig::new("[::]:5080".parse().expect("addr"));
+        let v4_trunk = TrunkConfig::new("t", "127.0.0.1:5060".parse().expect("addr"));
+        assert_eq!(check_addresses(&dual, &[v4_trunk, v6_trunk]), Ok(()));
+    }
 
     #[test]
     fn the_route_to_loopback_is_loopback() {

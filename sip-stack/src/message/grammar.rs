@@ -298,6 +298,9 @@ pub fn params(text: &str) -> Result<Vec<(&str, &str)>, Why> {
                 v
             }
             Some(v) if is_token(v) => v,
+            // Via's `received` carries an IPv6 address without brackets (RFC 3261 25.1 `IPv6address`,
+            // RFC 5118 4.5), which registrars and proxies send to IPv6 clients.
+            Some(v) if v.parse::<std::net::Ipv6Addr>().is_ok() => v,
             Some(_) => return Err("bad parameter value"),
         };
         out.push((name, value));
@@ -560,6 +563,14 @@ mod tests {
         assert_eq!(v.param("branch"), Some("z9hG4bK30239"));
         let v = via("SIP/2.0/UDP 127.0.0.1 : 5080;rport;branch=z9hG4bKx").expect("valid");
         assert_eq!((v.port, v.param("rport")), (Some(5080), Some("")));
+        // An IPv6 client's Via as a registrar returns it: `received` unbracketed (RFC 5118 4.5).
+        let v = via("SIP/2.0/UDP [fd00:88::2]:50811;branch=z9hG4bKx;rport=50811;received=fd00:88::2")
+            .expect("valid");
+        assert_eq!(
+            (v.host, v.param("received")),
+            ("[fd00:88::2]", Some("fd00:88::2"))
+        );
+        assert!(via("SIP/2.0/UDP 10.0.0.1;received=fd00::zz").is_err());
         assert!(via("SIP/2.0/UDP 192.0.2.15;;").is_err());
         assert!(via("SIP/7.0/UDP c.example.com;branch=z9hG4bKkdjuw").is_err());
         assert!(via("SIP/2.0/UDP").is_err());
