@@ -7,13 +7,14 @@
 //! dedicated tokio driver terminating the RTP. The phone plays a chirp into the call; we play a different one.
 //! Each side's recording must hold the other's chirp, found by correlation.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use media_core::opus::OpusParams;
 use media_core::srtp::{SdesKey, SrtpConfig};
 use media_core::{Codec, MediaSession, PayloadType, SessionConfig, Ssrc, UtteranceId};
+use ringback_testbed::badline::{BadLine, Impairment};
 use ringback_testbed::{EventKind, Kamailio, KamailioOptions, Phone, PhoneOptions};
 use sip_stack::sdp::{self, Format, Offer};
 use sip_stack::{CallEvent, EndpointConfig, InviteParams, TrunkConfig, TrunkCredentials, TrunkId};
@@ -128,7 +129,25 @@ fn offer(codec: Codec, port: u16, srtp: bool) -> Offer {
 /// Places a call to a baresip phone offering `codec` only, plays a chirp each way, and returns
 /// the correlation of each chirp in the other side's recording: (phone to us, us to phone).
 async fn chirps_across_a_call(codec: Codec, phone_codecs: &str, srtp: bool) -> (f64, f64) {
-    let dir = temp_dir().join(format!("{}-{srtp}", codec.encoding_name()));
+    let (to_us, to_phone, _) = chirps_across(codec, phone_codecs, srtp, None).await;
+    (to_us, to_phone)
+}
+
+/// What a call over a bad line saw: our session's counters and the line's.
+struct OverTheLine {
+    ours: media_core::MediaStats,
+    line: (u64, u64, u64),
+}
+
+/// As [`chirps_across_a_call`], with the media (both ways) through a [`BadLine`] when `line` is
+/// given: our SDP names the relay, and our session sends to it.
+async fn chirps_across(
+    codec: Codec,
+    phone_codecs: &str,
+    srtp: bool,
+    line: Option<Impairment>,
+) -> (f64, f64, Option<OverTheLine>) {
+    let dir = temp_dir().join(format!("{}-{srtp}-{}", codec.encoding_name(), line.is_some()));
     std::fs::create_dir_all(&dir).expect("dir");
     // The phone's microphone: 1 s of silence, a 2 s chirp up, silence until it is hung up.
     let theirs = chirp(2 * RATE, 300.0, 3000.0, 9000.0);
@@ -168,7 +187,14 @@ async fn chirps_across_a_call(codec: Codec, phone_codecs: &str, srtp: bool) -> (
 
     let rtp = UdpSocket::bind("127.0.0.1:0").await.expect("bind RTP");
     let port = rtp.local_addr().expect("addr").port();
-    let offer = offer(codec, port, srtp);
+    let relay = match line {
+        Some(_) => Some(BadLine::bind().await.expect("relay socket")),
+        None => None,
+    };
+    let mut offer = offer(codec, port, srtp);
+    if let Some(relay) = &relay {
+        offer.port = relay.addr().port();
+    }
     let mut placed = sip
         .invite(InviteParams {
             from_user: None,
@@ -203,7 +229,17 @@ async fn chirps_across_a_call(codec: Codec, phone_codecs: &str, srtp: bool) -> (
         "the phone took our codec: {}",
         String::from_utf8_lossy(&answer)
     );
-    let (remote, pt) = (negotiated.remote, negotiated.codec.payload_type);
+    let (mut remote, pt) = (negotiated.remote, negotiated.codec.payload_type);
+    let running_line = match (relay, line) {
+        (Some(relay), Some(impairment)) => {
+            let ours = SocketAddr::from(([127, 0, 0, 1], port));
+            let relay_addr = relay.addr();
+            let running = relay.start(ours, remote, impairment);
+            remote = relay_addr;
+            Some(running)
+        }
+        _ => None,
+    };
 
     let recording = dir.join("ours.wav");
     let mut config = SessionConfig::new(codec, PayloadType::new(pt).expect("pt"), remote, Ssrc(0x5EED));
@@ -277,7 +313,18 @@ async fn chirps_across_a_call(codec: Codec, phone_codecs: &str, srtp: bool) -> (
         lag / 8
     );
     let _ = std::fs::remove_dir_all(&dir);
-    (to_us, to_phone)
+    let over = running_line.map(|l| {
+        let s = l.stats();
+        OverTheLine {
+            ours: summary.stats,
+            line: (
+                s.received.load(std::sync::atomic::Ordering::Relaxed),
+                s.dropped.load(std::sync::atomic::Ordering::Relaxed),
+                s.forwarded.load(std::sync::atomic::Ordering::Relaxed),
+            ),
+        }
+    });
+    (to_us, to_phone, over)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -321,4 +368,37 @@ async fn srtp_opus_audio_crosses_a_real_baresip_call_both_ways_intact() {
     let (to_us, to_phone) = chirps_across_a_call(Codec::Opus, "opus/48000/2", true).await;
     assert!(to_us > 0.9, "the phone's chirp, decrypted by us: {to_us}");
     assert!(to_phone > 0.9, "our chirp, decrypted by the phone: {to_phone}");
+}
+
+/// A bad line both ways (the kernel's netem is not available here; the testbed's relay does the
+/// same in userspace): 5 % loss, 30 ms delay plus up to 60 ms of jitter (so packets arrive out of
+/// order), 2 % duplicates. The call's counters say what happened, and the audio still gets through.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lossy_jittery_line_is_counted_and_the_audio_still_crosses_it() {
+    let line = Impairment {
+        loss: 0.05,
+        delay: Duration::from_millis(30),
+        jitter: Duration::from_millis(60),
+        duplicate: 0.02,
+        seed: 7,
+    };
+    let (to_us, to_phone, over) = chirps_across(Codec::Pcmu, "PCMU", false, Some(line)).await;
+    let OverTheLine {
+        ours,
+        line: (received, dropped, forwarded),
+    } = over.expect("the line ran");
+    eprintln!("line: {received} in, {dropped} dropped, {forwarded} out; ours: {ours:?}");
+    assert!(
+        dropped > 0 && forwarded > received - dropped,
+        "{received} {dropped} {forwarded}"
+    );
+    assert!(ours.packets_lost > 0, "loss is counted: {ours:?}");
+    assert!(ours.duplicates > 0, "duplicates are counted: {ours:?}");
+    assert!(ours.frames_concealed > 0, "lost frames are concealed: {ours:?}");
+    assert!(
+        ours.jitter_ms > 5.0,
+        "the line's jitter is measured (RFC 3550): {ours:?}"
+    );
+    assert!(to_us > 0.6, "the phone's chirp still heard by us: {to_us}");
+    assert!(to_phone > 0.6, "our chirp still heard by the phone: {to_phone}");
 }

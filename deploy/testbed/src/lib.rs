@@ -19,6 +19,7 @@
 //! - [`Rtpengine`]: a carrier's media edge (Sipwise rtpengine) that kamailio drives when
 //!   [`KamailioOptions::rtpengine`] names it.
 //! - [`StunServer`]: coturn answering STUN Binding requests.
+//! - [`badline`]: a UDP relay that loses, delays, jitters and duplicates one media stream.
 //! - [`netns`]: network namespaces with a NAT router between a LAN and a carrier network, for tests of
 //!   real networks (root only).
 //!
@@ -44,6 +45,7 @@
 //! # }
 //! ```
 
+pub mod badline;
 pub mod certs;
 mod ctrl;
 mod kamailio;
