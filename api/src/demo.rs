@@ -83,6 +83,8 @@ pub struct DemoOptions {
     pub max_bridged_secs: Option<u64>,
     /// `[server] trial_max_call_secs`, when not the default (a trial key's calls).
     pub trial_max_call_secs: Option<u32>,
+    /// The trunk's `max_concurrent_calls`, when not the default (a bridge holds two).
+    pub max_concurrent_calls: Option<usize>,
     /// `[media]` turn-taking settings, when not the defaults (the turn-taking benches compare them).
     pub turn_taking: Option<TurnTaking>,
 }
@@ -117,6 +119,7 @@ impl DemoOptions {
             inbound: Vec::new(),
             max_bridged_secs: None,
             trial_max_call_secs: None,
+            max_concurrent_calls: None,
             turn_taking: None,
         }
     }
@@ -229,6 +232,7 @@ impl DemoSession {
         let mut config = demo_config(&options.data_dir, trunk.addr(), &secret);
         for t in &mut config.trunks {
             t.transfer = options.transfer;
+            t.max_concurrent_calls = options.max_concurrent_calls.or(t.max_concurrent_calls);
         }
         config.inbound.clone_from(&options.inbound);
         for route in &mut config.inbound {

@@ -249,6 +249,7 @@ async fn request(inner: &Inner, trunk: &Trunk, row: &CallRow) -> Result<CallRequ
         Some(number) => Some(BridgeTo {
             number: E164::parse(number).map_err(|e| format!("stored bridge number: {e}"))?,
             mode: trunk.transfer,
+            channels: Some(Arc::clone(&trunk.permits)),
         }),
         None => None,
     };

@@ -103,6 +103,7 @@ async fn answer(inner: Arc<Inner>, call: IncomingCallHandle) {
         bridge: plan.bridge.clone().map(|number| BridgeTo {
             number,
             mode: trunk.transfer,
+            channels: Some(Arc::clone(&trunk.permits)),
         }),
     };
     let (tx, rx) = mpsc::unbounded_channel();

@@ -528,6 +528,45 @@ async fn a_bridge_ends_at_its_limit_when_nobody_hangs_up() {
     assert_eq!(call["sip"]["hangup_by"], "agent", "{call:#}");
 }
 
+/// A bridge is two calls on the trunk: on a trunk allowed one call at a time, the human's leg finds
+/// no free channel, so the human is never dialled and the caller is told nobody could be reached.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bridge_needs_a_free_trunk_channel_for_the_human() {
+    use ringback_testbed::{EventKind, Phone, PhoneOptions};
+    let data = tempfile::tempdir().expect("temp dir");
+    let mut options = DemoOptions::standard(data.path().to_owned());
+    options.prompt = APPOINTMENT.to_owned();
+    options.phone_lines = vec![(10.0, "Can I please speak to a real person?".to_owned())];
+    options.bridge_number = Some("+15560001111".to_owned());
+    options.max_concurrent_calls = Some(1);
+    options.timeout = Duration::from_secs(120);
+    let mut session = demo::DemoSession::start(&options).await.expect("starts");
+    let silence = speech::silence(60.0).expect("silence");
+    let bob = Phone::start(PhoneOptions::new(session.trunk.addr(), &silence).account("bob", "bobpw"))
+        .await
+        .expect("bob starts");
+    session.place_call().await.expect("placed");
+    let run = session.finish().await.expect("the call ends");
+    let call = &run.call;
+    assert_eq!(call["end_reason"], "transfer_failed", "{call:#}");
+    let agent = turns(call, "agent");
+    assert!(
+        agent.iter().any(|t| t["text"]
+            .as_str()
+            .is_some_and(|t| t.contains("could not reach anyone"))),
+        "the caller is told: {agent:#?}"
+    );
+    assert!(
+        !run.trunk_log.contains("REQ INVITE sip:+15560001111"),
+        "the human was never dialled:\n{}",
+        run.trunk_log
+    );
+    assert!(
+        bob.events().iter().all(|e| e.kind != EventKind::CallEstablished),
+        "bob's phone never rang"
+    );
+}
+
 /// A trial key's call is short whatever its workflow allows: `[server] trial_max_call_secs` ends
 /// it after answer (here 10 s, before the callee has even answered the question; the same call
 /// with an operator's key runs to its end, as `e2e_call` shows).

@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use sip_stack::driver::{PlacedCall, SipHandle};
 use sip_stack::sdp::{self, Format, Negotiated, Offer};
 use sip_stack::{CallEvent, CallHandle, InviteParams, TrunkId};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::UdpSocket;
 use tokio::time::Instant;
@@ -43,6 +44,9 @@ pub struct BridgeTo {
     pub number: E164,
     /// The way.
     pub mode: TransferMode,
+    /// The trunk's channels: a bridged hand-off holds one for the human's leg as long as it lasts
+    /// (a bridge is two calls on the trunk), and is refused when none is free. `None`: no limit.
+    pub channels: Option<std::sync::Arc<tokio::sync::Semaphore>>,
 }
 
 /// What the runner needs to know of the caller's leg for a hand-off.
@@ -93,6 +97,8 @@ enum State {
 pub(super) struct Handoff {
     caller: CallerLeg,
     state: State,
+    /// The trunk channel the human's leg holds (bridge mode), released with the hand-off.
+    _channel: Option<tokio::sync::OwnedSemaphorePermit>,
     deadline: Instant,
     /// Whether the caller was offered the human's media (and must be taken back on failure).
     caller_redirected: bool,
@@ -115,12 +121,21 @@ impl Handoff {
                 Ok(Handoff {
                     caller,
                     state: State::Referred,
+                    _channel: None,
                     deadline: now + RING_TIMEOUT + STEP_TIMEOUT,
                     caller_redirected: false,
                 })
             }
             TransferMode::Bridge => {
-                let rtp = UdpSocket::bind((media.rtp_ip, 0))
+                let channel = match &to.channels {
+                    Some(channels) => Some(
+                        Arc::clone(channels)
+                            .try_acquire_owned()
+                            .map_err(|_| "no free trunk channel for the human's leg".to_owned())?,
+                    ),
+                    None => None,
+                };
+                let rtp = UdpSocket::bind((super::rtp_bind_ip(media.rtp_ip, caller.offer.address), 0))
                     .await
                     .map_err(|e| format!("cannot bind an RTP socket: {e}"))?;
                 let port = rtp.local_addr().map_err(|e| e.to_string())?.port();
@@ -146,6 +161,7 @@ impl Handoff {
                     .map_err(|e| format!("SIP: {e}"))?;
                 Ok(Handoff {
                     caller,
+                    _channel: channel,
                     state: State::Dialing {
                         human,
                         _rtp: rtp,
