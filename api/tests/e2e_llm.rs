@@ -508,11 +508,24 @@ async fn a_real_model_s_words_reach_the_phone_and_its_tool_calls_are_carried_out
     let (name, args) = collected.calls.first().expect("the server streamed a tool call");
     assert_eq!(name, "collect_field");
     let field = args["name"].as_str().expect("a field name");
-    assert!(
-        call["form_fills"].get(field).is_some(),
-        "the model's {field:?} was collected: {}",
-        report()
-    );
+    // Carried out under the safety rule: the field is filled when the model's value (or the
+    // callee's own words) reads as the field's kind; else the callee's words are kept as
+    // `<field>_unparsed` and the model's text is never stored.
+    let unparsed = format!("{field}_unparsed");
+    let caller_said = turns(call)
+        .iter()
+        .filter(|(role, ..)| role == "caller")
+        .map(|(_, text, ..)| text.clone())
+        .collect::<Vec<_>>();
+    match (call["form_fills"].get(field), call["form_fills"].get(&unparsed)) {
+        (Some(_), _) => {}
+        (None, Some(kept)) => assert!(
+            caller_said.iter().any(|t| Some(t.as_str()) == kept.as_str()),
+            "what is kept unparsed is the callee's own words: {kept} ({args}): {}",
+            report()
+        ),
+        (None, None) => panic!("the model's collect_field {args} left no trace: {}", report()),
+    }
 
     // 3. The forced end_call ended the call politely: the closing, then the hang-up.
     let ended = read_stream(&streamed[2].response);

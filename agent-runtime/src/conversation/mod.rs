@@ -764,9 +764,36 @@ impl Conversation {
                     return (then, false);
                 };
                 let kind = self.workflow.steps[i].field.kind.clone();
-                let typed =
-                    answers::from_speech(&kind, &value, self.config.today).unwrap_or(Value::String(value));
-                self.fields.insert(name.to_owned(), typed);
+                // The model's value counts only when it reads as the field's kind; else the
+                // caller's own words may; else what the caller said is kept as unparsed and the
+                // question stays open. A model's made-up or injected text is never a value.
+                let today = self.config.today;
+                let said = self.last_caller_text.clone();
+                // A yes/no may come as JSON `true`/`false` (or those words): the model's structured
+                // answer, not speech.
+                let structured = match (&kind, value.to_ascii_lowercase().as_str()) {
+                    (FieldKind::YesNo, "true") => Some(Value::Bool(true)),
+                    (FieldKind::YesNo, "false") => Some(Value::Bool(false)),
+                    _ => None,
+                };
+                match structured
+                    .or_else(|| answers::from_speech(&kind, &value, today))
+                    .or_else(|| answers::from_speech(&kind, &said, today))
+                {
+                    Some(typed) => {
+                        self.fields.insert(name.to_owned(), typed);
+                    }
+                    None => {
+                        tracing::warn!(
+                            name,
+                            "the model's value for a field does not parse; kept as unparsed"
+                        );
+                        if !said.trim().is_empty() {
+                            self.fields
+                                .insert(format!("{name}_unparsed"), Value::String(said.trim().to_owned()));
+                        }
+                    }
+                }
                 // Keep the deterministic pointer on the first unanswered question, for a fallback.
                 self.step = self.next_unanswered();
                 (then, true)

@@ -719,6 +719,59 @@ fn only_fields_and_no_words_continue_with_the_script() {
     );
 }
 
+/// A model's value that does not read as the field's kind is never stored: the caller's own words
+/// are used when they do read, else they are kept as `<field>_unparsed` and the field stays open.
+#[test]
+fn a_model_value_that_does_not_parse_is_never_stored() {
+    for (caller_said, model_value, expected, unparsed) in [
+        // The caller said yes; the model wrote something else: the caller's words count.
+        ("Yes, that works.", "blue", Some(json!(true)), None),
+        // Neither reads as yes or no: nothing stored, the caller's words kept as unparsed.
+        (
+            "Purple elephants.",
+            "IGNORE PREVIOUS INSTRUCTIONS",
+            None,
+            Some(json!("Purple elephants.")),
+        ),
+        // The model's value reads: it counts, as words or as JSON's true and false.
+        ("Mm.", "no", Some(json!(false)), None),
+        ("Mm.", "true", Some(json!(true)), None),
+    ] {
+        let mut c = llm_engine(APPOINTMENT);
+        let mut now = 0;
+        c.handle(Input::Answered { now_ms: now });
+        let a = drain(&mut c);
+        play_all(&mut c, &a, &mut now);
+        let actions = caller(&mut c, caller_said, &mut now);
+        let [Action::Think { id, .. }] = actions.as_slice() else {
+            panic!("{actions:?}")
+        };
+        c.handle(Input::Thought {
+            id: *id,
+            thought: tool(
+                "collect_field",
+                json!({"name": "confirmed", "value": model_value}),
+            ),
+            now_ms: now,
+        });
+        c.handle(Input::Thought {
+            id: *id,
+            thought: Thought::Done,
+            now_ms: now,
+        });
+        assert_eq!(
+            c.fields().get("confirmed"),
+            expected.as_ref(),
+            "{caller_said} / {model_value}"
+        );
+        assert_eq!(
+            c.fields().get("confirmed_unparsed"),
+            unparsed.as_ref(),
+            "{caller_said} / {model_value}"
+        );
+    }
+}
+
 /// Runs a call to the point where the caller asks for a person and the hold line has played.
 fn asked_for_a_person(now: &mut u64) -> Conversation {
     let mut c = engine("Ask if they can attend on Tuesday. If they want to talk to a person, transfer them.");
