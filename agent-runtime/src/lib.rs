@@ -9,6 +9,8 @@ pub mod call;
 pub mod compiler;
 pub mod conversation;
 pub mod extract;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod llm;
 pub mod outcome;
 pub mod phone;

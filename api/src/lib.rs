@@ -9,6 +9,8 @@ pub mod config;
 pub mod demo;
 mod dispatch;
 pub mod events;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod http;
 pub mod https;
 mod inbound;

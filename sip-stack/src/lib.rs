@@ -16,6 +16,8 @@ pub mod digest;
 #[cfg(feature = "driver")]
 pub mod driver;
 pub mod endpoint;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod guard;
 pub mod identity;
 pub mod message;

@@ -1,5 +1,7 @@
-//! Replays the saved fuzz corpus (`fuzz/corpus/{sip_message,sdp}`) through the parsers: the CI smoke
-//! run of the fuzz targets. Every input must be handled without a panic.
+//! Replays the saved fuzz corpus (`fuzz/corpus/{sip_message,sdp,endpoint,stream_framer,digest}`)
+//! through the parsers and the bodies of the fuzz targets (`sip_stack::fuzzing`): the CI smoke run
+//! of the fuzz targets. Every input must be handled without a panic; the seeds must still reach
+//! what they were written to reach.
 
 use std::path::Path;
 
@@ -56,4 +58,49 @@ fn sdp_corpus() {
     }
     assert!(parsed >= 1, "the valid seed still parses");
     assert!(answered >= 1, "and an offer among them is answered");
+}
+
+#[test]
+fn endpoint_corpus() {
+    let mut runs = Vec::new();
+    for (name, bytes) in corpus("endpoint") {
+        runs.push((name, sip_stack::fuzzing::endpoint(&bytes)));
+    }
+    let run = |seed: &str| {
+        runs.iter()
+            .find(|(name, _)| name == seed)
+            .map(|(_, reached)| *reached)
+            .unwrap_or_else(|| panic!("seed {seed} is in the corpus"))
+    };
+    assert!(
+        run("register_challenge").registered,
+        "the challenged REGISTER succeeds"
+    );
+    let inbound = run("inbound_from_trunk");
+    assert!(
+        inbound.incoming == 1 && inbound.answered == 1 && inbound.ended == 1,
+        "{inbound:?}"
+    );
+    let stranger = run("stranger_challenge");
+    assert!(
+        stranger.incoming == 1 && stranger.answered == 1,
+        "answered its 407: {stranger:?}"
+    );
+    let outbound = run("outbound_call");
+    assert!(outbound.answered == 1 && outbound.ended == 1, "{outbound:?}");
+    assert_eq!(run("inbound_cancel").ended, 1, "the CANCEL ends the call");
+}
+
+#[test]
+fn stream_framer_corpus() {
+    for (_, bytes) in corpus("stream_framer") {
+        sip_stack::fuzzing::stream_framer(&bytes);
+    }
+}
+
+#[test]
+fn digest_corpus() {
+    for (_, bytes) in corpus("digest") {
+        sip_stack::fuzzing::digest(&bytes);
+    }
 }

@@ -6,7 +6,7 @@
 mod client;
 mod model;
 mod sentences;
-mod sse;
+pub(crate) mod sse;
 
 pub use client::{LlmClient, LlmError, LlmStream};
 pub use model::{MAX_MODEL_CHARS, ModelName, ModelNameError};

@@ -36,24 +36,117 @@ pub(super) async fn handle(
     Extension(ClientSource(source)): Extension<ClientSource>,
     body: Bytes,
 ) -> Response {
-    let message: Value = match serde_json::from_slice(&body) {
-        Ok(v) => v,
-        Err(_) => return rpc_error(Value::Null, -32700, "parse error"),
+    let (id, method) = match read(&body) {
+        Err(RpcError { code, message }) => return rpc_error(Value::Null, code, message),
+        // A notification (or a response to us): accepted, nothing to say.
+        Ok(Rpc::Notification) => return StatusCode::ACCEPTED.into_response(),
+        Ok(Rpc::Request { id, method }) => (id, method),
     };
+    let result = match method {
+        RpcMethod::ToolsCall { name, args } => match call_tool(&state, &caller, source, &name, &args).await {
+            ToolResult::Ok(value) => Ok(tool_result(value, false)),
+            ToolResult::Failed(message) => Ok(tool_result(json!({ "error": message }), true)),
+            ToolResult::Unknown => Err((-32602, format!("unknown tool {name:?}"))),
+        },
+        other => answer(other),
+    };
+    match result {
+        Ok(result) => Json(json!({ "jsonrpc": "2.0", "id": id, "result": result })).into_response(),
+        Err((code, message)) => rpc_error(id, code, &message),
+    }
+}
+
+/// One JSON-RPC message as read from a body, before anything is looked up.
+#[derive(Debug)]
+pub(crate) enum Rpc {
+    /// A notification, or a response to us (no id or no method).
+    Notification,
+    /// A request to answer under `id`.
+    Request {
+        /// The request's id, echoed in the answer.
+        id: Value,
+        /// What it asks.
+        method: RpcMethod,
+    },
+}
+
+/// The methods of a request.
+#[derive(Debug)]
+pub(crate) enum RpcMethod {
+    /// `initialize`, with the protocol revision the client asked for, if any.
+    Initialize(Option<String>),
+    /// `ping`.
+    Ping,
+    /// `tools/list`.
+    ToolsList,
+    /// `tools/call`: a tool's name and its arguments (an empty object when absent).
+    ToolsCall {
+        /// The tool.
+        name: String,
+        /// Its arguments.
+        args: Value,
+    },
+    /// Anything else.
+    Other(String),
+}
+
+/// A body that is not one JSON-RPC message: answered with this code, and no id.
+#[derive(Debug)]
+pub(crate) struct RpcError {
+    code: i64,
+    message: &'static str,
+}
+
+/// Reads a body as one JSON-RPC message. Pure, so the fuzzer reaches it without a store.
+pub(crate) fn read(body: &[u8]) -> Result<Rpc, RpcError> {
+    let message: Value = serde_json::from_slice(body).map_err(|_| RpcError {
+        code: -32700,
+        message: "parse error",
+    })?;
     let Some(obj) = message.as_object() else {
-        return rpc_error(Value::Null, -32600, "expected one JSON-RPC message object");
+        return Err(RpcError {
+            code: -32600,
+            message: "expected one JSON-RPC message object",
+        });
     };
     let id = obj.get("id").cloned();
     let method = obj.get("method").and_then(Value::as_str);
     let (Some(id), Some(method)) = (id, method) else {
-        // A notification (or a response to us): accepted, nothing to say.
-        return StatusCode::ACCEPTED.into_response();
+        return Ok(Rpc::Notification);
     };
     let params = obj.get("params").cloned().unwrap_or(Value::Null);
-    let result = match method {
-        "initialize" => {
-            let asked = params.get("protocolVersion").and_then(Value::as_str);
-            let version = asked.filter(|v| KNOWN_PROTOCOLS.contains(v)).unwrap_or(PROTOCOL);
+    let method = match method {
+        "initialize" => RpcMethod::Initialize(
+            params
+                .get("protocolVersion")
+                .and_then(Value::as_str)
+                .map(str::to_owned),
+        ),
+        "ping" => RpcMethod::Ping,
+        "tools/list" => RpcMethod::ToolsList,
+        "tools/call" => RpcMethod::ToolsCall {
+            name: params
+                .get("name")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned(),
+            args: params.get("arguments").cloned().unwrap_or_else(|| json!({})),
+        },
+        other => RpcMethod::Other(other.to_owned()),
+    };
+    Ok(Rpc::Request { id, method })
+}
+
+/// The answer to a method that needs no state (all but `tools/call`, which is answered as an
+/// unknown tool here): the result, or an error code and message.
+pub(crate) fn answer(method: RpcMethod) -> Result<Value, (i64, String)> {
+    match method {
+        RpcMethod::Initialize(asked) => {
+            let version = asked
+                .as_deref()
+                .and_then(|v| KNOWN_PROTOCOLS.iter().find(|k| **k == v))
+                .copied()
+                .unwrap_or(PROTOCOL);
             Ok(json!({
                 "protocolVersion": version,
                 "capabilities": { "tools": { "listChanged": false } },
@@ -62,22 +155,77 @@ pub(super) async fn handle(
                     get_call_status until lifecycle is finalized. Every call starts with the agent saying it is an AI."
             }))
         }
-        "ping" => Ok(json!({})),
-        "tools/list" => Ok(json!({ "tools": tools() })),
-        "tools/call" => {
-            let name = params.get("name").and_then(Value::as_str).unwrap_or_default();
-            let args = params.get("arguments").cloned().unwrap_or_else(|| json!({}));
-            match call_tool(&state, &caller, source, name, &args).await {
-                ToolResult::Ok(value) => Ok(tool_result(value, false)),
-                ToolResult::Failed(message) => Ok(tool_result(json!({ "error": message }), true)),
-                ToolResult::Unknown => Err((-32602, format!("unknown tool {name:?}"))),
-            }
-        }
-        other => Err((-32601, format!("method {other:?} not found"))),
-    };
-    match result {
-        Ok(result) => Json(json!({ "jsonrpc": "2.0", "id": id, "result": result })).into_response(),
-        Err((code, message)) => rpc_error(id, code, &message),
+        RpcMethod::Ping => Ok(json!({})),
+        RpcMethod::ToolsList => Ok(json!({ "tools": tools() })),
+        RpcMethod::ToolsCall { name, .. } => Err((-32602, format!("unknown tool {name:?}"))),
+        RpcMethod::Other(other) => Err((-32601, format!("method {other:?} not found"))),
+    }
+}
+
+/// A tool call's arguments as the tools read them, before the store is asked anything.
+#[derive(Debug)]
+pub(crate) enum ToolRequest {
+    /// `call_phone`: `to` and `task` present.
+    CallPhone {
+        /// The number to call, as given.
+        to: String,
+        /// The agent's task.
+        task: String,
+        /// Where to deliver the completion callback.
+        callback_url: Option<String>,
+        /// The caller id asked for.
+        from: Option<String>,
+        /// The repeat-safe key.
+        idempotency_key: Option<String>,
+    },
+    /// `get_call_status` or `get_recording` (`recording`) of a call id.
+    Call {
+        /// The call id, as given.
+        id: String,
+        /// Whether the recording is asked for rather than the status.
+        recording: bool,
+    },
+    /// `list_calls` with its filters.
+    List(ListQuery),
+    /// A known tool without its required arguments: the message to answer with.
+    Missing(&'static str),
+    /// No such tool.
+    Unknown,
+}
+
+/// Reads a tool call's arguments. Pure, so the fuzzer reaches it without a store.
+pub(crate) fn tool_request(name: &str, args: &Value) -> ToolRequest {
+    match name {
+        "call_phone" => match (arg(args, "to"), arg(args, "task")) {
+            (Some(to), Some(task)) => ToolRequest::CallPhone {
+                to,
+                task,
+                callback_url: arg(args, "callback_url"),
+                from: arg(args, "from"),
+                idempotency_key: arg(args, "idempotency_key"),
+            },
+            _ => ToolRequest::Missing("`to` and `task` are required"),
+        },
+        "get_call_status" | "get_recording" => match arg(args, "call_id") {
+            Some(id) => ToolRequest::Call {
+                id,
+                recording: name == "get_recording",
+            },
+            None => ToolRequest::Missing("`call_id` is required"),
+        },
+        "list_calls" => ToolRequest::List(ListQuery {
+            lifecycle: arg(args, "lifecycle"),
+            outcome: arg(args, "outcome"),
+            to: None,
+            created_after: None,
+            created_before: None,
+            limit: args
+                .get("limit")
+                .and_then(Value::as_u64)
+                .map(|l| u32::try_from(l).unwrap_or(u32::MAX)),
+            cursor: arg(args, "cursor"),
+        }),
+        _ => ToolRequest::Unknown,
     }
 }
 
@@ -180,22 +328,25 @@ async fn call_tool(
                 serde_json::to_value(c).map_err(|e| super::ApiError::internal(&e).message().to_owned())
             })
     };
-    let result: Result<Value, String> = match name {
-        "call_phone" => {
-            let (Some(to), Some(task)) = (arg(args, "to"), arg(args, "task")) else {
-                return ToolResult::Failed("`to` and `task` are required".to_owned());
-            };
+    let result: Result<Value, String> = match tool_request(name, args) {
+        ToolRequest::CallPhone {
+            to,
+            task,
+            callback_url,
+            from,
+            idempotency_key,
+        } => {
             let spec = CallSpec {
                 face: Face::V1,
                 to,
                 workflow: WorkflowSource::Prompt(task),
-                callback_url: arg(args, "callback_url"),
+                callback_url,
                 metadata: None,
                 trunk: None,
                 bridge_number: None,
-                from: arg(args, "from"),
+                from,
                 model: None,
-                idempotency_key: arg(args, "idempotency_key"),
+                idempotency_key,
                 source,
             };
             match state.service.create(&caller.0.id, spec).await {
@@ -208,50 +359,32 @@ async fn call_tool(
                 Err(err) => Err(super::ApiError::from(err).message().to_owned()),
             }
         }
-        "get_call_status" | "get_recording" => {
-            let Some(id) = arg(args, "call_id") else {
-                return ToolResult::Failed("`call_id` is required".to_owned());
-            };
-            match owned_call(state, caller, &id).await {
-                Err(_) => Err(format!("no call {id}")),
-                Ok(row) if name == "get_call_status" => render(&row),
-                Ok(row) => match &row.recording_path {
-                    None => Err("this call has no recording".to_owned()),
-                    Some(path) => {
-                        let bytes = tokio::fs::metadata(path).await.map(|m| m.len()).ok();
-                        Ok(json!({
-                            "call_id": row.id,
-                            "recording_url": format!("{}/v1/calls/{}/recording", state.service.public_url(), row.id),
-                            "content_type": "audio/wav",
-                            "bytes": bytes,
-                        }))
-                    }
-                },
-            }
-        }
-        "list_calls" => {
-            let query = ListQuery {
-                lifecycle: arg(args, "lifecycle"),
-                outcome: arg(args, "outcome"),
-                to: None,
-                created_after: None,
-                created_before: None,
-                limit: args
-                    .get("limit")
-                    .and_then(Value::as_u64)
-                    .map(|l| u32::try_from(l).unwrap_or(u32::MAX)),
-                cursor: arg(args, "cursor"),
-            };
-            match list(state, caller, query).await {
-                Ok((rows, next_cursor)) => rows
-                    .iter()
-                    .map(render)
-                    .collect::<Result<Vec<_>, _>>()
-                    .map(|data| json!({ "data": data, "next_cursor": next_cursor })),
-                Err(err) => Err(err.message().to_owned()),
-            }
-        }
-        _ => return ToolResult::Unknown,
+        ToolRequest::Call { id, recording } => match owned_call(state, caller, &id).await {
+            Err(_) => Err(format!("no call {id}")),
+            Ok(row) if !recording => render(&row),
+            Ok(row) => match &row.recording_path {
+                None => Err("this call has no recording".to_owned()),
+                Some(path) => {
+                    let bytes = tokio::fs::metadata(path).await.map(|m| m.len()).ok();
+                    Ok(json!({
+                        "call_id": row.id,
+                        "recording_url": format!("{}/v1/calls/{}/recording", state.service.public_url(), row.id),
+                        "content_type": "audio/wav",
+                        "bytes": bytes,
+                    }))
+                }
+            },
+        },
+        ToolRequest::List(query) => match list(state, caller, query).await {
+            Ok((rows, next_cursor)) => rows
+                .iter()
+                .map(render)
+                .collect::<Result<Vec<_>, _>>()
+                .map(|data| json!({ "data": data, "next_cursor": next_cursor })),
+            Err(err) => Err(err.message().to_owned()),
+        },
+        ToolRequest::Missing(message) => return ToolResult::Failed(message.to_owned()),
+        ToolRequest::Unknown => return ToolResult::Unknown,
     };
     match result {
         Ok(v) => ToolResult::Ok(v),

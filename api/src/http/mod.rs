@@ -8,7 +8,7 @@
 
 mod compat;
 mod error;
-mod mcp;
+pub(crate) mod mcp;
 mod openapi;
 mod ops;
 pub mod trial;
