@@ -49,6 +49,10 @@ pub enum SrtpError {
     /// A master key index (MKI) or several keys, which we do not support.
     #[error("SRTP MKI or multiple keys are not supported")]
     Mki,
+    /// An RFC 8285 header extension element runs past the end of its block. Refused before
+    /// `webrtc-srtp` reads the header: its parser (rtp 0.17) panics on such an element.
+    #[error("RTP header extension element runs past its block")]
+    BadHeaderExtension,
     /// Too short to be an SRTP or SRTCP packet.
     #[error("packet of {0} bytes is too short for SRTP")]
     TooShort(usize),
@@ -188,6 +192,7 @@ impl SrtpSession {
     /// Encrypts the RTP packet in `buf[..len]` in place, returning the new length (10 more).
     pub fn protect_rtp(&mut self, buf: &mut [u8], len: usize) -> Result<usize, SrtpError> {
         let plain = buf.get(..len).ok_or(SrtpError::TooShort(len))?;
+        check_header_extension(plain)?;
         let protected = self.outbound.encrypt_rtp(plain)?;
         copy_into(&protected, buf)
     }
@@ -204,6 +209,7 @@ impl SrtpSession {
         if packet.len() < crate::rtp::RTP_HEADER_LEN + RTP_OVERHEAD {
             return Err(SrtpError::TooShort(packet.len()));
         }
+        check_header_extension(packet)?;
         let plain = self.inbound.decrypt_rtp(packet)?;
         copy_into(&plain, out)
     }
@@ -233,6 +239,57 @@ fn copy_into(bytes: &[u8], buf: &mut [u8]) -> Result<usize, SrtpError> {
     Ok(bytes.len())
 }
 
+/// Checks the RFC 8285 header extension of an RTP packet before `webrtc-srtp` sees it. The SRTP
+/// header is in the clear and is parsed (rtp 0.17, `Header::unmarshal`) before anything is
+/// authenticated, and that parser takes each one- or two-byte element's length on trust: an
+/// element longer than what is left of the packet makes it panic (`copy_to_bytes` out of bounds),
+/// so one forged datagram from anyone the session still listens to would take the media thread
+/// down (found by the `rtp_session` fuzz target). We ask what RFC 8285 asks: every element ends
+/// inside the extension block, which ends inside the packet. Other profiles are one opaque block,
+/// which rtp 0.17 bounds itself.
+fn check_header_extension(packet: &[u8]) -> Result<(), SrtpError> {
+    const ONE_BYTE: u16 = 0xBEDE;
+    const TWO_BYTE: u16 = 0x1000;
+    let Some(&first) = packet.first() else {
+        return Err(SrtpError::TooShort(0));
+    };
+    if first & 0x10 == 0 {
+        return Ok(());
+    }
+    let start = crate::rtp::RTP_HEADER_LEN + 4 * usize::from(first & 0x0F);
+    let Some(&[p0, p1, l0, l1]) = packet.get(start..start + 4) else {
+        return Err(SrtpError::BadHeaderExtension);
+    };
+    let len = 4 * usize::from(u16::from_be_bytes([l0, l1]));
+    let block = packet
+        .get(start + 4..start + 4 + len)
+        .ok_or(SrtpError::BadHeaderExtension)?;
+    let two_byte = match u16::from_be_bytes([p0, p1]) {
+        ONE_BYTE => false,
+        TWO_BYTE => true,
+        _ => return Ok(()),
+    };
+    let mut at = 0;
+    while let Some(&b) = block.get(at) {
+        if b == 0 {
+            at += 1; // padding
+            continue;
+        }
+        if two_byte {
+            let n = block.get(at + 1).ok_or(SrtpError::BadHeaderExtension)?;
+            at += 2 + usize::from(*n);
+        } else if b >> 4 == 0xF {
+            break; // the reserved id ends the block (RFC 8285 4.2)
+        } else {
+            at += 1 + usize::from(b & 0x0F) + 1;
+        }
+        if at > block.len() {
+            return Err(SrtpError::BadHeaderExtension);
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -251,6 +308,56 @@ mod tests {
         .expect("alice");
         let bob = SrtpSession::new(&SrtpConfig { local: b, remote: a }).expect("bob");
         (alice, bob)
+    }
+
+    /// An RTP header with an RFC 8285 extension block (`profile`, `block`) and a short payload.
+    fn with_extension(profile: u16, block: &[u8]) -> Vec<u8> {
+        let mut packet = vec![0x90, 0, 0, 1, 0, 0, 0, 160, 0, 0, 0x0a, 0xbc];
+        packet.extend_from_slice(&profile.to_be_bytes());
+        packet.extend_from_slice(&u16::try_from(block.len() / 4).expect("small").to_be_bytes());
+        packet.extend_from_slice(block);
+        packet.extend_from_slice(&[0xff; 20]);
+        packet
+    }
+
+    #[test]
+    fn an_extension_element_past_its_block_is_refused_not_a_panic() {
+        // The rtp_session fuzz target's find: rtp 0.17 panicked on these, before authentication.
+        let (mut alice, mut bob) = pair();
+        let one_byte = with_extension(0xBEDE, &[0x1f, 0, 0, 0]); // id 1, 16 bytes, in a 4-byte block
+        let two_byte = with_extension(0x1000, &[0x01, 0x78, 0, 0]); // id 1, 120 bytes
+        let dangling = with_extension(0x1000, &[0, 0, 0, 0x01]); // a length byte past the block
+        for packet in [one_byte, two_byte, dangling] {
+            let mut out = [0u8; 256];
+            assert!(matches!(
+                bob.unprotect_rtp(&packet, &mut out),
+                Err(SrtpError::BadHeaderExtension)
+            ));
+            let mut buf = packet.clone();
+            buf.resize(packet.len() + RTP_OVERHEAD, 0);
+            assert!(matches!(
+                alice.protect_rtp(&mut buf, packet.len()),
+                Err(SrtpError::BadHeaderExtension)
+            ));
+        }
+    }
+
+    #[test]
+    fn a_sound_extension_still_passes() {
+        // A one-byte element (id 1, 2 bytes) and padding; two-byte elements (id 1, 3 bytes; id 2,
+        // none) and padding.
+        for packet in [
+            with_extension(0xBEDE, &[0x11, 0xaa, 0xbb, 0x00]),
+            with_extension(0x1000, &[0x01, 0x03, 0xaa, 0xbb, 0xcc, 0x02, 0x00, 0x00]),
+        ] {
+            let (mut alice, mut bob) = pair();
+            let mut buf = packet.clone();
+            buf.resize(packet.len() + RTP_OVERHEAD, 0);
+            let n = alice.protect_rtp(&mut buf, packet.len()).expect("protects");
+            let mut out = [0u8; 256];
+            let m = bob.unprotect_rtp(&buf[..n], &mut out).expect("opens");
+            assert_eq!(&out[..m], &packet[..]);
+        }
     }
 
     #[test]

@@ -40,6 +40,10 @@ struct PartialCall {
 
 /// The most tool calls one answer may make (the tools offered are fewer).
 const MAX_TOOL_CALLS: usize = 16;
+/// The longest line kept while waiting for its end. One event is one chunk of a phone answer (a few
+/// tokens, or a tool call's fragment); a server that never sends a newline must not make us buffer
+/// until the answer's timeout.
+const MAX_LINE: usize = 1 << 20;
 
 /// Why a stream is unusable.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -61,8 +65,12 @@ impl EventParser {
             if b == b'\n' {
                 let line = std::mem::take(&mut self.line);
                 self.line_done(&line, &mut out)?;
-            } else {
+            } else if self.line.len() < MAX_LINE {
                 self.line.push(b);
+            } else {
+                return Err(StreamError::Malformed(format!(
+                    "a line longer than {MAX_LINE} bytes"
+                )));
             }
         }
         Ok(out)
@@ -414,6 +422,21 @@ mod tests {
         let mut p = EventParser::default();
         let line = "data: {\"choices\":[{\"delta\":{\"tool_calls\":[{\"index\":4000000000,\"function\":{\"name\":\"end_call\"}}]}}]}\n";
         assert!(matches!(p.push(line.as_bytes()), Err(StreamError::Malformed(_))));
+    }
+
+    #[test]
+    fn a_line_without_end_is_refused_before_it_grows_without_bound() {
+        let mut p = EventParser::default();
+        let chunk = vec![b'x'; 64 * 1024];
+        let mut pushed = 0;
+        let err = loop {
+            match p.push(&chunk) {
+                Ok(_) => pushed += chunk.len(),
+                Err(err) => break err,
+            }
+            assert!(pushed <= MAX_LINE, "still buffering after {pushed} bytes");
+        };
+        assert!(matches!(err, StreamError::Malformed(_)));
     }
 
     #[test]
