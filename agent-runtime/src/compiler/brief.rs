@@ -44,6 +44,16 @@ pub fn as_prose(prompt: &str) -> Option<String> {
     let mut task: Option<String> = None;
     let mut when: Option<String> = None;
     let mut rest = Vec::new();
+    // Questions written as data ({"collect": {"wedding_date": "date"}}, {"questions": [{"q": ...,
+    // "options": [...]}]}) become one ask each, in the written order.
+    let (asked, entries): (Vec<_>, Vec<_>) = entries.into_iter().partition(|(k, v)| {
+        let k = k.replace(['_', '-'], " ").to_lowercase();
+        matches!(
+            k.trim(),
+            "collect" | "ask" | "questions" | "question" | "find out" | "fields" | "gather" | "also ask"
+        ) && (v.is_object() || v.as_array().is_some_and(|a| a.iter().any(Value::is_object)))
+    });
+    let mut asks: Vec<String> = asked.iter().flat_map(|(_, v)| asks_in(v, trimmed)).collect();
     walk(&entries, &mut |key, value| {
         let words = key.replace(['_', '-'], " ").to_lowercase();
         let words = words.trim();
@@ -57,6 +67,9 @@ pub fn as_prose(prompt: &str) -> Option<String> {
             "restaurant" | "business" | "company" | "organization" | "organisation" | "org" | "caller"
             | "from" | "brand" | "clinic" | "practice" | "calling for" | "on behalf of" | "store" => {
                 lines.push(format!("You are calling on behalf of {value}."));
+            }
+            "survey" | "survey for" | "audience" => {
+                lines.push(format!("Survey for {value}."));
             }
             "guest" | "customer" | "name" | "callee" | "contact" | "lead name" | "lead" | "patient"
             | "client" | "to" | "customer name" | "contact name" | "person" | "recipient" => {
@@ -94,8 +107,124 @@ pub fn as_prose(prompt: &str) -> Option<String> {
         rest.push(format!("When: {}", end(&w)));
     }
     out.extend(lines);
+    out.append(&mut asks);
     out.extend(rest);
     Some(out.join("\n"))
+}
+
+/// One "Ask ..." sentence per question a data value holds: an object's keys are the fields
+/// (their values say the kind: "date", "number", "one of A, B, C"); an array's objects hold a
+/// question ("q", "question", "text") with its options, scale or type.
+fn asks_in(value: &Value, raw: &str) -> Vec<String> {
+    match value {
+        Value::Object(fields) => in_written_order(fields, raw)
+            .into_iter()
+            .map(|(name, about)| {
+                let words = name.replace(['_', '-'], " ");
+                let about = about.as_str().unwrap_or("").trim();
+                let lower = about.to_lowercase();
+                if let Some(options) = lower
+                    .strip_prefix("one of ")
+                    .or_else(|| lower.strip_prefix("choice of "))
+                    .or_else(|| lower.strip_prefix("choose from "))
+                {
+                    let options = &about[about.len() - options.len()..];
+                    format!("Ask which {words} they want: {}.", or_list(options))
+                } else if lower.contains("yes/no") || lower == "yes or no" || lower == "boolean" {
+                    format!("Ask about {words} (y/n).")
+                } else {
+                    format!("Ask for their {words}.")
+                }
+            })
+            .collect(),
+        Value::Array(items) => items
+            .iter()
+            .filter_map(|item| match item {
+                Value::String(q) => Some(format!("Ask: {}", end(q))),
+                Value::Object(o) => {
+                    let text = ["q", "question", "text", "ask"]
+                        .iter()
+                        .find_map(|k| o.get(*k).and_then(Value::as_str))?
+                        .trim()
+                        .trim_end_matches(['.', '?']);
+                    let note = if let Some(options) = o.get("options").and_then(Value::as_array) {
+                        let options: Vec<&str> = options.iter().filter_map(Value::as_str).collect();
+                        format!(" ({})", or_list(&options.join(", ")))
+                    } else if let Some(scale) = o.get("scale").and_then(Value::as_str) {
+                        format!(" ({scale})")
+                    } else if o
+                        .get("type")
+                        .and_then(Value::as_str)
+                        .is_some_and(|t| t.contains("yes") || t == "boolean")
+                    {
+                        " (y/n)".to_owned()
+                    } else {
+                        String::new()
+                    };
+                    let question = text.split_whitespace().next().is_some_and(|w| {
+                        matches!(
+                            w.to_lowercase().as_str(),
+                            "how"
+                                | "what"
+                                | "which"
+                                | "when"
+                                | "where"
+                                | "who"
+                                | "why"
+                                | "would"
+                                | "will"
+                                | "do"
+                                | "does"
+                                | "did"
+                                | "are"
+                                | "is"
+                                | "can"
+                                | "could"
+                                | "have"
+                                | "should"
+                        )
+                    });
+                    Some(if question {
+                        format!("Ask: {text}{note}?")
+                    } else {
+                        format!("Ask about their {}{note}.", text.to_lowercase())
+                    })
+                }
+                _ => None,
+            })
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// A nested object's entries in the order the brief wrote them (serde_json's map sorts them): by
+/// where each key first stands in the raw text.
+fn in_written_order<'a>(
+    fields: &'a serde_json::Map<String, Value>,
+    raw: &str,
+) -> Vec<(&'a String, &'a Value)> {
+    let mut entries: Vec<(&String, &Value)> = fields.iter().collect();
+    entries.sort_by_key(|(k, _)| {
+        serde_json::to_string(k)
+            .ok()
+            .and_then(|quoted| raw.find(&quoted))
+            .unwrap_or(usize::MAX)
+    });
+    entries
+}
+
+/// "rustic, modern, classic, boho" -> "rustic, modern, classic or boho".
+fn or_list(options: &str) -> String {
+    let items: Vec<&str> = options
+        .split(',')
+        .map(|o| o.trim().trim_start_matches("or ").trim())
+        .filter(|o| !o.is_empty())
+        .collect();
+    match items.as_slice() {
+        [] => String::new(),
+        [one] => (*one).to_owned(),
+        [init @ .., last] => format!("{} or {last}", init.join(", ")),
+    }
 }
 
 /// Calls `visit` with each key and its text, arrays as one comma list and nested objects

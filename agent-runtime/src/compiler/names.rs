@@ -238,6 +238,71 @@ const NOT_NAMES: &[&str] = &[
 
 /// Words that mark a business name ("Bright Dental", "Acme Corp", "Riverside Animal Hospital").
 const ORG_WORDS: &[&str] = &[
+    "masonry",
+    "furnishings",
+    "drug",
+    "drugs",
+    "decks",
+    "pantry",
+    "osteria",
+    "lumber",
+    "garden",
+    "laundromat",
+    "massage",
+    "nails",
+    "barber",
+    "jewelry",
+    "flooring",
+    "carpets",
+    "pools",
+    "fencing",
+    "paving",
+    "concrete",
+    "excavation",
+    "arborists",
+    "septic",
+    "chimney",
+    "gutters",
+    "siding",
+    "insulation",
+    "cabinetry",
+    "upholstery",
+    "interiors",
+    "conservatory",
+    "dance",
+    "arts",
+    "karate",
+    "aquatics",
+    "camps",
+    "rescue",
+    "shelter",
+    "humane",
+    "aesthetics",
+    "medspa",
+    "motel",
+    "hostel",
+    "campground",
+    "bowling",
+    "tickets",
+    "appliance",
+    "dealers",
+    "detailing",
+    "towing",
+    "couriers",
+    "pharmacies",
+    "optometrists",
+    "vets",
+    "orchards",
+    "vineyards",
+    "distillery",
+    "rx",
+    "laundry",
+    "tailoring",
+    "hair",
+    "beauty",
+    "lashes",
+    "tattoo",
+    "piercing",
     "dental",
     "dentistry",
     "clinic",
@@ -1233,7 +1298,7 @@ pub fn organization(sentences: &[String]) -> Option<(String, bool)> {
                 if strong {
                     return Some((name, true));
                 }
-                if org_like(&name) {
+                if org_like(&name) || described_as_business(&rest, &name) {
                     if matches!(*marker, "we are " | "we're " | "this is ") {
                         return Some((name, true));
                     }
@@ -1243,6 +1308,28 @@ pub fn organization(sentences: &[String]) -> Option<(String, bool)> {
         }
     }
     weak.or_else(|| named_anywhere(sentences))
+}
+
+/// "Tallyhand (inventory software)", "Brio (a coffee shop)": a name followed by what kind of
+/// business it is.
+fn described_as_business(rest: &[&str], name: &str) -> bool {
+    let n = name.split_whitespace().count();
+    let Some(next) = rest.get(n) else {
+        return false;
+    };
+    if !next.starts_with('(') {
+        return false;
+    }
+    rest[n..]
+        .iter()
+        .take(4)
+        .take_while(|w| !w.starts_with(')'))
+        .enumerate()
+        .take_while(|(i, _)| *i == 0 || !rest[n + i - 1].ends_with(')'))
+        .any(|(_, w)| {
+            let core = w.trim_matches(|c: char| !c.is_alphanumeric()).to_lowercase();
+            ORG_WORDS.contains(&core.as_str())
+        })
 }
 
 /// The last resort: a business name standing anywhere in the prompt, unmarked ("Call the parent

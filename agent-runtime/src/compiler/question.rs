@@ -645,6 +645,26 @@ fn replace_ci(text: &str, needle: &str, with: &str) -> String {
 /// "Monday or Tuesday", "A, B, or C", "between A and B" -> the options (2 to 6, each short).
 pub fn options_in(text: &str) -> Option<Vec<String>> {
     let text = text.trim().trim_end_matches(['.', '?', '!']);
+    // "Which way does the roof face (south, east, west, or not sure)?": the options are what the
+    // parentheses list.
+    if let Some(open) = text.find('(')
+        && let Some(close) = text[open..].find(')').map(|c| c + open)
+    {
+        let inner = &text[open + 1..close];
+        let inner_lower = inner.to_lowercase();
+        if (inner_lower.contains(" or ") || inner.contains('/') || inner.matches(',').count() >= 2)
+            && !inner.chars().any(|c| c == '$')
+        {
+            let listed = if inner.contains('/') && !inner_lower.contains(" or ") && !inner.contains(',') {
+                inner.replace('/', " or ")
+            } else {
+                inner.to_owned()
+            };
+            if let Some(options) = options_in(&listed) {
+                return Some(options);
+            }
+        }
+    }
     let lower = text.to_lowercase();
     let (head, last) = if let Some(at) = lower.rfind(" or ") {
         (&text[..at], &text[at + 4..])
@@ -701,20 +721,44 @@ pub fn options_in(text: &str) -> Option<Vec<String>> {
         .trim()
         .trim_end_matches(" slots")
         .trim_end_matches(" instead");
+    // "video or in-person for your child's next visit": what follows the last option belongs to
+    // the question, when the option would otherwise run long.
+    let last = if last.split_whitespace().count() > 5 {
+        let lower_last = last.to_lowercase();
+        [
+            " for ", " at ", " on ", " in ", " to ", " with ", " this ", " next ", " when ",
+        ]
+        .iter()
+        .filter_map(|p| lower_last.find(p))
+        .min()
+        .map_or(last, |at| &last[..at])
+    } else {
+        last
+    };
     options.push(last.to_owned());
     let options: Vec<String> = options
         .into_iter()
         .map(|o| {
-            let o = o
-                .trim()
-                .trim_start_matches("the ")
-                .trim_start_matches("a ")
-                .trim();
+            let o = o.trim().trim_start_matches("the ").trim_start_matches("our ");
+            // "a Tuesday" is Tuesday; "a friend", "a few times a week" keep their article.
+            let o = match o.strip_prefix("a ") {
+                Some(rest)
+                    if rest
+                        .chars()
+                        .next()
+                        .is_some_and(|c| c.is_uppercase() || c.is_ascii_digit()) =>
+                {
+                    rest
+                }
+                _ => o,
+            }
+            .trim();
             o.trim_end_matches(['.', ',']).to_owned()
         })
         .filter(|o| !o.is_empty())
         .collect();
     let options = trim_shared(options);
+    let options = trim_tails(options);
     let short = options
         .iter()
         .all(|o| (1..=5).contains(&o.split_whitespace().count()));
@@ -722,6 +766,63 @@ pub fn options_in(text: &str) -> Option<Vec<String>> {
 }
 
 const PREPOSITIONS: &[&str] = &["by", "with", "via", "in", "on", "at", "for", "through", "over"];
+
+/// Words after an option that say how it is meant, not what it is ("afternoons are better",
+/// "5:00 PM the same day", "Friday slots", "to pay", "contest it").
+fn trim_tails(options: Vec<String>) -> Vec<String> {
+    const TAILS: &[&str] = &[
+        " slots",
+        " slot",
+        " the same day",
+        " same day",
+        " instead",
+        " are better",
+        " is better",
+        " would be better",
+        " works better",
+        " work better",
+        " would work",
+        " works",
+        " that week",
+        " then",
+    ];
+    let single_words = options
+        .iter()
+        .filter(|o| o.split_whitespace().count() == 1)
+        .count();
+    options
+        .into_iter()
+        .map(|o| {
+            let mut o = o.trim().to_owned();
+            loop {
+                let lower = o.to_lowercase();
+                let cut = TAILS
+                    .iter()
+                    .find(|t| lower.ends_with(*t))
+                    .map(|t| t.len())
+                    // "pay or contest it": the object is the question's, not the option's.
+                    .or_else(|| {
+                        (single_words > 0 && (lower.ends_with(" it") || lower.ends_with(" them")))
+                            .then(|| lower.len() - lower.rfind(' ').unwrap_or(0))
+                    });
+                match cut {
+                    Some(n) if o.len() > n + 2 => o.truncate(o.len() - n),
+                    _ => break,
+                }
+                o = o.trim_end_matches(',').trim().to_owned();
+            }
+            // "to pay or contest": the infinitive's "to" is not part of the option.
+            match o.strip_prefix("to ") {
+                Some(rest)
+                    if !rest.is_empty() && !rest.chars().next().is_some_and(|c| c.is_ascii_digit()) =>
+                {
+                    rest.to_owned()
+                }
+                _ => o,
+            }
+        })
+        .collect()
+}
 
 /// Drops what all options share: a leading preposition ("by card", "by bank transfer") and an
 /// object only the last one carries ("rent", "own your home" -> "rent", "own").
@@ -1057,7 +1158,19 @@ pub fn ask_for(np: &str) -> Ask {
     let question = if lower.starts_with("any ") {
         format!("Do you have {bare}?")
     } else if np.to_lowercase().starts_with("your ") || !looks_like_words_with_verb(&lower) {
-        let plural = lower.ends_with('s') && !lower.ends_with("ss") && !lower.ends_with("us");
+        // The head noun is the last word before a preposition: "child's age in months" is one age.
+        let head = lower
+            .split_whitespace()
+            .take_while(|w| {
+                !matches!(
+                    *w,
+                    "in" | "of" | "for" | "with" | "at" | "on" | "per" | "from" | "by" | "to" | "so" | "that"
+                )
+            })
+            .last()
+            .unwrap_or(&lower);
+        let plural =
+            head.ends_with('s') && !head.ends_with("ss") && !head.ends_with("us") && !head.ends_with("'s");
         format!("What {} your {bare}?", if plural { "are" } else { "is" })
     } else {
         format!("Could you tell me about {np}?")

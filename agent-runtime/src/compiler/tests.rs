@@ -166,3 +166,128 @@ fn letters_that_change_length_when_lowered_never_crash_it() {
         let _ = compile(prompt);
     }
 }
+
+/// The shapes a fourth, blind development part showed: each with sentences of its own.
+mod shapes_seen_in_dev4 {
+    use super::*;
+
+    fn kinds(prompt: &str) -> Vec<FieldKind> {
+        compile(prompt)
+            .expect("compiles")
+            .steps
+            .into_iter()
+            .map(|s| s.field.kind)
+            .collect()
+    }
+
+    #[test]
+    fn an_inverted_auxiliary_agrees_with_you() {
+        let w = compile("Call Dora Finch for Ashgrove Clinic. Ask whether she has been able to book her scan, and how satisfied was she with the nurse.")
+            .expect("compiles");
+        let questions: Vec<&str> = w.steps.iter().map(|s| s.question.as_str()).collect();
+        assert!(
+            questions
+                .iter()
+                .all(|q| !q.contains("Has you") && !q.contains("was you") && !q.contains("you has")),
+            "{questions:?}"
+        );
+    }
+
+    #[test]
+    fn options_in_parentheses_make_a_choice() {
+        assert_eq!(
+            kinds(
+                "Survey for Pinecrest Dairy customers. Ask: How do you usually buy our milk (grocery store, farm stand, or delivery)?"
+            ),
+            vec![FieldKind::Choice {
+                options: vec!["grocery store".into(), "farm stand".into(), "delivery".into()]
+            }]
+        );
+        let w = compile("Call the parent for Oakline Tutoring and check whether their son is preparing for an exam (GED, SAT, or none).")
+            .expect("compiles");
+        assert!(
+            matches!(&w.steps[0].field.kind, FieldKind::Choice { options } if options.len() == 3),
+            "{:?}",
+            w.steps
+        );
+    }
+
+    #[test]
+    fn shorthand_questions_keep_their_kinds() {
+        assert_eq!(
+            kinds("Lead qual for Brightmill (bakery software). # of stores? using a scale now y/n?"),
+            vec![FieldKind::Number, FieldKind::YesNo]
+        );
+        let w = compile("Lead qual for Brightmill (bakery software). # of stores?").expect("compiles");
+        assert_eq!(w.organization.as_deref(), Some("Brightmill"));
+    }
+
+    #[test]
+    fn whom_to_ask_before_a_colon_is_not_a_question() {
+        let w = compile("You are a survey assistant for the Elmwood Parks Department. Ask visitors: How often do you visit the park (weekly, monthly, or rarely)? Would you use a dog run?")
+            .expect("compiles");
+        assert_eq!(w.steps.len(), 2, "{:#?}", w.steps);
+        assert!(w.steps[0].question.starts_with("How often"));
+    }
+
+    #[test]
+    fn menu_goals_in_more_phrasings() {
+        for (prompt, target) in [
+            (
+                "Navigate the phone menu at the Brookfield Town Hall to the dog license office. Ask what the fee is.",
+                "dog license",
+            ),
+            (
+                "Call Sunfield Power, press whatever gets you to the outage line, and ask when power returns.",
+                "outage",
+            ),
+            (
+                "Reach claims scheduling at Coastway Insurance and ask for the next inspection date.",
+                "claims scheduling",
+            ),
+        ] {
+            let w = compile(prompt).expect("compiles");
+            assert_eq!(w.ivr_target.as_deref(), Some(target), "{prompt}");
+        }
+    }
+
+    #[test]
+    fn a_json_brief_with_fields_as_data_asks_each_in_order() {
+        let w = compile(
+            r#"{"business": "Fernhill Movers", "lead": "Ada Quist", "collect": {"moving_date": "date", "bedrooms": "number", "service": "one of packing, loading, full move"}}"#,
+        )
+        .expect("compiles");
+        let kinds: Vec<&FieldKind> = w.steps.iter().map(|s| &s.field.kind).collect();
+        assert_eq!(kinds.len(), 3, "{:#?}", w.steps);
+        assert!(matches!(kinds[0], FieldKind::Date), "{:#?}", w.steps);
+        assert!(matches!(kinds[1], FieldKind::Number), "{:#?}", w.steps);
+        assert!(
+            matches!(kinds[2], FieldKind::Choice { options } if options.len() == 3),
+            "{:#?}",
+            w.steps
+        );
+        let w = compile(
+            r#"{"survey": "Larkspur Books members", "questions": [{"q": "How would you rate our events?", "scale": "1-5"}, {"q": "Favorite section", "options": ["fiction", "history", "kids"]}]}"#,
+        )
+        .expect("compiles");
+        assert!(
+            matches!(w.steps[0].field.kind, FieldKind::Rating { min: 1, max: 5 }),
+            "{:#?}",
+            w.steps
+        );
+        assert!(
+            matches!(&w.steps[1].field.kind, FieldKind::Choice { options } if options.len() == 3),
+            "{:#?}",
+            w.steps
+        );
+    }
+
+    #[test]
+    fn a_lead_in_like_just_does_not_hide_the_ask() {
+        let w = compile(
+            "Call Ivo Brandt for Hollis Wealth Partners. Just find out the best number to reach him at.",
+        )
+        .expect("compiles");
+        assert_eq!(w.steps[0].field.kind, FieldKind::Phone);
+    }
+}

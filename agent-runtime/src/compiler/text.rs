@@ -54,6 +54,10 @@ const SHORTHAND: &[(&str, &str)] = &[
     ("apointment", "appointment"),
     ("appoinment", "appointment"),
     ("tues", "Tuesday"),
+    ("#", "number"),
+    ("amt", "amount"),
+    ("qty", "quantity"),
+    ("approx", "approximately"),
     ("thur", "Thursday"),
     ("thurs", "Thursday"),
     ("weds", "Wednesday"),
@@ -248,6 +252,20 @@ fn spell_out(line: &str) -> String {
         .map(|w| {
             let (core, tail) = split_trailing_punct(w);
             let lower = core.to_lowercase();
+            // "budget/mo", "rent/month": per month.
+            for (unit, long) in [
+                ("/mo", "month"),
+                ("/month", "month"),
+                ("/yr", "year"),
+                ("/wk", "week"),
+            ] {
+                if let Some(head) = lower.strip_suffix(unit)
+                    && head.len() >= 3
+                    && head.chars().all(char::is_alphabetic)
+                {
+                    return format!("{} per {long}{tail}", &core[..head.len()]);
+                }
+            }
             match SHORTHAND.iter().find(|(s, _)| *s == lower) {
                 Some((_, long)) => format!("{long}{tail}"),
                 None => match corrected(core) {
@@ -768,6 +786,9 @@ pub fn address_callee(clause: &str, name: Option<&str>) -> String {
                     (false, false) => "you",
                     (false, true) => "You",
                 };
+                if !possessive {
+                    agree_inverted(&mut out);
+                }
                 out.push(format!("{replacement}{}", last.1));
                 subject_was_swapped = !possessive;
                 i += used;
@@ -912,11 +933,40 @@ pub fn address_callee(clause: &str, name: Option<&str>) -> String {
         }
         if is_subject {
             subject_was_swapped = true;
+            agree_inverted(&mut out);
         }
         out.push(swapped);
         i += 1;
     }
     out.join(" ")
+}
+
+/// "Has she been able to ...", "How satisfied was he ...": once the subject after it becomes
+/// "you", the auxiliary before it agrees too ("Have you been", "were you").
+fn agree_inverted(out: &mut [String]) {
+    let Some(prev) = out.last_mut() else {
+        return;
+    };
+    let (core, tail) = split_trailing_punct(prev);
+    if !tail.is_empty() {
+        return;
+    }
+    let plural = match core.to_lowercase().as_str() {
+        "is" => "are",
+        "was" => "were",
+        "has" => "have",
+        "does" => "do",
+        "doesn't" => "don't",
+        "isn't" => "aren't",
+        "wasn't" => "weren't",
+        "hasn't" => "haven't",
+        _ => return,
+    };
+    *prev = if core.chars().next().is_some_and(char::is_uppercase) {
+        capitalize(plural)
+    } else {
+        plural.to_owned()
+    };
 }
 
 fn strip_title(w: &str) -> &str {

@@ -247,6 +247,9 @@ impl Builder {
         let addressed = self.address(strip_any(rest, &["that"]).unwrap_or(rest));
         let that_clause = rest_lower.starts_with("that ") || looks_like_clause(&addressed);
         if that_clause && let Some(q) = invert(&addressed) {
+            if let Some(choice) = listed_choice(&addressed, &q, "confirmed") {
+                return vec![choice];
+            }
             return vec![Ask {
                 kind: FieldKind::YesNo,
                 name: "confirmed".to_owned(),

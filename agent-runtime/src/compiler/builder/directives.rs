@@ -70,7 +70,17 @@ pub(super) fn menu_target(sentence: &str) -> Option<String> {
         "use the menu to reach ",
         "use the menu to get to ",
         "use the phone menu to reach ",
+        "until you reach ",
+        "until you get to ",
+        "until you get ",
+        "whatever gets you to ",
+        "gets you to ",
+        "get you to ",
         "get through to ",
+        "get connected with ",
+        "connect with ",
+        "get hold of ",
+        "get ahold of ",
         "get connected to ",
         "get transferred to ",
         "get put through to ",
@@ -107,6 +117,18 @@ pub(super) fn menu_target(sentence: &str) -> Option<String> {
         "select ",
         "choose ",
     ];
+    // "Navigate the phone menu at the County Clerk to the marriage license office": the menu's
+    // owner sits between the verb and the goal.
+    if let Some(nav) = lower.find("navigate ")
+        && let Some(to) = lower[nav..].find(" to ").map(|t| t + nav)
+        && to > nav + "navigate".len()
+        && lower[nav..to].split_whitespace().count() <= 10
+    {
+        let navigated = format!("navigate to {}", &lower[to + 4..]);
+        if let Some(target) = menu_target(&navigated) {
+            return Some(target);
+        }
+    }
     for p in PATTERNS {
         let Some(at) = lower.find(p) else {
             continue;
@@ -124,6 +146,7 @@ pub(super) fn menu_target(sentence: &str) -> Option<String> {
                 | "select "
                 | "choose "
                 | "connect to "
+                | "connect with "
                 | "be connected to "
         );
         let mut target = lower[at + p.len()..].trim().to_owned();
@@ -148,6 +171,10 @@ pub(super) fn menu_target(sentence: &str) -> Option<String> {
             " to order",
             " to inquire",
             " and ask",
+            " at ",
+            " for ",
+            " about ",
+            " regarding ",
             " once ",
             " when ",
             " where ",
@@ -212,6 +239,11 @@ pub(super) fn menu_target(sentence: &str) -> Option<String> {
                     | "benefits"
                     | "shipping"
                     | "refunds"
+                    | "outage"
+                    | "outages"
+                    | "counter"
+                    | "radiology"
+                    | "license"
             )
         });
         if loose && !(has_menu_word || departmentish) {

@@ -153,6 +153,49 @@ impl Builder {
             }
             return;
         }
+        // "Ask riders: How often do you ride?": whom to ask is the callee; the question follows.
+        if let Some(rest) = lower.strip_prefix("ask ")
+            && let Some(colon) = rest.find(':')
+        {
+            let audience: Vec<&str> = rest[..colon].split_whitespace().collect();
+            let plain = (1..=3).contains(&audience.len())
+                && audience.iter().all(|w| {
+                    w.chars().all(|c| c.is_alphabetic() || c == '\'')
+                        && !matches!(
+                            *w,
+                            "how"
+                                | "what"
+                                | "which"
+                                | "whether"
+                                | "when"
+                                | "where"
+                                | "who"
+                                | "why"
+                                | "if"
+                                | "about"
+                        )
+                });
+            if plain {
+                // A header over a list ("Ask visitors:") says nothing more.
+                let question = sentence[4 + colon + 1..].trim();
+                if !question.is_empty() {
+                    self.sentence(&format!("Ask: {question}"));
+                }
+                return;
+            }
+        }
+        // "using a POS now y/n?": a note-form question with its answer marked is an ask.
+        let trimmed_lower = lower.trim_end().trim_end_matches('?').trim_end();
+        if sentence.trim_end().ends_with('?')
+            && ["y/n", "(y/n)", "yes/no", "(yes/no)"]
+                .iter()
+                .any(|m| trimmed_lower.ends_with(m))
+            && !starts_instruction(sentence)
+        {
+            let body = sentence.trim().trim_end_matches('?').trim_end();
+            self.sentence(&format!("Ask about {}.", lowercase_first_word(body)));
+            return;
+        }
         // A direct question the writer wants asked, as written ("Would you like a reminder text?").
         if sentence.trim_end().ends_with('?') && !starts_instruction(sentence) {
             let q = self.address(
@@ -876,4 +919,17 @@ impl Builder {
             }
         }
     }
+}
+
+/// The text with its first letter lowered unless the first word is an acronym ("POS", "CRM").
+fn lowercase_first_word(text: &str) -> String {
+    let first = text.split_whitespace().next().unwrap_or("");
+    if first.chars().filter(|c| c.is_uppercase()).count() > 1 {
+        return text.to_owned();
+    }
+    let mut chars = text.chars();
+    chars
+        .next()
+        .map(|c| c.to_lowercase().chain(chars).collect())
+        .unwrap_or_default()
 }

@@ -34,6 +34,17 @@ pub(super) const LEAD_INS: &[&str] = &[
     "ok",
     "okay",
     "additionally",
+    "just",
+    "simply",
+    "basically",
+    "mainly",
+    "ideally",
+    "try to",
+    "please try to",
+    "make sure to",
+    "be sure to",
+    "don't forget to",
+    "remember to",
     "i need you to",
     "i want you to",
     "i'd like you to",
@@ -319,11 +330,35 @@ pub(super) fn yes_no_ask(clause: &str, name: &str) -> Ask {
     } else {
         name.to_owned()
     };
-    Ask {
+    listed_choice(clause, &question, &name).unwrap_or(Ask {
         question,
         kind: FieldKind::YesNo,
         name,
-    }
+    })
+}
+
+/// "whether he's preparing for a test (SAT, ACT, a state exam, or none)", "whether they pay by
+/// card, check, or HSA card": three or more options listed are what the answer picks from, so
+/// the yes/no question asked about them takes one of them.
+pub(super) fn listed_choice(clause: &str, question: &str, name: &str) -> Option<Ask> {
+    let lower = clause.to_lowercase();
+    let options = options_in(clause).filter(|o| {
+        (3..=6).contains(&o.len())
+            && !lower.contains(" any ")
+            && !lower.contains(" or not")
+            && !o
+                .iter()
+                .any(|x| matches!(x.to_lowercase().as_str(), "not" | "no" | "otherwise"))
+    })?;
+    Some(Ask {
+        question: question.to_owned(),
+        kind: FieldKind::Choice { options },
+        name: if name == "confirmed" {
+            name_of(clause, &FieldKind::Text)
+        } else {
+            name.to_owned()
+        },
+    })
 }
 
 pub(super) fn yes_no_name(question: &str) -> String {
