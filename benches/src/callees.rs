@@ -488,6 +488,13 @@ fn when_words(value: &str) -> Vec<String> {
         out.push(date.weekday().to_string().to_lowercase());
         out.push(date.month().to_string().to_lowercase());
         out.push(date.day().to_string());
+    } else if let Some(d) = date
+        && let Some((_, m)) = d.split_once('-')
+        && let Ok(m) = m.parse::<u8>()
+        && let Ok(month) = time::Month::try_from(m)
+    {
+        // A month alone ("2027-05").
+        out.push(month.to_string().to_lowercase());
     }
     if let Some(t) = clock {
         let t: String = t.chars().take(5).collect();

@@ -238,6 +238,10 @@ const NOT_NAMES: &[&str] = &[
 
 /// Words that mark a business name ("Bright Dental", "Acme Corp", "Riverside Animal Hospital").
 const ORG_WORDS: &[&str] = &[
+    "metro",
+    "rail",
+    "railway",
+    "railroad",
     "masonry",
     "furnishings",
     "drug",

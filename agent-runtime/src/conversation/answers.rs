@@ -32,10 +32,18 @@ fn read_plain(kind: &FieldKind, text: &str, today: Date) -> Option<Heard> {
             value: Value::String(o),
             sure: c == extract::Certainty::Sure,
         }),
-        FieldKind::Date | FieldKind::DateTime => from_speech(kind, text, today).map(sure).or_else(|| {
-            let fixed = calendar_words_fixed(text)?;
-            from_speech(kind, &fixed, today).map(|value| Heard { value, sure: false })
-        }),
+        FieldKind::Date | FieldKind::DateTime => from_speech(kind, text, today)
+            .map(sure)
+            .or_else(|| {
+                let fixed = calendar_words_fixed(text)?;
+                from_speech(kind, &fixed, today).map(|value| Heard { value, sure: false })
+            })
+            // "Before summer, so maybe... May?": a month is an answer to "when", kept as the
+            // year and month (no day is made up).
+            .or_else(|| {
+                let (year, month) = extract::month_alone(text, today)?;
+                Some(sure(json!(format!("{year:04}-{:02}", u8::from(month)))))
+            }),
         _ => from_speech(kind, text, today).map(sure),
     }
 }
@@ -122,6 +130,13 @@ fn spoken_when(text: &str) -> String {
         && let Ok(date) = Date::parse(d, time::macros::format_description!("[year]-[month]-[day]"))
     {
         out.push(format!("{}, {} {}", date.weekday(), date.month(), date.day()));
+    } else if let Some(d) = date_part
+        && let Some((_, m)) = d.split_once('-')
+        && let Ok(m) = m.parse::<u8>()
+        && let Ok(month) = time::Month::try_from(m)
+    {
+        // A month alone ("2027-05"): "May".
+        out.push(month.to_string());
     }
     if let Some(t) = time_part
         && let Some((h, m)) = t.split_once(':')

@@ -249,9 +249,21 @@ impl Conversation {
             "she left",
             "he left",
             "passed away",
+            "is away",
+            "she's away",
+            "he's away",
+            "they're away",
+            "away until",
+            "out of town",
+            "on vacation",
+            "on holiday",
+            "not around",
+            "she's not in",
+            "he's not in",
         ]
         .iter()
         .any(|k| lower.contains(k))
+            || someone_of_theirs(&lower)
             || extract::yes_no(text) == Some(false) && !lower.contains("speaking") && !self_named;
         // "Doctor Amari is with a patient, but I can help you": someone who can answer for them.
         let offers_help = [
@@ -713,7 +725,7 @@ impl Conversation {
             let value = match &step.field.kind {
                 FieldKind::Email => extract::email(text).map(Value::String),
                 FieldKind::Phone => extract::phone(text).filter(|p| p.len() >= 10).map(Value::String),
-                FieldKind::Choice { options } => extract::choice(text, options).map(Value::String),
+                FieldKind::Choice { options } => extract::choice_stated(text, options).map(Value::String),
                 _ => None,
             };
             if let Some(v) = value {
@@ -799,4 +811,23 @@ impl Conversation {
             }
         }
     }
+}
+
+/// "This is her neighbor", "I'm his wife", "it's their son": whoever answered says whose they
+/// are, so they are not the callee.
+fn someone_of_theirs(lower: &str) -> bool {
+    ["this is ", "i'm ", "i am ", "it's ", "you've got ", "you got "]
+        .iter()
+        .any(|lead| {
+            lower.match_indices(lead).any(|(at, _)| {
+                let rest = &lower[at + lead.len()..];
+                let mut words = rest.split_whitespace();
+                matches!(words.next(), Some("her" | "his" | "their"))
+                    && words.next().is_some_and(|w| {
+                        w.trim_matches(|c: char| !c.is_alphabetic())
+                            .chars()
+                            .all(char::is_alphabetic)
+                    })
+            })
+        })
 }

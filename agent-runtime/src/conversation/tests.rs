@@ -1265,3 +1265,73 @@ fn the_transcript_reads_in_the_order_things_were_said() {
     );
     assert_eq!(turns[0].role, Role::Caller, "{turns:?}");
 }
+
+#[test]
+fn someone_who_says_whose_they_are_is_not_the_callee() {
+    let mut c = engine("Call Edna Morrow to confirm her eye exam at Lakeview Optometry on Friday at 10 AM.");
+    let mut now = 0;
+    c.handle(Input::Answered { now_ms: now });
+    let a = drain(&mut c);
+    let said = play_all(&mut c, &a, &mut now);
+    assert!(said.iter().any(|s| s.contains("Edna")), "{said:?}");
+    let a = caller(
+        &mut c,
+        "Edna? Oh, this is her sister, I'm only feeding the cat.",
+        &mut now,
+    );
+    let said = play_all(&mut c, &a, &mut now);
+    assert!(said.concat().contains("let Edna know"), "{said:?}");
+    assert!(drain(&mut c).contains(&Action::Hangup {
+        reason: EndReason::WrongPerson
+    }));
+    assert!(c.fields().get("confirmed").is_none());
+}
+
+#[test]
+fn a_month_answers_when_without_a_made_up_day() {
+    let mut c = engine(
+        "Call this homeowner for Brightside Windows. Ask when they would like the new windows installed.",
+    );
+    let mut now = 0;
+    c.handle(Input::Answered { now_ms: now });
+    let a = drain(&mut c);
+    play_all(&mut c, &a, &mut now);
+    let a = caller(
+        &mut c,
+        "No rush, but before summer, so maybe... May? Let's say May.",
+        &mut now,
+    );
+    play_all(&mut c, &a, &mut now);
+    let value = c.fields().values().next().cloned();
+    assert_eq!(value, Some(json!("2027-05")), "{:?}", c.fields());
+}
+
+#[test]
+fn a_slot_turned_down_in_passing_is_not_taken_as_the_new_one() {
+    let mut c = engine(
+        "Call Keira Dunn for Twin Oaks Movers to confirm her move on Saturday at 8 AM. \
+         If she can't make it, offer Sunday at 8 AM or the following Saturday at 8 AM.",
+    );
+    let mut now = 0;
+    c.handle(Input::Answered { now_ms: now });
+    let a = drain(&mut c);
+    play_all(&mut c, &a, &mut now);
+    let a = caller(&mut c, "Yes, this is Keira.", &mut now);
+    play_all(&mut c, &a, &mut now);
+    let a = caller(
+        &mut c,
+        "Oh, um, Saturday at eight... no. No, Saturday won't work.",
+        &mut now,
+    );
+    let said = play_all(&mut c, &a, &mut now);
+    assert!(
+        said.concat().contains("Sunday"),
+        "the new slot is asked for: {said:?}"
+    );
+    assert_eq!(
+        c.fields().len(),
+        1,
+        "only the confirmation is kept: {:?}",
+        c.fields()
+    );
+}

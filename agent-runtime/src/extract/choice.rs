@@ -58,6 +58,22 @@ fn tokens(text: &str) -> Vec<String> {
     let mut i = 0;
     while i < ws.len() {
         let w = &ws[i];
+        // "3-5" / "5–7 pm": a range is its two ends ("five to seven").
+        if let Some((from, to)) = w.split_once(['-', '\u{2013}'])
+            && !from.is_empty()
+            && from.chars().all(|c| c.is_ascii_digit())
+            && to.chars().next().is_some_and(|c| c.is_ascii_digit())
+        {
+            let to_digits: String = to.chars().take_while(char::is_ascii_digit).collect();
+            out.push(from.to_owned());
+            out.push(to_digits.clone());
+            let rest = &to[to_digits.len()..];
+            if !rest.is_empty() {
+                out.push(rest.replace('.', ""));
+            }
+            i += 1;
+            continue;
+        }
         // "3pm" / "10am" / "3:30pm"
         let digits = w.trim_end_matches(|c: char| c.is_ascii_alphabetic() || c == '.');
         if !digits.is_empty()
@@ -87,7 +103,18 @@ fn tokens(text: &str) -> Vec<String> {
 
 /// The option picked and how sure the match is; `None` when no option fits.
 pub fn choice_match(text: &str, options: &[String]) -> Option<(String, Certainty)> {
-    let said = tokens(text);
+    matched(text, options, false)
+}
+
+/// The option whose every key word the caller said, in an answer to another question ("No,
+/// Saturday won't work; Sunday at eight would": Sunday at 8 AM). A single shared word
+/// ("Saturday" for "the following Saturday") is not enough there.
+pub fn choice_stated(text: &str, options: &[String]) -> Option<String> {
+    matched(text, options, true).map(|(o, _)| o)
+}
+
+fn matched(text: &str, options: &[String], only_full: bool) -> Option<(String, Certainty)> {
+    let said = without_refused(tokens(text));
     // (position of the last key word said, option index)
     let mut best: Option<(usize, usize, usize)> = None; // (last position, key words, index)
     for (index, option) in options.iter().enumerate() {
@@ -120,6 +147,9 @@ pub fn choice_match(text: &str, options: &[String]) -> Option<(String, Certainty
         // Two options with the same key words and only one said fully: still sure.
         return Some((options[index].clone(), Certainty::Sure));
     }
+    if only_full {
+        return None;
+    }
     if let Some(pick) = by_day_of_month(text, options) {
         return Some((pick, Certainty::Sure));
     }
@@ -136,8 +166,28 @@ pub fn choice_match(text: &str, options: &[String]) -> Option<(String, Certainty
                 .into_iter()
                 .filter(|t| !OPTIONAL.contains(&t.as_str()))
                 .collect();
-            keys.iter()
-                .any(|k| k.chars().any(char::is_alphabetic) && said.contains(k))
+            // "not" of "not sure", "other" of "something other": words any sentence may hold.
+            keys.iter().any(|k| {
+                k.chars().any(char::is_alphabetic)
+                    && !matches!(
+                        k.as_str(),
+                        "not"
+                            | "no"
+                            | "yes"
+                            | "sure"
+                            | "other"
+                            | "else"
+                            | "any"
+                            | "some"
+                            | "all"
+                            | "more"
+                            | "less"
+                            | "just"
+                            | "really"
+                            | "very"
+                    )
+                    && said.contains(k)
+            })
         })
         .map(|(i, _)| i)
         .collect();
@@ -160,6 +210,39 @@ pub fn choice_match(text: &str, options: &[String]) -> Option<(String, Certainty
         }
     }
     guess.map(|(_, index)| (options[index].clone(), Certainty::Guess))
+}
+
+/// The words with each one the caller turns down blanked ("Saturday won't work", "not
+/// Saturday"), so an option named only to refuse it is never picked.
+fn without_refused(mut said: Vec<String>) -> Vec<String> {
+    const NEGATIVE: &[&str] = &[
+        "won't", "wont", "doesn't", "doesnt", "can't", "cant", "isn't", "isnt", "wouldn't", "wouldnt",
+        "don't", "dont", "couldn't",
+    ];
+    let refused: Vec<bool> = (0..said.len())
+        .map(|i| {
+            let before_not = i > 0 && said[i - 1] == "not";
+            // Up to three words later: "Saturday at eight won't", "Saturday is not good".
+            let later = said.iter().skip(i + 1).take(3).enumerate().any(|(k, w)| {
+                NEGATIVE.contains(&w.as_str())
+                    || w == "not"
+                        && k > 0
+                        && matches!(
+                            said[i + k].as_str(),
+                            "is" | "does" | "will" | "would" | "can" | "do"
+                        )
+            });
+            let content =
+                said[i].chars().any(|c| c.is_alphanumeric()) && !OPTIONAL.contains(&said[i].as_str());
+            content && (before_not || later)
+        })
+        .collect();
+    for (w, r) in said.iter_mut().zip(refused) {
+        if r {
+            w.clear();
+        }
+    }
+    said
 }
 
 /// The option the caller picked, when they said it plainly.
@@ -213,6 +296,40 @@ mod tests {
         assert_eq!(choice("the 4th please", &dates), Some("June 4 at 7:30 AM".into()));
         // No option on that day: the position still counts.
         assert_eq!(choice("the first one", &dates), Some("June 4 at 7:30 AM".into()));
+    }
+
+    #[test]
+    fn a_range_is_its_two_ends() {
+        let slots = opts(&["3-5 PM", "5-7 PM"]);
+        assert_eq!(choice("Five to seven.", &slots), Some("5-7 PM".into()));
+        assert_eq!(choice("the three to five slot", &slots), Some("3-5 PM".into()));
+    }
+
+    #[test]
+    fn an_option_turned_down_is_not_picked() {
+        let days = opts(&["Saturday at 8 AM", "Sunday at 8 AM"]);
+        assert_eq!(
+            choice("Saturday won't work. Sunday at eight.", &days),
+            Some("Sunday at 8 AM".into())
+        );
+        assert_eq!(choice("No, Saturday won't work for us.", &days), None);
+        assert_eq!(choice("not Saturday", &days), None);
+        // Said in passing to another question, one shared word is not a pick.
+        let later = opts(&["the following Saturday 8 AM", "Sunday 8 AM"]);
+        assert_eq!(choice_stated("Oh, um, Saturday at eight... no.", &later), None);
+        assert_eq!(
+            choice_stated("No, but Sunday at eight would work.", &later),
+            Some("Sunday 8 AM".into())
+        );
+        let faces = opts(&["south", "east", "west", "not sure"]);
+        assert_eq!(choice("the winter's not so bad", &faces), None);
+        assert_eq!(
+            choice_stated(
+                "The electric bill, hmm... in the summer it's brutal, the winter's not so bad. I'd say about two hundred and ten dollars a month.",
+                &faces
+            ),
+            None
+        );
     }
 
     #[test]

@@ -70,6 +70,43 @@ fn month(word: &str) -> Option<Month> {
     })
 }
 
+/// A month named alone ("May? Let's say May.", "sometime in June"), as the year and month it
+/// next falls in: `None` when no month is named, or when "may" is the verb ("may I", "may be").
+/// The last month named wins, so "June, no, July" is July.
+pub fn month_alone(text: &str, today: Date) -> Option<(i32, Month)> {
+    let ws = words(text);
+    let named = ws.iter().enumerate().rev().find_map(|(i, w)| {
+        let m = month(w).filter(|_| w.len() >= 3 && (w.len() >= 4 || w == "may"))?;
+        let next = ws.get(i + 1).map(String::as_str).unwrap_or("");
+        let verb = w == "may"
+            && matches!(
+                next,
+                "i" | "be"
+                    | "have"
+                    | "we"
+                    | "you"
+                    | "need"
+                    | "want"
+                    | "not"
+                    | "as"
+                    | "well"
+                    | "take"
+                    | "come"
+                    | "get"
+                    | "want to"
+                    | "ask"
+                    | "go"
+            );
+        (!verb).then_some(m)
+    })?;
+    let year = if u8::from(named) >= u8::from(today.month()) {
+        today.year()
+    } else {
+        today.year() + 1
+    };
+    Some((year, named))
+}
+
 fn ordinal_word(word: &str) -> Option<u8> {
     const ORD: [&str; 20] = [
         "first",
@@ -388,6 +425,22 @@ mod tests {
 
     // A Sunday.
     const TODAY: Date = date!(2026 - 11 - 22);
+
+    #[test]
+    fn a_month_alone() {
+        assert_eq!(
+            month_alone("maybe... May? Let's say May.", TODAY),
+            Some((2027, Month::May))
+        );
+        assert_eq!(
+            month_alone("sometime in December", TODAY),
+            Some((2026, Month::December))
+        );
+        assert_eq!(month_alone("June, no, July", TODAY), Some((2027, Month::July)));
+        assert_eq!(month_alone("may I ask who's calling", TODAY), None);
+        assert_eq!(month_alone("that may be hard", TODAY), None);
+        assert_eq!(month_alone("soon", TODAY), None);
+    }
 
     #[test]
     fn dates() {

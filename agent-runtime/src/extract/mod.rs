@@ -13,9 +13,9 @@ mod fuzzy;
 mod numbers;
 mod yesno;
 
-pub use choice::{Certainty, choice, choice_match};
+pub use choice::{Certainty, choice, choice_match, choice_stated};
 pub use correction::after_correction;
-pub use datetime::{date, is_weekday, time, weekday_or_month};
+pub use datetime::{date, is_weekday, month_alone, time, weekday_or_month};
 pub use email::email;
 pub use fuzzy::{best_match, close, sound_alike};
 pub use numbers::{digits, number, phone, stated_number};

@@ -256,6 +256,31 @@ impl Builder {
             self.voicemail = Voicemail::Skip;
             return;
         }
+        // "leave that message and our number": the message already given, on the machine too.
+        let refers_back = [
+            "that message",
+            "this message",
+            "the same message",
+            "the message above",
+            "that info",
+            "this info",
+            "that information",
+            "the same info",
+            "that reminder",
+            "the same reminder",
+            "the same",
+        ]
+        .iter()
+        .any(|k| lower.contains(k))
+            && !lower.contains("saying")
+            && !lower.contains(": ");
+        if refers_back {
+            self.voicemail_same = true;
+            self.voicemail = Voicemail::Generated {
+                callback: phone_in(cons),
+            };
+            return;
+        }
         for marker in [
             "saying that ",
             "saying: ",

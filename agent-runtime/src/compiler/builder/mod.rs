@@ -197,7 +197,8 @@ impl Builder {
             return;
         }
         // A direct question the writer wants asked, as written ("Would you like a reminder text?").
-        if sentence.trim_end().ends_with('?') && !starts_instruction(sentence) {
+        if sentence.trim_end().ends_with('?') && (!starts_instruction(sentence) || is_when_question(sentence))
+        {
             let q = self.address(
                 strip_any(sentence.trim(), &["please", "also", "then", "and", "finally"])
                     .unwrap_or(sentence.trim()),
@@ -235,7 +236,8 @@ impl Builder {
             self.conditional("yes", rest.trim_start_matches(',').trim());
             return;
         }
-        if CONDITION_OPENERS.contains(&first.as_str()) && is_condition_start(&lower) {
+        // "When would you want the installation done?" asks; "When they answer, ..." conditions.
+        if CONDITION_OPENERS.contains(&first.as_str()) && is_condition_start(&lower) && !is_when_question(c) {
             let (cond, cons) = split_condition(c);
             self.conditional(&cond, &cons);
             return;

@@ -264,6 +264,29 @@ pub(super) fn starts_instruction(s: &str) -> bool {
     )
 }
 
+/// "When would you want the installation done?" asks; "When they answer, ..." is a condition.
+pub(super) fn is_when_question(s: &str) -> bool {
+    let ws = words(strip_lead_ins(s));
+    s.trim_end().ends_with('?')
+        && ws.first().is_some_and(|w| w == "when")
+        && ws.get(1).is_some_and(|w| {
+            matches!(
+                w.as_str(),
+                "would"
+                    | "will"
+                    | "can"
+                    | "could"
+                    | "do"
+                    | "does"
+                    | "did"
+                    | "is"
+                    | "are"
+                    | "should"
+                    | "might"
+            )
+        })
+}
+
 pub(super) fn is_question_start(s: &str) -> bool {
     let first = words(s).into_iter().next().unwrap_or_default();
     matches!(
