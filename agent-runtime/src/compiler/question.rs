@@ -691,6 +691,50 @@ pub fn options_in(text: &str) -> Option<Vec<String>> {
         .map(|s| s.trim().trim_start_matches("or ").trim().to_owned())
         .filter(|s| !s.is_empty())
         .collect();
+    let last = last
+        .trim()
+        .trim_end_matches(" slots")
+        .trim_end_matches(" instead");
+    // "video or in-person for your child's next visit": what follows the last option belongs to
+    // the question, when the option would otherwise run long.
+    let lower_last = last.to_lowercase();
+    let n_last = last.split_whitespace().count();
+    let cut_at: &[&str] = if n_last > 5 {
+        &[
+            " for ",
+            " at ",
+            " on ",
+            " in ",
+            " to ",
+            " with ",
+            " this ",
+            " next ",
+            " when ",
+            " toward ",
+            " towards ",
+            " during ",
+            " better ",
+        ]
+    } else if n_last > 2 {
+        &[
+            " for you",
+            " for your ",
+            " for their ",
+            " toward ",
+            " towards ",
+            " during ",
+            " better ",
+        ]
+    } else {
+        &[]
+    };
+    let last = cut_at
+        .iter()
+        .filter_map(|p| lower_last.find(p))
+        .min()
+        .map_or(last, |at| &last[..at]);
+    let last = trim_tails(vec![last.to_owned()]).pop().unwrap_or_default();
+    let last = last.as_str();
     // "A or B" where A is the last words before "or": keep only the option words, not the verb
     // in front of them ("offer Monday or Tuesday").
     if options.len() == 1 {
@@ -709,6 +753,8 @@ pub fn options_in(text: &str) -> Option<Vec<String>> {
                         .chars()
                         .next()
                         .is_some_and(|c| c.is_uppercase() || c.is_ascii_digit())
+                    && !AUX.contains(&words[start - 1].to_lowercase().as_str())
+                    && !WH.contains(&words[start - 1].to_lowercase().as_str())
                 {
                     start -= 1;
                 }
@@ -717,36 +763,24 @@ pub fn options_in(text: &str) -> Option<Vec<String>> {
         };
         options[0] = words[start..].join(" ");
     }
-    let last = last
-        .trim()
-        .trim_end_matches(" slots")
-        .trim_end_matches(" instead");
-    // "video or in-person for your child's next visit": what follows the last option belongs to
-    // the question, when the option would otherwise run long.
-    let last = if last.split_whitespace().count() > 5 {
-        let lower_last = last.to_lowercase();
-        [
-            " for ", " at ", " on ", " in ", " to ", " with ", " this ", " next ", " when ",
-        ]
-        .iter()
-        .filter_map(|p| lower_last.find(p))
-        .min()
-        .map_or(last, |at| &last[..at])
-    } else {
-        last
-    };
     options.push(last.to_owned());
+    let shared_article = options.iter().all(|o| {
+        let o = o.trim().to_lowercase();
+        o.starts_with("a ") || o.starts_with("an ")
+    });
     let options: Vec<String> = options
         .into_iter()
         .map(|o| {
             let o = o.trim().trim_start_matches("the ").trim_start_matches("our ");
-            // "a Tuesday" is Tuesday; "a friend", "a few times a week" keep their article.
-            let o = match o.strip_prefix("a ") {
+            // "a Tuesday" is Tuesday; "a refund or a credit": an article every option shares is
+            // the sentence's; "Google, Instagram, a friend" keeps its own.
+            let o = match o.strip_prefix("a ").or_else(|| o.strip_prefix("an ")) {
                 Some(rest)
                     if rest
                         .chars()
                         .next()
-                        .is_some_and(|c| c.is_uppercase() || c.is_ascii_digit()) =>
+                        .is_some_and(|c| c.is_uppercase() || c.is_ascii_digit())
+                        || shared_article =>
                 {
                     rest
                 }
@@ -781,6 +815,12 @@ fn trim_tails(options: Vec<String>) -> Vec<String> {
         " would be better",
         " works better",
         " work better",
+        " better for you",
+        " for you",
+        " better",
+        " would be",
+        " are",
+        " is",
         " would work",
         " works",
         " that week",

@@ -291,3 +291,31 @@ mod shapes_seen_in_dev4 {
         assert_eq!(w.steps[0].field.kind, FieldKind::Phone);
     }
 }
+
+/// "A or B" questions whose last option runs on into the question, or shares its article.
+#[test]
+fn an_or_question_keeps_only_its_options() {
+    for (question, options) in [
+        (
+            "Would you like a refund or a credit toward a future order?",
+            vec!["refund", "credit"],
+        ),
+        (
+            "Are weekdays or weekends better for you?",
+            vec!["weekdays", "weekends"],
+        ),
+        (
+            "Do you want pickup or delivery for your next order?",
+            vec!["pickup", "delivery"],
+        ),
+    ] {
+        let w = compile(&format!("Call Jo Park for Elmstead Clinic. {question}")).expect("compiles");
+        assert_eq!(
+            w.steps[0].field.kind,
+            FieldKind::Choice {
+                options: options.iter().map(|o| (*o).to_owned()).collect()
+            },
+            "{question}"
+        );
+    }
+}
