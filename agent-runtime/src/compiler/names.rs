@@ -238,6 +238,9 @@ const NOT_NAMES: &[&str] = &[
 
 /// Words that mark a business name ("Bright Dental", "Acme Corp", "Riverside Animal Hospital").
 const ORG_WORDS: &[&str] = &[
+    "fasteners",
+    "machining",
+    "tooling",
     "metro",
     "rail",
     "railway",
@@ -1300,6 +1303,15 @@ pub fn organization(sentences: &[String]) -> Option<(String, bool)> {
                     continue;
                 }
                 if strong {
+                    return Some((name, true));
+                }
+                // "We're Ironclad Fasteners.": a sentence that only introduces us names us,
+                // whatever the words of the name.
+                let introduces_us = matches!(*marker, "we are " | "we're ")
+                    && at == 0
+                    && rest.len() == name.split_whitespace().count()
+                    && name.split_whitespace().count() >= 2;
+                if introduces_us {
                     return Some((name, true));
                 }
                 if org_like(&name) || described_as_business(&rest, &name) {
