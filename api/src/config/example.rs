@@ -5,7 +5,7 @@
 //!
 //! Keys with a default are written set to it, so the file parses to exactly the defaults. Keys with
 //! none (unset options, the fields of a trunk or an inbound route, the provider tables) are written
-//! commented out with an example value from [`SAMPLES`]: the only hand-kept part, and a test fails
+//! commented out with an example value from `SAMPLES`: the only hand-kept part, and a test fails
 //! when a key has neither default nor example, and when an example does not parse.
 
 use super::Config;
