@@ -6,8 +6,9 @@
 //! file), and `ringback config check` says what a file amounts to ([`check`]).
 
 pub mod check;
+mod describe;
 pub mod example;
-mod listeners;
+pub mod listeners;
 pub mod locate;
 mod models;
 mod schema;
@@ -30,7 +31,7 @@ pub enum ConfigError {
     #[error("config file {0} not found")]
     NotFound(PathBuf),
     /// A value is missing, mistyped, or unknown.
-    #[error("invalid configuration: {}", describe(.0))]
+    #[error("invalid configuration: {}", describe::describe(.0))]
     Invalid(#[from] Box<figment::Error>),
     /// Values parse but make no sense together.
     #[error("invalid configuration: {0}")]
@@ -44,48 +45,6 @@ pub enum ConfigError {
     /// Two listeners would take the same port.
     #[error("invalid configuration: {0}")]
     Listeners(#[from] listeners::ListenerConflict),
-}
-
-/// figment's errors as `key: problem (where)`, one after another: the key first, written as in the
-/// file (`server.listen`, without figment's profile name), since that is what the operator edits.
-fn describe(error: &figment::Error) -> String {
-    let described: Vec<String> = error
-        .clone()
-        .into_iter()
-        .map(|e| {
-            let mut path: Vec<&str> = e.path.iter().map(String::as_str).collect();
-            if path.first() == Some(&"default") {
-                path.remove(0);
-            }
-            let problem = match &e.kind {
-                figment::error::Kind::UnknownField(key, expected) => {
-                    if path.last() != Some(&key.as_str()) {
-                        path.push(key);
-                    }
-                    format!("unknown key; expected one of {}", expected.join(", "))
-                }
-                kind => kind.to_string(),
-            };
-            let key = if path.is_empty() {
-                String::new()
-            } else {
-                format!("{}: ", path.join("."))
-            };
-            let place = match e.metadata.as_ref() {
-                Some(figment::Metadata {
-                    source: Some(figment::Source::File(file)),
-                    ..
-                }) => format!(" (in {})", file.display()),
-                Some(meta) if meta.name.contains("environment") => {
-                    let variable: Vec<String> = path.iter().map(|p| p.to_uppercase()).collect();
-                    format!(" (from RINGBACK_{})", variable.join("__"))
-                }
-                _ => String::new(),
-            };
-            format!("{key}{problem}{place}")
-        })
-        .collect();
-    described.join("; ")
 }
 
 /// The whole configuration.
@@ -845,26 +804,6 @@ impl Config {
         Ok(())
     }
 
-    /// Every socket the server listens on, named by its key.
-    pub fn listeners(&self) -> Vec<listeners::Listener> {
-        use listeners::{Listener, Protocol};
-        let mut all = vec![
-            Listener::new("server.listen", Protocol::Tcp, self.server.listen),
-            Listener::new("sip.listen", Protocol::Udp, self.sip.listen),
-        ];
-        all.extend(
-            self.sip
-                .tcp_listen
-                .map(|a| Listener::new("sip.tcp_listen", Protocol::Tcp, a)),
-        );
-        all.extend(
-            self.sip
-                .tls_listen
-                .map(|a| Listener::new("sip.tls_listen", Protocol::Tcp, a)),
-        );
-        all
-    }
-
     /// The base URL clients use.
     pub fn public_url(&self) -> String {
         self.server
@@ -1119,18 +1058,6 @@ mod tests {
             assert_eq!(media_core::LatchPolicy::from(config.media.latch), want);
         }
         assert!(Config::from_toml("[media]\nlatch = \"sometimes\"\n").is_err());
-    }
-
-    #[test]
-    fn errors_name_the_key_as_written_in_the_file() {
-        let err = Config::from_toml("[server]\nlisten_on = \"x\"\n")
-            .expect_err("unknown key")
-            .to_string();
-        assert!(err.contains("server.listen_on: unknown key"), "{err}");
-        let err = Config::from_toml("[sip]\nt1_ms = \"soon\"\n")
-            .expect_err("mistyped")
-            .to_string();
-        assert!(err.starts_with("invalid configuration: sip.t1_ms: "), "{err}");
     }
 
     #[test]

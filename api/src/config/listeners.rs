@@ -67,6 +67,26 @@ pub struct ListenerConflict {
     pub addr: SocketAddr,
 }
 
+impl super::Config {
+    /// Every socket the server listens on, named by its key.
+    pub fn listeners(&self) -> Vec<Listener> {
+        let mut all = vec![
+            Listener::new("server.listen", Protocol::Tcp, self.server.listen),
+            Listener::new("sip.listen", Protocol::Udp, self.sip.listen),
+        ];
+        let sip = &self.sip;
+        all.extend(
+            sip.tcp_listen
+                .map(|a| Listener::new("sip.tcp_listen", Protocol::Tcp, a)),
+        );
+        all.extend(
+            sip.tls_listen
+                .map(|a| Listener::new("sip.tls_listen", Protocol::Tcp, a)),
+        );
+        all
+    }
+}
+
 /// Refuses the first pair that would take one port.
 pub fn check(listeners: &[Listener]) -> Result<(), ListenerConflict> {
     for (i, first) in listeners.iter().enumerate() {
