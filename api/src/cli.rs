@@ -1,9 +1,11 @@
-//! The `ringback` command line: `serve`, `call`, `keys create|list|policy|revoke`, `audit`, `demo`, `sip-parse`, `analyze`. Logs go to
-//! stderr; results
-//! go to stdout as JSON so scripts can use them.
+//! The `ringback` command line: `serve`, `call`, `keys create|list|policy|revoke`, `audit`, `config
+//! example|check`, `demo`, `sip-parse`, `analyze`. Logs go to stderr; results go to stdout as JSON
+//! so scripts can use them. Every command that reads a configuration takes the global `--config`.
+
+mod config;
 
 use crate::clock::SystemClock;
-use crate::config::Config;
+use crate::config::locate::ConfigFile;
 use crate::demo::{self, DemoOptions};
 use crate::keys;
 use crate::server::Server;
@@ -21,6 +23,10 @@ pub struct Cli {
     /// More log output (-v debug, -vv trace); RUST_LOG overrides.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
+    /// The TOML configuration file. When none is named: /etc/ringback/ringback.toml, else
+    /// ./ringback.toml, whichever exists first, else the built-in defaults.
+    #[arg(long, global = true, env = "RINGBACK_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -30,11 +36,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the server: SIP, media, the agent and the HTTP API.
-    Serve {
-        /// The TOML configuration file.
-        #[arg(long)]
-        config: Option<PathBuf>,
-    },
+    Serve,
     /// Place a call through a running server's HTTP API.
     Call {
         /// Number to call, E.164 (e.g. +15551234567).
@@ -66,15 +68,18 @@ pub enum Command {
     /// refused, per-key policies set) as JSON lines, oldest first (operator command, reading the
     /// local database directly).
     Audit {
-        /// The TOML configuration file (for the database location).
-        #[arg(long)]
-        config: Option<PathBuf>,
         /// Only rows at or after this time (RFC 3339, e.g. 2026-12-01T00:00:00Z).
         #[arg(long)]
         since: Option<String>,
         /// At most this many rows.
         #[arg(long, default_value_t = 1000)]
         limit: u32,
+    },
+    /// Print a complete, commented configuration file, or check one.
+    Config {
+        /// What to do.
+        #[command(subcommand)]
+        command: config::ConfigCommand,
     },
     /// Run one demo call end to end on loopback (kamailio trunk, baresip phone, on-box speech).
     Demo {
@@ -112,26 +117,16 @@ pub enum Command {
 pub enum KeysCommand {
     /// Create a key and print it (it is shown only this once).
     Create {
-        /// The TOML configuration file (for the database location).
-        #[arg(long)]
-        config: Option<PathBuf>,
         /// A label for the key.
         #[arg(long)]
         name: Option<String>,
     },
     /// List keys (id, prefix, name, created, revoked) as JSON lines; never the keys themselves.
-    List {
-        /// The TOML configuration file (for the database location).
-        #[arg(long)]
-        config: Option<PathBuf>,
-    },
+    List,
     /// Give a key its own destinations (country codes and number prefixes), narrowing the
     /// installation's `[policy]`; with `--beyond-installation` the list replaces the installation's
     /// country codes for this key. Blocked prefixes apply to every key. Prints the key's list.
     Policy {
-        /// The TOML configuration file (for the database location).
-        #[arg(long)]
-        config: Option<PathBuf>,
         /// Key id (`key_...`) or displayed prefix (`rb_live_xxxxxx`).
         key: String,
         /// A country calling code the key may dial, without `+` (repeat for more).
@@ -150,9 +145,6 @@ pub enum KeysCommand {
     },
     /// Revoke a key by id or prefix; it stops working at once.
     Revoke {
-        /// The TOML configuration file (for the database location).
-        #[arg(long)]
-        config: Option<PathBuf>,
         /// Key id (`key_...`) or displayed prefix (`rb_live_xxxxxx`).
         key: String,
     },
@@ -175,8 +167,9 @@ pub fn init_logging(verbose: u8) {
 
 /// Runs a parsed command line.
 pub async fn run(cli: Cli) -> ExitCode {
+    let config = ConfigFile::locate(cli.config);
     let result = match cli.command {
-        Command::Serve { config } => serve(config).await,
+        Command::Serve => serve(&config).await,
         Command::Call {
             to,
             prompt,
@@ -186,11 +179,10 @@ pub async fn run(cli: Cli) -> ExitCode {
             api_key,
         } => call(&url, &api_key, &to, &prompt, callback_url, wait).await,
         Command::Keys { command } => match command {
-            KeysCommand::Create { config, name } => create_key(config, name).await,
-            KeysCommand::List { config } => list_keys(config).await,
-            KeysCommand::Revoke { config, key } => revoke_key(config, key).await,
+            KeysCommand::Create { name } => create_key(&config, name).await,
+            KeysCommand::List => list_keys(&config).await,
+            KeysCommand::Revoke { key } => revoke_key(&config, key).await,
             KeysCommand::Policy {
-                config,
                 key,
                 countries,
                 prefixes,
@@ -202,10 +194,11 @@ pub async fn run(cli: Cli) -> ExitCode {
                     prefixes,
                     beyond_installation,
                 });
-                set_key_policy(config, key, policy).await
+                set_key_policy(&config, key, policy).await
             }
         },
-        Command::Audit { config, since, limit } => print_audit(config, since, limit).await,
+        Command::Audit { since, limit } => print_audit(&config, since, limit).await,
+        Command::Config { command } => Ok(config::run(command, &config)),
         Command::Demo { data_dir } => run_demo(data_dir).await,
         Command::SipParse { file } => sip_parse(&file),
         Command::Analyze {
@@ -213,7 +206,7 @@ pub async fn run(cli: Cli) -> ExitCode {
             silero_model,
             onnxruntime,
             gate_only,
-        } => analyze(file, silero_model, onnxruntime, gate_only).await,
+        } => analyze(&config, file, silero_model, onnxruntime, gate_only).await,
     };
     match result {
         Ok(code) => code,
@@ -237,8 +230,18 @@ fn sip_parse(file: &std::path::Path) -> Result<ExitCode, String> {
     Ok(ExitCode::SUCCESS)
 }
 
-async fn serve(config: Option<PathBuf>) -> Result<ExitCode, String> {
-    let config = Config::load(config.as_deref()).map_err(|e| e.to_string())?;
+async fn serve(file: &ConfigFile) -> Result<ExitCode, String> {
+    let config = file.load().map_err(|e| e.to_string())?;
+    match file.path() {
+        Some(path) => tracing::info!(file = %path.display(), "configuration"),
+        None => tracing::info!("configuration: no file, the built-in defaults and RINGBACK_* variables"),
+    }
+    // What `config check` would refuse stops start-up here, by key, before anything is opened.
+    let problems = crate::config::check::problems(&config);
+    if !problems.is_empty() {
+        let listed: Vec<String> = problems.iter().map(ToString::to_string).collect();
+        return Err(format!("configuration: {}", listed.join("; ")));
+    }
     let server = Server::start(config).await.map_err(|e| e.to_string())?;
     wait_for_signal().await;
     tracing::info!("shutting down");
@@ -328,7 +331,7 @@ async fn call(
     }
 }
 
-async fn create_key(config: Option<PathBuf>, name: Option<String>) -> Result<ExitCode, String> {
+async fn create_key(config: &ConfigFile, name: Option<String>) -> Result<ExitCode, String> {
     let store = open_store(config).await?;
     let key = keys::create(&store, &SystemClock, name, keys::Issuer::Operator)
         .await
@@ -344,14 +347,14 @@ async fn create_key(config: Option<PathBuf>, name: Option<String>) -> Result<Exi
     Ok(ExitCode::SUCCESS)
 }
 
-async fn open_store(config: Option<PathBuf>) -> Result<Store, String> {
-    let config = Config::load(config.as_deref()).map_err(|e| e.to_string())?;
+async fn open_store(config: &ConfigFile) -> Result<Store, String> {
+    let config = config.load().map_err(|e| e.to_string())?;
     Store::open(&config.storage.database_url())
         .await
         .map_err(|e| e.to_string())
 }
 
-async fn list_keys(config: Option<PathBuf>) -> Result<ExitCode, String> {
+async fn list_keys(config: &ConfigFile) -> Result<ExitCode, String> {
     let store = open_store(config).await?;
     for key in keys::list(&store).await.map_err(|e| e.to_string())? {
         print_line(&serde_json::json!({
@@ -366,7 +369,7 @@ async fn list_keys(config: Option<PathBuf>) -> Result<ExitCode, String> {
     Ok(ExitCode::SUCCESS)
 }
 
-async fn revoke_key(config: Option<PathBuf>, key: String) -> Result<ExitCode, String> {
+async fn revoke_key(config: &ConfigFile, key: String) -> Result<ExitCode, String> {
     let store = open_store(config).await?;
     match keys::revoke(&store, &SystemClock, &key)
         .await
@@ -380,7 +383,7 @@ async fn revoke_key(config: Option<PathBuf>, key: String) -> Result<ExitCode, St
     }
 }
 
-async fn print_audit(config: Option<PathBuf>, since: Option<String>, limit: u32) -> Result<ExitCode, String> {
+async fn print_audit(config: &ConfigFile, since: Option<String>, limit: u32) -> Result<ExitCode, String> {
     let since_ms = match since {
         Some(text) => time::OffsetDateTime::parse(&text, &time::format_description::well_known::Rfc3339)
             .map(crate::clock::unix_ms)
@@ -406,7 +409,7 @@ async fn print_audit(config: Option<PathBuf>, since: Option<String>, limit: u32)
 }
 
 async fn set_key_policy(
-    config: Option<PathBuf>,
+    config: &ConfigFile,
     key: String,
     policy: Option<crate::policy::KeyPolicy>,
 ) -> Result<ExitCode, String> {
@@ -463,6 +466,7 @@ async fn run_demo(data_dir: Option<PathBuf>) -> Result<ExitCode, String> {
 
 /// `ringback analyze`: the live analyzer over a file, Silero in line; prints the DESIGN.md shape.
 async fn analyze(
+    config: &ConfigFile,
     file: PathBuf,
     silero_model: Option<PathBuf>,
     onnxruntime: Option<PathBuf>,
@@ -472,11 +476,10 @@ async fn analyze(
     use media_core::analysis::file::{analyze_audio, read_wav};
     use media_core::analysis::silero::SileroModel;
 
-    let models = agent_runtime::speech::default_models_dir();
-    let model = silero_model.unwrap_or_else(|| models.join("silero_vad.onnx"));
-    let onnxruntime = onnxruntime
-        .or_else(|| std::env::var_os("ORT_DYLIB_PATH").map(PathBuf::from))
-        .unwrap_or_else(|| models.join("libonnxruntime.so"));
+    // The models the server would use, unless the flags name others.
+    let config = config.load().map_err(|e| e.to_string())?;
+    let model = silero_model.unwrap_or_else(|| config.silero_model());
+    let onnxruntime = onnxruntime.unwrap_or_else(|| config.onnxruntime());
     let report = tokio::task::spawn_blocking(move || {
         let audio = read_wav(&file).map_err(|e| error_chain(&e))?;
         let config = AnalyzerConfig::default();

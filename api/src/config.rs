@@ -1,5 +1,19 @@
 //! Configuration: one TOML file, every key overridable as `RINGBACK_<SECTION>__<KEY>`, sane defaults
 //! so a file with only a trunk works. Layering is figment's; the shapes and defaults are ours.
+//!
+//! The types here are also the operator's documentation: `ringback config example` prints every
+//! key with its default and its doc comment ([`example`], from the table `build.rs` reads out of this
+//! file), and `ringback config check` says what a file amounts to ([`check`]).
+
+pub mod check;
+mod describe;
+pub mod example;
+pub mod listeners;
+pub mod locate;
+mod models;
+mod schema;
+
+pub use models::ModelFile;
 
 use agent_runtime::speech::{SttConfig, TtsConfig};
 use figment::Figment;
@@ -17,7 +31,7 @@ pub enum ConfigError {
     #[error("config file {0} not found")]
     NotFound(PathBuf),
     /// A value is missing, mistyped, or unknown.
-    #[error("invalid configuration: {0}")]
+    #[error("invalid configuration: {}", describe::describe(.0))]
     Invalid(#[from] Box<figment::Error>),
     /// Values parse but make no sense together.
     #[error("invalid configuration: {0}")]
@@ -28,6 +42,9 @@ pub enum ConfigError {
     /// A `[policy]` entry is malformed.
     #[error("invalid configuration: {0}")]
     Policy(#[from] crate::policy::PolicyConfigError),
+    /// Two listeners would take the same port.
+    #[error("invalid configuration: {0}")]
+    Listeners(#[from] listeners::ListenerConflict),
 }
 
 /// The whole configuration.
@@ -44,6 +61,8 @@ pub struct Config {
     pub media: MediaConfig,
     /// Database and files.
     pub storage: StorageConfig,
+    /// Where the on-box models are.
+    pub models: ModelsConfig,
     /// Speech and language providers.
     pub providers: ProvidersConfig,
     /// Completion callbacks.
@@ -503,6 +522,26 @@ impl StorageConfig {
     }
 }
 
+/// `[models]`
+#[derive(Debug, Clone, Deserialize, Serialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct ModelsConfig {
+    /// Directory of the on-box models (`silero_vad.onnx`, `smart-turn-v3.2-cpu.onnx`, the Piper
+    /// voice, `whisper-tiny-en/`, `libonnxruntime.so`), as `deploy/setup` lays it out. When unset:
+    /// `$RINGBACK_CACHE/models`, else `$HOME/.cache/ringback/models`. A model path set elsewhere
+    /// (`[media] silero_model`, `[providers.tts] model`, ...) wins over this directory.
+    pub dir: Option<PathBuf>,
+}
+
+impl ModelsConfig {
+    /// The directory every model name resolves against: the one place that decides it.
+    pub fn dir(&self) -> PathBuf {
+        self.dir
+            .clone()
+            .unwrap_or_else(agent_runtime::speech::default_models_dir)
+    }
+}
+
 /// `[providers]`
 #[derive(Debug, Clone, Deserialize, Serialize, Default)]
 #[serde(deny_unknown_fields, default)]
@@ -519,14 +558,26 @@ pub struct ProvidersConfig {
 }
 
 impl ProvidersConfig {
-    /// The TTS provider in effect.
-    pub fn tts(&self) -> TtsConfig {
-        self.tts.clone().unwrap_or_default()
+    /// The TTS provider in effect, its unnamed model files looked for in `models`.
+    pub fn tts(&self, models: &Path) -> TtsConfig {
+        match self.tts.clone().unwrap_or_default() {
+            TtsConfig::Piper(mut piper) => {
+                piper.models_dir = models.to_owned();
+                TtsConfig::Piper(piper)
+            }
+            other => other,
+        }
     }
 
-    /// The STT provider in effect.
-    pub fn stt(&self) -> SttConfig {
-        self.stt.clone().unwrap_or_default()
+    /// The STT provider in effect, its named models (`tiny.en`, `base`) looked for in `models`.
+    pub fn stt(&self, models: &Path) -> SttConfig {
+        match self.stt.clone().unwrap_or_default() {
+            SttConfig::Whisper(mut whisper) => {
+                whisper.models_dir = models.to_owned();
+                SttConfig::Whisper(whisper)
+            }
+            other => other,
+        }
     }
 }
 
@@ -749,6 +800,7 @@ impl Config {
         if self.sip.t1_ms == 0 {
             return Err(ConfigError::Inconsistent("sip.t1_ms must be at least 1"));
         }
+        listeners::check(&self.listeners())?;
         Ok(())
     }
 
@@ -1023,12 +1075,15 @@ mod tests {
             "[providers.stt]\nprovider = \"openai\"\nbase_url = \"http://127.0.0.1:9000\"\n",
         )
         .expect("valid");
-        assert!(matches!(config.providers.stt(), SttConfig::OpenAi(_)));
+        assert!(matches!(
+            config.providers.stt(&config.models.dir()),
+            SttConfig::OpenAi(_)
+        ));
 
         // The on-box recognizer's model: a name or a directory; a typo fails at load time.
         let config =
             Config::from_toml("[providers.stt]\nprovider = \"whisper\"\nmodel = \"base\"\n").expect("valid");
-        let SttConfig::Whisper(whisper) = config.providers.stt() else {
+        let SttConfig::Whisper(whisper) = config.providers.stt(&config.models.dir()) else {
             panic!("whisper expected")
         };
         assert_eq!(whisper.model, agent_runtime::speech::WhisperModel::Base);

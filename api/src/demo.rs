@@ -160,7 +160,8 @@ pub fn check_prerequisites() -> Result<(), DemoError> {
             return Err(DemoError::Missing(format!("the `{tool}` program")));
         }
     }
-    let models = agent_runtime::speech::default_models_dir();
+    // The demo runs on the built-in configuration, so its models are where that looks.
+    let models = crate::config::ModelsConfig::default().dir();
     for file in [
         "libonnxruntime.so",
         "piper-voice.onnx",

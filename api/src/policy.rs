@@ -23,7 +23,8 @@ pub struct PolicyConfig {
     /// Default: `["1"]` (North America), as the fire-and-poll face's write-up allows.
     pub allowed_country_codes: Vec<String>,
     /// Numbers starting with these (E.164, with `+`) are never dialled, whatever the country codes
-    /// allow. Setting the key replaces the default list ([`DEFAULT_BLOCKED_PREFIXES`]).
+    /// allow. Setting the key replaces the default list: premium-rate and satellite ranges, and
+    /// the NANP areas billed at international rates.
     pub blocked_prefixes: Vec<String>,
 }
 

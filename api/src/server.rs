@@ -139,28 +139,17 @@ pub struct Server {
 
 /// Loads the configured speech providers (blocking: model loading takes about a second).
 pub async fn load_speech(config: &Config) -> Result<Speech, ServerError> {
-    let (tts, stt) = (config.providers.tts(), config.providers.stt());
+    let (tts, stt) = (config.tts(), config.stt());
     let llm = match config.providers.llm.clone() {
         Some(llm) => Some(agent_runtime::llm::LlmClient::new(llm).map_err(ServerError::Llm)?),
         None => None,
     };
     // Silero shares Piper's ONNX Runtime (one environment per process).
-    let tts_onnxruntime = match &tts {
-        agent_runtime::speech::TtsConfig::Piper(piper) => piper.onnxruntime_path(),
-        _ => agent_runtime::speech::PiperConfig::default().onnxruntime_path(),
-    };
-    let silero_model = (config.media.vad == VadChoice::Silero).then(|| {
-        config
-            .media
-            .silero_model
-            .clone()
-            .unwrap_or_else(|| agent_runtime::speech::default_models_dir().join("silero_vad.onnx"))
-    });
+    let tts_onnxruntime = config.onnxruntime();
+    let silero_model = (config.media.vad == VadChoice::Silero).then(|| config.silero_model());
     let turn_model =
         (silero_model.is_some() && config.media.turn_model == TurnModelChoice::SmartTurn).then(|| {
-            let path = config.media.smart_turn_model.clone().unwrap_or_else(|| {
-                agent_runtime::speech::default_models_dir().join("smart-turn-v3.2-cpu.onnx")
-            });
+            let path = config.smart_turn_model();
             let timing = media_core::analysis::turn::TurnModelTiming {
                 max_pause_ms: u64::from(config.media.max_turn_pause_ms),
                 ..media_core::analysis::turn::TurnModelTiming::default()

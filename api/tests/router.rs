@@ -447,6 +447,54 @@ async fn daily_cap_and_emergency_numbers_are_refused() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn liveness_stays_up_while_readiness_follows_the_trunks() {
+    // A registering trunk that never answers: the node is alive but not ready.
+    let (_data, server, router) = start(|c| {
+        c.trunks = vec![trunk_section("down", dead_port(), Some("pw"))];
+    })
+    .await;
+    let live = call(&router, "GET", "/livez", None, None, &[]).await;
+    assert_eq!(live.status, StatusCode::OK, "{}", live.body);
+    assert_eq!(live.body["status"], "ok");
+    assert_eq!(live.body["version"], env!("CARGO_PKG_VERSION"));
+    let ready = call(&router, "GET", "/readyz", None, None, &[]).await;
+    assert_eq!(ready.status, StatusCode::SERVICE_UNAVAILABLE, "{}", ready.body);
+    assert_eq!(ready.body["status"], "unavailable");
+    assert_eq!(ready.body["database"], "ok");
+    assert_eq!(ready.body["trunks"][0]["name"], "down");
+    assert_eq!(ready.body["trunks"][0]["ready"], false);
+    let health = call(&router, "GET", "/healthz", None, None, &[]).await;
+    assert_eq!(
+        (
+            health.status,
+            &health.body["status"],
+            &health.body["trunks"][0]["ready"]
+        ),
+        (
+            ready.status,
+            &ready.body["status"],
+            &ready.body["trunks"][0]["ready"]
+        ),
+        "/healthz is /readyz under its older name"
+    );
+    // Neither probe wants a key.
+    for path in ["/livez", "/readyz"] {
+        let answer = call(&router, "GET", path, None, None, &[]).await;
+        assert_ne!(answer.status, StatusCode::UNAUTHORIZED, "{path}");
+    }
+    server.shutdown().await;
+
+    // With nothing to wait for, ready too.
+    let (_data, server, router) = start(|_| {}).await;
+    let ready = call(&router, "GET", "/readyz", None, None, &[]).await;
+    assert_eq!(ready.status, StatusCode::OK, "{}", ready.body);
+    assert_eq!(ready.body["status"], "ok");
+    let live = call(&router, "GET", "/livez", None, None, &[]).await;
+    assert_eq!(live.status, StatusCode::OK);
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_trunk_queues_calls_up_to_its_bound_and_hangup_cancels_them() {
     // The trunk registers and never answers: each placed call holds the one channel while it waits
     // for a registration that never comes.
@@ -1019,10 +1067,16 @@ async fn operations_endpoints_and_the_openapi_document() {
         "/call/{id}",
         "/call/{id}/recording",
         "/healthz",
+        "/livez",
+        "/readyz",
         "/metrics",
     ] {
         assert!(paths.contains_key(path), "{path} undocumented");
     }
+    assert_eq!(
+        doc.body["paths"]["/readyz"]["get"]["responses"], doc.body["paths"]["/healthz"]["get"]["responses"],
+        "the alias is documented as what it is"
+    );
     assert!(doc.body["components"]["securitySchemes"]["bearer"].is_object());
     server.shutdown().await;
 }

@@ -16,18 +16,18 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 /// Settings of the language model (`[providers.llm]`).
-#[derive(Clone, Deserialize)]
+#[derive(Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct LlmConfig {
     /// Server root, with or without `/v1`.
     pub base_url: String,
     /// Sent as `Authorization: Bearer`; none when absent.
     pub api_key: Option<String>,
-    /// Model name: the default for workflows that do not choose one (`Workflow::model`).
+    /// Model name: the default for workflows that do not choose one (`model` in the API).
     pub model: String,
-    /// Time allowed until the first token (or the whole answer when not streaming).
+    /// Time allowed until the first token (or the whole answer when not streaming), ms.
     pub first_token_timeout_ms: u64,
-    /// Time allowed for a whole answer.
+    /// Time allowed for a whole answer, ms.
     pub timeout_ms: u64,
     /// Retries before the first token on connection errors, 429 and 5xx.
     pub retries: u32,

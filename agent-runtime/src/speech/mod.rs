@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use rubato::audioadapter_buffers::direct::InterleavedSlice;
 use rubato::{Fft, FixedSync, Resampler};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 pub mod cleanup;
 #[cfg(feature = "piper")]
@@ -270,7 +270,9 @@ pub fn resample(audio: &Audio, to: SampleRate) -> Audio {
 }
 
 /// Where `deploy/setup` puts the on-box models: `$RINGBACK_CACHE/models`, by default
-/// `$HOME/.cache/ringback/models`.
+/// `$HOME/.cache/ringback/models`. The fallback when the configuration names no models directory
+/// (the server's `[models] dir`); model names such as `piper-voice.onnx` or Whisper's `tiny.en`
+/// resolve against whichever is in effect.
 pub fn default_models_dir() -> PathBuf {
     if let Some(cache) = std::env::var_os("RINGBACK_CACHE").filter(|c| !c.is_empty()) {
         return PathBuf::from(cache).join("models");
@@ -280,6 +282,16 @@ pub fn default_models_dir() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("."));
     home.join(".cache").join("ringback").join("models")
 }
+
+/// The files a CTranslate2 Whisper directory must have (public so that a configuration check can
+/// look for them without loading the model).
+pub const WHISPER_MODEL_FILES: [&str; 5] = [
+    "model.bin",
+    "config.json",
+    "vocabulary.txt",
+    "tokenizer.json",
+    "preprocessor_config.json",
+];
 
 /// Fails with [`SpeechError::ModelMissing`] unless `path` exists.
 #[cfg_attr(not(any(feature = "piper", feature = "whisper")), allow(dead_code))]
@@ -295,7 +307,7 @@ fn require_file(path: &Path) -> Result<(), SpeechError> {
 
 /// Which text-to-speech provider to use, from the `[providers]` section (`provider = "piper"` or
 /// `"openai"`).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(tag = "provider", rename_all = "lowercase")]
 #[non_exhaustive]
 pub enum TtsConfig {
@@ -317,7 +329,7 @@ impl Default for TtsConfig {
 }
 
 /// Which speech-to-text provider to use (`provider = "whisper"` or `"openai"`).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(tag = "provider", rename_all = "lowercase")]
 #[non_exhaustive]
 pub enum SttConfig {
@@ -340,14 +352,14 @@ impl Default for SttConfig {
 
 /// Settings of the on-box Piper voice. Kept outside the `piper` feature so that a configuration file
 /// parses the same way whatever the build; loading it fails cleanly when the feature is off.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct PiperConfig {
-    /// The VITS voice, `piper-voice.onnx`.
-    pub model: PathBuf,
-    /// The voice's JSON config; `None` means the model path with `.json` appended.
+    /// The VITS voice; `piper-voice.onnx` in the models directory when unset.
+    pub model: Option<PathBuf>,
+    /// The voice's JSON config; the model's path with `.json` appended when unset.
     pub model_config: Option<PathBuf>,
-    /// `libonnxruntime.so`; `None` means `$ORT_DYLIB_PATH`, else the one `deploy/setup` installs.
+    /// `libonnxruntime.so`; when unset, `$ORT_DYLIB_PATH`, else the one in the models directory.
     pub onnxruntime: Option<PathBuf>,
     /// ONNX Runtime intra-op threads for this voice. Two render a 10-word sentence in about 0.2 s
     /// on a 2-core box against about 0.35 s for one; the threads sleep rather than spin between
@@ -357,29 +369,41 @@ pub struct PiperConfig {
     pub sentence_pause_ms: u32,
     /// Speaker of a multi-speaker voice; ignored by single-speaker voices.
     pub speaker_id: i64,
-    /// espeak-ng voice for phonemes; `None` means the one named in the voice's config.
+    /// espeak-ng voice for phonemes; the one named in the voice's config when unset.
     pub espeak_voice: Option<String>,
+    /// Where the unset paths above are looked for. Not a key of this section: the server sets it
+    /// from its own `[models] dir`, so one setting moves every model.
+    #[serde(skip)]
+    pub models_dir: PathBuf,
 }
 
 impl Default for PiperConfig {
     fn default() -> Self {
         Self {
-            model: default_models_dir().join("piper-voice.onnx"),
+            model: None,
             model_config: None,
             onnxruntime: None,
             threads: 2,
             sentence_pause_ms: 200,
             speaker_id: 0,
             espeak_voice: None,
+            models_dir: default_models_dir(),
         }
     }
 }
 
 impl PiperConfig {
+    /// The voice: the explicit path, or `piper-voice.onnx` in the models directory.
+    pub fn model_path(&self) -> PathBuf {
+        self.model
+            .clone()
+            .unwrap_or_else(|| self.models_dir.join("piper-voice.onnx"))
+    }
+
     /// The voice config path: the explicit one, or `<model>.json`.
     pub fn model_config_path(&self) -> PathBuf {
         self.model_config.clone().unwrap_or_else(|| {
-            let mut path = self.model.clone().into_os_string();
+            let mut path = self.model_path().into_os_string();
             path.push(".json");
             PathBuf::from(path)
         })
@@ -390,14 +414,14 @@ impl PiperConfig {
         self.onnxruntime
             .clone()
             .or_else(|| std::env::var_os("ORT_DYLIB_PATH").map(PathBuf::from))
-            .unwrap_or_else(|| default_models_dir().join("libonnxruntime.so"))
+            .unwrap_or_else(|| self.models_dir.join("libonnxruntime.so"))
     }
 }
 
 /// Which Whisper weights to load: `model = "tiny.en"`, `"base"`, or the path of a CTranslate2
 /// Whisper directory (with `preprocessor_config.json`).
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(try_from = "String")]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(try_from = "String", into = "String")]
 #[non_exhaustive]
 pub enum WhisperModel {
     /// Whisper tiny.en, English only (75 MB), `whisper-tiny-en` in the models directory.
@@ -411,11 +435,11 @@ pub enum WhisperModel {
 }
 
 impl WhisperModel {
-    /// The model directory.
-    pub fn dir(&self) -> PathBuf {
+    /// The model directory: a named model's under `models`, or the directory given.
+    pub fn dir_in(&self, models: &Path) -> PathBuf {
         match self {
-            Self::TinyEn => default_models_dir().join("whisper-tiny-en"),
-            Self::Base => default_models_dir().join("whisper-base"),
+            Self::TinyEn => models.join("whisper-tiny-en"),
+            Self::Base => models.join("whisper-base"),
             Self::Dir(dir) => dir.clone(),
         }
     }
@@ -427,6 +451,12 @@ impl WhisperModel {
             Self::Base => "base".to_owned(),
             Self::Dir(dir) => dir.display().to_string(),
         }
+    }
+}
+
+impl From<WhisperModel> for String {
+    fn from(model: WhisperModel) -> Self {
+        model.name()
     }
 }
 
@@ -446,7 +476,7 @@ impl TryFrom<String> for WhisperModel {
 }
 
 /// Settings of on-box Whisper.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct WhisperConfig {
     /// The weights: `tiny.en` (the default), `base`, or a directory.
@@ -466,12 +496,16 @@ pub struct WhisperConfig {
     /// for a window that keeps the accuracy.
     #[serde(skip)]
     pub short_windows: bool,
+    /// Where the named models (`tiny.en`, `base`) are looked for. Not a key of this section: the
+    /// server sets it from its own `[models] dir`, so one setting moves every model.
+    #[serde(skip)]
+    pub models_dir: PathBuf,
 }
 
 impl WhisperConfig {
     /// The directory the model loads from.
     pub fn model_dir(&self) -> PathBuf {
-        self.model.dir()
+        self.model.dir_in(&self.models_dir)
     }
 }
 
@@ -483,6 +517,7 @@ impl Default for WhisperConfig {
             beam_size: 1,
             language: "en".to_owned(),
             short_windows: false,
+            models_dir: default_models_dir(),
         }
     }
 }
@@ -860,7 +895,10 @@ mod tests {
             };
             assert_eq!(whisper.model, model);
         }
-        assert!(WhisperModel::Base.dir().ends_with("whisper-base"));
+        assert_eq!(
+            WhisperModel::Base.dir_in(Path::new("/srv/models")),
+            Path::new("/srv/models/whisper-base")
+        );
         let typo = serde_json::from_str::<SttConfig>(r#"{"provider": "whisper", "model": "bsae"}"#);
         assert!(typo.is_err(), "an unknown model name is refused");
 

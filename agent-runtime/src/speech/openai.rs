@@ -21,18 +21,18 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 const ERROR_BODY_LIMIT: usize = 512;
 
 /// Settings of a remote transcription endpoint.
-#[derive(Clone, Deserialize)]
+#[derive(Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct OpenAiSttConfig {
     /// Server root, without `/v1/audio/...`.
     pub base_url: String,
-    /// Sent as `Authorization: Bearer`; `None` sends no header.
+    /// Sent as `Authorization: Bearer`; no header when unset.
     pub api_key: Option<String>,
     /// Model name (`whisper-1` at OpenAI; servers often ignore it or want their own).
     pub model: String,
-    /// ISO-639-1 language hint; `None` lets the server detect it.
+    /// ISO-639-1 language hint; the server detects the language when unset.
     pub language: Option<String>,
-    /// Overall request timeout.
+    /// Overall request timeout, ms.
     pub timeout_ms: u64,
 }
 
@@ -49,20 +49,20 @@ impl Default for OpenAiSttConfig {
 }
 
 /// Settings of a remote speech endpoint.
-#[derive(Clone, Deserialize)]
+#[derive(Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct OpenAiTtsConfig {
     /// Server root, without `/v1/audio/...`.
     pub base_url: String,
-    /// Sent as `Authorization: Bearer`; `None` sends no header.
+    /// Sent as `Authorization: Bearer`; no header when unset.
     pub api_key: Option<String>,
     /// Model name (`tts-1`, `gpt-4o-mini-tts`, or the server's own).
     pub model: String,
     /// Voice name.
     pub voice: String,
-    /// Speaking rate, 0.25 to 4.0; `None` leaves the server's default.
+    /// Speaking rate, 0.25 to 4.0; the server's default when unset.
     pub speed: Option<f32>,
-    /// Overall request timeout.
+    /// Overall request timeout, ms.
     pub timeout_ms: u64,
 }
 

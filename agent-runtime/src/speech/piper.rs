@@ -210,8 +210,9 @@ impl PiperTts {
     /// Loads ONNX Runtime (once per process), the voice and its config, and espeak-ng. Blocks for
     /// most of a second.
     pub fn load(config: &PiperConfig) -> Result<Self, SpeechError> {
+        let model = config.model_path();
         let config_path = config.model_config_path();
-        require_file(&config.model)?;
+        require_file(&model)?;
         require_file(&config_path)?;
         let json = std::fs::read_to_string(&config_path).map_err(|source| SpeechError::ReadFile {
             path: config_path.clone(),
@@ -224,7 +225,7 @@ impl PiperTts {
         let phonemizer = Phonemizer::new(config.espeak_voice.as_deref().unwrap_or(&voice.espeak_voice))?;
 
         let environment = onnx_environment(&config.onnxruntime_path())?;
-        let session = quiet_session(&environment, &config.model, config.threads)?;
+        let session = quiet_session(&environment, &model, config.threads)?;
         let takes_sid = session.inputs().iter().any(|input| input.name() == "sid");
         Ok(Self {
             inner: Arc::new(Inner {

@@ -51,15 +51,6 @@ const TOKENS_PER_SECOND: f32 = 10.0;
 /// Whisper's own limit on generated tokens per window.
 const MAX_GENERATED: usize = 224;
 
-/// The files a CTranslate2 Whisper directory must have.
-const MODEL_FILES: [&str; 5] = [
-    "model.bin",
-    "config.json",
-    "vocabulary.txt",
-    "tokenizer.json",
-    "preprocessor_config.json",
-];
-
 /// A loaded Whisper model. Cheap to clone; CTranslate2 serializes calls on its replica itself.
 #[derive(Clone)]
 pub struct WhisperStt {
@@ -120,7 +111,7 @@ impl WhisperStt {
     pub fn load(config: &WhisperConfig) -> Result<Self, SpeechError> {
         let dir = config.model_dir();
         // ct2rs reports a missing file as a bare C++ exception; name it ourselves.
-        for file in MODEL_FILES {
+        for file in super::WHISPER_MODEL_FILES {
             require_file(&dir.join(file))?;
         }
         let ct2_config = Config {

@@ -14,7 +14,7 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder
         v1::create_call, v1::list_calls, v1::get_call, v1::hangup, v1::recording, v1::events,
         v1::deliveries, v1::redeliver, v1::create_workflow, v1::get_workflow,
         compat::call_prompt, compat::call_workflow, compat::poll_create, compat::poll_call, compat::poll_recording,
-        ops::healthz, ops::metrics, ops::openapi,
+        ops::livez, ops::readyz, ops::healthz, ops::metrics, ops::openapi,
     ),
     components(schemas(crate::model::PromptCallback)),
     modifiers(&Security),

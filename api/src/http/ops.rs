@@ -1,5 +1,11 @@
-//! Operations: `/healthz` (readiness: the database answers and every registering trunk is
-//! registered), `/metrics` (Prometheus text) and `/openapi.json`.
+//! Operations: `/livez` (liveness: the process answers), `/readyz` (readiness: the database
+//! answers and every registering trunk is registered; `/healthz` is its older name), `/metrics`
+//! (Prometheus text) and `/openapi.json`.
+//!
+//! Liveness and readiness are apart because orchestrators act on them differently: a failed
+//! liveness probe restarts the process, a failed readiness probe only takes traffic away. A node
+//! whose carrier is down is alive and should stay up (it recovers when the trunk registers again);
+//! restarting it would only drop the calls it still holds.
 
 use super::AppState;
 use super::openapi::ApiDoc;
@@ -10,6 +16,15 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use sip_stack::RegistrationStatus;
 use utoipa::{OpenApi, ToSchema};
+
+/// Liveness.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Live {
+    /// Always `ok`: an answer at all is the news.
+    pub status: String,
+    /// The server's version.
+    pub version: String,
+}
 
 /// Readiness.
 #[derive(Debug, Serialize, ToSchema)]
@@ -39,10 +54,28 @@ pub struct TrunkHealth {
     pub limit: usize,
 }
 
-/// Readiness: 200 when the database answers and every registering trunk is registered, else 503.
+/// Liveness: 200 while the process serves HTTP, whatever the database and trunks say (a probe
+/// that restarts the process belongs here, not on `/readyz`).
+#[utoipa::path(get, path = "/livez", tag = "operations", responses((status = 200, body = Live)))]
+pub(super) async fn livez() -> Json<Live> {
+    Json(Live {
+        status: "ok".to_owned(),
+        version: env!("CARGO_PKG_VERSION").to_owned(),
+    })
+}
+
+/// Readiness under its older name, kept for probes and scripts that use it: the same answer as
+/// `/readyz`.
 #[utoipa::path(get, path = "/healthz", tag = "operations",
     responses((status = 200, body = Health), (status = 503, description = "Not ready", body = Health)))]
-pub(super) async fn healthz(State(state): State<AppState>) -> Response {
+pub(super) async fn healthz(state: State<AppState>) -> Response {
+    readyz(state).await
+}
+
+/// Readiness: 200 when the database answers and every registering trunk is registered, else 503.
+#[utoipa::path(get, path = "/readyz", tag = "operations",
+    responses((status = 200, body = Health), (status = 503, description = "Not ready", body = Health)))]
+pub(super) async fn readyz(State(state): State<AppState>) -> Response {
     let service = &state.service;
     let database = service.store().ping().await.is_ok();
     let load = service.trunk_load();
