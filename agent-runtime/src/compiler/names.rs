@@ -157,6 +157,7 @@ const NOT_NAMES: &[&str] = &[
     "go",
     "try",
     "give",
+    "giving",
     "inform",
     "notify",
     "explain",
@@ -974,6 +975,7 @@ pub fn callee(sentences: &[String]) -> Option<String> {
                     | "sure"
                     | "that"
                     | "give"
+                    | "giving"
                     | "whether"
                     | "if"
             ) || ROLES.contains(&prev);
@@ -1122,7 +1124,7 @@ pub fn callee(sentences: &[String]) -> Option<String> {
                         | "plans"
                 ),
                 // "give Mr. Brooks a call"
-                "give" => next == "a",
+                "give" | "giving" | "gives" => next == "a",
                 "reach" => true,
                 // "the customer, Maria Lopez," / "customer Maria Lopez"
                 _ => ROLES.contains(&prev),

@@ -369,6 +369,10 @@ fn lower(w: &str) -> String {
 fn verb_position(tokens: &[String]) -> Option<usize> {
     for (i, t) in tokens.iter().enumerate().skip(1) {
         let l = lower(t);
+        // "10 AM" is a time, not "am".
+        if l == "am" && tokens[i - 1].chars().next().is_some_and(|c| c.is_ascii_digit()) {
+            continue;
+        }
         if AUX.contains(&l.as_str())
             || past_base(&l).is_some() && i > 0 && !l.ends_with("ed")
             || l.ends_with("ed") && l.len() > 4
@@ -697,6 +701,25 @@ pub fn options_in(text: &str) -> Option<Vec<String>> {
         .trim_end_matches(" instead");
     // "video or in-person for your child's next visit": what follows the last option belongs to
     // the question, when the option would otherwise run long.
+    // "Sunday at 1 PM suits her better", "Friday works for them": the verb and what follows it
+    // are the question's.
+    let last = [
+        " suits ",
+        " suit ",
+        " works ",
+        " work ",
+        " would work",
+        " would suit",
+        " is better",
+        " are better",
+        " is best",
+        " would be better",
+    ]
+    .iter()
+    .filter_map(|v| last.to_lowercase().find(v))
+    .min()
+    .filter(|at| *at > 0)
+    .map_or(last, |at| &last[..at]);
     let lower_last = last.to_lowercase();
     let n_last = last.split_whitespace().count();
     let cut_at: &[&str] = if n_last > 5 {

@@ -319,3 +319,27 @@ fn an_or_question_keeps_only_its_options() {
         );
     }
 }
+
+/// "Would you mind giving X a ring ...?" is the request to call; "see if A at 10 AM or B suits
+/// her better" compares two options (and "AM" is not the verb "am").
+#[test]
+fn a_polite_ring_and_a_compared_pair() {
+    let w = compile(
+        "Would you mind giving Mr. Alvarado a ring on behalf of Cedar Point Dental? He is booked for a cleaning \
+         on Thursday at 9 AM. We'd love to confirm he's still coming; otherwise, see if Monday at 10 AM or \
+         Tuesday at 2 PM suits him better.",
+    )
+    .expect("compiles");
+    assert_eq!(w.callee.as_deref(), Some("Mr. Alvarado"));
+    assert_eq!(w.organization.as_deref(), Some("Cedar Point Dental"));
+    let last = w.steps.last().expect("a step");
+    assert_eq!(
+        last.field.kind,
+        FieldKind::Choice {
+            options: vec!["Monday at 10 AM".into(), "Tuesday at 2 PM".into()]
+        },
+        "{:#?}",
+        w.steps
+    );
+    assert!(!last.question.starts_with("Am "), "{}", last.question);
+}

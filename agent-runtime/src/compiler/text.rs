@@ -833,6 +833,9 @@ pub fn address_callee(clause: &str, name: Option<&str>) -> String {
                         | "what"
                         | "how"
                         | "any"
+                        | "better"
+                        | "best"
+                        | "most"
                 ));
         // "she's already sent it": has, not is.
         let perfect = matches!(lower.as_str(), "she's" | "he's" | "they're")

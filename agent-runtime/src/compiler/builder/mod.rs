@@ -126,6 +126,8 @@ impl Builder {
                 "could you please",
                 "can you please",
                 "would you please",
+                "would you mind",
+                "do you mind",
                 "could you",
                 "can you",
                 "would you",
@@ -135,7 +137,17 @@ impl Builder {
         .map(|r| strip_any(r, &["please"]).unwrap_or(r).to_owned());
         if let Some(r) = request
             && sentence.trim_end().ends_with('?')
-            && (r.starts_with("give") && r.contains(" a call")
+            && (r.starts_with("giv")
+                && [
+                    " a call",
+                    " a ring",
+                    " a buzz",
+                    " a shout",
+                    " a quick call",
+                    " a quick ring",
+                ]
+                .iter()
+                .any(|k| r.contains(k))
                 || r.starts_with("call ")
                 || r.starts_with("ring ")
                 || r.starts_with("phone ")

@@ -365,8 +365,12 @@ pub(super) fn yes_no_ask(clause: &str, name: &str) -> Ask {
 /// the yes/no question asked about them takes one of them.
 pub(super) fn listed_choice(clause: &str, question: &str, name: &str) -> Option<Ask> {
     let lower = clause.to_lowercase();
+    // Two options are a choice when the clause compares them ("suits her better", "prefer").
+    let comparing = ["better", "prefer", "rather", " best"]
+        .iter()
+        .any(|k| lower.contains(k));
     let options = options_in(clause).filter(|o| {
-        (3..=6).contains(&o.len())
+        (if comparing { 2..=6 } else { 3..=6 }).contains(&o.len())
             && !lower.contains(" any ")
             && !lower.contains(" or not")
             && !o
