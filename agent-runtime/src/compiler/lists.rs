@@ -352,6 +352,61 @@ fn split_outside_parens(text: &str) -> Vec<&str> {
 /// An item under an asking header, as an instruction the clause reader understands.
 fn as_instruction(item: &str) -> String {
     let t = item.trim();
+    // "Client: Ellis Porter", "Start: Monday 7 AM": a labelled fact under the title describes the
+    // job; "Check: can we use the spigot?" and "Ask: ..." still ask.
+    if let Some((label, value)) = t.split_once(": ") {
+        let label_lower = label.trim().to_lowercase();
+        let describes = matches!(
+            label_lower.as_str(),
+            "client"
+                | "customer"
+                | "name"
+                | "job"
+                | "start"
+                | "date"
+                | "time"
+                | "when"
+                | "where"
+                | "address"
+                | "location"
+                | "crew"
+                | "order"
+                | "amount"
+                | "balance"
+                | "account"
+                | "invoice"
+                | "service"
+                | "appointment"
+                | "shift"
+                | "volunteer"
+                | "patient"
+                | "guest"
+                | "party size"
+                | "notes"
+                | "note"
+                | "context"
+                | "background"
+        );
+        if describes && !value.trim_end().ends_with('?') {
+            return format!("{label}: {}", value.trim());
+        }
+        // "Check: can we use the spigot?": the label says to ask what follows.
+        if matches!(
+            label_lower.as_str(),
+            "check" | "ask" | "confirm" | "verify" | "question" | "q" | "find out"
+        ) && value.trim_end().ends_with('?')
+        {
+            return value.trim().to_owned();
+        }
+    }
+    // "In case Monday doesn't work, get ...": a condition among the items stays one.
+    let opener = t.to_lowercase();
+    if ["if ", "in case ", "should ", "unless ", "otherwise"]
+        .iter()
+        .any(|c| opener.starts_with(c))
+    {
+        return t.to_owned();
+    }
     // "need AV equipment? (y/n)": the note after the mark belongs to the item.
     let moved;
     let t = match t.split_once("? (") {

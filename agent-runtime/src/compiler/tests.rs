@@ -343,3 +343,35 @@ fn a_polite_ring_and_a_compared_pair() {
     );
     assert!(!last.question.starts_with("Am "), "{}", last.question);
 }
+
+/// A YAML-style brief: a condition written as a key, labelled facts under a title.
+#[test]
+fn keyed_conditions_and_labelled_facts() {
+    let w = compile(
+        "restaurant: Casa Lumo\nguest: Idris Vance\nbooking: Friday 8 PM\nsteps:\n  - confirm the booking\n  \
+         - if_cancelled: ask whether he'd like to rebook for another night\n  - ask if it's a birthday",
+    )
+    .expect("compiles");
+    let rebook = w
+        .steps
+        .iter()
+        .find(|s| s.question.to_lowercase().contains("rebook"))
+        .expect("the rebook question");
+    assert!(
+        rebook.when.is_some(),
+        "asked only when the booking is off: {:#?}",
+        w.steps
+    );
+    let w = compile(
+        "Pinewood Roofing - confirm job start\n- Client: Oona Reyes\n- Start: Tuesday 8 AM, crew of 4\n\
+         - Check: can we park the dumpster on the street?",
+    )
+    .expect("compiles");
+    assert!(
+        w.steps
+            .iter()
+            .all(|s| !s.question.to_lowercase().contains("client")),
+        "a labelled fact is not a question: {:#?}",
+        w.steps
+    );
+}

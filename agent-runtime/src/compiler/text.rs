@@ -198,6 +198,7 @@ pub fn normalize(prompt: &str) -> String {
         .map(str::trim)
         .filter(|l| !l.is_empty())
         .map(spell_out)
+        .map(|l| keyed_condition(&l))
         .collect();
     let raw_lines: Vec<&str> = fixed.iter().map(String::as_str).collect();
     let expanded = super::lists::expand(&raw_lines);
@@ -243,6 +244,35 @@ pub fn normalize(prompt: &str) -> String {
         .filter(|w| !w.is_empty())
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+/// "- if_cancelled: ask whether she'd rebook", "if no answer: leave a message": a condition
+/// written as a key (YAML-style briefs) reads as the sentence it stands for.
+fn keyed_condition(line: &str) -> String {
+    let body = line.trim_start_matches(['-', '*', ' ']);
+    let lead = &line[..line.len() - body.len()];
+    let lower = body.to_lowercase();
+    // Only the key form ("if_declined:"); "If no: get an email" is prose the reader handles.
+    let Some(rest) = lower.strip_prefix("if_") else {
+        return line.to_owned();
+    };
+    let Some(colon) = rest.find(':') else {
+        return line.to_owned();
+    };
+    let key = rest[..colon].replace('_', " ");
+    let key = key.trim();
+    if key.split_whitespace().count() > 4 || key.is_empty() {
+        return line.to_owned();
+    }
+    let condition = match key {
+        "declined" | "declines" | "cancelled" | "canceled" | "cancels" | "no" | "not" | "unavailable"
+        | "cant make it" | "cannot make it" | "not available" => "they can't make it".to_owned(),
+        "voicemail" | "no answer" | "machine" | "vm" => "you reach voicemail".to_owned(),
+        "yes" | "confirmed" | "confirms" => "they confirm".to_owned(),
+        other => other.to_owned(),
+    };
+    let consequence = body[body.len() - rest.len() + colon + 1..].trim();
+    format!("{lead}If {condition}, {consequence}")
 }
 
 /// One line with its shorthand spelled out ("pls", "appt", "ur") and its slips set right.
