@@ -1,0 +1,106 @@
+//! What is left of a recording its writer did not finish: the file of a call whose process was
+//! killed (found at start-up), whose disk filled or went read-only mid-call, or that was never
+//! answered (the file is created, empty, before dialing, so a full disk refuses the call up front).
+//!
+//! Every such file ends one of two ways, never orphaned (a file no call row points to is never
+//! served and never purged by retention, and may hold personal data): audio that reached the disk
+//! is made readable and attached to its call, served and later purged like any recording; a file
+//! with no audio, or too torn to read, is deleted.
+
+use media_core::recorder::{self, RecorderError};
+use std::path::Path;
+
+/// The recording of call `id` in `recordings` (`<id>.wav`), salvaged: the path to attach to the
+/// call, or `None` when there is nothing to attach (no file, no audio, unreadable; deleted).
+///
+/// [`recorder::repair`] recomputes the header from what reached the disk. A file that cannot be
+/// opened for writing (the directory went read-only) cannot be repaired, and is attached as its
+/// last header counts it (at most a second behind its audio) when it can be read at all.
+pub(crate) fn salvage(recordings: &Path, id: &str) -> Option<String> {
+    let path = recordings.join(format!("{id}.wav"));
+    if !path.exists() {
+        return None;
+    }
+    let attach = || Some(path.to_string_lossy().into_owned());
+    match recorder::repair(&path) {
+        Ok(report) if report.duration_ms > 0 => {
+            tracing::info!(call_id = %id, fixed = report.fixed, duration_ms = report.duration_ms,
+                "recording the writer did not finish is attached");
+            attach()
+        }
+        Ok(_) => {
+            tracing::debug!(call_id = %id, "recording without audio deleted");
+            delete(&path, id);
+            None
+        }
+        Err(RecorderError::Io { source, .. }) if readable_audio(&path) => {
+            tracing::warn!(call_id = %id, err = %source,
+                "recording cannot be repaired; attached as far as its header counts");
+            attach()
+        }
+        Err(err) => {
+            tracing::warn!(call_id = %id, %err, "recording holds no readable audio; deleted");
+            delete(&path, id);
+            None
+        }
+    }
+}
+
+/// Whether the WAV at `path` opens and its header counts at least one sample.
+fn readable_audio(path: &Path) -> bool {
+    hound::WavReader::open(path).is_ok_and(|reader| reader.duration() > 0)
+}
+
+fn delete(path: &Path, id: &str) {
+    if let Err(err) = std::fs::remove_file(path) {
+        tracing::error!(call_id = %id, %err, "cannot delete a recording without audio");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use media_core::recorder::Recorder;
+
+    fn recording(dir: &Path, id: &str, frames: usize) -> std::path::PathBuf {
+        let path = dir.join(format!("{id}.wav"));
+        let mut rec = Recorder::create(&path).expect("create");
+        let tone = [1000i16; 160];
+        for _ in 0..frames {
+            rec.write_frame(&tone, &tone).expect("write");
+        }
+        // As a killed process leaves it: never finalized.
+        std::mem::forget(rec);
+        path
+    }
+
+    #[test]
+    fn audio_that_reached_the_disk_is_attached_whole() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = recording(dir.path(), "call_a", 120);
+        let attached = salvage(dir.path(), "call_a").expect("attached");
+        assert_eq!(Path::new(&attached), path);
+        let reader = hound::WavReader::open(&path).expect("readable");
+        // 2.4 s were written; the header, last updated at 2 s, now counts the rest too.
+        assert!(reader.duration() >= 2 * 8000, "{}", reader.duration());
+    }
+
+    #[test]
+    fn a_file_without_audio_or_without_a_header_is_deleted_not_orphaned() {
+        let dir = tempfile::tempdir().expect("dir");
+        // Created before dialing, never answered: a header and nothing else.
+        let empty = dir.path().join("call_b.wav");
+        Recorder::create(&empty)
+            .expect("create")
+            .finalize()
+            .expect("finalize");
+        assert_eq!(salvage(dir.path(), "call_b"), None);
+        assert!(!empty.exists());
+        // Truncated by a full disk before its header was written.
+        let torn = dir.path().join("call_c.wav");
+        std::fs::write(&torn, b"RIFF").expect("write");
+        assert_eq!(salvage(dir.path(), "call_c"), None);
+        assert!(!torn.exists());
+        assert_eq!(salvage(dir.path(), "call_none"), None, "no file, nothing to do");
+    }
+}
