@@ -11,7 +11,8 @@
 //! are not points here: the suite watches for them and kills without help.
 //!
 //! Off unless the variable is set (never in production): an unset variable makes every point a
-//! check of a value read once.
+//! check of a value read once. Start-up recovery finalizes the calls a dead process left live
+//! through [`FaultPoint::Finalized`] too, so arm that one only when no call is live.
 
 use std::sync::OnceLock;
 
