@@ -62,27 +62,41 @@ mod tests {
     use super::*;
     use media_core::recorder::Recorder;
 
-    fn recording(dir: &Path, id: &str, frames: usize) -> std::path::PathBuf {
+    /// A recording of `frames` 20 ms frames whose writer died (never finalized, its last
+    /// second's header update never made), with `unheaded` more frames on disk that its header
+    /// never counted.
+    fn abandoned(dir: &Path, id: &str, frames: usize, unheaded: usize) -> std::path::PathBuf {
+        use std::io::Write;
         let path = dir.join(format!("{id}.wav"));
         let mut rec = Recorder::create(&path).expect("create");
         let tone = [1000i16; 160];
         for _ in 0..frames {
             rec.write_frame(&tone, &tone).expect("write");
         }
-        // As a killed process leaves it: never finalized.
         std::mem::forget(rec);
+        let mut file = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .expect("open");
+        for _ in 0..unheaded * 160 {
+            file.write_all(&[0xE8, 0x03, 0xE8, 0x03]).expect("sample");
+        }
         path
     }
 
     #[test]
     fn audio_that_reached_the_disk_is_attached_whole() {
         let dir = tempfile::tempdir().expect("dir");
-        let path = recording(dir.path(), "call_a", 120);
+        // One second written and counted by the header, then half a second it never counted.
+        let path = abandoned(dir.path(), "call_a", 50, 25);
+        assert_eq!(hound::WavReader::open(&path).expect("wav").duration(), 50 * 160);
         let attached = salvage(dir.path(), "call_a").expect("attached");
         assert_eq!(Path::new(&attached), path);
-        let reader = hound::WavReader::open(&path).expect("readable");
-        // 2.4 s were written; the header, last updated at 2 s, now counts the rest too.
-        assert!(reader.duration() >= 2 * 8000, "{}", reader.duration());
+        assert_eq!(
+            hound::WavReader::open(&path).expect("readable").duration(),
+            75 * 160,
+            "the header now counts all of it"
+        );
     }
 
     #[test]
