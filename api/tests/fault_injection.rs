@@ -24,7 +24,9 @@
 //!
 //! **Disks**, each server in a mount namespace of its own (`common::serve`): recordings on a small
 //! tmpfs that fills mid-call, on an ext4 disk that fails (turns read-only) mid-call, and the whole
-//! data directory (database too) on a tmpfs that fills mid-call. The call goes on to its end
+//! data directory (database too) on a tmpfs that fills mid-call. (`mount -o remount,ro` is refused
+//! while the recording is open for writing, and root ignores file modes, so the disk goes
+//! read-only the way failing disks do: an ext4 error, `errors=remount-ro`.) The call goes on to its end
 //! without dead air and says on the call object why its recording stopped (`media.recording_failed`);
 //! what was recorded is served; a call placed on the full or failed disk is refused before dialing
 //! with that cause; a call that ends while the database cannot be written is finalized, with its
