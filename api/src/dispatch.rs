@@ -4,6 +4,7 @@
 //! The queue lives in the store, so calls queued before a restart are placed after it.
 
 use crate::events::LiveEvent;
+use crate::fault::FaultPoint;
 use crate::model::{Dtmf, TranscriptTurn};
 use crate::service::{Inner, finalize_row};
 use crate::store::{CallRow, Finalized};
@@ -23,6 +24,11 @@ use tokio_util::sync::CancellationToken;
 const IDLE_POLL: Duration = Duration::from_secs(5);
 /// How long a call waits for its trunk's registration before failing.
 const REGISTRATION_WAIT: Duration = Duration::from_secs(10);
+/// The first wait before a finalization the store refused is tried again; it doubles up to
+/// [`FINALIZE_RETRY_MAX`].
+const FINALIZE_RETRY_FIRST: Duration = Duration::from_millis(500);
+/// The longest wait between tries of a finalization the store refused.
+const FINALIZE_RETRY_MAX: Duration = Duration::from_secs(30);
 
 /// A trunk's channels and queue bound.
 #[derive(Debug)]
@@ -192,7 +198,13 @@ pub(crate) async fn record(inner: &Inner, id: &str, report: &CallReport) {
     let transcript = serde_json::to_string(&report.transcript).unwrap_or_else(|_| "[]".to_owned());
     let form_fills = Value::Object(report.form_fills.clone()).to_string();
     let media = report.media.as_ref().and_then(|m| serde_json::to_string(m).ok());
-    let recording = report.recording.as_ref().map(|p| p.display().to_string());
+    // A recording the session did not finish (its disk filled or went read-only mid-call, or the
+    // call was never answered and the file made before dialing is empty): what reached the disk
+    // is attached, a file without audio deleted.
+    let recording = match &report.recording {
+        Some(path) => Some(path.display().to_string()),
+        None => crate::salvage::salvage(&inner.recordings, id),
+    };
     let dtmf = serde_json::to_string(&report.dtmf).unwrap_or_else(|_| "[]".to_owned());
     let amd = report.amd.as_ref().and_then(|a| serde_json::to_string(a).ok());
     let latency = serde_json::to_string(&report.latency).unwrap_or_else(|_| "[]".to_owned());
@@ -218,8 +230,29 @@ pub(crate) async fn record(inner: &Inner, id: &str, report: &CallReport) {
         latency: Some(&latency),
         ended_at: &ended_at,
     };
-    if let Err(err) = finalize_row(inner, id, &f, false).await {
-        tracing::error!(call_id = %id, %err, "cannot finalize call");
+    crate::fault::reached(FaultPoint::Finalizing).await;
+    finalize_until_stored(inner, id, &f).await;
+}
+
+/// Finalizes a call, trying again while the store refuses the write (its disk is full, the
+/// database is restarting): a call whose end is not stored would stay live, with no callback, until
+/// the next restart. At shutdown it gives up, and the next start finalizes the call as
+/// interrupted.
+async fn finalize_until_stored(inner: &Inner, id: &str, f: &Finalized<'_>) {
+    let mut wait = FINALIZE_RETRY_FIRST;
+    loop {
+        let Err(err) = finalize_row(inner, id, f, false).await else {
+            return;
+        };
+        tracing::error!(call_id = %id, %err, retry_in = ?wait, "cannot finalize call; will retry");
+        tokio::select! {
+            () = tokio::time::sleep(wait) => {}
+            () = inner.shutdown.cancelled() => {
+                tracing::warn!(call_id = %id, "call left unfinalized at shutdown; the next start finalizes it");
+                return;
+            }
+        }
+        wait = (wait * 2).min(FINALIZE_RETRY_MAX);
     }
 }
 

@@ -9,6 +9,7 @@ pub mod config;
 pub mod demo;
 mod dispatch;
 pub mod events;
+mod fault;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod http;
@@ -21,6 +22,7 @@ pub mod model;
 pub mod outbox;
 pub mod policy;
 pub mod retention;
+mod salvage;
 pub mod server;
 pub mod service;
 pub mod store;

@@ -5,6 +5,7 @@
 //! configured schedule with jitter until a 2xx or the schedule is spent. Every attempt is logged.
 
 use crate::clock::Clock;
+use crate::fault::FaultPoint;
 use crate::metrics::Metrics;
 use crate::store::{DeliveryRow, Store};
 use crate::webhook::{PublicOnlyResolver, SigningKey};
@@ -154,6 +155,7 @@ impl Outbox {
     async fn attempt(&self, delivery: DeliveryRow) {
         let inner = &self.inner;
         let attempt = delivery.attempts + 1;
+        crate::fault::reached(FaultPoint::Delivering).await;
         let timestamp = inner.clock.now().unix_timestamp();
         let result = inner
             .client
@@ -175,6 +177,9 @@ impl Outbox {
             Err(e) => (None, Some(error_kind(&e))),
         };
         let delivered = status.is_some_and(|s| (200..300).contains(&s));
+        if delivered {
+            crate::fault::reached(FaultPoint::DeliveredUnmarked).await;
+        }
         let step = usize::try_from(delivery.schedule_step).unwrap_or(usize::MAX);
         let next = if delivered {
             None

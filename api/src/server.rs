@@ -264,6 +264,7 @@ impl Server {
 
     /// Starts everything with speech providers already loaded (tests reuse one set).
     pub async fn start_with_speech(config: Config, speech: Speech) -> Result<Self, ServerError> {
+        crate::fault::announce();
         // Read first: a bad file stops start-up, naming it, before anything is opened or bound.
         let https = match config.server.tls_files() {
             Some((cert, key)) => Some(tls::acceptor(cert, key).map_err(ServerError::HttpsTls)?),

@@ -429,7 +429,7 @@ impl CallService {
         let cause = "interrupted: the server stopped during the call";
         let mut failed = 0;
         for id in inner.store.live_calls().await? {
-            let recording = recover_recording(&inner.recordings, &id);
+            let recording = crate::salvage::salvage(&inner.recordings, &id);
             let f = Finalized {
                 outcome: "failed",
                 hangup_by: Some("system"),
@@ -900,32 +900,6 @@ fn request_hash(
     hex::encode(Sha256::digest(canonical.to_string().as_bytes()))
 }
 
-/// The recording of a call the last shutdown interrupted (`<recordings>/<id>.wav`), made whole:
-/// a process killed mid-call leaves a WAV whose header never counted its audio, which
-/// [`media_core::recorder::repair`] fixes, so the call serves what was recorded and retention
-/// later deletes it. A file too torn to repair holds no audio anyone can play and is deleted
-/// rather than left behind unreferenced (it would never be purged).
-fn recover_recording(recordings: &std::path::Path, id: &str) -> Option<String> {
-    let path = recordings.join(format!("{id}.wav"));
-    if !path.exists() {
-        return None;
-    }
-    match media_core::recorder::repair(&path) {
-        Ok(report) => {
-            tracing::info!(call_id = %id, fixed = report.fixed, duration_ms = report.duration_ms,
-                "recording of an interrupted call recovered");
-            Some(path.to_string_lossy().into_owned())
-        }
-        Err(err) => {
-            tracing::warn!(call_id = %id, %err, "recording of an interrupted call is unreadable; deleted");
-            if let Err(err) = std::fs::remove_file(&path) {
-                tracing::error!(call_id = %id, %err, "cannot delete an unreadable recording");
-            }
-            None
-        }
-    }
-}
-
 /// Finalizes a call with its callback in the outbox (one transaction), then tells listeners,
 /// metrics and the outbox sender. `None` when it was already finalized (or, with `only_queued`,
 /// no longer queued).
@@ -955,6 +929,7 @@ pub(crate) async fn finalize_row(
         })
         .await?;
     let Some(row) = row else { return Ok(None) };
+    crate::fault::reached(crate::fault::FaultPoint::Finalized).await;
     let media = row.media.as_deref().and_then(|m| {
         let m: Value = serde_json::from_str(m).ok()?;
         Some((m.get("loss_pct")?.as_f64()?, m.get("jitter_ms")?.as_f64()?))

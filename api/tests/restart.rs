@@ -6,51 +6,22 @@
 
 mod common;
 
+use common::serve::{BIN, Serve, free_tcp_port};
 use common::{Receiver, key, send};
 use reqwest::Method;
 use ringback::server::Server;
 use ringback_testbed::{Kamailio, KamailioOptions};
 use serde_json::{Value, json};
 use std::collections::HashMap;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
-const BIN: &str = env!("CARGO_BIN_EXE_ringback");
 const PROMPT: &str = "Ask if they can come on Tuesday.";
 
-/// The server process; killed (SIGKILL) when dropped.
-struct Serve(Child);
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_tcp_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
-}
-
+/// The server process (`common::serve`), its log beside its config; killed (SIGKILL) when dropped.
 async fn serve(config: &std::path::Path, port: u16) -> Serve {
-    let child = Command::new(BIN)
-        .args(["serve", "--config"])
-        .arg(config)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("serve starts");
-    let server = Serve(child);
-    for _ in 0..600 {
-        if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
-            return server;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("the server never listened on {port}");
+    let log = config.with_extension("log");
+    Serve::start(config, port, &log, &[], None).await
 }
 
 /// An API key made with `ringback keys create`, as an operator makes one.

@@ -2,6 +2,8 @@
 //! deliveries and checks every signature, and small HTTP helpers.
 #![allow(dead_code)] // each test binary uses a different part
 
+pub mod serve;
+
 use axum::body::Bytes;
 use axum::http::{HeaderMap, StatusCode};
 use ringback::clock::SystemClock;
