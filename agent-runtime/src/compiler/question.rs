@@ -824,6 +824,27 @@ pub fn options_in(text: &str) -> Option<Vec<String>> {
 
 const PREPOSITIONS: &[&str] = &["by", "with", "via", "in", "on", "at", "for", "through", "over"];
 
+/// `option` with each of `tails` it ends with cut off, again and again ("Friday slots instead"
+/// -> "Friday"), and with what `also` measures (a byte length at its end) cut too; a cut that
+/// would leave two letters or fewer is not made.
+pub fn cut_tails(option: &str, tails: &[&str], also: impl Fn(&str) -> Option<usize>) -> String {
+    let mut o = option.to_owned();
+    loop {
+        let lower = o.to_lowercase();
+        let cut = tails
+            .iter()
+            .find(|t| lower.ends_with(*t))
+            .map(|t| t.len())
+            .or_else(|| also(&lower));
+        match cut {
+            Some(n) if o.len() > n + 2 => o.truncate(o.len() - n),
+            _ => break,
+        }
+        o = o.trim_end_matches(',').trim().to_owned();
+    }
+    o
+}
+
 /// Words after an option that say how it is meant, not what it is ("afternoons are better",
 /// "5:00 PM the same day", "Friday slots", "to pay", "contest it").
 fn trim_tails(options: Vec<String>) -> Vec<String> {
@@ -856,24 +877,11 @@ fn trim_tails(options: Vec<String>) -> Vec<String> {
     options
         .into_iter()
         .map(|o| {
-            let mut o = o.trim().to_owned();
-            loop {
-                let lower = o.to_lowercase();
-                let cut = TAILS
-                    .iter()
-                    .find(|t| lower.ends_with(*t))
-                    .map(|t| t.len())
-                    // "pay or contest it": the object is the question's, not the option's.
-                    .or_else(|| {
-                        (single_words > 0 && (lower.ends_with(" it") || lower.ends_with(" them")))
-                            .then(|| lower.len() - lower.rfind(' ').unwrap_or(0))
-                    });
-                match cut {
-                    Some(n) if o.len() > n + 2 => o.truncate(o.len() - n),
-                    _ => break,
-                }
-                o = o.trim_end_matches(',').trim().to_owned();
-            }
+            // "pay or contest it": the object is the question's, not the option's.
+            let o = cut_tails(o.trim(), TAILS, |lower| {
+                (single_words > 0 && (lower.ends_with(" it") || lower.ends_with(" them")))
+                    .then(|| lower.len() - lower.rfind(' ').unwrap_or(0))
+            });
             // "to pay or contest": the infinitive's "to" is not part of the option.
             match o.strip_prefix("to ") {
                 Some(rest)

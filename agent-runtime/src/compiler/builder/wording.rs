@@ -674,20 +674,11 @@ pub(super) fn clean_options(options: Vec<String>) -> Vec<String> {
     options
         .into_iter()
         .map(|o| {
-            let mut o = o
+            let o = o
                 .trim()
                 .trim_matches(|c: char| matches!(c, '(' | ')' | '"' | '.' | ','))
-                .trim()
-                .to_owned();
-            loop {
-                let lower = o.to_lowercase();
-                match TAILS.iter().find(|t| lower.ends_with(*t)) {
-                    Some(t) if o.len() > t.len() + 2 => o.truncate(o.len() - t.len()),
-                    _ => break,
-                }
-                o = o.trim_end_matches(',').trim().to_owned();
-            }
-            o
+                .trim();
+            question::cut_tails(o, TAILS, |_| None)
         })
         .collect()
 }
