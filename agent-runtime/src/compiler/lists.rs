@@ -450,7 +450,7 @@ fn as_instruction(item: &str) -> String {
     format!("Ask about {body}.")
 }
 
-fn lowercase_first(text: &str) -> String {
+pub(super) fn lowercase_first(text: &str) -> String {
     let mut chars = text.chars();
     match chars.next() {
         // An acronym or a name stays ("CRM they use", "Jess's hours").

@@ -205,7 +205,7 @@ impl Builder {
             && !starts_instruction(sentence)
         {
             let body = sentence.trim().trim_end_matches('?').trim_end();
-            self.sentence(&format!("Ask about {}.", lowercase_first_word(body)));
+            self.sentence(&format!("Ask about {}.", super::lists::lowercase_first(body)));
             return;
         }
         // A direct question the writer wants asked, as written ("Would you like a reminder text?").
@@ -933,17 +933,4 @@ impl Builder {
             }
         }
     }
-}
-
-/// The text with its first letter lowered unless the first word is an acronym ("POS", "CRM").
-fn lowercase_first_word(text: &str) -> String {
-    let first = text.split_whitespace().next().unwrap_or("");
-    if first.chars().filter(|c| c.is_uppercase()).count() > 1 {
-        return text.to_owned();
-    }
-    let mut chars = text.chars();
-    chars
-        .next()
-        .map(|c| c.to_lowercase().chain(chars).collect())
-        .unwrap_or_default()
 }
