@@ -1,6 +1,6 @@
 //! How well the built-in compiler turns prompts into the workflows an experienced user expects,
 //! on the prompt corpus (benches/prompts, matching rules in src/prompts.rs). One JSON line:
-//! per part (`dev` to `dev4`: tuned on; `heldout`: never tuned on) the cases, how many match, the
+//! per part (`dev` to `dev5`: tuned on; `heldout`: never tuned on) the cases, how many match, the
 //! match rate per kind, how many clear prompts were refused, and the median compile time.
 //!
 //! The compiler takes microseconds a prompt, so `cargo test --benches` runs the whole corpus too.
@@ -15,7 +15,7 @@ use serde_json::json;
 fn main() {
     let mut parts = serde_json::Map::new();
     let mut times = Vec::new();
-    for part in ["dev", "dev2", "dev3", "dev4", "heldout"] {
+    for part in ["dev", "dev2", "dev3", "dev4", "dev5", "heldout"] {
         let Ok(cases) = prompts::load(part) else {
             continue;
         };

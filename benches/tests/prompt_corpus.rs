@@ -35,7 +35,7 @@ fn every_development_prompt_compiles_to_its_workflow() {
 #[test]
 fn the_corpus_files_are_well_formed() {
     let mut ids = HashSet::new();
-    for part in ["dev", "dev2", "dev3", "dev4", "heldout"] {
+    for part in ["dev", "dev2", "dev3", "dev4", "dev5", "heldout"] {
         for case in prompts::load(part).unwrap() {
             assert!(ids.insert(case.id.clone()), "duplicate id {}", case.id);
             assert!(!case.prompt.trim().is_empty(), "{}", case.id);
