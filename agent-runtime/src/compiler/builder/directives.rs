@@ -75,6 +75,13 @@ pub(super) fn menu_target(sentence: &str) -> Option<String> {
         "until you get ",
         "whatever gets you to ",
         "gets you to ",
+        "whatever option gets to ",
+        "gets to ",
+        "get me to ",
+        "get me through to ",
+        "put me through to ",
+        "get us to ",
+        "go to the ",
         "get you to ",
         "get through to ",
         "get connected with ",
@@ -117,6 +124,17 @@ pub(super) fn menu_target(sentence: &str) -> Option<String> {
         "select ",
         "choose ",
     ];
+    // "Work through the automated menu to the start service option": any way through a menu.
+    if let Some(through) = lower.find("through the ")
+        && let Some(to) = lower[through..].find(" to ").map(|t| t + through)
+        && lower[through..to].split_whitespace().count() <= 4
+        && lower[through..to].contains("menu")
+    {
+        let navigated = format!("navigate to {}", &lower[to + 4..]);
+        if let Some(target) = menu_target(&navigated) {
+            return Some(target);
+        }
+    }
     // "Navigate the phone menu at the County Clerk to the marriage license office": the menu's
     // owner sits between the verb and the goal.
     if let Some(nav) = lower.find("navigate ")
@@ -143,6 +161,9 @@ pub(super) fn menu_target(sentence: &str) -> Option<String> {
                 | "speak with "
                 | "ask for "
                 | "get to "
+                | "gets to "
+                | "go to the "
+                | "get us to "
                 | "select "
                 | "choose "
                 | "connect to "
@@ -189,6 +210,9 @@ pub(super) fn menu_target(sentence: &str) -> Option<String> {
             .trim()
             .trim_start_matches("the ")
             .trim_start_matches("a ")
+            // "a live representative": the person is the goal, "live" only says not a recording.
+            .trim_start_matches("live ")
+            .trim_start_matches("real ")
             .trim_end_matches(" menu")
             .trim_end_matches(" option")
             .trim_end_matches(" department")
@@ -262,6 +286,8 @@ pub(super) fn menu_target(sentence: &str) -> Option<String> {
                     | "somebody"
                     | "a real person"
                     | "a live person"
+                    | "person"
+                    | "human"
                     | "voicemail"
                     | "the customer"
                     | "you"
