@@ -397,6 +397,10 @@ pub struct MediaConfig {
     pub jitter_delay_ms: u32,
     /// Silence that ends the caller's turn, ms.
     pub end_of_turn_ms: u32,
+    /// How long the caller must talk over the agent to stop it, ms. Shorter speech (a
+    /// backchannel such as "mm-hm", a cough, a line burst) leaves the agent talking unless its
+    /// words, once transcribed, say more than an acknowledgement ("No.", "Stop.").
+    pub barge_in_ms: u32,
     /// What decides that the caller speaks: `silero` (Silero VAD behind webrtc-vad, with
     /// in-band DTMF, beeps and answering-machine detection), `webrtc` (the same without Silero),
     /// or `energy` (the walking skeleton's level detector, no AMD).
@@ -466,6 +470,7 @@ impl Default for MediaConfig {
             stun_server: None,
             jitter_delay_ms: 60,
             end_of_turn_ms: 500,
+            barge_in_ms: media_core::analysis::endpoint::BARGE_IN_MS as u32,
             vad: VadChoice::Silero,
             silero_model: None,
             turn_model: TurnModelChoice::SmartTurn,

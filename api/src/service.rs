@@ -360,6 +360,7 @@ impl CallService {
             max_bridged: Duration::from_secs(config.media.max_bridged_secs),
             jitter_delay_ms: config.media.jitter_delay_ms,
             end_of_turn_ms: config.media.end_of_turn_ms,
+            barge_in_ms: config.media.barge_in_ms,
             turn_patience_ms: config.media.turn_patience_ms,
             speculative_stt: config.media.speculative_stt,
             analysis: config.media.vad != crate::config::VadChoice::Energy,

@@ -109,7 +109,13 @@ async fn the_caller_can_interrupt_the_agent() {
         agent_stop > caller_onset,
         "the agent was talking when the caller started"
     );
-    assert!(gap < 1000, "the agent stopped {gap} ms after the caller started");
+    // It talks on through the barge-in minimum (a backchannel must not stop it), then stops
+    // within a few frames and Silero's lag.
+    let minimum = media_core::analysis::endpoint::BARGE_IN_MS;
+    assert!(
+        gap < minimum + 500,
+        "the agent stopped {gap} ms after the caller started (minimum {minimum} ms)"
+    );
 }
 
 /// From the stereo recording: when the caller's speech started during the cut turn, and when the

@@ -164,7 +164,11 @@ async fn main() {
     let full = std::env::args().any(|a| a == "--bench");
     let parts: Vec<String> = std::env::var("CALLEE_EVAL_PARTS")
         .map(|p| p.split(',').map(str::to_owned).collect())
-        .unwrap_or_else(|_| ["dev", "dev3", "dev4", "dev5", "heldout"].map(str::to_owned).to_vec());
+        .unwrap_or_else(|_| {
+            ["dev", "dev3", "dev4", "dev5", "heldout"]
+                .map(str::to_owned)
+                .to_vec()
+        });
     let max_calls: usize = std::env::var("CALLEE_EVAL_CALLS")
         .ok()
         .and_then(|v| v.parse().ok())

@@ -16,6 +16,7 @@
 
 use std::collections::BTreeSet;
 
+use agent_runtime::conversation::takes_the_turn;
 use agent_runtime::speech::whisper::WhisperStt;
 use agent_runtime::speech::{Audio, SampleRate, SttHints, WhisperConfig};
 use media_core::analysis::silero::SileroModel;
@@ -67,6 +68,7 @@ fn summary(results: &[(&Case, Outcome)]) -> Value {
         .filter(|(c, _)| matches!(c.kind, Kind::Backchannel | Kind::Noise))
         .count();
     let missed = of(Kind::Interrupt).filter(|(_, o)| !o.barge_in).count();
+    let by_words = results.iter().filter(|(_, o)| o.barge_in_by_words).count();
     let mut barge_ms: Vec<u64> = of(Kind::Interrupt).filter_map(|(_, o)| o.barge_in_ms).collect();
     let mut model_ms: Vec<f64> = results
         .iter()
@@ -84,6 +86,7 @@ fn summary(results: &[(&Case, Outcome)]) -> Value {
         "turns_never_ended": unended,
         "false_barge_ins": format!("{false_barge}/{no_barge_cases}"),
         "missed_barge_ins": format!("{missed}/{}", of(Kind::Interrupt).count()),
+        "barge_ins_by_words": by_words,
         "barge_in_ms_median": percentile(&mut barge_ms, 0.5),
         "turn_checks": checks,
         "smart_turn_ms_median": median_f(&mut model_ms),
@@ -161,11 +164,45 @@ async fn main() {
         }
         let mut by_rule = serde_json::Map::new();
         for rule in [Rule::Silence, Rule::SmartTurn] {
-            let results: Vec<(&Case, Outcome)> = cases
+            let mut results: Vec<(&Case, Outcome)> = cases
                 .iter()
                 .zip(&rendered)
                 .map(|(case, r)| (case, turns::run(case, r, rule, timing, &models)))
                 .collect();
+            // Speech over the agent too short to stop it is still heard: when its words take the
+            // turn (agent_runtime::conversation::takes_the_turn), the runtime stops the agent once
+            // they are transcribed.
+            for ((case, outcome), r) in results.iter_mut().zip(&rendered) {
+                if !case.kind.agent_speaking() || outcome.barge_in {
+                    continue;
+                }
+                let heard: Vec<(u64, String, u64)> = outcome
+                    .heard
+                    .iter()
+                    .filter_map(|h| match h {
+                        turns::Heard::Turn {
+                            decided_ms,
+                            samples_16k,
+                            ..
+                        } => {
+                            let (text, ms) = transcribe(&whisper, samples_16k);
+                            Some((*decided_ms, text, ms))
+                        }
+                        _ => None,
+                    })
+                    .collect();
+                let first_start = r.speech.first().map_or(0, |s| s.0);
+                if let Some((decided_ms, text, ms)) =
+                    heard.into_iter().find(|(_, text, _)| takes_the_turn(text))
+                {
+                    if show {
+                        eprintln!("{} barged in by words: {text:?}", case.id);
+                    }
+                    outcome.barge_in = true;
+                    outcome.barge_in_by_words = true;
+                    outcome.barge_in_ms = Some((decided_ms + ms).saturating_sub(first_start));
+                }
+            }
             let name = match rule {
                 Rule::Silence => "silence_500ms",
                 Rule::SmartTurn => "smart_turn",

@@ -348,6 +348,9 @@ pub struct Outcome {
     pub barge_in: bool,
     /// First speech to the barge-in, ms.
     pub barge_in_ms: Option<u64>,
+    /// The barge-in came from the words of speech too short for one (see
+    /// `agent_runtime::conversation::is_backchannel`), not from its length.
+    pub barge_in_by_words: bool,
     /// Smart Turn inferences and their wall-clock times, ms.
     pub model_ms: Vec<f64>,
     /// Everything the ear reported.
@@ -462,6 +465,11 @@ pub fn live_config(rule: Rule, timing: TurnModelTiming) -> LiveAnalysisConfig {
     config.analyzer.amd = None;
     config.analyzer.endpoint = EndpointConfig {
         turn_model: (rule == Rule::SmartTurn).then_some(timing),
+        // A sweep knob of the bench: the barge-in minimum ([media] barge_in_ms).
+        barge_in_ms: std::env::var("TURN_TAKING_BARGE_IN_MS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(EndpointConfig::default().barge_in_ms),
         ..EndpointConfig::default()
     };
     config

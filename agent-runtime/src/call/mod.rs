@@ -150,6 +150,9 @@ pub struct RuntimeConfig {
     pub jitter_delay_ms: u32,
     /// Trailing silence that ends the caller's turn.
     pub end_of_turn_ms: u32,
+    /// Speech over the agent that stops it, ms; shorter speech (a backchannel, a cough) is
+    /// judged by its words.
+    pub barge_in_ms: u32,
     /// Quiet after a caller's turn before the agent answers it, ms (0: as soon as its words are
     /// in). A pause shorter than this never cuts the caller off; every answer waits this long.
     pub turn_patience_ms: u32,
@@ -178,6 +181,7 @@ impl Default for RuntimeConfig {
             max_bridged: Duration::from_secs(3600),
             jitter_delay_ms: 60,
             end_of_turn_ms: 500,
+            barge_in_ms: media_core::analysis::endpoint::BARGE_IN_MS as u32,
             turn_patience_ms: 0,
             speculative_stt: true,
             analysis: true,
@@ -768,6 +772,7 @@ fn start_media(
     if config.analysis {
         let mut analysis = LiveAnalysisConfig::default();
         analysis.analyzer.endpoint.end_of_turn_ms = u64::from(config.end_of_turn_ms);
+        analysis.analyzer.endpoint.barge_in_ms = u64::from(config.barge_in_ms);
         analysis.analyzer.endpoint.turn_model = speech.turn.as_ref().map(TurnPool::timing);
         analysis.analyzer.vad = if speech.vad.is_some() {
             VadMode::Silero

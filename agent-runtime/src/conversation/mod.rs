@@ -8,6 +8,7 @@
 //! Time is call-relative milliseconds, passed in.
 
 mod answers;
+mod backchannel;
 mod intents;
 mod llm_mode;
 mod offscript;
@@ -16,6 +17,7 @@ mod summary;
 mod vocabulary;
 
 pub use answers::spoken_email;
+pub use backchannel::{is_backchannel, takes_the_turn};
 pub use intents::{Intent, intent, introduced_name, is_greeting, is_menu, menu_choice};
 pub use llm_mode::{ThinkRequest, Thought};
 pub use vocabulary::{Expecting, turn_hints};
@@ -575,6 +577,24 @@ impl Conversation {
         }
     }
 
+    /// The agent is saying something the caller may cut short, and will listen after it.
+    fn interruptible_for_words(&self) -> bool {
+        let listens_next = matches!(
+            self.state,
+            State::Speaking { then: After::Listen }
+                | State::Thinking {
+                    spoke: true,
+                    then: After::Listen,
+                    ..
+                }
+        );
+        listens_next
+            && self
+                .playing
+                .front()
+                .is_some_and(|(_, interruptible)| *interruptible)
+    }
+
     fn on_caller_said(&mut self, text: String, start_ms: u64, end_ms: u64, now_ms: u64) {
         let text = text.trim().to_owned();
         if !text.is_empty() {
@@ -615,6 +635,15 @@ impl Conversation {
             self.asking_identity = false;
             self.readback = None;
             self.state = State::Navigating {
+                since_ms: now_ms,
+                hearing: false,
+            };
+        }
+        // Words heard over the agent without a barge-in (too short for one): a sentence or a cue
+        // ("no", "stop") takes the turn now; an acknowledgement ("mm-hm") does not.
+        if takes_the_turn(&text) && self.interruptible_for_words() {
+            self.actions.push_back(Action::StopSpeaking);
+            self.state = State::Listening {
                 since_ms: now_ms,
                 hearing: false,
             };

@@ -115,6 +115,54 @@ fn a_no_takes_the_branch_and_a_choice_is_read() {
 }
 
 #[test]
+fn a_backchannel_over_the_question_leaves_it_playing_but_words_take_the_turn() {
+    let mut c = engine(APPOINTMENT);
+    c.handle(Input::Answered { now_ms: 0 });
+    let actions = drain(&mut c);
+    let [
+        Action::Say { id: disclosure, .. },
+        Action::Say { id: question, .. },
+    ] = actions.as_slice()
+    else {
+        panic!("{actions:?}")
+    };
+    c.handle(Input::PlaybackFinished {
+        id: *disclosure,
+        played_ms: 2000,
+        interrupted: false,
+        total_ms: 2000,
+        now_ms: 2000,
+    });
+    // Too short for a barge-in, so only the words arrive: an acknowledgement changes nothing.
+    c.handle(Input::CallerSaid {
+        text: "Mm-hmm.".into(),
+        start_ms: 2200,
+        end_ms: 2500,
+        now_ms: 3100,
+    });
+    assert!(drain(&mut c).is_empty(), "the question plays on");
+    assert!(c.fields().is_empty());
+    // "No." is as short, but it answers: the agent stops and takes it as the answer.
+    c.handle(Input::CallerSaid {
+        text: "No.".into(),
+        start_ms: 3200,
+        end_ms: 3450,
+        now_ms: 4000,
+    });
+    let actions = drain(&mut c);
+    assert_eq!(actions.first(), Some(&Action::StopSpeaking), "{actions:?}");
+    c.handle(Input::PlaybackFinished {
+        id: *question,
+        played_ms: 2000,
+        interrupted: true,
+        total_ms: 2400,
+        now_ms: 4020,
+    });
+    drain(&mut c);
+    assert_eq!(c.fields().get("confirmed"), Some(&json!(false)));
+}
+
+#[test]
 fn the_disclosure_cannot_be_talked_over_but_the_question_can() {
     let mut c = engine(APPOINTMENT);
     c.handle(Input::Answered { now_ms: 0 });

@@ -7,7 +7,11 @@
 //! post-roll included, and upsampled once to 16 kHz. Nothing allocates per frame: the ring is
 //! sized in [`LiveAnalysis::new`]; each finished turn is copied out once.
 //!
-//! Mapping: the start of a turn (or a barge-in) is `SpeechStarted`; the end of a turn is
+//! Mapping: the start of a turn (or a barge-in) is `SpeechStarted`. While the agent speaks, a
+//! start is only a barge-in: speech shorter than the endpointer's `barge_in_ms` (a backchannel,
+//! a cough) is not announced, so it does not stop the agent; it is still handed over at its end,
+//! for its words to decide, and announced when the agent falls silent while it goes on. The
+//! end of a turn is
 //! `Utterance`; digits (in-band and RFC 4733, merged) are `Dtmf`; a finished beep is `Beep`; each
 //! AMD verdict (and revision) is `Amd`. With listening off, speech is not reported (digits,
 //! beeps and AMD still are).
@@ -80,6 +84,10 @@ pub struct LiveAnalysis {
     /// Frame number of the first frame written.
     first_frame: Option<u64>,
     turn_start_ms: Option<u64>,
+    /// The open turn has been reported as `SpeechStarted` (not yet when it began over the agent).
+    turn_announced: bool,
+    /// The agent is speaking (the pacer is playing).
+    agent_speaking: bool,
     /// The turn in which the answering-machine detector said "machine" (its start) and when
     /// its speech so far was last handed over: again every [`GREETING_SO_FAR_EVERY_MS`] while
     /// it goes on.
@@ -124,6 +132,8 @@ impl LiveAnalysis {
             next_frame: 0,
             first_frame: None,
             turn_start_ms: None,
+            turn_announced: false,
+            agent_speaking: false,
             greeting_so_far: None,
             listening: true,
             config,
@@ -167,9 +177,21 @@ impl LiveAnalysis {
         self.cut_overlong_turn(at_ms + u64::from(FRAME_MS));
     }
 
-    /// Whether the agent is speaking now (barge-in needs it).
+    /// Whether the agent is speaking now (barge-in needs it). When the agent falls silent while
+    /// the caller's unannounced speech goes on, that speech is announced now: it is the caller's
+    /// turn from here.
     pub fn set_agent_speaking(&mut self, speaking: bool) {
         self.analyzer.set_agent_speaking(speaking);
+        let stopped = self.agent_speaking && !speaking;
+        self.agent_speaking = speaking;
+        if stopped
+            && self.listening
+            && !self.turn_announced
+            && let Some(at_ms) = self.turn_start_ms
+        {
+            self.turn_announced = true;
+            self.events.push_back(MediaEvent::SpeechStarted { at_ms });
+        }
     }
 
     /// A telephone-event digit, merged with in-band detection so it is reported once.
@@ -293,13 +315,19 @@ impl LiveAnalysis {
                 AnalysisEvent::SpeechStarted { at_ms } => {
                     if self.listening && self.turn_start_ms.is_none() {
                         self.turn_start_ms = Some(at_ms);
-                        self.events.push_back(MediaEvent::SpeechStarted { at_ms });
+                        // Over the agent, only a barge-in stops it (see the module docs).
+                        self.turn_announced = !self.agent_speaking;
+                        if self.turn_announced {
+                            self.events.push_back(MediaEvent::SpeechStarted { at_ms });
+                        }
                     }
                 }
                 AnalysisEvent::BargeIn { at_ms } => {
-                    if self.listening {
-                        self.turn_start_ms.get_or_insert(at_ms);
-                        self.events.push_back(MediaEvent::SpeechStarted { at_ms });
+                    if self.listening && !(self.turn_start_ms.is_some() && self.turn_announced) {
+                        let start_ms = *self.turn_start_ms.get_or_insert(at_ms);
+                        self.turn_announced = true;
+                        self.events
+                            .push_back(MediaEvent::SpeechStarted { at_ms: start_ms });
                     }
                 }
                 AnalysisEvent::EndOfTurn { at_ms } => {
@@ -552,12 +580,57 @@ mod tests {
         let mut live = LiveAnalysis::new(gate_only()).expect("live");
         run(&mut live, 0, 500, false);
         live.set_agent_speaking(true);
-        let events = run(&mut live, 500, 1_000, true);
+        let events = run(&mut live, 500, 1_500, true);
+        let started: Vec<u64> = events
+            .iter()
+            .filter_map(|e| match e {
+                MediaEvent::SpeechStarted { at_ms } => Some(*at_ms),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(started.len(), 1, "{events:?}");
         assert!(
-            events
+            (400..=700).contains(&started[0]),
+            "dated from the speech's start: {started:?}"
+        );
+    }
+
+    #[test]
+    fn a_short_utterance_over_the_agent_is_handed_over_unannounced() {
+        let mut live = LiveAnalysis::new(gate_only()).expect("live");
+        run(&mut live, 0, 500, false);
+        live.set_agent_speaking(true);
+        // A backchannel's length: shorter than the barge-in minimum.
+        let mut events = run(&mut live, 500, 800, true);
+        events.extend(run(&mut live, 800, 2_000, false));
+        assert!(
+            !events
                 .iter()
                 .any(|e| matches!(e, MediaEvent::SpeechStarted { .. })),
             "{events:?}"
+        );
+        assert!(
+            events.iter().any(|e| matches!(e, MediaEvent::Utterance { .. })),
+            "its words are still to be heard: {events:?}"
+        );
+    }
+
+    #[test]
+    fn speech_over_the_agent_is_announced_when_the_agent_falls_silent() {
+        let mut live = LiveAnalysis::new(gate_only()).expect("live");
+        run(&mut live, 0, 500, false);
+        live.set_agent_speaking(true);
+        let events = run(&mut live, 500, 700, true);
+        assert!(
+            !events
+                .iter()
+                .any(|e| matches!(e, MediaEvent::SpeechStarted { .. }))
+        );
+        live.set_agent_speaking(false);
+        let announced = live.poll_event();
+        assert!(
+            matches!(announced, Some(MediaEvent::SpeechStarted { at_ms }) if (400..=700).contains(&at_ms)),
+            "{announced:?}"
         );
     }
 
