@@ -26,4 +26,5 @@ mod salvage;
 pub mod server;
 pub mod service;
 pub mod store;
+pub mod upload;
 pub mod webhook;

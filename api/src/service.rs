@@ -543,9 +543,10 @@ impl CallService {
             Some(owner) => self.key_policy(owner).await?,
             None => None,
         };
+        let listed = self.inner.store.dnc_listed(owner, to.as_str()).await?;
         self.inner
             .policy
-            .check_for_key(key.as_ref(), to)
+            .check_dialable(key.as_ref(), to, listed)
             .map_err(CreateError::ToNotAllowed)
     }
 
@@ -600,14 +601,16 @@ impl CallService {
             None => None,
         };
         let trial_source = owner_row.and_then(|row| row.trial_source);
-        if let Err(refused) = inner.policy.check_for_key(key_policy.as_ref(), &to) {
+        let listed = inner.store.dnc_listed(Some(owner), to.as_str()).await?;
+        if let Err(refused) = inner.policy.check_dialable(key_policy.as_ref(), &to, listed) {
             self.audit_refusal(owner, "to", &refused, spec.source).await;
             return Err(CreateError::ToNotAllowed(refused));
         }
         let bridge_number = match spec.bridge_number.as_deref().filter(|b| !b.trim().is_empty()) {
             Some(b) => {
                 let number = E164::parse(b).map_err(CreateError::BridgeNumber)?;
-                if let Err(refused) = inner.policy.check_for_key(key_policy.as_ref(), &number) {
+                let listed = inner.store.dnc_listed(Some(owner), number.as_str()).await?;
+                if let Err(refused) = inner.policy.check_dialable(key_policy.as_ref(), &number, listed) {
                     self.audit_refusal(owner, "bridge_number", &refused, spec.source)
                         .await;
                     return Err(CreateError::BridgeNotAllowed(refused));

@@ -7,6 +7,7 @@
 //! every answer, 429 with `Retry-After` past it).
 
 mod compat;
+mod dnc;
 mod error;
 pub(crate) mod mcp;
 mod openapi;
@@ -14,7 +15,7 @@ mod ops;
 pub mod trial;
 mod v1;
 
-pub use error::{ApiError, ErrorBody, ErrorDetail};
+pub use error::{ApiError, ErrorBody, ErrorDetail, RowError};
 pub use openapi::ApiDoc;
 
 use crate::audit::{self, Action, Actor, Entry};
@@ -93,6 +94,9 @@ pub fn app(state: AppState) -> Router {
             "/v1/calls/{id}/webhooks/{delivery_id}/redeliver",
             post(v1::redeliver),
         )
+        .route("/v1/dnc", post(dnc::add).get(dnc::list))
+        .route("/v1/dnc/import", post(dnc::import))
+        .route("/v1/dnc/{number}", axum::routing::delete(dnc::remove))
         .route("/v1/workflows", post(v1::create_workflow))
         .route("/v1/workflows/{id}", get(v1::get_workflow))
         .route("/api/call-prompt", post(compat::call_prompt))

@@ -5,11 +5,13 @@
 
 mod audit;
 mod calls;
+mod dnc;
 mod keys;
 mod outbox;
 
 pub use audit::AuditRow;
 pub use calls::{CallFilter, DailyCap, Finalized, IdempotencyClaim, Inserted, TrialCap};
+pub use dnc::{DncRow, INSTALLATION as DNC_INSTALLATION};
 pub use outbox::{AttemptRow, DeliveryRow, NewDelivery};
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
