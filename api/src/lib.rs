@@ -3,6 +3,7 @@
 #![deny(missing_docs)]
 
 pub mod audit;
+pub mod campaign;
 pub mod cli;
 pub mod clock;
 pub mod config;

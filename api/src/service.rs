@@ -420,6 +420,10 @@ impl CallService {
                 .tasks
                 .spawn(async move { dispatch::run(inner, trunk).await });
         }
+        service
+            .inner
+            .tasks
+            .spawn(crate::campaign::driver::run(service.clone()));
         Ok(service)
     }
 
@@ -469,6 +473,11 @@ impl CallService {
             inner.metrics.set_queued(&trunk.name, trunk.queued() as i64);
         }
         Ok(())
+    }
+
+    /// Cancelled when the service stops.
+    pub fn shutdown_token(&self) -> &CancellationToken {
+        &self.inner.shutdown
     }
 
     /// The store.
@@ -533,6 +542,24 @@ impl CallService {
         let row = workflow_row(&workflow, owner, &self.inner.clock.now_rfc3339());
         self.inner.store.insert_workflow(&row).await?;
         Ok((row, workflow))
+    }
+
+    /// A callback URL as a call's would be checked: the normalized URL, or `None` when absent.
+    pub fn check_callback(&self, url: Option<&str>) -> Result<Option<String>, CreateError> {
+        match url.filter(|u| !u.is_empty()) {
+            Some(url) => Ok(Some(
+                check_callback_url(url, self.inner.allow_private_callbacks)?.to_string(),
+            )),
+            None => Ok(None),
+        }
+    }
+
+    /// Refuses (`CreateError::UnknownWorkflow`) a workflow id that `owner` may not use.
+    pub async fn check_workflow(&self, owner: &str, id: &str) -> Result<(), CreateError> {
+        match self.inner.store.workflow(id).await? {
+            Some(w) if w.api_key_id.as_deref().is_none_or(|k| k == owner) => Ok(()),
+            _ => Err(CreateError::UnknownWorkflow(id.to_owned())),
+        }
     }
 
     /// Whether the destination policy (the installation's, and the key's own list when `owner` has
