@@ -28,6 +28,13 @@ async fn kamailio_server(data: &std::path::Path, trunk: &Kamailio) -> Server {
     Server::start(config).await.expect("server starts")
 }
 
+/// A server whose trunk never answers (nothing these tests create is meant to be dialled).
+async fn dead_trunk_server(data: &std::path::Path) -> Server {
+    let mut config = config(data, dead_port());
+    config.limits.requests_per_minute = 10_000;
+    Server::start(config).await.expect("server")
+}
+
 /// Polls a campaign until it is finished (bounded).
 async fn finished(server: &Server, key: &str, id: &str) -> Value {
     let mut campaign = Value::Null;
@@ -159,9 +166,7 @@ async fn recipients_are_called_through_the_trunk_and_retried_only_when_the_rules
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_recipients_are_named_by_row_and_nothing_is_dialled() {
     let data = tempfile::tempdir().expect("temp dir");
-    let server = Server::start(config(data.path(), dead_port()))
-        .await
-        .expect("server");
+    let server = dead_trunk_server(data.path()).await;
     let key = key(&server).await;
     let (status, _, _) = send(
         &server,
@@ -294,9 +299,7 @@ async fn bad_recipients_are_named_by_row_and_nothing_is_dialled() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn creation_is_idempotent_and_pause_resume_cancel_follow_their_states() {
     let data = tempfile::tempdir().expect("temp dir");
-    let server = Server::start(config(data.path(), dead_port()))
-        .await
-        .expect("server");
+    let server = dead_trunk_server(data.path()).await;
     let key = key(&server).await;
     let body = json!({
         "prompt": PROMPT,
@@ -419,5 +422,71 @@ async fn a_campaign_survives_a_restart_and_calls_nobody_twice() {
         vec!["+15550000404", "+15550000486", "+15550000603"],
         "one call each"
     );
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_recipient_listed_after_creation_is_never_dialled() {
+    // One call at a time to a trunk that never answers: the first recipient's INVITE runs until
+    // Timer B (64 x T1 = 6.4 s), long after the second recipient's number is listed.
+    let trunk = tokio::net::UdpSocket::bind("127.0.0.1:0").await.expect("bind");
+    let data = tempfile::tempdir().expect("temp dir");
+    let mut cfg = config(data.path(), trunk.local_addr().expect("addr"));
+    cfg.sip.t1_ms = 100;
+    cfg.limits.requests_per_minute = 10_000;
+    let server = Server::start(cfg).await.expect("server");
+    let key = key(&server).await;
+    let (status, _, created) = send(
+        &server,
+        Method::POST,
+        "/v1/campaigns",
+        Some(&key),
+        Some(json!({
+            "prompt": PROMPT,
+            "recipients": [
+                {"to": "+15551230001", "variables": {"name": "Sam", "invoice": 1}},
+                {"to": "+15551230002", "variables": {"name": "Lee", "invoice": 2}},
+            ],
+            "time_zone": "UTC",
+            "window": all_day(),
+            "concurrency": 1,
+            "retry": {"max_attempts": 1},
+        })),
+    )
+    .await;
+    assert_eq!(status, 201, "{created}");
+    let (status, _, _) = send(
+        &server,
+        Method::POST,
+        "/v1/dnc",
+        Some(&key),
+        Some(json!({"number": "+15551230002"})),
+    )
+    .await;
+    assert_eq!(status, 201);
+    let id = created["campaign_id"].as_str().expect("id").to_owned();
+    let campaign = finished(&server, &key, &id).await;
+    assert_eq!(
+        campaign["progress"]["done"],
+        json!({"do_not_call": 1, "failed": 1}),
+        "{campaign:#}"
+    );
+    let list = recipients(&server, &key, &id).await;
+    assert_eq!(list[1]["result"], "do_not_call");
+    assert_eq!(list[1]["call_ids"], json!([]), "no call was even created");
+    // What reached the trunk was for the first recipient only.
+    let mut buf = vec![0u8; 65536];
+    let mut invites = 0;
+    while let Ok(Ok((n, _))) =
+        tokio::time::timeout(Duration::from_millis(10), trunk.recv_from(&mut buf)).await
+    {
+        let text = String::from_utf8_lossy(&buf[..n]);
+        assert!(
+            !text.contains("15551230002"),
+            "the listed number was dialled: {text}"
+        );
+        invites += usize::from(text.starts_with("INVITE "));
+    }
+    assert!(invites >= 1, "the first recipient was dialled");
     server.shutdown().await;
 }
