@@ -490,3 +490,79 @@ async fn a_recipient_listed_after_creation_is_never_dialled() {
     assert!(invites >= 1, "the first recipient was dialled");
     server.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_recipient_outside_its_window_waits_until_it_opens() {
+    // The server's wall clock is fixed: Monday 2026-12-07 12:00 UTC is 07:00 in New York (before
+    // the default 08:00 start) and 12:00 in London.
+    let at = |text: &str| {
+        time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
+            .map(ringback::clock::unix_ms)
+            .expect("instant")
+    };
+    let clock = std::sync::Arc::new(ringback::clock::FixedClock::at_ms(at("2026-12-07T12:00:00Z")));
+    let data = tempfile::tempdir().expect("temp dir");
+    let mut cfg = config(data.path(), dead_port());
+    cfg.limits.requests_per_minute = 10_000;
+    let server = Server::start_with_clock(cfg, clock.clone())
+        .await
+        .expect("server");
+    let key = key(&server).await;
+    let (status, _, created) = send(
+        &server,
+        Method::POST,
+        "/v1/campaigns",
+        Some(&key),
+        Some(json!({
+            "prompt": PROMPT,
+            "recipients": [
+                {"to": "+15551230001", "variables": {"name": "Sam", "invoice": 1}, "time_zone": "America/New_York"},
+                {"to": "+15551230002", "variables": {"name": "Lee", "invoice": 2}, "time_zone": "Europe/London"},
+            ],
+            "concurrency": 2,
+            "retry": {"max_attempts": 1},
+        })),
+    )
+    .await;
+    assert_eq!(status, 201, "{created}");
+    assert_eq!(
+        created["settings"]["window"],
+        json!({"start": "08:00", "end": "21:00", "days": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]})
+    );
+    let id = created["campaign_id"].as_str().expect("id").to_owned();
+
+    // London is called and its call ends; the pass that dialled London weighed New York too, at
+    // 07:00 its time, and left it waiting with no call made.
+    let mut list = Vec::new();
+    for _ in 0..600 {
+        list = recipients(&server, &key, &id).await;
+        if list[1]["state"] == "done" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(list[1]["state"], "done", "{list:#?}");
+    assert_eq!(list[1]["call_ids"].as_array().map(Vec::len), Some(1));
+    let list = recipients(&server, &key, &id).await;
+    assert_eq!(list[0]["state"], "waiting", "{list:#?}");
+    assert_eq!(
+        list[0]["attempts"], 0,
+        "New York was not called at 07:00 local time"
+    );
+
+    // At 08:00 in New York it is called.
+    clock.advance(Duration::from_secs(3600));
+    let campaign = finished(&server, &key, &id).await;
+    let list = recipients(&server, &key, &id).await;
+    assert_eq!(list[0]["attempts"], 1, "{campaign:#}");
+    let (_, _, call) = send(
+        &server,
+        Method::GET,
+        &format!("/v1/calls/{}", list[0]["call_ids"][0].as_str().unwrap_or("")),
+        Some(&key),
+        None,
+    )
+    .await;
+    assert_eq!(call["created_at"], "2026-12-07T13:00:00.000Z", "{call:#}");
+    server.shutdown().await;
+}
