@@ -30,6 +30,9 @@ pub enum Action {
     DestinationRefused,
     /// An operator set or cleared a key's own destination policy.
     KeyPolicySet,
+    /// A number was taken off a do-not-call list (adding is not audited: it only ever narrows
+    /// what may be dialled, and the list row itself says where it came from).
+    DncRemoved,
 }
 
 impl Action {
@@ -42,6 +45,7 @@ impl Action {
             Self::RecordingFetched => "recording.fetched",
             Self::DestinationRefused => "policy.refused",
             Self::KeyPolicySet => "key.policy_set",
+            Self::DncRemoved => "dnc.removed",
         }
     }
 }

@@ -259,6 +259,20 @@ async fn finalize_until_stored(inner: &Inner, id: &str, f: &Finalized<'_>) {
 /// What the agent runtime needs, rebuilt from the store (so it works after a restart too).
 async fn request(inner: &Inner, trunk: &Trunk, row: &CallRow) -> Result<CallRequest, String> {
     let to = E164::parse(&row.to_number).map_err(|e| format!("stored number: {e}"))?;
+    // The do-not-call lists again, at dial time: a number listed while its call waited in the
+    // queue (or across a restart) is not dialled. The call fails with the refusal as its cause.
+    let listed = inner
+        .store
+        .dnc_listed(row.api_key_id.as_deref(), to.as_str())
+        .await
+        .map_err(|e| format!("cannot read the do-not-call lists: {e}"))?;
+    if let Some(list) = listed {
+        let refused = crate::policy::Refusal::DoNotCall {
+            number: to.to_string(),
+            list,
+        };
+        return Err(format!("do_not_call: {refused}"));
+    }
     let workflow = inner
         .store
         .workflow(&row.workflow_id)

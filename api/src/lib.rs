@@ -3,6 +3,7 @@
 #![deny(missing_docs)]
 
 pub mod audit;
+pub mod campaign;
 pub mod cli;
 pub mod clock;
 pub mod config;
@@ -26,4 +27,5 @@ mod salvage;
 pub mod server;
 pub mod service;
 pub mod store;
+pub mod upload;
 pub mod webhook;

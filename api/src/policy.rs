@@ -11,6 +11,12 @@
 //! key (`--beyond-installation`): then the key's list replaces the installation's country codes for
 //! it, so one customer may call the UK while the rest stay in +1. Blocked prefixes (premium rate,
 //! satellite) apply to every key whatever its list: an override opens a country, not a fraud range.
+//!
+//! Last comes the do-not-call list (issue 18): the installation's list and the calling key's own.
+//! The lists live in the store (`store/dnc.rs`), so the caller looks the number up and hands the
+//! answer to [`PolicyConfig::check_dialable`]; the decision, its order and its error stay here,
+//! one place for every face (API, MCP, compatible faces, campaigns). A listed number is refused
+//! whatever the country rules say: a person's request not to be called outranks any allow-list.
 
 use agent_runtime::phone::E164;
 use serde::{Deserialize, Serialize};
@@ -144,6 +150,26 @@ impl KeyPolicy {
     }
 }
 
+/// Which do-not-call list names a number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DncScope {
+    /// The installation's list: no key may call the number.
+    Installation,
+    /// The calling key's own list (numbers that asked that key's business not to call).
+    Key,
+}
+
+impl DncScope {
+    /// The word used in the API and the audit log.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Installation => "installation",
+            Self::Key => "key",
+        }
+    }
+}
+
 /// Why a number may not be dialled.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Refusal {
@@ -177,6 +203,14 @@ pub enum Refusal {
         /// What the range is, when it is one of the defaults.
         why: &'static str,
     },
+    /// It is on a do-not-call list.
+    #[error("{number} is on the {} do-not-call list", list.as_str())]
+    DoNotCall {
+        /// The number.
+        number: String,
+        /// The list that names it.
+        list: DncScope,
+    },
 }
 
 impl Refusal {
@@ -185,7 +219,8 @@ impl Refusal {
         match self {
             Self::CountryNotAllowed { number, .. }
             | Self::NotAllowedForKey { number, .. }
-            | Self::BlockedPrefix { number, .. } => number,
+            | Self::BlockedPrefix { number, .. }
+            | Self::DoNotCall { number, .. } => number,
         }
     }
 
@@ -200,6 +235,9 @@ impl Refusal {
             }
             Self::BlockedPrefix { prefix, why, .. } => {
                 serde_json::json!({ "rule": "blocked_prefix", "prefix": prefix, "why": why })
+            }
+            Self::DoNotCall { list, .. } => {
+                serde_json::json!({ "rule": "do_not_call", "list": list.as_str() })
             }
         }
     }
@@ -229,6 +267,26 @@ impl PolicyConfig {
                 number: n.to_owned(),
                 allowed: key.describe(),
             })
+        }
+    }
+
+    /// The whole pre-dial decision: the destination rules of [`Self::check_for_key`], then the
+    /// do-not-call lists (`listed` is the store's answer for this number and key, `None` when no
+    /// list names it). Destination rules come first so that a premium number is reported as such
+    /// even when someone also listed it.
+    pub fn check_dialable(
+        &self,
+        key: Option<&KeyPolicy>,
+        number: &E164,
+        listed: Option<DncScope>,
+    ) -> Result<(), Refusal> {
+        self.check_for_key(key, number)?;
+        match listed {
+            Some(list) => Err(Refusal::DoNotCall {
+                number: number.as_str().to_owned(),
+                list,
+            }),
+            None => Ok(()),
         }
     }
 
@@ -409,6 +467,29 @@ mod tests {
         ] {
             assert!(matches!(bad.validate(), Err(KeyPolicyError::Entry(_))), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn a_listed_number_is_refused_after_the_destination_rules() {
+        let policy = PolicyConfig::default();
+        let number = e164("+14155550123");
+        assert_eq!(policy.check_dialable(None, &number, None), Ok(()));
+        let refused = policy
+            .check_dialable(None, &number, Some(DncScope::Key))
+            .expect_err("listed");
+        assert_eq!(
+            refused,
+            Refusal::DoNotCall {
+                number: "+14155550123".to_owned(),
+                list: DncScope::Key
+            }
+        );
+        assert_eq!(refused.rule()["rule"], "do_not_call");
+        // A premium number that is also listed is reported as premium: the stronger rule first.
+        assert!(matches!(
+            policy.check_dialable(None, &e164("+19005550123"), Some(DncScope::Installation)),
+            Err(Refusal::BlockedPrefix { .. })
+        ));
     }
 
     #[test]

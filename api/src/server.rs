@@ -264,13 +264,23 @@ impl Server {
 
     /// Starts everything with speech providers already loaded (tests reuse one set).
     pub async fn start_with_speech(config: Config, speech: Speech) -> Result<Self, ServerError> {
+        Self::start_with(config, speech, Arc::new(SystemClock)).await
+    }
+
+    /// Starts everything on a wall clock of the caller's (tests that need the time of day fixed,
+    /// such as calling windows, pass a [`crate::clock::FixedClock`]).
+    pub async fn start_with_clock(config: Config, clock: Arc<dyn Clock>) -> Result<Self, ServerError> {
+        let speech = load_speech(&config).await?;
+        Self::start_with(config, speech, clock).await
+    }
+
+    async fn start_with(config: Config, speech: Speech, clock: Arc<dyn Clock>) -> Result<Self, ServerError> {
         crate::fault::announce();
         // Read first: a bad file stops start-up, naming it, before anything is opened or bound.
         let https = match config.server.tls_files() {
             Some((cert, key)) => Some(tls::acceptor(cert, key).map_err(ServerError::HttpsTls)?),
             None => None,
         };
-        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let store = Store::open(&config.storage.database_url()).await?;
         let recordings = config.storage.recordings_dir();
         std::fs::create_dir_all(&recordings).map_err(|source| ServerError::DataDir {

@@ -421,6 +421,10 @@ impl CallService {
                 .tasks
                 .spawn(async move { dispatch::run(inner, trunk).await });
         }
+        service
+            .inner
+            .tasks
+            .spawn(crate::campaign::driver::run(service.clone()));
         Ok(service)
     }
 
@@ -470,6 +474,11 @@ impl CallService {
             inner.metrics.set_queued(&trunk.name, trunk.queued() as i64);
         }
         Ok(())
+    }
+
+    /// Cancelled when the service stops.
+    pub fn shutdown_token(&self) -> &CancellationToken {
+        &self.inner.shutdown
     }
 
     /// The store.
@@ -536,6 +545,24 @@ impl CallService {
         Ok((row, workflow))
     }
 
+    /// A callback URL as a call's would be checked: the normalized URL, or `None` when absent.
+    pub fn check_callback(&self, url: Option<&str>) -> Result<Option<String>, CreateError> {
+        match url.filter(|u| !u.is_empty()) {
+            Some(url) => Ok(Some(
+                check_callback_url(url, self.inner.allow_private_callbacks)?.to_string(),
+            )),
+            None => Ok(None),
+        }
+    }
+
+    /// Refuses (`CreateError::UnknownWorkflow`) a workflow id that `owner` may not use.
+    pub async fn check_workflow(&self, owner: &str, id: &str) -> Result<(), CreateError> {
+        match self.inner.store.workflow(id).await? {
+            Some(w) if w.api_key_id.as_deref().is_none_or(|k| k == owner) => Ok(()),
+            _ => Err(CreateError::UnknownWorkflow(id.to_owned())),
+        }
+    }
+
     /// Whether the destination policy (the installation's, and the key's own list when `owner` has
     /// one) lets `to` be dialled, as a `to` refusal; checked again by [`Self::create`]. Faces call it
     /// early when a refusal must cost nothing, such as minting a trial key.
@@ -544,9 +571,10 @@ impl CallService {
             Some(owner) => self.key_policy(owner).await?,
             None => None,
         };
+        let listed = self.inner.store.dnc_listed(owner, to.as_str()).await?;
         self.inner
             .policy
-            .check_for_key(key.as_ref(), to)
+            .check_dialable(key.as_ref(), to, listed)
             .map_err(CreateError::ToNotAllowed)
     }
 
@@ -601,14 +629,16 @@ impl CallService {
             None => None,
         };
         let trial_source = owner_row.and_then(|row| row.trial_source);
-        if let Err(refused) = inner.policy.check_for_key(key_policy.as_ref(), &to) {
+        let listed = inner.store.dnc_listed(Some(owner), to.as_str()).await?;
+        if let Err(refused) = inner.policy.check_dialable(key_policy.as_ref(), &to, listed) {
             self.audit_refusal(owner, "to", &refused, spec.source).await;
             return Err(CreateError::ToNotAllowed(refused));
         }
         let bridge_number = match spec.bridge_number.as_deref().filter(|b| !b.trim().is_empty()) {
             Some(b) => {
                 let number = E164::parse(b).map_err(CreateError::BridgeNumber)?;
-                if let Err(refused) = inner.policy.check_for_key(key_policy.as_ref(), &number) {
+                let listed = inner.store.dnc_listed(Some(owner), number.as_str()).await?;
+                if let Err(refused) = inner.policy.check_dialable(key_policy.as_ref(), &number, listed) {
                     self.audit_refusal(owner, "bridge_number", &refused, spec.source)
                         .await;
                     return Err(CreateError::BridgeNotAllowed(refused));

@@ -744,3 +744,59 @@ async fn a_receptionist_s_greeting_is_a_person_not_a_machine() {
     assert_eq!(call["amd"]["verdict"], "human", "{call:#}");
     assert_eq!(call["form_fills"]["confirmed"], true, "{call:#}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_callee_who_asks_not_to_be_called_again_is_listed_and_not_called_again() {
+    let data = tempfile::tempdir().expect("temp dir");
+    let mut options = DemoOptions::standard(data.path().to_owned());
+    options.prompt = APPOINTMENT.to_owned();
+    options.phone_lines = vec![(
+        10.0,
+        "Please stop calling me. Do not call this number again.".to_owned(),
+    )];
+    options.timeout = Duration::from_secs(150);
+    let mut session = demo::DemoSession::start(&options).await.expect("starts");
+    let api_key = session.api_key.clone();
+    session.place_call().await.expect("placed");
+    let run = session.finish().await.expect("the call runs");
+    let call = &run.call;
+    assert_eq!(call["end_reason"], "do_not_call", "{call:#}");
+
+    // Listed on the calling key's list, by the call, in the same database file.
+    let url = format!("sqlite://{}", data.path().join("ringback.db").display());
+    let store = ringback::store::Store::open(&url).await.expect("store");
+    let key_id = store.keys().await.expect("keys")[0].id.clone();
+    let entry = store
+        .dnc_entry(&key_id, "+15551234567")
+        .await
+        .expect("read")
+        .expect("the callee is listed");
+    assert_eq!(entry.source, "callee_request");
+    assert_eq!(entry.call_id.as_deref(), call["call_id"].as_str());
+    drop(store);
+
+    // A server on the same database refuses a second call to them with the stable code.
+    let mut config = ringback::config::Config::default();
+    config.server.listen = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+    config.sip.listen = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+    config.storage.data_dir = data.path().to_owned();
+    config.trunks = vec![ringback::config::TrunkSection {
+        name: "loopback".to_owned(),
+        proxy: std::net::SocketAddr::from(([127, 0, 0, 1], 9)).into(),
+        domain: "trunk.test".to_owned(),
+        register: Some(false),
+        ..ringback::config::TrunkSection::default()
+    }];
+    let server = ringback::server::Server::start(config).await.expect("restarts");
+    let again = reqwest::Client::new()
+        .post(format!("http://{}/v1/calls", server.http_addr))
+        .bearer_auth(&api_key)
+        .json(&json!({"to": "+1 555 123 4567", "prompt": APPOINTMENT}))
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(again.status().as_u16(), 403);
+    let body: Value = again.json().await.expect("json");
+    assert_eq!(body["error"]["code"], "do_not_call", "{body}");
+    server.shutdown().await;
+}

@@ -262,8 +262,87 @@ async fn the_api_runs_on_postgres_with_the_same_migrations() {
     let data2 = tempfile::tempdir().expect("temp dir");
     let mut cfg = config(data2.path(), dead_port());
     cfg.storage.database_url = Some(pg.url());
+    cfg.limits.requests_per_minute = 1000;
     let server = Server::start(cfg).await.expect("restart on postgres");
     let (status, _, again) = send(&server, Method::GET, &format!("/v1/calls/{id}"), Some(&key), None).await;
     assert_eq!((status, again["outcome"].clone()), (200, json!("failed")));
+
+    // Do-not-call lists and campaigns on PostgreSQL: the same statements as on SQLite.
+    let (status, _, _) = send(
+        &server,
+        Method::POST,
+        "/v1/dnc",
+        Some(&key),
+        Some(json!({"number": "+15551230009"})),
+    )
+    .await;
+    assert_eq!(status, 201);
+    let (status, _, _) = send(
+        &server,
+        Method::POST,
+        "/v1/dnc",
+        Some(&key),
+        Some(json!({"number": "+15551230009"})),
+    )
+    .await;
+    assert_eq!(status, 200, "a second add is a no-op");
+    let (status, _, refused) = send(
+        &server,
+        Method::POST,
+        "/v1/calls",
+        Some(&key),
+        Some(json!({"to": "+15551230009", "prompt": "Ask if they can come on Tuesday."})),
+    )
+    .await;
+    assert_eq!(
+        (status, refused["error"]["code"].clone()),
+        (403, json!("do_not_call"))
+    );
+    let campaign = json!({
+        "prompt": "Ask {name} if they can come on Tuesday.",
+        "recipients": [{"to": "+15551230001", "variables": {"name": "Sam"}}],
+        "time_zone": "UTC",
+        "starts_at": "2099-01-01T00:00:00Z",
+        "idempotency_key": "pg-campaign",
+    });
+    let (status, _, created) = send(
+        &server,
+        Method::POST,
+        "/v1/campaigns",
+        Some(&key),
+        Some(campaign.clone()),
+    )
+    .await;
+    assert_eq!(status, 201, "{created}");
+    let (status, _, replayed) =
+        send(&server, Method::POST, "/v1/campaigns", Some(&key), Some(campaign)).await;
+    assert_eq!((status, &replayed["campaign_id"]), (200, &created["campaign_id"]));
+    let id = created["campaign_id"].as_str().expect("id");
+    let (status, _, canceled) = send(
+        &server,
+        Method::POST,
+        &format!("/v1/campaigns/{id}/cancel"),
+        Some(&key),
+        None,
+    )
+    .await;
+    assert_eq!((status, canceled["state"].clone()), (200, json!("canceled")));
+    let mut done = serde_json::Value::Null;
+    for _ in 0..100 {
+        done = send(
+            &server,
+            Method::GET,
+            &format!("/v1/campaigns/{id}"),
+            Some(&key),
+            None,
+        )
+        .await
+        .2;
+        if !done["finished_at"].is_null() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(done["progress"]["done"], json!({"canceled": 1}), "{done:#}");
     server.shutdown().await;
 }

@@ -33,6 +33,19 @@ pub struct ErrorDetail {
     /// The request field at fault, if one is.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
+    /// For an upload or a list with bad entries: each bad row, by its number.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rows: Option<Vec<RowError>>,
+}
+
+/// One bad row of an upload (a CSV line or a JSON array element).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct RowError {
+    /// The row's number: a CSV file's line (the header is line 1), or a JSON array's position
+    /// counted from 1.
+    pub row: usize,
+    /// What is wrong with it.
+    pub error: String,
 }
 
 /// An API error.
@@ -42,6 +55,7 @@ pub struct ApiError {
     code: &'static str,
     message: String,
     field: Option<&'static str>,
+    rows: Option<Vec<RowError>>,
     retry_after: Option<u64>,
     prompt_face: bool,
 }
@@ -54,6 +68,7 @@ impl ApiError {
             code,
             message: message.into(),
             field: None,
+            rows: None,
             retry_after: None,
             prompt_face: false,
         }
@@ -62,6 +77,12 @@ impl ApiError {
     /// Names the field at fault.
     pub fn field(mut self, field: &'static str) -> Self {
         self.field = Some(field);
+        self
+    }
+
+    /// Names the bad rows of an upload.
+    pub fn rows(mut self, rows: Vec<RowError>) -> Self {
+        self.rows = Some(rows);
         self
     }
 
@@ -120,6 +141,7 @@ impl IntoResponse for ApiError {
                 code: self.code.to_owned(),
                 message: self.message.clone(),
                 field: self.field.map(str::to_owned),
+                rows: self.rows,
             },
             success: self.prompt_face.then_some(false),
             message: self.prompt_face.then_some(self.message),
@@ -154,6 +176,12 @@ impl From<CreateError> for ApiError {
             CreateError::From(_) => bad("invalid_from", "from"),
             CreateError::FromNotAllowed(..) => {
                 Self::new(StatusCode::FORBIDDEN, "from_not_allowed", message).field("from")
+            }
+            CreateError::ToNotAllowed(crate::policy::Refusal::DoNotCall { .. }) => {
+                Self::new(StatusCode::FORBIDDEN, "do_not_call", message).field("to")
+            }
+            CreateError::BridgeNotAllowed(crate::policy::Refusal::DoNotCall { .. }) => {
+                Self::new(StatusCode::FORBIDDEN, "do_not_call", message).field("bridge_number")
             }
             CreateError::ToNotAllowed(_) => {
                 Self::new(StatusCode::FORBIDDEN, "destination_not_allowed", message).field("to")

@@ -6,7 +6,9 @@
 //! `X-Api-Key`; one 401 whatever was wrong) and the per-key rate limit (`RateLimit-*` headers on
 //! every answer, 429 with `Retry-After` past it).
 
+mod campaigns;
 mod compat;
+mod dnc;
 mod error;
 pub(crate) mod mcp;
 mod openapi;
@@ -14,7 +16,8 @@ mod ops;
 pub mod trial;
 mod v1;
 
-pub use error::{ApiError, ErrorBody, ErrorDetail};
+pub use dnc::OnError;
+pub use error::{ApiError, ErrorBody, ErrorDetail, RowError};
 pub use openapi::ApiDoc;
 
 use crate::audit::{self, Action, Actor, Entry};
@@ -93,6 +96,15 @@ pub fn app(state: AppState) -> Router {
             "/v1/calls/{id}/webhooks/{delivery_id}/redeliver",
             post(v1::redeliver),
         )
+        .route("/v1/campaigns", post(campaigns::create))
+        .route("/v1/campaigns/{id}", get(campaigns::get))
+        .route("/v1/campaigns/{id}/recipients", get(campaigns::recipients))
+        .route("/v1/campaigns/{id}/pause", post(campaigns::pause))
+        .route("/v1/campaigns/{id}/resume", post(campaigns::resume))
+        .route("/v1/campaigns/{id}/cancel", post(campaigns::cancel))
+        .route("/v1/dnc", post(dnc::add).get(dnc::list))
+        .route("/v1/dnc/import", post(dnc::import))
+        .route("/v1/dnc/{number}", axum::routing::delete(dnc::remove))
         .route("/v1/workflows", post(v1::create_workflow))
         .route("/v1/workflows/{id}", get(v1::get_workflow))
         .route("/api/call-prompt", post(compat::call_prompt))

@@ -459,6 +459,23 @@ impl Store {
         if let Some(delivery) = callback(&row) {
             super::outbox::insert_delivery(&mut tx, &delivery).await?;
         }
+        // A callee who asked not to be called again is listed in the same transaction as the
+        // call's end: no crash between the two can leave the request finalized but forgotten.
+        // The calling key's list, since the request was made to that key's business; a call
+        // without a key (none are placed so today) lists the number for the installation.
+        if row.end_reason.as_deref() == Some("do_not_call") && row.direction == "outbound" {
+            sqlx::query(
+                "INSERT INTO dnc_numbers (scope, number, source, call_id, created_at, created_ms) \
+                 VALUES ($1, $2, 'callee_request', $3, $4, $5) ON CONFLICT (scope, number) DO NOTHING",
+            )
+            .bind(row.api_key_id.as_deref().unwrap_or(super::dnc::INSTALLATION))
+            .bind(&row.to_number)
+            .bind(&row.id)
+            .bind(f.ended_at)
+            .bind(ms_of(f.ended_at))
+            .execute(&mut *tx)
+            .await?;
+        }
         tx.commit().await?;
         Ok(Some(row))
     }
@@ -512,4 +529,12 @@ async fn insert_workflow_tx(tx: &mut Transaction<'_, Any>, workflow: &WorkflowRo
     .execute(&mut **tx)
     .await?;
     Ok(())
+}
+
+/// Milliseconds since the epoch of a stored RFC 3339 time (0 when it does not parse: the column
+/// is for ordering, and the text time beside it stays exact).
+fn ms_of(rfc3339: &str) -> i64 {
+    time::OffsetDateTime::parse(rfc3339, &time::format_description::well_known::Rfc3339)
+        .map(crate::clock::unix_ms)
+        .unwrap_or(0)
 }

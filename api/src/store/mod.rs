@@ -5,11 +5,15 @@
 
 mod audit;
 mod calls;
+mod campaigns;
+mod dnc;
 mod keys;
 mod outbox;
 
 pub use audit::AuditRow;
 pub use calls::{CallFilter, DailyCap, Finalized, IdempotencyClaim, Inserted, TrialCap};
+pub use campaigns::{CampaignInsert, CampaignRow, RecipientRow};
+pub use dnc::{DncRow, INSTALLATION as DNC_INSTALLATION};
 pub use outbox::{AttemptRow, DeliveryRow, NewDelivery};
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
