@@ -13,7 +13,7 @@
 //! - With a turn model (`turn_model`, see [`turn`](super::turn)), each segment's end asks for a
 //!   verdict ([`EndpointEvent::TurnCheck`]): "complete" ends the turn at once, "incomplete" lets
 //!   the pause run to `max_pause_ms` (judged again every `recheck_ms`), and no answer leaves the
-//!   silence rule above in charge.
+//!   silence rule above in charge. While the agent speaks the model is not asked.
 //! - While the agent is speaking, a segment that has lasted `barge_in_ms` raises a barge-in. The
 //!   minimum ([`BARGE_IN_MS`]) is long enough that a cough, a line burst or a backchannel ("mm-hm",
 //!   "yeah": a third to two thirds of a second) does not stop the agent, and short enough that
@@ -152,14 +152,9 @@ enum State {
         last_speech_end: u64,
         speech_ms: u64,
         turn_end: Option<u64>,
-        barged: bool,
     },
-    /// Inside a reported segment; `barged` once it raised a barge-in.
-    Speech {
-        start: u64,
-        last_speech_end: u64,
-        barged: bool,
-    },
+    /// Inside a reported segment.
+    Speech { start: u64, last_speech_end: u64 },
 }
 
 /// The endpointer of one stream.
@@ -171,6 +166,12 @@ pub struct Endpointer {
     agent_speaking: bool,
     /// The previous chunk counted as speech (for the hysteresis band).
     was_speech: bool,
+    /// The open turn (or onset): where its speech started, how much of it there has been, and
+    /// whether it raised a barge-in. A turn whose words come in short bursts ("No, no, I said
+    /// Thursday") is one interruption, not several too short to count (see `barge_in`).
+    turn_start: Option<u64>,
+    turn_speech_ms: u64,
+    turn_barged: bool,
     /// The last turn check asked (0: none yet).
     check_seq: u64,
     /// Silence (from the turn's last speech) at which the last check was asked.
@@ -188,6 +189,9 @@ impl Endpointer {
             state: State::Silence { turn_end: None },
             agent_speaking: false,
             was_speech: false,
+            turn_start: None,
+            turn_speech_ms: 0,
+            turn_barged: false,
             check_seq: 0,
             checked_at_silence_ms: 0,
             verdict: Verdict::Unjudged,
@@ -219,41 +223,45 @@ impl Endpointer {
         };
         self.was_speech = speech;
         let len = end_ms - start_ms;
+        if speech {
+            self.turn_start
+                .get_or_insert(start_ms.saturating_sub(self.config.speech_pad_ms));
+            self.turn_speech_ms += len;
+            self.barge_in(end_ms, &mut out);
+        }
         self.state = match (self.state, speech) {
             (State::Silence { turn_end }, false) => match turn_end {
                 Some(t) => self.pause(t, end_ms, &mut out),
                 None => State::Silence { turn_end },
             },
-            (State::Silence { turn_end }, true) => {
-                self.onset(start_ms, end_ms, len, turn_end, false, &mut out)
-            }
+            (State::Silence { turn_end }, true) => self.onset(start_ms, end_ms, len, turn_end, &mut out),
             (
                 State::Onset {
                     start,
                     speech_ms,
                     turn_end,
-                    barged,
                     ..
                 },
                 true,
-            ) => self.onset(start, end_ms, speech_ms + len, turn_end, barged, &mut out),
+            ) => self.onset(start, end_ms, speech_ms + len, turn_end, &mut out),
             (
                 State::Onset {
                     start,
                     last_speech_end,
                     speech_ms,
                     turn_end,
-                    barged,
                 },
                 false,
             ) => {
                 if end_ms >= last_speech_end + self.config.min_silence_ms {
                     // Too short to be speech: a click, a cough, a line burst.
-                    let silence = State::Silence { turn_end };
-                    // An open turn may still be due to end.
                     match turn_end {
+                        // An open turn may still be due to end.
                         Some(t) => self.pause(t, end_ms, &mut out),
-                        None => silence,
+                        None => {
+                            self.close_turn();
+                            State::Silence { turn_end }
+                        }
                     }
                 } else {
                     State::Onset {
@@ -261,7 +269,6 @@ impl Endpointer {
                         last_speech_end,
                         speech_ms,
                         turn_end,
-                        barged,
                     }
                 }
             }
@@ -269,7 +276,6 @@ impl Endpointer {
                 State::Speech {
                     start,
                     last_speech_end,
-                    barged,
                 },
                 true,
             ) => State::Speech {
@@ -281,13 +287,11 @@ impl Endpointer {
                 } else {
                     last_speech_end
                 },
-                barged: self.barge_in(start, end_ms, barged, &mut out),
             },
             (
                 State::Speech {
                     start,
                     last_speech_end,
-                    barged,
                 },
                 false,
             ) => {
@@ -300,7 +304,9 @@ impl Endpointer {
                         end_ms,
                     });
                     self.verdict = Verdict::Unjudged;
-                    if self.config.turn_model.is_some() {
+                    // Over the agent there is no answer to hurry: the silence rule ends the turn,
+                    // so an interruption's pauses ("Wait, ... stop") keep it one turn.
+                    if self.config.turn_model.is_some() && !self.agent_speaking {
                         self.ask(end_ms, self.end_silence(end_ms, last_speech_end), &mut out);
                     }
                     State::Silence {
@@ -310,7 +316,6 @@ impl Endpointer {
                     State::Speech {
                         start,
                         last_speech_end,
-                        barged,
                     }
                 }
             }
@@ -332,6 +337,7 @@ impl Endpointer {
         }
         if complete >= timing.threshold {
             out(EndpointEvent::EndOfTurn { at_ms: t });
+            self.close_turn();
             self.state = State::Silence { turn_end: None };
         } else {
             self.verdict = Verdict::Incomplete;
@@ -349,6 +355,7 @@ impl Endpointer {
         };
         if silence >= limit {
             out(EndpointEvent::EndOfTurn { at_ms: t });
+            self.close_turn();
             return State::Silence { turn_end: None };
         }
         if let (Verdict::Incomplete, Some(timing)) = (self.verdict, self.config.turn_model)
@@ -391,23 +398,35 @@ impl Endpointer {
             _ => None,
         };
         self.state = State::Silence { turn_end: None };
+        self.close_turn();
         segment
     }
 
-    /// Raises the barge-in of the segment that started at `start` once it has lasted
-    /// `barge_in_ms` by `end_ms` while the agent speaks; returns whether it has been raised.
-    fn barge_in(
-        &mut self,
-        start: u64,
-        end_ms: u64,
-        barged: bool,
-        out: &mut impl FnMut(EndpointEvent),
-    ) -> bool {
-        if barged || !self.agent_speaking || end_ms.saturating_sub(start) < self.config.barge_in_ms {
-            return barged;
+    /// Raises the open turn's barge-in (once per turn) when, with the caller speaking now while
+    /// the agent speaks, the turn has gone on for `barge_in_ms` since its first word and at least
+    /// half of that was speech: words with the gaps between them count ("Wait, stop, that's not
+    /// right" is heard as one interruption), two clicks far apart do not.
+    fn barge_in(&mut self, now_ms: u64, out: &mut impl FnMut(EndpointEvent)) {
+        let Some(at_ms) = self.turn_start else {
+            return;
+        };
+        let minimum = self.config.barge_in_ms;
+        if self.turn_barged
+            || !self.agent_speaking
+            || now_ms.saturating_sub(at_ms) < minimum
+            || self.turn_speech_ms < minimum / 2
+        {
+            return;
         }
-        out(EndpointEvent::BargeIn { at_ms: start });
-        true
+        self.turn_barged = true;
+        out(EndpointEvent::BargeIn { at_ms });
+    }
+
+    /// Forgets the turn that ended (or the onset that came to nothing).
+    fn close_turn(&mut self) {
+        self.turn_start = None;
+        self.turn_speech_ms = 0;
+        self.turn_barged = false;
     }
 
     fn onset(
@@ -416,11 +435,9 @@ impl Endpointer {
         end_ms: u64,
         speech_ms: u64,
         turn_end: Option<u64>,
-        barged: bool,
         out: &mut impl FnMut(EndpointEvent),
     ) -> State {
         let at_ms = start.saturating_sub(self.config.speech_pad_ms);
-        let barged = self.barge_in(at_ms, at_ms + speech_ms, barged, out);
         if speech_ms >= self.config.min_speech_ms {
             out(EndpointEvent::SpeechStarted { at_ms });
             // The caller went on: the pending check, if any, is moot.
@@ -428,7 +445,6 @@ impl Endpointer {
             State::Speech {
                 start: at_ms,
                 last_speech_end: end_ms,
-                barged,
             }
         } else {
             State::Onset {
@@ -436,7 +452,6 @@ impl Endpointer {
                 last_speech_end: end_ms,
                 speech_ms,
                 turn_end,
-                barged,
             }
         }
     }
@@ -532,6 +547,43 @@ mod tests {
         let mut quiet = Endpointer::new(EndpointConfig::default()).expect("valid");
         let events = run(&mut quiet, &pattern(&[(0.0, 5), (0.9, 30), (0.0, 20)]));
         assert!(!events.iter().any(|e| matches!(e, EndpointEvent::BargeIn { .. })));
+    }
+
+    #[test]
+    fn an_interruption_in_short_bursts_is_one_barge_in_from_its_first_word() {
+        let mut ep = Endpointer::new(EndpointConfig::default()).expect("valid");
+        ep.set_agent_speaking(true);
+        // "No, no, I said Thursday": bursts of ~320 ms with pauses of ~320 ms (separate segments,
+        // one turn); none alone lasts the minimum.
+        let events = run(
+            &mut ep,
+            &pattern(&[
+                (0.0, 5),
+                (0.9, 10),
+                (0.0, 10),
+                (0.9, 10),
+                (0.0, 10),
+                (0.9, 10),
+                (0.0, 30),
+            ]),
+        );
+        let barge_ins: Vec<_> = events
+            .iter()
+            .filter(|e| matches!(e, EndpointEvent::BargeIn { .. }))
+            .collect();
+        assert_eq!(
+            barge_ins,
+            vec![&EndpointEvent::BargeIn { at_ms: 130 }],
+            "{events:?}"
+        );
+        assert!(
+            events
+                .iter()
+                .filter(|e| matches!(e, EndpointEvent::SpeechEnded { .. }))
+                .count()
+                >= 2,
+            "several segments: {events:?}"
+        );
     }
 
     #[test]
@@ -652,6 +704,21 @@ mod tests {
             .filter(|e| matches!(e, EndpointEvent::TurnCheck { .. }))
             .count();
         assert_eq!(checks_after, 0);
+    }
+
+    #[test]
+    fn over_the_agent_the_model_is_not_asked() {
+        let mut ep = with_model();
+        ep.set_agent_speaking(true);
+        let mut events = Vec::new();
+        feed(&mut ep, 0, 5, 0.0, &mut events);
+        feed(&mut ep, 5, 15, 0.9, &mut events);
+        feed(&mut ep, 15, 40, 0.0, &mut events);
+        assert_eq!(check_seq(&events), None, "{events:?}");
+        assert!(
+            turn_end(&events).is_some(),
+            "the silence rule ends it: {events:?}"
+        );
     }
 
     #[test]
