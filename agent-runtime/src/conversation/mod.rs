@@ -325,6 +325,9 @@ pub struct Conversation {
     fields: Map<String, Value>,
     /// The step being asked, if any.
     step: Option<usize>,
+    /// A yes-like acknowledgement ("yeah", "mm-hm") heard over a yes/no question that was still
+    /// playing: the answer, if the caller says nothing else before the question ends.
+    early_ack: Option<String>,
     clarifications: u32,
     no_inputs: u32,
     keys: String,
@@ -370,6 +373,7 @@ impl Conversation {
             transcript: Vec::new(),
             fields: Map::new(),
             step: None,
+            early_ack: None,
             clarifications: 0,
             no_inputs: 0,
             keys: String::new(),
@@ -509,6 +513,11 @@ impl Conversation {
                     self.state = State::Listening {
                         since_ms: now_ms,
                         hearing: false,
+                    };
+                    // "Yeah" said over the end of "... can you still make it?" was the answer.
+                    if let Some(ack) = self.early_ack.take() {
+                        self.last_caller_text.clone_from(&ack);
+                        self.on_words(&ack, now_ms);
                     }
                 }
                 After::Hangup(reason) => {
@@ -528,6 +537,8 @@ impl Conversation {
     }
 
     fn on_caller_speaking(&mut self, now_ms: u64) {
+        // The caller goes on: an acknowledgement kept for the question's end is not the answer.
+        self.early_ack = None;
         match self.state {
             State::Speaking { then }
                 if self
@@ -575,6 +586,12 @@ impl Conversation {
             }
             _ => {}
         }
+    }
+
+    /// The step being asked is a yes/no question.
+    fn asking_yes_no(&self) -> bool {
+        self.step
+            .is_some_and(|i| self.workflow.steps[i].field.kind == FieldKind::YesNo)
     }
 
     /// The agent is saying something the caller may cut short, and will listen after it.
@@ -640,13 +657,19 @@ impl Conversation {
             };
         }
         // Words heard over the agent without a barge-in (too short for one): a sentence or a cue
-        // ("no", "stop") takes the turn now; an acknowledgement ("mm-hm") does not.
-        if takes_the_turn(&text) && self.interruptible_for_words() {
-            self.actions.push_back(Action::StopSpeaking);
-            self.state = State::Listening {
-                since_ms: now_ms,
-                hearing: false,
-            };
+        // ("no", "stop") takes the turn now; an acknowledgement ("mm-hm") does not, but over a
+        // yes/no question it is kept as the answer in case the caller says nothing more.
+        self.early_ack = None;
+        if self.interruptible_for_words() {
+            if takes_the_turn(&text) {
+                self.actions.push_back(Action::StopSpeaking);
+                self.state = State::Listening {
+                    since_ms: now_ms,
+                    hearing: false,
+                };
+            } else if self.asking_yes_no() && crate::extract::yes_no(&text) == Some(true) {
+                self.early_ack = Some(text.clone());
+            }
         }
         match self.state {
             State::Navigating { since_ms, .. } => {

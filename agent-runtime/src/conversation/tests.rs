@@ -163,6 +163,44 @@ fn a_backchannel_over_the_question_leaves_it_playing_but_words_take_the_turn() {
 }
 
 #[test]
+fn a_yeah_over_the_end_of_a_yes_no_question_is_its_answer() {
+    let mut c = engine(APPOINTMENT);
+    c.handle(Input::Answered { now_ms: 0 });
+    let actions = drain(&mut c);
+    let [
+        Action::Say { id: disclosure, .. },
+        Action::Say { id: question, .. },
+    ] = actions.as_slice()
+    else {
+        panic!("{actions:?}")
+    };
+    c.handle(Input::PlaybackFinished {
+        id: *disclosure,
+        played_ms: 2000,
+        interrupted: false,
+        total_ms: 2000,
+        now_ms: 2000,
+    });
+    c.handle(Input::CallerSaid {
+        text: "Yeah.".into(),
+        start_ms: 3600,
+        end_ms: 3900,
+        now_ms: 4300,
+    });
+    assert!(drain(&mut c).is_empty(), "the question plays to its end");
+    assert!(c.fields().is_empty(), "not an answer yet");
+    c.handle(Input::PlaybackFinished {
+        id: *question,
+        played_ms: 2400,
+        interrupted: false,
+        total_ms: 2400,
+        now_ms: 4400,
+    });
+    let after = drain(&mut c);
+    assert_eq!(c.fields().get("confirmed"), Some(&json!(true)), "{after:?}");
+}
+
+#[test]
 fn the_disclosure_cannot_be_talked_over_but_the_question_can() {
     let mut c = engine(APPOINTMENT);
     c.handle(Input::Answered { now_ms: 0 });

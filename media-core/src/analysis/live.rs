@@ -24,6 +24,12 @@ use crate::analysis::amd::Verdict;
 /// handed over while it goes on (see [`MediaEvent::TurnPaused`]), ms: the runtime listens for a
 /// recording's language in it rather than wait for the end of a long greeting.
 pub const GREETING_SO_FAR_EVERY_MS: u64 = 1_000;
+
+/// How long the agent's audio must have stopped before it has fallen silent, ms: the pacer runs
+/// dry for a tick or two between queued utterances (the disclosure and the question, sentences
+/// synthesised one at a time), and a backchannel heard across such a gap must not become the
+/// caller's turn.
+pub const AGENT_GAP_MS: u64 = 300;
 use crate::analysis::analyzer::{AnalysisError, AnalysisEvent, Analyzer, AnalyzerConfig};
 use crate::analysis::mel::WINDOW_SAMPLES;
 use crate::analysis::turn::{TurnJob, TurnService};
@@ -88,6 +94,10 @@ pub struct LiveAnalysis {
     turn_announced: bool,
     /// The agent is speaking (the pacer is playing).
     agent_speaking: bool,
+    /// The agent's audio stopped at the last frame handed in (its media time is set there).
+    agent_just_stopped: bool,
+    /// When the agent's audio last stopped (`None`: speaking, or it has not spoken yet).
+    agent_stopped_at_ms: Option<u64>,
     /// The turn in which the answering-machine detector said "machine" (its start) and when
     /// its speech so far was last handed over: again every [`GREETING_SO_FAR_EVERY_MS`] while
     /// it goes on.
@@ -134,6 +144,8 @@ impl LiveAnalysis {
             turn_start_ms: None,
             turn_announced: false,
             agent_speaking: false,
+            agent_just_stopped: false,
+            agent_stopped_at_ms: None,
             greeting_so_far: None,
             listening: true,
             config,
@@ -173,20 +185,39 @@ impl LiveAnalysis {
         }
         self.exchange_vad();
         self.collect_turn_verdicts(at_ms + u64::from(FRAME_MS));
+        if std::mem::take(&mut self.agent_just_stopped) {
+            self.agent_stopped_at_ms = Some(at_ms);
+        }
         self.translate(at_ms);
+        self.announce_after_the_agent(at_ms);
         self.cut_overlong_turn(at_ms + u64::from(FRAME_MS));
     }
 
-    /// Whether the agent is speaking now (barge-in needs it). When the agent falls silent while
-    /// the caller's unannounced speech goes on, that speech is announced now: it is the caller's
-    /// turn from here.
+    /// Whether the agent is speaking now (barge-in needs it). When the agent has fallen silent
+    /// ([`AGENT_GAP_MS`]) while the caller's unannounced speech goes on, that speech is announced:
+    /// it is the caller's turn from there.
     pub fn set_agent_speaking(&mut self, speaking: bool) {
         self.analyzer.set_agent_speaking(speaking);
-        let stopped = self.agent_speaking && !speaking;
+        if speaking {
+            self.agent_stopped_at_ms = None;
+        }
+        self.agent_just_stopped = self.agent_speaking && !speaking;
         self.agent_speaking = speaking;
-        if stopped
-            && self.listening
+    }
+
+    /// The agent is speaking, or stopped less than [`AGENT_GAP_MS`] before `now_ms`.
+    fn agent_holds_the_floor(&self, now_ms: u64) -> bool {
+        self.agent_speaking
+            || self
+                .agent_stopped_at_ms
+                .is_some_and(|t| now_ms < t + AGENT_GAP_MS)
+    }
+
+    /// Announces the caller's turn that began over the agent, once the agent has fallen silent.
+    fn announce_after_the_agent(&mut self, now_ms: u64) {
+        if self.listening
             && !self.turn_announced
+            && !self.agent_holds_the_floor(now_ms)
             && let Some(at_ms) = self.turn_start_ms
         {
             self.turn_announced = true;
@@ -316,7 +347,7 @@ impl LiveAnalysis {
                     if self.listening && self.turn_start_ms.is_none() {
                         self.turn_start_ms = Some(at_ms);
                         // Over the agent, only a barge-in stops it (see the module docs).
-                        self.turn_announced = !self.agent_speaking;
+                        self.turn_announced = !self.agent_holds_the_floor(now_ms);
                         if self.turn_announced {
                             self.events.push_back(MediaEvent::SpeechStarted { at_ms });
                         }
@@ -616,21 +647,40 @@ mod tests {
     }
 
     #[test]
-    fn speech_over_the_agent_is_announced_when_the_agent_falls_silent() {
+    fn speech_over_the_agent_is_announced_once_the_agent_has_fallen_silent() {
+        let started = |events: &[MediaEvent]| {
+            events.iter().find_map(|e| match e {
+                MediaEvent::SpeechStarted { at_ms } => Some(*at_ms),
+                _ => None,
+            })
+        };
         let mut live = LiveAnalysis::new(gate_only()).expect("live");
         run(&mut live, 0, 500, false);
         live.set_agent_speaking(true);
-        let events = run(&mut live, 500, 700, true);
+        assert_eq!(started(&run(&mut live, 500, 700, true)), None);
+        // A gap between two of the agent's utterances: not yet the caller's turn.
+        live.set_agent_speaking(false);
+        assert_eq!(started(&run(&mut live, 700, 700 + AGENT_GAP_MS - 40, true)), None);
+        // The agent stays quiet: the speech, still going on, is announced from its start.
+        let at_ms = started(&run(&mut live, 700 + AGENT_GAP_MS - 40, 1_300, true));
+        assert!(at_ms.is_some_and(|t| (400..=700).contains(&t)), "{at_ms:?}");
+    }
+
+    #[test]
+    fn speech_across_a_gap_in_the_agents_audio_stays_unannounced() {
+        let mut live = LiveAnalysis::new(gate_only()).expect("live");
+        run(&mut live, 0, 500, false);
+        live.set_agent_speaking(true);
+        let mut events = run(&mut live, 500, 600, true);
+        live.set_agent_speaking(false);
+        events.extend(run(&mut live, 600, 700, true));
+        live.set_agent_speaking(true);
+        events.extend(run(&mut live, 700, 1_500, false));
         assert!(
             !events
                 .iter()
-                .any(|e| matches!(e, MediaEvent::SpeechStarted { .. }))
-        );
-        live.set_agent_speaking(false);
-        let announced = live.poll_event();
-        assert!(
-            matches!(announced, Some(MediaEvent::SpeechStarted { at_ms }) if (400..=700).contains(&at_ms)),
-            "{announced:?}"
+                .any(|e| matches!(e, MediaEvent::SpeechStarted { .. })),
+            "{events:?}"
         );
     }
 
