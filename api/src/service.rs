@@ -618,6 +618,11 @@ impl CallService {
         crate::audit::record_or_log(&self.inner.store, self.inner.clock.as_ref(), entry).await;
     }
 
+    /// Whether a trunk of that name is configured (what a call's `trunk` may name).
+    pub fn has_trunk(&self, name: &str) -> bool {
+        self.inner.trunks.iter().any(|t| t.name == name)
+    }
+
     /// Validates and stores a call (lifecycle `queued`), or names the earlier call its idempotency
     /// key is live for. The dispatcher places it when its trunk has a free channel.
     pub async fn create(&self, owner: &str, spec: CallSpec) -> Result<Created, CreateError> {

@@ -266,6 +266,10 @@ async fn bad_recipients_are_named_by_row_and_nothing_is_dialled() {
             json!({"prompt": PROMPT, "recipients_csv": "name\nSam\n", "time_zone": "UTC"}),
             "invalid_csv",
         ),
+        (
+            json!({"prompt": PROMPT, "recipients": [{"to": "+15551230001", "variables": {"name": "S", "invoice": 1}}], "time_zone": "UTC", "trunk": "mian"}),
+            "unknown_trunk",
+        ),
     ] {
         let (status, _, answer) = send(&server, Method::POST, "/v1/campaigns", Some(&key), Some(body)).await;
         assert_eq!(status, 400, "{answer}");
@@ -565,4 +569,56 @@ async fn a_recipient_outside_its_window_waits_until_it_opens() {
     .await;
     assert_eq!(call["created_at"], "2026-12-07T13:00:00.000Z", "{call:#}");
     server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revoked_keys_campaign_dials_nobody_more() {
+    let trunk = tokio::net::UdpSocket::bind("127.0.0.1:0").await.expect("bind");
+    let data = tempfile::tempdir().expect("temp dir");
+    let mut cfg = config(data.path(), trunk.local_addr().expect("addr"));
+    cfg.limits.requests_per_minute = 10_000;
+    let server = Server::start(cfg).await.expect("server");
+    let new_key = ringback::keys::create(
+        server.service.store(),
+        &ringback::clock::SystemClock,
+        None,
+        ringback::keys::Issuer::Operator,
+    )
+    .await
+    .expect("key");
+    // Starts in two seconds: the key is revoked before its first call is due.
+    let starts_at = time::OffsetDateTime::now_utc() + time::Duration::seconds(2);
+    let starts_at = starts_at
+        .format(&time::format_description::well_known::Rfc3339)
+        .expect("format");
+    let (status, _, created) = send(
+        &server,
+        Method::POST,
+        "/v1/campaigns",
+        Some(&new_key.secret),
+        Some(json!({
+            "prompt": PROMPT,
+            "recipients": [{"to": "+15551230001", "variables": {"name": "Sam", "invoice": 1}}],
+            "time_zone": "UTC",
+            "window": all_day(),
+            "starts_at": starts_at,
+        })),
+    )
+    .await;
+    assert_eq!(status, 201, "{created}");
+    let id = created["campaign_id"].as_str().expect("id").to_owned();
+    server
+        .service
+        .store()
+        .revoke_key(&new_key.row.id, "2026-01-01T00:00:00Z")
+        .await
+        .expect("revoke")
+        .expect("was active");
+    // Well past the start: several scheduler passes.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let row = server.service.store().recipients(&id).await.expect("recipients");
+    assert_eq!(row[0].attempts, 0, "a revoked key's campaign placed a call");
+    let mut buf = vec![0u8; 65536];
+    let reached = tokio::time::timeout(Duration::from_millis(200), trunk.recv_from(&mut buf)).await;
+    assert!(reached.is_err(), "something reached the trunk");
 }

@@ -326,6 +326,10 @@ async fn a_csv_import_names_bad_rows_and_refuses_or_skips_them_as_asked() {
     .await;
     assert_eq!(again.body["added"], 1);
     assert_eq!(again.body["already_listed"], 1);
+    // A bare list of numbers, no header line: its first number is listed too.
+    let bare = send_csv(&router, "/v1/dnc/import", &key, "+15551230005\n+15551230006\n").await;
+    assert_eq!(bare.status, StatusCode::OK, "{}", bare.body);
+    assert_eq!(bare.body["added"], 2, "{}", bare.body);
     let call = send(
         &router,
         "POST",

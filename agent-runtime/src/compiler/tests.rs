@@ -245,10 +245,32 @@ mod shapes_seen_in_dev4 {
                 "Reach claims scheduling at Coastway Insurance and ask for the next inspection date.",
                 "claims scheduling",
             ),
+            (
+                "Call Marlow Drugs and get me to the pharmacy. Ask what they need to move a prescription.",
+                "pharmacy",
+            ),
+            (
+                "Dial Ridgeway Water, work through the automated menu to the new service option, and ask about deposits.",
+                "new service",
+            ),
+            (
+                "Call the county passport office and press whatever you need to reach a live representative. Ask about the status of my application.",
+                "representative",
+            ),
         ] {
             let w = compile(prompt).expect("compiles");
             assert_eq!(w.ivr_target.as_deref(), Some(target), "{prompt}");
         }
+    }
+
+    #[test]
+    fn going_somewhere_is_a_menu_goal_only_where_a_menu_is_named() {
+        let w = compile(
+            "Call Dana Pruitt from Elmstead Clinic. Ask her to go to the records office portal and confirm her address is still 12 Oak Lane.",
+        )
+        .expect("compiles");
+        assert_eq!(w.ivr_target, None, "{w:#?}");
+        assert!(!w.steps.is_empty(), "the question is kept: {w:#?}");
     }
 
     #[test]

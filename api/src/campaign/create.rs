@@ -257,6 +257,12 @@ pub async fn create(
         return Err(CampaignError::EndsBeforeStart);
     }
     let callback_url = service.check_callback(req.callback_url.as_deref())?;
+    // A misspelt trunk would end every recipient `refused` with nobody called.
+    if let Some(name) = req.trunk.as_deref()
+        && !service.has_trunk(name)
+    {
+        return Err(CreateError::UnknownTrunk(name.to_owned()).into());
+    }
     match &script {
         Script::Prompt(prompt) => {
             // The built-in compiler's verdict on the prompt with its placeholders named: a vague

@@ -121,6 +121,19 @@ async fn dial(
     now_ms: i64,
 ) -> Result<(), StoreError> {
     let store = service.store();
+    // Paused or canceled since this pass read the campaign, or its key revoked: nobody more is
+    // called. (A pass plans up to `concurrency` calls; the state is read again before each.)
+    let running = store
+        .campaign(&campaign.id)
+        .await?
+        .is_some_and(|c| CampaignState::parse(&c.state) == Some(CampaignState::Running));
+    let key_active = store
+        .key(&campaign.api_key_id)
+        .await?
+        .is_some_and(|k| k.revoked_at.is_none());
+    if !running || !key_active {
+        return Ok(());
+    }
     let variables: serde_json::Map<String, Value> = serde_json::from_str(&row.variables).unwrap_or_default();
     let workflow = match &settings.script {
         Script::Prompt(prompt) => WorkflowSource::Prompt(template::fill(prompt, &variables)),

@@ -272,12 +272,20 @@ pub(super) async fn import(
 ) -> Result<Json<ImportResult>, ApiError> {
     let q = query(q)?;
     let (_, stored_scope) = scope_of(&caller, q.scope)?;
-    let table = upload::read(&text, MAX_IMPORT_ROWS)
+    let mut table = upload::read(&text, MAX_IMPORT_ROWS)
         .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_csv", e.to_string()))?;
-    let column = ["number", "phone", "to"]
+    let named = ["number", "phone", "to"]
         .iter()
-        .find_map(|name| table.column(name))
-        .unwrap_or(0);
+        .find_map(|name| table.column(name));
+    // A bare list of numbers has no header: its first line is a number to list, not a name.
+    if named.is_none() && table.columns.first().is_some_and(|c| E164::parse(c).is_ok()) {
+        let first = upload::Row {
+            line: 1,
+            fields: table.columns.clone(),
+        };
+        table.rows.insert(0, first);
+    }
+    let column = named.unwrap_or(0);
     let clock = state.service.clock();
     let (created_at, created_ms) = (clock.now_rfc3339(), clock.now_ms());
     let mut good = Vec::new();

@@ -273,6 +273,11 @@ pub(super) fn menu_target(sentence: &str) -> Option<String> {
         if loose && !(has_menu_word || departmentish) {
             continue;
         }
+        // "Ask them to go to the records office portal": going somewhere is a menu goal only
+        // where a menu is named.
+        if *p == "go to the " && !has_menu_word {
+            continue;
+        }
         // "reach them", "talk to a person" (a transfer), "ask for their email": not menus.
         if target.is_empty()
             || matches!(
