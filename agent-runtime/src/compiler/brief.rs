@@ -152,6 +152,12 @@ fn asks_in(value: &Value, raw: &str) -> Vec<String> {
                         format!(" ({})", or_list(&options.join(", ")))
                     } else if let Some(scale) = o.get("scale").and_then(Value::as_str) {
                         format!(" ({scale})")
+                    } else if let Some([low, high]) =
+                        o.get("scale").and_then(Value::as_array).map(Vec::as_slice)
+                        && let (Some(low), Some(high)) = (low.as_u64(), high.as_u64())
+                    {
+                        // "scale": [1, 10]
+                        format!(" ({low}-{high})")
                     } else if o
                         .get("type")
                         .and_then(Value::as_str)

@@ -278,6 +278,14 @@ fn colon_items_at(line: &str, colon: usize) -> Option<(String, Vec<String>, Opti
     {
         return None;
     }
+    // "Ask where the furnace is: basement, attic, or garage.": a question's options, not items.
+    let or_list = rest.contains(" or ") && !rest.contains(" and ");
+    let wh_header = header_lower
+        .split_whitespace()
+        .any(|w| matches!(w, "where" | "what" | "who" | "when"));
+    if or_list && wh_header {
+        return None;
+    }
     let first = rest.split_whitespace().next().unwrap_or("").to_lowercase();
     if INSTRUCTION_OPENERS.contains(&first.as_str()) {
         return None;
@@ -303,7 +311,17 @@ fn colon_items_at(line: &str, colon: usize) -> Option<(String, Vec<String>, Opti
         .filter(|i| !i.is_empty())
         .map(str::to_owned)
         .chain(options_item.map(|i| i.strip_prefix("and ").unwrap_or(i).to_owned()))
-        .collect();
+        .fold(Vec::new(), |mut items: Vec<String>, item| {
+            // "how satisfied are you, on a scale of 1 to 5?": the scale stays with its question.
+            match items.last_mut() {
+                Some(last) if item.to_lowercase().starts_with("on a scale") => {
+                    last.push_str(", ");
+                    last.push_str(&item);
+                }
+                _ => items.push(item),
+            }
+            items
+        });
     // A header that did not say "ask" over items that are questions says it now.
     let head = head.trim_end();
     let head = if strong.iter().any(|h| header_lower.contains(h)) {

@@ -736,6 +736,18 @@ const ORG_WORDS: &[&str] = &[
     "maternity",
     "midwifery",
     "hospice",
+    "barn",
+    "cleanup",
+    "project",
+    "kia",
+    "subaru",
+    "nissan",
+    "hyundai",
+    "chevrolet",
+    "mazda",
+    "volkswagen",
+    "lexus",
+    "acura",
 ];
 
 /// Honorifics that start a name.
@@ -1000,7 +1012,8 @@ pub fn callee(sentences: &[String]) -> Option<String> {
             let next = lower.get(i + used).map(String::as_str).unwrap_or("");
             // "Mrs. Albescu has a balance", "Joanna Kessler missed her appointment": a person
             // opening a sentence as its subject.
-            let subject = i == 0
+            // "Tessmer Kia finance office: Priscilla Okoro asked for a callback" too.
+            let subject = (i == 0 || (after_mark && words[i - 1].ends_with(':')))
                 && (addressed || full_name)
                 && matches!(
                     next,
@@ -1107,7 +1120,11 @@ pub fn callee(sentences: &[String]) -> Option<String> {
                         || sentence.to_lowercase().contains("reservation for")
                 }
                 // "speak with Sam" / "talk to Sam" / "follow up with Kevin", never "meeting with Dana"
-                "with" | "to" => matches!(prev2, "speak" | "talk" | "speaking" | "up" | "in" | "base"),
+                // "follow up on the heat pump estimate with Gideon Marsh" too.
+                "with" | "to" => {
+                    matches!(prev2, "speak" | "talk" | "speaking" | "up" | "in" | "base")
+                        || (prev == "with" && sentence.to_lowercase().starts_with("follow up"))
+                }
                 // "make sure Mrs. Alvarez is still coming", "check that Alex is coming"
                 "sure" | "that" | "whether" | "if" => matches!(
                     next,
@@ -1158,7 +1175,7 @@ pub fn callee(sentences: &[String]) -> Option<String> {
             }
             let prev = if i == 0 { "" } else { lower[i - 1].as_str() };
             // "walked through Theo Vasquez's basement": a first and last name in the possessive.
-            if i >= 2
+            if i >= 1
                 && TITLES.contains(&lower[i - 1].trim_end_matches('.'))
                 && let Some((name, 2, true)) = capitalized_run(&words, i - 1, 2, true)
                 && !business_call
@@ -1206,7 +1223,37 @@ pub fn callee(sentences: &[String]) -> Option<String> {
             }
         }
     }
-    None
+    addressed_anywhere(sentences)
+}
+
+/// The last resort for the callee: a person addressed by honorific anywhere ("we mailed Mr.
+/// Sandoval his draft will", "confirm 2 nights for Mr. Abernethy-Rowe, check-in Fri"). A "Dr."
+/// is left out: in a prompt it is more often the provider than the one called.
+fn addressed_anywhere(sentences: &[String]) -> Option<String> {
+    sentences.iter().find_map(|sentence| {
+        let words: Vec<&str> = sentence.split_whitespace().collect();
+        (0..words.len()).find_map(|i| {
+            let title = split_trailing_punct(words[i]).0.to_lowercase();
+            if !matches!(title.trim_end_matches('.'), "mr" | "mrs" | "ms" | "miss" | "mx") {
+                return None;
+            }
+            // "a conference with Ms. Okafor": whom the callee meets, not the callee.
+            let prev = i.checked_sub(1).map(|p| words[p].to_lowercase());
+            if prev.is_some_and(|p| matches!(p.as_str(), "with" | "by" | "from")) {
+                return None;
+            }
+            let (name, used, possessive) = capitalized_run(&words, i, 3, true)?;
+            // "Mr. Lee's office", "Ms. Ortiz's class": someone else's place, not the callee.
+            let place = possessive
+                && words.get(i + used).is_some_and(|w| {
+                    matches!(
+                        split_trailing_punct(w).0.to_lowercase().as_str(),
+                        "office" | "class" | "team" | "practice" | "clinic" | "desk"
+                    )
+                });
+            (!place && !org_like(&name)).then_some(name)
+        })
+    })
 }
 
 /// The organization the call is made for, if the prompt says, and whether a marker named it as
@@ -1272,6 +1319,12 @@ pub fn organization(sentences: &[String]) -> Option<(String, bool)> {
         "with ",
         "to ",
     ];
+    if let Some(org) = sentences
+        .iter()
+        .find_map(|s| labelled_org(s).or_else(|| persona_org(s)))
+    {
+        return Some((org, true));
+    }
     let mut weak: Option<(String, bool)> = None;
     // "Sunrise Family Dentistry here.": a business introducing itself.
     for sentence in sentences {
@@ -1328,6 +1381,74 @@ pub fn organization(sentences: &[String]) -> Option<(String, bool)> {
     weak.or_else(|| named_anywhere(sentences))
 }
 
+/// The value of a filled-in template's business line: "Company: Frostline Mechanical",
+/// "Clinic: Westbrook Dental".
+fn labelled_org(sentence: &str) -> Option<String> {
+    let (label, value) = sentence.split_once(':')?;
+    let label = label.trim().trim_matches('*').to_lowercase();
+    let business = matches!(
+        label.as_str(),
+        "company"
+            | "business"
+            | "organization"
+            | "organisation"
+            | "org"
+            | "clinic"
+            | "practice"
+            | "store"
+            | "brand"
+            | "restaurant"
+            | "calling for"
+            | "on behalf of"
+            | "caller"
+            | "from"
+    );
+    if !business {
+        return None;
+    }
+    let words: Vec<&str> = value.split_whitespace().collect();
+    org_run(&words)
+}
+
+/// The business a persona line places the speaker in: "You are Theo, an SDR at Ledgerlight",
+/// "I'm the treasurer of the Heronwood Commons Homeowners Association", "You're Kit, the office
+/// assistant at Copperpipe Plumbing & Heating". The words between the introduction and the
+/// preposition must hold an article (a role: "an SDR", "the treasurer"), so "I'm calling for Mr.
+/// Soto" names no business.
+fn persona_org(sentence: &str) -> Option<String> {
+    let lower = sentence.to_lowercase();
+    let start = ["hi, ", "hello, ", "hey, ", "so ", "ok, ", "okay, "]
+        .iter()
+        .find_map(|g| lower.strip_prefix(g).map(|_| g.len()))
+        .unwrap_or(0);
+    let intro = ["you are ", "you're ", "i'm ", "i am ", "this is "]
+        .iter()
+        .find(|i| lower[start..].starts_with(**i))?;
+    let role_from = start + intro.len();
+    let words: Vec<&str> = sentence[role_from..].split_whitespace().collect();
+    let lowered: Vec<String> = words.iter().map(|w| w.to_lowercase()).collect();
+    let at = lowered
+        .iter()
+        .take(9)
+        .position(|w| matches!(w.as_str(), "at" | "of" | "for" | "from" | "with"))?;
+    // "This is Swift Movers calling to confirm the move for the Alvarez family": a sentence
+    // that goes on to say what the call is for has no role in it.
+    let role = &lowered[..at];
+    if !role.iter().any(|w| matches!(w.as_str(), "a" | "an" | "the"))
+        || role
+            .iter()
+            .any(|w| matches!(w.as_str(), "calling" | "to" | "and"))
+    {
+        return None;
+    }
+    let name = org_run(&words[at + 1..])?;
+    let titled = name
+        .split_whitespace()
+        .next()
+        .is_some_and(|w| TITLES.contains(&w.to_lowercase().as_str()));
+    (!titled && !is_first_person(&name)).then_some(name)
+}
+
 /// "Tallyhand (inventory software)", "Brio (a coffee shop)": a name followed by what kind of
 /// business it is.
 fn described_as_business(rest: &[&str], name: &str) -> bool {
@@ -1367,8 +1488,14 @@ fn named_anywhere(sentences: &[String]) -> Option<(String, bool)> {
             // "at the Maple Lodge", "a test of the ClawCall API": a place or a product named
             // in passing, not whom we call for.
             let after_the = i > 0 && words[i - 1].eq_ignore_ascii_case("the");
-            if !starts_run || after_the {
+            if !starts_run {
                 i += 1;
+                continue;
+            }
+            // The whole run is passed over, not only its first word: "the Heronwood Commons
+            // Association" must not leave "Commons Association" behind as a name.
+            if after_the {
+                i += org_run(&words[i..]).map_or(1, |n| n.split_whitespace().count().max(1));
                 continue;
             }
             let rest: Vec<&str> = words[i..]
@@ -1406,11 +1533,12 @@ fn org_run(words: &[&str]) -> Option<String> {
             .chars()
             .next()
             .is_some_and(|c| c.is_uppercase() || c.is_ascii_digit());
+        // "the Heronwood Commons Homeowners Association and I'm hoping": "I" is not a name's.
         let connector = matches!(lower.as_str(), "&" | "of" | "and" | "the" | "+")
             && !parts.is_empty()
             && words
                 .get(i + 1)
-                .is_some_and(|n| n.chars().next().is_some_and(char::is_uppercase));
+                .is_some_and(|n| n.chars().next().is_some_and(char::is_uppercase) && !is_first_person(n));
         let the_first = parts.is_empty()
             && lower == "the"
             && words
@@ -1497,6 +1625,12 @@ fn org_run(words: &[&str]) -> Option<String> {
     }
     let name = parts.join(" ");
     (!name.is_empty() && name.chars().any(char::is_alphabetic)).then_some(name)
+}
+
+/// "I", "I'm", "I'll": the writer speaking, capitalized but never part of a name.
+fn is_first_person(word: &str) -> bool {
+    let core = split_trailing_punct(word).0;
+    core == "I" || core.starts_with("I'") || core.starts_with("I\u{2019}")
 }
 
 /// The first name of a callee ("Sarah Kim" -> "Sarah"; "Mr. Patel" stays whole).

@@ -943,6 +943,16 @@ pub fn scale_in(text: &str) -> Option<(u8, u8)> {
         {
             return Some((a, b));
         }
+        // "How would you rate our restoration time, 1-10?": a bare scale in a rating question.
+        let rating_words = ["rate", "rating", "scale", "score", "satisf"];
+        if let (Some(a), Some(sep), Some(b)) = (n(&ws[i]), ws.get(i + 1), ws.get(i + 2).and_then(|w| n(w)))
+            && sep == "to"
+            && a <= 1
+            && matches!(b, 3 | 4 | 5 | 7 | 10)
+            && rating_words.iter().any(|r| text.to_lowercase().contains(r))
+        {
+            return Some((a, b));
+        }
         if ws[i] == "out"
             && ws.get(i + 1).is_some_and(|w| w == "of")
             && let Some(b) = ws.get(i + 2).and_then(|w| n(w))

@@ -397,3 +397,91 @@ fn keyed_conditions_and_labelled_facts() {
         w.steps
     );
 }
+
+/// The shapes a fifth, blind development part showed: each tested with sentences of its own.
+mod shapes_seen_in_dev5 {
+    use super::*;
+
+    fn compiled(prompt: &str) -> crate::workflow::Workflow {
+        compile(prompt).expect("compiles")
+    }
+
+    #[test]
+    fn a_persona_line_names_the_business() {
+        let w = compiled(
+            "You are Mara, a support rep at Quillfeather, a bookkeeping app for bakeries. Ask Tomas Reyes how many invoices he sends a month.",
+        );
+        assert_eq!(w.organization.as_deref(), Some("Quillfeather"));
+        let w = compiled(
+            "Hello, I'm the secretary of the Larkspur Garden Club and I'm hoping you can help. Ask Mrs. Oduya whether she will bring a dish on Sunday.",
+        );
+        assert_eq!(w.organization.as_deref(), Some("Larkspur Garden Club"));
+        // A sentence that says what the call is for has no role in it.
+        let w = compiled(
+            "This is Tidewell Movers calling to confirm the move for the Haskins family on May 2. Ask whether there is an elevator.",
+        );
+        assert_ne!(w.organization.as_deref(), Some("Haskins"));
+    }
+
+    #[test]
+    fn a_filled_template_names_its_business_and_callee() {
+        let w = compiled(
+            "Customer name: Odile Fontaine\nService: chimney sweep\nCompany: Brightflue Chimney Care\nInstructions: Confirm the visit on Monday at 9 AM. Ask where the fireplace is: living room, den, or basement.",
+        );
+        assert_eq!(w.organization.as_deref(), Some("Brightflue Chimney Care"));
+        assert_eq!(w.callee.as_deref(), Some("Odile Fontaine"));
+        let last = &w.steps.last().expect("a step").field.kind;
+        assert_eq!(
+            *last,
+            FieldKind::Choice {
+                options: vec!["living room".into(), "den".into(), "basement".into()]
+            },
+            "{:#?}",
+            w.steps
+        );
+    }
+
+    #[test]
+    fn an_addressed_person_is_the_callee_unless_they_are_met() {
+        let w =
+            compiled("We shipped Mr. Pellegrino his replacement blender on Monday. Ask whether it arrived.");
+        assert_eq!(w.callee.as_deref(), Some("Mr. Pellegrino"));
+        let w = compiled("Ms. Vance's water heater service is due this month. Ask if she'd like to book it.");
+        assert_eq!(w.callee.as_deref(), Some("Ms. Vance"));
+        let w =
+            compiled("Call the parent of Ruby Tan to confirm the meeting with Mr. Dorsey on Friday at 3 PM.");
+        assert_ne!(w.callee.as_deref(), Some("Mr. Dorsey"));
+    }
+
+    #[test]
+    fn a_callees_wish_to_talk_to_sales_is_a_question_not_a_menu() {
+        let w = compiled(
+            "Call the account owner and ask how many licenses they need, and whether they'd like to talk to sales about volume pricing.",
+        );
+        assert_eq!(w.ivr_target, None);
+        assert_eq!(w.steps.len(), 2, "{:#?}", w.steps);
+        assert_eq!(w.steps[1].field.kind, FieldKind::YesNo);
+    }
+
+    #[test]
+    fn scales_written_in_the_ways_people_write_them() {
+        let w = compiled(
+            "Survey for Fernhill Library patrons. Questions:\nHow would you rate our opening hours, 1-10?\nAnything we should add?",
+        );
+        assert_eq!(w.steps[0].field.kind, FieldKind::Rating { min: 1, max: 10 });
+        let w = compiled(
+            "Parent survey for Oakridge Elementary.\n1) On a scale of 1 to 5, how happy are you with the new lunch menu?\n2) Does your child take the bus?",
+        );
+        assert_eq!(w.steps.len(), 2, "{:#?}", w.steps);
+        assert_eq!(w.steps[0].field.kind, FieldKind::Rating { min: 1, max: 5 });
+        assert!(
+            w.steps[0].question.contains("lunch menu"),
+            "{}",
+            w.steps[0].question
+        );
+        let w = compiled(
+            r#"{"org": "Harbor Lights Choir", "questions": [{"ask": "Rate the concert overall", "scale": [1, 10]}]}"#,
+        );
+        assert_eq!(w.steps[0].field.kind, FieldKind::Rating { min: 1, max: 10 });
+    }
+}

@@ -191,6 +191,43 @@ fn one_slip(w: &[char], t: &[char]) -> bool {
 }
 
 /// Normalizes typography and shorthand; bullets and numbered items become sentences of their own.
+/// "On a scale of 1 to 5, how satisfied are you with X?" -> "How satisfied are you with X, on a
+/// scale of 1 to 5?": the scale leading a question moves behind it, so the comma after the scale
+/// does not cut the question into two list items. Only a question that ends the line with its
+/// question mark is turned.
+fn scale_last(line: &str) -> String {
+    let lower = line.to_lowercase();
+    let Some(at) = lower.find("on a scale of ") else {
+        return line.to_owned();
+    };
+    let before = line[..at].trim_end();
+    let opens_clause = before.is_empty() || before.ends_with([':', ')', '.', '-', '?']);
+    let Some(comma) = lower[at..].find(", ").map(|c| c + at) else {
+        return line.to_owned();
+    };
+    let scale = &line[at..comma];
+    let question = &line[comma + 2..];
+    // The scale is "on a scale of A to B" (or "A-B", "from A to B"), nothing more.
+    if !opens_clause
+        || scale.split_whitespace().count() > 7
+        || super::question::scale_in(scale).is_none()
+        || !question.ends_with('?')
+        || question.contains('?') && question.find('?') != Some(question.len() - 1)
+    {
+        return line.to_owned();
+    }
+    let body = question.trim_end_matches('?');
+    let mut chars = body.chars();
+    let capitalized: String = match chars.next() {
+        Some(c) if before.is_empty() || before.ends_with(['.', '?', ')', '-']) => {
+            c.to_uppercase().chain(chars).collect()
+        }
+        _ => body.to_owned(),
+    };
+    let sep = if before.is_empty() { "" } else { " " };
+    format!("{before}{sep}{capitalized}, {}?", scale.to_lowercase())
+}
+
 pub fn normalize(prompt: &str) -> String {
     // Shorthand and slips are set right first, so a "survy:" header still opens its list.
     let fixed: Vec<String> = prompt
@@ -199,6 +236,7 @@ pub fn normalize(prompt: &str) -> String {
         .filter(|l| !l.is_empty())
         .map(spell_out)
         .map(|l| keyed_condition(&l))
+        .map(|l| scale_last(&l))
         .collect();
     let raw_lines: Vec<&str> = fixed.iter().map(String::as_str).collect();
     let expanded = super::lists::expand(&raw_lines);

@@ -307,6 +307,28 @@ pub(super) fn menu_target(sentence: &str) -> Option<String> {
         if before.contains("if ") && !before.contains(',') {
             continue;
         }
+        // "ask ... whether they'd like to talk to sales": the callee's wish (a question, or a
+        // transfer), not a menu the agent is to get through.
+        let clause = before.rsplit([',', ';']).next().unwrap_or(before);
+        let clause = clause.rsplit(" and ").next().unwrap_or(clause);
+        if [
+            "whether",
+            "they'd",
+            "they would",
+            "they want",
+            "he'd",
+            "she'd",
+            "would like",
+            "wants",
+            "if they",
+            "if he",
+            "if she",
+        ]
+        .iter()
+        .any(|w| clause.contains(w))
+        {
+            continue;
+        }
         return Some(target);
     }
     None
