@@ -1045,6 +1045,11 @@ pub fn callee(sentences: &[String]) -> Option<String> {
                         | "visited"
                         | "got"
                 );
+            // "Confirm that Nutmeg is booked for boarding at a pet resort": a lone first name
+            // the booking is about is the pet.
+            if pet_context && !addressed && !full_name && matches!(prev, "that" | "sure" | "whether" | "if") {
+                continue;
+            }
             let marked = (after_mark || prev == "to") && addressed || name_key;
             if subject || marked {
                 return Some(name);

@@ -93,7 +93,18 @@ pub fn yes_or_no_words(text: &str) -> Option<bool> {
     let ws = words(&cleaned);
     let padded = format!(" {} ", ws.join(" "));
     let phrase_yes = YES_PHRASES.iter().any(|p| padded.contains(&format!(" {p} ")));
-    let positive = forced_yes || phrase_yes || ws.iter().any(|w| YES.contains(&w.as_str()));
+    // "I don't think Saturday works": a yes word a negation governs is part of the no.
+    let negated = |i: usize| {
+        ws[i.saturating_sub(3)..i]
+            .iter()
+            .any(|w| w == "not" || w == "never" || w.ends_with("n't"))
+    };
+    let positive = forced_yes
+        || phrase_yes
+        || ws
+            .iter()
+            .enumerate()
+            .any(|(i, w)| YES.contains(&w.as_str()) && !negated(i));
     let negative = ws.iter().any(|w| NO.contains(&w.as_str()) || w.ends_with("n't"));
     match (positive, negative) {
         (true, false) => Some(true),
@@ -128,8 +139,42 @@ pub fn yes_no(text: &str) -> Option<bool> {
         {
             Some(false)
         }
-        _ => yes_or_no_words(text),
+        _ => yes_or_no_words(text).or_else(|| first_sentence_answer(text)),
     }
+}
+
+/// The answer in a reply of several sentences whose words disagree as a whole: "Hmm, no, I
+/// don't think Saturday works. Could we do Monday? And yes, I'd be trading in my Jetta." answers
+/// the question with its first sentence that says yes or no; the later ones answer other things.
+/// A later sentence that takes it back ("Actually ...", "Wait ...") leaves it unclear.
+fn first_sentence_answer(text: &str) -> Option<bool> {
+    let sentences: Vec<&str> = text
+        .split_inclusive(['.', '?', '!'])
+        .map(str::trim)
+        .filter(|s| s.chars().any(char::is_alphabetic))
+        .collect();
+    if sentences.len() < 2 {
+        return None;
+    }
+    let (at, answer) = sentences
+        .iter()
+        .enumerate()
+        .find_map(|(i, s)| yes_or_no_words(s).map(|a| (i, a)))?;
+    let taken_back = sentences[at + 1..].iter().any(|s| {
+        let lower = s.to_lowercase();
+        [
+            "actually",
+            "wait",
+            "sorry",
+            "i mean",
+            "no wait",
+            "scratch that",
+            "on second thought",
+        ]
+        .iter()
+        .any(|m| lower.starts_with(m))
+    });
+    (!taken_back).then_some(answer)
 }
 
 #[cfg(test)]
@@ -161,11 +206,20 @@ mod tests {
             "I don't, no.",
             "Not yet.",
             "Autopay... hmm. Um, no. Not right now.",
+            "I don't think Friday works.",
+            "Oh, um... Friday... hmm, no, I don't think Friday works anymore. Could we do Tuesday? And yes, I'd bring my old car.",
             "Not yet, honestly, I've been swamped. If you've got someone, Friday at ten would be great.",
         ] {
             assert_eq!(yes_no(no), Some(false), "{no}");
         }
-        for unclear in ["Maybe.", "Who is this?", "Yes, but not on Tuesday", ""] {
+        for unclear in [
+            "Maybe.",
+            "Who is this?",
+            "Yes, but not on Tuesday",
+            "",
+            // Taken back: the first sentence does not decide.
+            "Hmm, I don't think so. Actually, wait, yes, I can.",
+        ] {
             assert_eq!(yes_no(unclear), None, "{unclear}");
         }
     }
