@@ -2,14 +2,15 @@
 //! deploy/setup; nothing is downloaded) driven over the DevTools protocol against the real server
 //! on 127.0.0.1 with a real SQLite file. It is refused a wrong key, signs in through the form,
 //! finds the call in the list, opens it, reads the transcript and checks that the `<audio>` element
-//! loaded the recording through its signed URL; it saves a screenshot of each step under the test's
-//! output directory, checks them, and prints their paths.
+//! loaded the recording through its signed URL, then follows a live call and hangs it up from the
+//! page; it saves a screenshot of each step under the test's output directory, checks them, and
+//! prints their paths.
 
 mod common;
 
 use chromiumoxide::browser::{Browser, BrowserConfig};
 use chromiumoxide::page::{Page, ScreenshotParams};
-use common::{StoredCall, config, dead_port, key, store_call, wav};
+use common::{StoredCall, config, dead_port, key, store_call, store_queued_call, wav};
 use futures_util::StreamExt;
 use ringback::server::Server;
 use serde_json::Value;
@@ -263,14 +264,49 @@ async fn the_console_signs_in_lists_opens_and_plays_a_call_in_chromium() {
     assert_eq!(live, "none", "a finished call shows no live banner");
     let call_page = screenshot(&page, &shots, "3-call-page.png").await;
 
+    // A live call (queued on a trunk no dispatcher serves): the banner, then a hang-up from the
+    // page (a write with the CSRF token), and the end arriving over server-sent events.
+    let waiting = StoredCall {
+        id: "call_0002live",
+        to: "+15559876543",
+        ..StoredCall::default()
+    };
+    store_queued_call(server.service.store(), &key, &waiting).await;
+    page.goto(format!("{base}/console/calls/call_0002live"))
+        .await
+        .expect("the live call's page");
+    until(
+        &page,
+        "getComputedStyle(document.querySelector('#live')).display !== 'none' && document.querySelector('#live-state').textContent === 'queued'",
+        "the live banner",
+    )
+    .await;
+    let live = screenshot(&page, &shots, "4-live-call.png").await;
+    click(&page, "#hangup").await;
+    until(
+        &page,
+        "getComputedStyle(document.querySelector('#live')).display === 'none' && document.querySelector('#facts').innerText.includes('canceled')",
+        "the hang-up reaching the page as call.finalized",
+    )
+    .await;
+    let ended = server
+        .service
+        .store()
+        .call("call_0002live")
+        .await
+        .expect("store")
+        .expect("the call");
+    assert_eq!(ended.outcome.as_deref(), Some("canceled"));
+
     browser.close().await.expect("close");
     let _ = browser.wait().await;
     events.abort();
     server.shutdown().await;
     eprintln!(
-        "screenshots: {} (wrong key refused), {} (call list after sign-in and search), {} (call page with transcript and player)",
+        "screenshots: {} (wrong key refused), {} (call list after sign-in and search), {} (call page with transcript and player), {} (a live call with its hang-up button)",
         refused.display(),
         list.display(),
-        call_page.display()
+        call_page.display(),
+        live.display()
     );
 }

@@ -261,6 +261,13 @@ impl Default for StoredCall<'_> {
 
 /// Stores a finished call of `key`'s (on a trunk no dispatcher serves, so nothing dials it).
 pub async fn store_call(store: &ringback::store::Store, key: &str, call: &StoredCall<'_>) {
+    store_queued_call(store, key, call).await;
+    finish_call(store, call).await;
+}
+
+/// Stores a call of `key`'s that waits as `queued` on a trunk no dispatcher serves: it stays
+/// live until it is hung up.
+pub async fn store_queued_call(store: &ringback::store::Store, key: &str, call: &StoredCall<'_>) {
     let owner = keys::authenticate(store, key)
         .await
         .expect("store")
@@ -296,6 +303,10 @@ pub async fn store_call(store: &ringback::store::Store, key: &str, call: &Stored
         .insert_call(&row, Some(&workflow), None)
         .await
         .expect("insert");
+}
+
+/// Finalizes a stored call as `call` says.
+pub async fn finish_call(store: &ringback::store::Store, call: &StoredCall<'_>) {
     let recording = call.recording.map(|p| p.to_str().expect("utf-8 path").to_owned());
     let ended = Finalized {
         outcome: call.outcome,

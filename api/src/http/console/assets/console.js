@@ -201,7 +201,7 @@
     document.getElementById('summary').textContent = call.summary || '(none yet)';
     const list = document.getElementById('transcript');
     list.replaceChildren(...timeline(call).map(turnItem));
-    if (list.children.length === 0) list.append(el('li', { class: 'event', text: 'Nothing said yet.' }));
+    if (list.children.length === 0) list.append(el('li', { class: 'event empty', text: 'Nothing said yet.' }));
     const fields = document.querySelector('#fields tbody');
     fields.replaceChildren(...Object.entries(call.form_fills || {}).map(([name, value]) =>
       el('tr', {}, el('th', { scope: 'row', text: name }), el('td', { text: typeof value === 'string' ? value : JSON.stringify(value) }))));
