@@ -10,7 +10,7 @@ mod common;
 
 use chromiumoxide::browser::{Browser, BrowserConfig};
 use chromiumoxide::page::{Page, ScreenshotParams};
-use common::{StoredCall, config, dead_port, key, store_call, store_queued_call, wav};
+use common::{StoredCall, config, dead_port, key, send, store_call, store_queued_call, wav};
 use futures_util::StreamExt;
 use ringback::server::Server;
 use serde_json::Value;
@@ -298,15 +298,41 @@ async fn the_console_signs_in_lists_opens_and_plays_a_call_in_chromium() {
         .expect("the call");
     assert_eq!(ended.outcome.as_deref(), Some("canceled"));
 
+    // The workflows page, reached from the header.
+    let (status, _, workflow) = send(
+        &server,
+        reqwest::Method::POST,
+        "/v1/workflows",
+        Some(&key),
+        Some(serde_json::json!({"prompt": "Ask if they can come on Tuesday at 3 PM."})),
+    )
+    .await;
+    assert_eq!(status, 201, "{workflow}");
+    click(&page, "header nav a[href=\"/console/workflows\"]").await;
+    until(
+        &page,
+        "location.pathname === '/console/workflows' && document.querySelectorAll('section.workflow').length === 1",
+        "the workflow on its page",
+    )
+    .await;
+    let shown = value(&page, "document.querySelector('section.workflow').innerText").await;
+    let shown = shown.as_str().unwrap_or("");
+    assert!(
+        shown.contains("Ask if they can come on Tuesday at 3 PM.") && shown.contains("Questions"),
+        "{shown}"
+    );
+    let workflows = screenshot(&page, &shots, "5-workflows.png").await;
+
     browser.close().await.expect("close");
     let _ = browser.wait().await;
     events.abort();
     server.shutdown().await;
     eprintln!(
-        "screenshots: {} (wrong key refused), {} (call list after sign-in and search), {} (call page with transcript and player), {} (a live call with its hang-up button)",
+        "screenshots: {} (wrong key refused), {} (call list after sign-in and search), {} (call page with transcript and player), {} (a live call with its hang-up button), {} (the workflows page)",
         refused.display(),
         list.display(),
         call_page.display(),
-        live.display()
+        live.display(),
+        workflows.display()
     );
 }

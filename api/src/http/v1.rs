@@ -644,7 +644,7 @@ pub(super) async fn create_workflow(
     Ok((StatusCode::CREATED, Json(object)).into_response())
 }
 
-fn workflow_object(id: String, created_at: String, w: Workflow) -> WorkflowObject {
+pub(super) fn workflow_object(id: String, created_at: String, w: Workflow) -> WorkflowObject {
     WorkflowObject {
         workflow_id: id,
         prompt: w.prompt,

@@ -92,6 +92,11 @@ impl Req<'_> {
         )
     }
 
+    pub fn body(mut self, body: String) -> Self {
+        self.body = Body::from(body);
+        self
+    }
+
     pub fn form(mut self, pairs: &[(&str, &str)]) -> Self {
         let body: String = pairs
             .iter()

@@ -243,3 +243,47 @@ async fn the_assets_are_embedded_and_load_nothing_from_elsewhere() {
     );
     rig.server.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_workflows_page_lists_only_its_keys_workflows() {
+    let rig = Rig::start(|_| {}).await;
+    let key = rig.key().await;
+    let other = rig.key().await;
+    for (who, prompt) in [
+        (&key, "Ask if they can come on Tuesday at 3 PM."),
+        (&other, "Ask if the invoice number 4521 was paid."),
+    ] {
+        let created = rig
+            .request("POST", "/v1/workflows")
+            .key(who)
+            .header("content-type", "application/json")
+            .body(serde_json::json!({ "prompt": prompt }).to_string())
+            .send()
+            .await;
+        assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
+    }
+    let session = sign_in(&rig, &key).await;
+    let page = rig
+        .request("GET", "/console/workflows")
+        .session(&session)
+        .send()
+        .await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.text.contains("data-page=\"workflows\""));
+    let list = rig
+        .request("GET", "/console/api/workflows")
+        .session(&session)
+        .send()
+        .await;
+    let data = list.json["data"].as_array().expect("a list");
+    assert_eq!(data.len(), 1, "{}", list.text);
+    assert_eq!(data[0]["prompt"], "Ask if they can come on Tuesday at 3 PM.");
+    assert!(
+        data[0]["questions"].as_array().is_some_and(|q| !q.is_empty()),
+        "{}",
+        list.text
+    );
+    let signed_out = rig.request("GET", "/console/workflows").send().await;
+    assert_eq!(signed_out.status, StatusCode::SEE_OTHER);
+    rig.server.shutdown().await;
+}

@@ -1,6 +1,7 @@
 //! The web console at `/console`: sign in with an API key, list and filter that key's calls,
 //! export them as CSV, open a call (transcript turn by turn, fields, summary, SIP and media facts,
-//! the recording, the webhook deliveries), follow a running call live and hang it up.
+//! the recording, the webhook deliveries), follow a running call live and hang it up, and read the
+//! key's compiled workflows.
 //!
 //! Plain HTML, JavaScript and CSS embedded in the binary (`include_str!`), no framework and no
 //! build step: the console must work on an air-gapped box (no CDN, nothing fetched), add nothing a
@@ -15,6 +16,7 @@
 mod export;
 mod pages;
 mod session;
+mod workflows;
 
 pub use session::{COOKIE, CSRF_HEADER, SESSION_SECS};
 
@@ -35,6 +37,7 @@ pub(super) fn routes(state: &AppState) -> Router<AppState> {
         .route("/console/calls", get(pages::calls))
         .route("/console/calls/{id}", get(pages::call))
         .route("/console/calls.csv", get(export::calls_csv))
+        .route("/console/workflows", get(pages::workflows))
         .route("/console/sign-out", post(session::sign_out))
         .route_layer(middleware::from_fn_with_state(state.clone(), rate_limit))
         .route_layer(middleware::from_fn_with_state(
@@ -46,6 +49,7 @@ pub(super) fn routes(state: &AppState) -> Router<AppState> {
         .route("/console/api/calls/{id}", get(v1::get_call))
         .route("/console/api/calls/{id}/events", get(v1::events))
         .route("/console/api/calls/{id}/webhooks", get(v1::deliveries))
+        .route("/console/api/workflows", get(workflows::list))
         .route_layer(middleware::from_fn_with_state(state.clone(), rate_limit))
         .route_layer(middleware::from_fn_with_state(
             state.clone(),

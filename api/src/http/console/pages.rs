@@ -13,6 +13,7 @@ use serde::Deserialize;
 const SIGN_IN: &str = include_str!("assets/sign-in.html");
 const CALLS: &str = include_str!("assets/calls.html");
 const CALL: &str = include_str!("assets/call.html");
+const WORKFLOWS: &str = include_str!("assets/workflows.html");
 const ERROR: &str = include_str!("assets/error.html");
 const SCRIPT: &str = include_str!("assets/console.js");
 const STYLE: &str = include_str!("assets/console.css");
@@ -103,6 +104,18 @@ pub(super) async fn calls(
     page(
         StatusCode::OK,
         fill(CALLS, &[("csrf", &session.0.csrf_token), ("key", &key)]),
+    )
+}
+
+/// `GET /console/workflows`: the key's compiled workflows.
+pub(super) async fn workflows(
+    Extension(session): Extension<Session>,
+    Extension(caller): Extension<Caller>,
+) -> Response {
+    let key = caller.0.name.clone().unwrap_or(caller.0.prefix.clone());
+    page(
+        StatusCode::OK,
+        fill(WORKFLOWS, &[("csrf", &session.0.csrf_token), ("key", &key)]),
     )
 }
 

@@ -329,6 +329,30 @@
     }
   }
 
+  // ---- Workflows ----------------------------------------------------------------------------
+
+  async function workflowsPage() {
+    const box = document.getElementById('workflows');
+    try {
+      const list = await api('/console/api/workflows');
+      box.replaceChildren(...list.data.map((w) => {
+        const questions = el('ol', {}, ...w.questions.map((q) => el('li', { text: q })));
+        const facts_ = el('dl', { class: 'facts' });
+        facts(facts_, [['Goal', w.goal], ['Opening', w.opening], ['Closing', w.closing], ['Model', w.model], ['Created', when(w.created_at)]]);
+        return el('section', { class: 'workflow', 'data-workflow-id': w.workflow_id },
+          el('h2', {}, el('code', { text: w.workflow_id })),
+          el('p', { class: 'prompt', text: w.prompt }),
+          facts_,
+          el('h3', { text: 'Questions' }),
+          questions);
+      }));
+      status(list.data.length === 0 ? 'No workflows yet.' : '');
+    } catch (err) {
+      status(err.message, true);
+    }
+  }
+
   if (page === 'calls') callsPage();
+  if (page === 'workflows') workflowsPage();
   if (page === 'call') callPage();
 })();
