@@ -244,3 +244,16 @@ impl From<HangupError> for ApiError {
         }
     }
 }
+
+impl From<super::signed::SignatureError> for ApiError {
+    fn from(err: super::signed::SignatureError) -> Self {
+        use super::signed::SignatureError;
+        let code = match err {
+            SignatureError::Expired => "signature_expired",
+            SignatureError::Malformed | SignatureError::Mismatch => "invalid_signature",
+            #[allow(unreachable_patterns)] // the enum is non_exhaustive for other crates only
+            _ => "invalid_signature",
+        };
+        Self::new(StatusCode::FORBIDDEN, code, err.to_string())
+    }
+}

@@ -217,6 +217,9 @@ pub(crate) fn tool_request(name: &str, args: &Value) -> ToolRequest {
             lifecycle: arg(args, "lifecycle"),
             outcome: arg(args, "outcome"),
             to: None,
+            direction: None,
+            number_suffix: None,
+            q: None,
             created_after: None,
             created_before: None,
             limit: args

@@ -2,23 +2,30 @@
 //! an MCP endpoint, operations endpoints and the OpenAPI document. `app(state)` builds the router,
 //! so tests drive it with `tower::ServiceExt::oneshot`.
 //!
+//! The web console (`/console`, `console/`) is served here too, authenticated by a session cookie
+//! instead of the key.
+//!
 //! Every authenticated route runs behind two layers: the API key (`Authorization: Bearer` or
 //! `X-Api-Key`; one 401 whatever was wrong) and the per-key rate limit (`RateLimit-*` headers on
 //! every answer, 429 with `Retry-After` past it).
 
 mod campaigns;
 mod compat;
+pub mod console;
 mod dnc;
 mod error;
 pub(crate) mod mcp;
 mod openapi;
 mod ops;
+mod recordings;
+pub mod signed;
 pub mod trial;
 mod v1;
 
 pub use dnc::OnError;
 pub use error::{ApiError, ErrorBody, ErrorDetail, RowError};
 pub use openapi::ApiDoc;
+pub use recordings::RecordingUrl;
 
 use crate::audit::{self, Action, Actor, Entry};
 use crate::keys;
@@ -47,6 +54,8 @@ pub struct AppState {
     pub trial: Arc<trial::TrialPolicy>,
     /// Trial keys minted today, per client.
     pub trial_mints: Arc<trial::TrialMints>,
+    /// Signs recording URLs (its secret is read from the store on first use).
+    pub signer: Arc<signed::LazySigner>,
 }
 
 impl AppState {
@@ -62,6 +71,7 @@ impl AppState {
                 trusted_proxies: Vec::new(),
             }),
             trial_mints: Arc::new(trial::TrialMints::default()),
+            signer: Arc::new(signed::LazySigner::default()),
         }
     }
 
@@ -89,7 +99,7 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/calls", post(v1::create_call).get(v1::list_calls))
         .route("/v1/calls/{id}", get(v1::get_call))
         .route("/v1/calls/{id}/hangup", post(v1::hangup))
-        .route("/v1/calls/{id}/recording", get(v1::recording))
+        .route("/v1/calls/{id}/recording/url", post(recordings::mint_url))
         .route("/v1/calls/{id}/events", get(v1::events))
         .route("/v1/calls/{id}/webhooks", get(v1::deliveries))
         .route(
@@ -119,6 +129,14 @@ pub fn app(state: AppState) -> Router {
         .route("/call", post(compat::poll_create))
         .route_layer(middleware::from_fn_with_state(state.clone(), rate_limit))
         .route_layer(middleware::from_fn_with_state(state.clone(), optional_key));
+    // The recording may also be fetched without a key, through a signed URL.
+    let recording = Router::new()
+        .route("/v1/calls/{id}/recording", get(recordings::recording))
+        .route_layer(middleware::from_fn_with_state(state.clone(), rate_limit))
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            recordings::key_or_signature,
+        ));
     Router::new()
         .route("/livez", get(ops::livez))
         .route("/readyz", get(ops::readyz))
@@ -126,6 +144,8 @@ pub fn app(state: AppState) -> Router {
         .route("/metrics", get(ops::metrics))
         .route("/openapi.json", get(ops::openapi))
         .merge(authed)
+        .merge(recording)
+        .merge(console::routes(&state))
         .merge(trial)
         .layer(middleware::from_fn_with_state(state.clone(), client_source))
         .with_state(state)
@@ -292,10 +312,11 @@ async fn serve_recording(
     }
     let source = request.extensions().get::<ClientSource>().and_then(|s| s.0);
     let range = request.headers().get(header::RANGE).and_then(|v| v.to_str().ok());
+    let signed = request.extensions().get::<recordings::SignedAccess>().is_some();
     let entry = Entry::new(Actor::Key(caller.0.id.clone()), Action::RecordingFetched)
         .subject(row.id.clone())
         .source(source)
-        .detail(serde_json::json!({ "range": range }));
+        .detail(serde_json::json!({ "range": range, "signed_url": signed }));
     audit::record(state.service.store(), state.service.clock(), entry).await?;
     let wav: mime::Mime = "audio/wav".parse().unwrap_or(mime::APPLICATION_OCTET_STREAM);
     let service = tower_http::services::ServeFile::new_with_mime(path, &wav);

@@ -1,7 +1,7 @@
 //! The OpenAPI 3.1 document served at `/openapi.json`, generated from the handlers' annotations
 //! (utoipa), so it cannot drift from the routes; schemathesis checks the server against it.
 
-use super::{campaigns, compat, dnc, ops, v1};
+use super::{campaigns, compat, dnc, ops, recordings, v1};
 use utoipa::Modify;
 use utoipa::OpenApi;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -11,7 +11,7 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder
 #[openapi(
     info(title = "Ringback", description = "Self-hosted SIP/RTP voice-agent media server: place AI phone calls over your own SIP trunk."),
     paths(
-        v1::create_call, v1::list_calls, v1::get_call, v1::hangup, v1::recording, v1::events,
+        v1::create_call, v1::list_calls, v1::get_call, v1::hangup, recordings::recording, recordings::mint_url, v1::events,
         v1::deliveries, v1::redeliver, v1::create_workflow, v1::get_workflow,
         dnc::add, dnc::remove, dnc::list, dnc::import,
         campaigns::create, campaigns::get, campaigns::recipients, campaigns::pause, campaigns::resume, campaigns::cancel,

@@ -1,7 +1,7 @@
 //! The native `v1` face: calls (create, list with filters and a cursor, get, hang up, recording,
 //! live events), the webhook delivery log and redelivery, and workflows.
 
-use super::{AppState, Caller, ClientSource, body, idempotency_header, owned_call, serve_recording};
+use super::{AppState, Caller, ClientSource, body, idempotency_header, owned_call};
 use crate::clock::normalize_rfc3339;
 use crate::events::LiveEvent;
 use crate::http::error::{ApiError, ErrorBody};
@@ -11,7 +11,7 @@ use crate::store::{CallFilter, CallRow};
 use agent_runtime::phone::E164;
 use agent_runtime::workflow::Workflow;
 use axum::extract::rejection::{JsonRejection, QueryRejection};
-use axum::extract::{Path, Query, Request, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
@@ -72,7 +72,7 @@ pub struct CallList {
 }
 
 /// Filters of `GET /v1/calls`.
-#[derive(Debug, Deserialize, IntoParams)]
+#[derive(Debug, Clone, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ListQuery {
     /// Only calls in this lifecycle.
@@ -83,6 +83,16 @@ pub struct ListQuery {
     pub outcome: Option<String>,
     /// Only calls to this number (E.164).
     pub to: Option<String>,
+    /// Only calls in this direction.
+    #[param(inline, value_type = Option<DirectionWord>)]
+    pub direction: Option<String>,
+    /// Only calls whose number (called or calling) ends with these digits, e.g. the last four.
+    #[param(pattern = r"^[0-9]{1,15}$", example = "4567")]
+    pub number_suffix: Option<String>,
+    /// Only calls whose transcript has a turn containing this text, ignoring case (1 to 200
+    /// characters; in SQLite only ASCII letters are folded).
+    #[param(min_length = 1, max_length = 200, example = "tuesday")]
+    pub q: Option<String>,
     /// Only calls created at or after this time (RFC 3339).
     pub created_after: Option<String>,
     /// Only calls created before this time (RFC 3339).
@@ -110,6 +120,16 @@ pub enum LifecycleWord {
     Finalized,
 }
 
+/// Direction words.
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DirectionWord {
+    /// Placed by Ringback.
+    Outbound,
+    /// Received on a trunk's number.
+    Inbound,
+}
+
 /// Outcome words.
 #[derive(Debug, Deserialize, Serialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -131,6 +151,9 @@ pub enum OutcomeWord {
 }
 
 const LIFECYCLES: &[&str] = &["queued", "dialing", "ringing", "answered", "finalized"];
+const DIRECTIONS: &[&str] = &["outbound", "inbound"];
+/// The longest transcript search.
+const MAX_Q_CHARS: usize = 200;
 const OUTCOMES: &[&str] = &[
     "completed",
     "voicemail",
@@ -357,6 +380,34 @@ pub(super) async fn list(
         ),
         None => None,
     };
+    let number_suffix = match q.number_suffix {
+        Some(digits) if (1..=15).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit()) => {
+            Some(digits)
+        }
+        Some(_) => {
+            return Err(bad(
+                "invalid_query",
+                "number_suffix",
+                "number_suffix must be 1 to 15 digits",
+            ));
+        }
+        None => None,
+    };
+    let transcript_contains = match q.q {
+        Some(text)
+            if (1..=MAX_Q_CHARS).contains(&text.chars().count()) && !text.chars().any(char::is_control) =>
+        {
+            Some(text)
+        }
+        Some(_) => {
+            return Err(bad(
+                "invalid_query",
+                "q",
+                "q must be 1 to 200 characters, none of them control characters",
+            ));
+        }
+        None => None,
+    };
     let before_id = match q.cursor {
         Some(c) => Some(decode_cursor(&c).ok_or_else(|| bad("invalid_cursor", "cursor", "unknown cursor"))?),
         None => None,
@@ -366,6 +417,9 @@ pub(super) async fn list(
         lifecycle: word(q.lifecycle, LIFECYCLES, "lifecycle")?,
         outcome: word(q.outcome, OUTCOMES, "outcome")?,
         to,
+        direction: word(q.direction, DIRECTIONS, "direction")?,
+        number_suffix,
+        transcript_contains,
         created_after: time(q.created_after, "created_after")?,
         created_before: time(q.created_before, "created_before")?,
         before_id,
@@ -420,26 +474,6 @@ pub(super) async fn hangup(
     owned_call(&state, &caller, &id).await?;
     let row = state.service.hangup(&id).await?;
     Ok((StatusCode::ACCEPTED, Json(call_body(&state, &row)?)).into_response())
-}
-
-/// The call's stereo recording (WAV: left the callee, right the agent); supports `Range`.
-#[utoipa::path(get, path = "/v1/calls/{id}/recording", tag = "calls",
-    params(("id" = String, Path, description = "Call id"),
-           ("Range" = Option<String>, Header, description = "bytes=START-END")),
-    responses(
-        (status = 200, description = "The WAV file", content_type = "audio/wav", body = Vec<u8>),
-        (status = 206, description = "Part of it", content_type = "audio/wav", body = Vec<u8>),
-        (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
-        (status = 416, description = "Range not satisfiable"), (status = 429, body = ErrorBody)),
-    security(("bearer" = []), ("api_key" = [])))]
-pub(super) async fn recording(
-    State(state): State<AppState>,
-    Extension(caller): Extension<Caller>,
-    Path(id): Path<String>,
-    request: Request,
-) -> Result<Response, ApiError> {
-    let row = owned_call(&state, &caller, &id).await?;
-    serve_recording(&state, &caller, &row, request).await
 }
 
 /// Live events of a call (server-sent events): `call` (a snapshot first), `lifecycle`,
@@ -610,7 +644,7 @@ pub(super) async fn create_workflow(
     Ok((StatusCode::CREATED, Json(object)).into_response())
 }
 
-fn workflow_object(id: String, created_at: String, w: Workflow) -> WorkflowObject {
+pub(super) fn workflow_object(id: String, created_at: String, w: Workflow) -> WorkflowObject {
     WorkflowObject {
         workflow_id: id,
         prompt: w.prompt,

@@ -106,6 +106,12 @@ pub struct CallFilter {
     pub outcome: Option<String>,
     /// Callee, E.164.
     pub to: Option<String>,
+    /// `outbound` or `inbound`.
+    pub direction: Option<String>,
+    /// Digits the called or calling number ends with (digits only: checked by the caller).
+    pub number_suffix: Option<String>,
+    /// Text one transcript turn contains, ignoring case.
+    pub transcript_contains: Option<String>,
     /// Created at or after (fixed RFC 3339).
     pub created_after: Option<String>,
     /// Created before (fixed RFC 3339).
@@ -298,21 +304,33 @@ impl Store {
     /// Calls matching a filter, newest first.
     pub async fn calls(&self, filter: &CallFilter) -> Result<Vec<CallRow>, StoreError> {
         let mut sql = String::from("SELECT * FROM calls WHERE 1 = 1");
-        let mut binds: Vec<&str> = Vec::new();
+        let mut binds: Vec<String> = Vec::new();
         let conditions = [
             ("api_key_id", "=", &filter.owner),
             ("lifecycle", "=", &filter.lifecycle),
             ("outcome", "=", &filter.outcome),
             ("to_number", "=", &filter.to),
+            ("direction", "=", &filter.direction),
             ("created_at", ">=", &filter.created_after),
             ("created_at", "<", &filter.created_before),
             ("id", "<", &filter.before_id),
         ];
         for (column, op, value) in conditions {
             if let Some(value) = value {
-                binds.push(value);
+                binds.push(value.clone());
                 sql.push_str(&format!(" AND {column} {op} ${}", binds.len()));
             }
+        }
+        if let Some(digits) = &filter.number_suffix {
+            // Digits only, so nothing in the pattern is a LIKE wildcard but the leading %.
+            binds.push(format!("%{digits}"));
+            binds.push(format!("%{digits}"));
+            let (a, b) = (binds.len() - 1, binds.len());
+            sql.push_str(&format!(" AND (to_number LIKE ${a} OR from_number LIKE ${b})"));
+        }
+        if let Some(text) = &filter.transcript_contains {
+            binds.push(format!("%{}%", like_escape(&text.to_lowercase())));
+            sql.push_str(&format!(" AND {}", self.transcript_turn_like(binds.len())));
         }
         sql.push_str(&format!(" ORDER BY id DESC LIMIT ${}", binds.len() + 1));
         let mut query = sqlx::query_as::<Any, CallRow>(&sql);
@@ -320,6 +338,22 @@ impl Store {
             query = query.bind(value);
         }
         Ok(query.bind(filter.limit).fetch_all(&self.pool).await?)
+    }
+
+    /// A condition: some turn's text, lowercased, is LIKE parameter `n` (escaped with `\`). Per
+    /// turn rather than over the JSON column, so a search for `role` or `agent` does not match
+    /// every call through the JSON keys.
+    fn transcript_turn_like(&self, n: usize) -> String {
+        match self.dialect {
+            Dialect::Sqlite => format!(
+                "EXISTS (SELECT 1 FROM json_each(calls.transcript) AS turn \
+                 WHERE LOWER(json_extract(turn.value, '$.text')) LIKE ${n} ESCAPE '\\')"
+            ),
+            Dialect::Postgres => format!(
+                "EXISTS (SELECT 1 FROM jsonb_array_elements(CAST(calls.transcript AS jsonb)) AS turn(value) \
+                 WHERE LOWER(turn.value ->> 'text') LIKE ${n} ESCAPE '\\')"
+            ),
+        }
     }
 
     /// Takes the oldest queued call of a trunk and marks it `dialing`. Several nodes may share a
@@ -537,4 +571,27 @@ fn ms_of(rfc3339: &str) -> i64 {
     time::OffsetDateTime::parse(rfc3339, &time::format_description::well_known::Rfc3339)
         .map(crate::clock::unix_ms)
         .unwrap_or(0)
+}
+
+/// `text` with LIKE's wildcards (and the escape character) escaped by `\`.
+fn like_escape(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            escaped.push('\\');
+        }
+        escaped.push(c);
+    }
+    escaped
+}
+
+#[cfg(test)]
+mod tests {
+    use super::like_escape;
+
+    #[test]
+    fn like_wildcards_are_taken_literally() {
+        assert_eq!(like_escape("100%_sure\\"), "100\\%\\_sure\\\\");
+        assert_eq!(like_escape("tuesday"), "tuesday");
+    }
 }

@@ -96,6 +96,17 @@ impl Store {
             .await?)
     }
 
+    /// A key's workflows, newest first.
+    pub async fn workflows_of(&self, owner: &str, limit: i64) -> Result<Vec<WorkflowRow>, StoreError> {
+        Ok(sqlx::query_as(
+            "SELECT * FROM workflows WHERE api_key_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2",
+        )
+        .bind(owner)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
     /// A stored setting.
     pub async fn setting(&self, key: &str) -> Result<Option<String>, StoreError> {
         Ok(sqlx::query_scalar("SELECT value FROM settings WHERE key = $1")

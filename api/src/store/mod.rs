@@ -1,7 +1,7 @@
 //! The store: SQLite by default (one database file), PostgreSQL by URL, through sqlx's `Any` driver
 //! with runtime queries and one set of migrations in the repo (`api/migrations`, written in the SQL
-//! both accept). Calls, workflows, API keys, idempotency keys, the webhook outbox, the audit log and
-//! settings live here; nothing a restart must find is kept only in memory.
+//! both accept). Calls, workflows, API keys, idempotency keys, the webhook outbox, the audit log,
+//! console sessions and settings live here; nothing a restart must find is kept only in memory.
 
 mod audit;
 mod calls;
@@ -9,12 +9,14 @@ mod campaigns;
 mod dnc;
 mod keys;
 mod outbox;
+mod sessions;
 
 pub use audit::AuditRow;
 pub use calls::{CallFilter, DailyCap, Finalized, IdempotencyClaim, Inserted, TrialCap};
 pub use campaigns::{CampaignInsert, CampaignRow, RecipientRow};
 pub use dnc::{DncRow, INSTALLATION as DNC_INSTALLATION};
 pub use outbox::{AttemptRow, DeliveryRow, NewDelivery};
+pub use sessions::SessionRow;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Executor, FromRow};

@@ -10,6 +10,7 @@ use ringback::clock::SystemClock;
 use ringback::config::{Config, TrunkSection};
 use ringback::keys;
 use ringback::server::Server;
+use ringback::store::Finalized;
 use ringback::webhook::SigningKey;
 use serde_json::Value;
 use std::net::SocketAddr;
@@ -208,4 +209,144 @@ impl Receiver {
             .expect("a delivery within a minute")
             .expect("receiver open")
     }
+}
+
+/// A finished call to put straight into the store, as the call runner leaves one.
+#[derive(Debug, Clone)]
+pub struct StoredCall<'a> {
+    /// `call_...`, alphanumeric (ids order the list: a later id is a newer call).
+    pub id: &'a str,
+    /// `outbound` or `inbound`.
+    pub direction: &'a str,
+    /// E.164.
+    pub to: &'a str,
+    /// E.164.
+    pub from: Option<&'a str>,
+    /// Outcome word.
+    pub outcome: &'a str,
+    /// JSON array of turns.
+    pub transcript: &'a str,
+    /// Summary.
+    pub summary: Option<&'a str>,
+    /// JSON object.
+    pub form_fills: &'a str,
+    /// JSON array of digits.
+    pub dtmf: &'a str,
+    /// The recording's file, if it has one.
+    pub recording: Option<&'a Path>,
+    /// Seconds from answer to hangup.
+    pub talk_seconds: Option<f64>,
+    /// RFC 3339, fixed form.
+    pub created_at: &'a str,
+}
+
+impl Default for StoredCall<'_> {
+    fn default() -> Self {
+        Self {
+            id: "call_0000stored",
+            direction: "outbound",
+            to: "+15551234567",
+            from: Some("+15557650000"),
+            outcome: "completed",
+            transcript: "[]",
+            summary: None,
+            form_fills: "{}",
+            dtmf: "[]",
+            recording: None,
+            talk_seconds: Some(12.5),
+            created_at: "2026-01-01T00:00:00.000Z",
+        }
+    }
+}
+
+/// Stores a finished call of `key`'s (on a trunk no dispatcher serves, so nothing dials it).
+pub async fn store_call(store: &ringback::store::Store, key: &str, call: &StoredCall<'_>) {
+    store_queued_call(store, key, call).await;
+    finish_call(store, call).await;
+}
+
+/// Stores a call of `key`'s that waits as `queued` on a trunk no dispatcher serves: it stays
+/// live until it is hung up.
+pub async fn store_queued_call(store: &ringback::store::Store, key: &str, call: &StoredCall<'_>) {
+    let owner = keys::authenticate(store, key)
+        .await
+        .expect("store")
+        .expect("an active key")
+        .id;
+    let workflow_id = format!("wf_{}", call.id.trim_start_matches("call_"));
+    let row = ringback::store::CallRow {
+        id: call.id.to_owned(),
+        workflow_id: workflow_id.clone(),
+        api_key_id: Some(owner.clone()),
+        direction: call.direction.to_owned(),
+        to_number: call.to.to_owned(),
+        from_number: call.from.map(str::to_owned),
+        trunk: "archive".into(),
+        lifecycle: "queued".into(),
+        transcript: "[]".into(),
+        form_fills: "{}".into(),
+        metadata: "{}".into(),
+        created_at: call.created_at.to_owned(),
+        face: "v1".into(),
+        dtmf: "[]".into(),
+        latency: "[]".into(),
+        ..ringback::store::CallRow::default()
+    };
+    let workflow = ringback::store::WorkflowRow {
+        id: workflow_id,
+        prompt: "Ask if they can come on Tuesday.".into(),
+        definition: "{}".into(),
+        created_at: call.created_at.to_owned(),
+        api_key_id: Some(owner),
+    };
+    store
+        .insert_call(&row, Some(&workflow), None)
+        .await
+        .expect("insert");
+}
+
+/// Finalizes a stored call as `call` says.
+pub async fn finish_call(store: &ringback::store::Store, call: &StoredCall<'_>) {
+    let recording = call.recording.map(|p| p.to_str().expect("utf-8 path").to_owned());
+    let ended = Finalized {
+        outcome: call.outcome,
+        sip_status: Some(200),
+        sip_reason: Some("OK"),
+        hangup_by: Some("agent"),
+        summary: call.summary,
+        transcript: Some(call.transcript),
+        form_fills: Some(call.form_fills),
+        talk_seconds: call.talk_seconds,
+        recording_path: recording.as_deref(),
+        media: Some(
+            r#"{"codec":"PCMU","loss_pct":0.0,"jitter_ms":1.5,"packets_received":600,"packets_sent":610}"#,
+        ),
+        dtmf: Some(call.dtmf),
+        ended_at: call.created_at,
+        ..Finalized::default()
+    };
+    store
+        .finalize(call.id, &ended, false, |_| None)
+        .await
+        .expect("finalize")
+        .expect("was live");
+}
+
+/// A small stereo WAV (8 kHz, two tones) of `seconds`.
+pub fn wav(path: &std::path::Path, seconds: u32) {
+    let spec = hound::WavSpec {
+        channels: 2,
+        sample_rate: 8000,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut writer = hound::WavWriter::create(path, spec).expect("create wav");
+    for n in 0..(8000 * seconds) {
+        let t = n as f32 / 8000.0;
+        let left = (t * 440.0 * std::f32::consts::TAU).sin() * 8000.0;
+        let right = (t * 660.0 * std::f32::consts::TAU).sin() * 8000.0;
+        writer.write_sample(left as i16).expect("sample");
+        writer.write_sample(right as i16).expect("sample");
+    }
+    writer.finalize().expect("finalize wav");
 }
