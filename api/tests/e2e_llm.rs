@@ -30,6 +30,12 @@ const PROMPT: &str = "You are calling on behalf of Bright Dental. \
     Ask if they can come to their appointment on Tuesday at 3 PM. \
     Get their email address for the reminder.";
 
+/// The longest free-text argument the proxy lets the model write in a forced tool call.
+const FREE_TEXT_CHARS: u64 = 40;
+
+/// The token budget of a forced tool call: enough for its JSON with a capped free-text argument.
+const CALL_TOKENS: u64 = 120;
+
 /// How the proxy shapes one streamed conversation turn.
 #[derive(Debug, Clone)]
 enum Turn {
@@ -99,7 +105,7 @@ async fn chat(State(proxy): State<Proxy>, body: axum::Json<Value>) -> Response {
         match turn {
             Turn::Speak => body["tool_choice"] = json!("none"),
             Turn::Call(name) => {
-                let tools: Vec<Value> = body["tools"]
+                let mut tools: Vec<Value> = body["tools"]
                     .as_array()
                     .into_iter()
                     .flatten()
@@ -107,7 +113,19 @@ async fn chat(State(proxy): State<Proxy>, body: axum::Json<Value>) -> Response {
                     .cloned()
                     .collect();
                 assert_eq!(tools.len(), 1, "the agent offers {name}: {body}");
+                // Free text is capped, and the turn given room for the whole call: the tiny model
+                // otherwise rambles inside a string value until the token limit cuts the call.
+                for property in tools[0]["function"]["parameters"]["properties"]
+                    .as_object_mut()
+                    .into_iter()
+                    .flat_map(|p| p.values_mut())
+                {
+                    if property["type"] == "string" && property.get("enum").is_none() {
+                        property["maxLength"] = json!(FREE_TEXT_CHARS);
+                    }
+                }
                 body["tools"] = json!(tools);
+                body["max_tokens"] = json!(CALL_TOKENS);
                 body["tool_choice"] = json!("required");
                 body["parallel_tool_calls"] = json!(false);
                 if let Some(messages) = body["messages"].as_array_mut() {
@@ -197,6 +215,16 @@ struct Streamed {
     error: Option<String>,
 }
 
+impl Streamed {
+    /// One line for a failure report: what the model wrote and called, and how it stopped.
+    fn summary(&self) -> String {
+        format!(
+            "text {:?}, calls {:?}, finish {:?}, error {:?}",
+            self.text, self.calls, self.finish, self.error
+        )
+    }
+}
+
 fn read_stream(raw: &str) -> Streamed {
     let mut out = Streamed::default();
     let mut calls: Vec<(String, String)> = Vec::new();
@@ -229,7 +257,7 @@ fn read_stream(raw: &str) -> Streamed {
     }
     out.calls = calls
         .into_iter()
-        .map(|(name, args)| (name, serde_json::from_str(&args).unwrap_or(Value::Null)))
+        .map(|(name, args)| (name, serde_json::from_str(&args).unwrap_or(Value::String(args))))
         .collect();
     out
 }
@@ -441,7 +469,23 @@ async fn a_real_model_s_words_reach_the_phone_and_its_tool_calls_are_carried_out
     eprintln!("transcript: {:#}", call["transcript"]);
     let log = log.lock().expect("lock").clone();
     let streamed: Vec<&Exchange> = log.iter().filter(|e| e.request["stream"] == true).collect();
-    let report = || format!("{call:#}\nserver log tail:\n{}", tail(&server.log()));
+    let report = || {
+        let exchanges: Vec<String> = log
+            .iter()
+            .map(|e| {
+                format!(
+                    "{}\n-> {}",
+                    e.request["tool_choice"],
+                    read_stream(&e.response).summary()
+                )
+            })
+            .collect();
+        format!(
+            "{call:#}\nthe model's turns:\n{}\nserver log tail:\n{}",
+            exchanges.join("\n"),
+            tail(&server.log())
+        )
+    };
 
     // Every request named the workflow's model (the call's `model`), not the configured default.
     assert!(

@@ -162,13 +162,20 @@ pub fn tools(workflow: &Workflow, can_transfer: bool) -> Vec<Tool> {
                     "name": { "type": "string", "enum": names },
                     "value": { "type": "string", "description": "The answer, as the callee gave it." }
                 },
-                "required": ["name", "value"]
+                "required": ["name", "value"],
+                // Servers that turn the schema into a grammar (llama.cpp) then close the call
+                // after the value instead of inventing more keys until the token limit.
+                "additionalProperties": false
             }),
         },
         Tool {
             name: "end_call",
             description: "End the call after saying goodbye.",
-            parameters: json!({ "type": "object", "properties": { "reason": { "type": "string" } } }),
+            parameters: json!({
+                "type": "object",
+                "properties": { "reason": { "type": "string" } },
+                "additionalProperties": false
+            }),
         },
     ];
     if workflow.ivr_target.is_some() {
@@ -178,20 +185,21 @@ pub fn tools(workflow: &Workflow, can_transfer: bool) -> Vec<Tool> {
             parameters: json!({
                 "type": "object",
                 "properties": { "digits": { "type": "string", "pattern": "^[0-9*#]{1,20}$" } },
-                "required": ["digits"]
+                "required": ["digits"],
+                "additionalProperties": false
             }),
         });
     }
     tools.push(Tool {
         name: "leave_voicemail",
         description: "A voicemail greeting answered, not a person: leave the call's message after the beep.",
-        parameters: json!({ "type": "object", "properties": {} }),
+        parameters: json!({ "type": "object", "properties": {}, "additionalProperties": false }),
     });
     if can_transfer {
         tools.push(Tool {
             name: "transfer",
             description: "Connect the callee with a human colleague.",
-            parameters: json!({ "type": "object", "properties": {} }),
+            parameters: json!({ "type": "object", "properties": {}, "additionalProperties": false }),
         });
     }
     tools
@@ -220,6 +228,22 @@ mod tests {
             "It's 3 PM - does that work?",
         ] {
             assert!(!unspeakable(text), "{text:?}");
+        }
+    }
+
+    /// A server that turns the schema into a grammar must be able to close each call: no tool
+    /// leaves room for keys the model invents (the tiny test model wrote them until its limit).
+    #[test]
+    fn every_tool_forbids_keys_it_does_not_name() {
+        let workflow = crate::compiler::compile(
+            "Call the pharmacy and navigate the phone menu to the pharmacist. \
+             Ask whether my refill is ready.",
+        )
+        .expect("compiles");
+        let offered = tools(&workflow, true);
+        assert!(offered.len() >= 5, "{offered:?}");
+        for tool in offered {
+            assert_eq!(tool.parameters["additionalProperties"], false, "{}", tool.name);
         }
     }
 }
