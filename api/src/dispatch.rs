@@ -7,7 +7,7 @@ use crate::events::LiveEvent;
 use crate::fault::FaultPoint;
 use crate::model::{Dtmf, TranscriptTurn};
 use crate::service::{Inner, finalize_row};
-use crate::store::{CallRow, Finalized};
+use crate::store::{CallRow, Finalized, StoreError};
 use agent_runtime::call::{BridgeTo, CallReport, CallRequest, CallUpdate, TransferMode, run_call};
 use agent_runtime::outcome::{Lifecycle, Outcome};
 use agent_runtime::phone::E164;
@@ -183,7 +183,7 @@ async fn place(inner: Arc<Inner>, index: usize, row: CallRow, permit: OwnedSemap
     );
     let token = inner.track(&row.id);
     let report = match request(&inner, trunk, &row).await {
-        Err(reason) => CallReport::failed(reason),
+        Err(unplaceable) => unplaceable.report(),
         Ok(request) => run_placed(&inner, trunk, &row.id, request, token).await,
     };
     record(&inner, &row.id, &report).await;
@@ -209,9 +209,9 @@ pub(crate) async fn record(inner: &Inner, id: &str, report: &CallReport) {
     let amd = report.amd.as_ref().and_then(|a| serde_json::to_string(a).ok());
     let latency = serde_json::to_string(&report.latency).unwrap_or_else(|_| "[]".to_owned());
     let ended_at = inner.clock.now_rfc3339();
-    let talk_seconds = report
+    let talk_ms = report
         .answered
-        .then(|| (report.talk_ms as f64 / 100.0).round() / 10.0);
+        .then(|| i64::try_from(report.talk_ms).unwrap_or(i64::MAX));
     let f = Finalized {
         outcome: report.outcome.as_str(),
         sip_status: report.sip.status,
@@ -220,7 +220,7 @@ pub(crate) async fn record(inner: &Inner, id: &str, report: &CallReport) {
         summary: report.summary.as_deref(),
         transcript: Some(&transcript),
         form_fills: Some(&form_fills),
-        talk_seconds,
+        talk_ms,
         recording_path: recording.as_deref(),
         media: media.as_deref(),
         error: report.error.as_deref(),
@@ -256,31 +256,83 @@ async fn finalize_until_stored(inner: &Inner, id: &str, f: &Finalized<'_>) {
     }
 }
 
+/// Why a claimed call cannot be dialled; the call ends `failed` with this as its cause.
+#[derive(Debug, thiserror::Error)]
+enum Unplaceable {
+    /// A do-not-call list took the number while the call waited (or across a restart).
+    #[error("do_not_call: {0}")]
+    DoNotCall(crate::policy::Refusal),
+    /// The store could not be read.
+    #[error("cannot read {what}: {source}")]
+    Store {
+        /// What was being read.
+        what: &'static str,
+        /// Why not.
+        source: StoreError,
+    },
+    /// The call's workflow was deleted.
+    #[error("workflow {0} is gone")]
+    WorkflowGone(String),
+    /// A stored value does not parse (a number, the workflow).
+    #[error("stored {what}: {detail}")]
+    Stored {
+        /// Which value.
+        what: &'static str,
+        /// The parser's complaint.
+        detail: String,
+    },
+    /// The recording cannot be created (a full disk, a directory that is not writable).
+    #[error("cannot create the call's recording: {0}")]
+    Recording(#[from] media_core::recorder::RecorderError),
+}
+
+impl Unplaceable {
+    fn store(what: &'static str) -> impl FnOnce(StoreError) -> Self {
+        move |source| Self::Store { what, source }
+    }
+
+    fn stored<E: std::fmt::Display>(what: &'static str) -> impl FnOnce(E) -> Self {
+        move |e| Self::Stored {
+            what,
+            detail: e.to_string(),
+        }
+    }
+
+    /// The call's report: `failed` with the cause. A do-not-call refusal also says so as the end
+    /// reason, so a campaign ends its recipient `do_not_call` and never tries it again.
+    fn report(&self) -> CallReport {
+        let mut report = CallReport::failed(self.to_string());
+        if matches!(self, Self::DoNotCall(_)) {
+            report.end_reason = Some("do_not_call".to_owned());
+        }
+        report
+    }
+}
+
 /// What the agent runtime needs, rebuilt from the store (so it works after a restart too).
-async fn request(inner: &Inner, trunk: &Trunk, row: &CallRow) -> Result<CallRequest, String> {
-    let to = E164::parse(&row.to_number).map_err(|e| format!("stored number: {e}"))?;
+async fn request(inner: &Inner, trunk: &Trunk, row: &CallRow) -> Result<CallRequest, Unplaceable> {
+    let to = E164::parse(&row.to_number).map_err(Unplaceable::stored("number"))?;
     // The do-not-call lists again, at dial time: a number listed while its call waited in the
-    // queue (or across a restart) is not dialled. The call fails with the refusal as its cause.
+    // queue (or across a restart) is not dialled.
     let listed = inner
         .store
         .dnc_listed(row.api_key_id.as_deref(), to.as_str())
         .await
-        .map_err(|e| format!("cannot read the do-not-call lists: {e}"))?;
+        .map_err(Unplaceable::store("the do-not-call lists"))?;
     if let Some(list) = listed {
-        let refused = crate::policy::Refusal::DoNotCall {
+        return Err(Unplaceable::DoNotCall(crate::policy::Refusal::DoNotCall {
             number: to.to_string(),
             list,
-        };
-        return Err(format!("do_not_call: {refused}"));
+        }));
     }
     let workflow = inner
         .store
         .workflow(&row.workflow_id)
         .await
-        .map_err(|e| format!("cannot load the workflow: {e}"))?
-        .ok_or_else(|| format!("workflow {} is gone", row.workflow_id))?;
-    let mut workflow: Workflow = serde_json::from_str(&workflow.definition)
-        .map_err(|e| format!("stored workflow does not parse: {e}"))?;
+        .map_err(Unplaceable::store("the workflow"))?
+        .ok_or_else(|| Unplaceable::WorkflowGone(row.workflow_id.clone()))?;
+    let mut workflow: Workflow =
+        serde_json::from_str(&workflow.definition).map_err(Unplaceable::stored("workflow"))?;
     // A trial key's call is short whatever its workflow asks: decided here, at dial time from the
     // stored key, so it holds after a restart too.
     let key = match row.api_key_id.as_deref() {
@@ -288,26 +340,24 @@ async fn request(inner: &Inner, trunk: &Trunk, row: &CallRow) -> Result<CallRequ
             .store
             .key(id)
             .await
-            .map_err(|e| format!("cannot load the call's key: {e}"))?,
+            .map_err(Unplaceable::store("the call's key"))?,
         None => None,
     };
     limit_trial(&mut workflow, key.as_ref(), inner.trial_max_call_secs);
     let bridge = match row.bridge_number.as_deref() {
         Some(number) => Some(BridgeTo {
-            number: E164::parse(number).map_err(|e| format!("stored bridge number: {e}"))?,
+            number: E164::parse(number).map_err(Unplaceable::stored("bridge number"))?,
             mode: trunk.transfer,
             channels: Some(Arc::clone(&trunk.permits)),
         }),
         None => None,
     };
-    // The recording is opened before dialing: one that cannot be created (a full disk, a
-    // directory that is not writable) refuses the call with that cause, rather than leaving the
-    // callee in dead air after they answer.
+    // The recording is opened before dialing: one that cannot be created refuses the call with
+    // that cause, rather than leaving the callee in dead air after they answer.
     let recording = inner.recordings.join(format!("{}.wav", row.id));
-    media_core::recorder::Recorder::create(&recording)
-        .map_err(|e| format!("cannot create the call's recording: {e}"))?;
+    media_core::recorder::Recorder::create(&recording)?;
     let from = match row.from_number.as_deref() {
-        Some(number) => Some(E164::parse(number).map_err(|e| format!("stored caller ID: {e}"))?),
+        Some(number) => Some(E164::parse(number).map_err(Unplaceable::stored("caller ID"))?),
         None => None,
     };
     Ok(CallRequest {

@@ -328,7 +328,7 @@ impl Call {
                 column: "dtmf",
                 source,
             })?,
-            talk_seconds: row.talk_seconds,
+            talk_seconds: row.talk_seconds(),
             recording_url: row
                 .recording_path
                 .as_ref()
@@ -405,7 +405,7 @@ impl PromptCallback {
             form_fills: object("form_fills", &row.form_fills)?,
             created_at: row.created_at.clone(),
             ended_at: row.ended_at.clone(),
-            talk_seconds: row.talk_seconds,
+            talk_seconds: row.talk_seconds(),
             sip_status: row.sip_status,
             recording_url: row
                 .recording_path
@@ -429,7 +429,7 @@ impl PollCall {
             lifecycle: lifecycle.to_owned(),
             outcome: outcome.map(|o| poll_outcome(o).to_owned()),
             to: row.to_number.clone(),
-            talk_seconds: row.talk_seconds.unwrap_or(0.0),
+            talk_seconds: row.talk_seconds().unwrap_or(0.0),
             transcript: transcript(row)?
                 .into_iter()
                 .map(|t| PollTurn {
@@ -521,7 +521,7 @@ mod tests {
                 {"role":"caller","text":"Hi","start_ms":1000,"end_ms":1400,"interrupted":false}]"#
                 .into(),
             form_fills: "{}".into(),
-            talk_seconds: None,
+            talk_ms: None,
             recording_path: None,
             media: None,
             callback_url: None,
@@ -539,6 +539,7 @@ mod tests {
             amd: Some(r#"{"verdict":"machine","confidence":0.9,"decided_ms":2400}"#.into()),
             end_reason: Some("voicemail".into()),
             latency: "[]".into(),
+            campaign_id: None,
         }
     }
 

@@ -181,6 +181,10 @@ pub struct CallSpec {
     /// The client address, for the audit log (a refused destination is recorded with it).
     #[serde(skip)]
     pub source: Option<std::net::IpAddr>,
+    /// The campaign the call is placed for: the queue holds it back while that campaign is not
+    /// running.
+    #[serde(skip)]
+    pub campaign: Option<String>,
 }
 
 /// A created (or replayed) call.
@@ -768,7 +772,7 @@ impl CallService {
             summary: None,
             transcript: "[]".to_owned(),
             form_fills: "{}".to_owned(),
-            talk_seconds: None,
+            talk_ms: None,
             recording_path: None,
             media: None,
             callback_url,
@@ -786,6 +790,7 @@ impl CallService {
             amd: None,
             end_reason: None,
             latency: "[]".to_owned(),
+            campaign_id: spec.campaign.clone(),
         };
         let claim = key.map(|key| IdempotencyClaim {
             owner,
@@ -852,22 +857,12 @@ impl CallService {
         if row.lifecycle == "finalized" {
             return Err(HangupError::Finalized);
         }
-        if row.lifecycle == "queued" {
-            let now = inner.clock.now_rfc3339();
-            let f = Finalized {
-                outcome: "canceled",
-                hangup_by: Some("agent"),
-                sip_reason: Some("hung up through the API before dialing"),
-                ended_at: &now,
-                ..Finalized::default()
-            };
-            if let Some(done) = finalize_row(inner, id, &f, true).await? {
-                if let Some(trunk) = inner.trunks.iter().find(|t| t.name == done.trunk) {
-                    trunk.dequeued();
-                    inner.metrics.set_queued(&trunk.name, trunk.queued() as i64);
-                }
-                return Ok(done);
-            }
+        if row.lifecycle == "queued"
+            && let Some(done) = self
+                .withdraw_queued(id, "hung up through the API before dialing")
+                .await?
+        {
+            return Ok(done);
         }
         let token = {
             let mut running = inner.running.lock().unwrap_or_else(|e| e.into_inner());
@@ -883,6 +878,29 @@ impl CallService {
             inner.running.lock().unwrap_or_else(|e| e.into_inner()).remove(id);
         }
         Ok(row)
+    }
+
+    /// Takes a call out of the queue before it is dialled: finalized `canceled` with `reason`, its
+    /// place in the trunk's queue freed. `None` when it was no longer queued (a dispatcher took
+    /// it, or it ended).
+    pub async fn withdraw_queued(&self, id: &str, reason: &str) -> Result<Option<CallRow>, StoreError> {
+        let inner = &self.inner;
+        let now = inner.clock.now_rfc3339();
+        let f = Finalized {
+            outcome: "canceled",
+            hangup_by: Some("agent"),
+            sip_reason: Some(reason),
+            ended_at: &now,
+            ..Finalized::default()
+        };
+        let done = finalize_row(inner, id, &f, true).await?;
+        if let Some(done) = &done
+            && let Some(trunk) = inner.trunks.iter().find(|t| t.name == done.trunk)
+        {
+            trunk.dequeued();
+            inner.metrics.set_queued(&trunk.name, trunk.queued() as i64);
+        }
+        Ok(done)
     }
 
     /// Stops: dispatchers stop taking queued calls (they stay queued for the next start), running
@@ -1011,6 +1029,7 @@ mod tests {
             from: None,
             model: None,
             idempotency_key: Some("k".into()),
+            campaign: None,
             source: None,
         }
     }

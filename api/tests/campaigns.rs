@@ -622,3 +622,133 @@ async fn a_revoked_keys_campaign_dials_nobody_more() {
     let reached = tokio::time::timeout(Duration::from_millis(200), trunk.recv_from(&mut buf)).await;
     assert!(reached.is_err(), "something reached the trunk");
 }
+
+/// Polls the campaign's only recipient until `ready` holds (bounded).
+async fn recipient_until(server: &Server, key: &str, id: &str, ready: impl Fn(&Value) -> bool) -> Value {
+    let mut last = Value::Null;
+    for _ in 0..200 {
+        last = recipients(server, key, id).await.remove(0);
+        if ready(&last) {
+            return last;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the recipient never got there: {last:#}");
+}
+
+async fn call(server: &Server, key: &str, id: &str) -> Value {
+    send(server, Method::GET, &format!("/v1/calls/{id}"), Some(key), None)
+        .await
+        .2
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pause_or_cancel_holds_back_calls_already_queued() {
+    // One channel, held by a single call the dead trunk keeps ringing (INVITE retransmitted until
+    // timer B, 64 x T1 = 32 s): the campaign's call waits in the queue behind it.
+    let data = tempfile::tempdir().expect("temp dir");
+    let mut config = config(data.path(), dead_port());
+    config.sip.t1_ms = 500;
+    config.trunks[0].max_concurrent_calls = Some(1);
+    config.limits.requests_per_minute = 10_000;
+    let server = Server::start(config).await.expect("server");
+    let key = key(&server).await;
+    let (status, _, blocking) = send(
+        &server,
+        Method::POST,
+        "/v1/calls",
+        Some(&key),
+        Some(json!({"to": "+15559990001", "prompt": "Ask if they can come on Tuesday."})),
+    )
+    .await;
+    assert_eq!(status, 201, "{blocking}");
+    let blocking = blocking["call_id"].as_str().expect("id").to_owned();
+    for _ in 0..100 {
+        if call(&server, &key, &blocking).await["lifecycle"] != "queued" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(call(&server, &key, &blocking).await["lifecycle"], "dialing");
+
+    let (status, _, created) = send(
+        &server,
+        Method::POST,
+        "/v1/campaigns",
+        Some(&key),
+        Some(json!({
+            "prompt": PROMPT,
+            "recipients": [{"to": "+15551230001", "variables": {"name": "Sam", "invoice": 1}}],
+            "time_zone": "UTC",
+            "window": all_day(),
+        })),
+    )
+    .await;
+    assert_eq!(status, 201, "{created}");
+    let id = created["campaign_id"].as_str().expect("id").to_owned();
+    let path = |verb: &str| format!("/v1/campaigns/{id}/{verb}");
+    let calling = recipient_until(&server, &key, &id, |r| r["state"] == "calling").await;
+    let first = calling["call_id"]
+        .as_str()
+        .map(str::to_owned)
+        .unwrap_or_else(|| calling["call_ids"][0].as_str().expect("a call id").to_owned());
+    assert_eq!(call(&server, &key, &first).await["lifecycle"], "queued");
+
+    // Paused: the queued call is taken out undialled; the recipient waits again, no attempt spent.
+    let (status, _, _) = send(&server, Method::POST, &path("pause"), Some(&key), None).await;
+    assert_eq!(status, 200);
+    let waiting = recipient_until(&server, &key, &id, |r| r["state"] == "waiting").await;
+    assert_eq!(waiting["attempts"], 0, "{waiting:#}");
+    assert_eq!(waiting["call_ids"], json!([first.clone()]), "{waiting:#}");
+    let withdrawn = call(&server, &key, &first).await;
+    assert_eq!(withdrawn["lifecycle"], "finalized", "{withdrawn:#}");
+    assert_eq!(withdrawn["outcome"], "canceled", "{withdrawn:#}");
+    assert!(
+        withdrawn["answered_at"].is_null() && withdrawn["sip"]["status"].is_null(),
+        "{withdrawn:#}"
+    );
+    assert_eq!(call(&server, &key, &blocking).await["lifecycle"], "dialing");
+
+    // Resumed: a new call (its own idempotency key) is queued for the recipient.
+    let (status, _, _) = send(&server, Method::POST, &path("resume"), Some(&key), None).await;
+    assert_eq!(status, 200);
+    let again = recipient_until(&server, &key, &id, |r| r["state"] == "calling").await;
+    let ids = again["call_ids"].as_array().cloned().expect("ids");
+    assert_eq!(ids.len(), 2, "{again:#}");
+    assert_ne!(ids[1].as_str(), Some(first.as_str()));
+    let second = ids[1].as_str().expect("id").to_owned();
+    assert_eq!(call(&server, &key, &second).await["lifecycle"], "queued");
+
+    // Canceled: that call is taken out too and the recipient ends `canceled`; nothing was dialled.
+    let (status, _, _) = send(&server, Method::POST, &path("cancel"), Some(&key), None).await;
+    assert_eq!(status, 200);
+    let done = finished(&server, &key, &id).await;
+    assert_eq!(done["progress"]["done"], json!({"canceled": 1}), "{done:#}");
+    for id in [&first, &second] {
+        let ended = call(&server, &key, id).await;
+        assert_eq!(
+            (ended["lifecycle"].as_str(), ended["outcome"].as_str()),
+            (Some("finalized"), Some("canceled")),
+            "{ended:#}"
+        );
+        assert!(
+            ended["answered_at"].is_null() && ended["sip"]["status"].is_null(),
+            "{ended:#}"
+        );
+    }
+    assert_eq!(
+        call(&server, &key, &blocking).await["lifecycle"],
+        "dialing",
+        "the blocking call was still dialling: the channel stayed taken"
+    );
+    let (status, _, _) = send(
+        &server,
+        Method::POST,
+        &format!("/v1/calls/{blocking}/hangup"),
+        Some(&key),
+        None,
+    )
+    .await;
+    assert_eq!(status, 202);
+    server.shutdown().await;
+}

@@ -414,6 +414,8 @@ async fn a_call_queued_before_its_number_was_listed_is_not_dialled() {
     }
     assert_eq!(call["lifecycle"], "finalized", "{call:#}");
     assert_eq!(call["outcome"], "failed", "{call:#}");
+    // The refusal is the end reason too: a campaign ends such a recipient `do_not_call`, for good.
+    assert_eq!(call["end_reason"], "do_not_call", "{call:#}");
     assert!(call["sip"]["status"].is_null(), "{call:#}");
     assert!(
         call["sip"]["reason"]

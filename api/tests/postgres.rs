@@ -354,13 +354,21 @@ async fn the_api_runs_on_postgres_with_the_same_migrations() {
         from: Some("+15550001234"),
         transcript: r#"[{"role":"caller","text":"See you on TUESDAY, 100% sure.","start_ms":0,"end_ms":900,"interrupted":false}]"#,
         recording: Some(&recording),
-        // Not set: `calls.talk_seconds` is REAL, which PostgreSQL takes as float4, and sqlx will not
-        // decode it as the f64 the row holds (a finalized answered call fails the same way; left
-        // for its own fix).
-        talk_seconds: None,
+        // An answered call's talk time (stored as whole ms: a REAL column was float4 here, and
+        // the row could not be read back).
+        talk_seconds: Some(12.5),
         ..StoredCall::default()
     };
     store_call(server.service.store(), &key, &stored).await;
+    let (_, _, shown) = send(
+        &server,
+        Method::GET,
+        "/v1/calls/call_pgconsole01",
+        Some(&key),
+        None,
+    )
+    .await;
+    assert_eq!(shown["talk_seconds"], json!(12.5), "{shown:#}");
     for (query, expected) in [
         ("q=tuesday&direction=inbound&number_suffix=1234", 1),
         ("q=100%25", 1),

@@ -876,7 +876,7 @@ async fn recordings_are_served_with_range_and_only_to_their_key() {
         summary: None,
         transcript: "[]".into(),
         form_fills: "{}".into(),
-        talk_seconds: None,
+        talk_ms: None,
         recording_path: None,
         media: None,
         callback_url: None,
@@ -894,6 +894,7 @@ async fn recordings_are_served_with_range_and_only_to_their_key() {
         amd: None,
         end_reason: None,
         latency: "[]".into(),
+        campaign_id: None,
     };
     let workflow = ringback::store::WorkflowRow {
         id: row.workflow_id.clone(),

@@ -120,7 +120,7 @@ async fn deliver_webhooks(server: &Server, total: usize) -> f64 {
             summary: None,
             transcript: "[]".into(),
             form_fills: "{}".into(),
-            talk_seconds: None,
+            talk_ms: None,
             recording_path: None,
             media: None,
             callback_url: Some(hook.clone()),
@@ -138,6 +138,7 @@ async fn deliver_webhooks(server: &Server, total: usize) -> f64 {
             amd: None,
             end_reason: None,
             latency: "[]".to_owned(),
+            campaign_id: None,
         };
         let workflow = WorkflowRow {
             id: row.workflow_id.clone(),

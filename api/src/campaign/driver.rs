@@ -3,9 +3,13 @@
 //! it: a call through `CallService::create` (the single-call path, so policy and do-not-call lists
 //! apply) or a recipient ended without one. It keeps no state between ticks.
 //!
-//! Each call is created with the idempotency key `<campaign>/<position>/<attempt>`: if the
-//! process dies between creating a call and recording it on the recipient, the next tick creates
-//! "again" and gets the same call back instead of dialling the recipient twice.
+//! Each call is created with the idempotency key `<campaign>/<position>/<n>`, the recipient's
+//! n-th call: if the process dies between creating a call and recording it on the recipient, the
+//! next tick creates "again" and gets the same call back instead of dialling the recipient twice.
+//!
+//! A pause or a cancel also holds back the campaign's calls already queued (the queue skips them
+//! while the campaign is not running); the next tick takes them out of the queue undialled. After
+//! a pause their recipients wait again, the withdrawn call not counted as an attempt.
 
 use super::plan::{Action, plan};
 use super::retry::{Ended, Next};
@@ -18,6 +22,9 @@ use std::time::Duration;
 
 /// How often the scheduler looks at the store.
 const TICK: Duration = Duration::from_millis(500);
+/// Why a queued call of a campaign that stopped running ended undialled (the call's `sip_reason`;
+/// the driver knows its own withdrawals by it, after a restart too).
+const WITHDRAWN: &str = "withdrawn before dialing: the campaign was paused or canceled";
 /// How long a recipient waits when the call could not be queued for a passing reason (the
 /// trunk's queue is full, the key's daily cap is reached).
 const BUSY_WAIT_MS: i64 = 60_000;
@@ -66,9 +73,25 @@ async fn step(
     let mut ended_any = false;
     for row in rows.iter().filter(|r| r.state == "calling") {
         let Some(call_id) = &row.call_id else { continue };
-        let Some(call) = store.call(call_id).await? else {
+        let Some(mut call) = store.call(call_id).await? else {
             continue;
         };
+        if call.lifecycle == "queued" && state != CampaignState::Running {
+            match service.withdraw_queued(call_id, WITHDRAWN).await? {
+                Some(withdrawn) => call = withdrawn,
+                None => continue,
+            }
+        }
+        if call.lifecycle == "finalized" && call.sip_reason.as_deref() == Some(WITHDRAWN) {
+            match state {
+                CampaignState::Paused | CampaignState::Running => store.recipient_withdrawn(row).await?,
+                CampaignState::Canceled | CampaignState::Finished => {
+                    store.recipient_done(row, "canceled").await?
+                }
+            };
+            ended_any = true;
+            continue;
+        }
         let Some(outcome) = call.outcome.as_deref().filter(|_| call.lifecycle == "finalized") else {
             continue;
         };
@@ -153,7 +176,15 @@ async fn dial(
         bridge_number: None,
         from: None,
         model: None,
-        idempotency_key: Some(format!("{}/{}/{}", campaign.id, row.position, row.attempts + 1)),
+        // Counted by calls made, not attempts: a withdrawn call is not an attempt, but its key is
+        // spent.
+        idempotency_key: Some(format!(
+            "{}/{}/{}",
+            campaign.id,
+            row.position,
+            row.call_id_list().len() + 1
+        )),
+        campaign: Some(campaign.id.clone()),
         source: None,
     };
     match service.create(&campaign.api_key_id, spec).await {

@@ -68,7 +68,7 @@ pub struct RecipientObject {
     pub time_zone: Option<String>,
     /// `waiting | calling | done`.
     pub state: String,
-    /// Calls made.
+    /// Calls made (one a pause took out of the queue undialled does not count).
     pub attempts: i64,
     /// Every call made for it, oldest first.
     pub call_ids: Vec<String>,

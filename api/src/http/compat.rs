@@ -135,6 +135,7 @@ async fn prompt_face_call(
         from: call.from,
         model: call.model,
         idempotency_key: idempotency_header(headers)?.or(call.idempotency_key),
+        campaign: None,
         source,
     };
     let created = state
@@ -302,6 +303,7 @@ pub(super) async fn poll_create(
         from: req.from,
         model: None,
         idempotency_key: idempotency_header(&headers)?,
+        campaign: None,
         source,
     };
     let created = state.service.create(&caller.0.id, spec).await?;

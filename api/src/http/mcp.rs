@@ -350,6 +350,7 @@ async fn call_tool(
                 from,
                 model: None,
                 idempotency_key,
+                campaign: None,
                 source,
             };
             match state.service.create(&caller.0.id, spec).await {

@@ -296,6 +296,7 @@ pub(super) async fn create_call(
         from: req.from,
         model: req.model,
         idempotency_key: idempotency_header(&headers)?.or(req.idempotency_key),
+        campaign: None,
         source,
     };
     let created = state.service.create(&caller.0.id, spec).await?;

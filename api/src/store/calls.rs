@@ -21,8 +21,8 @@ pub struct Finalized<'a> {
     pub transcript: Option<&'a str>,
     /// Fields JSON; `None` keeps what is stored.
     pub form_fills: Option<&'a str>,
-    /// Talk time.
-    pub talk_seconds: Option<f64>,
+    /// Talk time, ms.
+    pub talk_ms: Option<i64>,
     /// Recording path.
     pub recording_path: Option<&'a str>,
     /// Media JSON.
@@ -248,8 +248,8 @@ impl Store {
             }
             sqlx::query(
                 "INSERT INTO calls (id, workflow_id, api_key_id, direction, to_number, from_number, trunk, lifecycle, \
-                 callback_url, metadata, created_at, face, idempotency_key, bridge_number, created_ms) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+                 callback_url, metadata, created_at, face, idempotency_key, bridge_number, created_ms, campaign_id) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
             )
             .bind(&call.id)
             .bind(&call.workflow_id)
@@ -266,6 +266,7 @@ impl Store {
             .bind(&call.idempotency_key)
             .bind(&call.bridge_number)
             .bind(call.created_ms)
+            .bind(&call.campaign_id)
             .execute(&mut *tx)
             .await?;
             tx.commit().await?;
@@ -356,8 +357,9 @@ impl Store {
         }
     }
 
-    /// Takes the oldest queued call of a trunk and marks it `dialing`. Several nodes may share a
-    /// Postgres store: they skip rows another node has locked.
+    /// Takes the oldest queued call of a trunk and marks it `dialing`. A campaign's call waits
+    /// while its campaign is not running (paused or canceled after the call was queued). Several
+    /// nodes may share a Postgres store: they skip rows another node has locked.
     pub async fn claim_queued(&self, trunk: &str) -> Result<Option<CallRow>, StoreError> {
         let lock = match self.dialect {
             Dialect::Postgres => " FOR UPDATE SKIP LOCKED",
@@ -365,7 +367,9 @@ impl Store {
         };
         let sql = format!(
             "UPDATE calls SET lifecycle = 'dialing' WHERE lifecycle = 'queued' AND id = \
-             (SELECT id FROM calls WHERE trunk = $1 AND lifecycle = 'queued' ORDER BY id LIMIT 1{lock}) RETURNING *"
+             (SELECT id FROM calls WHERE trunk = $1 AND lifecycle = 'queued' AND \
+             (campaign_id IS NULL OR campaign_id IN (SELECT id FROM campaigns WHERE state = 'running')) \
+             ORDER BY id LIMIT 1{lock}) RETURNING *"
         );
         Ok(sqlx::query_as(&sql)
             .bind(trunk)
@@ -463,7 +467,7 @@ impl Store {
         let row: Option<CallRow> = sqlx::query_as(&format!(
             "UPDATE calls SET lifecycle = 'finalized', outcome = $1, sip_status = $2, sip_reason = $3, hangup_by = $4, \
              summary = $5, transcript = COALESCE($6, transcript), form_fills = COALESCE($7, form_fills), \
-             talk_seconds = $8, recording_path = $9, media = $10, error = $11, ended_at = $12, \
+             talk_ms = $8, recording_path = $9, media = $10, error = $11, ended_at = $12, \
              dtmf = COALESCE($14, dtmf), amd = $15, end_reason = $16, latency = COALESCE($17, latency) \
              WHERE id = $13 AND {condition} RETURNING *"
         ))
@@ -474,7 +478,7 @@ impl Store {
         .bind(f.summary)
         .bind(f.transcript)
         .bind(f.form_fills)
-        .bind(f.talk_seconds)
+        .bind(f.talk_ms)
         .bind(f.recording_path)
         .bind(f.media)
         .bind(f.error)

@@ -262,6 +262,21 @@ impl Store {
         Ok(r.rows_affected() > 0)
     }
 
+    /// A calling recipient's call was taken out of the queue undialled (its campaign paused): it
+    /// waits again, and that call does not count as an attempt.
+    pub async fn recipient_withdrawn(&self, row: &RecipientRow) -> Result<bool, StoreError> {
+        let r = sqlx::query(
+            "UPDATE campaign_recipients SET state = 'waiting', call_id = NULL, attempts = attempts - 1 \
+             WHERE campaign_id = $1 AND position = $2 AND state = 'calling' AND attempts = $3",
+        )
+        .bind(&row.campaign_id)
+        .bind(row.position)
+        .bind(row.attempts)
+        .execute(&self.pool)
+        .await?;
+        Ok(r.rows_affected() > 0)
+    }
+
     /// Ends a recipient with `result`.
     pub async fn recipient_done(&self, row: &RecipientRow, result: &str) -> Result<bool, StoreError> {
         let r = sqlx::query(

@@ -96,8 +96,8 @@ pub struct CallRow {
     pub transcript: String,
     /// Collected fields, JSON object.
     pub form_fills: String,
-    /// Seconds from answer to hangup.
-    pub talk_seconds: Option<f64>,
+    /// Milliseconds from answer to hangup.
+    pub talk_ms: Option<i64>,
     /// Local path of the recording.
     pub recording_path: Option<String>,
     /// Media statistics, JSON object.
@@ -132,6 +132,15 @@ pub struct CallRow {
     pub end_reason: Option<String>,
     /// Per-turn latency, JSON array.
     pub latency: String,
+    /// The campaign it was placed for.
+    pub campaign_id: Option<String>,
+}
+
+impl CallRow {
+    /// Seconds from answer to hangup, to a tenth (as the API shows them).
+    pub fn talk_seconds(&self) -> Option<f64> {
+        self.talk_ms.map(|ms| (ms as f64 / 100.0).round() / 10.0)
+    }
 }
 
 /// An API key row (the key itself is never stored, only its hash).

@@ -316,7 +316,7 @@ pub async fn finish_call(store: &ringback::store::Store, call: &StoredCall<'_>) 
         summary: call.summary,
         transcript: Some(call.transcript),
         form_fills: Some(call.form_fills),
-        talk_seconds: call.talk_seconds,
+        talk_ms: call.talk_seconds.map(|s| (s * 1000.0).round() as i64),
         recording_path: recording.as_deref(),
         media: Some(
             r#"{"codec":"PCMU","loss_pct":0.0,"jitter_ms":1.5,"packets_received":600,"packets_sent":610}"#,
