@@ -981,7 +981,18 @@ pub fn kind_of(question: &str) -> FieldKind {
     if has("email") || has("e-mail") {
         return FieldKind::Email;
     }
-    if has("phone number") || has("number to reach") || has("callback number") || has("contact number") {
+    if has("phone number")
+        || has("number to reach")
+        || has("callback number")
+        || has("contact number")
+        || has("better number")
+        || has("best number")
+        || has("good number")
+        || has("alternate number")
+        || has("cell number")
+        || has("mobile number")
+        || has("number where")
+    {
         return FieldKind::Phone;
     }
     if let Some((min, max)) = scale_in(&q) {
@@ -1005,11 +1016,32 @@ pub fn kind_of(question: &str) -> FieldKind {
         "can", "could", "will", "would", "do", "does", "did", "is", "are", "have", "has", "should", "may",
         "shall", "was", "were", "am",
     ];
-    if let Some(options) = options_in(&q).filter(|o| o.len() <= 5) {
-        // "Would you like A or B?" is a choice; "Is it A or B?" too.
-        if !options
+    // "Any swelling or discharge at the incision?": whether there is any, a yes or a no. "Any
+    // other comments?" asks for the comments themselves.
+    if first == "any"
+        && !["comment", "feedback", "suggestion", "thought", "remark", "note"]
             .iter()
-            .any(|o| matches!(o.as_str(), "not" | "no" | "otherwise"))
+            .any(|w| has(w))
+    {
+        return FieldKind::YesNo;
+    }
+    if let Some(options) = options_in(&q).filter(|o| o.len() <= 5) {
+        // "Would you like A or B?" is a choice; "Is it A or B?" too. "Is anyone vegetarian or has
+        // allergies?" is not: a part that opens with an auxiliary is a second predicate of one
+        // yes/no question.
+        let second_predicate = YES_NO.contains(&first)
+            && options.iter().skip(1).any(|o| {
+                o.split_whitespace().next().is_some_and(|w| {
+                    matches!(
+                        w,
+                        "has" | "have" | "had" | "is" | "are" | "was" | "were" | "does" | "did"
+                    )
+                })
+            });
+        if !second_predicate
+            && !options
+                .iter()
+                .any(|o| matches!(o.as_str(), "not" | "no" | "otherwise"))
         {
             return FieldKind::Choice {
                 options: options_in(question).unwrap_or(options),
@@ -1055,6 +1087,9 @@ pub fn kind_of(question: &str) -> FieldKind {
     }
     if has("how many")
         || has("how much")
+        || has("how long did you wait")
+        || has("how long was the wait")
+        || has("how long did it take")
         || has("number of")
         || has("how old")
         || has("how long have")
@@ -1092,6 +1127,16 @@ pub fn kind_of(question: &str) -> FieldKind {
             if date_topic(np) {
                 return FieldKind::Date;
             }
+        }
+    }
+    // A bare label for a question ("Renewal date?", "Budget?", "Number of employees?").
+    let bare = q.trim_end_matches(['?', '.', ':']).trim();
+    if bare.split_whitespace().count() <= 4 && !looks_like_words_with_verb(bare) {
+        if date_topic(bare) {
+            return FieldKind::Date;
+        }
+        if numeric_topic(bare) {
+            return FieldKind::Number;
         }
     }
     // "When is the payment due?", "When does the replacement arrive?"
@@ -1517,5 +1562,30 @@ mod tests {
             kind_of("What day and time would work best for you?"),
             FieldKind::DateTime
         );
+    }
+
+    /// Kinds the fifth blind part showed: terse labels, "any ...", a second predicate, a better
+    /// number, a wait.
+    #[test]
+    fn kinds_seen_in_dev5() {
+        for (question, kind) in [
+            ("Renewal date?", FieldKind::Date),
+            ("Budget?", FieldKind::Number),
+            ("Any swelling or discharge at the incision?", FieldKind::YesNo),
+            ("Any other comments?", FieldKind::Text),
+            (
+                "Is anyone in your party vegetarian or has food allergies?",
+                FieldKind::YesNo,
+            ),
+            ("What is your better number?", FieldKind::Phone),
+            ("How long did you wait at pickup?", FieldKind::Number),
+        ] {
+            assert_eq!(kind_of(question), kind, "{question}");
+        }
+        // A choice stays a choice.
+        assert!(matches!(
+            kind_of("Would you like to pay or contest it?"),
+            FieldKind::Choice { .. }
+        ));
     }
 }
