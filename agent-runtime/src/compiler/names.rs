@@ -905,6 +905,9 @@ const ROLES: &[&str] = &[
     "bride",
     "groom",
     "manager",
+    "juror",
+    "voter",
+    "tutor",
 ];
 
 /// Whether a word names the callee's role ("customer", "patient", "resident").

@@ -485,3 +485,31 @@ mod shapes_seen_in_dev5 {
         assert_eq!(w.steps[0].field.kind, FieldKind::Rating { min: 1, max: 10 });
     }
 }
+
+/// A prompt that is the message itself, under a label: its lines are told, the callee is asked
+/// whether they got it, and the agent's own instructions after it still count.
+#[test]
+fn a_labelled_notice_is_the_message() {
+    let w = compile(
+        "Friendly reminder from Oakmont Library: the book you reserved is ready and will be held \
+         until Friday. Bring your library card. Don't ask anything else.",
+    )
+    .expect("a notice compiles");
+    let message = w.message.clone().expect("a message");
+    assert!(message.contains("held until Friday"), "{message}");
+    assert!(message.contains("Bring your library card"), "{message}");
+    assert!(!message.contains("ask anything"), "{message}");
+    assert_eq!(w.steps.len(), 1, "{:?}", w.steps);
+    assert_eq!(w.steps[0].field.kind, FieldKind::YesNo);
+
+    let w = compile(
+        "Reminder for jurors: the juror is due at the courthouse Monday at 8 AM. If you get voicemail, \
+         leave the same message.",
+    )
+    .expect("compiles");
+    let message = w.message.clone().expect("a message");
+    assert!(message.contains("you are due at the courthouse"), "{message}");
+    assert!(w.voicemail_message.contains("Monday at 8 AM"), "{}", w.voicemail_message);
+    // A label that is not a notice's is not read as one.
+    assert!(compile("Reminder call script for the clinic: nothing here.").is_err());
+}

@@ -801,6 +801,29 @@ pub fn address_callee(clause: &str, name: Option<&str>) -> String {
         c.replace(&format!("The {role}'s "), "Your ")
             .replace(&format!("the {role}'s "), "your ")
     });
+    // "the juror is scheduled to report": the callee, as the subject.
+    let clause = &[
+        "customer",
+        "client",
+        "patient",
+        "resident",
+        "member",
+        "tenant",
+        "homeowner",
+        "juror",
+        "student",
+        "volunteer",
+        "guest",
+    ]
+    .iter()
+    .fold(clause.to_owned(), |c, role| {
+        [("is", "are"), ("has", "have"), ("was", "were")]
+            .iter()
+            .fold(c, |c, (verb, agreed)| {
+                c.replace(&format!("The {role} {verb} "), &format!("You {agreed} "))
+                    .replace(&format!("the {role} {verb} "), &format!("you {agreed} "))
+            })
+    });
     let words: Vec<&str> = clause.split_whitespace().collect();
     // "Mrs. Albescu": the title's period is not part of the word compared.
     let name_words: Vec<String> = name

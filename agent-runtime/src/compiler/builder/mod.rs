@@ -10,6 +10,7 @@ mod asks;
 mod branches;
 mod conditions;
 mod directives;
+mod notice;
 mod wording;
 
 use super::names::greeting_name;
@@ -82,6 +83,9 @@ pub struct Builder {
     /// information"): only then does the background go on a machine, since a balance or a
     /// diagnosis left on a shared answering machine is not ours to disclose.
     pub(super) voicemail_same: bool,
+    /// Whether the prompt is a notice under a label ("Reminder for our tutors: ..."), whose
+    /// lines are told to the callee until an instruction to the agent.
+    notice: bool,
 }
 
 impl Builder {
@@ -111,13 +115,29 @@ impl Builder {
             stated_subject: None,
             background: Vec::new(),
             voicemail_same: false,
+            notice: false,
         }
     }
 
     /// Reads one sentence of the prompt.
     pub fn sentence(&mut self, sentence: &str) {
         let sentence = &sentence.replace(super::text::MESSAGE_BREAK, " ");
+        let first = self.goal.is_none();
         self.goal.get_or_insert_with(|| terminate(sentence, '.'));
+        // "Courtesy reminder from the Jury Office: you report Monday. Bring a photo ID.": the
+        // prompt is the message.
+        if first && let Some(told) = notice::after_label(sentence) {
+            self.notice = true;
+            self.tell(told);
+            return;
+        }
+        if self.notice {
+            if notice::is_message_line(sentence) {
+                self.tell(sentence);
+                return;
+            }
+            self.notice = false;
+        }
         // "Could you please give Mr. Brooks a call?" asks the agent to call, not the callee.
         let lower = sentence.to_lowercase();
         let request = strip_any(
@@ -223,6 +243,19 @@ impl Builder {
         }
         for clause in clauses(sentence) {
             self.clause(&clause);
+        }
+    }
+
+    /// One line of a notice, said to the callee as written (addressed to them).
+    fn tell(&mut self, line: &str) {
+        let line = sentence_case(&self.address(line.trim()), '.');
+        if self.messages.is_empty() && looks_like_clause(&line) {
+            let line = super::lists::lowercase_first(&line);
+            self.messages.push(format!("This is a reminder that {line}"));
+        } else if self.messages.is_empty() {
+            self.messages.push(format!("This is a reminder. {line}"));
+        } else {
+            self.messages.push(line);
         }
     }
 
