@@ -474,6 +474,14 @@ pub fn invert(clause: &str) -> Option<String> {
 /// a question word.
 pub fn wh_question(clause: &str) -> Option<String> {
     let clause = clause.trim().trim_end_matches(['.', '?', '!']);
+    // "which option he wants: pay in full or a payment plan": the question is before the colon,
+    // its options after it, kept as written.
+    if let Some((question, options)) = clause.split_once(": ")
+        && !options.trim().is_empty()
+    {
+        let asked = wh_question(question)?;
+        return Some(format!("{}: {}?", asked.trim_end_matches('?'), options.trim()));
+    }
     // Notes leave the subject out: "how likely to recommend us", "how soon looking to move".
     let lower_clause = clause.to_lowercase();
     for (short, full) in [
@@ -680,6 +688,7 @@ pub fn options_in(text: &str) -> Option<Vec<String>> {
         return None;
     };
     // "Which drink: espresso, latte or drip coffee": the options follow the colon.
+    let after_colon = head.contains(": ");
     let head = head.rsplit(": ").next().unwrap_or(head);
     let head = match head.to_lowercase().rfind("between ") {
         Some(at) => &head[at + 8..],
@@ -784,8 +793,49 @@ pub fn options_in(text: &str) -> Option<Vec<String>> {
                 start
             }
         };
-        options[0] = words[start..].join(" ");
+        // After a colon the list starts with the first option: "which option he wants: pay in
+        // full or payment plan".
+        let start = if after_colon && words.len() <= 5 { 0 } else { start };
+        // "Do you want to pay in full or ...", "prefer a morning or ...": the question's verb is
+        // not part of the option.
+        let mut option = words[start..].join(" ");
+        while let Some(rest) = VERB_FRAMES
+            .iter()
+            .find_map(|f| {
+                option
+                    .to_lowercase()
+                    .starts_with(f)
+                    .then(|| option[f.len()..].to_owned())
+            })
+            .filter(|r| !r.trim().is_empty())
+        {
+            option = rest;
+        }
+        options[0] = option;
     }
+    // "a morning or an afternoon visit": the noun the last option carries is every option's.
+    let last = match last.rsplit_once(' ') {
+        Some((first, noun))
+            if options.iter().all(|o| o.split_whitespace().count() <= 2)
+                && options.iter().all(|o| {
+                    o.trim_start_matches("a ")
+                        .trim_start_matches("an ")
+                        .split_whitespace()
+                        .count()
+                        == 1
+                })
+                && first
+                    .trim_start_matches("a ")
+                    .trim_start_matches("an ")
+                    .split_whitespace()
+                    .count()
+                    == 1
+                && SHARED_NOUNS.contains(&noun.to_lowercase().as_str()) =>
+        {
+            first
+        }
+        _ => last,
+    };
     options.push(last.to_owned());
     let shared_article = options.iter().all(|o| {
         let o = o.trim().to_lowercase();
@@ -823,6 +873,43 @@ pub fn options_in(text: &str) -> Option<Vec<String>> {
 }
 
 const PREPOSITIONS: &[&str] = &["by", "with", "via", "in", "on", "at", "for", "through", "over"];
+
+/// Words of the question's verb that the words before "or" may begin with ("want to pay in full").
+const VERB_FRAMES: &[&str] = &[
+    "would like to ",
+    "would rather ",
+    "like to ",
+    "want to ",
+    "prefer to ",
+    "need to ",
+    "prefers ",
+    "prefer ",
+    "want ",
+    "rather ",
+    "choose ",
+    "to ",
+];
+
+/// Nouns an either-or shares when only the last option says them ("a morning or an afternoon
+/// visit").
+const SHARED_NOUNS: &[&str] = &[
+    "visit",
+    "visits",
+    "appointment",
+    "appointments",
+    "slot",
+    "slots",
+    "session",
+    "sessions",
+    "shift",
+    "class",
+    "delivery",
+    "pickup",
+    "meeting",
+    "tour",
+    "call",
+    "service",
+];
 
 /// `option` with each of `tails` it ends with cut off, again and again ("Friday slots instead"
 /// -> "Friday"), and with what `also` measures (a byte length at its end) cut too; a cut that

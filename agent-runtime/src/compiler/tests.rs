@@ -509,7 +509,11 @@ fn a_labelled_notice_is_the_message() {
     .expect("compiles");
     let message = w.message.clone().expect("a message");
     assert!(message.contains("you are due at the courthouse"), "{message}");
-    assert!(w.voicemail_message.contains("Monday at 8 AM"), "{}", w.voicemail_message);
+    assert!(
+        w.voicemail_message.contains("Monday at 8 AM"),
+        "{}",
+        w.voicemail_message
+    );
     // A label that is not a notice's is not read as one.
     assert!(compile("Reminder call script for the clinic: nothing here.").is_err());
 }
