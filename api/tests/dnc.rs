@@ -246,6 +246,32 @@ async fn a_listed_number_is_refused_on_every_face_and_nothing_is_queued() {
             .all(|r| !r.subject.as_deref().unwrap_or("").contains("5551230001"))
     );
 
+    // Key A may not take off what key B put on the installation's list (it would widen what
+    // every key may dial); key B may.
+    let refused = send(
+        &router,
+        "DELETE",
+        "/v1/dnc/+15551230001?scope=installation",
+        &key_a,
+        None,
+    )
+    .await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.body);
+    assert_eq!(
+        refused.body["error"]["code"], "forbidden_scope",
+        "{}",
+        refused.body
+    );
+    let still = send(
+        &router,
+        "POST",
+        "/v1/calls",
+        &key_a,
+        Some(json!({"to": "+15551230001", "prompt": PROMPT})),
+    )
+    .await;
+    assert_eq!(still.body["error"]["code"], "do_not_call", "{}", still.body);
+
     // Taken off both lists, key A may call it again; the removal is audited.
     let gone = send(&router, "DELETE", "/v1/dnc/+15551230001", &key_a, None).await;
     assert_eq!(gone.status, StatusCode::NO_CONTENT);
@@ -253,7 +279,7 @@ async fn a_listed_number_is_refused_on_every_face_and_nothing_is_queued() {
         &router,
         "DELETE",
         "/v1/dnc/+15551230001?scope=installation",
-        &key_a,
+        &key_b,
         None,
     )
     .await;
@@ -396,7 +422,7 @@ async fn a_call_queued_before_its_number_was_listed_is_not_dialled() {
         "POST",
         "/v1/dnc",
         &key,
-        Some(json!({"number": "+15551230002"})),
+        Some(json!({"number": "+15551230002", "scope": "installation"})),
     )
     .await;
     assert_eq!(listed.status, StatusCode::CREATED);
@@ -424,6 +450,9 @@ async fn a_call_queued_before_its_number_was_listed_is_not_dialled() {
             .contains("do_not_call"),
         "{call:#}"
     );
+    // Nobody answered, so nobody asked: the key's own list gained no "callee_request" entry.
+    let own = send(&router, "GET", "/v1/dnc", &key, None).await;
+    assert_eq!(own.body["data"], json!([]), "{}", own.body);
     // Whatever the trunk received, none of it was for the listed number.
     let mut buf = vec![0u8; 65536];
     while let Ok(Ok((n, _))) =

@@ -1,5 +1,6 @@
 //! `/v1/dnc`: the do-not-call lists over HTTP. A key keeps its own list (`scope=key`, the default)
-//! and may read and change the installation's (`scope=installation`) unless it is a trial key.
+//! and may read and add to the installation's (`scope=installation`) unless it is a trial key; it
+//! takes off the installation's list only the numbers it put there itself.
 //! Numbers are parsed as calls' `to` is (`E164::parse`), so a number listed as `(555) 123-4567`
 //! style text with its `+1` is the same entry a call to it looks up. Removing a number is written
 //! to the audit log: it is the one change here that widens what may be dialled.
@@ -160,6 +161,7 @@ pub(super) async fn add(
         call_id: None,
         created_at: clock.now_rfc3339(),
         created_ms: clock.now_ms(),
+        added_by: Some(caller.0.id.clone()),
     };
     let store = state.service.store();
     let added = store.dnc_add(&row).await?;
@@ -199,6 +201,21 @@ pub(super) async fn remove(
     let (scope, stored_scope) = scope_of(&caller, q.scope)?;
     let number = parse_number(&number)?;
     let store = state.service.store();
+    // The installation's list protects every key's calls: a key takes off only what it listed.
+    if scope == DncScope::Installation
+        && let Some(listed) = store.dnc_entry(&stored_scope, number.as_str()).await?
+        && listed.added_by.as_deref() != Some(caller.0.id.as_str())
+    {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden_scope",
+            format!(
+                "{number} was put on the installation's do-not-call list by {}; only the key that listed it may take it off",
+                if listed.source == "callee_request" { "the callee's own request" } else { "another key" }
+            ),
+        )
+        .field("scope"));
+    }
     if !store.dnc_remove(&stored_scope, number.as_str()).await? {
         return Err(ApiError::new(
             StatusCode::NOT_FOUND,
@@ -299,6 +316,7 @@ pub(super) async fn import(
                 call_id: None,
                 created_at: created_at.clone(),
                 created_ms,
+                added_by: Some(caller.0.id.clone()),
             }),
             Some(Err(e)) => bad.push(RowError {
                 row: row.line,

@@ -501,7 +501,12 @@ impl Store {
         // call's end: no crash between the two can leave the request finalized but forgotten.
         // The calling key's list, since the request was made to that key's business; a call
         // without a key (none are placed so today) lists the number for the installation.
-        if row.end_reason.as_deref() == Some("do_not_call") && row.direction == "outbound" {
+        // Only on an answered call: a call refused at dial time because its number was already
+        // listed also ends `do_not_call`, and nobody asked anything on it.
+        if row.end_reason.as_deref() == Some("do_not_call")
+            && row.direction == "outbound"
+            && row.answered_at.is_some()
+        {
             sqlx::query(
                 "INSERT INTO dnc_numbers (scope, number, source, call_id, created_at, created_ms) \
                  VALUES ($1, $2, 'callee_request', $3, $4, $5) ON CONFLICT (scope, number) DO NOTHING",

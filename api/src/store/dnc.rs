@@ -25,6 +25,8 @@ pub struct DncRow {
     pub created_at: String,
     /// Milliseconds since the epoch.
     pub created_ms: i64,
+    /// The API key that listed it (`None` for a callee's own request).
+    pub added_by: Option<String>,
 }
 
 impl Store {
@@ -32,8 +34,8 @@ impl Store {
     /// source and time say when the number was first listed).
     pub async fn dnc_add(&self, row: &DncRow) -> Result<bool, StoreError> {
         let done = sqlx::query(
-            "INSERT INTO dnc_numbers (scope, number, source, call_id, created_at, created_ms) \
-             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (scope, number) DO NOTHING",
+            "INSERT INTO dnc_numbers (scope, number, source, call_id, created_at, created_ms, added_by) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (scope, number) DO NOTHING",
         )
         .bind(&row.scope)
         .bind(&row.number)
@@ -41,6 +43,7 @@ impl Store {
         .bind(&row.call_id)
         .bind(&row.created_at)
         .bind(row.created_ms)
+        .bind(&row.added_by)
         .execute(&self.pool)
         .await?;
         Ok(done.rows_affected() > 0)
@@ -53,8 +56,8 @@ impl Store {
         let mut added = 0;
         for row in rows {
             let done = sqlx::query(
-                "INSERT INTO dnc_numbers (scope, number, source, call_id, created_at, created_ms) \
-                 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (scope, number) DO NOTHING",
+                "INSERT INTO dnc_numbers (scope, number, source, call_id, created_at, created_ms, added_by) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (scope, number) DO NOTHING",
             )
             .bind(&row.scope)
             .bind(&row.number)
@@ -62,6 +65,7 @@ impl Store {
             .bind(&row.call_id)
             .bind(&row.created_at)
             .bind(row.created_ms)
+            .bind(&row.added_by)
             .execute(&mut *tx)
             .await?;
             added += done.rows_affected();
