@@ -655,6 +655,13 @@ fn replace_ci(text: &str, needle: &str, with: &str) -> String {
 }
 
 /// "Monday or Tuesday", "A, B, or C", "between A and B" -> the options (2 to 6, each short).
+/// The options of a list that is nothing but options ("pay in full or payment plan", the words
+/// after "which option he wants:"): its first option starts the text, however many words the last
+/// one has.
+pub fn options_listed(list: &str) -> Option<Vec<String>> {
+    options_in(&format!(": {list}"))
+}
+
 pub fn options_in(text: &str) -> Option<Vec<String>> {
     let text = text.trim().trim_end_matches(['.', '?', '!']);
     // "Which way does the roof face (south, east, west, or not sure)?": the options are what the

@@ -517,3 +517,32 @@ fn a_labelled_notice_is_the_message() {
     // A label that is not a notice's is not read as one.
     assert!(compile("Reminder call script for the clinic: nothing here.").is_err());
 }
+
+/// Options after a colon start at the colon, however long the last one is; the question's own
+/// verb and a noun only the last option says are not part of an option.
+#[test]
+fn options_are_the_options_words() {
+    for (prompt, options) in [
+        (
+            "Ask which option he wants: pay in full or payment plan.",
+            vec!["pay in full", "payment plan"],
+        ),
+        (
+            "Ask if he wants to pay in full or set up a payment plan.",
+            vec!["pay in full", "set up a payment plan"],
+        ),
+        (
+            "Find out whether she prefers a morning or an afternoon visit.",
+            vec!["morning", "afternoon"],
+        ),
+    ] {
+        let w = compile(prompt).expect("compiles");
+        assert_eq!(
+            w.steps[0].field.kind,
+            FieldKind::Choice {
+                options: options.iter().map(|o| o.to_string()).collect()
+            },
+            "{prompt}"
+        );
+    }
+}

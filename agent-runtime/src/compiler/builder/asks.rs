@@ -555,7 +555,7 @@ impl Builder {
         let rest_lower = rest.to_lowercase();
         // "which applies: pay now, payment arrangement, or already paid": options after a colon.
         if let Some((head, list)) = rest.split_once(": ")
-            && let Some(options) = options_in(list).filter(|o| (2..=6).contains(&o.len()))
+            && let Some(options) = options_listed(list).filter(|o| (2..=6).contains(&o.len()))
         {
             // "for a payment date and how he'll pay: autopay, card, or check": the options are
             // the last item's.

@@ -15,7 +15,8 @@ mod wording;
 
 use super::names::greeting_name;
 use super::question::{
-    self, Ask, ask_for, invert, kind_of, name_of, options_in, scale_in, split_list, wh_question,
+    self, Ask, ask_for, invert, kind_of, name_of, options_in, options_listed, scale_in, split_list,
+    wh_question,
 };
 use super::text::{
     CONDITION_OPENERS, address_callee, capitalize, clauses, sentence_case, split_trailing_punct, strip_any,
