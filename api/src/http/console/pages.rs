@@ -95,16 +95,28 @@ pub(super) async fn home() -> Redirect {
     Redirect::to("/console/calls")
 }
 
+/// How the header names the signed-in key: its name, or its prefix when it has none.
+fn key_label(caller: &Caller) -> String {
+    caller.0.name.clone().unwrap_or(caller.0.prefix.clone())
+}
+
+/// A page whose data the script loads: only the header's placeholders are filled here.
+fn listing(template: &str, session: &Session, caller: &Caller) -> Response {
+    page(
+        StatusCode::OK,
+        fill(
+            template,
+            &[("csrf", &session.0.csrf_token), ("key", &key_label(caller))],
+        ),
+    )
+}
+
 /// `GET /console/calls`: the call list.
 pub(super) async fn calls(
     Extension(session): Extension<Session>,
     Extension(caller): Extension<Caller>,
 ) -> Response {
-    let key = caller.0.name.clone().unwrap_or(caller.0.prefix.clone());
-    page(
-        StatusCode::OK,
-        fill(CALLS, &[("csrf", &session.0.csrf_token), ("key", &key)]),
-    )
+    listing(CALLS, &session, &caller)
 }
 
 /// `GET /console/workflows`: the key's compiled workflows.
@@ -112,11 +124,7 @@ pub(super) async fn workflows(
     Extension(session): Extension<Session>,
     Extension(caller): Extension<Caller>,
 ) -> Response {
-    let key = caller.0.name.clone().unwrap_or(caller.0.prefix.clone());
-    page(
-        StatusCode::OK,
-        fill(WORKFLOWS, &[("csrf", &session.0.csrf_token), ("key", &key)]),
-    )
+    listing(WORKFLOWS, &session, &caller)
 }
 
 /// `GET /console/calls/{id}`: one call, or a 404 page when it is not this key's.
@@ -128,7 +136,7 @@ pub(super) async fn call(
 ) -> Response {
     match owned_call(&state, &caller, &id).await {
         Ok(row) => {
-            let key = caller.0.name.clone().unwrap_or(caller.0.prefix.clone());
+            let key = key_label(&caller);
             page(
                 StatusCode::OK,
                 fill(
